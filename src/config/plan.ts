@@ -1,0 +1,36 @@
+import type { MergeOptions, StrategyTable } from '../decide/types.js';
+
+export const WRITE_MODES = ['auto', 'dump', 'native'] as const;
+export type WriteMode = (typeof WRITE_MODES)[number];
+
+export interface SourcePlan {
+  /** The URL as given, with the password in it: only for connecting, never for output. */
+  url: string;
+  /** Label for reports and progress (default: host:port/db). */
+  name: string;
+  /** SCAN MATCH glob; undefined means every key. */
+  match?: string;
+  /** Prepended to every key written to the target (raw bytes, UTF-8 of the configured string). */
+  prefix: Buffer;
+}
+
+export interface WritePlan {
+  mode: WriteMode;
+  concurrency: number;
+  batchSize: number;
+  scanCount: number;
+  bigKeyElements: number;
+  bigKeyBytes: number;
+}
+
+/** A fully resolved, validated run: config file + flags + defaults (SPEC §3.3). */
+export interface MergePlan {
+  sources: SourcePlan[];
+  target: { url: string };
+  strategies: StrategyTable;
+  merge: MergeOptions;
+  write: WritePlan;
+  report: { file?: string; sample: number };
+  dryRun: boolean;
+  failOnConflict: boolean;
+}
