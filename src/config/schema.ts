@@ -1,0 +1,172 @@
+import * as z from 'zod';
+import {
+  HASH_FIELD_WINNERS,
+  LIST_MERGES,
+  MISMATCH_POLICIES,
+  STRATEGIES,
+  TTL_RULES,
+  ZSET_SCORE_RULES,
+} from '../decide/types.js';
+import { WRITE_MODES } from './plan.js';
+
+/*
+ * The YAML configuration of SPEC §3.1, and the only place where its defaults are written down. The
+ * descriptions are what an error message offers as the accepted values, so they are written for users.
+ *
+ * Numbers and booleans also accept their string spelling because `${VAR}` substitution (SPEC §3.2)
+ * produces strings: `concurrency: ${WRITERS}` must work.
+ */
+
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values).describe(values.join(' | '));
+
+const integer = (min: 0 | 1) =>
+  z
+    .preprocess((v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v), z.int().min(min))
+    .describe(min === 1 ? 'a positive integer' : 'an integer >= 0');
+
+const boolean = () =>
+  z
+    .preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean())
+    .describe('true | false');
+
+export const strategySchema = oneOf(STRATEGIES);
+export const mismatchSchema = oneOf(MISMATCH_POLICIES);
+export const writeModeSchema = oneOf(WRITE_MODES);
+export const positiveIntSchema = integer(1);
+export const globSchema = z.string().min(1).describe('a non-empty SCAN MATCH glob (omit it for every key)');
+export const fileNameSchema = z.string().describe('a file name');
+const urlSchema = z.string().describe(`a redis:// or rediss:// URL`);
+
+const sourceSchema = z.strictObject({
+  url: urlSchema,
+  name: z.string().min(1).optional().describe('a non-empty name (default: host:port/db)'),
+  match: globSchema.optional(),
+  prefix: z.string().default('').describe('a string prepended to every key'),
+});
+
+// The per-type strategies have no default of their own: an unset one inherits `default`, and the
+// loader must know which it was (an inherited `merge` is blamed on `default`, and `--on-conflict`
+// replaces the file's per-type values).
+const strategiesSchema = z.strictObject({
+  default: strategySchema.default('skip'),
+  string: strategySchema.optional(),
+  hash: strategySchema.optional(),
+  set: strategySchema.optional(),
+  zset: strategySchema.optional(),
+  list: strategySchema.optional(),
+  stream: strategySchema.optional(),
+});
+
+const mergeSchema = z.strictObject({
+  hashField: oneOf(HASH_FIELD_WINNERS).default('source'),
+  zsetScore: oneOf(ZSET_SCORE_RULES).default('source'),
+  list: oneOf(LIST_MERGES).default('append'),
+  ttl: oneOf(TTL_RULES).default('max'),
+});
+
+const writeSchema = z.strictObject({
+  mode: writeModeSchema.default('auto'),
+  concurrency: positiveIntSchema.default(8),
+  batchSize: positiveIntSchema.default(256),
+  scanCount: positiveIntSchema.default(1000),
+  bigKeyElements: positiveIntSchema.default(10000),
+  bigKeyBytes: positiveIntSchema.default(16 * 1024 * 1024),
+});
+
+const reportSchema = z.strictObject({
+  // "" (the example's value) means no file, like leaving it out.
+  file: fileNameSchema.optional(),
+  sample: integer(0).default(100),
+});
+
+export const configSchema = z.strictObject({
+  version: z.literal(1).optional().describe('1'),
+  sources: z.array(sourceSchema).optional().describe('a list of sources, each with a url'),
+  target: z.strictObject({ url: urlSchema }).optional(),
+  // Sources without a `match` of their own use this one.
+  match: globSchema.optional(),
+  strategies: strategiesSchema.prefault({}),
+  typeMismatch: mismatchSchema.default('skip'),
+  merge: mergeSchema.prefault({}),
+  write: writeSchema.prefault({}),
+  report: reportSchema.prefault({}),
+  dryRun: boolean().default(false),
+  // Only meaningful with dryRun; the loader refuses it otherwise.
+  failOnConflict: boolean().default(false),
+});
+
+export type ConfigDoc = z.output<typeof configSchema>;
+
+/** The built-in defaults, as the schema gives them to an empty document. */
+export const CONFIG_DEFAULTS: ConfigDoc = configSchema.parse({});
+
+type Schema = z.ZodType;
+export type PathPart = string | number;
+
+/** One wrapper that does not change what a field holds (optional, default, preprocess) removed. */
+function peel(s: Schema): Schema | undefined {
+  if (s instanceof z.ZodOptional || s instanceof z.ZodDefault || s instanceof z.ZodPrefault) {
+    return s.unwrap() as Schema;
+  }
+  if (s instanceof z.ZodPipe) return s.out as Schema;
+  return undefined;
+}
+
+function unwrap(schema: Schema): Schema {
+  let s = schema;
+  for (let next = peel(s); next; next = peel(s)) s = next;
+  return s;
+}
+
+/** The schema of the field at `path` (array indices are any number), or undefined for an unknown field. */
+export function fieldSchemaAt(path: readonly PathPart[]): Schema | undefined {
+  let s: Schema = configSchema;
+  for (const part of path) {
+    const inner = unwrap(s);
+    if (typeof part === 'number' && inner instanceof z.ZodArray) s = inner.element as Schema;
+    else if (typeof part === 'string' && inner instanceof z.ZodObject && part in inner.shape) {
+      s = inner.shape[part] as Schema;
+    } else return undefined;
+  }
+  return s;
+}
+
+/** The field names a mapping at `path` accepts, or undefined when `path` is not a mapping. */
+export function fieldNamesAt(path: readonly PathPart[]): string[] | undefined {
+  const s = fieldSchemaAt(path);
+  const inner = s && unwrap(s);
+  return inner instanceof z.ZodObject ? Object.keys(inner.shape) : undefined;
+}
+
+/** What a field accepts, in words, for error messages: the outermost description, else its shape. */
+export function describeField(path: readonly PathPart[]): string | undefined {
+  const field = fieldSchemaAt(path);
+  for (let s = field; s; s = peel(s)) if (s.description) return s.description;
+  const inner = field && unwrap(field);
+  if (inner instanceof z.ZodObject) return `a mapping with the fields ${Object.keys(inner.shape).join(', ')}`;
+  if (inner instanceof z.ZodArray) return 'a list';
+  if (inner instanceof z.ZodString) return 'a string';
+  return undefined;
+}
+
+/**
+ * Every field of the configuration as a path (`write.concurrency`, `sources[].url`), parents before
+ * children. The test of config.example.yaml checks that each one appears in it.
+ */
+export function configFieldPaths(): string[] {
+  const out: string[] = [];
+  const walk = (schema: Schema, prefix: string): void => {
+    const inner = unwrap(schema);
+    if (inner instanceof z.ZodArray) walk(inner.element as Schema, `${prefix}[]`);
+    else if (inner instanceof z.ZodObject) {
+      for (const [key, child] of Object.entries(inner.shape)) {
+        const path = prefix ? `${prefix}.${key}` : key;
+        out.push(path);
+        walk(child as Schema, path);
+      }
+    }
+  };
+  walk(configSchema, '');
+  return out;
+}

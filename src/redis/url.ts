@@ -1,0 +1,211 @@
+import { ConfigError } from '../errors.js';
+
+/** One Redis database as named by a `redis://` or `rediss://` URL, with credentials decoded. */
+export interface RedisEndpoint {
+  /** Host name (lower case) or IP address; an IPv6 address is stored without its brackets. */
+  host: string;
+  port: number;
+  db: number;
+  username?: string;
+  password?: string;
+  /** `rediss://`: connect over TLS. */
+  tls: boolean;
+}
+
+/** The subset of ioredis's `RedisOptions` that a URL determines (structurally compatible with it). */
+export interface EndpointOptions {
+  host: string;
+  port: number;
+  db: number;
+  username?: string;
+  password?: string;
+  tls?: Record<string, never>;
+}
+
+const DEFAULT_PORT = 6379;
+const URL_FORMS = 'redis://[user:password@]host[:port][/db], or rediss://… for TLS';
+const MASK = '***';
+
+/**
+ * Parses `redis://[user:password@]host[:port][/db]` (or `rediss://` for TLS).
+ *
+ * The credentials end at the LAST `@`, so an unencoded `@`, `/`, `?` or `#` in a password still parses;
+ * percent-encoded credentials are decoded. Userinfo without a `:` is refused rather than guessed at:
+ * redis-cli reads `redis://secret@host` as a password while the URL standard (and ioredis) read it as a
+ * user name, and treating a password as a user name would print it. Query strings are refused because
+ * nothing here would act on them. Errors are ConfigErrors on `field` and show the URL redacted.
+ */
+export function parseRedisUrl(url: string, field = 'url'): RedisEndpoint {
+  // redactLoosely, not redactUrl: redactUrl parses, and would come back here for a malformed URL.
+  const fail: (what: string) => never = (what) => {
+    throw new ConfigError(field, `${what} in ${redactLoosely(url)}; expected ${URL_FORMS}`);
+  };
+
+  const schemeMatch = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(url);
+  if (!schemeMatch) fail('not a Redis URL');
+  const scheme = schemeMatch[1]!.toLowerCase();
+  let rest = schemeMatch[2]!;
+  if (scheme !== 'redis' && scheme !== 'rediss')
+    fail(`unsupported scheme "${scheme}://" (accepted: redis, rediss)`);
+
+  let username: string | undefined;
+  let password: string | undefined;
+  const at = rest.lastIndexOf('@');
+  if (at >= 0) {
+    const userinfo = rest.slice(0, at);
+    rest = rest.slice(at + 1);
+    const colon = userinfo.indexOf(':');
+    if (colon < 0) {
+      fail('user information without ":" (write redis://:PASSWORD@host for a password alone)');
+    }
+    username = decodeCredential(userinfo.slice(0, colon), fail) || undefined;
+    password = decodeCredential(userinfo.slice(colon + 1), fail) || undefined;
+  }
+
+  if (/[?#]/.test(rest)) fail('query or fragment (not supported; put options in the config file)');
+  const slash = rest.indexOf('/');
+  const authority = slash < 0 ? rest : rest.slice(0, slash);
+  const path = slash < 0 ? '' : rest.slice(slash + 1);
+
+  let host: string;
+  let portText: string | undefined;
+  if (authority.startsWith('[')) {
+    const close = authority.indexOf(']');
+    if (close < 0) fail('unclosed "[" around an IPv6 address');
+    host = authority.slice(1, close);
+    const after = authority.slice(close + 1);
+    if (after !== '' && !after.startsWith(':')) fail(`unexpected "${after}" after the IPv6 address`);
+    if (after !== '') portText = after.slice(1);
+    if (!/^[0-9A-Fa-f:.]+(%[\w.-]+)?$/.test(host)) fail(`bad IPv6 address "${host}"`);
+  } else {
+    const colon = authority.indexOf(':');
+    if (colon >= 0 && authority.indexOf(':', colon + 1) >= 0) fail('an IPv6 address must be in brackets');
+    host = colon < 0 ? authority : authority.slice(0, colon);
+    if (colon >= 0) portText = authority.slice(colon + 1);
+    if (host === '') fail('missing host');
+    if (!/^[A-Za-z0-9._-]+$/.test(host)) fail(`bad host "${host}"`);
+  }
+  host = host.toLowerCase();
+
+  let port = DEFAULT_PORT;
+  if (portText !== undefined) {
+    port = /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
+    if (!(port >= 1 && port <= 65535)) fail(`bad port "${portText}" (accepted: 1-65535)`);
+  }
+
+  let db = 0;
+  if (path !== '') {
+    db = /^\d{1,9}$/.test(path) ? Number(path) : Number.NaN;
+    if (Number.isNaN(db)) fail(`bad database "${path}" (accepted: a number >= 0)`);
+  }
+
+  const endpoint: RedisEndpoint = { host, port, db, tls: scheme === 'rediss' };
+  if (username !== undefined) endpoint.username = username;
+  if (password !== undefined) endpoint.password = password;
+  return endpoint;
+}
+
+function decodeCredential(text: string, fail: (what: string) => never): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    // The text is (part of) a credential: say where the problem is, never what it is.
+    return fail('bad percent-encoding in the user name or password');
+  }
+}
+
+/** `host:port/db`, with brackets around an IPv6 address: the default name of a source. */
+export function endpointLabel(e: RedisEndpoint): string {
+  return `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}/${e.db}`;
+}
+
+/**
+ * The URL fit for output: `redis://user:***@host:port/db`. A valid URL comes back normalised (port and
+ * db spelt out, host in lower case); a URL that does not parse is masked textually, so that whatever
+ * sits between `://` and the last `@` after a `:` (or all of it, when there is no `:`) never shows.
+ */
+export function redactUrl(url: string): string {
+  let e: RedisEndpoint;
+  try {
+    e = parseRedisUrl(url);
+  } catch {
+    return redactLoosely(url);
+  }
+  const scheme = e.tls ? 'rediss' : 'redis';
+  const user = e.username === undefined ? '' : encodeURIComponent(e.username);
+  const userinfo = e.password !== undefined ? `${user}:${MASK}@` : user !== '' ? `${user}@` : '';
+  return `${scheme}://${userinfo}${endpointLabel(e)}`;
+}
+
+function redactLoosely(text: string): string {
+  const schemeEnd = text.indexOf('://');
+  const start = schemeEnd < 0 ? 0 : schemeEnd + 3;
+  const at = text.lastIndexOf('@');
+  let out = text;
+  if (at >= start) {
+    const userinfo = text.slice(start, at);
+    const colon = userinfo.indexOf(':');
+    const masked = colon < 0 ? MASK : `${userinfo.slice(0, colon)}:${MASK}`;
+    out = text.slice(0, start) + masked + text.slice(at);
+  }
+  return out.replace(/([?&;](?:password|pass|pwd|auth)=)[^&#;]*/gi, `$1${MASK}`);
+}
+
+/**
+ * Masks the credentials of every URL-looking substring of a free text (an error message from a
+ * library, a YAML snippet). Best effort: a password with white space in it can defeat it, which is why
+ * `redactSecrets` with the known passwords is the last step before anything is printed.
+ */
+export function redactUrlsInText(text: string): string {
+  return text
+    .replace(/(\b[A-Za-z][A-Za-z0-9+.-]*:\/\/)([^\s:@/]*):[^\s@]*@/g, `$1$2:${MASK}@`)
+    .replace(/(\b[A-Za-z][A-Za-z0-9+.-]*:\/\/)[^\s:@/]+@/g, `$1${MASK}@`);
+}
+
+/**
+ * Replaces every occurrence of each non-empty secret with `***`, and of its percent-encoded form (the
+ * way it appears inside a URL). Longer secrets go first so that a secret containing another one is not
+ * left half-masked.
+ */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  const forms = new Set<string>();
+  for (const s of secrets) {
+    if (!s) continue;
+    forms.add(s);
+    forms.add(encodeURIComponent(s));
+  }
+  let out = text;
+  for (const form of [...forms].sort((a, b) => b.length - a.length)) out = out.split(form).join(MASK);
+  return out;
+}
+
+/** The ioredis connection options a URL determines; everything else (retries, timeouts) is the caller's. */
+export function toIoredisOptions(e: RedisEndpoint): EndpointOptions {
+  const options: EndpointOptions = { host: e.host, port: e.port, db: e.db };
+  if (e.username !== undefined) options.username = e.username;
+  if (e.password !== undefined) options.password = e.password;
+  if (e.tls) options.tls = {};
+  return options;
+}
+
+/**
+ * Whether two endpoints name the same database, comparing canonical hosts (`localhost`, `127.0.0.1`
+ * and `::1` are one host; `127.1` is `127.0.0.1`). A configuration-level check only: two different names
+ * of one server (DNS aliases, a public and a private address) are not caught here.
+ */
+export function isSameDatabase(a: RedisEndpoint, b: RedisEndpoint): boolean {
+  return a.port === b.port && a.db === b.db && canonicalHost(a.host) === canonicalHost(b.host);
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '[::ffff:7f00:1]']);
+
+function canonicalHost(host: string): string {
+  let canonical = host.toLowerCase().replace(/\.$/, '');
+  try {
+    // The WHATWG parser of special schemes canonicalises IPv4 (`127.1`) and IPv6 (`0:0::1`) spellings.
+    canonical = new URL(`http://${canonical.includes(':') ? `[${canonical}]` : canonical}/`).hostname;
+  } catch {
+    // Not a host the URL parser accepts: compare it as written.
+  }
+  return LOOPBACK.has(canonical) ? 'localhost' : canonical;
+}

@@ -1,0 +1,58 @@
+import type { DataType, Decision, StrategyTable } from '../decide/types.js';
+import type { CountedType, Counts } from './counters.js';
+
+/** What happened to one (source, key): the unit that the tally counts. */
+export interface KeyOutcome {
+  sourceIndex: number;
+  /** The key as written to the target (prefix included). */
+  key: Buffer;
+  /** The source value's type; `none` when the key vanished before its type was read. */
+  type: CountedType;
+  /** The target's type at this step (predicted in a dry run), null when it held nothing. */
+  targetType: DataType | null;
+  decision: Decision;
+  /** This source is the second one to hold the key (so the key is counted once as an overlap). */
+  sourceOverlap: boolean;
+}
+
+export interface ConflictSample {
+  key?: string;
+  keyBase64?: string;
+  source: string;
+  sourceType: DataType;
+  targetType: DataType;
+  action: 'created' | 'overridden' | 'merged' | 'skipped' | 'expired' | 'failed';
+}
+
+export type RunOutcome = 'done' | 'failed' | 'interrupted';
+
+/** The JSON report of SPEC §5.3 (plus outcome/error, which say how the run ended). */
+export interface JsonReport {
+  tool: 'kvmerge';
+  version: string;
+  dryRun: boolean;
+  startedAt: string;
+  durationMs: number;
+  target: { url: string };
+  sources: { name: string; url: string; scanned: number }[];
+  strategies: StrategyTable;
+  totals: Counts;
+  byType: Partial<Record<CountedType, Counts>>;
+  conflicts: { total: number; sample: ConflictSample[] };
+  fallbacks: { reason: string; keys: number }[];
+  outcome: RunOutcome;
+  error?: string;
+}
+
+/**
+ * Receives progress as the run goes. The CLI renders it (bars on a TTY, plain lines otherwise);
+ * the library calls it and knows nothing of terminals.
+ */
+export interface ProgressSink {
+  /** A source starts; `estimatedKeys` from DBSIZE (0 when unknown). */
+  sourceStarted(index: number, name: string, estimatedKeys: number): void;
+  /** Keys of source `index` finished so far, a refined estimate of its total, and the running totals. */
+  update(index: number, keysDone: number, estimatedKeys: number, totals: Counts): void;
+  sourceFinished(index: number): void;
+  stop(): void;
+}
