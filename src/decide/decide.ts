@@ -19,7 +19,11 @@ export function decide(sourceType: DataType, targetType: DataType | null, table:
  * The target's type after one step, for predicting later steps without writing (the dry run).
  * `fail` leaves the target as it was: a dry run counts it and goes on (SPEC §1.2).
  */
-export function typeAfter(sourceType: DataType, targetType: DataType | null, table: StrategyTable): DataType | null {
+export function typeAfter(
+  sourceType: DataType,
+  targetType: DataType | null,
+  table: StrategyTable,
+): DataType | null {
   const { action } = decide(sourceType, targetType, table);
   return action === 'create' || action === 'override' ? sourceType : targetType;
 }
@@ -28,7 +32,11 @@ export function typeAfter(sourceType: DataType, targetType: DataType | null, tab
  * The type the target holds for a key once `holders` (the types of the earlier sources that hold
  * it, in declared order) have been folded over the target's own `initial` type.
  */
-export function foldTypes(initial: DataType | null, holders: readonly DataType[], table: StrategyTable): DataType | null {
+export function foldTypes(
+  initial: DataType | null,
+  holders: readonly DataType[],
+  table: StrategyTable,
+): DataType | null {
   let current = initial;
   for (const type of holders) current = typeAfter(type, current, table);
   return current;

@@ -1,0 +1,25 @@
+/**
+ * kvmerge's public API. The CLI is one user of it.
+ *
+ *   const plan = await loadPlan({ source: ['redis://a:6379'], target: 'redis://t:6379', hash: 'merge' });
+ *   const report = await runMerge(plan);
+ */
+
+export { type CliOverrides, loadPlan, resolvePlan } from './config/load.js';
+export type { MergePlan, SourcePlan, WriteMode, WritePlan } from './config/plan.js';
+export { decide, foldTypes } from './decide/decide.js';
+export type {
+  Action,
+  DataType,
+  MergeOptions,
+  MismatchPolicy,
+  Strategy,
+  StrategyTable,
+} from './decide/types.js';
+export { ConfigError, ConnectionError, KvmergeError, RunError } from './errors.js';
+export { type RunHooks, runMerge } from './merge.js';
+export { redactUrl } from './redis/url.js';
+export type { Counts } from './report/counters.js';
+export { writeReportFile } from './report/json.js';
+export { formatSummary } from './report/summary.js';
+export type { ConflictSample, JsonReport, ProgressSink, RunOutcome } from './report/types.js';

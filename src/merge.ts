@@ -1,0 +1,191 @@
+import type { Redis } from 'ioredis';
+import pLimit from 'p-limit';
+import { processBatch, type RunContext, type SourceRun } from './batch.js';
+import type { MergePlan } from './config/plan.js';
+import { ConnectionError, RunError } from './errors.js';
+import { probeServer, type ServerInfo } from './redis/capabilities.js';
+import { close, connect } from './redis/connect.js';
+import { redactUrl } from './redis/url.js';
+import { buildReport } from './report/json.js';
+import { Tally } from './report/tally.js';
+import type { JsonReport, ProgressSink, RunOutcome } from './report/types.js';
+import { scanBatches } from './scan/scanner.js';
+import { SeenKeys } from './scan/seen-keys.js';
+import { toolVersion } from './version.js';
+import { now } from './write/ttl.js';
+
+export interface RunHooks {
+  /** Receives progress; the CLI renders it. */
+  progress?: ProgressSink;
+  /** Aborting stops scanning; in-flight batches settle and the report says `interrupted`. */
+  signal?: AbortSignal;
+  /** Informational lines (fallbacks, warnings), meant for stderr. */
+  log?: (line: string) => void;
+}
+
+interface Connected {
+  target: Redis;
+  targetInfo: ServerInfo;
+  sources: Redis[];
+}
+
+/**
+ * Runs the merge of SPEC §1: every source in declared order, into the target.
+ * Throws a KvmergeError (exit 2) for what is found before any write: unreachable servers,
+ * failed authentication, a source that is the target. Otherwise resolves to the report,
+ * whose `outcome` says whether the run finished, failed part-way or was interrupted.
+ */
+export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<JsonReport> {
+  const startedAt = new Date();
+  const started = now();
+  const log = hooks.log ?? (() => {});
+  const tally = new Tally(
+    plan.sources.map((s) => s.name),
+    plan.report.sample,
+  );
+  const { target, targetInfo, sources } = await connectAll(plan);
+
+  const ctx: RunContext = {
+    plan,
+    target,
+    tally,
+    targetRestores: plan.write.mode !== 'native' && targetInfo.restore !== false,
+    protoMaxBulkLen: targetInfo.protoMaxBulkLen,
+    log,
+  };
+  if (plan.write.mode === 'auto' && targetInfo.restore === false) {
+    tally.fallback(targetInfo.kind === 'pika' ? 'target is Pika (no RESTORE)' : 'target has no RESTORE', 0);
+  }
+
+  let outcome: RunOutcome = 'done';
+  let error: string | undefined;
+  try {
+    for (let index = 0; index < plan.sources.length; index++) {
+      if (ctx.stopped || hooks.signal?.aborted) break;
+      const redis = sources[index]!;
+      const source: SourceRun = {
+        index,
+        plan: plan.sources[index]!,
+        redis,
+        dumps: true,
+        earlier: plan.sources.slice(0, index).map((s, j) => ({
+          redis: sources[j]!,
+          prefix: s.prefix,
+          match: s.match === undefined ? undefined : Buffer.from(s.match),
+        })),
+      };
+      await mergeSource(ctx, source, hooks);
+    }
+  } catch (err) {
+    outcome = 'failed';
+    error = err instanceof Error ? err.message : String(err);
+  } finally {
+    hooks.progress?.stop();
+    await Promise.all([close(target), ...sources.map((s) => close(s))]);
+  }
+  if (ctx.stopped) {
+    outcome = 'failed';
+    error = ctx.stopped.message;
+  } else if (outcome === 'done' && hooks.signal?.aborted) {
+    outcome = 'interrupted';
+  } else if (outcome === 'done' && tally.totals().failed > 0 && !plan.dryRun) {
+    outcome = 'failed';
+    error = `${tally.totals().failed} key(s) could not be merged`;
+  }
+
+  return buildReport({
+    version: toolVersion(),
+    dryRun: plan.dryRun,
+    startedAt,
+    durationMs: now() - started,
+    targetUrl: redactUrl(plan.target.url),
+    sources: plan.sources.map((s) => ({ name: s.name, url: redactUrl(s.url) })),
+    strategies: plan.strategies,
+    tally,
+    outcome,
+    error,
+  });
+}
+
+/**
+ * Scans one source and runs its batches, at most `concurrency` at once. Keys of one source are
+ * distinct, so their batches commute; sources run one after the other, which keeps the fold in
+ * declared order whatever the concurrency (SPEC §1.2). The scan pulls a new batch only when a
+ * slot is free, so memory holds at most `concurrency` batches (SPEC §2.2).
+ */
+async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Promise<void> {
+  const { write } = ctx.plan;
+  const keyspace = await src.redis.dbsize();
+  const filtered = src.plan.match !== undefined;
+  hooks.progress?.sourceStarted(src.index, src.plan.name, filtered ? 0 : keyspace);
+  const limit = pLimit(write.concurrency);
+  const inFlight = new Set<Promise<void>>();
+  let done = 0;
+  let walked = 0;
+  const batches = scanBatches(
+    src.redis,
+    { match: src.plan.match, count: write.scanCount, batchSize: write.batchSize },
+    new SeenKeys(),
+    keyspace,
+  );
+  for await (const batch of batches) {
+    if (ctx.stopped || hooks.signal?.aborted) break;
+    walked = batch.walked;
+    const task = limit(async () => {
+      try {
+        await processBatch(ctx, src, batch.keys);
+      } catch (err) {
+        ctx.stopped ??= asRunError(err);
+      }
+      done += batch.keys.length;
+      const estimate = filtered ? (walked > 0 ? Math.max(done, Math.round(done / walked)) : 0) : keyspace;
+      hooks.progress?.update(src.index, done, estimate, ctx.tally.totals());
+    });
+    inFlight.add(task);
+    void task.finally(() => inFlight.delete(task));
+    if (inFlight.size >= write.concurrency) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  hooks.progress?.sourceFinished(src.index);
+}
+
+function asRunError(err: unknown): RunError {
+  if (err instanceof RunError) return err;
+  const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  return new RunError(`the run stopped: ${message}`);
+}
+
+/** Connects to the target and every source and checks them, before anything is written. */
+async function connectAll(plan: MergePlan): Promise<Connected> {
+  const opened: Redis[] = [];
+  try {
+    const target = await connect(plan.target.url, 'target', 'target');
+    opened.push(target);
+    const sources: Redis[] = [];
+    for (const source of plan.sources) {
+      const redis = await connect(source.url, 'source', `source ${source.name}`);
+      opened.push(redis);
+      sources.push(redis);
+    }
+    const targetInfo = await probeServer(target);
+    const sourceInfos = await Promise.all(sources.map((s) => probeServer(s)));
+    sourceInfos.forEach((info, i) => {
+      const source = plan.sources[i]!;
+      const sameDb = (sources[i]!.options.db ?? 0) === (target.options.db ?? 0);
+      if (info.runId && info.runId === targetInfo.runId && sameDb) {
+        throw new ConnectionError(
+          `source ${source.name} (${redactUrl(source.url)}) is the target itself: a merge needs a different instance or db`,
+        );
+      }
+    });
+    if (plan.write.mode === 'dump' && targetInfo.restore === false) {
+      throw new ConnectionError(
+        `target ${redactUrl(plan.target.url)} has no RESTORE: use --mode auto or native`,
+      );
+    }
+    return { target, targetInfo, sources };
+  } catch (err) {
+    await Promise.all(opened.map((r) => close(r)));
+    throw err;
+  }
+}

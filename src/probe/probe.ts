@@ -1,0 +1,130 @@
+import type { Redis } from 'ioredis';
+import { DATA_TYPES, type DataType } from '../decide/types.js';
+import { globMatch } from '../scan/glob.js';
+import { type Deadline, deadlineFrom, now } from '../write/ttl.js';
+
+/** A source as another source's probe sees it: does it hold a given target key, and as what type? */
+export interface HolderView {
+  redis: Redis;
+  prefix: Buffer;
+  match?: Buffer;
+}
+
+/** What one round trip learned about one key of a batch. */
+export interface KeyProbe {
+  sourceKey: Buffer;
+  /** prefix + sourceKey: the key on the target. */
+  targetKey: Buffer;
+  /** null: the key is gone from the source (deleted or expired since SCAN). */
+  type: DataType | null;
+  deadline: Deadline | 'gone';
+  targetType: DataType | null;
+  targetDeadline: Deadline;
+  /** Types of the earlier sources (in declared order) that hold the target key. */
+  earlier: DataType[];
+  /** The DUMP payload, when it was asked for with the probe (null: the key had none). */
+  dump?: Buffer | null;
+  /** An error the source gave for DUMP (e.g. NOPERM, unknown command): the dump path is closed. */
+  dumpError?: string;
+}
+
+const KNOWN = new Set<string>(DATA_TYPES);
+
+export function typeFromReply(reply: unknown): DataType | null {
+  const name = String(reply);
+  if (name === 'none') return null;
+  return KNOWN.has(name) ? (name as DataType) : 'other';
+}
+
+type Replies = [Error | null, unknown][];
+
+/**
+ * One pipelined round trip to each server for a whole batch, all in parallel: TYPE and PTTL (and
+ * DUMP when `withDump`) on the source, TYPE and PTTL on the target, TYPE on every earlier source
+ * that could hold the key. The earlier sources' types let a dry run predict the fold (SPEC §1.2)
+ * and let both runs count keys held by more than one source.
+ */
+export async function probeBatch(
+  source: Redis,
+  prefix: Buffer,
+  target: Redis,
+  earlierSources: readonly HolderView[],
+  keys: readonly Buffer[],
+  withDump: boolean,
+): Promise<KeyProbe[]> {
+  const targetKeys = prefix.length > 0 ? keys.map((k) => Buffer.concat([prefix, k])) : keys;
+
+  const sp = source.pipeline();
+  for (const key of keys) {
+    sp.type(key).pttl(key);
+    if (withDump) sp.dumpBuffer(key);
+  }
+  const tp = target.pipeline();
+  for (const key of targetKeys) tp.type(key).pttl(key);
+  const holderAsks = earlierSources.map((view) => askHolder(view, targetKeys));
+
+  const sentAt = now();
+  const [sourceReplies, targetReplies, holders] = await Promise.all([
+    sp.exec() as Promise<Replies>,
+    tp.exec() as Promise<Replies>,
+    Promise.all(holderAsks),
+  ]);
+
+  const per = withDump ? 3 : 2;
+  return keys.map((sourceKey, i) => {
+    const type = typeFromReply(value(sourceReplies[i * per]));
+    const pttl = Number(value(sourceReplies[i * per + 1]));
+    const targetType = typeFromReply(value(targetReplies[i * 2]));
+    const targetDeadline = deadlineFrom(Number(value(targetReplies[i * 2 + 1])), sentAt);
+    const probe: KeyProbe = {
+      sourceKey,
+      targetKey: targetKeys[i]!,
+      type,
+      deadline: type === null ? 'gone' : deadlineFrom(pttl, sentAt),
+      targetType,
+      targetDeadline: targetDeadline === 'gone' ? null : targetDeadline,
+      earlier: [],
+    };
+    for (const types of holders) {
+      const held = types[i];
+      if (held) probe.earlier.push(held);
+    }
+    if (withDump) {
+      const [err, payload] = sourceReplies[i * per + 2]!;
+      if (err) probe.dumpError = err.message;
+      else probe.dump = (payload as Buffer | null) ?? null;
+    }
+    return probe;
+  });
+}
+
+/** The type under which `view` holds each target key (undefined where it cannot or does not). */
+async function askHolder(view: HolderView, targetKeys: readonly Buffer[]): Promise<(DataType | undefined)[]> {
+  const result: (DataType | undefined)[] = new Array(targetKeys.length);
+  const asked: number[] = [];
+  const pipeline = view.redis.pipeline();
+  targetKeys.forEach((targetKey, i) => {
+    if (!startsWith(targetKey, view.prefix)) return;
+    const key = targetKey.subarray(view.prefix.length);
+    if (view.match && !globMatch(view.match, key)) return;
+    pipeline.type(key);
+    asked.push(i);
+  });
+  if (asked.length === 0) return result;
+  const replies = (await pipeline.exec()) as Replies;
+  asked.forEach((i, n) => {
+    result[i] = typeFromReply(value(replies[n])) ?? undefined;
+  });
+  return result;
+}
+
+function startsWith(buf: Buffer, prefix: Buffer): boolean {
+  return buf.length >= prefix.length && buf.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
+}
+
+/** A pipeline reply's value; an error reply for a probe is a fault of the server or the user's rights. */
+function value(reply: [Error | null, unknown] | undefined): unknown {
+  if (!reply) throw new Error('pipeline returned fewer replies than commands');
+  if (reply[0]) throw reply[0];
+  return reply[1];
+}

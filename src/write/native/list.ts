@@ -1,0 +1,39 @@
+import type { Command } from '../commands.js';
+import { ARGS_PER_COMMAND, chunked, type NativeCodec } from './codec.js';
+
+export const listCodec: NativeCodec<Buffer[]> = {
+  type: 'list',
+  read: (key) => [['LRANGE', key, 0, -1]],
+  decode: ([items]) => (Array.isArray(items) && items.length > 0 ? (items as Buffer[]) : null),
+  write: (key, items) => chunked('RPUSH', key, items, ARGS_PER_COMMAND),
+  needsCurrent: (opts) => opts.list === 'union',
+  merge(key, items, opts, current) {
+    switch (opts.list) {
+      case 'append':
+        return chunked('RPUSH', key, items, ARGS_PER_COMMAND);
+      case 'prepend': {
+        // LPUSH puts each argument at the head in turn, so the reversed list lands in source order.
+        const out: Command[] = [];
+        for (let end = items.length; end > 0; end -= ARGS_PER_COMMAND) {
+          const start = Math.max(0, end - ARGS_PER_COMMAND);
+          out.push(['LPUSH', key, ...items.slice(start, end).reverse()]);
+        }
+        return out;
+      }
+      case 'union': {
+        // [a] ∪ [b, a, b] = [a, b]: each source element the list does not hold at that moment.
+        const held = new Set((current ?? []).map((b) => b.toString('latin1')));
+        const added: Buffer[] = [];
+        for (const item of items) {
+          const id = item.toString('latin1');
+          if (!held.has(id)) {
+            held.add(id);
+            added.push(item);
+          }
+        }
+        return chunked('RPUSH', key, added, ARGS_PER_COMMAND);
+      }
+    }
+  },
+  size: (items) => items.length,
+};

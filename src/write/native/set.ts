@@ -1,0 +1,11 @@
+import { ARGS_PER_COMMAND, chunked, type NativeCodec } from './codec.js';
+
+export const setCodec: NativeCodec<Buffer[]> = {
+  type: 'set',
+  read: (key) => [['SMEMBERS', key]],
+  decode: ([members]) => (Array.isArray(members) && members.length > 0 ? (members as Buffer[]) : null),
+  write: (key, members) => chunked('SADD', key, members, ARGS_PER_COMMAND),
+  // Union: SADD ignores members the set already has.
+  merge: (key, members) => chunked('SADD', key, members, ARGS_PER_COMMAND),
+  size: (members) => members.length,
+};

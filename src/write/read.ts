@@ -1,0 +1,73 @@
+import type { Redis } from 'ioredis';
+import type { DataType } from '../decide/types.js';
+import { typeFromReply } from '../probe/probe.js';
+import { CODECS } from './native/index.js';
+import { type Deadline, deadlineFrom, now } from './ttl.js';
+
+export type ReadHow = 'dump' | 'native';
+
+/** A source value as read for writing: a DUMP payload or a decoded native value, with its deadline. */
+export type SourceValue =
+  | { state: 'ok'; deadline: Deadline; dump?: Buffer; native?: unknown }
+  /** Deleted or expired since the probe. */
+  | { state: 'gone' }
+  /** Now holds another type than the probe saw: the key must be decided again. */
+  | { state: 'changed' }
+  /** The source refused the read (e.g. DUMP not permitted). */
+  | { state: 'refused'; message: string };
+
+export interface ReadRequest {
+  key: Buffer;
+  type: DataType;
+  how: ReadHow;
+}
+
+type Replies = [Error | null, unknown][];
+
+/**
+ * Reads the values of a batch in one pipelined round trip: TYPE (to catch a key that changed type
+ * since the probe), PTTL and the value, so the TTL is read together with the value (SPEC §1.5).
+ */
+export async function readValues(source: Redis, requests: readonly ReadRequest[]): Promise<SourceValue[]> {
+  if (requests.length === 0) return [];
+  const pipeline = source.pipeline();
+  const counts: number[] = [];
+  for (const { key, type, how } of requests) {
+    pipeline.type(key).pttl(key);
+    if (how === 'dump' || type === 'other') {
+      pipeline.dumpBuffer(key);
+      counts.push(1);
+    } else {
+      const commands = CODECS[type].read(key);
+      for (const [name, ...args] of commands) pipeline.callBuffer(name, ...args);
+      counts.push(commands.length);
+    }
+  }
+  const sentAt = now();
+  const replies = (await pipeline.exec()) as Replies;
+  const values: SourceValue[] = [];
+  let at = 0;
+  requests.forEach(({ type, how }, i) => {
+    const [typeErr, typeReply] = replies[at]!;
+    const [, pttl] = replies[at + 1]!;
+    const valueReplies = replies.slice(at + 2, at + 2 + counts[i]!);
+    at += 2 + counts[i]!;
+    if (typeErr) throw typeErr;
+    const nowType = typeFromReply(typeReply);
+    const deadline = deadlineFrom(Number(pttl), sentAt);
+    if (nowType === null || deadline === 'gone') return values.push({ state: 'gone' });
+    if (nowType !== type) return values.push({ state: 'changed' });
+    if (how === 'dump' || type === 'other') {
+      const [err, payload] = valueReplies[0]!;
+      if (err) return values.push({ state: 'refused', message: err.message });
+      if (!payload) return values.push({ state: 'gone' });
+      return values.push({ state: 'ok', deadline, dump: payload as Buffer });
+    }
+    // A value read that fails (an XINFO on a stream deleted meanwhile) shows as a missing value.
+    const decoded = CODECS[type as Exclude<DataType, 'other'>].decode(
+      valueReplies.map(([err, v]) => (err ? err : v)),
+    );
+    values.push(decoded === null ? { state: 'gone' } : { state: 'ok', deadline, native: decoded });
+  });
+  return values;
+}

@@ -1,0 +1,52 @@
+import type { MergeOptions } from '../decide/types.js';
+import type { Command } from './commands.js';
+
+/**
+ * A key's end of life on our monotonic clock (performance.now() ms), or null for no expiry.
+ * Deadlines are taken as "time the read was sent + PTTL", never later than the real one, so time
+ * in flight shortens a lifetime and a slow run never lengthens it (SPEC §1.5).
+ */
+export type Deadline = number | null;
+
+export const now = (): number => performance.now();
+
+export function deadlineFrom(pttl: number, sentAt: number): Deadline | 'gone' {
+  if (pttl === -2) return 'gone';
+  if (pttl < 0) return null;
+  return sentAt + pttl;
+}
+
+/** Milliseconds left until `deadline` (null: no expiry); 0 or less means it is already over. */
+export function remaining(deadline: Deadline, at = now()): number | null {
+  return deadline === null ? null : Math.floor(deadline - at);
+}
+
+/**
+ * The command that gives a merged key its lifetime under `merge.ttl` (SPEC §1.5), or none when
+ * the target's own lifetime is already the answer (merge writes keep the target's TTL).
+ */
+export function mergeTtlCommand(
+  key: Buffer,
+  rule: MergeOptions['ttl'],
+  source: Deadline,
+  target: Deadline,
+  at = now(),
+): Command | null {
+  let wanted: Deadline;
+  switch (rule) {
+    case 'target':
+      return null;
+    case 'source':
+      wanted = source;
+      break;
+    case 'max': // no expiry counts as the longest lifetime
+      wanted = source === null || target === null ? null : Math.max(source, target);
+      break;
+    case 'min':
+      wanted = source === null ? target : target === null ? source : Math.min(source, target);
+      break;
+  }
+  if (wanted === target) return null;
+  if (wanted === null) return ['PERSIST', key];
+  return ['PEXPIRE', key, Math.max(1, Math.floor(wanted - at))];
+}

@@ -1,0 +1,134 @@
+import type { Redis } from 'ioredis';
+import type { DataType, MergeOptions, NativeType } from '../decide/types.js';
+import type { Command } from './commands.js';
+import { CODECS } from './native/index.js';
+import type { SourceValue } from './read.js';
+import { type Deadline, mergeTtlCommand, now, remaining } from './ttl.js';
+
+export interface WriteItem {
+  /** The key on the target. */
+  key: Buffer;
+  type: DataType;
+  action: 'create' | 'override' | 'merge';
+  value: Extract<SourceValue, { state: 'ok' }>;
+  targetDeadline: Deadline;
+  /** The target's present value, for merges that need it (list union). */
+  current?: unknown;
+}
+
+export type WriteResult =
+  | { status: 'written' }
+  /** The source value's lifetime ran out before it could be written: nothing was sent. */
+  | { status: 'expired' }
+  /** The dump path cannot carry this key: read and write it natively. `wholeRun`: nor any later key. */
+  | { status: 'native'; reason: string; wholeRun: boolean }
+  /** The target changed under us (a key appeared where none was): decide the key again. */
+  | { status: 'retry'; reason: string }
+  | { status: 'failed'; message: string };
+
+export interface WriteOptions {
+  merge: MergeOptions;
+  /** The target's proto-max-bulk-len: a larger RESTORE payload would make it drop the connection. */
+  protoMaxBulkLen: number;
+}
+
+type Planned = { commands: Command[]; transaction: boolean } | WriteResult;
+
+/**
+ * The commands that apply one step to the target (SPEC §2.1, §2.4), or the result without sending
+ * anything. Create and override replace atomically: one RESTORE [REPLACE] or SET, or MULTI/EXEC
+ * around DEL + writes + PEXPIRE. A merge is applied server-side inside MULTI/EXEC so that no reader
+ * sees it half done. Pure, apart from reading the clock for the remaining TTL.
+ */
+export function planWrite(item: WriteItem, opts: WriteOptions, at = now()): Planned {
+  const { key, type, action, value } = item;
+  if (action === 'merge') {
+    const codec = CODECS[type as NativeType];
+    const commands = codec.merge(key, value.native, opts.merge, item.current);
+    const ttl = mergeTtlCommand(key, opts.merge.ttl, value.deadline, item.targetDeadline, at);
+    if (ttl) commands.push(ttl);
+    return { commands, transaction: commands.length > 1 };
+  }
+  const ttl = remaining(value.deadline, at);
+  if (ttl !== null && ttl <= 0) return { status: 'expired' };
+  if (value.dump) {
+    if (value.dump.length > opts.protoMaxBulkLen) {
+      return { status: 'native', reason: 'payload over the target proto-max-bulk-len', wholeRun: false };
+    }
+    const restore: Command = ['RESTORE', key, ttl ?? 0, value.dump];
+    if (action === 'override') restore.push('REPLACE');
+    return { commands: [restore], transaction: false };
+  }
+  if (type === 'string') {
+    // SET replaces a value of any type and its TTL in one atomic command.
+    const set: Command = ['SET', key, value.native as Buffer];
+    if (ttl !== null) set.push('PX', ttl);
+    return { commands: [set], transaction: false };
+  }
+  if (type === 'other')
+    return { status: 'failed', message: 'a module type can only be copied with DUMP/RESTORE' };
+  const commands: Command[] = action === 'override' ? [['DEL', key]] : [];
+  commands.push(...CODECS[type].write(key, value.native));
+  if (ttl !== null) commands.push(['PEXPIRE', key, ttl]);
+  return { commands, transaction: commands.length > 1 };
+}
+
+/** Sends the writes of a batch in one pipeline and says what became of each. */
+export async function writeBatch(
+  target: Redis,
+  items: readonly WriteItem[],
+  opts: WriteOptions,
+): Promise<WriteResult[]> {
+  const results: WriteResult[] = new Array(items.length);
+  // ioredis queues MULTI/EXEC inside a pipeline (each EXEC then has its own reply) but does not type it.
+  const pipeline = target.pipeline() as ReturnType<Redis['pipeline']> & { multi(): void; exec(): void };
+  // For each item: the index of the reply that tells its fate (EXEC for a transaction).
+  const replyAt: number[] = new Array(items.length).fill(-1);
+  let sent = 0;
+  const at = now();
+  items.forEach((item, i) => {
+    const planned = planWrite(item, opts, at);
+    if ('status' in planned) {
+      results[i] = planned;
+      return;
+    }
+    if (planned.transaction) {
+      pipeline.multi();
+      sent++;
+    }
+    for (const [name, ...args] of planned.commands) pipeline.callBuffer(name, ...args);
+    sent += planned.commands.length;
+    if (planned.transaction) {
+      pipeline.exec();
+      sent++;
+    }
+    replyAt[i] = sent - 1;
+  });
+  if (sent === 0) return results;
+  const replies = (await pipeline.exec()) as [Error | null, unknown][];
+  items.forEach((item, i) => {
+    const at = replyAt[i]!;
+    if (at < 0) return;
+    const [err, reply] = replies[at]!;
+    const failure =
+      err ?? (Array.isArray(reply) ? reply.find((r): r is Error => r instanceof Error) : undefined);
+    results[i] = failure ? classify(failure, item) : { status: 'written' };
+  });
+  return results;
+}
+
+/** What an error reply means for the key and the rest of the run. */
+function classify(err: Error, item: WriteItem): WriteResult {
+  const message = err.message;
+  if (item.value.dump) {
+    if (/payload version or checksum/i.test(message)) {
+      return { status: 'native', reason: 'payload rejected by target', wholeRun: true };
+    }
+    if (/unknown command/i.test(message))
+      return { status: 'native', reason: 'target has no RESTORE', wholeRun: true };
+    if (/NOPERM/.test(message))
+      return { status: 'native', reason: 'RESTORE not permitted on target', wholeRun: true };
+    if (/BUSYKEY/.test(message)) return { status: 'retry', reason: 'key appeared on the target meanwhile' };
+  }
+  return { status: 'failed', message: message.split('\n')[0]! };
+}
