@@ -147,19 +147,23 @@ export async function processBatch(
       const { step } = writing[i]!;
       switch (result.status) {
         case 'written':
-          return record(step, step.decision);
+          record(step, step.decision);
+          break;
         case 'expired':
-          return record(step, EXPIRED);
+          record(step, EXPIRED);
+          break;
         case 'retry':
-          return again.push(step.probe.sourceKey);
+          again.push(step.probe.sourceKey);
+          break;
         case 'native':
           tally.fallback(result.reason);
           if (result.wholeRun && ctx.targetRestores) {
             ctx.targetRestores = false;
             ctx.log(`${result.reason}: writing natively from now on`);
           }
-          if (step.type === 'other') return unsupported(ctx, src, step, record);
-          return toRead.push({ step, how: 'native' });
+          if (step.type === 'other') unsupported(ctx, src, step, record);
+          else toRead.push({ step, how: 'native' });
+          break;
         case 'failed':
           record(step, { ...step.decision, action: 'fail' });
           if (!ctx.stopped)

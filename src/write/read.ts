@@ -45,9 +45,8 @@ export async function readValues(source: Redis, requests: readonly ReadRequest[]
   }
   const sentAt = now();
   const replies = (await pipeline.exec()) as Replies;
-  const values: SourceValue[] = [];
   let at = 0;
-  requests.forEach(({ type, how }, i) => {
+  return requests.map(({ type, how }, i): SourceValue => {
     const [typeErr, typeReply] = replies[at]!;
     const [, pttl] = replies[at + 1]!;
     const valueReplies = replies.slice(at + 2, at + 2 + counts[i]!);
@@ -55,19 +54,18 @@ export async function readValues(source: Redis, requests: readonly ReadRequest[]
     if (typeErr) throw typeErr;
     const nowType = typeFromReply(typeReply);
     const deadline = deadlineFrom(Number(pttl), sentAt);
-    if (nowType === null || deadline === 'gone') return values.push({ state: 'gone' });
-    if (nowType !== type) return values.push({ state: 'changed' });
+    if (nowType === null || deadline === 'gone') return { state: 'gone' };
+    if (nowType !== type) return { state: 'changed' };
     if (how === 'dump' || type === 'other') {
       const [err, payload] = valueReplies[0]!;
-      if (err) return values.push({ state: 'refused', message: err.message });
-      if (!payload) return values.push({ state: 'gone' });
-      return values.push({ state: 'ok', deadline, dump: payload as Buffer });
+      if (err) return { state: 'refused', message: err.message };
+      if (!payload) return { state: 'gone' };
+      return { state: 'ok', deadline, dump: payload as Buffer };
     }
     // A value read that fails (an XINFO on a stream deleted meanwhile) shows as a missing value.
     const decoded = CODECS[type as Exclude<DataType, 'other'>].decode(
       valueReplies.map(([err, v]) => (err ? err : v)),
     );
-    values.push(decoded === null ? { state: 'gone' } : { state: 'ok', deadline, native: decoded });
+    return decoded === null ? { state: 'gone' } : { state: 'ok', deadline, native: decoded };
   });
-  return values;
 }

@@ -1,378 +1,98 @@
 /**
  * Real redis-server processes for tests: no Docker, no mocks.
  *
- * Each server binds 127.0.0.1 on a free port, persists nothing (`--save ''`, `--appendonly no`),
- * works in a fresh temporary directory (removed on stop) and answers DEBUG (for `digest()`).
- * Every started server is recorded in a module-level registry and killed when the test process
- * exits, is interrupted, or dies (on Linux the server gets SIGKILL through `setpriv --pdeathsig`
- * when the process that started it goes away, even by SIGKILL), so a crashed test never leaves a
- * server running.
+ * The process management (free ports, PING wait, config file, cleanup on exit, Ctrl-C or the death of
+ * the test process) is the product's own local-server launcher (src/redis/local-server.ts), which the
+ * demo and the benchmark use too. This layer adds what only tests need: ioredis clients that stop() closes,
+ * ACL users, and `digest()`.
  *
  * Example:
  *   const server = await startRedis({ password: 's3cret', renameCommands: { RESTORE: '' } });
  *   await server.client().set('k', 'v');
  *   await server.stop();
  *
- * Disabling or renaming commands: prefer `renameCommands: { RESTORE: '' }`. The pairs are written
- * as `rename-command RESTORE ""` to a config file, which every Redis version reads the same way.
- * The raw form `args: ['--rename-command', 'RESTORE', '']` (a real empty argument: spawn uses no
- * shell) works too, because redis-server quotes each command-line argument before parsing it; for
- * the same reason `'""'` is NOT empty there: it renames RESTORE to a command literally called `""`.
+ * Disabling or renaming commands: prefer `renameCommands: { RESTORE: '' }` (see local-server.ts for
+ * why `args: ['--rename-command', 'RESTORE', '']` works too and `'""'` does not mean empty).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants as fsConstants, rmSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
+import {
+  type LocalRedis,
+  type LocalRedisOptions,
+  RedisServerNotFoundError,
+  startLocalRedis,
+} from '../../src/redis/local-server.js';
 
-export interface StartRedisOptions {
-  /** Extra redis-server arguments, e.g. `['--maxmemory', '10mb']`. An empty string is passed as is. */
-  args?: string[];
-  /** Sets `requirepass`: the default user needs this password, `url` and `client()` carry it. */
-  password?: string;
+export interface StartRedisOptions extends Omit<LocalRedisOptions, 'stopOnSignals'> {
   /**
    * Users created once the server is up, one `ACL SETUSER` argument list per entry: either a line
    * split on whitespace (`'reader on >pw ~* +@read -@write'`) or the arguments themselves.
    */
   aclUsers?: (string | string[])[];
-  /** `{ RESTORE: '' }` disables RESTORE; `{ DUMP: 'DUMP_X' }` renames DUMP. */
-  renameCommands?: Record<string, string>;
-  /** The server binary (default: `$KVMERGE_REDIS_SERVER`, then `redis-server` on PATH). */
-  bin?: string;
-  /** How long to wait for the first PING answer (default 10 000 ms). */
-  startTimeoutMs?: number;
 }
 
-export interface RedisServer {
-  readonly host: '127.0.0.1';
-  readonly port: number;
-  /** `redis://127.0.0.1:PORT/0`, or `redis://:PASSWORD@127.0.0.1:PORT/0` with a password. */
-  readonly url: string;
-  readonly password: string | undefined;
-  /** The server's working directory (removed by stop()). */
-  readonly dir: string;
-  readonly pid: number;
-  /** `redis://…/db` for another database, credentials included. */
-  urlFor(db: number): string;
+export interface RedisServer extends LocalRedis {
   /** A new ioredis connection (default password applied unless overridden), closed by stop(). */
   client(db?: number, options?: RedisOptions): Redis;
   /** Closes the clients, then stops the server (SIGTERM, SIGKILL after 5 s). Safe to call twice. */
   stop(): Promise<void>;
 }
 
-const HOST = '127.0.0.1';
-const START_ATTEMPTS = 5;
-const STOP_GRACE_MS = 5_000;
-const OUTPUT_TAIL_BYTES = 4_096;
-
-interface Live {
-  child?: ChildProcess;
-  dir: string;
-}
-
-/** Every server started by this process and not yet stopped. */
-const live = new Set<Live>();
-let exitHooksInstalled = false;
-
-function installExitHooks(): void {
-  if (exitHooksInstalled) return;
-  exitHooksInstalled = true;
-  // 'exit' handlers must be synchronous: SIGKILL and rmSync.
-  process.on('exit', killAllSync);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = (): void => {
-      killAllSync();
-      process.removeListener(signal, onSignal);
-      // Re-raise so the default action (or another handler) still ends the process.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    };
-    process.on(signal, onSignal);
-  }
-}
-
-function killAllSync(): void {
-  for (const entry of live) {
-    try {
-      entry.child?.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-    try {
-      rmSync(entry.dir, { recursive: true, force: true });
-    } catch {
-      // best effort
-    }
-  }
-  live.clear();
-}
-
-/** The absolute path of an executable `name` on PATH, or undefined. */
-function which(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    try {
-      accessSync(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-const majorVersions = new Map<string, number>();
-
-/** The major version of a server binary (`redis-server --version` prints `v=7.0.15`); 0 if unknown. */
-function majorVersion(bin: string): number {
-  let major = majorVersions.get(bin);
-  if (major === undefined) {
-    const out = spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout ?? '';
-    major = Number(/\bv=(\d+)\./.exec(out)?.[1] ?? 0);
-    majorVersions.set(bin, major);
-  }
-  return major;
-}
-
-let pdeathsigPrefix: string[] | undefined;
-
-/** `['setpriv', '--pdeathsig', 'KILL', '--']` where util-linux supports it, else nothing. */
-function deathSignalPrefix(): string[] {
-  if (pdeathsigPrefix) return pdeathsigPrefix;
-  pdeathsigPrefix = [];
-  const setpriv = process.platform === 'linux' ? which('setpriv') : undefined;
-  if (setpriv && spawnSync(setpriv, ['--pdeathsig', 'KILL', '--', 'true']).status === 0) {
-    pdeathsigPrefix = [setpriv, '--pdeathsig', 'KILL', '--'];
-  }
-  return pdeathsigPrefix;
-}
-
-function resolveBinary(bin: string | undefined): string {
-  const wanted = bin ?? process.env.KVMERGE_REDIS_SERVER ?? 'redis-server';
-  if (wanted.includes('/')) return wanted;
-  const found = which(wanted);
-  if (!found) throw new Error(`${wanted} not found: apt-get install -y redis-server`);
-  return found;
-}
-
-/** A port that was free a moment ago (the OS picks it; the server may still lose a race for it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('could not pick a free port'))));
-    });
-  });
-}
-
-/** A config-file token: `"..."` with the bytes that sdssplitargs treats specially escaped. */
-function confQuote(value: string): string {
-  return `"${value
-    .replace(/[\\"]/g, (ch) => `\\${ch}`)
-    .replace(/\n/g, '\\n')
-    .replace(/\r/g, '\\r')}"`;
-}
-
-function respCommand(args: string[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-  for (const arg of args) {
-    const bytes = Buffer.from(arg);
-    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'));
-  }
-  return Buffer.concat(parts);
-}
-
-/** One PING over a raw socket (AUTH first when a password is set); true on +PONG. */
-function pingOnce(port: number, password: string | undefined, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: HOST, port });
-    let received = '';
-    const done = (ok: boolean): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    socket.on('error', () => done(false));
-    socket.on('connect', () => {
-      const commands = password === undefined ? [] : [respCommand(['AUTH', password])];
-      commands.push(respCommand(['PING']));
-      socket.write(Buffer.concat(commands));
-    });
-    socket.on('data', (chunk) => {
-      received += chunk.toString('latin1');
-      if (received.includes('+PONG\r\n')) done(true);
-      else if (received.startsWith('-')) done(false);
-    });
-  });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.removeListener('exit', onExit);
-      resolve(false);
-    }, ms);
-    const onExit = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    child.once('exit', onExit);
-  });
-}
-
-async function killChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  if (await waitForExit(child, STOP_GRACE_MS)) return;
-  child.kill('SIGKILL');
-  await waitForExit(child, STOP_GRACE_MS);
-}
-
-class PortInUse extends Error {}
-
-interface Launched {
-  child: ChildProcess;
-  port: number;
-}
-
-async function launch(
-  bin: string,
-  dir: string,
-  confFile: string,
-  opts: StartRedisOptions,
-  entry: Live,
-): Promise<Launched> {
-  const port = await freePort();
-  const serverArgs = [
-    confFile,
-    '--port',
-    String(port),
-    '--bind',
-    HOST,
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    dir,
-    // DEBUG is always allowed before Redis 7, which added this switch.
-    ...(majorVersion(bin) >= 7 ? ['--enable-debug-command', 'yes'] : []),
-    '--daemonize',
-    'no',
-    ...(opts.password === undefined ? [] : ['--requirepass', opts.password]),
-    ...(opts.args ?? []),
-  ];
-  const prefix = deathSignalPrefix();
-  const [command, ...commandArgs] = [...prefix, bin, ...serverArgs] as [string, ...string[]];
-  const child = spawn(command, commandArgs, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  entry.child = child;
-  live.add(entry);
-
-  let output = '';
-  const collect = (chunk: Buffer): void => {
-    output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL_BYTES);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  let spawnError: Error | undefined;
-  child.on('error', (err) => {
-    spawnError = err;
-  });
-
-  const timeoutMs = opts.startTimeoutMs ?? 10_000;
-  const deadline = Date.now() + timeoutMs;
-  const tail = (): string => output.trim().split('\n').slice(-15).join('\n');
-  for (;;) {
-    if (spawnError) throw new Error(`could not run ${bin}: ${spawnError.message}`);
-    if (child.exitCode !== null || child.signalCode !== null) {
-      if (/address already in use/i.test(output)) throw new PortInUse(`port ${port} in use`);
-      const how = child.exitCode !== null ? `exit code ${child.exitCode}` : `signal ${child.signalCode}`;
-      throw new Error(`redis-server exited during startup (${how}) on port ${port}:\n${tail()}`);
-    }
-    if (await pingOnce(port, opts.password, 500)) return { child, port };
-    if (Date.now() > deadline) {
-      await killChild(child);
-      throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms:\n${tail()}`);
-    }
-    await sleep(25);
-  }
-}
-
 /** Starts a redis-server and resolves once it answers PING. */
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisServer> {
-  const bin = resolveBinary(opts.bin);
-  installExitHooks();
-  const dir = await mkdtemp(path.join(tmpdir(), 'kvmerge-redis-'));
-  const entry: Live = { dir };
+  const { aclUsers, ...launchOptions } = opts;
+  let local: LocalRedis;
   try {
-    const confFile = path.join(dir, 'redis.conf');
-    const conf = Object.entries(opts.renameCommands ?? {}).map(
-      ([name, to]) => `rename-command ${confQuote(name)} ${confQuote(to)}\n`,
-    );
-    await writeFile(confFile, conf.join(''));
-
-    let launched: Launched | undefined;
-    for (let attempt = 1; !launched; attempt++) {
-      try {
-        launched = await launch(bin, dir, confFile, opts, entry);
-      } catch (err) {
-        if (!(err instanceof PortInUse) || attempt >= START_ATTEMPTS) throw err;
-        live.delete(entry);
-      }
+    local = await startLocalRedis({ ...launchOptions, stopOnSignals: true });
+  } catch (err) {
+    if (err instanceof RedisServerNotFoundError) {
+      throw new Error(`${err.binary} not found: apt-get install -y redis-server`);
     }
-    const server = new Server(launched.child, launched.port, dir, opts.password, entry);
-    for (const user of opts.aclUsers ?? []) {
+    throw err;
+  }
+  const server = new Server(local);
+  try {
+    for (const user of aclUsers ?? []) {
       const args = typeof user === 'string' ? user.trim().split(/\s+/) : user;
       await server.admin().call('ACL', 'SETUSER', ...args);
     }
-    return server;
   } catch (err) {
-    if (entry.child) await killChild(entry.child);
-    live.delete(entry);
-    await rm(dir, { recursive: true, force: true });
+    await server.stop();
     throw err;
   }
+  return server;
 }
 
 class Server implements RedisServer {
-  readonly host = HOST;
-  readonly url: string;
-  readonly pid: number;
+  readonly host = '127.0.0.1' as const;
   private readonly clients = new Set<Redis>();
   private adminClient: Redis | undefined;
   private stopping: Promise<void> | undefined;
 
-  constructor(
-    private readonly child: ChildProcess,
-    readonly port: number,
-    readonly dir: string,
-    readonly password: string | undefined,
-    private readonly entry: Live,
-  ) {
-    this.pid = child.pid ?? -1;
-    this.url = this.urlFor(0);
+  constructor(private readonly local: LocalRedis) {}
+
+  get port(): number {
+    return this.local.port;
+  }
+  get url(): string {
+    return this.local.url;
+  }
+  get password(): string | undefined {
+    return this.local.password;
+  }
+  get dir(): string {
+    return this.local.dir;
+  }
+  get pid(): number {
+    return this.local.pid;
   }
 
   urlFor(db: number): string {
-    const auth = this.password === undefined ? '' : `:${encodeURIComponent(this.password)}@`;
-    return `redis://${auth}${HOST}:${this.port}/${db}`;
+    return this.local.urlFor(db);
   }
 
   client(db = 0, options: RedisOptions = {}): Redis {
     if (this.stopping) throw new Error(`redis-server on port ${this.port} is stopped`);
-    const client = new Redis({ host: HOST, port: this.port, db, password: this.password, ...options });
+    const client = new Redis({ host: this.host, port: this.port, db, password: this.password, ...options });
     // A test that forgets to handle a connection error must not crash the worker on stop().
     client.on('error', () => {});
     this.clients.add(client);
@@ -390,9 +110,7 @@ class Server implements RedisServer {
     this.stopping ??= (async () => {
       for (const client of this.clients) client.disconnect();
       this.clients.clear();
-      await killChild(this.child);
-      live.delete(this.entry);
-      await rm(this.dir, { recursive: true, force: true });
+      await this.local.stop();
     })();
     return this.stopping;
   }
