@@ -1,0 +1,154 @@
+import { describe, expect, it } from 'vitest';
+import type { MergeOptions } from '../../src/decide/types.js';
+import { listCodec } from '../../src/write/native/list.js';
+import { zsetCodec } from '../../src/write/native/zset.js';
+import { mergeTtlCommand } from '../../src/write/ttl.js';
+import { planWrite, type WriteItem } from '../../src/write/writer.js';
+
+const b = (s: string) => Buffer.from(s);
+const key = b('k');
+const opts: MergeOptions = { hashField: 'source', zsetScore: 'source', list: 'append', ttl: 'max' };
+const AT = 1_000_000;
+
+function item(partial: Partial<WriteItem>): WriteItem {
+  return {
+    key,
+    type: 'string',
+    action: 'create',
+    value: { state: 'ok', deadline: null, native: b('v') },
+    targetDeadline: null,
+    ...partial,
+  };
+}
+
+describe('planWrite: create and override (SPEC §2.1, §2.4)', () => {
+  it('dump path: RESTORE with the remaining TTL, REPLACE only for override', () => {
+    const dump = b('payload');
+    const created = planWrite(
+      item({ value: { state: 'ok', deadline: AT + 5000, dump } }),
+      { merge: opts, protoMaxBulkLen: 100 },
+      AT,
+    );
+    expect(created).toEqual({ commands: [['RESTORE', key, 5000, dump]], transaction: false });
+    const replaced = planWrite(
+      item({ action: 'override', value: { state: 'ok', deadline: null, dump } }),
+      { merge: opts, protoMaxBulkLen: 100 },
+      AT,
+    );
+    expect(replaced).toEqual({ commands: [['RESTORE', key, 0, dump, 'REPLACE']], transaction: false });
+  });
+
+  it('a value whose lifetime ran out in flight is expired, not written', () => {
+    expect(
+      planWrite(
+        item({ value: { state: 'ok', deadline: AT - 1, native: b('v') } }),
+        { merge: opts, protoMaxBulkLen: 100 },
+        AT,
+      ),
+    ).toEqual({ status: 'expired' });
+  });
+
+  it('a payload over proto-max-bulk-len goes native for that key only', () => {
+    const planned = planWrite(
+      item({ value: { state: 'ok', deadline: null, dump: Buffer.alloc(101) } }),
+      { merge: opts, protoMaxBulkLen: 100 },
+      AT,
+    );
+    expect(planned).toEqual({
+      status: 'native',
+      reason: 'payload over the target proto-max-bulk-len',
+      wholeRun: false,
+    });
+  });
+
+  it('native string: one SET with PX, atomic for override of any type', () => {
+    expect(
+      planWrite(
+        item({ action: 'override', value: { state: 'ok', deadline: AT + 42, native: b('v') } }),
+        { merge: opts, protoMaxBulkLen: 100 },
+        AT,
+      ),
+    ).toEqual({
+      commands: [['SET', key, b('v'), 'PX', 42]],
+      transaction: false,
+    });
+  });
+
+  it('native override of a collection: DEL, write and PEXPIRE in one transaction', () => {
+    const planned = planWrite(
+      item({
+        type: 'set',
+        action: 'override',
+        value: { state: 'ok', deadline: AT + 10, native: [b('a'), b('b')] },
+      }),
+      { merge: opts, protoMaxBulkLen: 100 },
+      AT,
+    );
+    expect(planned).toEqual({
+      commands: [
+        ['DEL', key],
+        ['SADD', key, b('a'), b('b')],
+        ['PEXPIRE', key, 10],
+      ],
+      transaction: true,
+    });
+  });
+
+  it('a module type without a payload fails rather than being dropped', () => {
+    const planned = planWrite(
+      item({ type: 'other', value: { state: 'ok', deadline: null, native: undefined } }),
+      { merge: opts, protoMaxBulkLen: 100 },
+      AT,
+    );
+    expect(planned).toMatchObject({ status: 'failed' });
+  });
+});
+
+describe('merge commands (SPEC §1.4)', () => {
+  it('list prepend keeps source order before the target elements', () => {
+    const cmds = listCodec.merge(key, [b('x'), b('y'), b('z')], { ...opts, list: 'prepend' });
+    expect(cmds).toEqual([['LPUSH', key, b('z'), b('y'), b('x')]]);
+  });
+
+  it('list union appends each element the list does not hold at that moment', () => {
+    const cmds = listCodec.merge(key, [b('b'), b('a'), b('b')], { ...opts, list: 'union' }, [b('a')]);
+    expect(cmds).toEqual([['RPUSH', key, b('b')]]);
+  });
+
+  it('zset score rules map to ZADD flags or ZINCRBY', () => {
+    const pairs = [b('1'), b('m')];
+    expect(zsetCodec.merge(key, pairs, { ...opts, zsetScore: 'max' })).toEqual([
+      ['ZADD', key, 'GT', b('1'), b('m')],
+    ]);
+    expect(zsetCodec.merge(key, pairs, { ...opts, zsetScore: 'min' })).toEqual([
+      ['ZADD', key, 'LT', b('1'), b('m')],
+    ]);
+    expect(zsetCodec.merge(key, pairs, { ...opts, zsetScore: 'target' })).toEqual([
+      ['ZADD', key, 'NX', b('1'), b('m')],
+    ]);
+    expect(zsetCodec.merge(key, pairs, { ...opts, zsetScore: 'sum' })).toEqual([
+      ['ZINCRBY', key, b('1'), b('m')],
+    ]);
+  });
+});
+
+describe('mergeTtlCommand (SPEC §1.5)', () => {
+  const cases: [MergeOptions['ttl'], number | null, number | null, unknown][] = [
+    ['max', null, AT + 10, ['PERSIST', key]],
+    ['max', AT + 10, null, null],
+    ['max', AT + 20, AT + 10, ['PEXPIRE', key, 20]],
+    ['max', AT + 5, AT + 10, null],
+    ['min', null, null, null],
+    ['min', AT + 5, null, ['PEXPIRE', key, 5]],
+    ['min', null, AT + 5, null],
+    ['min', AT + 5, AT + 10, ['PEXPIRE', key, 5]],
+    ['source', null, AT + 10, ['PERSIST', key]],
+    ['source', AT + 7, null, ['PEXPIRE', key, 7]],
+    ['target', AT + 7, null, null],
+  ];
+  for (const [rule, source, target, expected] of cases) {
+    it(`${rule}: source ${source === null ? 'no expiry' : source - AT} / target ${target === null ? 'no expiry' : target - AT}`, () => {
+      expect(mergeTtlCommand(key, rule, source, target, AT)).toEqual(expected);
+    });
+  }
+});
