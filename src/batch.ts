@@ -1,11 +1,14 @@
 import type { Redis } from 'ioredis';
 import type { MergePlan, SourcePlan } from './config/plan.js';
 import { decide, foldTypes } from './decide/decide.js';
-import type { DataType, Decision } from './decide/types.js';
+import type { DataType, Decision, NativeType } from './decide/types.js';
 import { RunError } from './errors.js';
 import { type HolderView, type KeyProbe, probeBatch } from './probe/probe.js';
 import type { Tally } from './report/tally.js';
+import { copyBigKey } from './write/bigkey.js';
+import type { ByteBudget } from './write/budget.js';
 import { type ReadHow, type ReadRequest, readValues, type SourceValue } from './write/read.js';
+import type { TempKeys } from './write/temp-keys.js';
 import { now } from './write/ttl.js';
 import { type WriteItem, writeBatch } from './write/writer.js';
 
@@ -17,6 +20,10 @@ export interface RunContext {
   /** The target takes RESTORE payloads; turned off for the rest of the run by a fallback (SPEC §2.1). */
   targetRestores: boolean;
   protoMaxBulkLen: number;
+  /** Bytes of values in memory at once, across batches (SPEC §2.2). */
+  budget: ByteBudget;
+  temp: TempKeys;
+  signal?: AbortSignal;
   /** Set when the run must stop (SPEC §4 exit 1); batches in flight settle, no new batch starts. */
   stopped?: RunError;
   log(line: string): void;
@@ -29,11 +36,19 @@ export interface SourceRun {
   redis: Redis;
   /** The source gives DUMP payloads; turned off by a refusal. */
   dumps: boolean;
+  /** The source answers MEMORY USAGE (not Pika); sizes otherwise come from element counts. */
+  measures: boolean;
   /** The sources before this one, to predict the fold and count overlaps. */
   earlier: HolderView[];
 }
 
 const MAX_ATTEMPTS = 3;
+/** Values read and written together in one group: many small keys per round trip, a bounded amount of bytes. */
+const GROUP_BYTES = 8 * 1024 * 1024;
+/** A window of a big key aims at this many bytes. */
+export const WINDOW_BYTES = 4 * 1024 * 1024;
+/** MEMORY USAGE below this many bytes per allowed element cannot hide more than bigKeyElements elements. */
+const MIN_BYTES_PER_ELEMENT = 16;
 const EXPIRED: Decision = { action: 'expired', conflict: false, typeMismatch: false };
 
 type Step = {
@@ -43,6 +58,7 @@ type Step = {
   targetType: DataType | null;
   overlap: boolean;
 };
+type RecordStep = (step: Step, decision: Decision) => void;
 
 /**
  * Carries one batch through probe → decide → read → write → account. Every key of the batch ends
@@ -56,11 +72,15 @@ export async function processBatch(
   attempt = 1,
 ): Promise<void> {
   const { plan, tally } = ctx;
-  const dumpPath = (): boolean => plan.write.mode !== 'native' && ctx.targetRestores && src.dumps;
-  const withDump = !plan.dryRun && dumpPath();
-  const probes = await probeBatch(src.redis, src.plan.prefix, ctx.target, src.earlier, keys, withDump);
-
-  const record = (step: Step, decision: Decision): void =>
+  const probes = await probeBatch(
+    src.redis,
+    src.plan.prefix,
+    ctx.target,
+    src.earlier,
+    keys,
+    !plan.dryRun && src.measures,
+  );
+  const record: RecordStep = (step, decision) =>
     tally.record({
       sourceIndex: src.index,
       key: step.probe.targetKey,
@@ -71,10 +91,8 @@ export async function processBatch(
     });
 
   const again: Buffer[] = [];
-  const ready: { step: Step; item: WriteItem }[] = [];
-  const toRead: { step: Step; how: ReadHow }[] = [];
+  const toWrite: Step[] = [];
   const at = now();
-
   for (const probe of probes) {
     const overlap = probe.earlier.length === 1;
     if (
@@ -99,30 +117,118 @@ export async function processBatch(
       : probe.targetType;
     const decision = decide(probe.type, targetType, plan.strategies);
     const step: Step = { probe, type: probe.type, decision, targetType, overlap };
-    if (probe.dumpError && src.dumps) {
-      src.dumps = false;
-      ctx.log(`source ${src.plan.name} refuses DUMP (${probe.dumpError}); reading natively`);
-    }
     const { action } = decision;
     if (plan.dryRun || action === 'skip' || action === 'fail') {
       record(step, decision);
       if (action === 'fail' && !plan.dryRun && !ctx.stopped) ctx.stopped = mismatchError(src, step);
-      continue;
-    }
-    if (action !== 'merge' && probe.dump && !probe.dumpError && dumpPath()) {
-      ready.push({
-        step,
-        item: writeItem(step, { state: 'ok', deadline: probe.deadline, dump: probe.dump }),
-      });
     } else {
-      toRead.push({ step, how: action !== 'merge' && dumpPath() ? 'dump' : 'native' });
+      toWrite.push(step);
     }
   }
 
-  // Read what must be read, write, and read again natively what the dump path could not carry.
-  while (toRead.length > 0 || ready.length > 0) {
+  const sized = await sizeUp(ctx, src, toWrite);
+  let group: Step[] = [];
+  let groupBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (group.length === 0) return;
+    const steps = group;
+    const taken = await ctx.budget.acquire(groupBytes);
+    group = [];
+    groupBytes = 0;
+    try {
+      await readAndWrite(ctx, src, steps, record, again);
+    } finally {
+      ctx.budget.release(taken);
+    }
+  };
+  const big: Step[] = [];
+  for (const [i, step] of toWrite.entries()) {
+    const { isBig, bytes } = sized[i]!;
+    if (isBig) {
+      big.push(step);
+      continue;
+    }
+    if (groupBytes + bytes > GROUP_BYTES) await flush();
+    group.push(step);
+    groupBytes += bytes;
+  }
+  await flush();
+  for (const step of big) await copyBig(ctx, src, step, record, again);
+
+  if (again.length > 0) {
+    if (attempt < MAX_ATTEMPTS) return processBatch(ctx, src, again, attempt + 1);
+    if (!ctx.stopped) {
+      ctx.stopped = new RunError(
+        `${again.length} key(s) kept changing while being merged (e.g. ${describeKey(again[0]!)})`,
+      );
+    }
+  }
+}
+
+const COUNT_COMMAND: Record<NativeType, string> = {
+  string: 'STRLEN',
+  hash: 'HLEN',
+  set: 'SCARD',
+  zset: 'ZCARD',
+  list: 'LLEN',
+  stream: 'XLEN',
+};
+
+/**
+ * Which keys are big (SPEC §2.3: over bigKeyElements elements or bigKeyBytes bytes) and roughly how
+ * many bytes each will take in memory. MEMORY USAGE from the probe clears most keys at once; the
+ * few it cannot clear (and every key where the server does not answer it) get an element count.
+ */
+async function sizeUp(
+  ctx: RunContext,
+  src: SourceRun,
+  steps: Step[],
+): Promise<{ isBig: boolean; bytes: number }[]> {
+  const { bigKeyElements, bigKeyBytes } = ctx.plan.write;
+  const clearBelow = Math.min(bigKeyBytes, bigKeyElements * MIN_BYTES_PER_ELEMENT);
+  const out = steps.map((step) => ({ isBig: false, bytes: step.probe.memory ?? 1024 }));
+  const counted: number[] = [];
+  const pipeline = src.redis.pipeline();
+  steps.forEach((step, i) => {
+    const memory = step.probe.memory;
+    if (step.type === 'other') return; // only DUMP/RESTORE can carry it, whatever its size
+    if (memory !== undefined && memory > bigKeyBytes) out[i]!.isBig = true;
+    else if (memory === undefined || memory > clearBelow) {
+      pipeline.call(COUNT_COMMAND[step.type], step.probe.sourceKey);
+      counted.push(i);
+    }
+  });
+  if (counted.length === 0) return out;
+  const replies = (await pipeline.exec()) as [Error | null, unknown][];
+  counted.forEach((i, n) => {
+    const count = Number(replies[n]![1] ?? 0);
+    const step = steps[i]!;
+    const entry = out[i]!;
+    if (step.type === 'string') entry.isBig = count > bigKeyBytes;
+    else entry.isBig = count > bigKeyElements;
+    if (step.probe.memory === undefined) entry.bytes = step.type === 'string' ? count : count * 64;
+  });
+  return out;
+}
+
+/** Reads a group of values (and, for list union, the target lists), writes them, and re-reads natively what the dump path could not carry. */
+async function readAndWrite(
+  ctx: RunContext,
+  src: SourceRun,
+  steps: Step[],
+  record: RecordStep,
+  again: Buffer[],
+): Promise<void> {
+  const { plan, tally } = ctx;
+  const dumpPath = (): boolean => plan.write.mode !== 'native' && ctx.targetRestores && src.dumps;
+  const toRead = steps.map((step) => ({
+    step,
+    how: (step.decision.action !== 'merge' && dumpPath() ? 'dump' : 'native') as ReadHow,
+  }));
+  while (toRead.length > 0) {
     const reading = toRead.splice(0);
     const values = await readForWrite(ctx, src, reading);
+    const writing: { step: Step; item: WriteItem }[] = [];
     reading.forEach(({ step }, i) => {
       const { value, current } = values[i]!;
       if (value.state === 'gone') record(step, EXPIRED);
@@ -133,11 +239,10 @@ export async function processBatch(
         if (step.type === 'other') unsupported(ctx, src, step, record);
         else toRead.push({ step, how: 'native' });
       } else {
-        ready.push({ step, item: { ...writeItem(step, value), current } });
+        writing.push({ step, item: { ...writeItem(step, value), current } });
       }
     });
 
-    const writing = ready.splice(0);
     const results = await writeBatch(
       ctx.target,
       writing.map((w) => w.item),
@@ -173,14 +278,40 @@ export async function processBatch(
       }
     });
   }
+}
 
-  if (again.length > 0) {
-    if (attempt < MAX_ATTEMPTS) return processBatch(ctx, src, again, attempt + 1);
-    if (!ctx.stopped) {
-      ctx.stopped = new RunError(
-        `${again.length} key(s) kept changing while being merged (e.g. ${describeKey(again[0]!)})`,
-      );
-    }
+/** One big key, window by window, within the byte budget. */
+async function copyBig(
+  ctx: RunContext,
+  src: SourceRun,
+  step: Step,
+  record: RecordStep,
+  again: Buffer[],
+): Promise<void> {
+  const taken = await ctx.budget.acquire(WINDOW_BYTES * 2);
+  try {
+    const result = await copyBigKey(
+      {
+        source: src.redis,
+        target: ctx.target,
+        merge: ctx.plan.merge,
+        temp: ctx.temp,
+        windowBytes: WINDOW_BYTES,
+        signal: ctx.signal,
+      },
+      {
+        sourceKey: step.probe.sourceKey,
+        targetKey: step.probe.targetKey,
+        type: step.type as NativeType,
+        action: step.decision.action as 'create' | 'override' | 'merge',
+        targetDeadline: step.probe.targetDeadline,
+      },
+    );
+    if (result === 'written') record(step, step.decision);
+    else if (result === 'expired' || result === 'gone') record(step, EXPIRED);
+    else if (result === 'changed') again.push(step.probe.sourceKey);
+  } finally {
+    ctx.budget.release(taken);
   }
 }
 
@@ -222,12 +353,7 @@ async function readForWrite(
 }
 
 /** A module type with no DUMP/RESTORE path: counted as failed under `other`, never dropped silently (SPEC §1.3). */
-function unsupported(
-  ctx: RunContext,
-  src: SourceRun,
-  step: Step,
-  record: (s: Step, d: Decision) => void,
-): void {
+function unsupported(ctx: RunContext, src: SourceRun, step: Step, record: RecordStep): void {
   record(step, { ...step.decision, action: 'fail' });
   ctx.tally.fallback('module type not copyable without DUMP/RESTORE');
   ctx.log(

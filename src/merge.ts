@@ -12,6 +12,8 @@ import type { JsonReport, ProgressSink, RunOutcome } from './report/types.js';
 import { scanBatches } from './scan/scanner.js';
 import { SeenKeys } from './scan/seen-keys.js';
 import { toolVersion } from './version.js';
+import { ByteBudget } from './write/budget.js';
+import { TempKeys } from './write/temp-keys.js';
 import { now } from './write/ttl.js';
 
 export interface RunHooks {
@@ -27,7 +29,11 @@ interface Connected {
   target: Redis;
   targetInfo: ServerInfo;
   sources: Redis[];
+  sourceInfos: ServerInfo[];
 }
+
+/** Values in memory at once, as a multiple of the big-key threshold (values below it are read whole). */
+const BUDGET_BIG_KEYS = 4;
 
 /**
  * Runs the merge of SPEC §1: every source in declared order, into the target.
@@ -43,7 +49,7 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
     plan.sources.map((s) => s.name),
     plan.report.sample,
   );
-  const { target, targetInfo, sources } = await connectAll(plan);
+  const { target, targetInfo, sources, sourceInfos } = await connectAll(plan);
 
   const ctx: RunContext = {
     plan,
@@ -51,6 +57,9 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
     tally,
     targetRestores: plan.write.mode !== 'native' && targetInfo.restore !== false,
     protoMaxBulkLen: targetInfo.protoMaxBulkLen,
+    budget: new ByteBudget(BUDGET_BIG_KEYS * plan.write.bigKeyBytes),
+    temp: new TempKeys(),
+    signal: hooks.signal,
     log,
   };
   if (plan.write.mode === 'auto' && targetInfo.restore === false) {
@@ -68,6 +77,7 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
         plan: plan.sources[index]!,
         redis,
         dumps: true,
+        measures: sourceInfos[index]!.kind !== 'pika',
         earlier: plan.sources.slice(0, index).map((s, j) => ({
           redis: sources[j]!,
           prefix: s.prefix,
@@ -81,6 +91,7 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
     error = err instanceof Error ? err.message : String(err);
   } finally {
     hooks.progress?.stop();
+    await ctx.temp.removeAll(target).catch(() => undefined);
     await Promise.all([close(target), ...sources.map((s) => close(s))]);
   }
   if (ctx.stopped) {
@@ -183,7 +194,7 @@ async function connectAll(plan: MergePlan): Promise<Connected> {
         `target ${redactUrl(plan.target.url)} has no RESTORE: use --mode auto or native`,
       );
     }
-    return { target, targetInfo, sources };
+    return { target, targetInfo, sources, sourceInfos };
   } catch (err) {
     await Promise.all(opened.map((r) => close(r)));
     throw err;

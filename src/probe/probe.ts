@@ -22,10 +22,8 @@ export interface KeyProbe {
   targetDeadline: Deadline;
   /** Types of the earlier sources (in declared order) that hold the target key. */
   earlier: DataType[];
-  /** The DUMP payload, when it was asked for with the probe (null: the key had none). */
-  dump?: Buffer | null;
-  /** An error the source gave for DUMP (e.g. NOPERM, unknown command): the dump path is closed. */
-  dumpError?: string;
+  /** The source's estimate of the key's memory (MEMORY USAGE), when asked and answered. */
+  memory?: number;
 }
 
 const KNOWN = new Set<string>(DATA_TYPES);
@@ -40,7 +38,7 @@ type Replies = [Error | null, unknown][];
 
 /**
  * One pipelined round trip to each server for a whole batch, all in parallel: TYPE and PTTL (and
- * DUMP when `withDump`) on the source, TYPE and PTTL on the target, TYPE on every earlier source
+ * MEMORY USAGE when `withMemory`, to find big keys before reading them) on the source, TYPE and PTTL on the target, TYPE on every earlier source
  * that could hold the key. The earlier sources' types let a dry run predict the fold (SPEC §1.2)
  * and let both runs count keys held by more than one source.
  */
@@ -50,14 +48,14 @@ export async function probeBatch(
   target: Redis,
   earlierSources: readonly HolderView[],
   keys: readonly Buffer[],
-  withDump: boolean,
+  withMemory: boolean,
 ): Promise<KeyProbe[]> {
   const targetKeys = prefix.length > 0 ? keys.map((k) => Buffer.concat([prefix, k])) : keys;
 
   const sp = source.pipeline();
   for (const key of keys) {
     sp.type(key).pttl(key);
-    if (withDump) sp.dumpBuffer(key);
+    if (withMemory) sp.call('MEMORY', 'USAGE', key, 'SAMPLES', 5);
   }
   const tp = target.pipeline();
   for (const key of targetKeys) tp.type(key).pttl(key);
@@ -70,7 +68,7 @@ export async function probeBatch(
     Promise.all(holderAsks),
   ]);
 
-  const per = withDump ? 3 : 2;
+  const per = withMemory ? 3 : 2;
   return keys.map((sourceKey, i) => {
     const type = typeFromReply(value(sourceReplies[i * per]));
     const pttl = Number(value(sourceReplies[i * per + 1]));
@@ -89,10 +87,10 @@ export async function probeBatch(
       const held = types[i];
       if (held) probe.earlier.push(held);
     }
-    if (withDump) {
-      const [err, payload] = sourceReplies[i * per + 2]!;
-      if (err) probe.dumpError = err.message;
-      else probe.dump = (payload as Buffer | null) ?? null;
+    if (withMemory) {
+      // Denied (a restricted user) or unknown (Pika): the size is then learned from element counts.
+      const [err, bytes] = sourceReplies[i * per + 2]!;
+      if (!err && typeof bytes === 'number') probe.memory = bytes;
     }
     return probe;
   });

@@ -32,21 +32,22 @@ export function mergeTtlCommand(
   target: Deadline,
   at = now(),
 ): Command | null {
-  let wanted: Deadline;
-  switch (rule) {
-    case 'target':
-      return null;
-    case 'source':
-      wanted = source;
-      break;
-    case 'max': // no expiry counts as the longest lifetime
-      wanted = source === null || target === null ? null : Math.max(source, target);
-      break;
-    case 'min':
-      wanted = source === null ? target : target === null ? source : Math.min(source, target);
-      break;
-  }
+  const wanted = mergedDeadline(rule, source, target);
   if (wanted === target) return null;
   if (wanted === null) return ['PERSIST', key];
   return ['PEXPIRE', key, Math.max(1, Math.floor(wanted - at))];
+}
+
+/** The lifetime a merged key should end up with under `merge.ttl`. */
+export function mergedDeadline(rule: MergeOptions['ttl'], source: Deadline, target: Deadline): Deadline {
+  switch (rule) {
+    case 'target':
+      return target;
+    case 'source':
+      return source;
+    case 'max': // no expiry counts as the longest lifetime
+      return source === null || target === null ? null : Math.max(source, target);
+    case 'min':
+      return source === null ? target : target === null ? source : Math.min(source, target);
+  }
 }

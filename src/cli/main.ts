@@ -1,0 +1,43 @@
+import { KvmergeError } from '../errors.js';
+import { EXIT } from './exit-codes.js';
+import { Output } from './output.js';
+import { parseCommandLine } from './parser.js';
+import { mergeCommand } from './run-merge.js';
+
+/**
+ * The kvmerge command line. Resolves to the exit code of SPEC §4 and leaves exiting to the caller; the
+ * only process.exit is the forced one on a second Ctrl-C. Every error ends as one line on stderr:
+ * `kvmerge: <message>`, with a stack trace only for an internal error under --verbose.
+ */
+export async function main(argv: string[]): Promise<number> {
+  // Until the command line is parsed, these are guesses from the raw words; errors need them already.
+  let out = new Output({ verbose: argv.includes('--verbose') });
+  out.addUrls(argv.flatMap((arg) => [arg, arg.slice(arg.indexOf('=') + 1)]));
+  try {
+    const command = await parseCommandLine(argv);
+    switch (command.kind) {
+      case 'printed':
+        return EXIT.done;
+      case 'unavailable':
+        out.error(`${command.name} is not available yet in this version of kvmerge`);
+        return EXIT.usage;
+      case 'demo':
+        // Loaded on demand, like the engine: it pulls in ioredis and the whole pipeline.
+        return await (await import('./demo.js')).runDemo({ progress: command.progress });
+      case 'merge': {
+        const { display } = command.flags;
+        const merged = new Output({ quiet: display.quiet, verbose: display.verbose });
+        merged.addUrls(argv.flatMap((arg) => [arg, arg.slice(arg.indexOf('=') + 1)]));
+        out = merged;
+        return await mergeCommand(command.flags, out);
+      }
+    }
+  } catch (err) {
+    if (err instanceof KvmergeError) {
+      out.error(err.message);
+      return err.exitCode;
+    }
+    out.internalError(err);
+    return EXIT.failed;
+  }
+}

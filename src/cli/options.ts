@@ -1,0 +1,161 @@
+import type { Options } from 'yargs';
+import type { CliOverrides } from '../config/load.js';
+import { positiveIntSchema } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
+
+/*
+ * The `merge` options of SPEC §4 (all but --backup, which is not available yet) and their translation to
+ * the library's CliOverrides. No option has a default here: a flag that is not given must stay undefined,
+ * so that the config file's value applies (SPEC §3.3); the defaults live in the config schema alone.
+ */
+
+const SOURCES = 'Sources and target:';
+const STRATEGIES = 'Strategies (what happens when the key already exists on the target):';
+const RUN = 'Run:';
+const TUNING = 'Performance:';
+const OUTPUT = 'Output:';
+
+const text = (describe: string, group: string): Options => ({
+  type: 'string',
+  requiresArg: true,
+  describe,
+  group,
+});
+const flag = (describe: string, group: string): Options => ({ type: 'boolean', describe, group });
+
+/** The option table of `kvmerge merge` (and of `verify`, which will accept the same). */
+export const MERGE_OPTIONS: Record<string, Options> = {
+  config: { ...text('FILE: YAML configuration; flags win over it', SOURCES), alias: 'c' },
+  source: {
+    ...text(
+      'URL: redis://[user:password@]host[:port][/db] (rediss:// for TLS); repeatable, in fold order',
+      SOURCES,
+    ),
+    alias: 's',
+    array: true,
+  },
+  target: { ...text('URL: the instance to merge into', SOURCES), alias: 't' },
+  match: text('GLOB: only keys matching this SCAN MATCH pattern, on every source', SOURCES),
+
+  'on-conflict': text('S: for every type: override | merge | skip', STRATEGIES),
+  string: text('S: for strings: override | skip', STRATEGIES),
+  hash: text('S: for hashes: override | merge | skip', STRATEGIES),
+  set: text('S: for sets: override | merge | skip', STRATEGIES),
+  zset: text('S: for sorted sets: override | merge | skip', STRATEGIES),
+  list: text('S: for lists: override | merge | skip', STRATEGIES),
+  stream: text('S: for streams: override | skip', STRATEGIES),
+  'type-mismatch': text('P: when the types differ: override | skip | fail', STRATEGIES),
+
+  'dry-run': flag('read everything, write nothing, report what would happen', RUN),
+  'fail-on-conflict': flag('with --dry-run: exit 3 when any key would conflict', RUN),
+  report: text('FILE: write the JSON report there (dry run or real run)', RUN),
+
+  mode: text('M: write path: auto | dump | native', TUNING),
+  concurrency: text('N: batches in flight', TUNING),
+  batch: text('N: keys per batch', TUNING),
+  'scan-count': text('N: SCAN COUNT hint', TUNING),
+
+  json: flag('print the report as JSON on stdout (logs go to stderr)', OUTPUT),
+  'no-progress': flag('plain status lines every few seconds instead of progress bars', OUTPUT),
+  quiet: flag('print nothing but errors', OUTPUT),
+  verbose: flag('say more; stack traces with internal errors', OUTPUT),
+};
+
+/** The names of the boolean options of MERGE_OPTIONS, as written on the command line. */
+export const BOOLEAN_FLAGS: readonly string[] = Object.entries(MERGE_OPTIONS)
+  .filter(([, o]) => o.type === 'boolean')
+  .map(([name]) => name);
+
+/** How the CLI itself behaves, beside what goes into the plan. */
+export interface DisplayFlags {
+  json: boolean;
+  progress: boolean;
+  quiet: boolean;
+  verbose: boolean;
+}
+
+export interface MergeFlags {
+  overrides: CliOverrides;
+  display: DisplayFlags;
+}
+
+type Argv = Record<string, unknown>;
+
+/** Turns yargs' parsed arguments into CliOverrides (undefined for every flag not given) and display flags. */
+export function readMergeFlags(argv: Argv): MergeFlags {
+  const overrides: CliOverrides = {};
+  const set = <K extends keyof CliOverrides>(key: K, value: CliOverrides[K] | undefined): void => {
+    if (value !== undefined) overrides[key] = value;
+  };
+  set('config', single(argv, 'config'));
+  const sources = argv.source as string[] | undefined;
+  if (sources !== undefined) overrides.source = sources.map(String);
+  set('target', single(argv, 'target'));
+  set('match', single(argv, 'match'));
+  set('onConflict', single(argv, 'on-conflict'));
+  for (const type of ['string', 'hash', 'set', 'zset', 'list', 'stream'] as const)
+    set(type, single(argv, type));
+  set('typeMismatch', single(argv, 'type-mismatch'));
+  set('dryRun', bool(argv, 'dry-run'));
+  set('failOnConflict', bool(argv, 'fail-on-conflict'));
+  set('report', single(argv, 'report'));
+  set('mode', single(argv, 'mode'));
+  set('concurrency', integer(argv, 'concurrency'));
+  set('batch', integer(argv, 'batch'));
+  set('scanCount', integer(argv, 'scan-count'));
+
+  return {
+    overrides,
+    display: {
+      json: bool(argv, 'json') ?? false,
+      progress: !(bool(argv, 'no-progress') ?? false),
+      quiet: bool(argv, 'quiet') ?? false,
+      verbose: bool(argv, 'verbose') ?? false,
+    },
+  };
+}
+
+/** A single-valued option; given twice is an error rather than a silent "last one wins". */
+function single(argv: Argv, name: string): string | undefined {
+  const value = argv[name];
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) {
+    throw new ConfigError(`--${name}`, 'given more than once; pass it once');
+  }
+  return String(value);
+}
+
+function bool(argv: Argv, name: string): boolean | undefined {
+  const value = argv[name];
+  if (value === undefined) return undefined;
+  // A switch repeated (`--dry-run --dry-run`) means the same as once.
+  return Array.isArray(value) ? Boolean(value[value.length - 1]) : Boolean(value);
+}
+
+/** A count flag: the config schema checks the range, this only turns digits into a number. */
+function integer(argv: Argv, name: string): number | undefined {
+  const value = single(argv, name);
+  if (value === undefined) return undefined;
+  if (!/^\s*\d+\s*$/.test(value)) {
+    throw new ConfigError(
+      `--${name}`,
+      `${JSON.stringify(value)} is not valid; accepted: ${positiveIntSchema.description}`,
+    );
+  }
+  return Number(value);
+}
+
+/**
+ * yargs reads `--dry-run=maybe` as false without a word. A switch takes no value but true or false, and
+ * anything else is a usage error like any bad value.
+ */
+export function checkSwitchValues(args: readonly string[], switches: readonly string[]): void {
+  for (const arg of args) {
+    if (arg === '--') return;
+    const m = /^--([^=]+)=(.*)$/s.exec(arg);
+    if (!m || !switches.includes(m[1]!)) continue;
+    if (m[2] !== 'true' && m[2] !== 'false') {
+      throw new ConfigError(`--${m[1]}`, `is a switch and takes no value (got ${JSON.stringify(m[2])})`);
+    }
+  }
+}

@@ -1,0 +1,137 @@
+import yargs, { type Argv } from 'yargs';
+import { KvmergeError } from '../errors.js';
+import {
+  BOOLEAN_FLAGS,
+  checkSwitchValues,
+  MERGE_OPTIONS,
+  type MergeFlags,
+  readMergeFlags,
+} from './options.js';
+import { packageVersion } from './version.js';
+
+/** A command line that yargs refuses (unknown option, missing value). Exit 2, with a pointer to --help. */
+export class UsageError extends KvmergeError {
+  constructor(message: string) {
+    super(`${message} (see kvmerge --help)`, 2);
+  }
+}
+
+/** What the command line asks for, once parsed. */
+export type Command =
+  | { kind: 'merge'; flags: MergeFlags }
+  | { kind: 'demo'; progress: boolean }
+  | { kind: 'unavailable'; name: 'verify' | 'rollback' }
+  /** --help or --version: yargs has printed it. */
+  | { kind: 'printed' };
+
+const EPILOG = `Examples:
+  Preview a merge of two shards (hashes merged, strings overridden), conflict report in plan.json:
+    kvmerge -s redis://10.0.0.11:6379 -s redis://10.0.0.12:6379 -t redis://10.0.0.20:6379 \\
+      --hash merge --string override --dry-run --report plan.json
+  Run the merge that a configuration file describes (see config.example.yaml):
+    kvmerge -c kvmerge.yaml
+  CI gate: exit 3 when any key would conflict, print nothing else:
+    kvmerge -c kvmerge.yaml --dry-run --fail-on-conflict --quiet
+  Try it on throwaway local servers:
+    kvmerge demo
+
+Exit codes: 0 done, 1 the run failed part-way, 2 bad usage or configuration, unreachable server or failed
+authentication (nothing written), 3 conflicts found (--fail-on-conflict), 130 interrupted (Ctrl-C).`;
+
+/**
+ * Parses the command line. yargs prints --help and --version itself (on stdout); every error it finds
+ * becomes a one-line UsageError instead of its usage dump.
+ */
+export async function parseCommandLine(args: readonly string[]): Promise<Command> {
+  checkSwitchValues(args, [...BOOLEAN_FLAGS]);
+  let command: Command = { kind: 'printed' };
+  const parser = yargs([...args])
+    .scriptName('kvmerge')
+    .usage(
+      'Usage: kvmerge [merge] [options]\n\nMerge several Redis instances into one target, per-type strategies.',
+    )
+    .parserConfiguration({
+      // `-s a b` is a mistake (a second value without -s), not two sources.
+      'greedy-arrays': false,
+      // --no-progress is an option of its own; `--no-X` must not silently mean "X false" for other flags.
+      'boolean-negation': false,
+    })
+    .command(
+      ['merge', '$0'],
+      'merge the sources into the target (the default command)',
+      (y) => y.options(MERGE_OPTIONS),
+      (argv) => {
+        command = { kind: 'merge', flags: readMergeFlags(argv) };
+      },
+    )
+    .command(
+      'verify',
+      'compare the target with the sources (not yet available)',
+      (y) => y.options(MERGE_OPTIONS),
+      () => {
+        command = { kind: 'unavailable', name: 'verify' };
+      },
+    )
+    .command(
+      'rollback',
+      'restore the target from a --backup journal (not yet available)',
+      (y) =>
+        y.option('backup', { type: 'string', requiresArg: true, describe: 'FILE: the journal of the run' }),
+      () => {
+        command = { kind: 'unavailable', name: 'rollback' };
+      },
+    )
+    .command(
+      'demo',
+      'start throwaway local servers with sample shards, show a dry run, merge',
+      (y) =>
+        y.option('no-progress', { type: 'boolean', describe: 'plain status lines instead of progress bars' }),
+      (argv) => {
+        command = { kind: 'demo', progress: argv['no-progress'] !== true };
+      },
+    )
+    .strict()
+    .help('help')
+    .alias('help', 'h')
+    .version('version', 'print the version', packageVersion())
+    .epilog(EPILOG)
+    .wrap(Math.min(110, yargs().terminalWidth()))
+    .exitProcess(false)
+    .fail((message, err) => {
+      // yargs' own complaints come as a message, or as a YError; anything else was thrown by a handler.
+      if (err && err.name !== 'YError') throw err;
+      throw new UsageError(rewordYargsMessage(message ?? err?.message ?? 'bad command line', args));
+    });
+  hideTypes(parser);
+  await parser.parseAsync();
+  return command;
+}
+
+/** The option labels ([string], [boolean]) say nothing the descriptions do not; yargs 18 can hide them. */
+function hideTypes(parser: Argv): void {
+  const withUsageConfig = parser as Argv & { usageConfiguration?: (c: Record<string, boolean>) => Argv };
+  withUsageConfig.usageConfiguration?.({ 'hide-types': true });
+}
+
+/** yargs names an option without its dashes, by whichever alias was typed; say it the way users write it. */
+function rewordYargsMessage(message: string, args: readonly string[]): string {
+  const missing = /^Not enough arguments following: (.+)$/.exec(message);
+  if (missing) return `${displayFlag(missing[1]!)} needs a value`;
+  const unknown = /^Unknown arguments?: (.+)$/.exec(message);
+  if (unknown) {
+    const typed = (form: string) => args.some((a) => a === form || a.startsWith(`${form}=`));
+    const names = unknown[1]!
+      .split(', ')
+      .map((n) => (typed(`--${n}`) ? `--${n}` : n.length === 1 && typed(`-${n}`) ? `-${n}` : n));
+    return `unknown ${names.length === 1 ? 'argument' : 'arguments'}: ${names.join(', ')}`;
+  }
+  return message;
+}
+
+function displayFlag(name: string): string {
+  for (const [long, options] of Object.entries(MERGE_OPTIONS)) {
+    const alias = typeof options.alias === 'string' ? options.alias : undefined;
+    if (name === long || name === alias) return alias ? `-${alias}/--${long}` : `--${long}`;
+  }
+  return name.length === 1 ? `-${name}` : `--${name}`;
+}

@@ -1,0 +1,270 @@
+import type { Redis } from 'ioredis';
+import type { MergeOptions, NativeType } from '../decide/types.js';
+import { SeenKeys } from '../scan/seen-keys.js';
+import type { Command } from './commands.js';
+import { CODECS } from './native/index.js';
+import { type StreamValue, streamCodec } from './native/stream.js';
+import { TEMP_TTL_MS, type TempKeys } from './temp-keys.js';
+import { type Deadline, deadlineFrom, mergedDeadline, mergeTtlCommand, now, remaining } from './ttl.js';
+
+export interface BigKeyJob {
+  sourceKey: Buffer;
+  targetKey: Buffer;
+  type: NativeType;
+  action: 'create' | 'override' | 'merge';
+  targetDeadline: Deadline;
+}
+
+export interface BigKeyEnv {
+  source: Redis;
+  target: Redis;
+  merge: MergeOptions;
+  temp: TempKeys;
+  /** Bytes a window aims at: bounds what one window holds in memory and what one command carries. */
+  windowBytes: number;
+  /** Ctrl-C: stop between windows and leave the key as it was. */
+  signal?: AbortSignal;
+}
+
+export type BigKeyResult = 'written' | 'expired' | 'gone' | 'changed' | 'interrupted';
+
+const MIN_WINDOW = 16;
+const MAX_WINDOW = 10_000;
+
+/**
+ * Copies or merges one big key window by window (SPEC §2.3), so that neither kvmerge nor one
+ * command holds the whole value. Create and override build the value under a temporary key in
+ * the same slot and RENAME it over the key with its TTL in one MULTI/EXEC: a reader sees the old
+ * value or the new one, never half (SPEC §2.4). A merge applies the windows to the key itself,
+ * except a zset `sum`, which is built aside and folded in with ZUNIONSTORE so that a member SCAN
+ * returns twice is not added twice (SPEC §1.6).
+ */
+export async function copyBigKey(env: BigKeyEnv, job: BigKeyJob): Promise<BigKeyResult> {
+  const { source, target } = env;
+  const sentAt = now();
+  const replies = (await source.pipeline().type(job.sourceKey).pttl(job.sourceKey).exec()) as [
+    Error | null,
+    unknown,
+  ][];
+  const type = replies[0]![1];
+  const pttl = replies[1]![1];
+  const deadline = deadlineFrom(Number(pttl), sentAt);
+  if (type === 'none' || deadline === 'gone') return 'gone';
+  if (type !== job.type) return 'changed';
+
+  const buildsAside = job.action !== 'merge' || (job.type === 'zset' && env.merge.zsetScore === 'sum');
+  const tmp = buildsAside ? env.temp.create(job.targetKey) : undefined;
+  try {
+    const into = tmp ?? job.targetKey;
+    const held =
+      job.action === 'merge' && job.type === 'list' && env.merge.list === 'union'
+        ? await fingerprintList(target, job.targetKey, env.windowBytes)
+        : undefined;
+    let writing: Promise<void> = Promise.resolve();
+    let elements = 0;
+    for await (const window of readWindows(
+      source,
+      job.sourceKey,
+      job.type,
+      env,
+      job.action === 'merge' && env.merge.list === 'prepend',
+    )) {
+      if (env.signal?.aborted) {
+        await writing;
+        return 'interrupted';
+      }
+      const commands = windowCommands(job, into, window, env.merge, tmp !== undefined, held);
+      if (tmp) commands.push(['PEXPIRE', tmp, TEMP_TTL_MS]);
+      elements += window.length;
+      // Write window k while window k+1 is read: two windows in memory at most.
+      await writing;
+      writing = send(target, commands);
+    }
+    await writing;
+    if (job.type === 'stream' && tmp) await send(target, await streamTail(source, job.sourceKey, tmp));
+    if (elements === 0) return 'gone';
+    return await finish(env, job, tmp, deadline);
+  } finally {
+    if (tmp) {
+      // Renamed away on success; otherwise (expired, error, interrupted) it must not survive.
+      await target.del(tmp).catch(() => undefined);
+      env.temp.release(tmp);
+    }
+  }
+}
+
+/** The last step: rename the built value over the key with its lifetime, or fold it in (zset sum), or set the merged TTL. */
+async function finish(
+  env: BigKeyEnv,
+  job: BigKeyJob,
+  tmp: Buffer | undefined,
+  deadline: Deadline,
+): Promise<BigKeyResult> {
+  const key = job.targetKey;
+  if (job.action === 'merge' && !tmp) {
+    const ttl = mergeTtlCommand(key, env.merge.ttl, deadline, job.targetDeadline);
+    if (ttl) await send(env.target, [ttl]);
+    return 'written';
+  }
+  const commands: Command[] = [];
+  let wanted: Deadline = deadline;
+  if (job.action === 'merge') {
+    // zset sum: ZUNIONSTORE replaces the key, so the merged lifetime is set afresh.
+    commands.push(['ZUNIONSTORE', key, 2, key, tmp!, 'AGGREGATE', 'SUM']);
+    wanted = mergedDeadline(env.merge.ttl, deadline, job.targetDeadline);
+  } else {
+    commands.push(['RENAME', tmp!, key]);
+  }
+  const ttl = remaining(wanted);
+  if (ttl !== null && ttl <= 0 && job.action !== 'merge') return 'expired';
+  commands.push(ttl === null ? ['PERSIST', key] : ['PEXPIRE', key, Math.max(1, ttl)]);
+  await send(env.target, commands, true);
+  return 'written';
+}
+
+function windowCommands(
+  job: BigKeyJob,
+  into: Buffer,
+  window: Buffer[],
+  merge: MergeOptions,
+  aside: boolean,
+  held: SeenKeys | undefined,
+): Command[] {
+  if (job.type === 'string') return [['APPEND', into, window[0]!]];
+  if (job.type === 'stream') {
+    return (window as unknown as StreamValue['entries']).map(
+      ([id, fields]) => ['XADD', into, id, ...fields] as Command,
+    );
+  }
+  const codec = CODECS[job.type];
+  if (aside) return codec.write(into, window);
+  if (held) {
+    // List union over windows: what the target list holds, and what earlier windows added.
+    const added = window.filter((item) => held.add(item));
+    return added.length > 0 ? codec.write(into, added) : [];
+  }
+  return codec.merge(into, window, merge);
+}
+
+/** Stream metadata that XADD does not carry: the last id and the consumer groups. */
+async function streamTail(source: Redis, key: Buffer, into: Buffer): Promise<Command[]> {
+  const replies = (await source
+    .pipeline()
+    .callBuffer('XINFO', 'STREAM', key)
+    .callBuffer('XINFO', 'GROUPS', key)
+    .exec()) as [Error | null, unknown][];
+  const value = streamCodec.decode([[], replies[0]![1], replies[1]![1]]);
+  if (!value) return [];
+  return streamCodec.write(into, { ...value, entries: [] }).filter(([name]) => name !== 'XADD');
+}
+
+/**
+ * The value in windows of about `windowBytes`, in the codec's flat layout. The element count per
+ * window adapts to the sizes seen so far, so a window of huge elements stays small in bytes.
+ */
+async function* readWindows(
+  source: Redis,
+  key: Buffer,
+  type: NativeType,
+  env: BigKeyEnv,
+  fromTail: boolean,
+): AsyncGenerator<Buffer[]> {
+  let count = MIN_WINDOW * 4;
+  const adapt = (window: Buffer[] | [Buffer, Buffer[]][], perElement: number) => {
+    const bytes = window.reduce((n: number, item) => n + sizeOf(item), 0);
+    const elements = Math.max(1, window.length / perElement);
+    const avg = Math.max(1, bytes / elements);
+    count = Math.min(MAX_WINDOW, Math.max(MIN_WINDOW, Math.floor(env.windowBytes / avg)));
+  };
+  switch (type) {
+    case 'hash':
+    case 'set':
+    case 'zset': {
+      const command = type === 'hash' ? 'HSCAN' : type === 'set' ? 'SSCAN' : 'ZSCAN';
+      const per = type === 'set' ? 1 : 2;
+      let cursor = '0';
+      do {
+        const [next, flat] = (await source.callBuffer(command, key, cursor, 'COUNT', count)) as [
+          Buffer,
+          Buffer[],
+        ];
+        cursor = next.toString();
+        if (flat.length > 0) {
+          adapt(flat, per);
+          // ZSCAN gives member, score; ZADD takes score, member.
+          yield type === 'zset' ? zsetCodec(flat) : flat;
+        }
+      } while (cursor !== '0');
+      return;
+    }
+    case 'list': {
+      const length = Number(await source.llen(key));
+      let done = 0;
+      while (done < length) {
+        const n = Math.min(count, length - done);
+        const [start, stop] = fromTail ? [length - done - n, length - done - 1] : [done, done + n - 1];
+        const items = (await source.lrangeBuffer(key, start, stop)) as Buffer[];
+        if (items.length === 0) return;
+        adapt(items, 1);
+        done += n;
+        yield items;
+      }
+      return;
+    }
+    case 'stream': {
+      let start: string | Buffer = '-';
+      for (;;) {
+        const entries = (await source.callBuffer('XRANGE', key, start, '+', 'COUNT', count)) as [
+          Buffer,
+          Buffer[],
+        ][];
+        if (entries.length === 0) return;
+        adapt(entries, 1);
+        start = Buffer.concat([Buffer.from('('), entries[entries.length - 1]![0]]);
+        yield entries as unknown as Buffer[];
+      }
+    }
+    case 'string': {
+      const length = Number(await source.strlen(key));
+      const step = Math.max(env.windowBytes, 1);
+      for (let offset = 0; offset < length; offset += step) {
+        yield [(await source.getrangeBuffer(key, offset, Math.min(length, offset + step) - 1)) as Buffer];
+      }
+    }
+  }
+}
+
+function zsetCodec(flat: Buffer[]): Buffer[] {
+  const out: Buffer[] = new Array(flat.length);
+  for (let i = 0; i < flat.length; i += 2) {
+    out[i] = flat[i + 1]!;
+    out[i + 1] = flat[i]!;
+  }
+  return out;
+}
+
+function sizeOf(item: Buffer | [Buffer, Buffer[]]): number {
+  if (Buffer.isBuffer(item)) return item.length + 16;
+  return item[0].length + item[1].reduce((n, b) => n + b.length + 16, 16);
+}
+
+/** Fingerprints of the target list's elements, read in windows (for list union). */
+async function fingerprintList(target: Redis, key: Buffer, windowBytes: number): Promise<SeenKeys> {
+  const held = new SeenKeys();
+  const length = Number(await target.llen(key));
+  const step = Math.max(MIN_WINDOW, Math.min(MAX_WINDOW, Math.floor(windowBytes / 64)));
+  for (let start = 0; start < length; start += step) {
+    for (const item of (await target.lrangeBuffer(key, start, start + step - 1)) as Buffer[]) held.add(item);
+  }
+  return held;
+}
+
+/** Sends commands in one pipeline (or one MULTI/EXEC) and throws the first error reply. */
+async function send(target: Redis, commands: Command[], atomic = false): Promise<void> {
+  if (commands.length === 0) return;
+  const pipeline = atomic ? target.multi() : target.pipeline();
+  for (const [name, ...args] of commands) pipeline.callBuffer(name, ...args);
+  const replies = (await pipeline.exec()) as [Error | null, unknown][] | null;
+  if (!replies) throw new Error('transaction aborted');
+  for (const [err] of replies) if (err) throw err;
+}

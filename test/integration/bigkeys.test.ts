@@ -1,0 +1,194 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { resolvePlan, runMerge } from '../../src/index.js';
+import { type RedisServer, startRedis } from '../harness/redis.js';
+
+// Thresholds far below the defaults so that keys of a few thousand elements take the chunked path
+// and cross many window boundaries.
+const BIG = 500;
+const N = 3000;
+
+let source: RedisServer;
+let target: RedisServer;
+let s: Redis;
+let t: Redis;
+
+beforeAll(async () => {
+  [source, target] = await Promise.all([startRedis(), startRedis()]);
+  s = source.client();
+  t = target.client();
+});
+afterAll(async () => {
+  await Promise.all([source?.stop(), target?.stop()]);
+});
+beforeEach(async () => {
+  await Promise.all([s.flushall(), t.flushall()]);
+});
+
+const b = (x: string | number) => Buffer.from(String(x));
+
+async function fill(): Promise<void> {
+  const p = s.pipeline();
+  for (let i = 0; i < N; i += 500) {
+    const hash: Buffer[] = [];
+    const members: Buffer[] = [];
+    const zset: (Buffer | number)[] = [];
+    const items: Buffer[] = [];
+    for (let j = i; j < i + 500; j++) {
+      hash.push(b(`f${j}`), Buffer.from([0xff, j % 256, 0]));
+      members.push(b(`m${j}`));
+      zset.push(j, b(`z${j}`));
+      items.push(b(`i${j}`));
+    }
+    p.hset('big:hash', ...hash);
+    p.sadd('big:set', ...members);
+    p.zadd('big:zset', ...zset);
+    p.rpush('big:list', ...items);
+  }
+  for (let j = 0; j < 1200; j++) p.xadd('big:stream', `${j + 1}-0`, 'n', String(j));
+  p.set('big:string', Buffer.alloc(3 * 1024 * 1024 + 17, 0xab));
+  p.pexpire('big:hash', 600_000);
+  await p.exec();
+}
+
+function plan(doc: Record<string, unknown>) {
+  return resolvePlan(
+    {
+      sources: [{ url: source.url }],
+      target: { url: target.url },
+      write: { bigKeyElements: BIG, bigKeyBytes: 1024 * 1024, ...((doc.write as object) ?? {}) },
+      ...doc,
+    },
+    {},
+    {},
+  );
+}
+
+async function noTempKeys(): Promise<void> {
+  expect(await t.keys('kvmerge-tmp:*')).toEqual([]);
+}
+
+describe('big keys are copied in windows (SPEC §2.3)', () => {
+  it('create: every type arrives whole, with its TTL, and no temporary key is left', async () => {
+    await fill();
+    await Promise.all([s.config('RESETSTAT'), t.config('RESETSTAT')]);
+    const report = await runMerge(plan({ strategies: { default: 'override' } }));
+    expect(report.outcome).toBe('done');
+    // The chunked path, not a whole-value read: windows read by HSCAN and the like, built aside, renamed.
+    expect(await t.info('commandstats')).toMatch(/cmdstat_rename:calls=6,/);
+    expect(await s.info('commandstats')).toMatch(/cmdstat_hscan:calls=\d+/);
+    expect(await s.info('commandstats')).not.toMatch(/cmdstat_(dump|hgetall|smembers|get):/);
+    expect(report.totals.created).toBe(6);
+    for (const key of ['big:hash', 'big:set', 'big:zset', 'big:list', 'big:stream', 'big:string']) {
+      expect(await t.call('DEBUG', 'DIGEST-VALUE', key)).toEqual(await s.call('DEBUG', 'DIGEST-VALUE', key));
+    }
+    const ttl = await t.pttl('big:hash');
+    expect(ttl).toBeGreaterThan(590_000);
+    expect(ttl).toBeLessThanOrEqual(600_000);
+    expect(await t.pttl('big:set')).toBe(-1);
+    await noTempKeys();
+  });
+
+  it('override replaces the target key of another type in one step', async () => {
+    await fill();
+    await t.set('big:hash', 'old');
+    await t.rpush('big:list', 'old');
+    const report = await runMerge(plan({ strategies: { default: 'override' }, typeMismatch: 'override' }));
+    expect(report.totals.overridden).toBe(2);
+    expect(await t.hlen('big:hash')).toBe(N);
+    expect(await t.lrange('big:list', 0, 2)).toEqual(['i0', 'i1', 'i2']);
+    expect(await t.llen('big:list')).toBe(N);
+    await noTempKeys();
+  });
+
+  it('merge applies the windows: hash union, set union, list append and prepend', async () => {
+    await fill();
+    await t.hset('big:hash', 'f1', 'target', 'only', 'here');
+    await t.sadd('big:set', 'extra');
+    await t.rpush('big:list', 'T');
+    const report = await runMerge(
+      plan({
+        strategies: { default: 'merge', string: 'skip', stream: 'skip' },
+        merge: { hashField: 'target' },
+      }),
+    );
+    expect(report.totals.merged).toBe(3);
+    expect(await t.hlen('big:hash')).toBe(N + 1);
+    expect(await t.hget('big:hash', 'f1')).toBe('target');
+    expect(await t.scard('big:set')).toBe(N + 1);
+    const list = await t.lrange('big:list', 0, -1);
+    expect(list.length).toBe(N + 1);
+    expect(list[0]).toBe('T');
+    expect(list[N]).toBe(`i${N - 1}`);
+
+    await t.del('big:list');
+    await t.rpush('big:list', 'T');
+    await runMerge(plan({ strategies: { default: 'skip', list: 'merge' }, merge: { list: 'prepend' } }));
+    const prepended = await t.lrange('big:list', 0, -1);
+    expect(prepended.slice(0, 3)).toEqual(['i0', 'i1', 'i2']);
+    expect(prepended[N]).toBe('T');
+    await noTempKeys();
+  });
+
+  it('list union adds only what the list does not hold, across windows', async () => {
+    await fill();
+    await t.rpush('big:list', 'i5', 'i2999', 'x');
+    await runMerge(plan({ strategies: { default: 'skip', list: 'merge' }, merge: { list: 'union' } }));
+    const list = await t.lrange('big:list', 0, -1);
+    expect(list.length).toBe(3 + N - 2);
+    expect(new Set(list).size).toBe(list.length);
+  });
+
+  it('zset sum adds each member once, even across windows', async () => {
+    await fill();
+    await t.zadd('big:zset', 1000, 'z1', 5, 'other');
+    await runMerge(plan({ strategies: { default: 'skip', zset: 'merge' }, merge: { zsetScore: 'sum' } }));
+    expect(await t.zcard('big:zset')).toBe(N + 1);
+    expect(Number(await t.zscore('big:zset', 'z1'))).toBe(1001);
+    expect(Number(await t.zscore('big:zset', 'z2999'))).toBe(2999);
+    await noTempKeys();
+  });
+
+  it('zset max and min merge across windows', async () => {
+    await fill();
+    await t.zadd('big:zset', 1000, 'z1', -5, 'z2');
+    await runMerge(plan({ strategies: { default: 'skip', zset: 'merge' }, merge: { zsetScore: 'max' } }));
+    expect(Number(await t.zscore('big:zset', 'z1'))).toBe(1000);
+    expect(Number(await t.zscore('big:zset', 'z2'))).toBe(2);
+    await runMerge(plan({ strategies: { default: 'skip', zset: 'merge' }, merge: { zsetScore: 'min' } }));
+    expect(Number(await t.zscore('big:zset', 'z1'))).toBe(1);
+  });
+
+  it('a concurrent reader never sees a half-written override', async () => {
+    await fill();
+    await t.hset('big:hash', 'old', '1');
+    const reader = target.client();
+    let running = true;
+    const seen = new Set<number>();
+    const watch = (async () => {
+      while (running) seen.add(await reader.hlen('big:hash'));
+    })();
+    await runMerge(plan({ strategies: { default: 'override' } }));
+    running = false;
+    await watch;
+    expect([...seen].every((n) => n === 1 || n === N)).toBe(true);
+  });
+
+  it('an interrupted run leaves no temporary key and the target key as it was', async () => {
+    await fill();
+    await t.set('big:list', 'keep');
+    const abort = new AbortController();
+    const running = runMerge(
+      plan({ strategies: { default: 'override' }, typeMismatch: 'override', write: { concurrency: 1 } }),
+      {
+        signal: abort.signal,
+      },
+    );
+    abort.abort();
+    const report = await running;
+    expect(['interrupted', 'done']).toContain(report.outcome);
+    await noTempKeys();
+    const type = await t.type('big:list');
+    if (report.outcome === 'interrupted' && type === 'string') expect(await t.get('big:list')).toBe('keep');
+  });
+});
