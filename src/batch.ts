@@ -136,12 +136,13 @@ export async function processBatch(
     group = [];
     groupBytes = 0;
     try {
-      await readAndWrite(ctx, src, steps, record, again);
+      await readAndWrite(ctx, src, steps, record, again, tooLarge);
     } finally {
       ctx.budget.release(taken);
     }
   };
   const big: Step[] = [];
+  const tooLarge: Step[] = [];
   for (const [i, step] of toWrite.entries()) {
     const { isBig, bytes } = sized[i]!;
     if (isBig) {
@@ -154,6 +155,8 @@ export async function processBatch(
   }
   await flush();
   for (const step of big) await copyBig(ctx, src, step, record, again);
+  // Values whose payload is over the target's proto-max-bulk-len, found while writing the groups.
+  for (const step of tooLarge.splice(0)) await copyBig(ctx, src, step, record, again);
 
   if (again.length > 0) {
     if (attempt < MAX_ATTEMPTS) return processBatch(ctx, src, again, attempt + 1);
@@ -218,6 +221,7 @@ async function readAndWrite(
   steps: Step[],
   record: RecordStep,
   again: Buffer[],
+  tooLarge: Step[],
 ): Promise<void> {
   const { plan, tally } = ctx;
   const dumpPath = (): boolean => plan.write.mode !== 'native' && ctx.targetRestores && src.dumps;
@@ -267,6 +271,8 @@ async function readAndWrite(
             ctx.log(`${result.reason}: writing natively from now on`);
           }
           if (step.type === 'other') unsupported(ctx, src, step, record);
+          // Over proto-max-bulk-len: one SET or RESTORE could not carry it either; windows can.
+          else if (!result.wholeRun) tooLarge.push(step);
           else toRead.push({ step, how: 'native' });
           break;
         case 'failed':
@@ -296,7 +302,8 @@ async function copyBig(
         target: ctx.target,
         merge: ctx.plan.merge,
         temp: ctx.temp,
-        windowBytes: WINDOW_BYTES,
+        // A window must fit in one bulk string of the target.
+        windowBytes: Math.min(WINDOW_BYTES, Math.floor(ctx.protoMaxBulkLen / 4)),
         signal: ctx.signal,
       },
       {

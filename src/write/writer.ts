@@ -92,6 +92,11 @@ export async function writeBatch(
       results[i] = planned;
       return;
     }
+    // A merge can have nothing to send (a list union that adds nothing): the step is still applied.
+    if (planned.commands.length === 0) {
+      results[i] = { status: 'written' };
+      return;
+    }
     if (planned.transaction) {
       pipeline.multi();
       sent++;
