@@ -33,7 +33,7 @@ interface Connected {
 }
 
 /** Values in memory at once, as a multiple of the big-key threshold (values below it are read whole). */
-const BUDGET_BIG_KEYS = 4;
+const BUDGET_BIG_KEYS = 2;
 
 /**
  * Runs the merge of SPEC §1: every source in declared order, into the target.
