@@ -11,8 +11,9 @@ import { mergeCommand } from './run-merge.js';
  */
 export async function main(argv: string[]): Promise<number> {
   // Until the command line is parsed, these are guesses from the raw words; errors need them already.
+  const urls = argv.flatMap((arg) => [arg, arg.slice(arg.indexOf('=') + 1)]);
   let out = new Output({ verbose: argv.includes('--verbose') });
-  out.addUrls(argv.flatMap((arg) => [arg, arg.slice(arg.indexOf('=') + 1)]));
+  out.addUrls(urls);
   try {
     const command = await parseCommandLine(argv);
     switch (command.kind) {
@@ -26,9 +27,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./demo.js')).runDemo({ progress: command.progress });
       case 'merge': {
         const { display } = command.flags;
-        const merged = new Output({ quiet: display.quiet, verbose: display.verbose });
-        merged.addUrls(argv.flatMap((arg) => [arg, arg.slice(arg.indexOf('=') + 1)]));
-        out = merged;
+        out = new Output({ quiet: display.quiet, verbose: display.verbose });
+        out.addUrls(urls);
         return await mergeCommand(command.flags, out);
       }
     }

@@ -29,10 +29,12 @@ export async function mergeCommand(flags: MergeFlags, out: Output): Promise<numb
   if (plan.report.file !== undefined) await checkReportTarget(plan.report.file);
   if (flags.display.verbose) out.info(describePlan(plan));
 
-  const progress = createProgress({ stream: process.stderr, mode: progressMode(flags.display) });
+  const mode = progressMode(flags.display);
+  const progress = createProgress({ stream: process.stderr, mode });
   const interrupt = handleInterrupts({
     onFirst: () => {
-      process.stderr.write('\n');
+      // The terminal echoed ^C onto the bars; the notice starts on a line of its own.
+      if (mode === 'bars') process.stderr.write('\n');
       out.error(INTERRUPT_NOTICE);
     },
     onForce: () => {
