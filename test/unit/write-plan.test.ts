@@ -156,7 +156,12 @@ describe('mergeTtlCommand (SPEC §1.5)', () => {
 describe('a merge with nothing to send', () => {
   it('list union that adds nothing plans no command (and the writer counts it as applied)', () => {
     const planned = planWrite(
-      item({ type: 'list', action: 'merge', value: { state: 'ok', deadline: null, native: [b('y')] }, current: [b('y')] }),
+      item({
+        type: 'list',
+        action: 'merge',
+        value: { state: 'ok', deadline: null, native: [b('y')] },
+        current: [b('y')],
+      }),
       { merge: { ...opts, list: 'union' }, protoMaxBulkLen: 100 },
       AT,
     );
