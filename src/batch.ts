@@ -9,7 +9,7 @@ import { copyBigKey } from './write/bigkey.js';
 import type { ByteBudget } from './write/budget.js';
 import { type ReadHow, type ReadRequest, readValues, type SourceValue } from './write/read.js';
 import type { TempKeys } from './write/temp-keys.js';
-import { now } from './write/ttl.js';
+import { now, type TargetClock } from './write/ttl.js';
 import { type WriteItem, writeBatch } from './write/writer.js';
 
 /** State shared by every batch of a run. */
@@ -19,7 +19,10 @@ export interface RunContext {
   tally: Tally;
   /** The target takes RESTORE payloads; turned off for the rest of the run by a fallback (SPEC §2.1). */
   targetRestores: boolean;
+  /** Why keys that want the dump path are written natively (reported as a fallback per key). */
+  nativeReason?: string;
   protoMaxBulkLen: number;
+  clock: TargetClock;
   /** Bytes of values in memory at once, across batches (SPEC §2.2). */
   budget: ByteBudget;
   temp: TempKeys;
@@ -36,6 +39,8 @@ export interface SourceRun {
   redis: Redis;
   /** The source gives DUMP payloads; turned off by a refusal. */
   dumps: boolean;
+  /** Why this source is read natively though the mode wants DUMP. */
+  nativeReason?: string;
   /** The source answers MEMORY USAGE (not Pika); sizes otherwise come from element counts. */
   measures: boolean;
   /** The sources before this one, to predict the fold and count overlaps. */
@@ -225,10 +230,13 @@ async function readAndWrite(
 ): Promise<void> {
   const { plan, tally } = ctx;
   const dumpPath = (): boolean => plan.write.mode !== 'native' && ctx.targetRestores && src.dumps;
-  const toRead = steps.map((step) => ({
-    step,
-    how: (step.decision.action !== 'merge' && dumpPath() ? 'dump' : 'native') as ReadHow,
-  }));
+  const toRead = steps.map((step) => {
+    const copies = step.decision.action !== 'merge';
+    if (copies && plan.write.mode !== 'native' && !dumpPath() && step.type !== 'other') {
+      tally.fallback(ctx.nativeReason ?? src.nativeReason ?? 'native path');
+    }
+    return { step, how: (copies && dumpPath() ? 'dump' : 'native') as ReadHow };
+  });
   while (toRead.length > 0) {
     const reading = toRead.splice(0);
     const values = await readForWrite(ctx, src, reading);
@@ -240,8 +248,12 @@ async function readAndWrite(
       else if (value.state === 'refused') {
         if (src.dumps) ctx.log(`source ${src.plan.name} refuses DUMP (${value.message}); reading natively`);
         src.dumps = false;
+        src.nativeReason = 'source refuses DUMP';
         if (step.type === 'other') unsupported(ctx, src, step, record);
-        else toRead.push({ step, how: 'native' });
+        else {
+          tally.fallback(src.nativeReason);
+          toRead.push({ step, how: 'native' });
+        }
       } else {
         writing.push({ step, item: { ...writeItem(step, value), current } });
       }
@@ -250,7 +262,7 @@ async function readAndWrite(
     const results = await writeBatch(
       ctx.target,
       writing.map((w) => w.item),
-      { merge: plan.merge, protoMaxBulkLen: ctx.protoMaxBulkLen },
+      { merge: plan.merge, protoMaxBulkLen: ctx.protoMaxBulkLen, clock: ctx.clock },
     );
     results.forEach((result, i) => {
       const { step } = writing[i]!;
@@ -268,6 +280,7 @@ async function readAndWrite(
           tally.fallback(result.reason);
           if (result.wholeRun && ctx.targetRestores) {
             ctx.targetRestores = false;
+            ctx.nativeReason = result.reason;
             ctx.log(`${result.reason}: writing natively from now on`);
           }
           if (step.type === 'other') unsupported(ctx, src, step, record);
@@ -302,6 +315,7 @@ async function copyBig(
         target: ctx.target,
         merge: ctx.plan.merge,
         temp: ctx.temp,
+        clock: ctx.clock,
         // A window must fit in one bulk string of the target.
         windowBytes: Math.min(WINDOW_BYTES, Math.floor(ctx.protoMaxBulkLen / 4)),
         signal: ctx.signal,

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import { processBatch, type RunContext, type SourceRun } from './batch.js';
@@ -14,7 +15,7 @@ import { SeenKeys } from './scan/seen-keys.js';
 import { toolVersion } from './version.js';
 import { ByteBudget } from './write/budget.js';
 import { TempKeys } from './write/temp-keys.js';
-import { now } from './write/ttl.js';
+import { measureClock, now } from './write/ttl.js';
 
 export interface RunHooks {
   /** Receives progress; the CLI renders it. */
@@ -56,15 +57,19 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
     target,
     tally,
     targetRestores: plan.write.mode !== 'native' && targetInfo.restore !== false,
+    nativeReason:
+      targetInfo.restore === false
+        ? targetInfo.kind === 'pika'
+          ? 'target is Pika (no RESTORE)'
+          : 'target has no RESTORE'
+        : undefined,
+    clock: await measureClock(() => target.time(), supportsSetPxat(targetInfo)),
     protoMaxBulkLen: targetInfo.protoMaxBulkLen,
     budget: new ByteBudget(BUDGET_BIG_KEYS * plan.write.bigKeyBytes),
     temp: new TempKeys(),
     signal: hooks.signal,
     log,
   };
-  if (plan.write.mode === 'auto' && targetInfo.restore === false) {
-    tally.fallback(targetInfo.kind === 'pika' ? 'target is Pika (no RESTORE)' : 'target has no RESTORE', 0);
-  }
 
   let outcome: RunOutcome = 'done';
   let error: string | undefined;
@@ -180,15 +185,15 @@ async function connectAll(plan: MergePlan): Promise<Connected> {
     }
     const targetInfo = await probeServer(target);
     const sourceInfos = await Promise.all(sources.map((s) => probeServer(s)));
-    sourceInfos.forEach((info, i) => {
+    for (const [i, info] of sourceInfos.entries()) {
       const source = plan.sources[i]!;
       const sameDb = (sources[i]!.options.db ?? 0) === (target.options.db ?? 0);
-      if (info.runId && info.runId === targetInfo.runId && sameDb) {
+      if (sameDb && (await sameInstance(sources[i]!, info, target, targetInfo))) {
         throw new ConnectionError(
           `source ${source.name} (${redactUrl(source.url)}) is the target itself: a merge needs a different instance or db`,
         );
       }
-    });
+    }
     if (plan.write.mode === 'dump' && targetInfo.restore === false) {
       throw new ConnectionError(
         `target ${redactUrl(plan.target.url)} has no RESTORE: use --mode auto or native`,
@@ -199,4 +204,39 @@ async function connectAll(plan: MergePlan): Promise<Connected> {
     await Promise.all(opened.map((r) => close(r)));
     throw err;
   }
+}
+
+/**
+ * Whether a source connection and the target connection reach one server (SPEC §1.7), whatever
+ * addresses the URLs spell. INFO's run_id answers it; a read-only source user may not ask INFO, so
+ * then the target is asked for its clients: the source connection is among them if it is the same
+ * server. When neither can be asked, only the configuration's host/port comparison has applied.
+ */
+async function sameInstance(
+  source: Redis,
+  sourceInfo: ServerInfo,
+  target: Redis,
+  targetInfo: ServerInfo,
+): Promise<boolean> {
+  if (sourceInfo.runId && targetInfo.runId) return sourceInfo.runId === targetInfo.runId;
+  const socket = (source as unknown as { stream?: Socket }).stream;
+  if (!socket?.localPort) return false;
+  let clients: string;
+  try {
+    clients = String(await target.client('LIST'));
+  } catch {
+    return false;
+  }
+  const ours = `${socket.localAddress?.replace(/^::ffff:/, '')}:${socket.localPort}`;
+  return clients
+    .split('\n')
+    .some((line) => line.includes(` addr=${ours} `) || line.includes(` addr=[${ours}`));
+}
+
+/** SET … PXAT arrived in Redis 6.2; every Valkey has it. Unknown versions get SET + PEXPIREAT. */
+function supportsSetPxat(info: ServerInfo): boolean {
+  if (info.kind === 'valkey') return true;
+  if (info.kind !== 'redis') return false;
+  const [major = 0, minor = 0] = info.version.split('.').map(Number);
+  return major > 6 || (major === 6 && minor >= 2);
 }

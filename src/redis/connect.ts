@@ -21,6 +21,8 @@ export async function connect(url: string, role: Role, label: string = role): Pr
   const options: RedisOptions = {
     ...toIoredisOptions(endpoint),
     lazyConnect: true,
+    // We prove the connection ourselves; the ready check asks INFO, which a read-only user may not.
+    enableReadyCheck: false,
     connectTimeout: CONNECT_TIMEOUT_MS,
     enableOfflineQueue: true,
     maxRetriesPerRequest: role === 'target' ? 0 : 5,

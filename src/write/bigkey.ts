@@ -5,7 +5,16 @@ import type { Command } from './commands.js';
 import { CODECS } from './native/index.js';
 import { type StreamValue, streamCodec } from './native/stream.js';
 import { TEMP_TTL_MS, type TempKeys } from './temp-keys.js';
-import { type Deadline, deadlineFrom, mergedDeadline, mergeTtlCommand, now, remaining } from './ttl.js';
+import {
+  type Deadline,
+  deadlineFrom,
+  expireCommand,
+  mergedDeadline,
+  mergeTtlCommand,
+  now,
+  remaining,
+  type TargetClock,
+} from './ttl.js';
 
 export interface BigKeyJob {
   sourceKey: Buffer;
@@ -22,6 +31,7 @@ export interface BigKeyEnv {
   temp: TempKeys;
   /** Bytes a window aims at: bounds what one window holds in memory and what one command carries. */
   windowBytes: number;
+  clock: TargetClock;
   /** Ctrl-C: stop between windows and leave the key as it was. */
   signal?: AbortSignal;
 }
@@ -102,7 +112,7 @@ async function finish(
 ): Promise<BigKeyResult> {
   const key = job.targetKey;
   if (job.action === 'merge' && !tmp) {
-    const ttl = mergeTtlCommand(key, env.merge.ttl, deadline, job.targetDeadline);
+    const ttl = mergeTtlCommand(key, env.merge.ttl, deadline, job.targetDeadline, now(), env.clock);
     if (ttl) await send(env.target, [ttl]);
     return 'written';
   }
@@ -117,7 +127,7 @@ async function finish(
   }
   const ttl = remaining(wanted);
   if (ttl !== null && ttl <= 0 && job.action !== 'merge') return 'expired';
-  commands.push(ttl === null ? ['PERSIST', key] : ['PEXPIRE', key, Math.max(1, ttl)]);
+  commands.push(wanted === null ? ['PERSIST', key] : expireCommand(key, wanted, env.clock));
   await send(env.target, commands, true);
   return 'written';
 }

@@ -16,6 +16,44 @@ export function deadlineFrom(pttl: number, sentAt: number): Deadline | 'gone' {
   return sentAt + pttl;
 }
 
+/**
+ * The target's clock as seen from ours. Lifetimes are sent as absolute times on the target's clock
+ * when it is known (PEXPIREAT, SET PXAT, RESTORE ABSTTL), so time a write spends queued or in flight
+ * cannot lengthen them (SPEC §1.5); a relative TTL would start counting only when the target runs it.
+ * `offset` added to one of our deadlines gives the target's Unix time in ms; null: unknown (TIME was
+ * refused), lifetimes go relative. `setPxat`: the target's SET takes PXAT (Redis 6.2 and later).
+ */
+export interface TargetClock {
+  offset: number | null;
+  setPxat: boolean;
+}
+
+export const RELATIVE_CLOCK: TargetClock = { offset: null, setPxat: false };
+
+/**
+ * Measures the target's clock with TIME. The target read its clock somewhere between our send and
+ * our receipt; taking the receipt as that moment gives the smallest possible offset, so converted
+ * lifetimes err short, never long.
+ */
+export async function measureClock(
+  time: () => Promise<(string | number)[]>,
+  setPxat: boolean,
+): Promise<TargetClock> {
+  try {
+    const [seconds, micros] = await time();
+    const received = now();
+    return { offset: Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - received, setPxat };
+  } catch {
+    return RELATIVE_CLOCK;
+  }
+}
+
+/** The command that makes `key` end at `deadline` (one of our deadlines). */
+export function expireCommand(key: Buffer, deadline: number, clock: TargetClock, at = now()): Command {
+  if (clock.offset === null) return ['PEXPIRE', key, Math.max(1, Math.floor(deadline - at))];
+  return ['PEXPIREAT', key, Math.floor(deadline + clock.offset)];
+}
+
 /** Milliseconds left until `deadline` (null: no expiry); 0 or less means it is already over. */
 export function remaining(deadline: Deadline, at = now()): number | null {
   return deadline === null ? null : Math.floor(deadline - at);
@@ -31,11 +69,12 @@ export function mergeTtlCommand(
   source: Deadline,
   target: Deadline,
   at = now(),
+  clock: TargetClock = RELATIVE_CLOCK,
 ): Command | null {
   const wanted = mergedDeadline(rule, source, target);
   if (wanted === target) return null;
   if (wanted === null) return ['PERSIST', key];
-  return ['PEXPIRE', key, Math.max(1, Math.floor(wanted - at))];
+  return expireCommand(key, wanted, clock, at);
 }
 
 /** The lifetime a merged key should end up with under `merge.ttl`. */

@@ -3,7 +3,7 @@ import type { DataType, MergeOptions, NativeType } from '../decide/types.js';
 import type { Command } from './commands.js';
 import { CODECS } from './native/index.js';
 import type { SourceValue } from './read.js';
-import { type Deadline, mergeTtlCommand, now, remaining } from './ttl.js';
+import { type Deadline, expireCommand, mergeTtlCommand, now, remaining, type TargetClock } from './ttl.js';
 
 export interface WriteItem {
   /** The key on the target. */
@@ -30,6 +30,7 @@ export interface WriteOptions {
   merge: MergeOptions;
   /** The target's proto-max-bulk-len: a larger RESTORE payload would make it drop the connection. */
   protoMaxBulkLen: number;
+  clock: TargetClock;
 }
 
 type Planned = { commands: Command[]; transaction: boolean } | WriteResult;
@@ -45,31 +46,41 @@ export function planWrite(item: WriteItem, opts: WriteOptions, at = now()): Plan
   if (action === 'merge') {
     const codec = CODECS[type as NativeType];
     const commands = codec.merge(key, value.native, opts.merge, item.current);
-    const ttl = mergeTtlCommand(key, opts.merge.ttl, value.deadline, item.targetDeadline, at);
+    const ttl = mergeTtlCommand(key, opts.merge.ttl, value.deadline, item.targetDeadline, at, opts.clock);
     if (ttl) commands.push(ttl);
     return { commands, transaction: commands.length > 1 };
   }
   const ttl = remaining(value.deadline, at);
   if (ttl !== null && ttl <= 0) return { status: 'expired' };
+  const deadline = value.deadline;
+  const absolute =
+    deadline === null || opts.clock.offset === null ? null : Math.floor(deadline + opts.clock.offset);
   if (value.dump) {
     if (value.dump.length > opts.protoMaxBulkLen) {
       return { status: 'native', reason: 'payload over the target proto-max-bulk-len', wholeRun: false };
     }
-    const restore: Command = ['RESTORE', key, ttl ?? 0, value.dump];
+    const restore: Command =
+      absolute === null
+        ? ['RESTORE', key, ttl ?? 0, value.dump]
+        : ['RESTORE', key, absolute, value.dump, 'ABSTTL'];
     if (action === 'override') restore.push('REPLACE');
     return { commands: [restore], transaction: false };
   }
   if (type === 'string') {
     // SET replaces a value of any type and its TTL in one atomic command.
     const set: Command = ['SET', key, value.native as Buffer];
-    if (ttl !== null) set.push('PX', ttl);
+    if (absolute !== null && !opts.clock.setPxat) {
+      return { commands: [set, ['PEXPIREAT', key, absolute]], transaction: true };
+    }
+    if (absolute !== null) set.push('PXAT', absolute);
+    else if (ttl !== null) set.push('PX', ttl);
     return { commands: [set], transaction: false };
   }
   if (type === 'other')
     return { status: 'failed', message: 'a module type can only be copied with DUMP/RESTORE' };
   const commands: Command[] = action === 'override' ? [['DEL', key]] : [];
   commands.push(...CODECS[type].write(key, value.native));
-  if (ttl !== null) commands.push(['PEXPIRE', key, ttl]);
+  if (deadline !== null) commands.push(expireCommand(key, deadline, opts.clock, at));
   return { commands, transaction: commands.length > 1 };
 }
 

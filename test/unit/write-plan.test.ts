@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { MergeOptions } from '../../src/decide/types.js';
 import { listCodec } from '../../src/write/native/list.js';
 import { zsetCodec } from '../../src/write/native/zset.js';
-import { mergeTtlCommand } from '../../src/write/ttl.js';
+import { mergeTtlCommand, RELATIVE_CLOCK } from '../../src/write/ttl.js';
 import { planWrite, type WriteItem } from '../../src/write/writer.js';
 
 const b = (s: string) => Buffer.from(s);
@@ -26,13 +26,13 @@ describe('planWrite: create and override (SPEC §2.1, §2.4)', () => {
     const dump = b('payload');
     const created = planWrite(
       item({ value: { state: 'ok', deadline: AT + 5000, dump } }),
-      { merge: opts, protoMaxBulkLen: 100 },
+      { merge: opts, protoMaxBulkLen: 100, clock: RELATIVE_CLOCK },
       AT,
     );
     expect(created).toEqual({ commands: [['RESTORE', key, 5000, dump]], transaction: false });
     const replaced = planWrite(
       item({ action: 'override', value: { state: 'ok', deadline: null, dump } }),
-      { merge: opts, protoMaxBulkLen: 100 },
+      { merge: opts, protoMaxBulkLen: 100, clock: RELATIVE_CLOCK },
       AT,
     );
     expect(replaced).toEqual({ commands: [['RESTORE', key, 0, dump, 'REPLACE']], transaction: false });
@@ -42,7 +42,7 @@ describe('planWrite: create and override (SPEC §2.1, §2.4)', () => {
     expect(
       planWrite(
         item({ value: { state: 'ok', deadline: AT - 1, native: b('v') } }),
-        { merge: opts, protoMaxBulkLen: 100 },
+        { merge: opts, protoMaxBulkLen: 100, clock: RELATIVE_CLOCK },
         AT,
       ),
     ).toEqual({ status: 'expired' });
@@ -51,7 +51,7 @@ describe('planWrite: create and override (SPEC §2.1, §2.4)', () => {
   it('a payload over proto-max-bulk-len goes native for that key only', () => {
     const planned = planWrite(
       item({ value: { state: 'ok', deadline: null, dump: Buffer.alloc(101) } }),
-      { merge: opts, protoMaxBulkLen: 100 },
+      { merge: opts, protoMaxBulkLen: 100, clock: RELATIVE_CLOCK },
       AT,
     );
     expect(planned).toEqual({
@@ -65,7 +65,7 @@ describe('planWrite: create and override (SPEC §2.1, §2.4)', () => {
     expect(
       planWrite(
         item({ action: 'override', value: { state: 'ok', deadline: AT + 42, native: b('v') } }),
-        { merge: opts, protoMaxBulkLen: 100 },
+        { merge: opts, protoMaxBulkLen: 100, clock: RELATIVE_CLOCK },
         AT,
       ),
     ).toEqual({
@@ -81,7 +81,7 @@ describe('planWrite: create and override (SPEC §2.1, §2.4)', () => {
         action: 'override',
         value: { state: 'ok', deadline: AT + 10, native: [b('a'), b('b')] },
       }),
-      { merge: opts, protoMaxBulkLen: 100 },
+      { merge: opts, protoMaxBulkLen: 100, clock: RELATIVE_CLOCK },
       AT,
     );
     expect(planned).toEqual({
@@ -97,7 +97,7 @@ describe('planWrite: create and override (SPEC §2.1, §2.4)', () => {
   it('a module type without a payload fails rather than being dropped', () => {
     const planned = planWrite(
       item({ type: 'other', value: { state: 'ok', deadline: null, native: undefined } }),
-      { merge: opts, protoMaxBulkLen: 100 },
+      { merge: opts, protoMaxBulkLen: 100, clock: RELATIVE_CLOCK },
       AT,
     );
     expect(planned).toMatchObject({ status: 'failed' });
@@ -162,9 +162,53 @@ describe('a merge with nothing to send', () => {
         value: { state: 'ok', deadline: null, native: [b('y')] },
         current: [b('y')],
       }),
-      { merge: { ...opts, list: 'union' }, protoMaxBulkLen: 100 },
+      { merge: { ...opts, list: 'union' }, protoMaxBulkLen: 100, clock: RELATIVE_CLOCK },
       AT,
     );
     expect(planned).toEqual({ commands: [], transaction: false });
+  });
+});
+
+describe('lifetimes on the target clock (SPEC §1.5: time in flight never lengthens a TTL)', () => {
+  const clock = { offset: 1_700_000_000_000, setPxat: true };
+  it('RESTORE carries an absolute expiry with ABSTTL', () => {
+    const dump = b('p');
+    expect(
+      planWrite(
+        item({ value: { state: 'ok', deadline: AT + 5000.7, dump } }),
+        { merge: opts, protoMaxBulkLen: 100, clock },
+        AT,
+      ),
+    ).toEqual({
+      commands: [['RESTORE', key, 1_700_000_000_000 + AT + 5000, dump, 'ABSTTL']],
+      transaction: false,
+    });
+  });
+  it('SET uses PXAT, or SET + PEXPIREAT in a transaction on servers before 6.2', () => {
+    const value = { state: 'ok' as const, deadline: AT + 10, native: b('v') };
+    expect(planWrite(item({ value }), { merge: opts, protoMaxBulkLen: 100, clock }, AT)).toEqual({
+      commands: [['SET', key, b('v'), 'PXAT', clock.offset + AT + 10]],
+      transaction: false,
+    });
+    expect(
+      planWrite(
+        item({ value }),
+        { merge: opts, protoMaxBulkLen: 100, clock: { ...clock, setPxat: false } },
+        AT,
+      ),
+    ).toEqual({
+      commands: [
+        ['SET', key, b('v')],
+        ['PEXPIREAT', key, clock.offset + AT + 10],
+      ],
+      transaction: true,
+    });
+  });
+  it('a merged TTL is set with PEXPIREAT', () => {
+    expect(mergeTtlCommand(key, 'source', AT + 7, null, AT, clock)).toEqual([
+      'PEXPIREAT',
+      key,
+      clock.offset + AT + 7,
+    ]);
   });
 });
