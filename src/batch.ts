@@ -4,9 +4,11 @@ import { decide, foldTypes } from './decide/decide.js';
 import type { DataType, Decision, NativeType } from './decide/types.js';
 import { RunError } from './errors.js';
 import { type HolderView, type KeyProbe, probeBatch } from './probe/probe.js';
+import type { RespPipe } from './redis/pipe.js';
 import type { Tally } from './report/tally.js';
 import { copyBigKey } from './write/bigkey.js';
 import type { ByteBudget } from './write/budget.js';
+import type { Command } from './write/commands.js';
 import { type ReadHow, type ReadRequest, readValues, type SourceValue } from './write/read.js';
 import type { TempKeys } from './write/temp-keys.js';
 import { now, type TargetClock } from './write/ttl.js';
@@ -16,6 +18,8 @@ import { type WriteItem, writeBatch } from './write/writer.js';
 export interface RunContext {
   plan: MergePlan;
   target: Redis;
+  /** The hot path's pipelining connection to the target (probe, writes). */
+  targetPipe: RespPipe;
   tally: Tally;
   /** The target takes RESTORE payloads; turned off for the rest of the run by a fallback (SPEC §2.1). */
   targetRestores: boolean;
@@ -37,6 +41,8 @@ export interface SourceRun {
   index: number;
   plan: SourcePlan;
   redis: Redis;
+  /** The hot path's pipelining connection to this source (probe, value reads). */
+  pipe: RespPipe;
   /** The source gives DUMP payloads; turned off by a refusal. */
   dumps: boolean;
   /** Why this source is read natively though the mode wants DUMP. */
@@ -78,9 +84,9 @@ export async function processBatch(
 ): Promise<void> {
   const { plan, tally } = ctx;
   const probes = await probeBatch(
-    src.redis,
+    src.pipe,
     src.plan.prefix,
-    ctx.target,
+    ctx.targetPipe,
     src.earlier,
     keys,
     !plan.dryRun && src.measures,
@@ -196,20 +202,21 @@ async function sizeUp(
   const clearBelow = Math.min(bigKeyBytes, bigKeyElements * MIN_BYTES_PER_ELEMENT);
   const out = steps.map((step) => ({ isBig: false, bytes: step.probe.memory ?? 1024 }));
   const counted: number[] = [];
-  const pipeline = src.redis.pipeline();
+  const asks: Command[] = [];
   steps.forEach((step, i) => {
     const memory = step.probe.memory;
     if (step.type === 'other') return; // only DUMP/RESTORE can carry it, whatever its size
     if (memory !== undefined && memory > bigKeyBytes) out[i]!.isBig = true;
     else if (memory === undefined || memory > clearBelow) {
-      pipeline.call(COUNT_COMMAND[step.type], step.probe.sourceKey);
+      asks.push([COUNT_COMMAND[step.type], step.probe.sourceKey]);
       counted.push(i);
     }
   });
   if (counted.length === 0) return out;
-  const replies = (await pipeline.exec()) as [Error | null, unknown][];
+  const replies = await src.pipe.send(asks);
   counted.forEach((i, n) => {
-    const count = Number(replies[n]![1] ?? 0);
+    const reply = replies[n];
+    const count = typeof reply === 'number' ? reply : 0;
     const step = steps[i]!;
     const entry = out[i]!;
     if (step.type === 'string') entry.isBig = count > bigKeyBytes;
@@ -260,7 +267,7 @@ async function readAndWrite(
     });
 
     const results = await writeBatch(
-      ctx.target,
+      ctx.targetPipe,
       writing.map((w) => w.item),
       { merge: plan.merge, protoMaxBulkLen: ctx.protoMaxBulkLen, clock: ctx.clock },
     );
@@ -362,10 +369,10 @@ async function readForWrite(
   });
   const [values, currents] = await Promise.all([
     readValues(
-      src.redis,
+      src.pipe,
       reading.map(({ step, how }) => ({ key: step.probe.sourceKey, type: step.type, how })),
     ),
-    readValues(ctx.target, currentAsks),
+    readValues(ctx.targetPipe, currentAsks),
   ]);
   return values.map((value, i) => {
     const c = currentOf[i] === undefined ? undefined : currents[currentOf[i]!];

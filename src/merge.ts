@@ -6,6 +6,7 @@ import type { MergePlan } from './config/plan.js';
 import { ConnectionError, RunError } from './errors.js';
 import { probeServer, type ServerInfo } from './redis/capabilities.js';
 import { close, connect } from './redis/connect.js';
+import { RespPipe } from './redis/pipe.js';
 import { redactUrl } from './redis/url.js';
 import { buildReport } from './report/json.js';
 import { Tally } from './report/tally.js';
@@ -31,6 +32,8 @@ interface Connected {
   targetInfo: ServerInfo;
   sources: Redis[];
   sourceInfos: ServerInfo[];
+  targetPipe: RespPipe;
+  sourcePipes: RespPipe[];
 }
 
 /** Values in memory at once, as a multiple of the big-key threshold (values below it are read whole). */
@@ -50,11 +53,12 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
     plan.sources.map((s) => s.name),
     plan.report.sample,
   );
-  const { target, targetInfo, sources, sourceInfos } = await connectAll(plan);
+  const { target, targetInfo, sources, sourceInfos, targetPipe, sourcePipes } = await connectAll(plan);
 
   const ctx: RunContext = {
     plan,
     target,
+    targetPipe,
     tally,
     targetRestores: plan.write.mode !== 'native' && targetInfo.restore !== false,
     nativeReason:
@@ -81,10 +85,11 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
         index,
         plan: plan.sources[index]!,
         redis,
+        pipe: sourcePipes[index]!,
         dumps: true,
         measures: sourceInfos[index]!.kind !== 'pika',
         earlier: plan.sources.slice(0, index).map((s, j) => ({
-          redis: sources[j]!,
+          pipe: sourcePipes[j]!,
           prefix: s.prefix,
           match: s.match === undefined ? undefined : Buffer.from(s.match),
         })),
@@ -97,6 +102,7 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
   } finally {
     hooks.progress?.stop();
     await ctx.temp.removeAll(target).catch(() => undefined);
+    for (const pipe of [targetPipe, ...sourcePipes]) pipe.close();
     await Promise.all([close(target), ...sources.map((s) => close(s))]);
   }
   if (ctx.stopped) {
@@ -174,6 +180,7 @@ function asRunError(err: unknown): RunError {
 /** Connects to the target and every source and checks them, before anything is written. */
 async function connectAll(plan: MergePlan): Promise<Connected> {
   const opened: Redis[] = [];
+  const pipes: RespPipe[] = [];
   try {
     const target = await connect(plan.target.url, 'target', 'target');
     opened.push(target);
@@ -199,8 +206,18 @@ async function connectAll(plan: MergePlan): Promise<Connected> {
         `target ${redactUrl(plan.target.url)} has no RESTORE: use --mode auto or native`,
       );
     }
-    return { target, targetInfo, sources, sourceInfos };
+    // The hot path's connections, once the checks above have passed.
+    const targetPipe = await RespPipe.open(plan.target.url, 'target');
+    pipes.push(targetPipe);
+    const sourcePipes: RespPipe[] = [];
+    for (const source of plan.sources) {
+      const pipe = await RespPipe.open(source.url, `source ${source.name}`);
+      pipes.push(pipe);
+      sourcePipes.push(pipe);
+    }
+    return { target, targetInfo, sources, sourceInfos, targetPipe, sourcePipes };
   } catch (err) {
+    for (const pipe of pipes) pipe.close();
     await Promise.all(opened.map((r) => close(r)));
     throw err;
   }

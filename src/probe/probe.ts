@@ -1,11 +1,12 @@
-import type { Redis } from 'ioredis';
 import { DATA_TYPES, type DataType } from '../decide/types.js';
+import type { Reply, RespPipe } from '../redis/pipe.js';
 import { globMatch } from '../scan/glob.js';
+import type { Command } from '../write/commands.js';
 import { type Deadline, deadlineFrom, now } from '../write/ttl.js';
 
 /** A source as another source's probe sees it: does it hold a given target key, and as what type? */
 export interface HolderView {
-  redis: Redis;
+  pipe: RespPipe;
   prefix: Buffer;
   match?: Buffer;
 }
@@ -34,8 +35,6 @@ export function typeFromReply(reply: unknown): DataType | null {
   return KNOWN.has(name) ? (name as DataType) : 'other';
 }
 
-type Replies = [Error | null, unknown][];
-
 /**
  * One pipelined round trip to each server for a whole batch, all in parallel: TYPE and PTTL (and
  * MEMORY USAGE when `withMemory`, to find big keys before reading them) on the source, TYPE and PTTL on the target, TYPE on every earlier source
@@ -43,28 +42,28 @@ type Replies = [Error | null, unknown][];
  * and let both runs count keys held by more than one source.
  */
 export async function probeBatch(
-  source: Redis,
+  source: RespPipe,
   prefix: Buffer,
-  target: Redis,
+  target: RespPipe,
   earlierSources: readonly HolderView[],
   keys: readonly Buffer[],
   withMemory: boolean,
 ): Promise<KeyProbe[]> {
   const targetKeys = prefix.length > 0 ? keys.map((k) => Buffer.concat([prefix, k])) : keys;
 
-  const sp = source.pipeline();
+  const sourceAsks: Command[] = [];
   for (const key of keys) {
-    sp.type(key).pttl(key);
-    if (withMemory) sp.call('MEMORY', 'USAGE', key, 'SAMPLES', 5);
+    sourceAsks.push(['TYPE', key], ['PTTL', key]);
+    if (withMemory) sourceAsks.push(['MEMORY', 'USAGE', key, 'SAMPLES', 5]);
   }
-  const tp = target.pipeline();
-  for (const key of targetKeys) tp.type(key).pttl(key);
+  const targetAsks: Command[] = [];
+  for (const key of targetKeys) targetAsks.push(['TYPE', key], ['PTTL', key]);
   const holderAsks = earlierSources.map((view) => askHolder(view, targetKeys));
 
   const sentAt = now();
   const [sourceReplies, targetReplies, holders] = await Promise.all([
-    sp.exec() as Promise<Replies>,
-    tp.exec() as Promise<Replies>,
+    source.send(sourceAsks),
+    target.send(targetAsks),
     Promise.all(holderAsks),
   ]);
 
@@ -89,8 +88,8 @@ export async function probeBatch(
     }
     if (withMemory) {
       // Denied (a restricted user) or unknown (Pika): the size is then learned from element counts.
-      const [err, bytes] = sourceReplies[i * per + 2]!;
-      if (!err && typeof bytes === 'number') probe.memory = bytes;
+      const bytes = sourceReplies[i * per + 2];
+      if (typeof bytes === 'number') probe.memory = bytes;
     }
     return probe;
   });
@@ -100,16 +99,16 @@ export async function probeBatch(
 async function askHolder(view: HolderView, targetKeys: readonly Buffer[]): Promise<(DataType | undefined)[]> {
   const result: (DataType | undefined)[] = new Array(targetKeys.length);
   const asked: number[] = [];
-  const pipeline = view.redis.pipeline();
+  const asks: Command[] = [];
   targetKeys.forEach((targetKey, i) => {
     if (!startsWith(targetKey, view.prefix)) return;
     const key = targetKey.subarray(view.prefix.length);
     if (view.match && !globMatch(view.match, key)) return;
-    pipeline.type(key);
+    asks.push(['TYPE', key]);
     asked.push(i);
   });
   if (asked.length === 0) return result;
-  const replies = (await pipeline.exec()) as Replies;
+  const replies = await view.pipe.send(asks);
   asked.forEach((i, n) => {
     result[i] = typeFromReply(value(replies[n])) ?? undefined;
   });
@@ -121,8 +120,8 @@ function startsWith(buf: Buffer, prefix: Buffer): boolean {
 }
 
 /** A pipeline reply's value; an error reply for a probe is a fault of the server or the user's rights. */
-function value(reply: [Error | null, unknown] | undefined): unknown {
-  if (!reply) throw new Error('pipeline returned fewer replies than commands');
-  if (reply[0]) throw reply[0];
-  return reply[1];
+function value(reply: Reply | undefined): Reply {
+  if (reply === undefined) throw new Error('pipeline returned fewer replies than commands');
+  if (reply instanceof Error) throw reply;
+  return reply;
 }

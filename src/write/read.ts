@@ -1,6 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { DataType } from '../decide/types.js';
 import { typeFromReply } from '../probe/probe.js';
+import type { RespPipe } from '../redis/pipe.js';
+import type { Command } from './commands.js';
 import { CODECS } from './native/index.js';
 import { type Deadline, deadlineFrom, now } from './ttl.js';
 
@@ -22,50 +23,46 @@ export interface ReadRequest {
   how: ReadHow;
 }
 
-type Replies = [Error | null, unknown][];
-
 /**
  * Reads the values of a batch in one pipelined round trip: TYPE (to catch a key that changed type
  * since the probe), PTTL and the value, so the TTL is read together with the value (SPEC §1.5).
  */
-export async function readValues(source: Redis, requests: readonly ReadRequest[]): Promise<SourceValue[]> {
+export async function readValues(source: RespPipe, requests: readonly ReadRequest[]): Promise<SourceValue[]> {
   if (requests.length === 0) return [];
-  const pipeline = source.pipeline();
+  const asks: Command[] = [];
   const counts: number[] = [];
   for (const { key, type, how } of requests) {
-    pipeline.type(key).pttl(key);
+    asks.push(['TYPE', key], ['PTTL', key]);
     if (how === 'dump' || type === 'other') {
-      pipeline.dumpBuffer(key);
+      asks.push(['DUMP', key]);
       counts.push(1);
     } else {
       const commands = CODECS[type].read(key);
-      for (const [name, ...args] of commands) pipeline.callBuffer(name, ...args);
+      asks.push(...commands);
       counts.push(commands.length);
     }
   }
   const sentAt = now();
-  const replies = (await pipeline.exec()) as Replies;
+  const replies = await source.send(asks);
   let at = 0;
   return requests.map(({ type, how }, i): SourceValue => {
-    const [typeErr, typeReply] = replies[at]!;
-    const [, pttl] = replies[at + 1]!;
+    const typeReply = replies[at]!;
+    const pttl = replies[at + 1]!;
     const valueReplies = replies.slice(at + 2, at + 2 + counts[i]!);
     at += 2 + counts[i]!;
-    if (typeErr) throw typeErr;
+    if (typeReply instanceof Error) throw typeReply;
     const nowType = typeFromReply(typeReply);
     const deadline = deadlineFrom(Number(pttl), sentAt);
     if (nowType === null || deadline === 'gone') return { state: 'gone' };
     if (nowType !== type) return { state: 'changed' };
     if (how === 'dump' || type === 'other') {
-      const [err, payload] = valueReplies[0]!;
-      if (err) return { state: 'refused', message: err.message };
+      const payload = valueReplies[0];
+      if (payload instanceof Error) return { state: 'refused', message: payload.message };
       if (!payload) return { state: 'gone' };
       return { state: 'ok', deadline, dump: payload as Buffer };
     }
     // A value read that fails (an XINFO on a stream deleted meanwhile) shows as a missing value.
-    const decoded = CODECS[type as Exclude<DataType, 'other'>].decode(
-      valueReplies.map(([err, v]) => (err ? err : v)),
-    );
+    const decoded = CODECS[type as Exclude<DataType, 'other'>].decode(valueReplies);
     return decoded === null ? { state: 'gone' } : { state: 'ok', deadline, native: decoded };
   });
 }

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { DataType, MergeOptions, NativeType } from '../decide/types.js';
+import type { Reply, RespPipe } from '../redis/pipe.js';
 import type { Command } from './commands.js';
 import { CODECS } from './native/index.js';
 import type { SourceValue } from './read.js';
@@ -86,16 +86,14 @@ export function planWrite(item: WriteItem, opts: WriteOptions, at = now()): Plan
 
 /** Sends the writes of a batch in one pipeline and says what became of each. */
 export async function writeBatch(
-  target: Redis,
+  target: RespPipe,
   items: readonly WriteItem[],
   opts: WriteOptions,
 ): Promise<WriteResult[]> {
   const results: WriteResult[] = new Array(items.length);
-  // ioredis queues MULTI/EXEC inside a pipeline (each EXEC then has its own reply) but does not type it.
-  const pipeline = target.pipeline() as ReturnType<Redis['pipeline']> & { multi(): void; exec(): void };
+  const commands: Command[] = [];
   // For each item: the index of the reply that tells its fate (EXEC for a transaction).
   const replyAt: number[] = new Array(items.length).fill(-1);
-  let sent = 0;
   const at = now();
   items.forEach((item, i) => {
     const planned = planWrite(item, opts, at);
@@ -108,29 +106,28 @@ export async function writeBatch(
       results[i] = { status: 'written' };
       return;
     }
-    if (planned.transaction) {
-      pipeline.multi();
-      sent++;
-    }
-    for (const [name, ...args] of planned.commands) pipeline.callBuffer(name, ...args);
-    sent += planned.commands.length;
-    if (planned.transaction) {
-      pipeline.exec();
-      sent++;
-    }
-    replyAt[i] = sent - 1;
+    if (planned.transaction) commands.push(['MULTI'], ...planned.commands, ['EXEC']);
+    else commands.push(...planned.commands);
+    replyAt[i] = commands.length - 1;
   });
-  if (sent === 0) return results;
-  const replies = (await pipeline.exec()) as [Error | null, unknown][];
+  if (commands.length === 0) return results;
+  const replies = await target.send(commands);
   items.forEach((item, i) => {
     const at = replyAt[i]!;
     if (at < 0) return;
-    const [err, reply] = replies[at]!;
-    const failure =
-      err ?? (Array.isArray(reply) ? reply.find((r): r is Error => r instanceof Error) : undefined);
-    results[i] = failure ? classify(failure, item) : { status: 'written' };
+    results[i] = outcome(replies[at]!, item);
   });
   return results;
+}
+
+/** The fate of one item from its reply; an EXEC reply holds one reply per queued command. */
+function outcome(reply: Reply, item: WriteItem): WriteResult {
+  if (reply instanceof Error) return classify(reply, item);
+  if (Array.isArray(reply)) {
+    const failure = reply.find((r): r is Error => r instanceof Error);
+    if (failure) return classify(failure, item);
+  }
+  return { status: 'written' };
 }
 
 /** What an error reply means for the key and the rest of the run. */
