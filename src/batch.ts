@@ -11,7 +11,7 @@ import type { ByteBudget } from './write/budget.js';
 import type { Command } from './write/commands.js';
 import { type ReadHow, type ReadRequest, readValues, type SourceValue } from './write/read.js';
 import type { TempKeys } from './write/temp-keys.js';
-import { now, type TargetClock } from './write/ttl.js';
+import { type Deadline, deadlineFrom, now, type TargetClock } from './write/ttl.js';
 import { type WriteItem, writeBatch } from './write/writer.js';
 
 /** State shared by every batch of a run. */
@@ -262,7 +262,17 @@ async function readAndWrite(
           toRead.push({ step, how: 'native' });
         }
       } else {
-        writing.push({ step, item: { ...writeItem(step, value), current } });
+        writing.push({
+          step,
+          item: {
+            key: step.probe.targetKey,
+            type: step.type,
+            action: step.decision.action as WriteItem['action'],
+            value,
+            targetDeadline: values[i]!.targetDeadline,
+            current,
+          },
+        });
       }
     });
 
@@ -332,7 +342,6 @@ async function copyBig(
         targetKey: step.probe.targetKey,
         type: step.type as NativeType,
         action: step.decision.action as 'create' | 'override' | 'merge',
-        targetDeadline: step.probe.targetDeadline,
       },
     );
     if (result === 'written') record(step, step.decision);
@@ -343,40 +352,42 @@ async function copyBig(
   }
 }
 
-function writeItem(step: Step, value: Extract<SourceValue, { state: 'ok' }>): WriteItem {
-  return {
-    key: step.probe.targetKey,
-    type: step.type,
-    action: step.decision.action as WriteItem['action'],
-    value,
-    targetDeadline: step.probe.targetDeadline,
-  };
-}
-
-/** Reads the source values (and, for merges that need it, the target's present value) in parallel. */
+/**
+ * Reads the source values and, for merges, the target's TTL (for merge.ttl) and, for a list union,
+ * the target's list, all in one round trip to each side.
+ */
 async function readForWrite(
   ctx: RunContext,
   src: SourceRun,
   reading: { step: Step; how: ReadHow }[],
-): Promise<{ value: SourceValue; current?: unknown }[]> {
-  const currentAsks: ReadRequest[] = [];
-  const currentOf: number[] = [];
+): Promise<{ value: SourceValue; targetDeadline: Deadline; current?: unknown }[]> {
+  const targetAsks: Command[] = [];
+  const askedAt: number[] = [];
+  const union = ctx.plan.merge.list === 'union';
   reading.forEach(({ step }, i) => {
-    if (step.decision.action === 'merge' && step.type === 'list' && ctx.plan.merge.list === 'union') {
-      currentOf[i] = currentAsks.length;
-      currentAsks.push({ key: step.probe.targetKey, type: 'list', how: 'native' });
-    }
+    if (step.decision.action !== 'merge') return;
+    askedAt[i] = targetAsks.length;
+    targetAsks.push(['PTTL', step.probe.targetKey]);
+    if (union && step.type === 'list') targetAsks.push(['LRANGE', step.probe.targetKey, 0, -1]);
   });
-  const [values, currents] = await Promise.all([
+  const sentAt = now();
+  const [values, targetReplies] = await Promise.all([
     readValues(
       src.pipe,
       reading.map(({ step, how }) => ({ key: step.probe.sourceKey, type: step.type, how })),
     ),
-    readValues(ctx.targetPipe, currentAsks),
+    ctx.targetPipe.send(targetAsks),
   ]);
   return values.map((value, i) => {
-    const c = currentOf[i] === undefined ? undefined : currents[currentOf[i]!];
-    return { value, current: c?.state === 'ok' ? c.native : undefined };
+    const at = askedAt[i];
+    if (at === undefined) return { value, targetDeadline: null };
+    const deadline = deadlineFrom(Number(targetReplies[at]), sentAt);
+    const current = union && reading[i]!.step.type === 'list' ? targetReplies[at + 1] : undefined;
+    return {
+      value,
+      targetDeadline: deadline === 'gone' ? null : deadline,
+      current: Array.isArray(current) ? current : undefined,
+    };
   });
 }
 

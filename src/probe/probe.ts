@@ -20,7 +20,6 @@ export interface KeyProbe {
   type: DataType | null;
   deadline: Deadline | 'gone';
   targetType: DataType | null;
-  targetDeadline: Deadline;
   /** Types of the earlier sources (in declared order) that hold the target key. */
   earlier: DataType[];
   /** The source's estimate of the key's memory (MEMORY USAGE), when asked and answered. */
@@ -37,7 +36,7 @@ export function typeFromReply(reply: unknown): DataType | null {
 
 /**
  * One pipelined round trip to each server for a whole batch, all in parallel: TYPE and PTTL (and
- * MEMORY USAGE when `withMemory`, to find big keys before reading them) on the source, TYPE and PTTL on the target, TYPE on every earlier source
+ * MEMORY USAGE when `withMemory`, to find big keys before reading them) on the source, TYPE on the target (its TTL matters only to merges, which read it with the values), TYPE on every earlier source
  * that could hold the key. The earlier sources' types let a dry run predict the fold (SPEC §1.2)
  * and let both runs count keys held by more than one source.
  */
@@ -57,7 +56,7 @@ export async function probeBatch(
     if (withMemory) sourceAsks.push(['MEMORY', 'USAGE', key, 'SAMPLES', 5]);
   }
   const targetAsks: Command[] = [];
-  for (const key of targetKeys) targetAsks.push(['TYPE', key], ['PTTL', key]);
+  for (const key of targetKeys) targetAsks.push(['TYPE', key]);
   const holderAsks = earlierSources.map((view) => askHolder(view, targetKeys));
 
   const sentAt = now();
@@ -71,15 +70,13 @@ export async function probeBatch(
   return keys.map((sourceKey, i) => {
     const type = typeFromReply(value(sourceReplies[i * per]));
     const pttl = Number(value(sourceReplies[i * per + 1]));
-    const targetType = typeFromReply(value(targetReplies[i * 2]));
-    const targetDeadline = deadlineFrom(Number(value(targetReplies[i * 2 + 1])), sentAt);
+    const targetType = typeFromReply(value(targetReplies[i]));
     const probe: KeyProbe = {
       sourceKey,
       targetKey: targetKeys[i]!,
       type,
       deadline: type === null ? 'gone' : deadlineFrom(pttl, sentAt),
       targetType,
-      targetDeadline: targetDeadline === 'gone' ? null : targetDeadline,
       earlier: [],
     };
     for (const types of holders) {

@@ -21,7 +21,6 @@ export interface BigKeyJob {
   targetKey: Buffer;
   type: NativeType;
   action: 'create' | 'override' | 'merge';
-  targetDeadline: Deadline;
 }
 
 export interface BigKeyEnv {
@@ -52,13 +51,15 @@ const MAX_WINDOW = 10_000;
 export async function copyBigKey(env: BigKeyEnv, job: BigKeyJob): Promise<BigKeyResult> {
   const { source, target } = env;
   const sentAt = now();
-  const replies = (await source.pipeline().type(job.sourceKey).pttl(job.sourceKey).exec()) as [
-    Error | null,
-    unknown,
-  ][];
+  const [replies, targetPttl] = await Promise.all([
+    source.pipeline().type(job.sourceKey).pttl(job.sourceKey).exec() as Promise<[Error | null, unknown][]>,
+    job.action === 'merge' ? target.pttl(job.targetKey) : -1,
+  ]);
   const type = replies[0]![1];
   const pttl = replies[1]![1];
   const deadline = deadlineFrom(Number(pttl), sentAt);
+  const targetLife = deadlineFrom(targetPttl, sentAt);
+  const targetDeadline = targetLife === 'gone' ? null : targetLife;
   if (type === 'none' || deadline === 'gone') return 'gone';
   if (type !== job.type) return 'changed';
 
@@ -93,7 +94,7 @@ export async function copyBigKey(env: BigKeyEnv, job: BigKeyJob): Promise<BigKey
     await writing;
     if (job.type === 'stream' && tmp) await send(target, await streamTail(source, job.sourceKey, tmp));
     if (elements === 0) return 'gone';
-    return await finish(env, job, tmp, deadline);
+    return await finish(env, job, tmp, deadline, targetDeadline);
   } finally {
     if (tmp) {
       // Renamed away on success; otherwise (expired, error, interrupted) it must not survive.
@@ -109,10 +110,11 @@ async function finish(
   job: BigKeyJob,
   tmp: Buffer | undefined,
   deadline: Deadline,
+  targetDeadline: Deadline,
 ): Promise<BigKeyResult> {
   const key = job.targetKey;
   if (job.action === 'merge' && !tmp) {
-    const ttl = mergeTtlCommand(key, env.merge.ttl, deadline, job.targetDeadline, now(), env.clock);
+    const ttl = mergeTtlCommand(key, env.merge.ttl, deadline, targetDeadline, now(), env.clock);
     if (ttl) await send(env.target, [ttl]);
     return 'written';
   }
@@ -121,7 +123,7 @@ async function finish(
   if (job.action === 'merge') {
     // zset sum: ZUNIONSTORE replaces the key, so the merged lifetime is set afresh.
     commands.push(['ZUNIONSTORE', key, 2, key, tmp!, 'AGGREGATE', 'SUM']);
-    wanted = mergedDeadline(env.merge.ttl, deadline, job.targetDeadline);
+    wanted = mergedDeadline(env.merge.ttl, deadline, targetDeadline);
   } else {
     commands.push(['RENAME', tmp!, key]);
   }
