@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { encode } from '../../src/redis/pipe.js';
+
+describe('RESP encoding of a pipeline', () => {
+  it('encodes names, numbers, text and raw bytes exactly', () => {
+    const bin = Buffer.from([0xff, 0x00, 0x0d, 0x0a]);
+    const out = encode([
+      ['TYPE', bin],
+      ['RESTORE', Buffer.from('k'), 1234567, Buffer.alloc(0), 'REPLACE'],
+      ['SET', 'ключ', 'x'.repeat(100)],
+    ]);
+    const expected = Buffer.concat([
+      Buffer.from('*2\r\n$4\r\nTYPE\r\n$4\r\n'),
+      bin,
+      Buffer.from('\r\n*5\r\n$7\r\nRESTORE\r\n$1\r\nk\r\n$7\r\n1234567\r\n$0\r\n\r\n$7\r\nREPLACE\r\n'),
+      Buffer.from(`*3\r\n$3\r\nSET\r\n$8\r\nключ\r\n$100\r\n${'x'.repeat(100)}\r\n`),
+    ]);
+    expect(out.equals(expected)).toBe(true);
+  });
+
+  it('handles arguments of 0, 9, 10, 63, 64 and 100000 bytes', () => {
+    for (const size of [0, 9, 10, 63, 64, 100_000]) {
+      const arg = Buffer.alloc(size, 0x61);
+      const out = encode([['SET', 'k', arg]]);
+      expect(
+        out.equals(
+          Buffer.concat([
+            Buffer.from(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${size}\r\n`),
+            arg,
+            Buffer.from('\r\n'),
+          ]),
+        ),
+      ).toBe(true);
+    }
+  });
+});
