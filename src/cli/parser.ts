@@ -7,7 +7,7 @@ import {
   type MergeFlags,
   readMergeFlags,
 } from './options.js';
-import { packageVersion } from './version.js';
+import { toolVersion } from '../version.js';
 
 /** A command line that yargs refuses (unknown option, missing value). Exit 2, with a pointer to --help. */
 export class UsageError extends KvmergeError {
@@ -93,7 +93,7 @@ export async function parseCommandLine(args: readonly string[]): Promise<Command
     .strict()
     .help('help')
     .alias('help', 'h')
-    .version('version', 'print the version', packageVersion())
+    .version('version', 'print the version', toolVersion())
     .epilog(EPILOG)
     .wrap(Math.min(110, yargs().terminalWidth()))
     .exitProcess(false)
