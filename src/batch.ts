@@ -9,7 +9,7 @@ import type { Tally } from './report/tally.js';
 import { copyBigKey } from './write/bigkey.js';
 import type { ByteBudget } from './write/budget.js';
 import type { Command } from './write/commands.js';
-import { type ReadHow, type ReadRequest, readValues, type SourceValue } from './write/read.js';
+import { type ReadHow, readValues, type SourceValue } from './write/read.js';
 import type { TempKeys } from './write/temp-keys.js';
 import { type Deadline, deadlineFrom, now, type TargetClock } from './write/ttl.js';
 import { type WriteItem, writeBatch } from './write/writer.js';
@@ -83,14 +83,10 @@ export async function processBatch(
   attempt = 1,
 ): Promise<void> {
   const { plan, tally } = ctx;
-  const probes = await probeBatch(
-    src.pipe,
-    src.plan.prefix,
-    ctx.targetPipe,
-    src.earlier,
-    keys,
-    !plan.dryRun && src.measures,
-  );
+  const probes = await probeBatch(src.pipe, src.plan.prefix, ctx.targetPipe, src.earlier, keys, {
+    withMemory: !plan.dryRun && src.measures,
+    dryRun: plan.dryRun,
+  });
   const record: RecordStep = (step, decision) =>
     tally.record({
       sourceIndex: src.index,
@@ -103,14 +99,10 @@ export async function processBatch(
 
   const again: Buffer[] = [];
   const toWrite: Step[] = [];
-  const at = now();
+  const _at = now();
   for (const probe of probes) {
     const overlap = probe.earlier.length === 1;
-    if (
-      probe.type === null ||
-      probe.deadline === 'gone' ||
-      (probe.deadline !== null && probe.deadline <= at)
-    ) {
+    if (probe.type === null) {
       tally.record({
         sourceIndex: src.index,
         key: probe.targetKey,

@@ -1,5 +1,6 @@
 import yargs, { type Argv } from 'yargs';
 import { KvmergeError } from '../errors.js';
+import { toolVersion } from '../version.js';
 import {
   BOOLEAN_FLAGS,
   checkSwitchValues,
@@ -7,7 +8,6 @@ import {
   type MergeFlags,
   readMergeFlags,
 } from './options.js';
-import { toolVersion } from '../version.js';
 
 /** A command line that yargs refuses (unknown option, missing value). Exit 2, with a pointer to --help. */
 export class UsageError extends KvmergeError {

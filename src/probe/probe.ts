@@ -2,7 +2,6 @@ import { DATA_TYPES, type DataType } from '../decide/types.js';
 import type { Reply, RespPipe } from '../redis/pipe.js';
 import { globMatch } from '../scan/glob.js';
 import type { Command } from '../write/commands.js';
-import { type Deadline, deadlineFrom, now } from '../write/ttl.js';
 
 /** A source as another source's probe sees it: does it hold a given target key, and as what type? */
 export interface HolderView {
@@ -16,9 +15,8 @@ export interface KeyProbe {
   sourceKey: Buffer;
   /** prefix + sourceKey: the key on the target. */
   targetKey: Buffer;
-  /** null: the key is gone from the source (deleted or expired since SCAN). */
+  /** null: the key is gone from the source (deleted or expired since SCAN: TYPE expires it). */
   type: DataType | null;
-  deadline: Deadline | 'gone';
   targetType: DataType | null;
   /** Types of the earlier sources (in declared order) that hold the target key. */
   earlier: DataType[];
@@ -35,8 +33,8 @@ export function typeFromReply(reply: unknown): DataType | null {
 }
 
 /**
- * One pipelined round trip to each server for a whole batch, all in parallel: TYPE and PTTL (and
- * MEMORY USAGE when `withMemory`, to find big keys before reading them) on the source, TYPE on the target (its TTL matters only to merges, which read it with the values), TYPE on every earlier source
+ * One pipelined round trip to each server for a whole batch, all in parallel: TYPE (and MEMORY
+ * USAGE when `withMemory`, to find big keys before reading them) on the source, TYPE on the target (its TTL matters only to merges, which read it with the values), TYPE on every earlier source
  * that could hold the key. The earlier sources' types let a dry run predict the fold (SPEC §1.2)
  * and let both runs count keys held by more than one source.
  */
@@ -46,46 +44,48 @@ export async function probeBatch(
   target: RespPipe,
   earlierSources: readonly HolderView[],
   keys: readonly Buffer[],
-  withMemory: boolean,
+  opts: { withMemory: boolean; dryRun: boolean },
 ): Promise<KeyProbe[]> {
+  const { withMemory, dryRun } = opts;
   const targetKeys = prefix.length > 0 ? keys.map((k) => Buffer.concat([prefix, k])) : keys;
 
   const sourceAsks: Command[] = [];
   for (const key of keys) {
-    sourceAsks.push(['TYPE', key], ['PTTL', key]);
+    sourceAsks.push(['TYPE', key]);
     if (withMemory) sourceAsks.push(['MEMORY', 'USAGE', key, 'SAMPLES', 5]);
   }
-  const targetAsks: Command[] = [];
-  for (const key of targetKeys) targetAsks.push(['TYPE', key]);
-  const holderAsks = earlierSources.map((view) => askHolder(view, targetKeys));
-
-  const sentAt = now();
-  const [sourceReplies, targetReplies, holders] = await Promise.all([
+  const targetAsks: Command[] = targetKeys.map((key) => ['TYPE', key]);
+  const targetTypes = target.send(targetAsks).then((replies) => replies.map((r) => typeFromReply(value(r))));
+  // A dry run asks the earlier sources about every key, at once: the target does not show what they
+  // would have written. In a real run it does, and a key the target lacks has no earlier holder, so
+  // only the keys the target holds are asked about (once the target has answered).
+  const holders = dryRun
+    ? Promise.all(earlierSources.map((view) => askHolder(view, targetKeys, () => true)))
+    : targetTypes.then((types) =>
+        Promise.all(earlierSources.map((view) => askHolder(view, targetKeys, (i) => types[i] !== null))),
+      );
+  const [sourceReplies, targetTypeList, holderTypes] = await Promise.all([
     source.send(sourceAsks),
-    target.send(targetAsks),
-    Promise.all(holderAsks),
+    targetTypes,
+    holders,
   ]);
 
-  const per = withMemory ? 3 : 2;
+  const per = withMemory ? 2 : 1;
   return keys.map((sourceKey, i) => {
-    const type = typeFromReply(value(sourceReplies[i * per]));
-    const pttl = Number(value(sourceReplies[i * per + 1]));
-    const targetType = typeFromReply(value(targetReplies[i]));
     const probe: KeyProbe = {
       sourceKey,
       targetKey: targetKeys[i]!,
-      type,
-      deadline: type === null ? 'gone' : deadlineFrom(pttl, sentAt),
-      targetType,
+      type: typeFromReply(value(sourceReplies[i * per])),
+      targetType: targetTypeList[i]!,
       earlier: [],
     };
-    for (const types of holders) {
+    for (const types of holderTypes) {
       const held = types[i];
       if (held) probe.earlier.push(held);
     }
     if (withMemory) {
       // Denied (a restricted user) or unknown (Pika): the size is then learned from element counts.
-      const bytes = sourceReplies[i * per + 2];
+      const bytes = sourceReplies[i * per + 1];
       if (typeof bytes === 'number') probe.memory = bytes;
     }
     return probe;
@@ -93,12 +93,16 @@ export async function probeBatch(
 }
 
 /** The type under which `view` holds each target key (undefined where it cannot or does not). */
-async function askHolder(view: HolderView, targetKeys: readonly Buffer[]): Promise<(DataType | undefined)[]> {
+async function askHolder(
+  view: HolderView,
+  targetKeys: readonly Buffer[],
+  wanted: (i: number) => boolean,
+): Promise<(DataType | undefined)[]> {
   const result: (DataType | undefined)[] = new Array(targetKeys.length);
   const asked: number[] = [];
   const asks: Command[] = [];
   targetKeys.forEach((targetKey, i) => {
-    if (!startsWith(targetKey, view.prefix)) return;
+    if (!wanted(i) || !startsWith(targetKey, view.prefix)) return;
     const key = targetKey.subarray(view.prefix.length);
     if (view.match && !globMatch(view.match, key)) return;
     asks.push(['TYPE', key]);
