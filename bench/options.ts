@@ -1,0 +1,160 @@
+import { parseArgs } from 'node:util';
+
+/** The data types the generator writes, in table order. */
+export const BENCH_TYPES = ['string', 'hash', 'set', 'zset', 'list'] as const;
+export type BenchType = (typeof BENCH_TYPES)[number];
+
+/** The contenders, in the order they run and appear in the table. */
+export const CONTENDERS = ['dump', 'native', 'merge', 'migrate', 'ceiling'] as const;
+export type ContenderName = (typeof CONTENDERS)[number];
+
+export type Runner = 'auto' | 'cli' | 'child';
+
+export interface BenchOptions {
+  sources: number;
+  /** Small keys per source. */
+  keys: number;
+  /** Share of each type among the small keys (sums to 1). */
+  mix: Record<BenchType, number>;
+  /** Mean size of a string value and of a collection element, in bytes (each varies ±50%). */
+  valueBytes: number;
+  /** Mean number of elements of a small collection (varies ±50%). */
+  elements: number;
+  /** Per source: one hash, set, zset and list of about this many MB (10^6 bytes) each; 0 = none. */
+  bigMb: number;
+  quick: boolean;
+  only: ContenderName[];
+  /** Passed to kvmerge as --concurrency; undefined = kvmerge's default. */
+  concurrency?: number;
+  /** Passed to kvmerge as --batch; also the MIGRATE loop's keys per call (default 256, kvmerge's default). */
+  batch?: number;
+  runner: Runner;
+  seed: number;
+  /** Rounds over every contender (interleaved); the table shows each one's median round. */
+  repeat: number;
+  /** Write a V8 CPU profile of every kvmerge process into this directory (node --cpu-prof). */
+  profileDir?: string;
+}
+
+export const USAGE = `Usage: npm run bench -- [options]
+
+Starts its own redis-server processes, generates a dataset on the sources and times, on the same data:
+  dump     kvmerge --mode dump into an empty target
+  native   kvmerge --mode native into an empty target
+  merge    kvmerge, hash/set/zset/list merge and string override, into a target holding half the keys
+  migrate  Redis's own MIGRATE ... COPY REPLACE KEYS over SCAN batches, one source after the other
+  ceiling  pre-dumped RESTORE ... REPLACE commands replayed with redis-cli --pipe
+
+Options:
+  --sources N        source instances (default 3; 2 with --quick, 1 with --big)
+  --keys N           small keys per source (default 100000; 5000 with --quick; 0 with --big)
+  --mix SPEC         type shares, e.g. string=40,hash=15,set=15,zset=15,list=15 (the default)
+  --value-bytes N    mean string value / collection element size in bytes (default 100)
+  --elements N       mean elements per small collection (default 10)
+  --quick            small and fast (CI): 2 sources x 5000 keys; no timing assertions
+  --big              per source one hash, set, zset and list of --big-mb MB each
+  --big-mb N         size of each big key in MB (default 500)
+  --only a,b         run only these contenders (${CONTENDERS.join(', ')})
+  --concurrency N    kvmerge --concurrency
+  --batch N          kvmerge --batch, and keys per MIGRATE call (default 256)
+  --runner R         how kvmerge runs: cli (bin/kvmerge.js), child (bench/child.js, the library), auto
+  --repeat N         run every contender N times, round-robin, and report the median (default 1)
+  --seed N           data generator seed (default 1)
+  --profile DIR      write a CPU profile of each kvmerge run to DIR (node --cpu-prof; open in Chrome DevTools)
+  -h, --help`;
+
+export class UsageError extends Error {}
+
+function positive(name: string, text: string | undefined, min = 1): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) < min) {
+    throw new UsageError(`--${name} ${JSON.stringify(text)}: expected an integer >= ${min}`);
+  }
+  return Number(text);
+}
+
+function parseMix(text: string): Record<BenchType, number> {
+  const weights: Record<BenchType, number> = { string: 0, hash: 0, set: 0, zset: 0, list: 0 };
+  for (const part of text.split(',')) {
+    const m = /^\s*([a-z]+?)s?\s*[=:]\s*(\d+(?:\.\d+)?)\s*%?\s*$/.exec(part);
+    const type = m?.[1] as BenchType | undefined;
+    if (!m || !type || !BENCH_TYPES.includes(type)) {
+      throw new UsageError(`--mix: cannot read ${JSON.stringify(part)}; expected e.g. string=40,hash=15`);
+    }
+    weights[type] = Number(m[2]);
+  }
+  const total = BENCH_TYPES.reduce((sum, t) => sum + weights[t], 0);
+  if (total <= 0) throw new UsageError('--mix: the shares add up to 0');
+  for (const t of BENCH_TYPES) weights[t] /= total;
+  return weights;
+}
+
+/** Parses the benchmark's command line; returns undefined after printing --help. */
+export function parseOptions(argv: string[]): BenchOptions | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      sources: { type: 'string' },
+      keys: { type: 'string' },
+      mix: { type: 'string' },
+      'value-bytes': { type: 'string' },
+      elements: { type: 'string' },
+      quick: { type: 'boolean' },
+      big: { type: 'boolean' },
+      'big-mb': { type: 'string' },
+      only: { type: 'string' },
+      concurrency: { type: 'string' },
+      batch: { type: 'string' },
+      runner: { type: 'string' },
+      seed: { type: 'string' },
+      repeat: { type: 'string' },
+      profile: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return undefined;
+  }
+  const quick = values.quick ?? false;
+  const big = values.big ?? false;
+  const only = (values.only ?? CONTENDERS.join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const name of only) {
+    if (!CONTENDERS.includes(name as ContenderName)) {
+      throw new UsageError(
+        `--only: unknown contender ${JSON.stringify(name)}; known: ${CONTENDERS.join(', ')}`,
+      );
+    }
+  }
+  const runner = values.runner ?? 'auto';
+  if (runner !== 'auto' && runner !== 'cli' && runner !== 'child') {
+    throw new UsageError(`--runner ${JSON.stringify(runner)}: expected cli, child or auto`);
+  }
+  const bigMb = big ? (positive('big-mb', values['big-mb']) ?? 500) : 0;
+  if (!big && values['big-mb'] !== undefined) throw new UsageError('--big-mb needs --big');
+  const options: BenchOptions = {
+    sources: positive('sources', values.sources) ?? (big ? 1 : quick ? 2 : 3),
+    keys: positive('keys', values.keys, 0) ?? (big ? 0 : quick ? 5000 : 100_000),
+    mix: parseMix(values.mix ?? 'string=40,hash=15,set=15,zset=15,list=15'),
+    valueBytes: positive('value-bytes', values['value-bytes']) ?? 100,
+    elements: positive('elements', values.elements) ?? 10,
+    bigMb,
+    quick,
+    only: CONTENDERS.filter((c) => only.includes(c)),
+    runner,
+    seed: positive('seed', values.seed, 0) ?? 1,
+    repeat: positive('repeat', values.repeat) ?? 1,
+  };
+  const concurrency = positive('concurrency', values.concurrency);
+  const batch = positive('batch', values.batch);
+  if (concurrency !== undefined) options.concurrency = concurrency;
+  if (batch !== undefined) options.batch = batch;
+  if (values.profile !== undefined) options.profileDir = values.profile;
+  if (options.keys === 0 && options.bigMb === 0) throw new UsageError('--keys 0 without --big: no data');
+  return options;
+}

@@ -1,0 +1,51 @@
+import type { Redis } from 'ioredis';
+
+/*
+ * Where the time goes, as the servers see it: INFO commandstats is reset before a contender's timed
+ * part and read right after it (before the bench's own checks), so it counts exactly the commands the
+ * contender sent, and the microseconds the servers spent executing them.
+ */
+
+export interface CommandCount {
+  calls: number;
+  usec: number;
+}
+
+export type CommandStats = Map<string, CommandCount>;
+
+/** Commands the bench itself sends around the timed part. */
+const OWN = new Set(['info', 'config', 'ping', 'select', 'client', 'hello', 'quit', 'command', 'echo']);
+
+export async function resetStats(clients: readonly Redis[]): Promise<void> {
+  await Promise.all(clients.map((c) => c.config('RESETSTAT')));
+}
+
+/** The command counts of these servers, added up. */
+export async function readStats(clients: readonly Redis[]): Promise<CommandStats> {
+  const total: CommandStats = new Map();
+  for (const info of await Promise.all(clients.map((c) => c.info('commandstats')))) {
+    for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+      const name = m[1]!;
+      if (OWN.has(name.split('|')[0]!)) continue;
+      const entry = total.get(name) ?? { calls: 0, usec: 0 };
+      entry.calls += Number(m[2]);
+      entry.usec += Number(m[3]);
+      total.set(name, entry);
+    }
+  }
+  return total;
+}
+
+/** `sources: 3.00 calls/key (type 1.00, pttl 1.00, dump 1.00), busy 1.20 s`: busy is the servers' usec. */
+export function describeStats(role: string, stats: CommandStats, keys: number): string {
+  const entries = [...stats.entries()].sort((a, b) => b[1].calls - a[1].calls);
+  const calls = entries.reduce((sum, [, c]) => sum + c.calls, 0);
+  const usec = entries.reduce((sum, [, c]) => sum + c.usec, 0);
+  const perKey = (n: number): string =>
+    n === 0 ? '0' : n / keys >= 1 ? (n / keys).toFixed(2) : (n / keys).toPrecision(2);
+  const top = entries
+    .slice(0, 8)
+    .map(([name, c]) => `${name.replace('|', ' ')} ${perKey(c.calls)}`)
+    .join(', ');
+  return `${role}: ${perKey(calls)} calls/key (${top || 'none'}), busy ${(usec / 1e6).toFixed(2)} s`;
+}
