@@ -4,7 +4,7 @@ import { SeenKeys } from '../scan/seen-keys.js';
 import type { Command } from './commands.js';
 import { CODECS } from './native/index.js';
 import { type StreamValue, streamCodec } from './native/stream.js';
-import { TEMP_TTL_MS, type TempKeys } from './temp-keys.js';
+import { TEMP_LEASE_RENEW_MS, TEMP_TTL_MS, type TempKeys } from './temp-keys.js';
 import {
   type Deadline,
   deadlineFrom,
@@ -73,6 +73,7 @@ export async function copyBigKey(env: BigKeyEnv, job: BigKeyJob): Promise<BigKey
         : undefined;
     let writing: Promise<void> = Promise.resolve();
     let elements = 0;
+    let leasedAt = Number.NEGATIVE_INFINITY;
     for await (const window of readWindows(
       source,
       job.sourceKey,
@@ -85,7 +86,11 @@ export async function copyBigKey(env: BigKeyEnv, job: BigKeyJob): Promise<BigKey
         return 'interrupted';
       }
       const commands = windowCommands(job, into, window, env.merge, tmp !== undefined, held);
-      if (tmp) commands.push(['PEXPIRE', tmp, TEMP_TTL_MS]);
+      // The temporary key's lease: set with the first window, renewed well before it could run out.
+      if (tmp && now() - leasedAt > TEMP_LEASE_RENEW_MS) {
+        commands.push(['PEXPIRE', tmp, TEMP_TTL_MS]);
+        leasedAt = now();
+      }
       elements += window.length;
       // Write window k while window k+1 is read: two windows in memory at most.
       await writing;

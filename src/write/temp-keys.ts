@@ -4,11 +4,13 @@ import type { Redis } from 'ioredis';
 export const TEMP_PREFIX = 'kvmerge-tmp:';
 
 /**
- * A temporary key lives this long unless refreshed. Every window written refreshes it, so a key
- * being built never expires, while one left by a killed run (kill -9, a lost machine) removes
+ * A temporary key lives this long unless renewed. It is renewed every TEMP_LEASE_RENEW_MS while
+ * windows are written, so a key being built never expires, while one left by a killed run (kill -9, a lost machine) removes
  * itself: no leftover survives past this, even if no later run comes to clean up.
  */
 export const TEMP_TTL_MS = 10 * 60_000;
+/** How often a temporary key being built has its lifetime renewed (one PEXPIRE, not one per window). */
+export const TEMP_LEASE_RENEW_MS = 30_000;
 
 /**
  * The temporary keys of one run (SPEC §2.3): chunked values are built under one of them and
