@@ -3,7 +3,7 @@
  * exactly what a small key gives, under every strategy and merge option and in every write mode
  * (SPEC §1.2, §1.4, §1.5), leaving no temporary key. (bigkeys.test.ts covers atomicity and Ctrl-C.)
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
 import { digest } from '../harness/redis.js';
 import {
@@ -13,27 +13,16 @@ import {
   type MergeConfig,
   normalize,
   readValue,
-  type Servers,
   seed,
   set,
-  startServers,
   str,
   stream,
+  useServers,
   type Value,
   zset,
 } from './helpers.js';
 
-let servers: Servers;
-
-beforeAll(async () => {
-  servers = await startServers(1);
-});
-afterAll(async () => {
-  await servers?.stop();
-});
-beforeEach(async () => {
-  await servers.flush();
-});
+const servers = useServers(1);
 
 const N = 300;
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);

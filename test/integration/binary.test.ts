@@ -3,7 +3,7 @@
  * UTF-8, empty, NUL, newline, braces) arrive byte for byte, on the dump and the native path, and
  * the report names an invalid UTF-8 key by `keyBase64` (SPEC §5.3).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { digest } from '../harness/redis.js';
 import {
   counts,
@@ -16,9 +16,9 @@ import {
   seed,
   set,
   snapshot,
-  startServers,
   str,
   stream,
+  useServers,
   type Value,
   zset,
 } from './helpers.js';
@@ -50,18 +50,11 @@ const DATA: [Buffer, Value][] = [
   [b('{tag}\x00\r\n'), stream(['1-1', [b('\xff'), b('')]], ['2-0', [b(''), b('\x00'), b('{}'), b('\n')]])],
 ];
 
-let servers: Servers;
+const servers = useServers(1);
 let source: Servers['t'];
 
-beforeAll(async () => {
-  servers = await startServers(1);
+beforeAll(() => {
   source = servers.s[0]!;
-});
-afterAll(async () => {
-  await servers?.stop();
-});
-beforeEach(async () => {
-  await servers.flush();
 });
 
 describe('binary keys and values pass through unchanged', () => {

@@ -3,33 +3,22 @@
  * real run on the same data. And a real run only reads its sources (SPEC §1.7).
  */
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { digest, type RedisServer } from '../harness/redis.js';
 import {
   hash,
   list,
   type MergeConfig,
-  type Servers,
   seed,
   set,
-  startServers,
   str,
   stream,
+  useServers,
   type Value,
   zset,
 } from './helpers.js';
 
-let servers: Servers;
-
-beforeAll(async () => {
-  servers = await startServers(3);
-});
-afterAll(async () => {
-  await servers?.stop();
-});
-beforeEach(async () => {
-  await servers.flush();
-});
+const servers = useServers(3);
 
 /** A small deterministic PRNG (mulberry32), so that a failure can be replayed. */
 function prng(seedValue: number): () => number {

@@ -3,7 +3,7 @@
  * of SPEC §5.3 (conflicts with earlier sources, sourceOverlap once per key), and per-source
  * prefix and match (SPEC §1.1).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   counts,
   hash,
@@ -14,25 +14,18 @@ import {
   type Servers,
   seed,
   set,
-  startServers,
   str,
+  useServers,
   zset,
 } from './helpers.js';
 
-let servers: Servers;
+const servers = useServers(3);
 let s1: Servers['t'];
 let s2: Servers['t'];
 let s3: Servers['t'];
 
-beforeAll(async () => {
-  servers = await startServers(3);
+beforeAll(() => {
   [s1, s2, s3] = servers.s as [Servers['t'], Servers['t'], Servers['t']];
-});
-afterAll(async () => {
-  await servers?.stop();
-});
-beforeEach(async () => {
-  await servers.flush();
 });
 
 describe('fold order across three sources', () => {

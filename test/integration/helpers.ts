@@ -4,6 +4,7 @@
  * document (SPEC §3.1 shape) through the public API.
  */
 import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import {
   type CliOverrides,
   type JsonReport,
@@ -244,6 +245,30 @@ export async function startServers(
       await Promise.all(ok.map((server) => server.stop()));
     },
   };
+}
+
+/**
+ * Registers the hooks of a test file that uses servers: start them once, FLUSHALL before each test
+ * (unless `flushEach` is false), stop them at the end. The returned object is filled in by beforeAll.
+ */
+export function useServers(
+  sourceCount: number,
+  opts: { target?: StartRedisOptions; source?: StartRedisOptions } = {},
+  { flushEach = true } = {},
+): Servers {
+  const servers = {} as Servers;
+  beforeAll(async () => {
+    Object.assign(servers, await startServers(sourceCount, opts));
+  });
+  afterAll(async () => {
+    await servers.stop?.();
+  });
+  if (flushEach) {
+    beforeEach(async () => {
+      await servers.flush();
+    });
+  }
+  return servers;
 }
 
 /** Every key of a database with its value (readValue) and whether it has a TTL, for whole-db comparisons. */

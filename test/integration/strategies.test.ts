@@ -2,7 +2,7 @@
  * One source into one target: every type under every strategy (SPEC §1.2, §1.4), the merge options,
  * and the typeMismatch policy. Asserts what a user sees: the target's contents and the report.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, resolvePlan } from '../../src/index.js';
 import {
   counts,
@@ -13,26 +13,16 @@ import {
   type Servers,
   seed,
   set,
-  startServers,
   str,
   stream,
   TYPES,
   type TypeName,
+  useServers,
   type Value,
   zset,
 } from './helpers.js';
 
-let servers: Servers;
-
-beforeAll(async () => {
-  servers = await startServers(1);
-});
-afterAll(async () => {
-  await servers?.stop();
-});
-beforeEach(async () => {
-  await servers.flush();
-});
+const servers = useServers(1);
 
 /** The source's value of each type, at key `k:<type>`. */
 const SOURCE: Record<TypeName, Value> = {

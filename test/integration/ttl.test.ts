@@ -4,7 +4,7 @@
  * never replaces or deletes a live target key.
  */
 import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type ProgressSink, runMerge } from '../../src/index.js';
 import {
   counts,
@@ -12,29 +12,18 @@ import {
   list,
   normalize,
   readValue,
-  type Servers,
   seed,
   set,
-  startServers,
   str,
   stream,
   TYPES,
   type TypeName,
+  useServers,
   type Value,
   zset,
 } from './helpers.js';
 
-let servers: Servers;
-
-beforeAll(async () => {
-  servers = await startServers(1);
-});
-afterAll(async () => {
-  await servers?.stop();
-});
-beforeEach(async () => {
-  await servers.flush();
-});
+const servers = useServers(1);
 
 const VALUES: Record<TypeName, Value> = {
   string: str('v'),
