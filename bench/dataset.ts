@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { BENCH_TYPES, type BenchType } from './options.js';
 import { pipeInto } from './pipe.js';
+import { prng } from './prng.js';
 import { type RespArg, RespEncoder, writeChunks } from './resp.js';
 
 /*
@@ -65,18 +66,6 @@ export function isPreloaded(key: Buffer | string): boolean {
   const text = typeof key === 'string' ? key : key.toString('latin1');
   const n = Number(text.slice(text.lastIndexOf(':') + 1));
   return Number.isInteger(n) && n % 2 === 0;
-}
-
-/** mulberry32: a small, fast, seeded PRNG (the data is the same from run to run). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const POOL_SIZE = 1 << 20;

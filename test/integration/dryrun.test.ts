@@ -4,6 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { prng } from '../../bench/prng.js';
 import { digest, type RedisServer } from '../harness/redis.js';
 import {
   hash,
@@ -19,18 +20,6 @@ import {
 } from './helpers.js';
 
 const servers = useServers(3);
-
-/** A small deterministic PRNG (mulberry32), so that a failure can be replayed. */
-function prng(seedValue: number): () => number {
-  let a = seedValue >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const MAKERS: ((n: number) => Value)[] = [
   (n) => str(`v${n}`),

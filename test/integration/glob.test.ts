@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prng } from '../../bench/prng.js';
 import { type GlobOptions, globMatch } from '../../src/scan/glob.js';
 import { digest, type RedisServer, startRedis, withRedis } from '../harness/redis.js';
 
@@ -11,18 +12,6 @@ const show = (buf: Buffer): string => JSON.stringify(buf.toString('latin1'));
 
 // The local redis-server was built for this machine: C char is signed on x86, unsigned on ARM & co.
 const charOptions: GlobOptions = { signedChar: process.arch === 'x64' || process.arch === 'ia32' };
-
-/** A small deterministic PRNG (mulberry32), so that a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Bytes that mean something to the matcher, plus NUL, high bytes, and a few ordinary ones.
 const KEY_BYTES = 'abcxyA09:-_[]\\*?^ \n\x00\x7f\x80\xfe\xff';

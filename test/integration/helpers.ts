@@ -13,6 +13,7 @@ import {
   runMerge,
 } from '../../src/index.js';
 import type { Counts } from '../../src/report/counters.js';
+import { emptyCounts } from '../../src/report/counters.js';
 import { type RedisServer, type StartRedisOptions, startRedis } from '../harness/redis.js';
 
 export type Bytes = string | Buffer;
@@ -150,18 +151,7 @@ const cmp = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buf
 
 /** The counters of SPEC §5.3, zero where not given; `scanned` is the sum of the outcomes unless given. */
 export function counts(partial: Partial<Counts>): Counts {
-  const c: Counts = {
-    scanned: 0,
-    created: 0,
-    overridden: 0,
-    merged: 0,
-    skipped: 0,
-    expired: 0,
-    failed: 0,
-    typeMismatch: 0,
-    sourceOverlap: 0,
-    ...partial,
-  };
+  const c: Counts = { ...emptyCounts(), ...partial };
   if (partial.scanned === undefined) {
     c.scanned = c.created + c.overridden + c.merged + c.skipped + c.expired + c.failed;
   }

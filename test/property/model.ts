@@ -12,6 +12,7 @@
 
 import type { MergeOptions, StrategyTable } from '../../src/decide/types.js';
 import type { Counts } from '../../src/report/counters.js';
+import { emptyCounts } from '../../src/report/counters.js';
 
 export const MODEL_TYPES = ['string', 'hash', 'set', 'zset', 'list'] as const;
 export type ModelType = (typeof MODEL_TYPES)[number];
@@ -44,20 +45,6 @@ export interface Prediction {
   failed: number;
   /** Keys scanned per source, in declared order. */
   scannedPerSource: number[];
-}
-
-function emptyCounts(): Counts {
-  return {
-    scanned: 0,
-    created: 0,
-    overridden: 0,
-    merged: 0,
-    skipped: 0,
-    expired: 0,
-    failed: 0,
-    typeMismatch: 0,
-    sourceOverlap: 0,
-  };
 }
 
 type Outcome = 'created' | 'overridden' | 'merged' | 'skipped' | 'failed';

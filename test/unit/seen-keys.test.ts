@@ -4,21 +4,10 @@
  * "seen" would silently drop a key.
  */
 import { describe, expect, it } from 'vitest';
+import { prng } from '../../bench/prng.js';
 import { SeenKeys } from '../../src/scan/seen-keys.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
-
-/** A small deterministic PRNG (mulberry32), so that a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('SeenKeys: a key SCAN returns twice is taken once', () => {
   it('add returns true the first time and false for a repeat', () => {
