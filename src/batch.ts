@@ -99,14 +99,13 @@ export async function processBatch(
 
   const again: Buffer[] = [];
   const toWrite: Step[] = [];
-  const _at = now();
   for (const probe of probes) {
     const overlap = probe.earlier.length === 1;
     if (probe.type === null) {
       tally.record({
         sourceIndex: src.index,
         key: probe.targetKey,
-        type: probe.type ?? 'none',
+        type: 'none',
         targetType: probe.targetType,
         decision: EXPIRED,
         sourceOverlap: overlap,
@@ -130,6 +129,9 @@ export async function processBatch(
   }
 
   const sized = await sizeUp(ctx, src, toWrite);
+  const big: Step[] = [];
+  // Values whose payload is over the target's proto-max-bulk-len, found while writing the groups.
+  const tooLarge: Step[] = [];
   let group: Step[] = [];
   let groupBytes = 0;
   const flush = async (): Promise<void> => {
@@ -144,8 +146,6 @@ export async function processBatch(
       ctx.budget.release(taken);
     }
   };
-  const big: Step[] = [];
-  const tooLarge: Step[] = [];
   for (const [i, step] of toWrite.entries()) {
     const { isBig, bytes } = sized[i]!;
     if (isBig) {
@@ -157,9 +157,7 @@ export async function processBatch(
     groupBytes += bytes;
   }
   await flush();
-  for (const step of big) await copyBig(ctx, src, step, record, again);
-  // Values whose payload is over the target's proto-max-bulk-len, found while writing the groups.
-  for (const step of tooLarge.splice(0)) await copyBig(ctx, src, step, record, again);
+  for (const step of [...big, ...tooLarge]) await copyBig(ctx, src, step, record, again);
 
   if (again.length > 0) {
     if (attempt < MAX_ATTEMPTS) return processBatch(ctx, src, again, attempt + 1);

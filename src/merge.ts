@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
-import pLimit from 'p-limit';
 import { processBatch, type RunContext, type SourceRun } from './batch.js';
 import type { MergePlan } from './config/plan.js';
 import { ConnectionError, RunError } from './errors.js';
@@ -140,7 +139,7 @@ async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Pr
   const keyspace = await src.redis.dbsize();
   const filtered = src.plan.match !== undefined;
   hooks.progress?.sourceStarted(src.index, src.plan.name, filtered ? 0 : keyspace);
-  const limit = pLimit(write.concurrency);
+  // Batches in flight: at most `concurrency`; the scan waits for a free slot before pulling more.
   const inFlight = new Set<Promise<void>>();
   let done = 0;
   let walked = 0;
@@ -153,7 +152,7 @@ async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Pr
   for await (const batch of batches) {
     if (ctx.stopped || hooks.signal?.aborted) break;
     walked = batch.walked;
-    const task = limit(async () => {
+    const task = (async () => {
       try {
         await processBatch(ctx, src, batch.keys);
       } catch (err) {
@@ -162,7 +161,7 @@ async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Pr
       done += batch.keys.length;
       const estimate = filtered ? (walked > 0 ? Math.max(done, Math.round(done / walked)) : 0) : keyspace;
       hooks.progress?.update(src.index, done, estimate, ctx.tally.totals());
-    });
+    })();
     inFlight.add(task);
     void task.finally(() => inFlight.delete(task));
     if (inFlight.size >= write.concurrency) await Promise.race(inFlight);

@@ -34,7 +34,8 @@ export function typeFromReply(reply: unknown): DataType | null {
 
 /**
  * One pipelined round trip to each server for a whole batch, all in parallel: TYPE (and MEMORY
- * USAGE when `withMemory`, to find big keys before reading them) on the source, TYPE on the target (its TTL matters only to merges, which read it with the values), TYPE on every earlier source
+ * USAGE when `withMemory`, to find big keys before reading them) on the source, TYPE on the target
+ * (its TTL matters only to merges, which read it with the values), TYPE on the earlier sources
  * that could hold the key. The earlier sources' types let a dry run predict the fold (SPEC §1.2)
  * and let both runs count keys held by more than one source.
  */
