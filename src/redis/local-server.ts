@@ -184,8 +184,11 @@ function majorVersion(bin: string): number {
 
 let pdeathsigPrefix: string[] | undefined;
 
-/** `['setpriv', '--pdeathsig', 'KILL', '--']` where util-linux supports it, else nothing. */
-function deathSignalPrefix(): string[] {
+/**
+ * `['setpriv', '--pdeathsig', 'KILL', '--']` where util-linux supports it, else nothing: a server started
+ * behind it dies with the process that started it, even on SIGKILL (the test harness starts Pika so too).
+ */
+export function deathSignalPrefix(): string[] {
   if (pdeathsigPrefix) return pdeathsigPrefix;
   pdeathsigPrefix = [];
   const setpriv = process.platform === 'linux' ? which('setpriv') : undefined;

@@ -21,8 +21,15 @@ import {
   RedisServerNotFoundError,
   startLocalRedis,
 } from '../../src/redis/local-server.js';
+import { startLocalPika } from './pika.js';
+import { DEFAULT_SERVER, isPika, locateServer, type TestServer } from './servers.js';
 
 export interface StartRedisOptions extends Omit<LocalRedisOptions, 'stopOnSignals'> {
+  /**
+   * Which build to start (servers.ts): Debian's redis-server by default, or one of ../shared/servers
+   * (a Pika takes no other option here).
+   */
+  server?: TestServer;
   /**
    * Users created once the server is up, one `ACL SETUSER` argument list per entry: either a line
    * split on whitespace (`'reader on >pw ~* +@read -@write'`) or the arguments themselves.
@@ -39,10 +46,15 @@ export interface RedisServer extends LocalRedis {
 
 /** Starts a redis-server and resolves once it answers PING. */
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisServer> {
-  const { aclUsers, ...launchOptions } = opts;
+  const { aclUsers, server: build = DEFAULT_SERVER, ...launchOptions } = opts;
   let local: LocalRedis;
   try {
-    local = await startLocalRedis({ ...launchOptions, stopOnSignals: true });
+    if (build !== DEFAULT_SERVER) {
+      const found = locateServer(build);
+      if ('missing' in found) throw new Error(`${build}: ${found.missing}`);
+      if (isPika(build)) local = await startLocalPika(found.bin);
+      else local = await startLocalRedis({ ...launchOptions, bin: found.bin, stopOnSignals: true });
+    } else local = await startLocalRedis({ ...launchOptions, stopOnSignals: true });
   } catch (err) {
     if (err instanceof RedisServerNotFoundError) {
       throw new Error(`${err.binary} not found: apt-get install -y redis-server`);

@@ -1,0 +1,119 @@
+/**
+ * Real Pika processes for tests, started like redis-server: a free loopback port, a fresh directory,
+ * ready once PING answers, killed (SIGKILL: Pika's SHUTDOWN is slow) and removed on stop() or when
+ * the test process exits. `pika-run PORT DIR` (../shared/servers) writes the config into DIR and
+ * execs Pika, so the child's pid is Pika's. Pika also listens on PORT+2000 (replication) and
+ * PORT+10001 (rsync): the port is chosen so that all three are free.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import type { LocalRedis } from '../../src/redis/local-server.js';
+import { deathSignalPrefix } from '../../src/redis/local-server.js';
+
+const HOST = '127.0.0.1';
+const START_TIMEOUT_MS = 30_000;
+const live = new Set<{ child: ChildProcess; dir: string }>();
+let exitHook = false;
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, HOST, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** A port P in 20000..39999 with P, P+2000 and P+10001 free a moment ago. */
+async function pikaPorts(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    if ((await portFree(port)) && (await portFree(port + 2000)) && (await portFree(port + 10_001)))
+      return port;
+  }
+  throw new Error('no free port triple for Pika');
+}
+
+async function answers(port: number): Promise<boolean> {
+  const probe = new Redis({
+    host: HOST,
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/** Starts `pika-run` (the path of one build's script) and resolves once Pika answers PING. */
+export async function startLocalPika(pikaRun: string): Promise<LocalRedis> {
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => {
+      for (const entry of live) {
+        entry.child.kill('SIGKILL');
+        rmSync(entry.dir, { recursive: true, force: true });
+      }
+    });
+  }
+  const dir = await mkdtemp(path.join(tmpdir(), 'kvmerge-pika-'));
+  const port = await pikaPorts();
+  const logFile = path.join(dir, 'pika-run.log');
+  const log = openSync(logFile, 'w');
+  let child: ChildProcess;
+  try {
+    const argv = [...deathSignalPrefix(), pikaRun, String(port), path.join(dir, 'data')];
+    child = spawn(argv[0]!, argv.slice(1), { cwd: dir, stdio: ['ignore', log, log], detached: true });
+  } finally {
+    closeSync(log);
+  }
+  child.unref();
+  const entry = { child, dir };
+  live.add(entry);
+  const stop = async (): Promise<void> => {
+    if (!live.has(entry)) return;
+    live.delete(entry);
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-10).join('\n');
+      await stop();
+      throw new Error(`${pikaRun} exited during startup on port ${port}:\n${tail}`);
+    }
+    if (await answers(port)) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`${pikaRun} on port ${port} did not answer PING within ${START_TIMEOUT_MS} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    host: HOST,
+    port,
+    url: `redis://${HOST}:${port}/0`,
+    password: undefined,
+    dir,
+    pid: child.pid ?? -1,
+    urlFor: (db: number) => `redis://${HOST}:${port}/${db}`,
+    stop,
+  };
+}
