@@ -3,12 +3,14 @@ import type { MergePlan, SourcePlan } from './config/plan.js';
 import { decide, foldTypes } from './decide/decide.js';
 import type { DataType, Decision, NativeType } from './decide/types.js';
 import { RunError } from './errors.js';
-import { type HolderView, type KeyProbe, probeBatch } from './probe/probe.js';
+import { type HolderView, type KeyProbe, probeBatch, type Unit } from './probe/probe.js';
+import type { Caps } from './redis/capabilities.js';
 import type { RespPipe } from './redis/pipe.js';
 import type { Tally } from './report/tally.js';
 import { copyBigKey } from './write/bigkey.js';
 import type { ByteBudget } from './write/budget.js';
 import type { Command } from './write/commands.js';
+import { CODECS } from './write/native/index.js';
 import { type ReadHow, readValues, type SourceValue } from './write/read.js';
 import type { TempKeys } from './write/temp-keys.js';
 import { type Deadline, deadlineFrom, now, type TargetClock } from './write/ttl.js';
@@ -25,7 +27,10 @@ export interface RunContext {
   targetRestores: boolean;
   /** Why keys that want the dump path are written natively (reported as a fallback per key). */
   nativeReason?: string;
-  protoMaxBulkLen: number;
+  /** What the target can do (DESIGN.md seam 1). */
+  targetCaps: Caps;
+  /** Opens another connection to the target (a big key built in one transaction needs its own). */
+  openTarget(): Promise<RespPipe>;
   clock: TargetClock;
   /** Bytes of values in memory at once, across batches (SPEC §2.2). */
   budget: ByteBudget;
@@ -47,8 +52,8 @@ export interface SourceRun {
   dumps: boolean;
   /** Why this source is read natively though the mode wants DUMP. */
   nativeReason?: string;
-  /** The source answers MEMORY USAGE (not Pika); sizes otherwise come from element counts. */
-  measures: boolean;
+  /** What the source can do (DESIGN.md seam 1). */
+  caps: Caps;
   /** The sources before this one, to predict the fold and count overlaps. */
   earlier: HolderView[];
 }
@@ -69,24 +74,37 @@ type Step = {
   targetType: DataType | null;
   overlap: boolean;
 };
+
+/** Where one name holds several types, they are folded one after the other, in this order (probe.ts). */
+const nameOf = (key: Buffer): string => key.toString('latin1');
 type RecordStep = (step: Step, decision: Decision) => void;
 
 /**
- * Carries one batch through probe → decide → read → write → account. Every key of the batch ends
- * in exactly one counter, except keys that must be decided again (the source or the target changed
+ * Carries one batch through probe → decide → read → write → account. Every unit of the batch ends
+ * in exactly one counter, except units that must be decided again (the source or the target changed
  * between two round trips): those go round once more, up to MAX_ATTEMPTS.
+ *
+ * Where a source name holds several types (Pika 3.x), each (name, type) is its own step of the fold,
+ * in TYPE_ORDER: a real run writes the first type of each name, then the next ones in later rounds,
+ * so each sees what the one before it wrote. `follows` marks such later units (the name's overlap
+ * with earlier sources is counted once, on its first type).
  */
 export async function processBatch(
   ctx: RunContext,
   src: SourceRun,
-  keys: Buffer[],
+  units: Unit[],
   attempt = 1,
+  follows = false,
 ): Promise<void> {
   const { plan, tally } = ctx;
-  const probes = await probeBatch(src.pipe, src.plan.prefix, ctx.targetPipe, src.earlier, keys, {
-    withMemory: !plan.dryRun && src.measures,
-    dryRun: plan.dryRun,
-  });
+  const probes = await probeBatch(
+    { pipe: src.pipe, caps: src.caps },
+    src.plan.prefix,
+    { pipe: ctx.targetPipe, caps: ctx.targetCaps },
+    src.earlier,
+    units,
+    { withMemory: !plan.dryRun, dryRun: plan.dryRun },
+  );
   const record: RecordStep = (step, decision) =>
     tally.record({
       sourceIndex: src.index,
@@ -97,10 +115,20 @@ export async function processBatch(
       sourceOverlap: step.overlap,
     });
 
-  const again: Buffer[] = [];
+  const again: Unit[] = [];
+  const later: Unit[] = [];
   const toWrite: Step[] = [];
+  // The types of each name taken so far in this round, for names that hold several.
+  const taken = new Map<string, DataType[]>();
+  const targetMulti = ctx.targetCaps.multiTypeNames;
   for (const probe of probes) {
-    const overlap = probe.earlier.length === 1;
+    const before = probe.type === null ? undefined : taken.get(nameOf(probe.sourceKey));
+    if (before && !plan.dryRun) {
+      later.push({ key: probe.sourceKey, type: probe.type! });
+      continue;
+    }
+    if (probe.type !== null) taken.set(nameOf(probe.sourceKey), [...(before ?? []), probe.type]);
+    const overlap = probe.earlierHolders === 1 && !before && !follows;
     if (probe.type === null) {
       tally.record({
         sourceIndex: src.index,
@@ -112,15 +140,25 @@ export async function processBatch(
       });
       continue;
     }
-    // A dry run writes nothing, so the target does not show what earlier sources would have done:
-    // fold their types over the target's to predict the step (SPEC §1.2, §5.3).
+    // A dry run writes nothing, so the target does not show what earlier sources (and earlier types
+    // of the same name) would have done: fold their types over the target's to predict the step
+    // (SPEC §1.2, §5.3). Where the target keeps types side by side, only the same type folds.
+    const folded = [...probe.earlier, ...(before ?? [])];
     const targetType = plan.dryRun
-      ? foldTypes(probe.targetType, probe.earlier, plan.strategies)
+      ? foldTypes(
+          probe.targetType,
+          targetMulti ? folded.filter((t) => t === probe.type) : folded,
+          plan.strategies,
+        )
       : probe.targetType;
     const decision = decide(probe.type, targetType, plan.strategies);
     const step: Step = { probe, type: probe.type, decision, targetType, overlap };
     const { action } = decision;
-    if (plan.dryRun || action === 'skip' || action === 'fail') {
+    const unwritable = action !== 'skip' && action !== 'fail' && refusal(ctx, probe);
+    if (unwritable) {
+      record(step, { ...decision, action: 'fail' });
+      keyFailed(ctx, src, step, unwritable);
+    } else if (plan.dryRun || action === 'skip' || action === 'fail') {
       record(step, decision);
       if (action === 'fail' && !plan.dryRun && !ctx.stopped) ctx.stopped = mismatchError(src, step);
     } else {
@@ -160,13 +198,39 @@ export async function processBatch(
   for (const step of [...big, ...tooLarge]) await copyBig(ctx, src, step, record, again);
 
   if (again.length > 0) {
-    if (attempt < MAX_ATTEMPTS) return processBatch(ctx, src, again, attempt + 1);
-    if (!ctx.stopped) {
+    if (attempt < MAX_ATTEMPTS) await processBatch(ctx, src, again, attempt + 1, follows);
+    else if (!ctx.stopped) {
       ctx.stopped = new RunError(
-        `${again.length} key(s) kept changing while being merged (e.g. ${describeKey(again[0]!)})`,
+        `${again.length} key(s) kept changing while being merged (e.g. ${describeKey(again[0]!.key)})`,
       );
     }
   }
+  if (later.length > 0 && !ctx.stopped && !ctx.signal?.aborted) await processBatch(ctx, src, later, 1, true);
+}
+
+/** Why the target cannot take this key at all, if it cannot (SPEC §7): counted as failed, never written. */
+function refusal(ctx: RunContext, probe: KeyProbe): string | undefined {
+  if (!ctx.targetCaps.nulInKeys && probe.targetKey.includes(0)) {
+    return `the target (${ctx.targetCaps.kind} ${ctx.targetCaps.version}) cuts keys at a NUL byte`;
+  }
+  return undefined;
+}
+
+/**
+ * A key that could not be written: a real run stops there (SPEC §6.4), after the batches in flight;
+ * a dry run says so and goes on.
+ */
+function keyFailed(ctx: RunContext, src: SourceRun, step: Step, reason: string): void {
+  if (ctx.plan.dryRun)
+    ctx.log(`would fail: ${describeKey(step.probe.targetKey)} from ${src.plan.name}: ${reason}`);
+  else ctx.stopped ??= new RunError(`writing ${describeKey(step.probe.targetKey)} failed: ${reason}`);
+}
+
+/** The unit to decide again: on a source of one type per name, the key (its type may have changed). */
+function retryUnit(src: SourceRun, step: Step): Unit {
+  return src.caps.multiTypeNames
+    ? { key: step.probe.sourceKey, type: step.type }
+    : { key: step.probe.sourceKey };
 }
 
 const COUNT_COMMAND: Record<NativeType, string> = {
@@ -222,7 +286,7 @@ async function readAndWrite(
   src: SourceRun,
   steps: Step[],
   record: RecordStep,
-  again: Buffer[],
+  again: Unit[],
   tooLarge: Step[],
 ): Promise<void> {
   const { plan, tally } = ctx;
@@ -241,7 +305,7 @@ async function readAndWrite(
     reading.forEach(({ step }, i) => {
       const { value, current } = values[i]!;
       if (value.state === 'gone') record(step, EXPIRED);
-      else if (value.state === 'changed') again.push(step.probe.sourceKey);
+      else if (value.state === 'changed') again.push(retryUnit(src, step));
       else if (value.state === 'refused') {
         if (src.dumps) ctx.log(`source ${src.plan.name} refuses DUMP (${value.message}); reading natively`);
         src.dumps = false;
@@ -261,6 +325,7 @@ async function readAndWrite(
             value,
             targetDeadline: values[i]!.targetDeadline,
             current,
+            shared: sharesName(ctx, step),
           },
         });
       }
@@ -269,7 +334,12 @@ async function readAndWrite(
     const results = await writeBatch(
       ctx.targetPipe,
       writing.map((w) => w.item),
-      { merge: plan.merge, protoMaxBulkLen: ctx.protoMaxBulkLen, clock: ctx.clock },
+      {
+        merge: plan.merge,
+        protoMaxBulkLen: ctx.targetCaps.protoMaxBulkLen,
+        clock: ctx.clock,
+        dialect: ctx.targetCaps,
+      },
     );
     results.forEach((result, i) => {
       const { step } = writing[i]!;
@@ -281,7 +351,7 @@ async function readAndWrite(
           record(step, EXPIRED);
           break;
         case 'retry':
-          again.push(step.probe.sourceKey);
+          again.push(retryUnit(src, step));
           break;
         case 'native':
           tally.fallback(result.reason);
@@ -297,10 +367,7 @@ async function readAndWrite(
           break;
         case 'failed':
           record(step, { ...step.decision, action: 'fail' });
-          if (!ctx.stopped)
-            ctx.stopped = new RunError(
-              `writing ${describeKey(step.probe.targetKey)} failed: ${result.message}`,
-            );
+          keyFailed(ctx, src, step, result.message);
       }
     });
   }
@@ -312,7 +379,7 @@ async function copyBig(
   src: SourceRun,
   step: Step,
   record: RecordStep,
-  again: Buffer[],
+  again: Unit[],
 ): Promise<void> {
   const taken = await ctx.budget.acquire(WINDOW_BYTES * 2);
   try {
@@ -320,11 +387,14 @@ async function copyBig(
       {
         source: src.redis,
         target: ctx.target,
+        sourceCaps: src.caps,
+        targetCaps: ctx.targetCaps,
+        openTarget: ctx.openTarget,
         merge: ctx.plan.merge,
         temp: ctx.temp,
         clock: ctx.clock,
         // A window must fit in one bulk string of the target.
-        windowBytes: Math.min(WINDOW_BYTES, Math.floor(ctx.protoMaxBulkLen / 4)),
+        windowBytes: Math.min(WINDOW_BYTES, Math.floor(ctx.targetCaps.protoMaxBulkLen / 4)),
         signal: ctx.signal,
       },
       {
@@ -332,19 +402,29 @@ async function copyBig(
         targetKey: step.probe.targetKey,
         type: step.type as NativeType,
         action: step.decision.action as 'create' | 'override' | 'merge',
+        shared: sharesName(ctx, step),
       },
     );
     if (result === 'written') record(step, step.decision);
     else if (result === 'expired' || result === 'gone') record(step, EXPIRED);
-    else if (result === 'changed') again.push(step.probe.sourceKey);
+    else if (result === 'changed') again.push(retryUnit(src, step));
   } finally {
     ctx.budget.release(taken);
   }
 }
 
 /**
- * Reads the source values and, for merges, the target's TTL (for merge.ttl) and, for a list union,
- * the target's list, all in one round trip to each side.
+ * An override on a target where the name holds other types beside this one (Pika 3.x): DEL would
+ * remove them too, so only this type is emptied.
+ */
+function sharesName(ctx: RunContext, step: Step): boolean {
+  return ctx.targetCaps.multiTypeNames && step.probe.targetTypes.some((t) => t !== step.type);
+}
+
+/**
+ * Reads the source values and, for merges, the target's TTL (for merge.ttl) and, where the step
+ * needs it (a list union, a zset rule the target's ZADD cannot apply, a shared-name override), the
+ * target's present value, all in one round trip to each side.
  */
 async function readForWrite(
   ctx: RunContext,
@@ -352,32 +432,45 @@ async function readForWrite(
   reading: { step: Step; how: ReadHow }[],
 ): Promise<{ value: SourceValue; targetDeadline: Deadline; current?: unknown }[]> {
   const targetAsks: Command[] = [];
-  const askedAt: number[] = [];
-  const union = ctx.plan.merge.list === 'union';
+  const asked: { ttlAt?: number; currentAt?: number; reads: number }[] = [];
+  const caps = ctx.targetCaps;
   reading.forEach(({ step }, i) => {
-    if (step.decision.action !== 'merge') return;
-    askedAt[i] = targetAsks.length;
-    targetAsks.push(['PTTL', step.probe.targetKey]);
-    if (union && step.type === 'list') targetAsks.push(['LRANGE', step.probe.targetKey, 0, -1]);
+    const entry: (typeof asked)[number] = { reads: 0 };
+    asked[i] = entry;
+    const merging = step.decision.action === 'merge';
+    if (merging) {
+      entry.ttlAt = targetAsks.length;
+      targetAsks.push(['PTTL', step.probe.targetKey]);
+    }
+    if (step.type === 'other') return;
+    const codec = CODECS[step.type];
+    const wantsCurrent = merging
+      ? (codec.needsCurrent?.(ctx.plan.merge, caps) ?? false)
+      : step.decision.action === 'override' && sharesName(ctx, step);
+    if (wantsCurrent) {
+      const reads = codec.read(step.probe.targetKey, caps);
+      entry.currentAt = targetAsks.length;
+      entry.reads = reads.length;
+      targetAsks.push(...reads);
+    }
   });
   const sentAt = now();
   const [values, targetReplies] = await Promise.all([
     readValues(
-      src.pipe,
+      { pipe: src.pipe, caps: src.caps },
       reading.map(({ step, how }) => ({ key: step.probe.sourceKey, type: step.type, how })),
     ),
     ctx.targetPipe.send(targetAsks),
   ]);
   return values.map((value, i) => {
-    const at = askedAt[i];
-    if (at === undefined) return { value, targetDeadline: null };
-    const deadline = deadlineFrom(Number(targetReplies[at]), sentAt);
-    const current = union && reading[i]!.step.type === 'list' ? targetReplies[at + 1] : undefined;
-    return {
-      value,
-      targetDeadline: deadline === 'gone' ? null : deadline,
-      current: Array.isArray(current) ? current : undefined,
-    };
+    const { ttlAt, currentAt, reads } = asked[i]!;
+    const deadline = ttlAt === undefined ? null : deadlineFrom(Number(targetReplies[ttlAt]), sentAt);
+    const type = reading[i]!.step.type as NativeType;
+    const current =
+      currentAt === undefined
+        ? undefined
+        : (CODECS[type].decode(targetReplies.slice(currentAt, currentAt + reads), caps) ?? undefined);
+    return { value, targetDeadline: deadline === 'gone' ? null : deadline, current };
   });
 }
 

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { processBatch, type RunContext, type SourceRun } from './batch.js';
 import type { MergePlan } from './config/plan.js';
 import { ConnectionError, RunError } from './errors.js';
-import { probeServer, type ServerInfo } from './redis/capabilities.js';
+import { type Caps, keyspaceSize, probeServer } from './redis/capabilities.js';
 import { close, connect } from './redis/connect.js';
 import { RespPipe } from './redis/pipe.js';
 import { redactUrl } from './redis/url.js';
@@ -28,9 +28,9 @@ export interface RunHooks {
 
 interface Connected {
   target: Redis;
-  targetInfo: ServerInfo;
+  targetInfo: Caps;
   sources: Redis[];
-  sourceInfos: ServerInfo[];
+  sourceInfos: Caps[];
   targetPipe: RespPipe;
   sourcePipes: RespPipe[];
 }
@@ -66,8 +66,9 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
           ? 'target is Pika (no RESTORE)'
           : 'target has no RESTORE'
         : undefined,
-    clock: await measureClock(() => target.time(), supportsSetPxat(targetInfo)),
-    protoMaxBulkLen: targetInfo.protoMaxBulkLen,
+    targetCaps: targetInfo,
+    openTarget: () => RespPipe.open(plan.target.url, 'target'),
+    clock: await measureClock(() => target.time(), targetInfo),
     budget: new ByteBudget(BUDGET_BIG_KEYS * plan.write.bigKeyBytes),
     temp: new TempKeys(),
     signal: hooks.signal,
@@ -85,10 +86,12 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
         plan: plan.sources[index]!,
         redis,
         pipe: sourcePipes[index]!,
-        dumps: true,
-        measures: sourceInfos[index]!.kind !== 'pika',
+        dumps: sourceInfos[index]!.dump !== false,
+        nativeReason: sourceInfos[index]!.dump === false ? 'source has no DUMP' : undefined,
+        caps: sourceInfos[index]!,
         earlier: plan.sources.slice(0, index).map((s, j) => ({
           pipe: sourcePipes[j]!,
+          caps: sourceInfos[j]!,
           prefix: s.prefix,
           match: s.match === undefined ? undefined : Buffer.from(s.match),
         })),
@@ -136,7 +139,7 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
  */
 async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Promise<void> {
   const { write } = ctx.plan;
-  const keyspace = await src.redis.dbsize();
+  const keyspace = await keyspaceSize(src.redis, src.caps);
   const filtered = src.plan.match !== undefined;
   hooks.progress?.sourceStarted(src.index, src.plan.name, filtered ? 0 : keyspace);
   // Batches in flight: at most `concurrency`; the scan waits for a free slot before pulling more.
@@ -154,7 +157,11 @@ async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Pr
     walked = batch.walked;
     const task = (async () => {
       try {
-        await processBatch(ctx, src, batch.keys);
+        await processBatch(
+          ctx,
+          src,
+          batch.keys.map((key) => ({ key })),
+        );
       } catch (err) {
         ctx.stopped ??= asRunError(err);
       }
@@ -230,9 +237,9 @@ async function connectAll(plan: MergePlan): Promise<Connected> {
  */
 async function sameInstance(
   source: Redis,
-  sourceInfo: ServerInfo,
+  sourceInfo: Caps,
   target: Redis,
-  targetInfo: ServerInfo,
+  targetInfo: Caps,
 ): Promise<boolean> {
   if (sourceInfo.runId && targetInfo.runId) return sourceInfo.runId === targetInfo.runId;
   const socket = (source as unknown as { stream?: Socket }).stream;
@@ -247,12 +254,4 @@ async function sameInstance(
   return clients
     .split('\n')
     .some((line) => line.includes(` addr=${ours} `) || line.includes(` addr=[${ours}`));
-}
-
-/** SET … PXAT arrived in Redis 6.2; every Valkey has it. Unknown versions get SET + PEXPIREAT. */
-function supportsSetPxat(info: ServerInfo): boolean {
-  if (info.kind === 'valkey') return true;
-  if (info.kind !== 'redis') return false;
-  const [major = 0, minor = 0] = info.version.split('.').map(Number);
-  return major > 6 || (major === 6 && minor >= 2);
 }

@@ -1,118 +1,213 @@
 import { DATA_TYPES, type DataType } from '../decide/types.js';
+import type { Caps } from '../redis/capabilities.js';
 import type { Reply, RespPipe } from '../redis/pipe.js';
 import { globMatch } from '../scan/glob.js';
 import type { Command } from '../write/commands.js';
 
-/** A source as another source's probe sees it: does it hold a given target key, and as what type? */
-export interface HolderView {
+/**
+ * The unit of work (DESIGN.md seam 2): a key of a source, and, where one name holds several types
+ * (Pika 3.x), which of them. `type` is unset for a key as SCAN found it; the probe then expands it
+ * into one unit per type the name holds.
+ */
+export interface Unit {
+  key: Buffer;
+  type?: DataType;
+}
+
+/** An endpoint as the probe asks it: its pipe, and whether one name can hold several types there. */
+export interface ProbeSide {
   pipe: RespPipe;
+  caps: Pick<Caps, 'multiTypeNames' | 'memoryUsage'>;
+}
+
+/** A source as another source's probe sees it: does it hold a given target key, and as what types? */
+export interface HolderView extends ProbeSide {
   prefix: Buffer;
   match?: Buffer;
 }
 
-/** What one round trip learned about one key of a batch. */
+/** What one round trip learned about one unit of a batch. */
 export interface KeyProbe {
   sourceKey: Buffer;
   /** prefix + sourceKey: the key on the target. */
   targetKey: Buffer;
   /** null: the key is gone from the source (deleted or expired since SCAN: TYPE expires it). */
   type: DataType | null;
+  /**
+   * The target's holder of this unit: its type, or null when it has none. Where a name can hold
+   * several types (Pika 3.x target), only the same type is a holder: another type lives beside it.
+   */
   targetType: DataType | null;
+  /** Every type the target holds under the name (more than one only on a Pika 3.x target). */
+  targetTypes: DataType[];
   /** Types of the earlier sources (in declared order) that hold the target key. */
   earlier: DataType[];
+  /** How many earlier sources hold the target key. */
+  earlierHolders: number;
   /** The source's estimate of the key's memory (MEMORY USAGE), when asked and answered. */
   memory?: number;
 }
 
 const KNOWN = new Set<string>(DATA_TYPES);
 
+/**
+ * The order in which the types of one name are folded where a name holds several (Pika 3.x): the
+ * order Pika's own TYPE ranks them in (string > hash > list > zset > set), then stream.
+ */
+export const TYPE_ORDER: readonly DataType[] = ['string', 'hash', 'list', 'zset', 'set', 'stream'];
+
 export function typeFromReply(reply: unknown): DataType | null {
   const name = String(reply);
   if (name === 'none') return null;
+  // Pika 4's TYPE names a stream `streams`.
+  if (name === 'streams') return 'stream';
   return KNOWN.has(name) ? (name as DataType) : 'other';
 }
 
 /**
- * One pipelined round trip to each server for a whole batch, all in parallel: TYPE (and MEMORY
- * USAGE when `withMemory`, to find big keys before reading them) on the source, TYPE on the target
- * (its TTL matters only to merges, which read it with the values), TYPE on the earlier sources
- * that could hold the key. The earlier sources' types let a dry run predict the fold (SPEC §1.2)
- * and let both runs count keys held by more than one source.
+ * The commands that tell which types a name holds: TYPE, or where a name holds several, PTYPE (which
+ * lists them) and XLEN (Pika 3.x streams show in neither TYPE nor PTYPE).
+ */
+function typeAsks(multiType: boolean, key: Buffer): Command[] {
+  return multiType
+    ? [
+        ['PTYPE', key],
+        ['XLEN', key],
+      ]
+    : [['TYPE', key]];
+}
+
+function typesFrom(multiType: boolean, replies: Reply[], at: number): DataType[] {
+  if (!multiType) {
+    const type = typeFromReply(value(replies[at]));
+    return type === null ? [] : [type];
+  }
+  const listed = value(replies[at]);
+  const held = new Set<DataType>();
+  for (const name of Array.isArray(listed) ? listed : []) {
+    const type = typeFromReply(name);
+    if (type) held.add(type);
+  }
+  // A deleted stream keeps answering XLEN 0 on Pika 3.5, and an emptied one leaves SCAN: only
+  // entries make a stream there.
+  const entries = replies[at + 1];
+  if (typeof entries === 'number' && entries > 0) held.add('stream');
+  return TYPE_ORDER.filter((t) => held.has(t));
+}
+
+/**
+ * One pipelined round trip to each server for a whole batch, all in parallel: the source's types
+ * (and MEMORY USAGE where the server has it and `withMemory`, to find big keys before reading
+ * them), the target's types (its TTL matters only to merges, which read it with the values), the
+ * types of the earlier sources that could hold the key. The earlier sources' types let a dry run
+ * predict the fold (SPEC §1.2) and let both runs count keys held by more than one source.
+ * A unit without a type comes back as one probe per type its name holds, in TYPE_ORDER.
  */
 export async function probeBatch(
-  source: RespPipe,
+  source: ProbeSide,
   prefix: Buffer,
-  target: RespPipe,
+  target: ProbeSide,
   earlierSources: readonly HolderView[],
-  keys: readonly Buffer[],
+  units: readonly Unit[],
   opts: { withMemory: boolean; dryRun: boolean },
 ): Promise<KeyProbe[]> {
-  const { withMemory, dryRun } = opts;
+  const { dryRun } = opts;
+  const withMemory = opts.withMemory && source.caps.memoryUsage;
+  const sourceMulti = source.caps.multiTypeNames;
+  const targetMulti = target.caps.multiTypeNames;
+  const keys = units.map((u) => u.key);
   const targetKeys = prefix.length > 0 ? keys.map((k) => Buffer.concat([prefix, k])) : keys;
 
+  const perSource = (sourceMulti ? 2 : 1) + (withMemory ? 1 : 0);
   const sourceAsks: Command[] = [];
   for (const key of keys) {
-    sourceAsks.push(['TYPE', key]);
+    sourceAsks.push(...typeAsks(sourceMulti, key));
     if (withMemory) sourceAsks.push(['MEMORY', 'USAGE', key, 'SAMPLES', 5]);
   }
-  const targetAsks: Command[] = targetKeys.map((key) => ['TYPE', key]);
-  const targetTypes = target.send(targetAsks).then((replies) => replies.map((r) => typeFromReply(value(r))));
+  const perTarget = targetMulti ? 2 : 1;
+  const targetTypes = target.pipe
+    .send(targetKeys.flatMap((key) => typeAsks(targetMulti, key)))
+    .then((replies) => targetKeys.map((_, i) => typesFrom(targetMulti, replies, i * perTarget)));
   // A dry run asks the earlier sources about every key, at once: the target does not show what they
   // would have written. In a real run it does, and a key the target lacks has no earlier holder, so
   // only the keys the target holds are asked about (once the target has answered).
   const holders = dryRun
     ? Promise.all(earlierSources.map((view) => askHolder(view, targetKeys, () => true)))
     : targetTypes.then((types) =>
-        Promise.all(earlierSources.map((view) => askHolder(view, targetKeys, (i) => types[i] !== null))),
+        Promise.all(earlierSources.map((view) => askHolder(view, targetKeys, (i) => types[i]!.length > 0))),
       );
   const [sourceReplies, targetTypeList, holderTypes] = await Promise.all([
-    source.send(sourceAsks),
+    source.pipe.send(sourceAsks),
     targetTypes,
     holders,
   ]);
 
-  const per = withMemory ? 2 : 1;
-  return keys.map((sourceKey, i) => {
-    const probe: KeyProbe = {
-      sourceKey,
-      targetKey: targetKeys[i]!,
-      type: typeFromReply(value(sourceReplies[i * per])),
-      targetType: targetTypeList[i]!,
-      earlier: [],
-    };
-    for (const types of holderTypes) {
-      const held = types[i];
-      if (held) probe.earlier.push(held);
+  const probes: KeyProbe[] = [];
+  units.forEach((unit, i) => {
+    const at = i * perSource;
+    const held = typesFrom(sourceMulti, sourceReplies, at);
+    // A unit that names its type is about that type only: gone if the name no longer holds it.
+    const types: (DataType | null)[] = unit.type ? [held.includes(unit.type) ? unit.type : null] : held;
+    if (types.length === 0) types.push(null);
+    const earlier: DataType[] = [];
+    let earlierHolders = 0;
+    for (const perView of holderTypes) {
+      const typesHeld = perView[i];
+      if (typesHeld && typesHeld.length > 0) {
+        earlier.push(...typesHeld);
+        earlierHolders++;
+      }
     }
+    const onTarget = targetTypeList[i]!;
+    let memory: number | undefined;
     if (withMemory) {
-      // Denied (a restricted user) or unknown (Pika): the size is then learned from element counts.
-      const bytes = sourceReplies[i * per + 1];
-      if (typeof bytes === 'number') probe.memory = bytes;
+      // Denied (a restricted user): the size is then learned from element counts.
+      const bytes = sourceReplies[at + perSource - 1];
+      if (typeof bytes === 'number') memory = bytes;
     }
-    return probe;
+    for (const type of types) {
+      const targetType = targetMulti
+        ? type !== null && onTarget.includes(type)
+          ? type
+          : null
+        : (onTarget[0] ?? null);
+      probes.push({
+        sourceKey: unit.key,
+        targetKey: targetKeys[i]!,
+        type,
+        targetType,
+        targetTypes: onTarget,
+        earlier,
+        earlierHolders,
+        memory,
+      });
+    }
   });
+  return probes;
 }
 
-/** The type under which `view` holds each target key (undefined where it cannot or does not). */
+/** The types under which `view` holds each target key (undefined where it cannot or was not asked). */
 async function askHolder(
   view: HolderView,
   targetKeys: readonly Buffer[],
   wanted: (i: number) => boolean,
-): Promise<(DataType | undefined)[]> {
-  const result: (DataType | undefined)[] = new Array(targetKeys.length);
+): Promise<(DataType[] | undefined)[]> {
+  const result: (DataType[] | undefined)[] = new Array(targetKeys.length);
+  const multi = view.caps.multiTypeNames;
   const asked: number[] = [];
   const asks: Command[] = [];
   targetKeys.forEach((targetKey, i) => {
     if (!wanted(i) || !startsWith(targetKey, view.prefix)) return;
     const key = targetKey.subarray(view.prefix.length);
     if (view.match && !globMatch(view.match, key)) return;
-    asks.push(['TYPE', key]);
+    asks.push(...typeAsks(multi, key));
     asked.push(i);
   });
   if (asked.length === 0) return result;
   const replies = await view.pipe.send(asks);
+  const per = multi ? 2 : 1;
   asked.forEach((i, n) => {
-    result[i] = typeFromReply(value(replies[n])) ?? undefined;
+    result[i] = typesFrom(multi, replies, n * per);
   });
   return result;
 }

@@ -2,8 +2,12 @@ import type { Redis } from 'ioredis';
 
 export type ServerKind = 'redis' | 'valkey' | 'pika' | 'unknown';
 
-/** What a server can do, learned once per run before any write. */
-export interface ServerInfo {
+/**
+ * What one endpoint can do (DESIGN.md seam 1), learned once per run before any write. Every read
+ * path, write path and codec asks this object instead of asking which server it is: a server quirk
+ * is written down here once, with the version that has it, and nowhere else.
+ */
+export interface Caps {
   kind: ServerKind;
   version: string;
   /** Identifies the process: equal run ids mean the same instance (SPEC §1.7). */
@@ -13,49 +17,141 @@ export interface ServerInfo {
   restore?: boolean;
   /** Largest bulk string the server accepts; a larger RESTORE payload would kill the connection. */
   protoMaxBulkLen: number;
+  /** MEMORY USAGE answers: sizes big keys before reading them. Otherwise element counts do. */
+  memoryUsage: boolean;
+  /** RENAME exists: a chunked create/override is built under a temporary key and renamed over the key. */
+  rename: boolean;
+  /** PEXPIREAT / SET PXAT / RESTORE ABSTTL keep a millisecond Unix time as given. */
+  absoluteExpiry: boolean;
+  /** SET … PXAT (Redis 6.2 and later, every Valkey). */
+  setPxat: boolean;
+  /** The smallest TTL step the server keeps: 1 ms, or 1000 where it keeps whole seconds. */
+  ttlGranularityMs: number;
+  /** HSET takes many field/value pairs (Redis 4+); otherwise HMSET does. */
+  multiPairHset: boolean;
+  /** ZADD takes NX / GT / LT. */
+  zaddFlags: boolean;
+  /** ZRANGE returns every member; where it hides ±inf scores, zsets are read with ZSCAN. */
+  zrangeComplete: boolean;
+  /** Consumer groups and stream ids beyond the entries: XINFO GROUPS, XGROUP, XSETID. */
+  streamGroups: boolean;
+  /** One name can hold several types at once; SCAN returns it once per type (Pika 3.x). */
+  multiTypeNames: boolean;
+  /** DBSIZE is stale until `INFO keyspace 1` recounts (Pika). */
+  keyspaceNeedsStats: boolean;
+  /** Keys may contain a NUL byte; where false the server truncates them, so they are refused. */
+  nulInKeys: boolean;
+  /** MULTI/EXEC exist. */
+  transactions: boolean;
 }
 
 const REDIS_DEFAULT_PROTO_MAX_BULK_LEN = 512 * 1024 * 1024;
 
+/** A Redis or Valkey: everything the product uses is there. */
+function redisCaps(kind: ServerKind, version: string): Caps {
+  return {
+    kind,
+    version,
+    protoMaxBulkLen: REDIS_DEFAULT_PROTO_MAX_BULK_LEN,
+    memoryUsage: true,
+    rename: true,
+    absoluteExpiry: true,
+    setPxat: kind === 'valkey' || atLeast(version, 6, 2),
+    ttlGranularityMs: 1,
+    multiPairHset: true,
+    zaddFlags: true,
+    zrangeComplete: true,
+    streamGroups: true,
+    multiTypeNames: false,
+    keyspaceNeedsStats: false,
+    nulInKeys: true,
+    transactions: true,
+  };
+}
+
+/**
+ * Pika, as measured on 4.0.1 (`pika_version:4.0.0`) and 3.5.5 (SPEC §7): no DUMP/RESTORE, RENAME,
+ * MEMORY, EVAL or COMMAND; HSET takes one pair (HMSET many); ZADD has no NX/GT/LT; ZRANGE leaves out
+ * members scored -inf (ZSCAN shows them); XINFO GROUPS never answers and XGROUP/XSETID do not exist;
+ * DBSIZE is stale until `INFO keyspace 1`; MULTI/EXEC work. 4.x: PEXPIREAT with a millisecond time
+ * destroys the key (so lifetimes are sent relative), a key with a NUL byte is cut at the NUL, TYPE
+ * names a stream `streams`. 3.x: TTLs are whole seconds (rounded down), one name holds several types
+ * (TYPE names the first of string > hash > list > zset > set, PTYPE lists them, streams show in
+ * neither: XLEN finds them), DEL and PEXPIRE act on every type of the name.
+ */
+function pikaCaps(version: string): Caps {
+  const three = !atLeast(version, 4, 0);
+  return {
+    kind: 'pika',
+    version,
+    dump: false,
+    restore: false,
+    protoMaxBulkLen: REDIS_DEFAULT_PROTO_MAX_BULK_LEN,
+    memoryUsage: false,
+    rename: false,
+    absoluteExpiry: false,
+    setPxat: false,
+    ttlGranularityMs: three ? 1000 : 1,
+    multiPairHset: false,
+    zaddFlags: false,
+    zrangeComplete: false,
+    streamGroups: false,
+    multiTypeNames: three,
+    keyspaceNeedsStats: true,
+    nulInKeys: three,
+    transactions: true,
+  };
+}
+
 /**
  * Asks INFO, COMMAND INFO and CONFIG GET what the server is and can do. Each may be denied to a
  * restricted ACL user (a read-only source user has only +@read); a denied question leaves the
- * answer unknown instead of failing the run.
+ * answer at the kind's default instead of failing the run.
  */
-export async function probeServer(redis: Redis): Promise<ServerInfo> {
-  const info: ServerInfo = {
-    kind: 'unknown',
-    version: '',
-    protoMaxBulkLen: REDIS_DEFAULT_PROTO_MAX_BULK_LEN,
-  };
+export async function probeServer(redis: Redis): Promise<Caps> {
   const fields = parseInfo(await optional(() => redis.info('server')));
-  if (fields.pika_version) {
-    info.kind = 'pika';
-    info.version = fields.pika_version;
-    // Pika has neither DUMP nor RESTORE (SPEC §7): native mode.
-    info.dump = false;
-    info.restore = false;
-  } else if (fields.valkey_version || fields.server_name === 'valkey') {
-    info.kind = 'valkey';
-    info.version = fields.valkey_version ?? fields.redis_version ?? '';
-  } else if (fields.redis_version) {
-    info.kind = 'redis';
-    info.version = fields.redis_version;
-  }
-  info.runId = fields.run_id;
-  if (info.kind !== 'pika') {
+  let caps: Caps;
+  if (fields.pika_version) caps = pikaCaps(fields.pika_version);
+  else if (fields.valkey_version || fields.server_name === 'valkey') {
+    caps = redisCaps('valkey', fields.valkey_version ?? fields.redis_version ?? '');
+  } else caps = redisCaps(fields.redis_version ? 'redis' : 'unknown', fields.redis_version ?? '');
+  caps.runId = fields.run_id;
+  if (caps.kind !== 'pika') {
     const commands = await optional(
       () => redis.call('COMMAND', 'INFO', 'DUMP', 'RESTORE') as Promise<unknown[]>,
     );
     if (Array.isArray(commands) && commands.length === 2) {
-      info.dump = commands[0] !== null;
-      info.restore = commands[1] !== null;
+      caps.dump = commands[0] !== null;
+      caps.restore = commands[1] !== null;
     }
   }
   const bulk = await optional(() => redis.config('GET', 'proto-max-bulk-len') as Promise<string[]>);
   const limit = Number(Array.isArray(bulk) ? bulk[1] : Number.NaN);
-  if (Number.isFinite(limit) && limit > 0) info.protoMaxBulkLen = limit;
-  return info;
+  if (Number.isFinite(limit) && limit > 0) caps.protoMaxBulkLen = limit;
+  return caps;
+}
+
+/**
+ * The number of keys in the connection's database, for progress totals. Where DBSIZE is stale
+ * (Pika), `INFO keyspace 1` recounts and its per-type lines (`db0 Strings_keys=3, …`) are summed.
+ */
+export async function keyspaceSize(redis: Redis, caps: Caps): Promise<number> {
+  if (caps.keyspaceNeedsStats) {
+    const db = redis.options.db ?? 0;
+    const text = await optional(() => redis.info('keyspace', '1') as Promise<string>);
+    let total = 0;
+    for (const line of (text ?? '').split(/\r?\n/)) {
+      if (!line.startsWith(`db${db} `)) continue;
+      for (const m of line.matchAll(/\b\w+_keys=(\d+)/g)) total += Number(m[1]);
+    }
+    if (total > 0) return total;
+  }
+  return Number(await redis.dbsize());
+}
+
+function atLeast(version: string, major: number, minor: number): boolean {
+  const [a = 0, b = 0] = version.split('.').map(Number);
+  return a > major || (a === major && b >= minor);
 }
 
 async function optional<T>(ask: () => Promise<T>): Promise<T | undefined> {

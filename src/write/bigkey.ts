@@ -1,9 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { MergeOptions, NativeType } from '../decide/types.js';
+import { typeFromReply } from '../probe/probe.js';
+import type { Caps } from '../redis/capabilities.js';
+import type { Reply, RespPipe } from '../redis/pipe.js';
 import { SeenKeys } from '../scan/seen-keys.js';
 import type { Command } from './commands.js';
 import { CODECS } from './native/index.js';
 import { type StreamValue, streamCodec } from './native/stream.js';
+import { scoreFirst } from './native/zset.js';
 import { TEMP_LEASE_RENEW_MS, TEMP_TTL_MS, type TempKeys } from './temp-keys.js';
 import {
   type Deadline,
@@ -21,11 +25,17 @@ export interface BigKeyJob {
   targetKey: Buffer;
   type: NativeType;
   action: 'create' | 'override' | 'merge';
+  /** The target's name holds other types beside this one (Pika 3.x): an override empties this type alone. */
+  shared: boolean;
 }
 
 export interface BigKeyEnv {
   source: Redis;
   target: Redis;
+  sourceCaps: Caps;
+  targetCaps: Caps;
+  /** A connection of its own to the target, for a value built inside one transaction. */
+  openTarget(): Promise<RespPipe>;
   merge: MergeOptions;
   temp: TempKeys;
   /** Bytes a window aims at: bounds what one window holds in memory and what one command carries. */
@@ -44,9 +54,10 @@ const MAX_WINDOW = 10_000;
  * Copies or merges one big key window by window (SPEC §2.3), so that neither kvmerge nor one
  * command holds the whole value. Create and override build the value under a temporary key in
  * the same slot and RENAME it over the key with its TTL in one MULTI/EXEC: a reader sees the old
- * value or the new one, never half (SPEC §2.4). A merge applies the windows to the key itself,
- * except a zset `sum`, which is built aside and folded in with ZUNIONSTORE so that a member SCAN
- * returns twice is not added twice (SPEC §1.6).
+ * value or the new one, never half (SPEC §2.4). A target without RENAME (Pika) gets the windows
+ * queued inside one MULTI on a connection of its own instead (copyInTransaction). A merge applies
+ * the windows to the key itself, except a zset `sum`, which is built aside and folded in with
+ * ZUNIONSTORE so that a member SCAN returns twice is not added twice (SPEC §1.6).
  */
 export async function copyBigKey(env: BigKeyEnv, job: BigKeyJob): Promise<BigKeyResult> {
   const { source, target } = env;
@@ -55,13 +66,15 @@ export async function copyBigKey(env: BigKeyEnv, job: BigKeyJob): Promise<BigKey
     source.pipeline().type(job.sourceKey).pttl(job.sourceKey).exec() as Promise<[Error | null, unknown][]>,
     job.action === 'merge' ? target.pttl(job.targetKey) : -1,
   ]);
-  const type = replies[0]![1];
+  const type = typeFromReply(replies[0]![1]);
   const pttl = replies[1]![1];
   const deadline = deadlineFrom(Number(pttl), sentAt);
   const targetLife = deadlineFrom(targetPttl, sentAt);
   const targetDeadline = targetLife === 'gone' ? null : targetLife;
-  if (type === 'none' || deadline === 'gone') return 'gone';
-  if (type !== job.type) return 'changed';
+  // Where a name holds several types, TYPE names only the first: an empty read says "gone" instead.
+  if (deadline === 'gone' || (!env.sourceCaps.multiTypeNames && type === null)) return 'gone';
+  if (!env.sourceCaps.multiTypeNames && type !== job.type) return 'changed';
+  if (job.action !== 'merge' && !env.targetCaps.rename) return copyInTransaction(env, job, deadline);
 
   const buildsAside = job.action !== 'merge' || (job.type === 'zset' && env.merge.zsetScore === 'sum');
   const tmp = buildsAside ? env.temp.create(job.targetKey) : undefined;
@@ -85,7 +98,7 @@ export async function copyBigKey(env: BigKeyEnv, job: BigKeyJob): Promise<BigKey
         await writing;
         return 'interrupted';
       }
-      const commands = windowCommands(job, into, window, env.merge, tmp !== undefined, held);
+      const commands = await windowCommands(env, job, into, window, tmp !== undefined, held);
       // The temporary key's lease: set with the first window, renewed well before it could run out.
       if (tmp && now() - leasedAt > TEMP_LEASE_RENEW_MS) {
         commands.push(['PEXPIRE', tmp, TEMP_TTL_MS]);
@@ -97,7 +110,7 @@ export async function copyBigKey(env: BigKeyEnv, job: BigKeyJob): Promise<BigKey
       writing = send(target, commands);
     }
     await writing;
-    if (job.type === 'stream' && tmp) await send(target, await streamTail(source, job.sourceKey, tmp));
+    if (job.type === 'stream' && tmp) await send(target, await streamTail(env, job.sourceKey, tmp));
     if (elements === 0) return 'gone';
     return await finish(env, job, tmp, deadline, targetDeadline);
   } finally {
@@ -139,14 +152,69 @@ async function finish(
   return 'written';
 }
 
-function windowCommands(
+/**
+ * Copies a big key into a target without RENAME (Pika) inside one MULTI on a connection of its
+ * own: DEL (or, where the name holds other types, this type's own emptying), every window, the TTL,
+ * then EXEC. The server holds the queued windows; kvmerge holds one at a time. A reader sees the
+ * old value or the new one, never half (SPEC §2.4), and an interruption or an error closes the
+ * connection, which discards the transaction: nothing of it reaches the key.
+ */
+async function copyInTransaction(env: BigKeyEnv, job: BigKeyJob, deadline: Deadline): Promise<BigKeyResult> {
+  const tx = await env.openTarget();
+  try {
+    const key = job.targetKey;
+    await queue(tx, [['MULTI']], false);
+    if (job.action === 'override') {
+      if (!job.shared) await queue(tx, [['DEL', key]]);
+      else if (job.type === 'hash' || job.type === 'set') {
+        // Emptying one type needs its members: read from the target in windows, before EXEC runs.
+        for await (const window of readWindows(env.target, key, job.type, env, false)) {
+          await queue(tx, CODECS[job.type].clear(key, window));
+        }
+      } else await queue(tx, CODECS[job.type].clear(key, null));
+    }
+    if (job.type === 'string' && job.shared) await queue(tx, [['SET', key, '']]);
+    let elements = 0;
+    for await (const window of readWindows(env.source, job.sourceKey, job.type, env, false)) {
+      if (env.signal?.aborted) return 'interrupted';
+      elements += window.length;
+      await queue(tx, await windowCommands(env, job, key, window, true, undefined));
+    }
+    if (job.type === 'stream') await queue(tx, await streamTail(env, job.sourceKey, key));
+    if (elements === 0) return 'gone';
+    const ttl = remaining(deadline);
+    if (ttl !== null && ttl <= 0) return 'expired';
+    if (deadline !== null) await queue(tx, [expireCommand(key, deadline, env.clock)]);
+    const [results] = await tx.send([['EXEC']]);
+    if (results instanceof Error) throw results;
+    if (!Array.isArray(results)) throw new Error('transaction aborted');
+    const failure = results.find((r): r is Error => r instanceof Error);
+    if (failure) throw failure;
+    return 'written';
+  } finally {
+    // Closing before EXEC discards what was queued.
+    tx.close();
+  }
+}
+
+/** Queues commands inside an open MULTI and throws unless each was queued (or answered OK, for MULTI). */
+async function queue(tx: RespPipe, commands: Command[], queued = true): Promise<void> {
+  const replies = await tx.send(commands);
+  for (const reply of replies) {
+    if (reply instanceof Error) throw reply;
+    const text = Buffer.isBuffer(reply) ? reply.toString() : String(reply);
+    if (text !== (queued ? 'QUEUED' : 'OK')) throw new Error(`unexpected reply inside MULTI: ${text}`);
+  }
+}
+
+async function windowCommands(
+  env: BigKeyEnv,
   job: BigKeyJob,
   into: Buffer,
   window: Buffer[],
-  merge: MergeOptions,
   aside: boolean,
   held: SeenKeys | undefined,
-): Command[] {
+): Promise<Command[]> {
   if (job.type === 'string') return [['APPEND', into, window[0]!]];
   if (job.type === 'stream') {
     return (window as unknown as StreamValue['entries']).map(
@@ -154,25 +222,43 @@ function windowCommands(
     );
   }
   const codec = CODECS[job.type];
-  if (aside) return codec.write(into, window);
+  const dialect = env.targetCaps;
+  if (aside) return codec.write(into, window, dialect);
   if (held) {
     // List union over windows: what the target list holds, and what earlier windows added.
     const added = window.filter((item) => held.add(item));
-    return added.length > 0 ? codec.write(into, added) : [];
+    return added.length > 0 ? codec.write(into, added, dialect) : [];
   }
-  return codec.merge(into, window, merge);
+  const current = codec.needsCurrent?.(env.merge, dialect)
+    ? await scoresOnTarget(env.target, into, window)
+    : undefined;
+  return codec.merge(into, window, env.merge, current, dialect);
 }
 
-/** Stream metadata that XADD does not carry: the last id and the consumer groups. */
-async function streamTail(source: Redis, key: Buffer, into: Buffer): Promise<Command[]> {
-  const replies = (await source
-    .pipeline()
-    .callBuffer('XINFO', 'STREAM', key)
-    .callBuffer('XINFO', 'GROUPS', key)
-    .exec()) as [Error | null, unknown][];
-  const value = streamCodec.decode([[], replies[0]![1], replies[1]![1]]);
+/** The target's scores of a window's members (score, member, …), for a ZADD without NX/GT/LT (Pika). */
+async function scoresOnTarget(target: Redis, key: Buffer, pairs: Buffer[]): Promise<Buffer[]> {
+  const pipeline = target.pipeline();
+  for (let i = 1; i < pairs.length; i += 2) pipeline.zscoreBuffer(key, pairs[i]!);
+  const replies = (await pipeline.exec()) as [Error | null, Buffer | null][];
+  const current: Buffer[] = [];
+  replies.forEach(([err, score], n) => {
+    if (err) throw err;
+    if (score) current.push(score, pairs[n * 2 + 1]!);
+  });
+  return current;
+}
+
+/** Stream metadata that XADD does not carry: the last id and the consumer groups, where both sides have them. */
+async function streamTail(env: BigKeyEnv, key: Buffer, into: Buffer): Promise<Command[]> {
+  const pipeline = env.source.pipeline().callBuffer('XINFO', 'STREAM', key);
+  // Pika never answers XINFO GROUPS: it is not asked there.
+  if (env.sourceCaps.streamGroups) pipeline.callBuffer('XINFO', 'GROUPS', key);
+  const replies = (await pipeline.exec()) as [Error | null, Reply][];
+  const value = streamCodec.decode([[], replies[0]![1], replies[1]?.[1]]);
   if (!value) return [];
-  return streamCodec.write(into, { ...value, entries: [] }).filter(([name]) => name !== 'XADD');
+  return streamCodec
+    .write(into, { ...value, entries: [] }, env.targetCaps)
+    .filter(([name]) => name !== 'XADD');
 }
 
 /**
@@ -209,7 +295,7 @@ async function* readWindows(
         if (flat.length > 0) {
           adapt(flat, per);
           // ZSCAN gives member, score; ZADD takes score, member.
-          yield type === 'zset' ? zsetCodec(flat) : flat;
+          yield type === 'zset' ? scoreFirst(flat) : flat;
         }
       } while (cursor !== '0');
       return;
@@ -249,15 +335,6 @@ async function* readWindows(
       }
     }
   }
-}
-
-function zsetCodec(flat: Buffer[]): Buffer[] {
-  const out: Buffer[] = new Array(flat.length);
-  for (let i = 0; i < flat.length; i += 2) {
-    out[i] = flat[i + 1]!;
-    out[i + 1] = flat[i]!;
-  }
-  return out;
 }
 
 function sizeOf(item: Buffer | [Buffer, Buffer[]]): number {

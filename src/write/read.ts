@@ -1,7 +1,9 @@
 import type { DataType, NativeType } from '../decide/types.js';
 import { typeFromReply } from '../probe/probe.js';
+import type { Caps } from '../redis/capabilities.js';
 import type { RespPipe } from '../redis/pipe.js';
 import type { Command } from './commands.js';
+import type { Dialect } from './native/codec.js';
 import { CODECS } from './native/index.js';
 import { payloadType } from './rdb-type.js';
 import { type Deadline, deadlineFrom, now } from './ttl.js';
@@ -24,32 +26,42 @@ export interface ReadRequest {
   how: ReadHow;
 }
 
+/** A source as the reader asks it: its pipe and what it can do. */
+export interface ReadSide {
+  pipe: RespPipe;
+  caps: Dialect & Pick<Caps, 'multiTypeNames'>;
+}
+
 /**
  * Reads the values of a batch in one pipelined round trip: TYPE (to catch a key that changed type
  * since the probe), PTTL and the value, so the TTL is read together with the value (SPEC §1.5).
+ * Where a name holds several types (Pika 3.x), TYPE names only the first: there a type's own read
+ * tells whether the name still holds it (an empty reply is a gone value).
  */
-export async function readValues(source: RespPipe, requests: readonly ReadRequest[]): Promise<SourceValue[]> {
+export async function readValues(source: ReadSide, requests: readonly ReadRequest[]): Promise<SourceValue[]> {
   if (requests.length === 0) return [];
+  const checksType = !source.caps.multiTypeNames;
   const asks: Command[] = [];
   const counts: number[] = [];
   for (const { key, type, how } of requests) {
     // A DUMP payload names its own type (rdb-type.ts): TYPE is asked only before native reads.
     if (dumps(how, type)) {
       asks.push(['PTTL', key], ['DUMP', key]);
-      counts.push(1);
+      counts.push(2);
     } else {
-      const commands = CODECS[type as NativeType].read(key);
-      asks.push(['TYPE', key], ['PTTL', key], ...commands);
-      counts.push(commands.length + 1);
+      const commands = CODECS[type as NativeType].read(key, source.caps);
+      if (checksType) asks.push(['TYPE', key]);
+      asks.push(['PTTL', key], ...commands);
+      counts.push(commands.length + 1 + (checksType ? 1 : 0));
     }
   }
   const sentAt = now();
-  const replies = await source.send(asks);
+  const replies = await source.pipe.send(asks);
   let at = 0;
   return requests.map(({ type, how }, i): SourceValue => {
     const count = counts[i]!;
-    const slice = replies.slice(at, at + 1 + count);
-    at += 1 + count;
+    const slice = replies.slice(at, at + count);
+    at += count;
     if (dumps(how, type)) {
       const [pttl, payload] = slice;
       const deadline = deadlineFrom(Number(pttl), sentAt);
@@ -59,14 +71,15 @@ export async function readValues(source: RespPipe, requests: readonly ReadReques
       if (held !== undefined && held !== type) return { state: 'changed' };
       return { state: 'ok', deadline, dump: payload as Buffer };
     }
-    const [typeReply, pttl, ...valueReplies] = slice;
+    const typeReply = checksType ? slice.shift() : type;
+    const [pttl, ...valueReplies] = slice;
     if (typeReply instanceof Error) throw typeReply;
     const nowType = typeFromReply(typeReply);
     const deadline = deadlineFrom(Number(pttl), sentAt);
     if (nowType === null || deadline === 'gone') return { state: 'gone' };
     if (nowType !== type) return { state: 'changed' };
     // A value read that fails (an XINFO on a stream deleted meanwhile) shows as a missing value.
-    const decoded = CODECS[type as NativeType].decode(valueReplies);
+    const decoded = CODECS[type as NativeType].decode(valueReplies, source.caps);
     return decoded === null ? { state: 'gone' } : { state: 'ok', deadline, native: decoded };
   });
 }

@@ -1,4 +1,5 @@
 import type { MergeOptions } from '../decide/types.js';
+import type { Caps } from '../redis/capabilities.js';
 import type { Command } from './commands.js';
 
 /**
@@ -21,14 +22,17 @@ export function deadlineFrom(pttl: number, sentAt: number): Deadline | 'gone' {
  * when it is known (PEXPIREAT, SET PXAT, RESTORE ABSTTL), so time a write spends queued or in flight
  * cannot lengthen them (SPEC §1.5); a relative TTL would start counting only when the target runs it.
  * `offset` added to one of our deadlines gives the target's Unix time in ms; null: unknown (TIME was
- * refused), lifetimes go relative. `setPxat`: the target's SET takes PXAT (Redis 6.2 and later).
+ * refused) or not to be trusted (Pika 4.0 destroys a key given a millisecond PEXPIREAT), lifetimes
+ * go relative, computed at send time. `setPxat`: the target's SET takes PXAT (Redis 6.2 and later).
+ * `granularityMs`: the target keeps whole seconds (Pika 3.x, 1000) or milliseconds (1).
  */
 export interface TargetClock {
   offset: number | null;
   setPxat: boolean;
+  granularityMs: number;
 }
 
-export const RELATIVE_CLOCK: TargetClock = { offset: null, setPxat: false };
+export const RELATIVE_CLOCK: TargetClock = { offset: null, setPxat: false, granularityMs: 1 };
 
 /**
  * Measures the target's clock with TIME. The target read its clock somewhere between our send and
@@ -37,20 +41,37 @@ export const RELATIVE_CLOCK: TargetClock = { offset: null, setPxat: false };
  */
 export async function measureClock(
   time: () => Promise<(string | number)[]>,
-  setPxat: boolean,
+  caps: Pick<Caps, 'absoluteExpiry' | 'setPxat' | 'ttlGranularityMs'>,
 ): Promise<TargetClock> {
+  const relative: TargetClock = { offset: null, setPxat: false, granularityMs: caps.ttlGranularityMs };
+  if (!caps.absoluteExpiry) return relative;
   try {
     const [seconds, micros] = await time();
     const received = now();
-    return { offset: Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - received, setPxat };
+    return {
+      offset: Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - received,
+      setPxat: caps.setPxat,
+      granularityMs: caps.ttlGranularityMs,
+    };
   } catch {
-    return RELATIVE_CLOCK;
+    return relative;
   }
+}
+
+/**
+ * A relative TTL as the target will keep it. A server of whole seconds (Pika 3.x) rounds a
+ * millisecond TTL down, and 999 ms to 0, which deletes the key: rounding up to the next second
+ * instead lengthens a lifetime by less than the server's own rounding and never loses the key.
+ */
+export function relativeTtl(ms: number, clock: TargetClock): number {
+  const positive = Math.max(1, Math.floor(ms));
+  const step = clock.granularityMs;
+  return step > 1 ? Math.ceil(positive / step) * step : positive;
 }
 
 /** The command that makes `key` end at `deadline` (one of our deadlines). */
 export function expireCommand(key: Buffer, deadline: number, clock: TargetClock, at = now()): Command {
-  if (clock.offset === null) return ['PEXPIRE', key, Math.max(1, Math.floor(deadline - at))];
+  if (clock.offset === null) return ['PEXPIRE', key, relativeTtl(deadline - at, clock)];
   return ['PEXPIREAT', key, Math.floor(deadline + clock.offset)];
 }
 

@@ -1,9 +1,18 @@
 import type { DataType, MergeOptions, NativeType } from '../decide/types.js';
 import type { Reply, RespPipe } from '../redis/pipe.js';
 import type { Command } from './commands.js';
+import { type Dialect, REDIS_DIALECT } from './native/codec.js';
 import { CODECS } from './native/index.js';
 import type { SourceValue } from './read.js';
-import { type Deadline, expireCommand, mergeTtlCommand, now, remaining, type TargetClock } from './ttl.js';
+import {
+  type Deadline,
+  expireCommand,
+  mergeTtlCommand,
+  now,
+  relativeTtl,
+  remaining,
+  type TargetClock,
+} from './ttl.js';
 
 export interface WriteItem {
   /** The key on the target. */
@@ -12,8 +21,13 @@ export interface WriteItem {
   action: 'create' | 'override' | 'merge';
   value: Extract<SourceValue, { state: 'ok' }>;
   targetDeadline: Deadline;
-  /** The target's present value, for merges that need it (list union). */
+  /** The target's present value of this type, for merges that need it and for `shared` overrides. */
   current?: unknown;
+  /**
+   * The target's name holds other types beside this one (Pika 3.x), which DEL would remove too:
+   * an override empties this type alone, from `current`.
+   */
+  shared?: boolean;
 }
 
 export type WriteResult =
@@ -31,6 +45,8 @@ export interface WriteOptions {
   /** The target's proto-max-bulk-len: a larger RESTORE payload would make it drop the connection. */
   protoMaxBulkLen: number;
   clock: TargetClock;
+  /** The target's commands and options (Pika: HMSET, no ZADD flags, no XSETID). */
+  dialect?: Dialect;
 }
 
 type Planned = { commands: Command[]; transaction: boolean } | WriteResult;
@@ -43,9 +59,10 @@ type Planned = { commands: Command[]; transaction: boolean } | WriteResult;
  */
 export function planWrite(item: WriteItem, opts: WriteOptions, at = now()): Planned {
   const { key, type, action, value } = item;
+  const dialect = opts.dialect ?? REDIS_DIALECT;
   if (action === 'merge') {
     const codec = CODECS[type as NativeType];
-    const commands = codec.merge(key, value.native, opts.merge, item.current);
+    const commands = codec.merge(key, value.native, opts.merge, item.current, dialect);
     const ttl = mergeTtlCommand(key, opts.merge.ttl, value.deadline, item.targetDeadline, at, opts.clock);
     if (ttl) commands.push(ttl);
     return { commands, transaction: commands.length > 1 };
@@ -73,13 +90,16 @@ export function planWrite(item: WriteItem, opts: WriteOptions, at = now()): Plan
       return { commands: [set, ['PEXPIREAT', key, absolute]], transaction: true };
     }
     if (absolute !== null) set.push('PXAT', absolute);
-    else if (ttl !== null) set.push('PX', ttl);
+    else if (ttl !== null) set.push('PX', relativeTtl(ttl, opts.clock));
     return { commands: [set], transaction: false };
   }
   if (type === 'other')
     return { status: 'failed', message: 'a module type can only be copied with DUMP/RESTORE' };
-  const commands: Command[] = action === 'override' ? [['DEL', key]] : [];
-  commands.push(...CODECS[type].write(key, value.native));
+  const codec = CODECS[type];
+  const commands: Command[] = [];
+  if (action === 'override')
+    commands.push(...(item.shared ? codec.clear(key, item.current ?? null) : [['DEL', key] as Command]));
+  commands.push(...codec.write(key, value.native, dialect));
   if (deadline !== null) commands.push(expireCommand(key, deadline, opts.clock, at));
   return { commands, transaction: commands.length > 1 };
 }

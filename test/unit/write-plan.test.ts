@@ -170,7 +170,7 @@ describe('a merge with nothing to send', () => {
 });
 
 describe('lifetimes on the target clock (SPEC §1.5: time in flight never lengthens a TTL)', () => {
-  const clock = { offset: 1_700_000_000_000, setPxat: true };
+  const clock = { offset: 1_700_000_000_000, setPxat: true, granularityMs: 1 };
   it('RESTORE carries an absolute expiry with ABSTTL', () => {
     const dump = b('p');
     expect(

@@ -1,25 +1,43 @@
 import type { MergeOptions, NativeType } from '../../decide/types.js';
+import type { Caps } from '../../redis/capabilities.js';
 import type { Command } from '../commands.js';
+
+/** What a codec must know of the server it reads from or writes to (DESIGN.md seam 1). */
+export type Dialect = Pick<Caps, 'multiPairHset' | 'zaddFlags' | 'zrangeComplete' | 'streamGroups'>;
+
+/** Redis and Valkey: every command the codecs use exists with every option. */
+export const REDIS_DIALECT: Dialect = {
+  multiPairHset: true,
+  zaddFlags: true,
+  zrangeComplete: true,
+  streamGroups: true,
+};
 
 /**
  * How one type is read from a source and written to the target with its own commands
  * (SPEC §2.1 native path). Pure: builds commands and decodes replies; the writer sends them.
+ * `dialect` is the server's (the source's for read/decode, the target's for the rest).
  */
 export interface NativeCodec<V> {
   type: NativeType;
   /** Commands that read the whole value; their replies (as Buffers) go to decode(). */
-  read(key: Buffer): Command[];
+  read(key: Buffer, dialect?: Dialect): Command[];
   /** The value from the replies of read(), or null when the key was gone (empty reply). */
-  decode(replies: unknown[]): V | null;
+  decode(replies: unknown[], dialect?: Dialect): V | null;
   /** Commands that write the value into a key that does not exist (the caller deletes first when replacing). */
-  write(key: Buffer, value: V): Command[];
+  write(key: Buffer, value: V, dialect?: Dialect): Command[];
   /**
    * Commands that merge the value into the existing key of the same type (SPEC §1.4).
-   * `current` is the target's present value, for the merges that need it (list union).
+   * `current` is the target's present value (read with read()), for the merges that need it.
    */
-  merge(key: Buffer, value: V, opts: MergeOptions, current?: V): Command[];
-  /** Merges that must see the target's value first (list union) say so here. */
-  needsCurrent?(opts: MergeOptions): boolean;
+  merge(key: Buffer, value: V, opts: MergeOptions, current?: V, dialect?: Dialect): Command[];
+  /** Merges that must see the target's value first (list union; zset rules the target's ZADD lacks). */
+  needsCurrent?(opts: MergeOptions, dialect: Dialect): boolean;
+  /**
+   * Commands that empty this type of the key and nothing else, given its present value: for a server
+   * where one name holds several types and DEL would remove them all (Pika 3.x).
+   */
+  clear(key: Buffer, current: V | null): Command[];
   /** Number of elements, for sizing. */
   size(value: V): number;
 }

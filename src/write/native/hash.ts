@@ -1,17 +1,25 @@
-import { ARGS_PER_COMMAND, chunked, type NativeCodec } from './codec.js';
+import { ARGS_PER_COMMAND, chunked, type Dialect, type NativeCodec, REDIS_DIALECT } from './codec.js';
+
+/** HSET takes many pairs on Redis 4+; Pika's takes one, and its HMSET many. */
+const setFields = (key: Buffer, flat: Buffer[], dialect: Dialect = REDIS_DIALECT) =>
+  chunked(dialect.multiPairHset ? 'HSET' : 'HMSET', key, flat, ARGS_PER_COMMAND * 2);
 
 /** A hash as HGETALL returns it: field, value, field, value, … */
 export const hashCodec: NativeCodec<Buffer[]> = {
   type: 'hash',
   read: (key) => [['HGETALL', key]],
   decode: ([flat]) => (Array.isArray(flat) && flat.length > 0 ? (flat as Buffer[]) : null),
-  write: (key, flat) => chunked('HSET', key, flat, ARGS_PER_COMMAND * 2),
-  merge(key, flat, opts) {
-    if (opts.hashField === 'source') return chunked('HSET', key, flat, ARGS_PER_COMMAND * 2);
+  write: setFields,
+  merge(key, flat, opts, _current, dialect) {
+    if (opts.hashField === 'source') return setFields(key, flat, dialect);
     // The target's field wins: HSETNX adds only the fields the target does not have.
     const out: ReturnType<NativeCodec<Buffer[]>['write']> = [];
     for (let i = 0; i < flat.length; i += 2) out.push(['HSETNX', key, flat[i]!, flat[i + 1]!]);
     return out;
+  },
+  clear(key, current) {
+    const fields = (current ?? []).filter((_, i) => i % 2 === 0);
+    return chunked('HDEL', key, fields, ARGS_PER_COMMAND);
   },
   size: (flat) => flat.length / 2,
 };

@@ -35,5 +35,7 @@ export const listCodec: NativeCodec<Buffer[]> = {
       }
     }
   },
+  // LTRIM to an empty range removes the list, and only the list.
+  clear: (key) => [['LTRIM', key, 1, 0]],
   size: (items) => items.length,
 };

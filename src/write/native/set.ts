@@ -7,5 +7,6 @@ export const setCodec: NativeCodec<Buffer[]> = {
   write: (key, members) => chunked('SADD', key, members, ARGS_PER_COMMAND),
   // Union: SADD ignores members the set already has.
   merge: (key, members) => chunked('SADD', key, members, ARGS_PER_COMMAND),
+  clear: (key, current) => chunked('SREM', key, current ?? [], ARGS_PER_COMMAND),
   size: (members) => members.length,
 };

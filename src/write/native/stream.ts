@@ -1,5 +1,5 @@
 import type { Command } from '../commands.js';
-import type { NativeCodec } from './codec.js';
+import { type NativeCodec, REDIS_DIALECT } from './codec.js';
 
 export interface StreamValue {
   /** Entries in id order: id, then field, value, field, value, … */
@@ -18,10 +18,11 @@ function field(flat: unknown, name: string): unknown {
 
 export const streamCodec: NativeCodec<StreamValue> = {
   type: 'stream',
-  read: (key) => [
+  // Where the server has no consumer groups (Pika: XINFO GROUPS never answers there), none is asked.
+  read: (key, dialect = REDIS_DIALECT) => [
     ['XRANGE', key, '-', '+'],
     ['XINFO', 'STREAM', key],
-    ['XINFO', 'GROUPS', key],
+    ...(dialect.streamGroups ? [['XINFO', 'GROUPS', key] as Command] : []),
   ],
   decode([range, info, groups]) {
     if (!Array.isArray(info)) return null; // XINFO on a missing key is an error: the stream is gone
@@ -37,12 +38,14 @@ export const streamCodec: NativeCodec<StreamValue> = {
     }
     return { entries, lastId: Buffer.isBuffer(lastId) ? lastId : null, groups: groupList };
   },
-  write(key, value) {
+  write(key, value, dialect = REDIS_DIALECT) {
     const out: Command[] = value.entries.map(([id, fields]) => ['XADD', key, id, ...fields] as Command);
     if (value.entries.length === 0 && value.lastId) {
       // A stream with no entries still exists (and has a last id): add one entry and trim it away.
       out.push(['XADD', key, 'MAXLEN', '0', value.lastId, 'kvmerge', '']);
     }
+    // A target without XSETID/XGROUP (Pika) keeps the entries; its last id is the last entry's.
+    if (!dialect.streamGroups) return out;
     if (value.lastId) out.push(['XSETID', key, value.lastId]);
     for (const [name, delivered] of value.groups) out.push(['XGROUP', 'CREATE', key, name, delivered]);
     return out;
@@ -50,5 +53,7 @@ export const streamCodec: NativeCodec<StreamValue> = {
   merge: () => {
     throw new Error('streams cannot be merged');
   },
+  // Empties the stream and keeps it (Pika 3.x has no per-type delete; XADD there takes any id).
+  clear: (key) => [['XTRIM', key, 'MAXLEN', 0]],
   size: (value) => value.entries.length,
 };

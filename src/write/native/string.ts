@@ -9,5 +9,7 @@ export const stringCodec: NativeCodec<Buffer> = {
   merge: () => {
     throw new Error('strings cannot be merged');
   },
+  // SET replaces the string alone, whatever else the name holds.
+  clear: () => [],
   size: () => 1,
 };

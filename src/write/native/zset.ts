@@ -1,5 +1,61 @@
+import type { MergeOptions } from '../../decide/types.js';
 import type { Command } from '../commands.js';
-import { ARGS_PER_COMMAND, chunked, type NativeCodec } from './codec.js';
+import { ARGS_PER_COMMAND, chunked, type Dialect, type NativeCodec, REDIS_DIALECT } from './codec.js';
+
+/**
+ * ZSCAN's COUNT for a whole read where ZRANGE hides members (Pika leaves out -inf scores): large
+ * enough that one call returns every member of a key below the big-key threshold (Pika answers
+ * ZSCAN … COUNT n with up to n members and cursor 0 when it has reached the end).
+ */
+const WHOLE_SCAN = 1 << 24;
+
+/** Redis prints scores with %.17g and ±inf as "inf"/"-inf", which Number() does not read. */
+export function parseScore(score: Buffer | string): number {
+  const text = score.toString().toLowerCase();
+  if (text === 'inf' || text === '+inf') return Number.POSITIVE_INFINITY;
+  if (text === '-inf') return Number.NEGATIVE_INFINITY;
+  return Number(text);
+}
+
+/** Member → score of a flat score, member, … array, keyed by the member's bytes. */
+function scoresOf(pairs: Buffer[]): Map<string, number> {
+  const scores = new Map<string, number>();
+  for (let i = 0; i < pairs.length; i += 2)
+    scores.set(pairs[i + 1]!.toString('latin1'), parseScore(pairs[i]!));
+  return scores;
+}
+
+/** The flat score, member array from a member, score one (ZRANGE WITHSCORES and ZSCAN give member first). */
+export function scoreFirst(flat: Buffer[]): Buffer[] {
+  const out: Buffer[] = new Array(flat.length);
+  for (let i = 0; i < flat.length; i += 2) {
+    out[i] = flat[i + 1]!;
+    out[i + 1] = flat[i]!;
+  }
+  return out;
+}
+
+/**
+ * The pairs whose ZADD makes the target hold what `rule` wants, given the target's present scores:
+ * for a server whose ZADD has no NX/GT/LT (Pika), the comparison they would make is made here.
+ */
+export function pairsToAdd(pairs: Buffer[], rule: MergeOptions['zsetScore'], current: Buffer[]): Buffer[] {
+  const held = scoresOf(current);
+  const out: Buffer[] = [];
+  for (let i = 0; i < pairs.length; i += 2) {
+    const have = held.get(pairs[i + 1]!.toString('latin1'));
+    const score = parseScore(pairs[i]!);
+    const wanted =
+      have === undefined ||
+      rule === 'source' ||
+      (rule === 'max' && score > have) ||
+      (rule === 'min' && score < have);
+    if (wanted) out.push(pairs[i]!, pairs[i + 1]!);
+  }
+  return out;
+}
+
+const FLAG: Partial<Record<MergeOptions['zsetScore'], string>> = { target: 'NX', max: 'GT', min: 'LT' };
 
 /**
  * A sorted set as ZADD takes it: score, member, score, member, … Scores travel as the strings
@@ -7,36 +63,34 @@ import { ARGS_PER_COMMAND, chunked, type NativeCodec } from './codec.js';
  */
 export const zsetCodec: NativeCodec<Buffer[]> = {
   type: 'zset',
-  read: (key) => [['ZRANGE', key, 0, -1, 'WITHSCORES']],
-  decode: ([flat]) => {
-    if (!Array.isArray(flat) || flat.length === 0) return null;
-    const pairs = flat as Buffer[];
-    const out: Buffer[] = new Array(pairs.length);
-    for (let i = 0; i < pairs.length; i += 2) {
-      out[i] = pairs[i + 1]!;
-      out[i + 1] = pairs[i]!;
+  read: (key, dialect = REDIS_DIALECT) =>
+    dialect.zrangeComplete
+      ? [['ZRANGE', key, 0, -1, 'WITHSCORES']]
+      : [['ZSCAN', key, 0, 'COUNT', WHOLE_SCAN]],
+  decode: ([reply], dialect = REDIS_DIALECT) => {
+    let flat = reply;
+    if (!dialect.zrangeComplete) {
+      if (!Array.isArray(reply) || String(reply[0]) !== '0') return null;
+      flat = reply[1];
     }
-    return out;
+    if (!Array.isArray(flat) || flat.length === 0) return null;
+    return scoreFirst(flat as Buffer[]);
   },
   write: (key, pairs) => chunked('ZADD', key, pairs, ARGS_PER_COMMAND * 2),
-  merge(key, pairs, opts) {
-    switch (opts.zsetScore) {
-      case 'source':
-        return chunked('ZADD', key, pairs, ARGS_PER_COMMAND * 2);
-      case 'target':
-        return chunked('ZADD', key, pairs, ARGS_PER_COMMAND * 2, ['NX']);
-      // GT/LT update an existing member only in that direction and still add new members.
-      case 'max':
-        return chunked('ZADD', key, pairs, ARGS_PER_COMMAND * 2, ['GT']);
-      case 'min':
-        return chunked('ZADD', key, pairs, ARGS_PER_COMMAND * 2, ['LT']);
-      case 'sum': {
-        // ZINCRBY adds to an existing score and creates a missing member with the increment.
-        const out: Command[] = [];
-        for (let i = 0; i < pairs.length; i += 2) out.push(['ZINCRBY', key, pairs[i]!, pairs[i + 1]!]);
-        return out;
-      }
+  needsCurrent: (opts, dialect: Dialect) => !dialect.zaddFlags && FLAG[opts.zsetScore] !== undefined,
+  merge(key, pairs, opts, current, dialect = REDIS_DIALECT) {
+    if (opts.zsetScore === 'sum') {
+      // ZINCRBY adds to an existing score and creates a missing member with the increment.
+      const out: Command[] = [];
+      for (let i = 0; i < pairs.length; i += 2) out.push(['ZINCRBY', key, pairs[i]!, pairs[i + 1]!]);
+      return out;
     }
+    const flag = FLAG[opts.zsetScore];
+    if (!flag) return chunked('ZADD', key, pairs, ARGS_PER_COMMAND * 2);
+    // NX/GT/LT update an existing member only in that direction and still add new members.
+    if (dialect.zaddFlags) return chunked('ZADD', key, pairs, ARGS_PER_COMMAND * 2, [flag]);
+    return chunked('ZADD', key, pairsToAdd(pairs, opts.zsetScore, current ?? []), ARGS_PER_COMMAND * 2);
   },
+  clear: (key) => [['ZREMRANGEBYRANK', key, 0, -1]],
   size: (pairs) => pairs.length / 2,
 };
