@@ -43,6 +43,8 @@ export interface Caps {
   nulInKeys: boolean;
   /** MULTI/EXEC exist. */
   transactions: boolean;
+  /** A stream keeps a TTL: PTTL means something on it and PEXPIRE works (not on Pika). */
+  streamTtl: boolean;
 }
 
 const REDIS_DEFAULT_PROTO_MAX_BULK_LEN = 512 * 1024 * 1024;
@@ -66,6 +68,7 @@ function redisCaps(kind: ServerKind, version: string): Caps {
     keyspaceNeedsStats: false,
     nulInKeys: true,
     transactions: true,
+    streamTtl: true,
   };
 }
 
@@ -73,7 +76,8 @@ function redisCaps(kind: ServerKind, version: string): Caps {
  * Pika, as measured on 4.0.1 (`pika_version:4.0.0`) and 3.5.5 (SPEC §7): no DUMP/RESTORE, RENAME,
  * MEMORY, EVAL or COMMAND; HSET takes one pair (HMSET many); ZADD has no NX/GT/LT; ZRANGE leaves out
  * members scored -inf (ZSCAN shows them); XINFO GROUPS never answers and XGROUP/XSETID do not exist;
- * DBSIZE is stale until `INFO keyspace 1`; MULTI/EXEC work. 4.x: PEXPIREAT with a millisecond time
+ * DBSIZE is stale until `INFO keyspace 1`; MULTI/EXEC work; a stream has no TTL (PEXPIRE
+ * does nothing, PTTL says 0 on 4.x and -2 on 3.x for a live stream). 4.x: PEXPIREAT with a millisecond time
  * destroys the key (so lifetimes are sent relative), a key with a NUL byte is cut at the NUL, TYPE
  * names a stream `streams`. 3.x: TTLs are whole seconds (rounded down), one name holds several types
  * (TYPE names the first of string > hash > list > zset > set, PTYPE lists them, streams show in
@@ -100,6 +104,7 @@ function pikaCaps(version: string): Caps {
     keyspaceNeedsStats: true,
     nulInKeys: three,
     transactions: true,
+    streamTtl: false,
   };
 }
 

@@ -68,7 +68,8 @@ export async function copyBigKey(env: BigKeyEnv, job: BigKeyJob): Promise<BigKey
   ]);
   const type = typeFromReply(replies[0]![1]);
   const pttl = replies[1]![1];
-  const deadline = deadlineFrom(Number(pttl), sentAt);
+  const deadline =
+    job.type === 'stream' && !env.sourceCaps.streamTtl ? null : deadlineFrom(Number(pttl), sentAt);
   const targetLife = deadlineFrom(targetPttl, sentAt);
   const targetDeadline = targetLife === 'gone' ? null : targetLife;
   // Where a name holds several types, TYPE names only the first: an empty read says "gone" instead.

@@ -29,7 +29,7 @@ export interface ReadRequest {
 /** A source as the reader asks it: its pipe and what it can do. */
 export interface ReadSide {
   pipe: RespPipe;
-  caps: Dialect & Pick<Caps, 'multiTypeNames'>;
+  caps: Dialect & Pick<Caps, 'multiTypeNames' | 'streamTtl'>;
 }
 
 /**
@@ -75,7 +75,8 @@ export async function readValues(source: ReadSide, requests: readonly ReadReques
     const [pttl, ...valueReplies] = slice;
     if (typeReply instanceof Error) throw typeReply;
     const nowType = typeFromReply(typeReply);
-    const deadline = deadlineFrom(Number(pttl), sentAt);
+    // Where streams have no TTL (Pika), PTTL says nothing about one: it lives until deleted.
+    const deadline = type === 'stream' && !source.caps.streamTtl ? null : deadlineFrom(Number(pttl), sentAt);
     if (nowType === null || deadline === 'gone') return { state: 'gone' };
     if (nowType !== type) return { state: 'changed' };
     // A value read that fails (an XINFO on a stream deleted meanwhile) shows as a missing value.

@@ -28,17 +28,22 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A port P in 20000..39999 with P, P+2000 and P+10001 free a moment ago. */
-async function pikaPorts(): Promise<number> {
+/**
+ * A port P in 20000..20999 with P+1000, P+2000 (replication) and P+10001 (rsync) free a moment ago.
+ * Drawing P from one block of 1000 keeps every instance's other ports out of the block, so two
+ * Pikas started at once can only collide on P itself, which the start retries.
+ */
+async function pikaPort(): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
-    if ((await portFree(port)) && (await portFree(port + 2000)) && (await portFree(port + 10_001)))
-      return port;
+    const port = 20_000 + Math.floor(Math.random() * 1000);
+    const all = await Promise.all([port, port + 1000, port + 2000, port + 10_001].map(portFree));
+    if (all.every(Boolean)) return port;
   }
-  throw new Error('no free port triple for Pika');
+  throw new Error('no free port block for Pika');
 }
 
-async function answers(port: number): Promise<boolean> {
+/** Whether the Pika on `port` answers and is process `pid` (not another test's Pika that took the port). */
+async function answers(port: number, pid: number | undefined): Promise<boolean> {
   const probe = new Redis({
     host: HOST,
     port,
@@ -49,7 +54,8 @@ async function answers(port: number): Promise<boolean> {
   probe.on('error', () => {});
   try {
     await probe.connect();
-    return (await probe.ping()) === 'PONG';
+    const info = await probe.info('server');
+    return /process_id:(\d+)/.exec(info)?.[1] === String(pid);
   } catch {
     return false;
   } finally {
@@ -59,6 +65,16 @@ async function answers(port: number): Promise<boolean> {
 
 /** Starts `pika-run` (the path of one build's script) and resolves once Pika answers PING. */
 export async function startLocalPika(pikaRun: string): Promise<LocalRedis> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(pikaRun);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startOnce(pikaRun: string): Promise<LocalRedis> {
   if (!exitHook) {
     exitHook = true;
     process.on('exit', () => {
@@ -69,7 +85,7 @@ export async function startLocalPika(pikaRun: string): Promise<LocalRedis> {
     });
   }
   const dir = await mkdtemp(path.join(tmpdir(), 'kvmerge-pika-'));
-  const port = await pikaPorts();
+  const port = await pikaPort();
   const logFile = path.join(dir, 'pika-run.log');
   const log = openSync(logFile, 'w');
   let child: ChildProcess;
@@ -99,7 +115,7 @@ export async function startLocalPika(pikaRun: string): Promise<LocalRedis> {
       await stop();
       throw new Error(`${pikaRun} exited during startup on port ${port}:\n${tail}`);
     }
-    if (await answers(port)) break;
+    if (await answers(port, child.pid)) break;
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`${pikaRun} on port ${port} did not answer PING within ${START_TIMEOUT_MS} ms`);

@@ -53,8 +53,9 @@ export async function put(r: Redis, key: Bytes, value: Value): Promise<void> {
       await r.set(key, value.value);
       return;
     case 'hash':
+      // HMSET: Pika's HSET takes one pair.
       for (const [f, v] of value.value) args.push(f, v);
-      await r.call('HSET', key, ...args);
+      await r.call('HMSET', key, ...args);
       return;
     case 'set':
       await r.call('SADD', key, ...value.value);
@@ -81,10 +82,19 @@ export async function seed(r: Redis, data: Record<string, Value> | [Bytes, Value
 /**
  * The value at `key` in the shape of `Value`, with every byte string turned into text by `text`
  * (UTF-8 by default; pass `hex` for byte-exact comparisons). Hash fields and set members are
- * sorted, so two equal values compare equal with toEqual.
+ * sorted, so two equal values compare equal with toEqual. `as` reads one type of the name (a Pika
+ * 3.x name holds several); otherwise TYPE says which, and Pika's quirks are read through: TYPE
+ * `streams` (Pika 4), streams that TYPE does not show (Pika 3.5), members ZRANGE hides (ZSCAN).
  */
-export async function readValue(r: Redis, key: Bytes, text: (b: Buffer) => string = utf8): Promise<Value> {
-  const type = await r.type(key);
+export async function readValue(
+  r: Redis,
+  key: Bytes,
+  text: (b: Buffer) => string = utf8,
+  as?: TypeName,
+): Promise<Value> {
+  let type = as ?? (await r.type(key));
+  if (type === 'streams') type = 'stream';
+  if (type === 'none' && Number(await r.xlen(key).catch(() => 0)) > 0) type = 'stream';
   switch (type) {
     case 'none':
       return NONE;
@@ -99,10 +109,15 @@ export async function readValue(r: Redis, key: Bytes, text: (b: Buffer) => strin
     case 'set':
       return { type, value: ((await r.smembersBuffer(key)) as Buffer[]).map(text).sort(cmp) };
     case 'zset': {
-      const flat = (await r.callBuffer('ZRANGE', key, 0, -1, 'WITHSCORES')) as Buffer[];
       const pairs: [string, number][] = [];
-      for (let i = 0; i < flat.length; i += 2) pairs.push([text(flat[i]!), Number(flat[i + 1]!.toString())]);
-      return { type, value: pairs };
+      let cursor = '0';
+      do {
+        const [next, flat] = (await r.callBuffer('ZSCAN', key, cursor, 'COUNT', 1000)) as [Buffer, Buffer[]];
+        cursor = next.toString();
+        for (let i = 0; i < flat.length; i += 2) pairs.push([text(flat[i]!), score(flat[i + 1]!)]);
+      } while (cursor !== '0');
+      // ZRANGE's order: by score, then by member bytes.
+      return { type, value: pairs.sort((a, b) => a[1] - b[1] || cmp(a[0], b[0])) };
     }
     case 'list':
       return { type, value: ((await r.lrangeBuffer(key, 0, -1)) as Buffer[]).map(text) };
@@ -143,6 +158,23 @@ export function normalize(value: Value, text: (b: Buffer) => string = utf8): Val
       return { type: 'stream', value: value.value.map(([id, f]) => [id, f.map(t)]) };
   }
 }
+
+/** The number of keys SCAN finds (DBSIZE is stale on Pika). */
+export async function keyCount(r: Redis): Promise<number> {
+  const seen = new Set<string>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await r.scanBuffer(cursor, 'COUNT', 1000);
+    cursor = next.toString();
+    for (const key of keys) seen.add(key.toString('latin1'));
+  } while (cursor !== '0');
+  return seen.size;
+}
+
+const score = (b: Buffer): number => {
+  const t = b.toString();
+  return t === 'inf' ? Number.POSITIVE_INFINITY : t === '-inf' ? Number.NEGATIVE_INFINITY : Number(t);
+};
 
 export const utf8 = (b: Buffer): string => b.toString('utf8');
 export const hex = (b: Buffer): string => b.toString('hex');
