@@ -262,14 +262,43 @@ describeServer([...REDIS_SERVERS], 'server matrix: every source build into every
     return t;
   }
 
-  function merge(from: TestServer, into: TestServer, dryRun: boolean): Promise<JsonReport> {
-    const source = servers.get(from)!;
+  /** The target holds the fold of SPEC §1, byte for byte, with its TTLs, and nothing else. */
+  async function expectFold(t: Redis, s1: Redis, s2: Redis): Promise<void> {
+    for (const [key, value] of EXPECTED) {
+      expect(await readValue(t, key, hex), keyName(key)).toEqual(normalize(value, hex));
+    }
+    expect(await t.dbsize()).toBe(EXPECTED.length);
+    expect(await groups(t, 'stream:new')).toEqual([['g', '1-0', 0, 0]]);
+    const info = (await t.call('XINFO', 'STREAM', 'stream:new')) as unknown[];
+    expect(String(info[info.indexOf('last-generated-id') + 1])).toBe('2-5');
+
+    // TTLs: copied from the source that decided the value (SPEC §1.5), the target's own kept.
+    for (const [key, , from] of EXPECTED) {
+      const pttl = await t.pttl(key);
+      if (from === null) expect(pttl, keyName(key)).toBe(-1);
+      else if (from === 'target') expect(pttl, keyName(key)).toBeGreaterThan(TARGET_TTL - 60_000);
+      else {
+        const expected = await (from.db === S1_DB ? s1 : s2).pttl(from.key);
+        expect(Math.abs(pttl - expected), `${keyName(key)}: ${pttl} vs ${expected}`).toBeLessThan(
+          TTL_TOLERANCE,
+        );
+      }
+    }
+  }
+
+  /** Merges s1 and s2 of `from` (or s1 of from[0] and s2 of from[1]) into the target db of `into`. */
+  function merge(
+    from: TestServer | [TestServer, TestServer],
+    into: TestServer,
+    dryRun: boolean,
+  ): Promise<JsonReport> {
+    const [first, second] = Array.isArray(from) ? from : [from, from];
     const doc = {
       version: 1,
       ...CONFIG,
       sources: [
-        { url: source.urlFor(S1_DB), name: 's1' },
-        { url: source.urlFor(S2_DB), name: 's2' },
+        { url: servers.get(first)!.urlFor(S1_DB), name: 's1' },
+        { url: servers.get(second)!.urlFor(S2_DB), name: 's2' },
       ],
       target: { url: servers.get(into)!.urlFor(TARGET_DB) },
     };
@@ -314,27 +343,7 @@ describeServer([...REDIS_SERVERS], 'server matrix: every source build into every
             conflicts: report.conflicts.total,
           });
 
-          // The target holds the fold of SPEC §1, byte for byte, and nothing else.
-          for (const [key, value] of EXPECTED) {
-            expect(await readValue(t, key, hex), keyName(key)).toEqual(normalize(value, hex));
-          }
-          expect(await t.dbsize()).toBe(EXPECTED.length);
-          expect(await groups(t, 'stream:new')).toEqual([['g', '1-0', 0, 0]]);
-          const info = (await t.call('XINFO', 'STREAM', 'stream:new')) as unknown[];
-          expect(String(info[info.indexOf('last-generated-id') + 1])).toBe('2-5');
-
-          // TTLs: copied from the source that decided the value (SPEC §1.5), the target's own kept.
-          for (const [key, , from] of EXPECTED) {
-            const pttl = await t.pttl(key);
-            if (from === null) expect(pttl, keyName(key)).toBe(-1);
-            else if (from === 'target') expect(pttl, keyName(key)).toBeGreaterThan(TARGET_TTL - 60_000);
-            else {
-              const expected = await (from.db === S1_DB ? s1 : s2).pttl(from.key);
-              expect(Math.abs(pttl - expected), `${keyName(key)}: ${pttl} vs ${expected}`).toBeLessThan(
-                TTL_TOLERANCE,
-              );
-            }
-          }
+          await expectFold(t, s1, s2);
 
           // The write path (SPEC §2.1) and what the report says of it.
           const restored = await commandStats(t, 'restore');
@@ -363,4 +372,44 @@ describeServer([...REDIS_SERVERS], 'server matrix: every source build into every
       }
     });
   }
+
+  describe('sources of different builds in one run, into redis 7.0 (Debian)', () => {
+    const into = DEFAULT_SERVER;
+    const S2_COPIED = COPIED.length - S1_COPIED;
+
+    it('an older source first is restored; the newer one after it falls back from its first payload', async () => {
+      const t = await resetTarget(into);
+      const from: [TestServer, TestServer] = ['redis-6.2.16', 'redis-7.4.1'];
+      const restores = await commandStats(t, 'restore');
+      const report = await merge(from, into, false);
+      expect(report.outcome, report.error).toBe('done');
+      expect(report.totals).toEqual(TOTALS);
+      await expectFold(t, clients.get(from[0])![0], clients.get(from[1])![1]);
+      expect(report.fallbacks.map((f) => [f.reason, f.keys])).toEqual([
+        ['payload rejected by target', S2_COPIED],
+      ]);
+      expect(report.fallbacks[0]!.sample.map((s) => `${s.source}/${s.key}`).sort()).toEqual(
+        COPIED.filter((k) => k.startsWith('s2/')),
+      );
+      const after = await commandStats(t, 'restore');
+      expect(after.calls - restores.calls).toBe(COPIED.length);
+      expect(after.failed - restores.failed).toBe(S2_COPIED);
+    });
+
+    it('a newer source first switches the whole run to native, the older source after it too', async () => {
+      const t = await resetTarget(into);
+      const from: [TestServer, TestServer] = ['valkey-8.0.1', 'redis-6.2.16'];
+      const restores = await commandStats(t, 'restore');
+      const report = await merge(from, into, false);
+      expect(report.outcome, report.error).toBe('done');
+      expect(report.totals).toEqual(TOTALS);
+      await expectFold(t, clients.get(from[0])![0], clients.get(from[1])![1]);
+      expect(report.fallbacks.map((f) => [f.reason, f.keys])).toEqual([
+        ['payload rejected by target', COPIED.length],
+      ]);
+      const after = await commandStats(t, 'restore');
+      expect(after.calls - restores.calls).toBe(S1_COPIED);
+      expect(after.failed - restores.failed).toBe(S1_COPIED);
+    });
+  });
 });
