@@ -294,11 +294,13 @@ describeServer([...REDIS_SERVERS], 'server matrix: every source build into every
     from: TestServer | [TestServer, TestServer],
     into: TestServer,
     dryRun: boolean,
+    mode = 'auto',
   ): Promise<JsonReport> {
     const [first, second] = Array.isArray(from) ? from : [from, from];
     const doc = {
       version: 1,
       ...CONFIG,
+      write: { mode },
       sources: [
         { url: servers.get(first)!.urlFor(S1_DB), name: 's1' },
         { url: servers.get(second)!.urlFor(S2_DB), name: 's2' },
@@ -414,5 +416,26 @@ describeServer([...REDIS_SERVERS], 'server matrix: every source build into every
       expect(after.calls - restores.calls).toBe(S1_COPIED);
       expect(after.failed - restores.failed).toBe(S1_COPIED);
     });
+  });
+
+  describe('write.mode native, oldest and newest build both ways', () => {
+    const pairs: [TestServer, TestServer][] = [
+      ['redis-6.2.16', 'redis-8.0-m01'],
+      ['redis-8.0-m01', 'redis-6.2.16'],
+    ];
+    for (const [from, into] of pairs) {
+      it(`${LABEL[from]} → ${LABEL[into]}: the same fold without RESTORE, and no fallback to report`, async () => {
+        const t = await resetTarget(into);
+        const [s1, s2] = clients.get(from)!;
+        const restores = await commandStats(t, 'restore');
+        const report = await merge(from, into, false, 'native');
+        expect(report.outcome, report.error).toBe('done');
+        expect(report.totals).toEqual(TOTALS);
+        expect(report.byType).toEqual(BY_TYPE);
+        await expectFold(t, s1, s2, false);
+        expect(report.fallbacks).toEqual([]);
+        expect((await commandStats(t, 'restore')).calls).toBe(restores.calls);
+      });
+    }
   });
 });
