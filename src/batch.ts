@@ -294,7 +294,7 @@ async function readAndWrite(
   const toRead = steps.map((step) => {
     const copies = step.decision.action !== 'merge';
     if (copies && plan.write.mode !== 'native' && !dumpPath() && step.type !== 'other') {
-      tally.fallback(ctx.nativeReason ?? src.nativeReason ?? 'native path');
+      tally.fallback(ctx.nativeReason ?? src.nativeReason ?? 'native path', 1, fallbackAt(src, step));
     }
     return { step, how: (copies && dumpPath() ? 'dump' : 'native') as ReadHow };
   });
@@ -312,7 +312,7 @@ async function readAndWrite(
         src.nativeReason = 'source refuses DUMP';
         if (step.type === 'other') unsupported(ctx, src, step, record);
         else {
-          tally.fallback(src.nativeReason);
+          tally.fallback(src.nativeReason, 1, fallbackAt(src, step));
           toRead.push({ step, how: 'native' });
         }
       } else {
@@ -354,7 +354,7 @@ async function readAndWrite(
           again.push(retryUnit(src, step));
           break;
         case 'native':
-          tally.fallback(result.reason);
+          tally.fallback(result.reason, 1, fallbackAt(src, step));
           if (result.wholeRun && ctx.targetRestores) {
             ctx.targetRestores = false;
             ctx.nativeReason = result.reason;
@@ -477,10 +477,15 @@ async function readForWrite(
 /** A module type with no DUMP/RESTORE path: counted as failed under `other`, never dropped silently (SPEC §1.3). */
 function unsupported(ctx: RunContext, src: SourceRun, step: Step, record: RecordStep): void {
   record(step, { ...step.decision, action: 'fail' });
-  ctx.tally.fallback('module type not copyable without DUMP/RESTORE');
+  ctx.tally.fallback('module type not copyable without DUMP/RESTORE', 1, fallbackAt(src, step));
   ctx.log(
     `cannot copy ${describeKey(step.probe.targetKey)} from ${src.plan.name}: a module type needs DUMP/RESTORE`,
   );
+}
+
+/** Names a key that fell back to native writes, for the report's sample (SPEC §5.3). */
+function fallbackAt(src: SourceRun, step: Step): { key: Buffer; sourceIndex: number } {
+  return { key: step.probe.targetKey, sourceIndex: src.index };
 }
 
 function mismatchError(src: SourceRun, step: Step): RunError {

@@ -22,4 +22,11 @@ export { redactUrl } from './redis/url.js';
 export type { Counts } from './report/counters.js';
 export { writeReportFile } from './report/json.js';
 export { formatSummary } from './report/summary.js';
-export type { ConflictSample, JsonReport, ProgressSink, RunOutcome } from './report/types.js';
+export type {
+  ConflictSample,
+  Fallback,
+  FallbackSample,
+  JsonReport,
+  ProgressSink,
+  RunOutcome,
+} from './report/types.js';

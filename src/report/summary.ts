@@ -1,6 +1,6 @@
 import type { CountedType, Counts } from './counters.js';
 import { COUNTED_TYPES } from './tally.js';
-import type { JsonReport, RunOutcome } from './types.js';
+import type { FallbackSample, JsonReport, RunOutcome } from './types.js';
 
 const COLUMNS: { title: string; field: keyof Counts }[] = [
   { title: 'scanned', field: 'scanned' },
@@ -15,6 +15,8 @@ const COLUMNS: { title: string; field: keyof Counts }[] = [
 ];
 
 const GAP = '  ';
+/** Keys named per fallback reason in the summary; the JSON report lists up to `report.sample`. */
+const SUMMARY_FALLBACK_KEYS = 3;
 
 /**
  * The human summary of SPEC §5.2, rendered from the JSON report so that what the operator reads and
@@ -40,8 +42,13 @@ export function formatSummary(report: JsonReport, opts: { color?: boolean } = {}
   lines.push(`conflicts: ${groupDigits(report.conflicts.total)}`);
   if (report.fallbacks.length > 0) {
     lines.push('fallbacks to native writes:');
-    for (const f of report.fallbacks)
-      lines.push(`  ${f.reason}: ${groupDigits(f.keys)} ${f.keys === 1 ? 'key' : 'keys'}`);
+    for (const f of report.fallbacks) {
+      const named = f.sample.slice(0, SUMMARY_FALLBACK_KEYS).map(sampleKey);
+      const more = f.keys > named.length ? ', …' : '';
+      const eg =
+        named.length > 0 ? ` (${f.keys > named.length ? 'e.g. ' : ''}${named.join(', ')}${more})` : '';
+      lines.push(`  ${f.reason}: ${groupDigits(f.keys)} ${f.keys === 1 ? 'key' : 'keys'}${eg}`);
+    }
   }
   const rate = keysPerSecond(report.totals.scanned, report.durationMs);
   lines.push(`duration: ${formatDuration(report.durationMs)}, ${groupDigits(rate)} keys/s`);
@@ -79,6 +86,11 @@ function formatTable(report: JsonReport, paint: Paint): string[] {
     );
   });
   return out;
+}
+
+/** A sampled key for a line of text: quoted when valid UTF-8, base64 otherwise. */
+function sampleKey(s: FallbackSample): string {
+  return s.key !== undefined ? JSON.stringify(s.key) : `base64:${s.keyBase64 ?? ''}`;
 }
 
 function typeLabel(type: CountedType): string {

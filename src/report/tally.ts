@@ -1,6 +1,6 @@
 import { DATA_TYPES } from '../decide/types.js';
 import { ACTION_COUNTER, type CountedType, type Counts, emptyCounts } from './counters.js';
-import type { ConflictSample, KeyOutcome } from './types.js';
+import type { ConflictSample, Fallback, FallbackSample, KeyOutcome } from './types.js';
 
 /** The order in which types are listed in the report and the summary. */
 export const COUNTED_TYPES: readonly CountedType[] = [...DATA_TYPES, 'other', 'none'];
@@ -23,7 +23,7 @@ export class Tally {
   private readonly perSource: number[];
   private conflictTotal = 0;
   private readonly sample: ConflictSample[] = [];
-  private readonly fallbackKeys = new Map<string, number>();
+  private readonly fallbackKeys = new Map<string, { keys: number; sample: FallbackSample[] }>();
 
   constructor(sourceNames: string[], sampleSize: number) {
     this.sourceNames = [...sourceNames];
@@ -63,9 +63,23 @@ export class Tally {
     }
   }
 
-  /** Notes that `keys` keys took the native path instead of DUMP/RESTORE, and why (SPEC §2.1). */
-  fallback(reason: string, keys = 1): void {
-    this.fallbackKeys.set(reason, (this.fallbackKeys.get(reason) ?? 0) + keys);
+  /**
+   * Notes that `keys` keys took the native path instead of DUMP/RESTORE, and why (SPEC §2.1). `at`
+   * names the key (as written to the target) and its source; the first `sampleSize` named keys of
+   * each reason are listed in the report, like the conflicts.
+   */
+  fallback(reason: string, keys = 1, at?: { key: Buffer; sourceIndex: number }): void {
+    let entry = this.fallbackKeys.get(reason);
+    if (entry === undefined) {
+      entry = { keys: 0, sample: [] };
+      this.fallbackKeys.set(reason, entry);
+    }
+    entry.keys += keys;
+    if (at !== undefined && entry.sample.length < this.sampleSize) {
+      const source = this.sourceNames[at.sourceIndex] ?? String(at.sourceIndex);
+      const key = utf8OrNull(at.key);
+      entry.sample.push(key === null ? { keyBase64: at.key.toString('base64'), source } : { key, source });
+    }
   }
 
   totals(): Counts {
@@ -90,9 +104,13 @@ export class Tally {
     return { total: this.conflictTotal, sample: this.sample.map((s) => ({ ...s })) };
   }
 
-  /** Fallback reasons in the order they first occurred. */
-  fallbacks(): { reason: string; keys: number }[] {
-    return [...this.fallbackKeys].map(([reason, keys]) => ({ reason, keys }));
+  /** Fallback reasons in the order they first occurred, each with its sample of keys. */
+  fallbacks(): Fallback[] {
+    return [...this.fallbackKeys].map(([reason, { keys, sample }]) => ({
+      reason,
+      keys,
+      sample: sample.map((s) => ({ ...s })),
+    }));
   }
 
   private addSample(o: KeyOutcome): void {

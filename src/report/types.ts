@@ -24,6 +24,20 @@ export interface ConflictSample {
   action: 'created' | 'overridden' | 'merged' | 'skipped' | 'expired' | 'failed';
 }
 
+/** A key that took the native path instead of DUMP/RESTORE (SPEC §2.1), as listed in the report. */
+export interface FallbackSample {
+  key?: string;
+  keyBase64?: string;
+  source: string;
+}
+
+/** Keys written natively for one reason: how many, and the first `report.sample` of them by name. */
+export interface Fallback {
+  reason: string;
+  keys: number;
+  sample: FallbackSample[];
+}
+
 export type RunOutcome = 'done' | 'failed' | 'interrupted';
 
 /** The JSON report of SPEC §5.3 (plus outcome/error, which say how the run ended). */
@@ -39,7 +53,7 @@ export interface JsonReport {
   totals: Counts;
   byType: Partial<Record<CountedType, Counts>>;
   conflicts: { total: number; sample: ConflictSample[] };
-  fallbacks: { reason: string; keys: number }[];
+  fallbacks: Fallback[];
   outcome: RunOutcome;
   error?: string;
 }

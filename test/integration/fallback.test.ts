@@ -75,8 +75,13 @@ describe('a target that cannot take RESTORE payloads', () => {
     await expectCopied(noRestore);
     expect(report.fallbacks).toHaveLength(1);
     expect(report.fallbacks[0]!.reason).toMatch(/RESTORE/);
-    // Every key took the native path instead of RESTORE.
+    // Every key took the native path instead of RESTORE, and the report names them.
     expect(report.fallbacks[0]!.keys).toBe(6);
+    expect(report.fallbacks[0]!.sample.map((s) => `${s.source}/${s.key}`).sort()).toEqual(
+      Object.keys(DATA)
+        .map((k) => `s1/${k}`)
+        .sort(),
+    );
   });
 
   it('without RESTORE, auto mode overrides and merges natively too', async () => {

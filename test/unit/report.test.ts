@@ -265,9 +265,38 @@ describe('Tally fallbacks', () => {
     tally.fallback('no DUMP on source (Pika)', 100);
     tally.fallback('payload rejected by target', 4);
     expect(tally.fallbacks()).toEqual([
-      { reason: 'payload rejected by target', keys: 5 },
-      { reason: 'no DUMP on source (Pika)', keys: 100 },
+      { reason: 'payload rejected by target', keys: 5, sample: [] },
+      { reason: 'no DUMP on source (Pika)', keys: 100, sample: [] },
     ]);
+  });
+
+  it('names the first report.sample keys of each reason with their source, base64 when not UTF-8', () => {
+    const tally = new Tally(['a', 'b'], 2);
+    const bad = Buffer.from([0x6b, 0xff, 0x00]);
+    tally.fallback('payload rejected by target', 1, { key: bad, sourceIndex: 0 });
+    tally.fallback('payload rejected by target', 1, { key: Buffer.from('user:1'), sourceIndex: 1 });
+    tally.fallback('payload rejected by target', 1, { key: Buffer.from('user:2'), sourceIndex: 1 });
+    tally.fallback('source refuses DUMP', 1, { key: Buffer.from('ü'), sourceIndex: 1 });
+    expect(tally.fallbacks()).toEqual([
+      {
+        reason: 'payload rejected by target',
+        keys: 3,
+        sample: [
+          { keyBase64: bad.toString('base64'), source: 'a' },
+          { key: 'user:1', source: 'b' },
+        ],
+      },
+      { reason: 'source refuses DUMP', keys: 1, sample: [{ key: 'ü', source: 'b' }] },
+    ]);
+    // Copies: changing the returned report does not change the tally.
+    tally.fallbacks()[0]!.sample.pop();
+    expect(tally.fallbacks()[0]!.sample).toHaveLength(2);
+  });
+
+  it('keeps no sample when report.sample is 0', () => {
+    const tally = new Tally(['a'], 0);
+    tally.fallback('payload rejected by target', 1, { key: Buffer.from('k'), sourceIndex: 0 });
+    expect(tally.fallbacks()).toEqual([{ reason: 'payload rejected by target', keys: 1, sample: [] }]);
   });
 });
 
@@ -276,6 +305,7 @@ describe('buildReport and writeReportFile', () => {
     const tally = new Tally(['shard-a'], 1);
     tally.record(outcome({ type: 'hash', action: 'merge', conflict: true, targetType: 'hash' }));
     tally.fallback('payload rejected by target', 2);
+    tally.fallback('payload rejected by target', 1, { key: Buffer.from('s:1'), sourceIndex: 0 });
     const report = reportOf(tally, { dryRun: true, durationMs: 1234.4 });
     expect(report).toEqual({
       tool: 'kvmerge',
@@ -292,7 +322,9 @@ describe('buildReport and writeReportFile', () => {
         total: 1,
         sample: [{ key: 'k', source: 'shard-a', sourceType: 'hash', targetType: 'hash', action: 'merged' }],
       },
-      fallbacks: [{ reason: 'payload rejected by target', keys: 2 }],
+      fallbacks: [
+        { reason: 'payload rejected by target', keys: 3, sample: [{ key: 's:1', source: 'shard-a' }] },
+      ],
       outcome: 'done',
     });
     expect(reportOf(tally, { outcome: 'failed', error: 'boom' })).toMatchObject({
@@ -334,6 +366,17 @@ describe('formatSummary', () => {
     tally.fallback('payload rejected by target', 12);
     return reportOf(tally, over);
   }
+
+  it('names a few of the keys that fell back', () => {
+    const tally = new Tally(['shard-a'], 10);
+    for (const key of ['k1', 'k2', 'k3', 'k4']) {
+      tally.fallback('payload rejected by target', 1, { key: Buffer.from(key), sourceIndex: 0 });
+    }
+    tally.fallback('source refuses DUMP', 1, { key: Buffer.from([0xff]), sourceIndex: 0 });
+    const text = formatSummary(reportOf(tally));
+    expect(text).toContain('payload rejected by target: 4 keys (e.g. "k1", "k2", "k3", …)');
+    expect(text).toContain('source refuses DUMP: 1 key (base64:/w==)');
+  });
 
   it('has a row per type seen and a totals row, with aligned columns', () => {
     const report = sampleReport();
