@@ -129,6 +129,7 @@ export async function processBatch(
     }
     if (probe.type !== null) taken.set(nameOf(probe.sourceKey), [...(before ?? []), probe.type]);
     const overlap = probe.earlierHolders === 1 && !before && !follows;
+    if (probe.type === null && probe.ifHeld) continue;
     if (probe.type === null) {
       tally.record({
         sourceIndex: src.index,

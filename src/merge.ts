@@ -151,21 +151,19 @@ async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Pr
     { match: src.plan.match, count: write.scanCount, batchSize: write.batchSize },
     new SeenKeys(),
     keyspace,
+    src.caps,
   );
   for await (const batch of batches) {
     if (ctx.stopped || hooks.signal?.aborted) break;
     walked = batch.walked;
+    if (batch.after) await Promise.all(inFlight);
     const task = (async () => {
       try {
-        await processBatch(
-          ctx,
-          src,
-          batch.keys.map((key) => ({ key })),
-        );
+        await processBatch(ctx, src, batch.units);
       } catch (err) {
         ctx.stopped ??= asRunError(err);
       }
-      done += batch.keys.length;
+      done += batch.units.length;
       const estimate = filtered ? (walked > 0 ? Math.max(done, Math.round(done / walked)) : 0) : keyspace;
       hooks.progress?.update(src.index, done, estimate, ctx.tally.totals());
     })();

@@ -12,12 +12,14 @@ import type { Command } from '../write/commands.js';
 export interface Unit {
   key: Buffer;
   type?: DataType;
+  /** Only a question (does the name also hold this type?): where it does not, nothing is counted. */
+  ifHeld?: boolean;
 }
 
 /** An endpoint as the probe asks it: its pipe, and whether one name can hold several types there. */
 export interface ProbeSide {
   pipe: RespPipe;
-  caps: Pick<Caps, 'multiTypeNames' | 'memoryUsage'>;
+  caps: Pick<Caps, 'multiTypeNames' | 'memoryUsage' | 'staleType'>;
 }
 
 /** A source as another source's probe sees it: does it hold a given target key, and as what types? */
@@ -46,6 +48,8 @@ export interface KeyProbe {
   earlierHolders: number;
   /** The source's estimate of the key's memory (MEMORY USAGE), when asked and answered. */
   memory?: number;
+  /** From a unit that only asked (Unit.ifHeld). */
+  ifHeld?: boolean;
 }
 
 const KNOWN = new Set<string>(DATA_TYPES);
@@ -64,22 +68,34 @@ export function typeFromReply(reply: unknown): DataType | null {
   return KNOWN.has(name) ? (name as DataType) : 'other';
 }
 
+type TypeCaps = Pick<Caps, 'multiTypeNames' | 'staleType'>;
+
 /**
- * The commands that tell which types a name holds: TYPE, or where a name holds several, PTYPE (which
- * lists them) and XLEN (Pika 3.x streams show in neither TYPE nor PTYPE).
+ * The commands that tell which types a name holds: TYPE (and EXISTS where TYPE can name a deleted
+ * key's type), or where a name holds several, PTYPE (which lists them) and XLEN (Pika 3.x streams
+ * show in neither TYPE nor PTYPE).
  */
-function typeAsks(multiType: boolean, key: Buffer): Command[] {
-  return multiType
+function typeAsks(caps: TypeCaps, key: Buffer): Command[] {
+  if (caps.multiTypeNames) {
+    return [
+      ['PTYPE', key],
+      ['XLEN', key],
+    ];
+  }
+  return caps.staleType
     ? [
-        ['PTYPE', key],
-        ['XLEN', key],
+        ['TYPE', key],
+        ['EXISTS', key],
       ]
     : [['TYPE', key]];
 }
 
-function typesFrom(multiType: boolean, replies: Reply[], at: number): DataType[] {
-  if (!multiType) {
+const typeAskCount = (caps: TypeCaps): number => (caps.multiTypeNames || caps.staleType ? 2 : 1);
+
+function typesFrom(caps: TypeCaps, replies: Reply[], at: number): DataType[] {
+  if (!caps.multiTypeNames) {
     const type = typeFromReply(value(replies[at]));
+    if (caps.staleType && value(replies[at + 1]) === 0) return [];
     return type === null ? [] : [type];
   }
   const listed = value(replies[at]);
@@ -113,21 +129,20 @@ export async function probeBatch(
 ): Promise<KeyProbe[]> {
   const { dryRun } = opts;
   const withMemory = opts.withMemory && source.caps.memoryUsage;
-  const sourceMulti = source.caps.multiTypeNames;
   const targetMulti = target.caps.multiTypeNames;
   const keys = units.map((u) => u.key);
   const targetKeys = prefix.length > 0 ? keys.map((k) => Buffer.concat([prefix, k])) : keys;
 
-  const perSource = (sourceMulti ? 2 : 1) + (withMemory ? 1 : 0);
+  const perSource = typeAskCount(source.caps) + (withMemory ? 1 : 0);
   const sourceAsks: Command[] = [];
   for (const key of keys) {
-    sourceAsks.push(...typeAsks(sourceMulti, key));
+    sourceAsks.push(...typeAsks(source.caps, key));
     if (withMemory) sourceAsks.push(['MEMORY', 'USAGE', key, 'SAMPLES', 5]);
   }
-  const perTarget = targetMulti ? 2 : 1;
+  const perTarget = typeAskCount(target.caps);
   const targetTypes = target.pipe
-    .send(targetKeys.flatMap((key) => typeAsks(targetMulti, key)))
-    .then((replies) => targetKeys.map((_, i) => typesFrom(targetMulti, replies, i * perTarget)));
+    .send(targetKeys.flatMap((key) => typeAsks(target.caps, key)))
+    .then((replies) => targetKeys.map((_, i) => typesFrom(target.caps, replies, i * perTarget)));
   // A dry run asks the earlier sources about every key, at once: the target does not show what they
   // would have written. In a real run it does, and a key the target lacks has no earlier holder, so
   // only the keys the target holds are asked about (once the target has answered).
@@ -145,7 +160,7 @@ export async function probeBatch(
   const probes: KeyProbe[] = [];
   units.forEach((unit, i) => {
     const at = i * perSource;
-    const held = typesFrom(sourceMulti, sourceReplies, at);
+    const held = typesFrom(source.caps, sourceReplies, at);
     // A unit that names its type is about that type only: gone if the name no longer holds it.
     const types: (DataType | null)[] = unit.type ? [held.includes(unit.type) ? unit.type : null] : held;
     if (types.length === 0) types.push(null);
@@ -180,6 +195,7 @@ export async function probeBatch(
         earlier,
         earlierHolders,
         memory,
+        ifHeld: unit.ifHeld,
       });
     }
   });
@@ -193,21 +209,20 @@ async function askHolder(
   wanted: (i: number) => boolean,
 ): Promise<(DataType[] | undefined)[]> {
   const result: (DataType[] | undefined)[] = new Array(targetKeys.length);
-  const multi = view.caps.multiTypeNames;
   const asked: number[] = [];
   const asks: Command[] = [];
   targetKeys.forEach((targetKey, i) => {
     if (!wanted(i) || !startsWith(targetKey, view.prefix)) return;
     const key = targetKey.subarray(view.prefix.length);
     if (view.match && !globMatch(view.match, key)) return;
-    asks.push(...typeAsks(multi, key));
+    asks.push(...typeAsks(view.caps, key));
     asked.push(i);
   });
   if (asked.length === 0) return result;
   const replies = await view.pipe.send(asks);
-  const per = multi ? 2 : 1;
+  const per = typeAskCount(view.caps);
   asked.forEach((i, n) => {
-    result[i] = typesFrom(multi, replies, n * per);
+    result[i] = typesFrom(view.caps, replies, n * per);
   });
   return result;
 }

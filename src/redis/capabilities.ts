@@ -45,6 +45,10 @@ export interface Caps {
   transactions: boolean;
   /** A stream keeps a TTL: PTTL means something on it and PEXPIRE works (not on Pika). */
   streamTtl: boolean;
+  /** TYPE may name the type of a deleted hash, list, set or zset (Pika 4.0): EXISTS decides. */
+  staleType: boolean;
+  /** Keys are walked with SCANX (Pika: its SCAN cannot be trusted, scanner.ts says why). */
+  scanx: boolean;
 }
 
 const REDIS_DEFAULT_PROTO_MAX_BULK_LEN = 512 * 1024 * 1024;
@@ -69,6 +73,8 @@ function redisCaps(kind: ServerKind, version: string): Caps {
     nulInKeys: true,
     transactions: true,
     streamTtl: true,
+    staleType: false,
+    scanx: false,
   };
 }
 
@@ -79,7 +85,8 @@ function redisCaps(kind: ServerKind, version: string): Caps {
  * DBSIZE is stale until `INFO keyspace 1`; MULTI/EXEC work; a stream has no TTL (PEXPIRE
  * does nothing, PTTL says 0 on 4.x and -2 on 3.x for a live stream). 4.x: PEXPIREAT with a millisecond time
  * destroys the key (so lifetimes are sent relative), a key with a NUL byte is cut at the NUL, TYPE
- * names a stream `streams`. 3.x: TTLs are whole seconds (rounded down), one name holds several types
+ * names a stream `streams`, and TYPE still names the type of a deleted hash, list, set or zset
+ * (EXISTS says 0). 3.x: TTLs are whole seconds (rounded down), one name holds several types
  * (TYPE names the first of string > hash > list > zset > set, PTYPE lists them, streams show in
  * neither: XLEN finds them), DEL and PEXPIRE act on every type of the name.
  */
@@ -105,6 +112,8 @@ function pikaCaps(version: string): Caps {
     nulInKeys: three,
     transactions: true,
     streamTtl: false,
+    staleType: !three,
+    scanx: true,
   };
 }
 

@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import type { Unit } from '../probe/probe.js';
+import type { Caps } from '../redis/capabilities.js';
 import type { SeenKeys } from './seen-keys.js';
 
 export interface ScanOptions {
@@ -11,24 +13,54 @@ export interface ScanOptions {
 }
 
 export interface ScanBatch {
-  keys: Buffer[];
-  /** Estimated fraction of the keyspace walked so far (0..1), from the SCAN cursor. */
+  units: Unit[];
+  /** Estimated fraction of the keyspace walked so far (0..1), from the SCAN cursor; 0 when unknown. */
   walked: number;
+  /**
+   * The batches before this one must be finished before it starts: it holds a later type of names
+   * that earlier batches held another type of (SPEC §1.2 fold order within a name, Pika 3.x).
+   */
+  after?: boolean;
 }
+
+/** The types SCANX walks, in the order a name's types are folded (probe.ts TYPE_ORDER). */
+const SCANX_TYPES = ['string', 'hash', 'list', 'zset', 'set'] as const;
 
 /**
  * Yields the keys of one database in batches of `batchSize`, each key once (SCAN may return a key
  * twice; `seen` drops the repeat). A generator, so that the next SCAN is sent only when the consumer
  * asks for the next batch: scanning never runs ahead of writing by more than one SCAN reply.
+ * Where the server's SCAN cannot be trusted (Pika), it walks with SCANX instead (scanPika).
  */
 export async function* scanBatches(
   redis: Redis,
   opts: ScanOptions,
   seen: SeenKeys,
   keyspaceSize: number,
+  caps: Pick<Caps, 'scanx' | 'multiTypeNames'>,
 ): AsyncGenerator<ScanBatch> {
+  if (caps.scanx) {
+    yield* scanPika(redis, opts, seen, caps.multiTypeNames);
+    return;
+  }
+  let pending: Unit[] = [];
+  for await (const { keys, walked } of scanPages(redis, opts, keyspaceSize)) {
+    for (const key of keys) if (seen.add(key)) pending.push({ key });
+    while (pending.length >= opts.batchSize) {
+      yield { units: pending.slice(0, opts.batchSize), walked };
+      pending = pending.slice(opts.batchSize);
+    }
+  }
+  if (pending.length > 0) yield { units: pending, walked: 1 };
+}
+
+/** The pages of a plain SCAN walk, with the share of the keyspace walked after each. */
+async function* scanPages(
+  redis: Redis,
+  opts: ScanOptions,
+  keyspaceSize: number,
+): AsyncGenerator<{ keys: Buffer[]; walked: number }> {
   let cursor = '0';
-  let pending: Buffer[] = [];
   const args: (string | number)[] = opts.match
     ? ['MATCH', opts.match, 'COUNT', opts.count]
     : ['COUNT', opts.count];
@@ -38,14 +70,65 @@ export async function* scanBatches(
       Buffer[],
     ];
     cursor = next.toString();
-    for (const key of keys) if (seen.add(key)) pending.push(key);
-    const walked = cursor === '0' ? 1 : cursorFraction(cursor, keyspaceSize);
+    yield { keys, walked: cursor === '0' ? 1 : cursorFraction(cursor, keyspaceSize) };
+  } while (cursor !== '0');
+}
+
+/**
+ * Pika's SCAN keeps cursors on the server, and Pika 4.0.1 loses keys when a page ends at a one-byte
+ * key (26 one-letter keys at COUNT 1 come back as 1): its keys are walked with SCANX instead, type by
+ * type, which continues from a key, not a cursor. SCANX does not list streams, so a plain SCAN
+ * follows that takes only the names SCANX did not list, and, where one name holds
+ * several types (3.x), asks each listed name whether it also holds a stream. Each type's pass waits
+ * for the one before it (`after`), so a name's types are folded in TYPE_ORDER.
+ */
+async function* scanPika(
+  redis: Redis,
+  opts: ScanOptions,
+  seen: SeenKeys,
+  multiType: boolean,
+): AsyncGenerator<ScanBatch> {
+  const match = opts.match === undefined ? [] : ['MATCH', opts.match];
+  for (const [pass, type] of SCANX_TYPES.entries()) {
+    let pending: Unit[] = [];
+    let after = pass > 0;
+    let start: Buffer = Buffer.alloc(0);
+    do {
+      const [next, keys] = (await redis.callBuffer(
+        'SCANX',
+        type,
+        start,
+        ...match,
+        'COUNT',
+        opts.count,
+      )) as [Buffer, Buffer[]];
+      start = next;
+      for (const key of keys) {
+        // One type per name (4.x): a name is listed by one pass. Several (3.x): by one pass per type.
+        if (seen.add(key) || multiType) pending.push(multiType ? { key, type } : { key });
+      }
+      while (pending.length >= opts.batchSize) {
+        yield { units: pending.slice(0, opts.batchSize), walked: 0, after };
+        after = false;
+        pending = pending.slice(opts.batchSize);
+      }
+    } while (start.length > 0);
+    if (pending.length > 0) yield { units: pending, walked: 0, after };
+  }
+  let pending: Unit[] = [];
+  let after = true;
+  for await (const { keys } of scanPages(redis, opts, 0)) {
+    for (const key of keys) {
+      if (seen.add(key)) pending.push({ key });
+      else if (multiType) pending.push({ key, type: 'stream', ifHeld: true });
+    }
     while (pending.length >= opts.batchSize) {
-      yield { keys: pending.slice(0, opts.batchSize), walked };
+      yield { units: pending.slice(0, opts.batchSize), walked: 0, after };
+      after = false;
       pending = pending.slice(opts.batchSize);
     }
-  } while (cursor !== '0');
-  if (pending.length > 0) yield { keys: pending, walked: 1 };
+  }
+  if (pending.length > 0) yield { units: pending, walked: 1, after };
 }
 
 /**

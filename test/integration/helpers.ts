@@ -94,6 +94,8 @@ export async function readValue(
 ): Promise<Value> {
   let type = as ?? (await r.type(key));
   if (type === 'streams') type = 'stream';
+  // Pika 4's TYPE names the type of a deleted collection; EXISTS does not.
+  if (!as && type !== 'none' && (await r.exists(key)) === 0) type = 'none';
   if (type === 'none' && Number(await r.xlen(key).catch(() => 0)) > 0) type = 'stream';
   switch (type) {
     case 'none':
