@@ -31,8 +31,16 @@ export interface RunContext {
   budget: ByteBudget;
   temp: TempKeys;
   signal?: AbortSignal;
-  /** Set when the run must stop (SPEC §4 exit 1); batches in flight settle, no new batch starts. */
+  /**
+   * Set when the run must stop (SPEC §4 exit 1). Checked before each write group (DESIGN.md seam 6):
+   * once set, nothing more is written, whatever the concurrency.
+   */
   stopped?: RunError;
+  /**
+   * A key that cannot be written (SPEC §6.4): listed in --failed-keys; under `--on-error stop` (and for
+   * a typeMismatch `fail`, `stops: true`) it also stops the run at that key.
+   */
+  keyFailed(src: SourceRun, key: Buffer, type: string, reason: string, stops: boolean): void;
   log(line: string): void;
 }
 
@@ -81,6 +89,8 @@ export async function processBatch(
   src: SourceRun,
   keys: Buffer[],
   attempt = 1,
+  /** Awaited once every key is decided, before any write: orders the stop of a typeMismatch `fail`. */
+  decided?: () => Promise<void>,
 ): Promise<void> {
   const { plan, tally } = ctx;
   const probes = await probeBatch(src.pipe, src.plan.prefix, ctx.targetPipe, src.earlier, keys, {
@@ -122,12 +132,16 @@ export async function processBatch(
     const { action } = decision;
     if (plan.dryRun || action === 'skip' || action === 'fail') {
       record(step, decision);
-      if (action === 'fail' && !plan.dryRun && !ctx.stopped) ctx.stopped = mismatchError(src, step);
+      if (action === 'fail' && !plan.dryRun) {
+        ctx.keyFailed(src, probe.targetKey, probe.type, mismatchError(src, step).message, true);
+      }
     } else {
       toWrite.push(step);
     }
   }
 
+  await decided?.();
+  if (ctx.stopped) return;
   const sized = await sizeUp(ctx, src, toWrite);
   const big: Step[] = [];
   // Values whose payload is over the target's proto-max-bulk-len, found while writing the groups.
@@ -135,7 +149,7 @@ export async function processBatch(
   let group: Step[] = [];
   let groupBytes = 0;
   const flush = async (): Promise<void> => {
-    if (group.length === 0) return;
+    if (group.length === 0 || ctx.stopped) return;
     const steps = group;
     const taken = await ctx.budget.acquire(groupBytes);
     group = [];
@@ -157,9 +171,12 @@ export async function processBatch(
     groupBytes += bytes;
   }
   await flush();
-  for (const step of [...big, ...tooLarge]) await copyBig(ctx, src, step, record, again);
+  for (const step of [...big, ...tooLarge]) {
+    if (ctx.stopped) return;
+    await copyBig(ctx, src, step, record, again);
+  }
 
-  if (again.length > 0) {
+  if (again.length > 0 && !ctx.stopped) {
     if (attempt < MAX_ATTEMPTS) return processBatch(ctx, src, again, attempt + 1);
     if (!ctx.stopped) {
       ctx.stopped = new RunError(
@@ -261,11 +278,14 @@ async function readAndWrite(
             value,
             targetDeadline: values[i]!.targetDeadline,
             current,
+            targetLength: values[i]!.targetLength,
           },
         });
       }
     });
 
+    // Stop at the failing key (SPEC §1.2, §6.4): a group not yet sent is not sent.
+    if (ctx.stopped) return;
     const results = await writeBatch(
       ctx.targetPipe,
       writing.map((w) => w.item),
@@ -297,10 +317,7 @@ async function readAndWrite(
           break;
         case 'failed':
           record(step, { ...step.decision, action: 'fail' });
-          if (!ctx.stopped)
-            ctx.stopped = new RunError(
-              `writing ${describeKey(step.probe.targetKey)} failed: ${result.message}`,
-            );
+          ctx.keyFailed(src, step.probe.targetKey, step.type, result.message, false);
       }
     });
   }
@@ -350,7 +367,7 @@ async function readForWrite(
   ctx: RunContext,
   src: SourceRun,
   reading: { step: Step; how: ReadHow }[],
-): Promise<{ value: SourceValue; targetDeadline: Deadline; current?: unknown }[]> {
+): Promise<{ value: SourceValue; targetDeadline: Deadline; current?: unknown; targetLength?: number }[]> {
   const targetAsks: Command[] = [];
   const askedAt: number[] = [];
   const union = ctx.plan.merge.list === 'union';
@@ -358,7 +375,9 @@ async function readForWrite(
     if (step.decision.action !== 'merge') return;
     askedAt[i] = targetAsks.length;
     targetAsks.push(['PTTL', step.probe.targetKey]);
-    if (union && step.type === 'list') targetAsks.push(['LRANGE', step.probe.targetKey, 0, -1]);
+    // A list merge also learns the list's length, so that a drop cannot make it append twice (writer.ts).
+    if (step.type === 'list')
+      targetAsks.push(union ? ['LRANGE', step.probe.targetKey, 0, -1] : ['LLEN', step.probe.targetKey]);
   });
   const sentAt = now();
   const [values, targetReplies] = await Promise.all([
@@ -372,11 +391,13 @@ async function readForWrite(
     const at = askedAt[i];
     if (at === undefined) return { value, targetDeadline: null };
     const deadline = deadlineFrom(Number(targetReplies[at]), sentAt);
-    const current = union && reading[i]!.step.type === 'list' ? targetReplies[at + 1] : undefined;
+    const listReply = reading[i]!.step.type === 'list' ? targetReplies[at + 1] : undefined;
+    const current = union && Array.isArray(listReply) ? listReply : undefined;
     return {
       value,
       targetDeadline: deadline === 'gone' ? null : deadline,
-      current: Array.isArray(current) ? current : undefined,
+      current,
+      targetLength: current ? current.length : typeof listReply === 'number' ? listReply : undefined,
     };
   });
 }
@@ -385,6 +406,7 @@ async function readForWrite(
 function unsupported(ctx: RunContext, src: SourceRun, step: Step, record: RecordStep): void {
   record(step, { ...step.decision, action: 'fail' });
   ctx.tally.fallback('module type not copyable without DUMP/RESTORE');
+  ctx.keyFailed(src, step.probe.targetKey, step.type, 'a module type needs DUMP/RESTORE', false);
   ctx.log(
     `cannot copy ${describeKey(step.probe.targetKey)} from ${src.plan.name}: a module type needs DUMP/RESTORE`,
   );

@@ -1,0 +1,223 @@
+/**
+ * Faults caused for real (SPEC §4, §6.4): connections cut mid-run by a proxy, in both directions and
+ * several times; the target killed (kill -9) and restarted on its port; a server that accepts TCP and
+ * never answers. Each run is compared with the same merge run without faults on a second target: the
+ * same content (DEBUG DIGEST) and the same counters.
+ */
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type JsonReport, KvmergeError, resolvePlan, runMerge } from '../../src/index.js';
+import { startLocalRedis } from '../../src/redis/local-server.js';
+import { startProxy, type TcpProxy } from '../harness/proxy.js';
+import { digest, type RedisServer, startRedis } from '../harness/redis.js';
+
+const KEYS = 12_000;
+const STRATEGIES = { string: 'override', hash: 'merge', set: 'merge', zset: 'merge', list: 'merge' };
+
+/** Source data of every type; one key in ten is also on the target beforehand (a conflict to merge). */
+async function seedSource(r: Redis): Promise<void> {
+  const p = r.pipeline();
+  for (let i = 0; i < KEYS; i++) {
+    switch (i % 5) {
+      case 0:
+        p.set(`s:${i}`, `value-${i}-${'x'.repeat(i % 40)}`);
+        break;
+      case 1:
+        p.hset(`h:${i}`, 'a', `${i}`, 'b', 'src');
+        break;
+      case 2:
+        p.sadd(`set:${i}`, 'm1', `m${i}`);
+        break;
+      case 3:
+        p.zadd(`z:${i}`, i, 'one', -i, 'two');
+        break;
+      case 4:
+        p.rpush(`l:${i}`, 'x', `y${i}`, 'x');
+        break;
+    }
+  }
+  await p.exec();
+}
+
+async function seedTarget(r: Redis): Promise<void> {
+  await r.flushall();
+  const p = r.pipeline();
+  for (let i = 0; i < KEYS; i += 10) {
+    const k = i + ((i / 10) % 5); // spread the conflicts over the types
+    switch (k % 5) {
+      case 0:
+        p.set(`s:${k}`, 'old');
+        break;
+      case 1:
+        p.hset(`h:${k}`, 'b', 'tgt', 'c', 'tgt');
+        break;
+      case 2:
+        p.sadd(`set:${k}`, 'tm');
+        break;
+      case 3:
+        p.zadd(`z:${k}`, 5, 'one', 7, 'three');
+        break;
+      case 4:
+        p.rpush(`l:${k}`, 'head');
+        break;
+    }
+  }
+  await p.exec();
+}
+
+let source: RedisServer;
+let reference: RedisServer;
+let expected: { digest: string; totals: JsonReport['totals'] };
+
+const doc = (sourceUrl: string, targetUrl: string, extra: Record<string, unknown> = {}) => ({
+  sources: [{ url: sourceUrl, name: 'src' }],
+  target: { url: targetUrl },
+  strategies: STRATEGIES,
+  write: { batchSize: 200, concurrency: 4 },
+  ...extra,
+});
+
+beforeAll(async () => {
+  [source, reference] = await Promise.all([startRedis(), startRedis()]);
+  await seedSource(source.client());
+  await seedTarget(reference.client());
+  const report = await runMerge(resolvePlan(doc(source.url, reference.url)));
+  expect(report.outcome).toBe('done');
+  expected = { digest: await digest(reference), totals: report.totals };
+  expect(expected.totals.merged).toBeGreaterThan(0);
+});
+afterAll(async () => {
+  await Promise.all([source?.stop(), reference?.stop()]);
+});
+
+describe('a dropped connection to the target is retried and the result is exact', () => {
+  let target: RedisServer;
+  let proxy: TcpProxy;
+  beforeAll(async () => {
+    target = await startRedis();
+    proxy = await startProxy(target.port);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await target?.stop();
+  });
+  beforeEach(async () => {
+    await seedTarget(target.client());
+  });
+
+  it.each([
+    // Replies lost after the writes were applied: re-sending blindly would append lists twice.
+    ['replies', 'down', 20_000],
+    // Requests cut mid-command: what did not arrive must still be written.
+    ['requests', 'up', 150_000],
+  ] as const)('cut three times while sending (%s lost)', async (_what, direction, bytes) => {
+    proxy.cutAfter(bytes, direction, 3);
+    const report = await runMerge(resolvePlan(doc(source.url, proxy.url(target.url))));
+    expect(proxy.cuts).toBeGreaterThanOrEqual(1);
+    expect(report.error).toBeUndefined();
+    expect(report.outcome).toBe('done');
+    expect(report.totals).toEqual(expected.totals);
+    expect(await digest(target)).toBe(expected.digest);
+  });
+});
+
+describe('the target killed and restarted on its port mid-run', () => {
+  it('reconnects, re-authenticates, resolves what was in flight, and ends with the exact result', async () => {
+    const aof = ['--appendonly', 'yes', '--appendfsync', 'always'];
+    const first = await startLocalRedis({ password: 'pw', args: aof });
+    let second: Awaited<ReturnType<typeof startLocalRedis>> | undefined;
+    try {
+      const admin = (await import('ioredis')).Redis;
+      const t = new admin({ port: first.port, password: 'pw', lazyConnect: true });
+      t.on('error', () => {});
+      await seedTarget(t);
+      t.disconnect();
+      const running = runMerge(resolvePlan(doc(source.url, first.url)));
+      // Kill it once a part of the keys has arrived.
+      const watch = new admin({ port: first.port, password: 'pw' });
+      watch.on('error', () => {});
+      for (let n = 0; n < 2_000; ) n = await watch.dbsize();
+      process.kill(first.pid, 'SIGKILL');
+      watch.disconnect();
+      second = await startLocalRedis({
+        password: 'pw',
+        port: first.port,
+        args: ['--dir', first.dir, ...aof],
+      });
+      const report = await running;
+      expect(report.error).toBeUndefined();
+      expect(report.outcome).toBe('done');
+      expect(report.totals).toEqual(expected.totals);
+      const d = new admin({ port: first.port, password: 'pw' });
+      expect(String(await d.call('DEBUG', 'DIGEST'))).toBe(expected.digest);
+      d.disconnect();
+    } finally {
+      await second?.stop();
+      await first.stop();
+    }
+  });
+});
+
+describe('a server that accepts TCP and never answers', () => {
+  let target: RedisServer;
+  let proxy: TcpProxy;
+  beforeAll(async () => {
+    target = await startRedis({ password: 's3cret' });
+    proxy = await startProxy(target.port);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await target?.stop();
+  });
+
+  it('is an error naming it within seconds, before any write (exit 2)', async () => {
+    proxy.stall(true);
+    try {
+      const started = Date.now();
+      const plan = resolvePlan(
+        doc(source.url, proxy.url(target.url), {
+          network: { commandTimeoutMs: 1000, connectTimeoutMs: 1000 },
+        }),
+      );
+      const err = await runMerge(plan).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(KvmergeError);
+      expect((err as KvmergeError).exitCode).toBe(2);
+      const message = (err as Error).message;
+      expect(message).toContain(`target redis://:***@127.0.0.1:${proxy.port}/0`);
+      expect(message).toMatch(/did not answer within 1s/);
+      expect(message).not.toContain('s3cret');
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      proxy.stall(false);
+    }
+  });
+
+  it('mid-run: exits 1 naming it once the retry budget is spent', async () => {
+    await seedTarget(target.client());
+    const plan = resolvePlan(
+      doc(source.url, proxy.url(target.url), {
+        network: { commandTimeoutMs: 1000, connectTimeoutMs: 1000, retryBudgetMs: 2000 },
+        write: { batchSize: 20, concurrency: 1 },
+      }),
+    );
+    const running = runMerge(plan);
+    const t = target.client();
+    // The target holds KEYS / 10 keys beforehand; stall once some of the run's have arrived.
+    for (let n = 0; n < KEYS / 10 + 1_000; ) n = await t.dbsize();
+    proxy.stall(true);
+    const stalledAt = Date.now();
+    try {
+      const report = await running;
+      expect(report.outcome).toBe('failed');
+      expect(report.error).toContain(`target redis://:***@127.0.0.1:${proxy.port}/0`);
+      expect(report.error).not.toContain('s3cret');
+      expect(Date.now() - stalledAt).toBeLessThan(10_000);
+    } finally {
+      proxy.stall(false);
+      proxy.cutAll();
+    }
+  });
+});
