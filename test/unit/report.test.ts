@@ -455,6 +455,25 @@ describe('createProgress', () => {
     expect(activeTimers()).toBe(before);
   });
 
+  it("'lines' gives each source's own counters in its finished line, not the run's so far", () => {
+    const out = fakeStream(false);
+    const progress = createProgress({ stream: out.stream, mode: 'lines', intervalMs: 0 });
+    progress.sourceStarted(0, 'shard-a', 10);
+    progress.update(0, 10, 10, { ...emptyCounts(), scanned: 10, created: 7, skipped: 3 });
+    progress.sourceFinished(0);
+    progress.sourceStarted(1, 'shard-b', 5);
+    progress.update(1, 5, 5, { ...emptyCounts(), scanned: 15, created: 8, skipped: 3, merged: 4 });
+    progress.sourceFinished(1);
+    progress.stop();
+    const lines = out.text().trimEnd().split('\n');
+    expect(lines.find((l) => l.includes('shard-a finished'))).toContain(
+      'created 7 overridden 0 merged 0 skipped 3 expired 0 failed 0',
+    );
+    expect(lines.find((l) => l.includes('shard-b finished'))).toContain(
+      'created 1 overridden 0 merged 4 skipped 0 expired 0 failed 0',
+    );
+  });
+
   it("'lines' throttles status lines to intervalMs and stop() clears its timer", () => {
     const out = fakeStream(false);
     const before = activeTimers();
