@@ -37,6 +37,11 @@ export interface RunContext {
    */
   stopped?: RunError;
   /**
+   * The scan-order number of the batch where a typeMismatch `fail` stopped the run: batches before it
+   * still finish their writes, it and later ones write nothing (SPEC §1.2: the run stops at that key).
+   */
+  stopAt?: number;
+  /**
    * A key that cannot be written (SPEC §6.4): listed in --failed-keys; under `--on-error stop` (and for
    * a typeMismatch `fail`, `stops: true`) it also stops the run at that key.
    */
@@ -89,14 +94,25 @@ export async function processBatch(
   src: SourceRun,
   keys: Buffer[],
   attempt = 1,
-  /** Awaited once every key is decided, before any write: orders the stop of a typeMismatch `fail`. */
-  decided?: () => Promise<void>,
+  /**
+   * Orders the batches of a source for a stop (SPEC §1.2 typeMismatch `fail`): this batch decides only
+   * once `earlier` (the batch before it has decided) resolves, then calls `decided()`; a run stopped by
+   * then records and writes nothing of this batch, whatever the concurrency.
+   */
+  order?: { seq: number; earlier?: Promise<void>; decided?(): void },
 ): Promise<void> {
   const { plan, tally } = ctx;
   const probes = await probeBatch(src.pipe, src.plan.prefix, ctx.targetPipe, src.earlier, keys, {
     withMemory: !plan.dryRun && src.measures,
     dryRun: plan.dryRun,
   });
+  const halted = (): boolean =>
+    ctx.stopped !== undefined && (ctx.stopAt === undefined || order === undefined || order.seq >= ctx.stopAt);
+  if (order?.earlier) await order.earlier;
+  if (halted()) {
+    order?.decided?.();
+    return;
+  }
   const record: RecordStep = (step, decision) =>
     tally.record({
       sourceIndex: src.index,
@@ -133,6 +149,7 @@ export async function processBatch(
     if (plan.dryRun || action === 'skip' || action === 'fail') {
       record(step, decision);
       if (action === 'fail' && !plan.dryRun) {
+        if (!ctx.stopped && order) ctx.stopAt = order.seq;
         ctx.keyFailed(src, probe.targetKey, probe.type, mismatchError(src, step).message, true);
       }
     } else {
@@ -140,8 +157,8 @@ export async function processBatch(
     }
   }
 
-  await decided?.();
-  if (ctx.stopped) return;
+  order?.decided?.();
+  if (halted()) return;
   const sized = await sizeUp(ctx, src, toWrite);
   const big: Step[] = [];
   // Values whose payload is over the target's proto-max-bulk-len, found while writing the groups.
@@ -149,13 +166,13 @@ export async function processBatch(
   let group: Step[] = [];
   let groupBytes = 0;
   const flush = async (): Promise<void> => {
-    if (group.length === 0 || ctx.stopped) return;
+    if (group.length === 0 || halted()) return;
     const steps = group;
     const taken = await ctx.budget.acquire(groupBytes);
     group = [];
     groupBytes = 0;
     try {
-      await readAndWrite(ctx, src, steps, record, again, tooLarge);
+      await readAndWrite(ctx, src, steps, record, again, tooLarge, halted);
     } finally {
       ctx.budget.release(taken);
     }
@@ -172,12 +189,14 @@ export async function processBatch(
   }
   await flush();
   for (const step of [...big, ...tooLarge]) {
-    if (ctx.stopped) return;
+    if (halted()) return;
     await copyBig(ctx, src, step, record, again);
   }
 
-  if (again.length > 0 && !ctx.stopped) {
-    if (attempt < MAX_ATTEMPTS) return processBatch(ctx, src, again, attempt + 1);
+  if (again.length > 0 && !halted()) {
+    if (attempt < MAX_ATTEMPTS) {
+      return processBatch(ctx, src, again, attempt + 1, order && { seq: order.seq });
+    }
     if (!ctx.stopped) {
       ctx.stopped = new RunError(
         `${again.length} key(s) kept changing while being merged (e.g. ${describeKey(again[0]!)})`,
@@ -241,6 +260,8 @@ async function readAndWrite(
   record: RecordStep,
   again: Buffer[],
   tooLarge: Step[],
+  /** The run stopped at or before this batch: send nothing more. */
+  halted: () => boolean,
 ): Promise<void> {
   const { plan, tally } = ctx;
   const dumpPath = (): boolean => plan.write.mode !== 'native' && ctx.targetRestores && src.dumps;
@@ -285,7 +306,7 @@ async function readAndWrite(
     });
 
     // Stop at the failing key (SPEC §1.2, §6.4): a group not yet sent is not sent.
-    if (ctx.stopped) return;
+    if (halted()) return;
     const results = await writeBatch(
       ctx.targetPipe,
       writing.map((w) => w.item),

@@ -176,13 +176,16 @@ async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Pr
     new SeenKeys(),
     keyspace ?? 0,
   );
-  // Each batch writes only once every earlier batch has decided its keys: a typeMismatch `fail` in
-  // batch n stops the run before anything of batch n or later is written, whatever the concurrency.
+  // Batches decide in scan order (each after the one before it) and write only after deciding: a
+  // typeMismatch `fail` in batch n stops the run with nothing of batch n written and nothing of a later
+  // batch decided or written, whatever the concurrency (SPEC §1.2).
   let previous: Promise<void> = Promise.resolve();
+  let batchNumber = 0;
   for await (const batch of batches) {
     if (ctx.stopped || hooks.signal?.aborted) break;
     walked = batch.walked;
     const before = previous;
+    const seq = batchNumber++;
     let markDecided!: () => void;
     const decided = new Promise<void>((resolve) => {
       markDecided = resolve;
@@ -190,10 +193,7 @@ async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Pr
     previous = decided;
     const task = (async () => {
       try {
-        await processBatch(ctx, src, batch.keys, 1, async () => {
-          await before;
-          markDecided();
-        });
+        await processBatch(ctx, src, batch.keys, 1, { seq, earlier: before, decided: markDecided });
       } catch (err) {
         ctx.stopped ??= asRunError(err);
       } finally {
