@@ -253,10 +253,14 @@ async function connectAll(plan: MergePlan): Promise<Connected> {
       );
     }
     // Permissions before the first write (SPEC §6.4), in a dry run too: exit 2 naming the command.
-    await checkPermissions(target, 'target', redactUrl(plan.target.url), { writes: true });
+    await checkPermissions(target, 'target', redactUrl(plan.target.url), {
+      writes: true,
+      username: parseRedisUrl(plan.target.url).username,
+    });
     for (const [i, source] of plan.sources.entries()) {
       await checkPermissions(sources[i]!, 'source', `${source.name} (${redactUrl(source.url)})`, {
         writes: false,
+        username: parseRedisUrl(source.url).username,
       });
     }
     // The hot path's connections, once the checks above have passed.

@@ -18,7 +18,8 @@ import { ConnectionError } from '../errors.js';
  *      ever executed on the target (SPEC §6.1 holds for a dry run).
  *    Where MULTI itself is unknown (Pika 3.x), the write checks cannot tell and the run goes on.
  * A missing command (`unknown command`, renamed away) is not a permission problem: the write paths
- * handle it (RESTORE missing → native writes).
+ * handle it (RESTORE missing → native writes). Nor is a refused key: the probe key is random, and a user
+ * limited to key patterns may well be allowed every key of the run.
  */
 export const KEY = Symbol('probe key');
 
@@ -54,13 +55,15 @@ export async function checkPermissions(
   redis: Redis,
   role: 'source' | 'target',
   where: string,
-  opts: { writes: boolean },
+  /** `username`: the URL's user, named in the message when the server will not say (ACL WHOAMI refused). */
+  opts: { writes: boolean; username?: string },
 ): Promise<void> {
   const key = `kvmerge:permission-probe:${randomBytes(8).toString('hex')}`;
   const fill = (c: (string | typeof KEY)[]): string[] => c.map((a) => (a === KEY ? key : a));
   const reads = (role === 'source' ? SOURCE_READS : TARGET_READS).map(fill);
   const writes = role === 'target' && opts.writes ? TARGET_WRITES.map(fill) : [];
-  const user = await whoami(redis);
+  const known = await whoami(redis);
+  const user = known ?? opts.username;
   const refuse = (command: string, detail: string): never => {
     const fix =
       role === 'target'
@@ -71,7 +74,7 @@ export async function checkPermissions(
     );
   };
   for (const command of [...reads, ...writes]) {
-    const dry = user === undefined ? 'unknown' : await dryRun(redis, user, command);
+    const dry = known === undefined ? 'unknown' : await dryRun(redis, known, command);
     if (dry === 'allowed') continue;
     if (dry !== 'unknown') refuse(command[0]!, dry.refused);
     const probed = writes.includes(command)
@@ -93,8 +96,9 @@ async function dryRun(redis: Redis, user: string, command: string[]): Promise<Ve
   try {
     const reply = String(await redis.call('ACL', 'DRYRUN', user, ...command));
     if (reply === 'OK') return 'allowed';
-    // "This user has no permissions to run the 'set' command" / "... access one of the keys ..."
-    if (/no permissions/i.test(reply)) return { refused: reply };
+    // "This user has no permissions to run the 'set' command". A refused key ("... to access the
+    // '<probe key>' key") says nothing about the keys of the run: cannot tell.
+    if (/no permissions to run/i.test(reply)) return { refused: reply };
     return 'unknown';
   } catch {
     return 'unknown';
@@ -103,7 +107,11 @@ async function dryRun(redis: Redis, user: string, command: string[]): Promise<Ve
 
 function verdictOf(err: unknown): Verdict {
   const message = err instanceof Error ? err.message : String(err);
-  if (/^NOPERM/.test(message)) return { refused: message.split('\n')[0]! };
+  // Only a refused command counts: a refused key (the user is limited to some key patterns) is about
+  // the random probe key, not the run's keys, which then fail one by one under --on-error.
+  if (/^NOPERM/.test(message) && /permissions to run/i.test(message)) {
+    return { refused: message.split('\n')[0]! };
+  }
   return 'unknown';
 }
 
