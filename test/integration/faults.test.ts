@@ -121,6 +121,33 @@ describe('a dropped connection to the target is retried and the result is exact'
   });
 });
 
+describe('a dropped connection to a source is retried and the result is exact', () => {
+  let target: RedisServer;
+  let proxy: TcpProxy;
+  beforeAll(async () => {
+    target = await startRedis();
+    proxy = await startProxy(source.port);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await target?.stop();
+  });
+
+  it.each([
+    ['replies', 'down', 100_000],
+    ['requests', 'up', 20_000],
+  ] as const)('cut three times while reading (%s lost)', async (_what, direction, bytes) => {
+    await seedTarget(target.client());
+    proxy.cutAfter(bytes, direction, 3);
+    const report = await runMerge(resolvePlan(doc(proxy.url(source.url), target.url)));
+    expect(proxy.cuts).toBeGreaterThanOrEqual(1);
+    expect(report.error).toBeUndefined();
+    expect(report.outcome).toBe('done');
+    expect(report.totals).toEqual(expected.totals);
+    expect(await digest(target)).toBe(expected.digest);
+  });
+});
+
 describe('the target killed and restarted on its port mid-run', () => {
   it('reconnects, re-authenticates, resolves what was in flight, and ends with the exact result', async () => {
     const aof = ['--appendonly', 'yes', '--appendfsync', 'always'];
