@@ -4,6 +4,9 @@
  * never answers. Each run is compared with the same merge run without faults on a second target: the
  * same content (DEBUG DIGEST) and the same counters.
  */
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type JsonReport, KvmergeError, resolvePlan, runMerge } from '../../src/index.js';
@@ -145,6 +148,62 @@ describe('a dropped connection to a source is retried and the result is exact', 
     expect(report.outcome).toBe('done');
     expect(report.totals).toEqual(expected.totals);
     expect(await digest(target)).toBe(expected.digest);
+  });
+});
+
+describe('a zset sum whose reply a drop lost', () => {
+  let src: RedisServer;
+  let target: RedisServer;
+  let proxy: TcpProxy;
+  const Z = 3000;
+  beforeAll(async () => {
+    [src, target] = await Promise.all([startRedis(), startRedis()]);
+    proxy = await startProxy(target.port);
+    const p = src.client().pipeline();
+    for (let i = 0; i < Z; i++) p.zadd(`z:${i}`, 1, 'a', 2, 'b');
+    await p.exec();
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await Promise.all([src?.stop(), target?.stop()]);
+  });
+
+  it('is never added twice: the key fails with its reason (--on-error skip), every other key is summed once', async () => {
+    const t = target.client();
+    const p = t.pipeline();
+    for (let i = 0; i < Z; i++) p.zadd(`z:${i}`, 10, 'a');
+    await p.exec();
+    const failedFile = path.join(tmpdir(), `kvmerge-zsum-${process.pid}.jsonl`);
+    // Ten cuts in the replies: EXEC replies are most of what the target sends back.
+    proxy.cutAfter(15_000, 'down', 10);
+    const report = await runMerge(
+      resolvePlan({
+        ...doc(src.url, proxy.url(target.url)),
+        strategies: { zset: 'merge' },
+        merge: { zsetScore: 'sum' },
+        safety: { onError: 'skip', failedKeys: failedFile },
+      }),
+    );
+    expect(proxy.cuts).toBeGreaterThanOrEqual(1);
+    const failed = (await readFile(failedFile, 'utf8'))
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { key: string; reason: string });
+    expect(report.totals.failed).toBe(failed.length);
+    expect(failed.length).toBeGreaterThan(0);
+    expect(report.outcome).toBe('failed');
+    expect(report.totals.merged + report.totals.failed).toBe(Z);
+    for (const f of failed) expect(f.reason).toContain('a zset sum cannot be re-sent');
+    const failedKeys = new Set(failed.map((f) => f.key));
+    const c = t.pipeline();
+    for (let i = 0; i < Z; i++) c.zrange(`z:${i}`, 0, -1, 'WITHSCORES');
+    const values = (await c.exec())!.map(([, v]) => (v as string[]).join(','));
+    values.forEach((value, i) => {
+      // Applied once, or (only for a failed key) not at all; never 12 for a.
+      if (failedKeys.has(`z:${i}`)) expect(['a,10', 'b,2,a,11']).toContain(value);
+      else expect(value, `z:${i}`).toBe('b,2,a,11');
+    });
   });
 });
 
