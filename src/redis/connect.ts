@@ -67,7 +67,7 @@ export async function connect(
     // db out of range is a clear error here (exit 2) instead of a run on the wrong db.
     if (endpoint.db !== 0) await redis.select(endpoint.db);
     ready = true;
-    return redis;
+    return namingServer(redis, where);
   } catch (err) {
     redis.disconnect();
     const error = err instanceof Error ? err : new Error(String(err));
@@ -75,6 +75,67 @@ export async function connect(
     if (tlsHint) throw new ConnectionError(`cannot connect to ${where}: ${tlsHint}`);
     throw describeConnectFailure(error, lastError, where, network.connectTimeoutMs);
   }
+}
+
+/** Errors of the connection itself (not replies of the server), which say nothing of which server it was. */
+const CONNECTION_ERROR =
+  /Command timed out|Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket/i;
+const NAMED = Symbol('named');
+
+function nameServer(err: unknown, where: string): unknown {
+  if (
+    !(err instanceof Error) ||
+    (err as { [NAMED]?: boolean })[NAMED] ||
+    !CONNECTION_ERROR.test(err.message)
+  ) {
+    return err;
+  }
+  const named = new Error(
+    `${where}: ${err.message} (no reply within the timeout, or the connection was lost)`,
+  );
+  (named as { [NAMED]?: boolean })[NAMED] = true;
+  return named;
+}
+
+/**
+ * The connection with its connection-level failures ("Command timed out", "Connection is closed.")
+ * rewritten to name the server (password redacted), so that a run stopped by one says which server
+ * (SPEC §4). Replies of the server (NOPERM, WRONGTYPE, …) pass unchanged. Pipelines and MULTI get the
+ * same treatment for exec() and for the errors inside its results.
+ */
+function namingServer<T extends object>(target: T, where: string): T {
+  const proxy: T = new Proxy(target, {
+    get(obj, prop) {
+      const value = Reflect.get(obj, prop, obj);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const result = (value as (...a: unknown[]) => unknown).apply(obj, args);
+        if (result === obj) return proxy;
+        if (result instanceof Promise) {
+          return result.then(
+            (r) =>
+              prop === 'exec' && Array.isArray(r)
+                ? r.map((entry) =>
+                    Array.isArray(entry) && entry[0] ? [nameServer(entry[0], where), entry[1]] : entry,
+                  )
+                : r,
+            (err: unknown) => {
+              throw nameServer(err, where);
+            },
+          );
+        }
+        if (
+          result &&
+          typeof result === 'object' &&
+          typeof (result as { exec?: unknown }).exec === 'function'
+        ) {
+          return namingServer(result as object, where);
+        }
+        return result;
+      };
+    },
+  });
+  return proxy;
 }
 
 /**

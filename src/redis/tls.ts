@@ -62,5 +62,10 @@ export function explainTls(err: Error & { code?: string }, tls: boolean): string
   if (/wrong version number|packet length too long|EPROTO|ssl3_get_record|WRONG_VERSION/i.test(text)) {
     return "the server does not speak TLS on this port; use a redis:// URL, or the server's TLS port";
   }
+  // With TLS 1.3 the client may finish its side of the handshake before the server refuses it: the
+  // refusal of a missing client certificate then arrives as a reset.
+  if (/ECONNRESET|socket hang up|Connection is closed/i.test(text)) {
+    return 'the server closed the TLS connection at once; if it asks for client certificates (tls-auth-clients), pass --tls-cert FILE --tls-key FILE (or tls.cert, tls.key)';
+  }
   return undefined;
 }

@@ -151,6 +151,43 @@ describe('a dropped connection to a source is retried and the result is exact', 
   });
 });
 
+describe('a source that stops answering mid-run', () => {
+  let target: RedisServer;
+  let proxy: TcpProxy;
+  beforeAll(async () => {
+    target = await startRedis();
+    proxy = await startProxy(source.port);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await target?.stop();
+  });
+
+  it('stops the run with exit 1 naming the source within seconds', async () => {
+    await target.client().flushall();
+    const plan = resolvePlan(
+      doc(proxy.url(source.url), target.url, {
+        network: { commandTimeoutMs: 1000, connectTimeoutMs: 1000, retryBudgetMs: 2000 },
+        write: { batchSize: 20, concurrency: 1 },
+      }),
+    );
+    const running = runMerge(plan);
+    const t = target.client();
+    for (let n = 0; n < 1_000; ) n = await t.dbsize();
+    proxy.stall(true);
+    const stalledAt = Date.now();
+    try {
+      const report = await running;
+      expect(report.outcome).toBe('failed');
+      expect(report.error).toContain(`source src redis://127.0.0.1:${proxy.port}/0`);
+      expect(Date.now() - stalledAt).toBeLessThan(10_000);
+    } finally {
+      proxy.stall(false);
+      proxy.cutAll();
+    }
+  });
+});
+
 describe('a zset sum whose reply a drop lost', () => {
   let src: RedisServer;
   let target: RedisServer;

@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
 import { digest, type RedisServer, startRedis } from '../harness/redis.js';
@@ -91,6 +92,9 @@ describe('typeMismatch fail stops at that key whatever the concurrency', () => {
     const p = servers.s[0]!.pipeline();
     for (let i = 0; i < 2000; i++) p.set(`k:${i}`, `v${i}`);
     await p.exec();
+    // SCAN's order (hence the batches) must be the same in both runs: wait until the source's hash
+    // table is done growing (an incremental rehash in between would reorder it).
+    await stableScanOrder(servers.s[0]!);
     // Mismatches spread over the keyspace: the first one SCAN meets is early in the run.
     for (let i = 399; i < 2000; i += 400) data.push([`k:${i}`, hash({ f: 'target' })]);
     const results: { digest: string; totals: unknown; error?: string }[] = [];
@@ -113,3 +117,25 @@ describe('typeMismatch fail stops at that key whatever the concurrency', () => {
     expect(created).toBeLessThan(2000 - data.length);
   });
 });
+
+async function scanOrder(r: Redis): Promise<string> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await r.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys.join(',');
+}
+
+async function stableScanOrder(r: Redis): Promise<void> {
+  let last = await scanOrder(r);
+  for (let i = 0; i < 50; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const now = await scanOrder(r);
+    if (now === last) return;
+    last = now;
+  }
+  throw new Error('the source keeps reordering');
+}
