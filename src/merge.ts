@@ -86,6 +86,7 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
     signal: hooks.signal,
     keyFailed(src, key, type, reason, stops) {
       failedKeys?.add({ key, source: src.plan.name, type, reason });
+      tally.keyFailed(key, src.index, type, reason);
       if ((stops || plan.safety.onError === 'stop') && !ctx.stopped) {
         ctx.stopped = new RunError(
           stops

@@ -15,6 +15,8 @@ const COLUMNS: { title: string; field: keyof Counts }[] = [
 ];
 
 const GAP = '  ';
+/** Failed keys the summary names; the report and --failed-keys have more. */
+const FAILED_SHOWN = 5;
 
 /**
  * The human summary of SPEC §5.2, rendered from the JSON report so that what the operator reads and
@@ -42,6 +44,19 @@ export function formatSummary(report: JsonReport, opts: { color?: boolean } = {}
     lines.push('fallbacks to native writes:');
     for (const f of report.fallbacks)
       lines.push(`  ${f.reason}: ${groupDigits(f.keys)} ${f.keys === 1 ? 'key' : 'keys'}`);
+  }
+  const failed = report.failedKeys ?? [];
+  if (failed.length > 0) {
+    const shown = failed.slice(0, FAILED_SHOWN);
+    const more = report.totals.failed - shown.length;
+    lines.push(
+      `failed keys${more > 0 ? ` (first ${shown.length} of ${groupDigits(report.totals.failed)})` : ''}:`,
+    );
+    for (const f of shown) {
+      const key = f.key !== undefined ? JSON.stringify(f.key) : `base64:${f.keyBase64}`;
+      lines.push(`  ${key} from ${f.source}: ${f.reason}`);
+    }
+    if (more > 0) lines.push('  (all of them: --failed-keys FILE)');
   }
   const rate = keysPerSecond(report.totals.scanned, report.durationMs);
   lines.push(`duration: ${formatDuration(report.durationMs)}, ${groupDigits(rate)} keys/s`);

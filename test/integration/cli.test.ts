@@ -280,6 +280,8 @@ describe('kvmerge command line: servers', () => {
         .map((l) => JSON.parse(l));
       expect(lines.map((l) => l.key).sort()).toEqual(['only:a', 'user:1']);
       for (const l of lines) expect(l.reason).toMatch(/^OOM /);
+      // The summary names them too.
+      expect(run.stdout).toMatch(/failed keys:\n {2}"(only:a|user:1)" from 127\.0\.0\.1:\d+\/0: OOM /);
       expect(run.stderr).not.toContain(SOURCE_PASSWORD);
     } finally {
       await full.stop();

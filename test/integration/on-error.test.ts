@@ -59,6 +59,8 @@ describe('a full target (maxmemory, noeviction)', () => {
     expect(totals.created + totals.failed).toBe(KEYS);
     const failed = await lines();
     expect(failed).toHaveLength(totals.failed);
+    // The report names them too (the first report.sample of them), with the same reasons.
+    expect(report.failedKeys).toEqual(failed.slice(0, 100));
     const t = target.client();
     for (const f of failed) {
       expect(f).toMatchObject({ source: 'src', type: 'string' });
@@ -80,6 +82,7 @@ describe('a full target (maxmemory, noeviction)', () => {
     const failed = await lines();
     expect(failed).toHaveLength(totals.failed);
     expect(report.error).toContain(JSON.stringify(failed[0]!.key));
+    expect(report.failedKeys).toEqual(failed);
     expect(await target.client().dbsize()).toBe(totals.created);
   });
 });
@@ -108,6 +111,7 @@ describe('typeMismatch fail stops at that key whatever the concurrency', () => {
       });
       expect(report.outcome).toBe('failed');
       expect(report.error).toMatch(/^type mismatch at "k:\d+"/);
+      expect(report.failedKeys?.[0]?.reason).toBe(report.error);
       results.push({ digest: await digest(servers.target), totals: report.totals, error: report.error });
     }
     expect(results[1]).toEqual(results[0]);
