@@ -281,6 +281,38 @@ describe('the target killed and restarted on its port mid-run', () => {
   });
 });
 
+describe('a source killed and restarted on its port mid-run', () => {
+  it('is reconnected (re-authenticated, db reselected) and read on from the same SCAN cursor: the exact result', async () => {
+    const first = await startLocalRedis({ password: 'pw' });
+    let second: Awaited<ReturnType<typeof startLocalRedis>> | undefined;
+    const target = await startRedis();
+    try {
+      const { Redis } = await import('ioredis');
+      const s = new Redis({ port: first.port, password: 'pw', db: 3 });
+      s.on('error', () => {});
+      await seedSource(s);
+      // The restarted server loads this snapshot: the same data, as after a crash of a persisted source.
+      await s.save();
+      s.disconnect();
+      await seedTarget(target.client());
+      const running = runMerge(resolvePlan(doc(first.urlFor(3), target.url)));
+      const t = target.client();
+      for (let n = 0; n < KEYS / 10 + 2_000; ) n = await t.dbsize();
+      process.kill(first.pid, 'SIGKILL');
+      second = await startLocalRedis({ password: 'pw', port: first.port, args: ['--dir', first.dir] });
+      const report = await running;
+      expect(report.error).toBeUndefined();
+      expect(report.outcome).toBe('done');
+      expect(report.totals).toEqual(expected.totals);
+      expect(await digest(target)).toBe(expected.digest);
+    } finally {
+      await second?.stop();
+      await first.stop();
+      await target.stop();
+    }
+  });
+});
+
 describe('a server that accepts TCP and never answers', () => {
   let target: RedisServer;
   let proxy: TcpProxy;
