@@ -353,6 +353,12 @@ async function copyBig(
   again: Buffer[],
 ): Promise<void> {
   const taken = await ctx.budget.acquire(WINDOW_BYTES * 2);
+  // A window read on a connection that was re-established may come from a restarted server, where
+  // the HSCAN/SSCAN/ZSCAN cursor means nothing and windows would be skipped: the copy is abandoned
+  // (create and override leave the target key as it was) and the key fails with that reason.
+  const lost = new AbortController();
+  const onReconnect = (): void => lost.abort();
+  src.redis.on('ready', onReconnect);
   try {
     const result = await copyBigKey(
       {
@@ -363,7 +369,7 @@ async function copyBig(
         clock: ctx.clock,
         // A window must fit in one bulk string of the target.
         windowBytes: Math.min(WINDOW_BYTES, Math.floor(ctx.protoMaxBulkLen / 4)),
-        signal: ctx.signal,
+        signal: ctx.signal ? AbortSignal.any([ctx.signal, lost.signal]) : lost.signal,
       },
       {
         sourceKey: step.probe.sourceKey,
@@ -372,10 +378,26 @@ async function copyBig(
         action: step.decision.action as 'create' | 'override' | 'merge',
       },
     );
-    if (result === 'written') record(step, step.decision);
+    if (lost.signal.aborted && !ctx.signal?.aborted) {
+      record(step, { ...step.decision, action: 'fail' });
+      const left =
+        step.decision.action === 'merge'
+          ? 'the windows sent before stay merged'
+          : result === 'written'
+            ? 'its value on the target may be incomplete'
+            : 'the target key was left as it was';
+      ctx.keyFailed(
+        src,
+        step.probe.targetKey,
+        step.type,
+        `the source connection was lost during this big key's windowed copy (${left}); run again for this key`,
+        false,
+      );
+    } else if (result === 'written') record(step, step.decision);
     else if (result === 'expired' || result === 'gone') record(step, EXPIRED);
     else if (result === 'changed') again.push(step.probe.sourceKey);
   } finally {
+    src.redis.off('ready', onReconnect);
     ctx.budget.release(taken);
   }
 }

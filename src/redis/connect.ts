@@ -39,6 +39,9 @@ export async function connect(
     connectTimeout: network.connectTimeoutMs,
     commandTimeout: network.commandTimeoutMs,
     enableOfflineQueue: true,
+    // A restarted server answers LOADING until its dataset is in memory: the command was not run, so
+    // it is sent again once the connection is re-established (with the backoff below).
+    reconnectOnError: (err) => (/^LOADING/.test(err.message) ? 2 : false),
     maxRetriesPerRequest: role === 'target' ? 0 : 5,
     autoResendUnfulfilledCommands: role !== 'target',
     // Until the first PING succeeds a failure is final: the user gets one clear line, not a retry loop.

@@ -313,6 +313,61 @@ describe('a source killed and restarted on its port mid-run', () => {
   });
 });
 
+describe("a source restarted during a big key's windowed copy", () => {
+  it('abandons that key (the target key as it was, no temporary key), fails it with the reason, copies the rest', async () => {
+    const first = await startLocalRedis();
+    let second: Awaited<ReturnType<typeof startLocalRedis>> | undefined;
+    // A small proto-max-bulk-len makes the windows small (a quarter of it): ~50 windows for this hash.
+    const target = await startRedis({ args: ['--proto-max-bulk-len', '1mb'] });
+    const failedFile = path.join(tmpdir(), `kvmerge-bigrestart-${process.pid}.jsonl`);
+    try {
+      const { Redis } = await import('ioredis');
+      const s = new Redis({ port: first.port });
+      s.on('error', () => {});
+      for (let i = 0; i < 200_000; i += 10_000) {
+        const fields: string[] = [];
+        for (let j = i; j < i + 10_000; j++) fields.push(`field-${j}`, `value-${j}-${'v'.repeat(40)}`);
+        await s.hset('big', ...fields);
+      }
+      for (let i = 0; i < 100; i++) await s.set(`small:${i}`, `${i}`);
+      await s.save();
+      s.disconnect();
+      const t = target.client();
+      await t.set('big', 'before');
+      const running = runMerge(
+        resolvePlan({
+          sources: [{ url: first.url, name: 'src' }],
+          target: { url: target.url },
+          strategies: { default: 'override' },
+          typeMismatch: 'override',
+          write: { bigKeyElements: 1000 },
+          safety: { onError: 'skip', failedKeys: failedFile },
+        }),
+      );
+      let building = false;
+      const deadline = Date.now() + 20_000;
+      while (!building && Date.now() < deadline) building = (await t.keys('kvmerge-tmp:*')).length > 0;
+      expect(building).toBe(true);
+      process.kill(first.pid, 'SIGKILL');
+      second = await startLocalRedis({ port: first.port, args: ['--dir', first.dir] });
+      const report = await running;
+      expect(report.outcome).toBe('failed');
+      expect(report.totals.failed).toBe(1);
+      expect(report.totals.created).toBe(100);
+      const failed = JSON.parse((await readFile(failedFile, 'utf8')).trim()) as Record<string, string>;
+      expect(failed).toMatchObject({ key: 'big', source: 'src', type: 'hash' });
+      expect(failed.reason).toContain("the source connection was lost during this big key's windowed copy");
+      expect(await t.get('big')).toBe('before');
+      expect(await t.keys('kvmerge-tmp:*')).toEqual([]);
+      expect(await t.get('small:42')).toBe('42');
+    } finally {
+      await second?.stop();
+      await first.stop();
+      await target.stop();
+    }
+  });
+});
+
 describe('a server that accepts TCP and never answers', () => {
   let target: RedisServer;
   let proxy: TcpProxy;
