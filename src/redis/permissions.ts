@@ -48,7 +48,7 @@ export const SOURCE_READS: (string | typeof KEY)[][] = [
   ['LRANGE', KEY, '0', '-1'],
 ];
 
-type Verdict = 'allowed' | { refused: string; command?: string } | 'unknown';
+type Verdict = 'allowed' | { refused: string; command?: string } | 'unknown' | 'unqueued';
 
 /** Throws a ConnectionError (exit 2) naming the first command the user may not run. */
 export async function checkPermissions(
@@ -73,14 +73,16 @@ export async function checkPermissions(
       `${role} ${where}: the user ${user ? `"${user}" ` : ''}may not run ${command.toUpperCase()} (${detail}); ${fix}`,
     );
   };
+  let queues = true;
   for (const command of [...reads, ...writes]) {
     const dry = known === undefined ? 'unknown' : await dryRun(redis, known, command);
     if (dry === 'allowed') continue;
-    if (dry !== 'unknown') refuse(command[0]!, dry.refused);
-    const probed = writes.includes(command)
-      ? await probeWrite(redis, command)
-      : await probeRead(redis, command);
-    if (probed !== 'allowed' && probed !== 'unknown') refuse(probed.command ?? command[0]!, probed.refused);
+    if (typeof dry === 'object') refuse(command[0]!, dry.refused);
+    const isWrite = writes.includes(command);
+    if (isWrite && !queues) continue;
+    const probed = isWrite ? await probeWrite(redis, command, key) : await probeRead(redis, command);
+    if (probed === 'unqueued') queues = false;
+    else if (typeof probed === 'object') refuse(probed.command ?? command[0]!, probed.refused);
   }
 }
 
@@ -124,8 +126,12 @@ async function probeRead(redis: Redis, command: string[]): Promise<Verdict> {
   }
 }
 
-/** MULTI, the write, DISCARD: ACL is checked at queueing time, nothing runs. */
-async function probeWrite(redis: Redis, command: string[]): Promise<Verdict> {
+/**
+ * MULTI, the write, DISCARD: ACL is checked at queueing time, nothing runs. A server that answers the
+ * write with anything but QUEUED or an error did not queue it (MULTI accepted but not honoured): the
+ * probe key it may have created is deleted, and no further write is probed ('unqueued').
+ */
+async function probeWrite(redis: Redis, command: string[], key: string): Promise<Verdict> {
   try {
     await redis.call('MULTI');
   } catch (err) {
@@ -137,10 +143,12 @@ async function probeWrite(redis: Redis, command: string[]): Promise<Verdict> {
   try {
     const queued = await redis.call(command[0]!, ...command.slice(1));
     if (String(queued) === 'QUEUED') verdict = 'allowed';
+    else verdict = 'unqueued';
   } catch (err) {
     verdict = verdictOf(err);
   } finally {
     await redis.call('DISCARD').catch(() => undefined);
+    if (verdict === 'unqueued') await redis.call('DEL', key).catch(() => undefined);
   }
   return verdict;
 }
