@@ -90,35 +90,35 @@ describe('a full target (maxmemory, noeviction)', () => {
 describe('typeMismatch fail stops at that key whatever the concurrency', () => {
   const servers = useServers(1);
 
-  it('gives the same target and counters with 1 and 8 batches in flight', async () => {
-    const data: [string, ReturnType<typeof hash>][] = [];
+  it('gives the same target and counters with 1 and 8 batches in flight: the batches before it, nothing after', async () => {
     const p = servers.s[0]!.pipeline();
     for (let i = 0; i < 2000; i++) p.set(`k:${i}`, `v${i}`);
     await p.exec();
     // SCAN's order (hence the batches) must be the same in both runs: wait until the source's hash
     // table is done growing (an incremental rehash in between would reorder it).
-    await stableScanOrder(servers.s[0]!);
-    // Mismatches spread over the keyspace: the first one SCAN meets is early in the run.
-    for (let i = 399; i < 2000; i += 400) data.push([`k:${i}`, hash({ f: 'target' })]);
+    const order = (await stableScanOrder(servers.s[0]!)).split(',');
+    // The mismatch is the 1,001st key SCAN meets: in batch 51 of 20 keys, after 1,000 keys to create.
+    const mismatch = order[1000]!;
     const results: { digest: string; totals: unknown; error?: string }[] = [];
     for (const concurrency of [1, 8]) {
       await servers.t.flushall();
-      await seed(servers.t, data);
+      await seed(servers.t, [[mismatch, hash({ f: 'target' })]]);
       const report = await servers.merge({
         typeMismatch: 'fail',
         strategies: { default: 'override' },
         write: { concurrency, batchSize: 20 },
       });
       expect(report.outcome).toBe('failed');
-      expect(report.error).toMatch(/^type mismatch at "k:\d+"/);
+      expect(report.error).toMatch(new RegExp(`^type mismatch at "${mismatch}"`));
       expect(report.failedKeys?.[0]?.reason).toBe(report.error);
+      expect(report.totals).toMatchObject({ created: 1000, failed: 1, scanned: 1001 });
       results.push({ digest: await digest(servers.target), totals: report.totals, error: report.error });
     }
     expect(results[1]).toEqual(results[0]);
-    // It stopped part-way: some keys were written, not all.
-    const created = (results[0]!.totals as { created: number }).created;
-    expect(created).toBeGreaterThan(0);
-    expect(created).toBeLessThan(2000 - data.length);
+    // Exactly the keys SCAN gave before the failing batch are on the target.
+    const t = servers.t;
+    for (const key of order.slice(0, 1000)) expect(await t.exists(key), key).toBe(1);
+    for (const key of order.slice(1001)) expect(await t.exists(key), key).toBe(0);
   });
 });
 
@@ -133,12 +133,12 @@ async function scanOrder(r: Redis): Promise<string> {
   return keys.join(',');
 }
 
-async function stableScanOrder(r: Redis): Promise<void> {
+async function stableScanOrder(r: Redis): Promise<string> {
   let last = await scanOrder(r);
   for (let i = 0; i < 50; i++) {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const now = await scanOrder(r);
-    if (now === last) return;
+    if (now === last) return now;
     last = now;
   }
   throw new Error('the source keeps reordering');
