@@ -33,7 +33,8 @@ export interface RunContext {
   signal?: AbortSignal;
   /**
    * Set when the run must stop (SPEC §4 exit 1). Checked before each write group (DESIGN.md seam 6):
-   * once set, nothing more is written, whatever the concurrency.
+   * once set, nothing more is written, whatever the concurrency (but for the batches before a
+   * typeMismatch stop, see stopAt).
    */
   stopped?: RunError;
   /**
