@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Action, DataType, StrategyTable } from '../../src/decide/types.js';
 import { type CountedType, type Counts, emptyCounts } from '../../src/report/counters.js';
+import { failedKeyLine } from '../../src/report/failed-keys.js';
 import { buildReport, writeReportFile } from '../../src/report/json.js';
 import { createProgress } from '../../src/report/progress.js';
 import { formatSummary } from '../../src/report/summary.js';
@@ -520,5 +521,22 @@ describe('createProgress', () => {
     const out = fakeStream(true);
     createProgress({ stream: out.stream, mode: 'bars' }).stop();
     expect(out.text()).toBe('');
+  });
+});
+
+describe('failedKeyLine', () => {
+  it('gives a UTF-8 key as key and any other as keyBase64, one JSON object a line', () => {
+    const text = failedKeyLine({ key: Buffer.from('user:é'), source: 's1', type: 'hash', reason: 'OOM' });
+    expect(text).toBe('{"key":"user:é","source":"s1","type":"hash","reason":"OOM"}\n');
+    const bytes = Buffer.from([0xff, 0x00, 0x0a]);
+    const line = failedKeyLine({ key: bytes, source: 's2', type: 'string', reason: 'x\ny' });
+    expect(line.endsWith('\n')).toBe(true);
+    expect(line.slice(0, -1)).not.toContain('\n');
+    expect(JSON.parse(line)).toEqual({
+      keyBase64: bytes.toString('base64'),
+      source: 's2',
+      type: 'string',
+      reason: 'x\ny',
+    });
   });
 });
