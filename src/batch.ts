@@ -36,8 +36,22 @@ export interface RunContext {
   budget: ByteBudget;
   temp: TempKeys;
   signal?: AbortSignal;
-  /** Set when the run must stop (SPEC §4 exit 1); batches in flight settle, no new batch starts. */
+  /**
+   * Set when the run must stop (SPEC §4 exit 1). Checked before each write group (DESIGN.md seam 6):
+   * once set, nothing more is written, whatever the concurrency (but for the batches before a
+   * typeMismatch stop, see stopAt).
+   */
   stopped?: RunError;
+  /**
+   * The scan-order number of the batch where a typeMismatch `fail` stopped the run: batches before it
+   * still finish their writes, it and later ones write nothing (SPEC §1.2: the run stops at that key).
+   */
+  stopAt?: number;
+  /**
+   * A key that cannot be written (SPEC §6.4): listed in --failed-keys; under `--on-error stop` (and for
+   * a typeMismatch `fail`, `stops: true`) it also stops the run at that key.
+   */
+  keyFailed(src: SourceRun, key: Buffer, type: string, reason: string, stops: boolean): void;
   log(line: string): void;
 }
 
@@ -94,7 +108,17 @@ export async function processBatch(
   src: SourceRun,
   units: Unit[],
   attempt = 1,
-  follows = false,
+  /**
+   * `follows`: these units are later types of names whose first type an earlier round took (their
+   * overlap with earlier sources is counted once). `order`: orders the batches of a source for a stop
+   * (SPEC §1.2 typeMismatch `fail`): this batch decides only once `earlier` (the batch before it has
+   * decided) resolves, then calls `decided()`; a run stopped by then records and writes nothing of this
+   * batch, whatever the concurrency.
+   */
+  {
+    follows = false,
+    order,
+  }: { follows?: boolean; order?: { seq: number; earlier?: Promise<void>; decided?(): void } } = {},
 ): Promise<void> {
   const { plan, tally } = ctx;
   const probes = await probeBatch(
@@ -105,6 +129,13 @@ export async function processBatch(
     units,
     { withMemory: !plan.dryRun, dryRun: plan.dryRun },
   );
+  const halted = (): boolean =>
+    ctx.stopped !== undefined && (ctx.stopAt === undefined || order === undefined || order.seq >= ctx.stopAt);
+  if (order?.earlier) await order.earlier;
+  if (halted()) {
+    order?.decided?.();
+    return;
+  }
   const record: RecordStep = (step, decision) =>
     tally.record({
       sourceIndex: src.index,
@@ -158,15 +189,20 @@ export async function processBatch(
     const unwritable = action !== 'skip' && action !== 'fail' && refusal(ctx, probe);
     if (unwritable) {
       record(step, { ...decision, action: 'fail' });
-      keyFailed(ctx, src, step, unwritable);
+      if (!plan.dryRun) ctx.keyFailed(src, probe.targetKey, probe.type, unwritable, false);
     } else if (plan.dryRun || action === 'skip' || action === 'fail') {
       record(step, decision);
-      if (action === 'fail' && !plan.dryRun && !ctx.stopped) ctx.stopped = mismatchError(src, step);
+      if (action === 'fail' && !plan.dryRun) {
+        if (!ctx.stopped && order) ctx.stopAt = order.seq;
+        ctx.keyFailed(src, probe.targetKey, probe.type, mismatchError(src, step).message, true);
+      }
     } else {
       toWrite.push(step);
     }
   }
 
+  order?.decided?.();
+  if (halted()) return;
   const sized = await sizeUp(ctx, src, toWrite);
   const big: Step[] = [];
   // Values whose payload is over the target's proto-max-bulk-len, found while writing the groups.
@@ -174,13 +210,13 @@ export async function processBatch(
   let group: Step[] = [];
   let groupBytes = 0;
   const flush = async (): Promise<void> => {
-    if (group.length === 0) return;
+    if (group.length === 0 || halted()) return;
     const steps = group;
     const taken = await ctx.budget.acquire(groupBytes);
     group = [];
     groupBytes = 0;
     try {
-      await readAndWrite(ctx, src, steps, record, again, tooLarge);
+      await readAndWrite(ctx, src, steps, record, again, tooLarge, halted);
     } finally {
       ctx.budget.release(taken);
     }
@@ -196,17 +232,22 @@ export async function processBatch(
     groupBytes += bytes;
   }
   await flush();
-  for (const step of [...big, ...tooLarge]) await copyBig(ctx, src, step, record, again);
+  for (const step of [...big, ...tooLarge]) {
+    if (halted()) return;
+    await copyBig(ctx, src, step, record, again);
+  }
 
-  if (again.length > 0) {
-    if (attempt < MAX_ATTEMPTS) await processBatch(ctx, src, again, attempt + 1, follows);
+  if (again.length > 0 && !halted()) {
+    if (attempt < MAX_ATTEMPTS)
+      await processBatch(ctx, src, again, attempt + 1, { follows, order: order && { seq: order.seq } });
     else if (!ctx.stopped) {
       ctx.stopped = new RunError(
         `${again.length} key(s) kept changing while being merged (e.g. ${describeKey(again[0]!.key)})`,
       );
     }
   }
-  if (later.length > 0 && !ctx.stopped && !ctx.signal?.aborted) await processBatch(ctx, src, later, 1, true);
+  if (later.length > 0 && !ctx.stopped && !ctx.signal?.aborted)
+    await processBatch(ctx, src, later, 1, { follows: true, order: order && { seq: order.seq } });
 }
 
 /** Why the target cannot take this key at all, if it cannot (SPEC §7): counted as failed, never written. */
@@ -215,16 +256,6 @@ function refusal(ctx: RunContext, probe: KeyProbe): string | undefined {
     return `the target (${ctx.targetCaps.kind} ${ctx.targetCaps.version}) cuts keys at a NUL byte`;
   }
   return undefined;
-}
-
-/**
- * A key that could not be written: a real run stops there (SPEC §6.4), after the batches in flight;
- * a dry run says so and goes on.
- */
-function keyFailed(ctx: RunContext, src: SourceRun, step: Step, reason: string): void {
-  if (ctx.plan.dryRun)
-    ctx.log(`would fail: ${describeKey(step.probe.targetKey)} from ${src.plan.name}: ${reason}`);
-  else ctx.stopped ??= new RunError(`writing ${describeKey(step.probe.targetKey)} failed: ${reason}`);
 }
 
 /** The unit to decide again: on a source of one type per name, the key (its type may have changed). */
@@ -289,6 +320,8 @@ async function readAndWrite(
   record: RecordStep,
   again: Unit[],
   tooLarge: Step[],
+  /** The run stopped at or before this batch: send nothing more. */
+  halted: () => boolean,
 ): Promise<void> {
   const { plan, tally } = ctx;
   const dumpPath = (): boolean => plan.write.mode !== 'native' && ctx.targetRestores && src.dumps;
@@ -327,11 +360,14 @@ async function readAndWrite(
             targetDeadline: values[i]!.targetDeadline,
             current,
             shared: sharesName(ctx, step),
+            targetLength: values[i]!.targetLength,
           },
         });
       }
     });
 
+    // Stop at the failing key (SPEC §1.2, §6.4): a group not yet sent is not sent.
+    if (halted()) return;
     const results = await writeBatch(
       ctx.targetPipe,
       writing.map((w) => w.item),
@@ -368,7 +404,7 @@ async function readAndWrite(
           break;
         case 'failed':
           record(step, { ...step.decision, action: 'fail' });
-          keyFailed(ctx, src, step, result.message);
+          ctx.keyFailed(src, step.probe.targetKey, step.type, result.message, false);
       }
     });
   }
@@ -383,6 +419,12 @@ async function copyBig(
   again: Unit[],
 ): Promise<void> {
   const taken = await ctx.budget.acquire(WINDOW_BYTES * 2);
+  // A window read on a connection that was re-established may come from a restarted server, where
+  // the HSCAN/SSCAN/ZSCAN cursor means nothing and windows would be skipped: the copy is abandoned
+  // (create and override leave the target key as it was) and the key fails with that reason.
+  const lost = new AbortController();
+  const onReconnect = (): void => lost.abort();
+  src.redis.on('ready', onReconnect);
   try {
     const result = await copyBigKey(
       {
@@ -396,7 +438,7 @@ async function copyBig(
         clock: ctx.clock,
         // A window must fit in one bulk string of the target.
         windowBytes: Math.min(WINDOW_BYTES, Math.floor(ctx.targetCaps.protoMaxBulkLen / 4)),
-        signal: ctx.signal,
+        signal: ctx.signal ? AbortSignal.any([ctx.signal, lost.signal]) : lost.signal,
       },
       {
         sourceKey: step.probe.sourceKey,
@@ -406,10 +448,26 @@ async function copyBig(
         shared: sharesName(ctx, step),
       },
     );
-    if (result === 'written') record(step, step.decision);
+    if (lost.signal.aborted && !ctx.signal?.aborted) {
+      record(step, { ...step.decision, action: 'fail' });
+      const left =
+        step.decision.action === 'merge'
+          ? 'the windows sent before stay merged'
+          : result === 'written'
+            ? 'its value on the target may be incomplete'
+            : 'the target key was left as it was';
+      ctx.keyFailed(
+        src,
+        step.probe.targetKey,
+        step.type,
+        `the source connection was lost during this big key's windowed copy (${left}); run again for this key`,
+        false,
+      );
+    } else if (result === 'written') record(step, step.decision);
     else if (result === 'expired' || result === 'gone') record(step, EXPIRED);
     else if (result === 'changed') again.push(retryUnit(src, step));
   } finally {
+    src.redis.off('ready', onReconnect);
     ctx.budget.release(taken);
   }
 }
@@ -431,9 +489,9 @@ async function readForWrite(
   ctx: RunContext,
   src: SourceRun,
   reading: { step: Step; how: ReadHow }[],
-): Promise<{ value: SourceValue; targetDeadline: Deadline; current?: unknown }[]> {
+): Promise<{ value: SourceValue; targetDeadline: Deadline; current?: unknown; targetLength?: number }[]> {
   const targetAsks: Command[] = [];
-  const asked: { ttlAt?: number; currentAt?: number; reads: number }[] = [];
+  const asked: { ttlAt?: number; currentAt?: number; reads: number; lengthAt?: number }[] = [];
   const caps = ctx.targetCaps;
   reading.forEach(({ step }, i) => {
     const entry: (typeof asked)[number] = { reads: 0 };
@@ -453,6 +511,10 @@ async function readForWrite(
       entry.currentAt = targetAsks.length;
       entry.reads = reads.length;
       targetAsks.push(...reads);
+    } else if (merging && step.type === 'list') {
+      // A list merge also learns the list's length, so that a drop cannot make it append twice (writer.ts).
+      entry.lengthAt = targetAsks.length;
+      targetAsks.push(['LLEN', step.probe.targetKey]);
     }
   });
   const sentAt = now();
@@ -464,14 +526,25 @@ async function readForWrite(
     ctx.targetPipe.send(targetAsks),
   ]);
   return values.map((value, i) => {
-    const { ttlAt, currentAt, reads } = asked[i]!;
+    const { ttlAt, currentAt, reads, lengthAt } = asked[i]!;
     const deadline = ttlAt === undefined ? null : deadlineFrom(Number(targetReplies[ttlAt]), sentAt);
     const type = reading[i]!.step.type as NativeType;
     const current =
       currentAt === undefined
         ? undefined
         : (CODECS[type].decode(targetReplies.slice(currentAt, currentAt + reads), caps) ?? undefined);
-    return { value, targetDeadline: deadline === 'gone' ? null : deadline, current };
+    const length = lengthAt === undefined ? undefined : targetReplies[lengthAt];
+    return {
+      value,
+      targetDeadline: deadline === 'gone' ? null : deadline,
+      current,
+      targetLength:
+        lengthAt !== undefined
+          ? Number(length)
+          : currentAt !== undefined && type === 'list'
+            ? ((current as Buffer[] | undefined)?.length ?? 0)
+            : undefined,
+    };
   });
 }
 
@@ -479,6 +552,7 @@ async function readForWrite(
 function unsupported(ctx: RunContext, src: SourceRun, step: Step, record: RecordStep): void {
   record(step, { ...step.decision, action: 'fail' });
   ctx.tally.fallback('module type not copyable without DUMP/RESTORE', 1, fallbackAt(src, step));
+  ctx.keyFailed(src, step.probe.targetKey, step.type, 'a module type needs DUMP/RESTORE', false);
   ctx.log(
     `cannot copy ${describeKey(step.probe.targetKey)} from ${src.plan.name}: a module type needs DUMP/RESTORE`,
   );

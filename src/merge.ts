@@ -1,12 +1,15 @@
 import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
-import { processBatch, type RunContext, type SourceRun } from './batch.js';
-import type { MergePlan } from './config/plan.js';
-import { ConnectionError, RunError } from './errors.js';
+import { describeKey, processBatch, type RunContext, type SourceRun } from './batch.js';
+import type { MergePlan, TlsPlan } from './config/plan.js';
+import { ConnectionError, KvmergeError, RunError } from './errors.js';
 import { type Caps, keyspaceSize, probeServer } from './redis/capabilities.js';
 import { close, connect } from './redis/connect.js';
-import { RespPipe } from './redis/pipe.js';
-import { redactUrl } from './redis/url.js';
+import { checkPermissions } from './redis/permissions.js';
+import { type NetworkOptions, RespPipe } from './redis/pipe.js';
+import { explainTls, tlsOptions } from './redis/tls.js';
+import { parseRedisUrl, redactUrl } from './redis/url.js';
+import { FailedKeysFile } from './report/failed-keys.js';
 import { buildReport } from './report/json.js';
 import { Tally } from './report/tally.js';
 import type { JsonReport, ProgressSink, RunOutcome } from './report/types.js';
@@ -52,7 +55,17 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
     plan.sources.map((s) => s.name),
     plan.report.sample,
   );
-  const { target, targetInfo, sources, sourceInfos, targetPipe, sourcePipes } = await connectAll(plan);
+  // Created before any connection: a path that cannot be written is exit 2 before anything happens.
+  const failedKeys =
+    plan.safety.failedKeys === undefined ? undefined : await FailedKeysFile.create(plan.safety.failedKeys);
+  let connected: Connected;
+  try {
+    connected = await connectAll(plan);
+  } catch (err) {
+    await failedKeys?.close();
+    throw err;
+  }
+  const { target, targetInfo, sources, sourceInfos, targetPipe, sourcePipes } = connected;
 
   const ctx: RunContext = {
     plan,
@@ -72,6 +85,18 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
     budget: new ByteBudget(BUDGET_BIG_KEYS * plan.write.bigKeyBytes),
     temp: new TempKeys(),
     signal: hooks.signal,
+    keyFailed(src, key, type, reason, stops) {
+      failedKeys?.add({ key, source: src.plan.name, type, reason });
+      tally.keyFailed(key, src.index, type, reason);
+      if ((stops || plan.safety.onError === 'stop') && !ctx.stopped) {
+        ctx.stopped = new RunError(
+          stops
+            ? reason
+            : `writing ${describeKey(key)} from ${src.plan.name} failed: ${reason} ` +
+                '(--on-error skip goes on past such keys and lists them in --failed-keys)',
+        );
+      }
+    },
     log,
   };
 
@@ -106,6 +131,8 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
     await ctx.temp.removeAll(target).catch(() => undefined);
     for (const pipe of [targetPipe, ...sourcePipes]) pipe.close();
     await Promise.all([close(target), ...sources.map((s) => close(s))]);
+    const fileError = await failedKeys?.close();
+    if (fileError) log(`could not write ${plan.safety.failedKeys}: ${fileError.message}`);
   }
   if (ctx.stopped) {
     outcome = 'failed';
@@ -139,9 +166,10 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
  */
 async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Promise<void> {
   const { write } = ctx.plan;
-  const keyspace = await keyspaceSize(src.redis, src.caps);
-  const filtered = src.plan.match !== undefined;
-  hooks.progress?.sourceStarted(src.index, src.plan.name, filtered ? 0 : keyspace);
+  // The keyspace only feeds the progress estimate: a user who may not ask gets one from the cursor.
+  const keyspace = await keyspaceSize(src.redis, src.caps).catch(() => undefined);
+  const filtered = src.plan.match !== undefined || keyspace === undefined;
+  hooks.progress?.sourceStarted(src.index, src.plan.name, filtered ? 0 : (keyspace ?? 0));
   // Batches in flight: at most `concurrency`; the scan waits for a free slot before pulling more.
   const inFlight = new Set<Promise<void>>();
   let done = 0;
@@ -150,21 +178,44 @@ async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Pr
     src.redis,
     { match: src.plan.match, count: write.scanCount, batchSize: write.batchSize },
     new SeenKeys(),
-    keyspace,
+    keyspace ?? 0,
     src.caps,
   );
+  // Batches decide in scan order (each after the one before it) and write only after deciding: a
+  // typeMismatch `fail` in batch n stops the run with nothing of batch n written and nothing of a later
+  // batch decided or written, whatever the concurrency (SPEC §1.2).
+  let previous: Promise<void> = Promise.resolve();
+  let batchNumber = 0;
   for await (const batch of batches) {
     if (ctx.stopped || hooks.signal?.aborted) break;
     walked = batch.walked;
+    const before = previous;
+    const seq = batchNumber++;
+    let markDecided!: () => void;
+    const decided = new Promise<void>((resolve) => {
+      markDecided = resolve;
+    });
+    previous = decided;
+    // A later type of names that earlier batches held (Pika 3.x) waits for them: the fold order.
     if (batch.after) await Promise.all(inFlight);
     const task = (async () => {
       try {
-        await processBatch(ctx, src, batch.units);
+        await processBatch(ctx, src, batch.units, 1, {
+          order: { seq, earlier: before, decided: markDecided },
+        });
       } catch (err) {
         ctx.stopped ??= asRunError(err);
+      } finally {
+        // A batch that failed before deciding must not hold the later ones back.
+        await before;
+        markDecided();
       }
       done += batch.units.length;
-      const estimate = filtered ? (walked > 0 ? Math.max(done, Math.round(done / walked)) : 0) : keyspace;
+      const estimate = filtered
+        ? walked > 0
+          ? Math.max(done, Math.round(done / walked))
+          : 0
+        : (keyspace ?? 0);
       hooks.progress?.update(src.index, done, estimate, ctx.tally.totals());
     })();
     inFlight.add(task);
@@ -186,11 +237,11 @@ async function connectAll(plan: MergePlan): Promise<Connected> {
   const opened: Redis[] = [];
   const pipes: RespPipe[] = [];
   try {
-    const target = await connect(plan.target.url, 'target', 'target');
+    const target = await connect(plan.target.url, 'target', 'target', network(plan, plan.target.tls));
     opened.push(target);
     const sources: Redis[] = [];
     for (const source of plan.sources) {
-      const redis = await connect(source.url, 'source', `source ${source.name}`);
+      const redis = await connect(source.url, 'source', `source ${source.name}`, network(plan, source.tls));
       opened.push(redis);
       sources.push(redis);
     }
@@ -210,12 +261,23 @@ async function connectAll(plan: MergePlan): Promise<Connected> {
         `target ${redactUrl(plan.target.url)} has no RESTORE: use --mode auto or native`,
       );
     }
+    // Permissions before the first write (SPEC §6.4), in a dry run too: exit 2 naming the command.
+    await checkPermissions(target, 'target', redactUrl(plan.target.url), {
+      writes: true,
+      username: parseRedisUrl(plan.target.url).username,
+    });
+    for (const [i, source] of plan.sources.entries()) {
+      await checkPermissions(sources[i]!, 'source', `${source.name} (${redactUrl(source.url)})`, {
+        writes: false,
+        username: parseRedisUrl(source.url).username,
+      });
+    }
     // The hot path's connections, once the checks above have passed.
-    const targetPipe = await RespPipe.open(plan.target.url, 'target');
+    const targetPipe = await openPipe(plan.target.url, 'target', network(plan, plan.target.tls));
     pipes.push(targetPipe);
     const sourcePipes: RespPipe[] = [];
     for (const source of plan.sources) {
-      const pipe = await RespPipe.open(source.url, `source ${source.name}`);
+      const pipe = await openPipe(source.url, `source ${source.name}`, network(plan, source.tls));
       pipes.push(pipe);
       sourcePipes.push(pipe);
     }
@@ -224,6 +286,23 @@ async function connectAll(plan: MergePlan): Promise<Connected> {
     for (const pipe of pipes) pipe.close();
     await Promise.all(opened.map((r) => close(r)));
     throw err;
+  }
+}
+
+function network(plan: MergePlan, tls: TlsPlan | undefined): NetworkOptions {
+  return { ...plan.network, tls: tlsOptions(tls) };
+}
+
+/** The hot path's connection; failing to open it is found before any write (exit 2). */
+async function openPipe(url: string, label: string, options: NetworkOptions): Promise<RespPipe> {
+  try {
+    return await RespPipe.open(url, label, options);
+  } catch (err) {
+    if (err instanceof KvmergeError) throw err;
+    const cause = ((err as Error).cause ?? err) as Error;
+    const hint = explainTls(cause, parseRedisUrl(url).tls);
+    const why = hint ?? (err as Error).message;
+    throw new ConnectionError(hint ? `cannot connect to ${label} ${redactUrl(url)}: ${why}` : why);
   }
 }
 

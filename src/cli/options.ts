@@ -4,7 +4,7 @@ import { positiveIntSchema } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 
 /*
- * The `merge` options of SPEC §4 (all but --backup, which is not available yet) and their translation to
+ * The `merge` options of SPEC §4 (all but --backup and --resume, which are not available yet) and their translation to
  * the library's CliOverrides. No option has a default here: a flag that is not given must stay undefined,
  * so that the config file's value applies (SPEC §3.3); the defaults live in the config schema alone.
  */
@@ -13,6 +13,7 @@ const SOURCES = 'Sources and target:';
 const STRATEGIES = 'Strategies (what happens when the key already exists on the target):';
 const RUN = 'Run:';
 const TUNING = 'Performance:';
+const TLS = 'TLS (for every rediss:// URL; per server in the config file):';
 const OUTPUT = 'Output:';
 
 const text = (describe: string, group: string): Options => ({
@@ -49,6 +50,17 @@ export const MERGE_OPTIONS: Record<string, Options> = {
   'dry-run': flag('read everything, write nothing, report what would happen', RUN),
   'fail-on-conflict': flag('with --dry-run: exit 3 when any key would conflict', RUN),
   report: text('FILE: write the JSON report there (dry run or real run)', RUN),
+
+  'on-error': text(
+    'P: a key that cannot be written: stop (the run stops there) | skip (count it failed, go on, exit 1)',
+    RUN,
+  ),
+  'failed-keys': text('FILE: list every failed key with its reason, one JSON object a line', RUN),
+
+  'tls-ca': text("FILE: CA certificate(s) (PEM) that sign the servers' certificates", TLS),
+  'tls-cert': text('FILE: client certificate (PEM), for servers that ask for one', TLS),
+  'tls-key': text("FILE: the client certificate's private key (PEM)", TLS),
+  'tls-insecure': flag("do not verify the servers' certificates (testing only)", TLS),
 
   mode: text('M: write path: auto | dump | native', TUNING),
   concurrency: text('N: batches in flight', TUNING),
@@ -103,6 +115,12 @@ export function readMergeFlags(argv: Argv): MergeFlags {
   set('concurrency', integer(argv, 'concurrency'));
   set('batch', integer(argv, 'batch'));
   set('scanCount', integer(argv, 'scan-count'));
+  set('onError', single(argv, 'on-error'));
+  set('failedKeys', single(argv, 'failed-keys'));
+  set('tlsCa', single(argv, 'tls-ca'));
+  set('tlsCert', single(argv, 'tls-cert'));
+  set('tlsKey', single(argv, 'tls-key'));
+  set('tlsInsecure', bool(argv, 'tls-insecure'));
 
   return {
     overrides,

@@ -35,8 +35,9 @@ const EPILOG = `Examples:
   Try it on throwaway local servers:
     kvmerge demo
 
-Exit codes: 0 done, 1 the run failed part-way, 2 bad usage or configuration, unreachable server or failed
-authentication (nothing written), 3 conflicts found (--fail-on-conflict), 130 interrupted (Ctrl-C).`;
+Exit codes: 0 done, 1 the run failed part-way (or keys failed under --on-error skip), 2 bad usage or
+configuration, unreachable server, failed authentication or missing permissions (nothing written), 3 conflicts
+found (--fail-on-conflict), 130 interrupted (Ctrl-C).`;
 
 /**
  * Parses the command line. yargs prints --help and --version itself (on stdout); every error it finds

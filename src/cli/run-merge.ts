@@ -131,6 +131,7 @@ function describePlan(plan: MergePlan): string {
   return (
     `kvmerge: ${plan.dryRun ? 'dry run' : 'merge'} of ${sources} into ${redactUrl(plan.target.url)}; ` +
     `${strategies}, type mismatch ${s.typeMismatch}; mode ${plan.write.mode}, ` +
-    `concurrency ${plan.write.concurrency}, batch ${plan.write.batchSize}`
+    `concurrency ${plan.write.concurrency}, batch ${plan.write.batchSize}; on error ${plan.safety.onError}` +
+    (plan.safety.failedKeys ? ` (failed keys to ${plan.safety.failedKeys})` : '')
   );
 }

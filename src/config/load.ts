@@ -16,7 +16,7 @@ import {
   type RedisEndpoint,
   redactUrlsInText,
 } from '../redis/url.js';
-import type { MergePlan, SourcePlan } from './plan.js';
+import type { MergePlan, SourcePlan, TlsPlan } from './plan.js';
 import {
   type ConfigDoc,
   configSchema,
@@ -25,9 +25,11 @@ import {
   fileNameSchema,
   globSchema,
   mismatchSchema,
+  onErrorSchema,
   type PathPart,
   positiveIntSchema,
   strategySchema,
+  strategySchemaFor,
   writeModeSchema,
 } from './schema.js';
 
@@ -55,6 +57,12 @@ export interface CliOverrides {
   concurrency?: number;
   batch?: number;
   scanCount?: number;
+  onError?: string;
+  failedKeys?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsInsecure?: boolean;
 }
 
 /**
@@ -140,9 +148,11 @@ export function resolvePlan(
   }
 
   const reportFile = flags.report ?? file.report.file;
+  const failedKeys = flags.failedKeys ?? file.safety.failedKeys;
+  const targetTls = resolveTls(file.target?.tls, flags);
   return {
     sources: sources.map((s) => s.plan),
-    target: { url: target.url },
+    target: targetTls ? { url: target.url, tls: targetTls } : { url: target.url },
     strategies: { ...resolveStrategies(file, flags), typeMismatch: flags.typeMismatch ?? file.typeMismatch },
     merge: file.merge,
     write: {
@@ -156,7 +166,36 @@ export function resolvePlan(
     report: reportFile ? { file: reportFile, sample: file.report.sample } : { sample: file.report.sample },
     dryRun,
     failOnConflict,
+    safety: failedKeys
+      ? { onError: flags.onError ?? file.safety.onError, failedKeys }
+      : { onError: flags.onError ?? file.safety.onError },
+    network: file.network,
   };
+}
+
+type TlsDoc = NonNullable<NonNullable<ConfigDoc['target']>['tls']>;
+
+/**
+ * A server's TLS settings: each --tls-* flag sets its field for every server, over the file's per-server
+ * `tls` (SPEC §3.3). Empty strings mean "not set". Undefined when nothing is set.
+ */
+function resolveTls(doc: TlsDoc | undefined, flags: CheckedFlags): TlsPlan | undefined {
+  const pick = (flag: string | undefined, own: string | undefined): string | undefined =>
+    (flag ?? own) || undefined;
+  const tls: TlsPlan = { insecure: flags.tls.insecure ?? doc?.insecure ?? false };
+  const ca = pick(flags.tls.ca, doc?.ca);
+  const cert = pick(flags.tls.cert, doc?.cert);
+  const key = pick(flags.tls.key, doc?.key);
+  if (ca) tls.ca = ca;
+  if (cert) tls.cert = cert;
+  if (key) tls.key = key;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new ConfigError(
+      cert === undefined ? '--tls-cert' : '--tls-key',
+      'a client certificate needs both --tls-cert and --tls-key (tls.cert and tls.key)',
+    );
+  }
+  return tls.ca || tls.cert || tls.insecure ? tls : undefined;
 }
 
 // ---- flags ----
@@ -166,7 +205,8 @@ type CheckedFlags = ReturnType<typeof checkFlags>;
 /** Validates every given flag with the schema of the field it stands for, so both accept the same. */
 function checkFlags(o: CliOverrides) {
   const strategyFlags: Partial<Record<NativeType, Strategy>> = {};
-  for (const type of DATA_TYPES) strategyFlags[type] = checkFlag(`--${type}`, strategySchema, o[type]);
+  for (const type of DATA_TYPES)
+    strategyFlags[type] = checkFlag(`--${type}`, strategySchemaFor(type), o[type]);
   return {
     source: o.source !== undefined && o.source.length > 0 ? o.source : undefined,
     target: o.target,
@@ -181,6 +221,14 @@ function checkFlags(o: CliOverrides) {
     concurrency: checkFlag('--concurrency', positiveIntSchema, o.concurrency),
     batch: checkFlag('--batch', positiveIntSchema, o.batch),
     scanCount: checkFlag('--scan-count', positiveIntSchema, o.scanCount),
+    onError: checkFlag('--on-error', onErrorSchema, o.onError),
+    failedKeys: checkFlag('--failed-keys', fileNameSchema, o.failedKeys),
+    tls: {
+      ca: checkFlag('--tls-ca', fileNameSchema, o.tlsCa),
+      cert: checkFlag('--tls-cert', fileNameSchema, o.tlsCert),
+      key: checkFlag('--tls-key', fileNameSchema, o.tlsKey),
+      insecure: o.tlsInsecure,
+    },
   };
 }
 
@@ -231,6 +279,8 @@ function resolveSources(file: ConfigDoc, flags: CheckedFlags): ResolvedSource[] 
     // MATCH * selects every key, like no MATCH; keeping it would only hide that DBSIZE is a valid estimate.
     const match = flags.match ?? entry.match ?? file.match;
     const plan: SourcePlan = { url: entry.url, name, prefix: Buffer.from(entry.prefix, 'utf8') };
+    const tls = resolveTls(entry.tls, flags);
+    if (tls) plan.tls = tls;
     if (match !== undefined && match !== '*') plan.match = match;
     return { plan, endpoint, field };
   });

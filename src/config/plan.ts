@@ -3,6 +3,24 @@ import type { MergeOptions, StrategyTable } from '../decide/types.js';
 export const WRITE_MODES = ['auto', 'dump', 'native'] as const;
 export type WriteMode = (typeof WRITE_MODES)[number];
 
+/** TLS files and verification for a rediss:// server (paths as given; read when connecting). */
+export interface TlsPlan {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  insecure: boolean;
+}
+
+export const ON_ERROR = ['stop', 'skip'] as const;
+export type OnError = (typeof ON_ERROR)[number];
+
+/** Timeouts and the reconnection budget of every connection (SPEC §4, §6.4). */
+export interface NetworkPlan {
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  retryBudgetMs: number;
+}
+
 export interface SourcePlan {
   /** The URL as given, with the password in it: only for connecting, never for output. */
   url: string;
@@ -12,6 +30,7 @@ export interface SourcePlan {
   match?: string;
   /** Prepended to every key written to the target (raw bytes, UTF-8 of the configured string). */
   prefix: Buffer;
+  tls?: TlsPlan;
 }
 
 export interface WritePlan {
@@ -26,11 +45,14 @@ export interface WritePlan {
 /** A fully resolved, validated run: config file + flags + defaults (SPEC §3.3). */
 export interface MergePlan {
   sources: SourcePlan[];
-  target: { url: string };
+  target: { url: string; tls?: TlsPlan };
   strategies: StrategyTable;
   merge: MergeOptions;
   write: WritePlan;
   report: { file?: string; sample: number };
   dryRun: boolean;
   failOnConflict: boolean;
+  /** SPEC §6.4: a key that cannot be written stops the run, or is counted failed and the run goes on. */
+  safety: { onError: OnError; failedKeys?: string };
+  network: NetworkPlan;
 }

@@ -5,9 +5,10 @@ import {
   MISMATCH_POLICIES,
   STRATEGIES,
   TTL_RULES,
+  UNMERGEABLE_TYPES,
   ZSET_SCORE_RULES,
 } from '../decide/types.js';
-import { WRITE_MODES } from './plan.js';
+import { ON_ERROR, WRITE_MODES } from './plan.js';
 
 /*
  * The YAML configuration of SPEC §3.1, and the only place where its defaults are written down. The
@@ -31,6 +32,15 @@ const boolean = () =>
     .describe('true | false');
 
 export const strategySchema = oneOf(STRATEGIES);
+// Strings and streams cannot be merged: their accepted values are said without `merge` (the schema still
+// takes it, so that the loader can explain why it is refused).
+const unmergeableStrategySchema = strategySchema.describe(
+  STRATEGIES.filter((s) => s !== 'merge').join(' | '),
+);
+/** The strategy schema of one type, whose description lists only what that type accepts. */
+export function strategySchemaFor(type: string): typeof strategySchema {
+  return (UNMERGEABLE_TYPES as readonly string[]).includes(type) ? unmergeableStrategySchema : strategySchema;
+}
 export const mismatchSchema = oneOf(MISMATCH_POLICIES);
 export const writeModeSchema = oneOf(WRITE_MODES);
 export const positiveIntSchema = integer(1);
@@ -38,11 +48,22 @@ export const globSchema = z.string().min(1).describe('a non-empty SCAN MATCH glo
 export const fileNameSchema = z.string().describe('a file name');
 const urlSchema = z.string().describe(`a redis:// or rediss:// URL`);
 
+// TLS for a rediss:// URL. "" (the example's value) means not set, like leaving the field out.
+const tlsSchema = z.strictObject({
+  ca: fileNameSchema.optional(),
+  cert: fileNameSchema.optional(),
+  key: fileNameSchema.optional(),
+  insecure: boolean().default(false),
+});
+
+export const onErrorSchema = oneOf(ON_ERROR);
+
 const sourceSchema = z.strictObject({
   url: urlSchema,
   name: z.string().min(1).optional().describe('a non-empty name (default: host:port/db)'),
   match: globSchema.optional(),
   prefix: z.string().default('').describe('a string prepended to every key'),
+  tls: tlsSchema.optional(),
 });
 
 // The per-type strategies have no default of their own: an unset one inherits `default`, and the
@@ -50,12 +71,12 @@ const sourceSchema = z.strictObject({
 // replaces the file's per-type values).
 const strategiesSchema = z.strictObject({
   default: strategySchema.default('skip'),
-  string: strategySchema.optional(),
+  string: unmergeableStrategySchema.optional(),
   hash: strategySchema.optional(),
   set: strategySchema.optional(),
   zset: strategySchema.optional(),
   list: strategySchema.optional(),
-  stream: strategySchema.optional(),
+  stream: unmergeableStrategySchema.optional(),
 });
 
 const mergeSchema = z.strictObject({
@@ -80,10 +101,24 @@ const reportSchema = z.strictObject({
   sample: integer(0).default(100),
 });
 
+const safetySchema = z.strictObject({
+  onError: onErrorSchema.default('stop'),
+  // "" means no file.
+  failedKeys: fileNameSchema.optional(),
+});
+
+const milliseconds = () => integer(1).describe('a number of milliseconds >= 1');
+
+const networkSchema = z.strictObject({
+  connectTimeoutMs: milliseconds().default(5_000),
+  commandTimeoutMs: milliseconds().default(15_000),
+  retryBudgetMs: milliseconds().default(30_000),
+});
+
 export const configSchema = z.strictObject({
   version: z.literal(1).optional().describe('1'),
   sources: z.array(sourceSchema).optional().describe('a list of sources, each with a url'),
-  target: z.strictObject({ url: urlSchema }).optional(),
+  target: z.strictObject({ url: urlSchema, tls: tlsSchema.optional() }).optional(),
   // Sources without a `match` of their own use this one.
   match: globSchema.optional(),
   strategies: strategiesSchema.prefault({}),
@@ -91,6 +126,8 @@ export const configSchema = z.strictObject({
   merge: mergeSchema.prefault({}),
   write: writeSchema.prefault({}),
   report: reportSchema.prefault({}),
+  safety: safetySchema.prefault({}),
+  network: networkSchema.prefault({}),
   dryRun: boolean().default(false),
   // Only meaningful with dryRun; the loader refuses it otherwise.
   failOnConflict: boolean().default(false),

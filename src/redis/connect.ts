@@ -1,34 +1,57 @@
+import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ConnectionError } from '../errors.js';
+import { DEFAULT_NETWORK, type NetworkOptions } from './pipe.js';
+import { explainTls } from './tls.js';
 import { parseRedisUrl, redactUrl, toIoredisOptions } from './url.js';
 
 export type Role = 'source' | 'target';
 
-const CONNECT_TIMEOUT_MS = 5_000;
 const MAX_BACKOFF_MS = 2_000;
 
 /**
  * Opens a connection and proves it usable (PING) before returning, so that an unreachable
  * server or bad credentials are reported before anything is written (SPEC §4, exit 2).
  *
- * Once connected, a dropped connection is retried with backoff. Sources may re-send what was
- * in flight (reads are idempotent); the target must not: a write whose effect is unknown after a
- * disconnect fails instead of being applied twice (SPEC §1.6, §6.4).
+ * Once connected, a dropped connection is retried with backoff for at most `retryBudgetMs`, then the
+ * connection ends and every command on it fails. Sources may re-send what was in flight (reads are
+ * idempotent, SCAN continues from the same cursor); the target must not: a write whose effect is
+ * unknown after a disconnect fails instead of being applied twice (SPEC §1.6, §6.4). Every command
+ * has a timeout (`commandTimeoutMs`): a server that stops answering is an error, never a hang.
  */
-export async function connect(url: string, role: Role, label: string = role): Promise<Redis> {
+export async function connect(
+  url: string,
+  role: Role,
+  label: string = role,
+  network: NetworkOptions = DEFAULT_NETWORK,
+): Promise<Redis> {
   const endpoint = parseRedisUrl(url, role === 'target' ? 'target.url' : 'sources[].url');
   let ready = false;
+  let lostAt: number | undefined;
+  const base = toIoredisOptions(endpoint);
+  const tls: ConnectionOptions | undefined = endpoint.tls ? { ...network.tls } : undefined;
   const options: RedisOptions = {
-    ...toIoredisOptions(endpoint),
+    ...base,
+    ...(tls ? { tls } : {}),
     lazyConnect: true,
     // We prove the connection ourselves; the ready check asks INFO, which a read-only user may not.
     enableReadyCheck: false,
-    connectTimeout: CONNECT_TIMEOUT_MS,
+    connectTimeout: network.connectTimeoutMs,
+    commandTimeout: network.commandTimeoutMs,
     enableOfflineQueue: true,
+    // A restarted server answers LOADING until its dataset is in memory: the command was not run, so
+    // it is sent again once the connection is re-established (with the backoff below).
+    reconnectOnError: (err) => (/^LOADING/.test(err.message) ? 2 : false),
     maxRetriesPerRequest: role === 'target' ? 0 : 5,
     autoResendUnfulfilledCommands: role !== 'target',
     // Until the first PING succeeds a failure is final: the user gets one clear line, not a retry loop.
-    retryStrategy: (attempt) => (ready ? Math.min(50 * 2 ** attempt, MAX_BACKOFF_MS) : null),
+    // After that, reconnection goes on for at most retryBudgetMs since the connection was lost.
+    retryStrategy: (attempt) => {
+      if (!ready) return null;
+      lostAt ??= Date.now();
+      const wait = Math.min(50 * 2 ** attempt, MAX_BACKOFF_MS);
+      return Date.now() - lostAt + wait > network.retryBudgetMs ? null : wait;
+    },
   };
   const redis = new Redis(options);
   let lastError: Error | undefined;
@@ -36,16 +59,86 @@ export async function connect(url: string, role: Role, label: string = role): Pr
   redis.on('error', (err: Error) => {
     lastError = err;
   });
+  redis.on('ready', () => {
+    lostAt = undefined;
+  });
   const where = `${label} ${redactUrl(url)}`;
   try {
     await redis.connect();
     await provenUsable(redis);
+    // ioredis selects the db by itself but only emits a failed SELECT as an event: ask again, so that a
+    // db out of range is a clear error here (exit 2) instead of a run on the wrong db.
+    if (endpoint.db !== 0) await redis.select(endpoint.db);
     ready = true;
-    return redis;
+    return namingServer(redis, where);
   } catch (err) {
     redis.disconnect();
-    throw describeConnectFailure(err instanceof Error ? err : new Error(String(err)), lastError, where);
+    const error = err instanceof Error ? err : new Error(String(err));
+    const tlsHint = explainTls((lastError ?? error) as Error & { code?: string }, endpoint.tls);
+    if (tlsHint) throw new ConnectionError(`cannot connect to ${where}: ${tlsHint}`);
+    throw describeConnectFailure(error, lastError, where, network.connectTimeoutMs);
   }
+}
+
+/** Errors of the connection itself (not replies of the server), which say nothing of which server it was. */
+const CONNECTION_ERROR =
+  /Command timed out|Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket/i;
+const NAMED = Symbol('named');
+
+function nameServer(err: unknown, where: string): unknown {
+  if (
+    !(err instanceof Error) ||
+    (err as { [NAMED]?: boolean })[NAMED] ||
+    !CONNECTION_ERROR.test(err.message)
+  ) {
+    return err;
+  }
+  const named = new Error(
+    `${where}: ${err.message} (no reply within the timeout, or the connection was lost)`,
+  );
+  (named as { [NAMED]?: boolean })[NAMED] = true;
+  return named;
+}
+
+/**
+ * The connection with its connection-level failures ("Command timed out", "Connection is closed.")
+ * rewritten to name the server (password redacted), so that a run stopped by one says which server
+ * (SPEC §4). Replies of the server (NOPERM, WRONGTYPE, …) pass unchanged. Pipelines and MULTI get the
+ * same treatment for exec() and for the errors inside its results.
+ */
+function namingServer<T extends object>(target: T, where: string): T {
+  const proxy: T = new Proxy(target, {
+    get(obj, prop) {
+      const value = Reflect.get(obj, prop, obj);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const result = (value as (...a: unknown[]) => unknown).apply(obj, args);
+        if (result === obj) return proxy;
+        if (result instanceof Promise) {
+          return result.then(
+            (r) =>
+              prop === 'exec' && Array.isArray(r)
+                ? r.map((entry) =>
+                    Array.isArray(entry) && entry[0] ? [nameServer(entry[0], where), entry[1]] : entry,
+                  )
+                : r,
+            (err: unknown) => {
+              throw nameServer(err, where);
+            },
+          );
+        }
+        if (
+          result &&
+          typeof result === 'object' &&
+          typeof (result as { exec?: unknown }).exec === 'function'
+        ) {
+          return namingServer(result as object, where);
+        }
+        return result;
+      };
+    },
+  });
+  return proxy;
 }
 
 /**
@@ -60,7 +153,12 @@ async function provenUsable(redis: Redis): Promise<void> {
   }
 }
 
-function describeConnectFailure(err: Error, cause: Error | undefined, where: string): ConnectionError {
+function describeConnectFailure(
+  err: Error,
+  cause: Error | undefined,
+  where: string,
+  timeoutMs: number,
+): ConnectionError {
   const text = `${err.message} ${cause?.message ?? ''}`;
   if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(text)) {
     return new ConnectionError(
@@ -74,9 +172,17 @@ function describeConnectFailure(err: Error, cause: Error | undefined, where: str
     );
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
     return new ConnectionError(`cannot reach ${where}: unknown host; check the host name`);
+  if (/Command timed out/i.test(text))
+    return new ConnectionError(
+      `${where} accepted the connection but did not answer within ${timeoutMs / 1000}s; is it a Redis server, and is it overloaded or stopped?`,
+    );
   if (code === 'ETIMEDOUT' || /timeout/i.test(text))
     return new ConnectionError(
-      `cannot reach ${where}: timed out after ${CONNECT_TIMEOUT_MS / 1000}s; check the host, port and firewall`,
+      `cannot reach ${where}: timed out after ${timeoutMs / 1000}s; check the host, port and firewall`,
+    );
+  if (/DB index is out of range|invalid DB index/i.test(text))
+    return new ConnectionError(
+      `cannot use ${where}: the database number is out of range on that server; use a db below its \`databases\` setting`,
     );
   return new ConnectionError(`cannot use ${where}: ${(cause ?? err).message.split('\n')[0]}`);
 }

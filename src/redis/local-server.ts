@@ -36,6 +36,8 @@ export interface LocalRedisOptions {
   renameCommands?: Record<string, string>;
   /** The server binary (default: `$KVMERGE_REDIS_SERVER`, then `redis-server` on PATH). */
   bin?: string;
+  /** A fixed port (to restart a server where it was); default: a free one. */
+  port?: number;
   /** How long to wait for the first PING answer (default 10 000 ms). */
   startTimeoutMs?: number;
   /** Kill every local server on SIGINT, SIGTERM and SIGHUP, then re-raise the signal (default true). */
@@ -295,7 +297,7 @@ async function launch(
   opts: LocalRedisOptions,
   entry: Live,
 ): Promise<Launched> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const serverArgs = [
     confFile,
     '--port',

@@ -2,14 +2,62 @@ import net from 'node:net';
 import tls from 'node:tls';
 import RedisParser from 'redis-parser';
 import type { Command } from '../write/commands.js';
-import { parseRedisUrl, redactUrl } from './url.js';
+import { parseRedisUrl, type RedisEndpoint, redactUrl } from './url.js';
 
 /** A RESP2 reply as the parser gives it: bulk and status strings as Buffers, integers as numbers. */
 export type Reply = Buffer | number | null | Reply[] | Error;
 
+/** How long to wait and how long to keep trying (SPEC §4: no input makes kvmerge hang). */
+export interface NetworkOptions {
+  /** TCP (and TLS) connect plus AUTH/SELECT, per attempt. */
+  connectTimeoutMs: number;
+  /** Replies are awaited and not one byte came for this long: the server is taken as gone. */
+  commandTimeoutMs: number;
+  /** After a lost connection, reconnect attempts go on for at most this long. */
+  retryBudgetMs: number;
+  /** TLS settings for a rediss:// URL (CA, client certificate, verification). */
+  tls?: tls.ConnectionOptions;
+}
+
+export const DEFAULT_NETWORK: NetworkOptions = {
+  connectTimeoutMs: 5_000,
+  commandTimeoutMs: 15_000,
+  retryBudgetMs: 30_000,
+};
+
+const FIRST_BACKOFF_MS = 50;
+const MAX_BACKOFF_MS = 2_000;
+
+/**
+ * The connection dropped after these commands were sent and before all their replies came: `replies`
+ * are the ones that did come, in order. The commands after them may or may not have been applied.
+ */
+export class RepliesLostError extends Error {
+  constructor(
+    message: string,
+    readonly replies: Reply[],
+  ) {
+    super(message);
+    this.name = 'RepliesLostError';
+  }
+}
+
+/** The server could not be reached again within the retry budget, or answered nothing in time. */
+export class ServerLostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ServerLostError';
+  }
+}
+
 interface Waiting {
+  payload: Buffer;
   replies: Reply[];
   expected: number;
+  /** May be sent again after a drop (reads, and writes whose repetition changes nothing). */
+  resend: boolean;
+  /** Written on the current socket (a drop leaves its outcome unknown). */
+  sent: boolean;
   resolve(replies: Reply[]): void;
   reject(err: Error): void;
 }
@@ -24,65 +72,147 @@ interface Waiting {
  * the limit. Everything else (connecting and error messages, SCAN, capabilities, big keys) stays on
  * ioredis.
  *
- * There is no reconnection: a lost connection fails what is in flight (the run then stops, SPEC §4
- * exit 1), so a write is never re-sent blindly (SPEC §1.6).
+ * Resilience (SPEC §4, §6.4): a dropped connection, or one that owes replies and has received
+ * nothing for `commandTimeoutMs`, is reconnected with exponential backoff (re-AUTH, re-SELECT) for at
+ * most `retryBudgetMs`. What was in flight then depends on how it was sent:
+ * - `send(cmds)` (reads, idempotent writes) is sent again on the new connection;
+ * - `send(cmds, { resend: false })` rejects with a RepliesLostError that carries the replies that did
+ *   arrive: the caller decides what the rest means (the writer resolves each unit, write/writer.ts),
+ *   so a non-idempotent write is never applied twice (SPEC §1.6).
+ * Past the budget, everything waiting fails with a ServerLostError naming the server (password
+ * redacted), and the run stops with exit 1.
  */
 export class RespPipe {
   private readonly waiting: Waiting[] = [];
+  private socket?: net.Socket;
+  /** Set once the pipe gave up or was closed: every later send fails with it. */
   private failure?: Error;
-  private readonly parser: RedisParser;
+  private reconnecting?: Promise<void>;
+  private lastActivity = 0;
+  /** When the current run of failures began (cleared by a reply): the retry budget counts from here. */
+  private troubleSince?: number;
+  private readonly timer: NodeJS.Timeout;
+  private readonly endpoint: RedisEndpoint;
+  /** How many times the connection was re-established (for tests and logs). */
+  reconnects = 0;
 
   private constructor(
-    private readonly socket: net.Socket,
+    url: string,
     private readonly label: string,
+    private readonly net: NetworkOptions,
   ) {
-    this.parser = new RedisParser({
-      returnBuffers: true,
-      returnReply: (reply) => this.deliver(reply as Reply),
-      returnError: (error) => this.deliver(error),
-      returnFatalError: (error) => this.fail(error),
-    });
-    socket.on('data', (chunk: Buffer) => this.parser.execute(chunk));
-    socket.on('error', (err) => this.fail(err));
-    socket.on('close', () => this.fail(new Error('connection closed')));
+    this.endpoint = parseRedisUrl(url);
+    const tick = Math.max(50, Math.min(1_000, Math.floor(net.commandTimeoutMs / 4)));
+    this.timer = setInterval(() => this.checkStall(), tick);
+    this.timer.unref();
   }
 
   /** Connects, authenticates and selects the URL's database. The URL has already been proven usable. */
-  static async open(url: string, label: string): Promise<RespPipe> {
-    const e = parseRedisUrl(url);
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = e.tls
-        ? tls.connect({ host: e.host, port: e.port, servername: net.isIP(e.host) ? undefined : e.host })
-        : net.connect({ host: e.host, port: e.port });
-      s.once(e.tls ? 'secureConnect' : 'connect', () => resolve(s));
-      s.once('error', reject);
-    });
-    socket.setNoDelay(true);
-    const pipe = new RespPipe(socket, `${label} ${redactUrl(url)}`);
-    const hello: Command[] = [];
-    if (e.password !== undefined)
-      hello.push(e.username ? ['AUTH', e.username, e.password] : ['AUTH', e.password]);
-    if (e.db !== 0) hello.push(['SELECT', e.db]);
-    for (const reply of await pipe.send(hello)) if (reply instanceof Error) throw reply;
+  static async open(
+    url: string,
+    label: string,
+    network: NetworkOptions = DEFAULT_NETWORK,
+  ): Promise<RespPipe> {
+    const pipe = new RespPipe(url, `${label} ${redactUrl(url)}`, network);
+    try {
+      await pipe.attach();
+    } catch (err) {
+      pipe.close();
+      const error = new ServerLostError(`cannot reach ${pipe.label}: ${(err as Error).message}`);
+      error.cause = err;
+      throw error;
+    }
     return pipe;
   }
 
-  /** Sends the commands in one write and resolves to their replies in order; error replies are Error values. */
-  send(commands: readonly Command[]): Promise<Reply[]> {
+  /**
+   * Sends the commands in one write and resolves to their replies in order; error replies are Error
+   * values. With `resend: false`, a drop before the last reply rejects with a RepliesLostError.
+   */
+  send(commands: readonly Command[], opts: { resend?: boolean } = {}): Promise<Reply[]> {
     if (commands.length === 0) return Promise.resolve([]);
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      this.waiting.push({ replies: [], expected: commands.length, resolve, reject });
-      this.socket.write(encode(commands));
+      const w: Waiting = {
+        payload: encode(commands),
+        replies: [],
+        expected: commands.length,
+        resend: opts.resend ?? true,
+        sent: false,
+        resolve,
+        reject,
+      };
+      if (this.waiting.length === 0) this.lastActivity = Date.now();
+      this.waiting.push(w);
+      if (this.socket && !this.reconnecting) {
+        w.sent = true;
+        this.socket.write(w.payload);
+      }
     });
   }
 
   close(): void {
-    this.failure ??= new Error('connection closed');
-    this.socket.destroy();
+    this.failure ??= new Error(`connection to ${this.label} closed`);
+    clearInterval(this.timer);
+    this.socket?.destroy();
+    this.socket = undefined;
+    for (const w of this.waiting.splice(0)) w.reject(this.failure);
+  }
+
+  /** Opens a socket, says AUTH/SELECT on it and makes it the current one. */
+  private async attach(): Promise<void> {
+    const e = this.endpoint;
+    const timeout = this.net.connectTimeoutMs;
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = e.tls
+        ? tls.connect({
+            host: e.host,
+            port: e.port,
+            servername: net.isIP(e.host) ? undefined : e.host,
+            ...this.net.tls,
+          })
+        : net.connect({ host: e.host, port: e.port });
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new Error(`no connection within ${timeout / 1000}s`));
+      }, timeout);
+      s.once(e.tls ? 'secureConnect' : 'connect', () => {
+        clearTimeout(timer);
+        s.removeAllListeners('error');
+        resolve(s);
+      });
+      s.once('error', (err) => {
+        clearTimeout(timer);
+        s.destroy();
+        reject(err);
+      });
+    });
+    socket.setNoDelay(true);
+    const hello: Command[] = [];
+    if (e.password !== undefined)
+      hello.push(e.username ? ['AUTH', e.username, e.password] : ['AUTH', e.password]);
+    if (e.db !== 0) hello.push(['SELECT', e.db]);
+    // PING proves that the server answers (a stalled one fails here, within the connect timeout).
+    hello.push(['PING']);
+    await handshake(socket, hello, timeout);
+    const parser = new RedisParser({
+      returnBuffers: true,
+      returnReply: (reply) => this.deliver(reply as Reply),
+      returnError: (error) => this.deliver(error),
+      returnFatalError: (error) => this.drop(socket, error),
+    });
+    socket.on('data', (chunk: Buffer) => {
+      this.lastActivity = Date.now();
+      parser.execute(chunk);
+    });
+    socket.on('error', (err) => this.drop(socket, err));
+    socket.on('close', () => this.drop(socket, new Error('connection closed')));
+    this.socket = socket;
+    this.lastActivity = Date.now();
   }
 
   private deliver(reply: Reply): void {
+    this.troubleSince = undefined;
     const head = this.waiting[0];
     if (!head) return;
     head.replies.push(reply);
@@ -92,10 +222,109 @@ export class RespPipe {
     }
   }
 
-  private fail(err: Error): void {
-    if (!this.failure) this.failure = new Error(`lost the connection to ${this.label}: ${err.message}`);
+  /** Replies are owed and nothing came for commandTimeoutMs: the connection is taken as dead. */
+  private checkStall(): void {
+    if (!this.socket || this.reconnecting || this.failure) return;
+    if (!this.waiting.some((w) => w.sent)) return;
+    const silent = Date.now() - this.lastActivity;
+    if (silent >= this.net.commandTimeoutMs) {
+      this.drop(this.socket, new Error(`no reply within ${this.net.commandTimeoutMs / 1000}s`));
+    }
+  }
+
+  /** The current socket is lost: settle what cannot be re-sent, then reconnect. */
+  private drop(socket: net.Socket, err: Error): void {
+    if (socket !== this.socket || this.failure) return;
+    socket.removeAllListeners('data');
+    socket.destroy();
+    this.socket = undefined;
+    const why = `lost the connection to ${this.label}: ${err.message}`;
+    for (let i = 0; i < this.waiting.length; i++) {
+      const w = this.waiting[i]!;
+      if (!w.sent) continue;
+      w.sent = false;
+      if (w.resend) {
+        w.replies = [];
+        continue;
+      }
+      this.waiting.splice(i--, 1);
+      w.reject(new RepliesLostError(why, w.replies));
+    }
+    this.reconnecting ??= this.reconnect(err).finally(() => {
+      this.reconnecting = undefined;
+    });
+  }
+
+  private async reconnect(cause: Error): Promise<void> {
+    // A server that accepts connections and then never answers must not reset the budget each time.
+    this.troubleSince ??= Date.now();
+    const started = this.troubleSince;
+    let last = cause;
+    for (let attempt = 0; ; attempt++) {
+      const backoff = Math.min(FIRST_BACKOFF_MS * 2 ** attempt, MAX_BACKOFF_MS);
+      if (Date.now() - started + backoff > this.net.retryBudgetMs) break;
+      await new Promise((r) => setTimeout(r, backoff));
+      if (this.failure) return;
+      try {
+        await this.attach();
+        this.reconnects++;
+        for (const w of this.waiting) {
+          w.sent = true;
+          this.socket!.write(w.payload);
+        }
+        return;
+      } catch (err) {
+        last = err as Error;
+        if (/WRONGPASS|NOAUTH|NOPERM|out of range/i.test(last.message)) break;
+      }
+    }
+    const seconds = Math.round((Date.now() - started) / 1000);
+    this.failure = new ServerLostError(
+      `lost the connection to ${this.label} and could not reconnect within ${seconds}s ` +
+        `(${last.message.split('\n')[0]}); check that the server is up and reachable, then run again`,
+    );
+    clearInterval(this.timer);
     for (const w of this.waiting.splice(0)) w.reject(this.failure);
   }
+}
+
+/** Sends `commands` on a fresh socket and checks every reply, before the pipe's parser takes over. */
+function handshake(socket: net.Socket, commands: Command[], timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const replies: Reply[] = [];
+    const finish = (err?: Error): void => {
+      clearTimeout(timer);
+      socket.removeListener('data', onData);
+      socket.removeListener('error', finish);
+      socket.removeListener('close', onClose);
+      if (err) {
+        socket.destroy();
+        reject(err);
+      } else resolve();
+    };
+    const parser = new RedisParser({
+      returnBuffers: true,
+      returnReply: (reply) => {
+        replies.push(reply as Reply);
+        if (replies.length === commands.length) finish();
+      },
+      // A read-only user may not PING: NOPERM on it still proves a live, authenticated server.
+      returnError: (error) => {
+        if (replies.length === commands.length - 1 && /^NOPERM/.test(error.message)) {
+          replies.push(error);
+          finish();
+        } else finish(error);
+      },
+      returnFatalError: (error) => finish(error),
+    });
+    const onData = (chunk: Buffer): void => parser.execute(chunk);
+    const onClose = (): void => finish(new Error('connection closed during AUTH/SELECT'));
+    const timer = setTimeout(() => finish(new Error(`no reply within ${timeoutMs / 1000}s`)), timeoutMs);
+    socket.on('data', onData);
+    socket.on('error', finish);
+    socket.on('close', onClose);
+    socket.write(encode(commands));
+  });
 }
 
 /**

@@ -41,6 +41,8 @@ export function buildReport(args: ReportArgs): JsonReport {
     fallbacks: tally.fallbacks(),
     outcome: args.outcome,
   };
+  const failed = tally.failedKeys();
+  if (failed.length > 0) report.failedKeys = failed;
   if (args.error !== undefined) report.error = args.error;
   return report;
 }

@@ -19,6 +19,8 @@ interface SourceState {
   keysDone: number;
   startedAt: number;
   finishedAt: number | null;
+  /** The run's totals when this source started: its own counters are the difference. */
+  totalsAtStart: Counts;
 }
 
 /**
@@ -48,6 +50,13 @@ const COUNTER_FIELDS = ['created', 'overridden', 'merged', 'skipped', 'expired',
 
 function counterText(totals: Counts, sep: string): string {
   return COUNTER_FIELDS.map((f) => `${f} ${totals[f]}`).join(sep);
+}
+
+/** The counters added since `start`: one source's share of the run's totals. */
+function since(totals: Counts, start: Counts): Counts {
+  const out = { ...totals };
+  for (const key of Object.keys(out) as (keyof Counts)[]) out[key] = totals[key] - start[key];
+  return out;
 }
 
 function keysPerSecond(s: SourceState, now: number): number {
@@ -82,7 +91,14 @@ class LinesProgress implements ProgressSink {
   sourceStarted(index: number, name: string, estimatedKeys: number): void {
     if (this.stopped) return;
     const now = Date.now();
-    this.sources[index] = { name, estimatedKeys, keysDone: 0, startedAt: now, finishedAt: null };
+    this.sources[index] = {
+      name,
+      estimatedKeys,
+      keysDone: 0,
+      startedAt: now,
+      finishedAt: null,
+      totalsAtStart: { ...this.totals },
+    };
     this.current = index;
     const about = estimatedKeys > 0 ? `about ${estimatedKeys} keys` : 'key count unknown';
     this.write(`${name} started (${about})`);
@@ -111,7 +127,7 @@ class LinesProgress implements ProgressSink {
     s.finishedAt = now;
     this.write(
       `${s.name} finished: ${s.keysDone} keys in ${formatDuration(now - s.startedAt)}, ` +
-        `${keysPerSecond(s, now)} keys/s; ${counterText(this.totals, ' ')}`,
+        `${keysPerSecond(s, now)} keys/s; ${counterText(since(this.totals, s.totalsAtStart), ' ')}`,
     );
     this.lastPrint = now;
   }
@@ -170,7 +186,14 @@ class BarsProgress implements ProgressSink {
       this.started = true;
       this.multi.create(1, 0, undefined, { format: () => counterText(this.totals, '  ') });
     }
-    const state: SourceState = { name, estimatedKeys, keysDone: 0, startedAt: Date.now(), finishedAt: null };
+    const state: SourceState = {
+      name,
+      estimatedKeys,
+      keysDone: 0,
+      startedAt: Date.now(),
+      finishedAt: null,
+      totalsAtStart: { ...this.totals },
+    };
     this.sources[index] = state;
     this.nameWidth = Math.max(this.nameWidth, name.length);
     this.multi.create(1, 0, undefined, { format: () => this.renderSource(state) });

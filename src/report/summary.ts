@@ -17,6 +17,8 @@ const COLUMNS: { title: string; field: keyof Counts }[] = [
 const GAP = '  ';
 /** Keys named per fallback reason in the summary; the JSON report lists up to `report.sample`. */
 const SUMMARY_FALLBACK_KEYS = 3;
+/** Failed keys the summary names; the report and --failed-keys have more. */
+const FAILED_SHOWN = 5;
 
 /**
  * The human summary of SPEC §5.2, rendered from the JSON report so that what the operator reads and
@@ -49,6 +51,19 @@ export function formatSummary(report: JsonReport, opts: { color?: boolean } = {}
         named.length > 0 ? ` (${f.keys > named.length ? 'e.g. ' : ''}${named.join(', ')}${more})` : '';
       lines.push(`  ${f.reason}: ${groupDigits(f.keys)} ${f.keys === 1 ? 'key' : 'keys'}${eg}`);
     }
+  }
+  const failed = report.failedKeys ?? [];
+  if (failed.length > 0) {
+    const shown = failed.slice(0, FAILED_SHOWN);
+    const more = report.totals.failed - shown.length;
+    lines.push(
+      `failed keys${more > 0 ? ` (first ${shown.length} of ${groupDigits(report.totals.failed)})` : ''}:`,
+    );
+    for (const f of shown) {
+      const key = f.key !== undefined ? JSON.stringify(f.key) : `base64:${f.keyBase64}`;
+      lines.push(`  ${key} from ${f.source}: ${f.reason}`);
+    }
+    if (more > 0) lines.push('  (all of them: --failed-keys FILE)');
   }
   const rate = keysPerSecond(report.totals.scanned, report.durationMs);
   lines.push(`duration: ${formatDuration(report.durationMs)}, ${groupDigits(rate)} keys/s`);

@@ -1,6 +1,6 @@
 import { DATA_TYPES } from '../decide/types.js';
 import { ACTION_COUNTER, type CountedType, type Counts, emptyCounts } from './counters.js';
-import type { ConflictSample, Fallback, FallbackSample, KeyOutcome } from './types.js';
+import type { ConflictSample, FailedKeySample, Fallback, FallbackSample, KeyOutcome } from './types.js';
 
 /** The order in which types are listed in the report and the summary. */
 export const COUNTED_TYPES: readonly CountedType[] = [...DATA_TYPES, 'other', 'none'];
@@ -24,6 +24,7 @@ export class Tally {
   private conflictTotal = 0;
   private readonly sample: ConflictSample[] = [];
   private readonly fallbackKeys = new Map<string, { keys: number; sample: FallbackSample[] }>();
+  private readonly failedSample: FailedKeySample[] = [];
 
   constructor(sourceNames: string[], sampleSize: number) {
     this.sourceNames = [...sourceNames];
@@ -80,6 +81,20 @@ export class Tally {
       const key = utf8OrNull(at.key);
       entry.sample.push(key === null ? { keyBase64: at.key.toString('base64'), source } : { key, source });
     }
+  }
+
+  /** Names a key that could not be written and why (SPEC §6.4); the first `sampleSize` are kept. */
+  keyFailed(key: Buffer, sourceIndex: number, type: string, reason: string): void {
+    if (this.failedSample.length >= this.sampleSize) return;
+    const text = utf8OrNull(key);
+    const entry = { source: this.sourceNames[sourceIndex]!, type, reason };
+    this.failedSample.push(
+      text === null ? { keyBase64: key.toString('base64'), ...entry } : { key: text, ...entry },
+    );
+  }
+
+  failedKeys(): FailedKeySample[] {
+    return this.failedSample.map((f) => ({ ...f }));
   }
 
   totals(): Counts {

@@ -54,8 +54,18 @@ export interface JsonReport {
   byType: Partial<Record<CountedType, Counts>>;
   conflicts: { total: number; sample: ConflictSample[] };
   fallbacks: Fallback[];
+  /** Keys that could not be written (SPEC §6.4), with their reasons: the first `report.sample`. */
+  failedKeys?: FailedKeySample[];
   outcome: RunOutcome;
   error?: string;
+}
+
+export interface FailedKeySample {
+  key?: string;
+  keyBase64?: string;
+  source: string;
+  type: string;
+  reason: string;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { DataType, MergeOptions, NativeType } from '../decide/types.js';
-import type { Reply, RespPipe } from '../redis/pipe.js';
+import { RepliesLostError, type Reply, type RespPipe } from '../redis/pipe.js';
 import type { Command } from './commands.js';
 import { type Dialect, REDIS_DIALECT } from './native/codec.js';
 import { CODECS } from './native/index.js';
@@ -28,6 +28,8 @@ export interface WriteItem {
    * an override empties this type alone, from `current`.
    */
   shared?: boolean;
+  /** List merges: the target list's length before this step, to tell after a drop whether it applied. */
+  targetLength?: number;
 }
 
 export type WriteResult =
@@ -104,16 +106,39 @@ export function planWrite(item: WriteItem, opts: WriteOptions, at = now()): Plan
   return { commands, transaction: commands.length > 1 };
 }
 
-/** Sends the writes of a batch in one pipeline and says what became of each. */
+interface Unit {
+  item: WriteItem;
+  index: number;
+  commands: Command[];
+}
+
+/** Rounds of "check, then send again" after drops before a unit is given up as failed. */
+const MAX_RESOLVE_ROUNDS = 5;
+
+/**
+ * Sends the writes of a batch in one pipeline and says what became of each. A unit is one step of one
+ * key: a single command or a MULTI/EXEC, so on the server it is applied entirely or not at all.
+ *
+ * After a dropped connection (SPEC §6.4), the units whose reply came are settled by it; each other unit
+ * may or may not have been applied, and is resolved without ever being applied twice (SPEC §1.6):
+ * - create: EXISTS tells (the probe saw no key, and a unit is all-or-nothing): present means applied,
+ *   absent means it is sent again;
+ * - override, and the idempotent merges (hash, set, zset with source/target/max/min scores): applying
+ *   them again gives the same value, so they are sent again;
+ * - list append/prepend/union: the list's length before the step is known (LLEN read with the merge's
+ *   TTL, or the list read for a union), so LLEN tells: before + pushed means applied, before means not
+ *   (sent again), anything else cannot be told and the key fails with that reason;
+ * - zset `sum` (ZINCRBY): its outcome cannot be observed, so the key fails with that reason (under
+ *   --on-error, skip goes on), never added twice.
+ * The resolution assumes that nothing else writes these keys of the target during the run.
+ */
 export async function writeBatch(
   target: RespPipe,
   items: readonly WriteItem[],
   opts: WriteOptions,
 ): Promise<WriteResult[]> {
   const results: WriteResult[] = new Array(items.length);
-  const commands: Command[] = [];
-  // For each item: the index of the reply that tells its fate (EXEC for a transaction).
-  const replyAt: number[] = new Array(items.length).fill(-1);
+  const units: Unit[] = [];
   const at = now();
   items.forEach((item, i) => {
     const planned = planWrite(item, opts, at);
@@ -126,18 +151,95 @@ export async function writeBatch(
       results[i] = { status: 'written' };
       return;
     }
-    if (planned.transaction) commands.push(['MULTI'], ...planned.commands, ['EXEC']);
-    else commands.push(...planned.commands);
-    replyAt[i] = commands.length - 1;
+    const commands: Command[] = planned.transaction
+      ? [['MULTI'], ...planned.commands, ['EXEC']]
+      : planned.commands;
+    units.push({ item, index: i, commands });
   });
-  if (commands.length === 0) return results;
-  const replies = await target.send(commands);
-  items.forEach((item, i) => {
-    const at = replyAt[i]!;
-    if (at < 0) return;
-    results[i] = outcome(replies[at]!, item);
-  });
+  let pending = await sendUnits(target, units, results);
+  for (let round = 0; pending.length > 0; round++) {
+    if (round >= MAX_RESOLVE_ROUNDS) {
+      for (const u of pending) results[u.index] = { status: 'failed', message: LOST };
+      break;
+    }
+    const again = await resolveLost(target, pending, results);
+    pending = await sendUnits(target, again, results);
+  }
   return results;
+}
+
+const LOST = 'the connection dropped with this write in flight and its outcome could not be told';
+
+/** Sends units in one pipeline; settles those whose reply came, returns those whose fate is unknown. */
+async function sendUnits(target: RespPipe, units: Unit[], results: WriteResult[]): Promise<Unit[]> {
+  if (units.length === 0) return [];
+  const commands: Command[] = [];
+  const last: number[] = [];
+  for (const u of units) {
+    commands.push(...u.commands);
+    last.push(commands.length - 1);
+  }
+  let replies: Reply[];
+  let lost = false;
+  try {
+    replies = await target.send(commands, { resend: false });
+  } catch (err) {
+    if (!(err instanceof RepliesLostError)) throw err;
+    replies = err.replies;
+    lost = true;
+  }
+  const unknown: Unit[] = [];
+  units.forEach((u, n) => {
+    const at = last[n]!;
+    if (at < replies.length) results[u.index] = outcome(replies[at]!, u.item);
+    else unknown.push(u);
+  });
+  if (!lost && unknown.length > 0) throw new Error('internal: replies missing without a lost connection');
+  return unknown;
+}
+
+/** For units whose outcome a drop hid: settles the applied and the unknowable, returns those to send again. */
+async function resolveLost(target: RespPipe, units: Unit[], results: WriteResult[]): Promise<Unit[]> {
+  const checks: Command[] = [];
+  const checkAt: number[] = [];
+  for (const [n, u] of units.entries()) {
+    const { item } = u;
+    if (item.action === 'create') {
+      checkAt[n] = checks.length;
+      checks.push(['EXISTS', item.key]);
+    } else if (item.action === 'merge' && item.type === 'list' && item.targetLength !== undefined) {
+      checkAt[n] = checks.length;
+      checks.push(['LLEN', item.key]);
+    }
+  }
+  // Reads only: the pipe sends them again by itself after another drop.
+  const replies = await target.send(checks);
+  const again: Unit[] = [];
+  for (const [n, u] of units.entries()) {
+    const { item } = u;
+    const reply = checkAt[n] === undefined ? undefined : replies[checkAt[n]!];
+    if (item.action === 'create') {
+      if (reply === 1) results[u.index] = { status: 'written' };
+      else if (reply === 0) again.push(u);
+      else results[u.index] = { status: 'failed', message: LOST };
+    } else if (item.action === 'override') {
+      again.push(u);
+    } else if (item.type === 'list') {
+      const before = item.targetLength;
+      const pushed = u.commands.reduce(
+        (sum, c) => sum + (c[0] === 'RPUSH' || c[0] === 'LPUSH' ? c.length - 2 : 0),
+        0,
+      );
+      if (before !== undefined && reply === before + pushed) results[u.index] = { status: 'written' };
+      else if (before !== undefined && reply === before) again.push(u);
+      else results[u.index] = { status: 'failed', message: LOST };
+    } else if (item.type === 'zset' && u.commands.some((c) => c[0] === 'ZINCRBY')) {
+      results[u.index] = { status: 'failed', message: `${LOST} (a zset sum cannot be re-sent)` };
+    } else {
+      again.push(u);
+    }
+  }
+  return again;
 }
 
 /** The fate of one item from its reply; an EXEC reply holds one reply per queued command. */

@@ -254,6 +254,40 @@ describe('kvmerge command line: servers', () => {
     expect(run.stderr).not.toContain(SOURCE_PASSWORD);
   });
 
+  it.concurrent('a db out of range: exit 2 naming the server and the fix, and the process ends', async () => {
+    const started = Date.now();
+    const run = await kvmerge(['-s', `${a.url.replace(/\/0$/, '')}/99`, '-t', b.url, '--dry-run']);
+    const line = expectOneLineError(run, 2);
+    expect(line).toContain(`source 127.0.0.1:${a.port}/99 redis://:***@127.0.0.1:${a.port}/99`);
+    expect(line).toContain('database number is out of range');
+    expect(line).not.toContain('internal error');
+    expect(run.stderr).not.toContain(SOURCE_PASSWORD);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it.concurrent('--on-error skip: every key the target refuses is in --failed-keys, exit 1 at the end', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvmerge-cli-'));
+    const failed = join(dir, 'failed.jsonl');
+    // maxmemory of 1 byte with noeviction: the target refuses every write with OOM.
+    const full = await startRedis({ args: ['--maxmemory', '1', '--maxmemory-policy', 'noeviction'] });
+    try {
+      const run = await kvmerge(['-s', a.url, '-t', full.url, '--on-error', 'skip', '--failed-keys', failed]);
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).toContain('the run failed part-way: 2 key(s) could not be merged');
+      const lines = readFileSync(failed, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.key).sort()).toEqual(['only:a', 'user:1']);
+      for (const l of lines) expect(l.reason).toMatch(/^OOM /);
+      // The summary names them too.
+      expect(run.stdout).toMatch(/failed keys:\n {2}"(only:a|user:1)" from 127\.0\.0\.1:\d+\/0: OOM /);
+      expect(run.stderr).not.toContain(SOURCE_PASSWORD);
+    } finally {
+      await full.stop();
+    }
+  });
+
   it.concurrent('a wrong password: exit 2, says authentication failed, never prints a password', async () => {
     const wrong = 'not-the-password-42';
     const run = await kvmerge(['-s', a.url, '-t', `redis://:${wrong}@127.0.0.1:${guarded.port}/0`]);

@@ -87,6 +87,8 @@ describe('defaults', () => {
       report: { sample: 100 },
       dryRun: false,
       failOnConflict: false,
+      safety: { onError: 'stop' },
+      network: { connectTimeoutMs: 5000, commandTimeoutMs: 15000, retryBudgetMs: 30000 },
     });
   });
 
@@ -140,12 +142,12 @@ describe('one error per bad value, naming the field, the value and the accepted 
     ['match', '', ['""', 'non-empty SCAN MATCH glob']],
     ['strategies', 'merge', ['"merge"', 'a mapping with the fields default, string']],
     ['strategies.default', 'mrege', ['"mrege"', 'override | merge | skip']],
-    ['strategies.string', 'union', ['"union"', 'override | merge | skip']],
+    ['strategies.string', 'union', ['"union"', 'accepted: override | skip']],
     ['strategies.hash', 'union', ['"union"', 'override | merge | skip']],
     ['strategies.set', 'union', ['"union"', 'override | merge | skip']],
     ['strategies.zset', 'union', ['"union"', 'override | merge | skip']],
     ['strategies.list', 'union', ['"union"', 'override | merge | skip']],
-    ['strategies.stream', 'union', ['"union"', 'override | merge | skip']],
+    ['strategies.stream', 'union', ['"union"', 'accepted: override | skip']],
     ['typeMismatch', 'merge', ['"merge"', 'override | skip | fail']],
     ['merge', [], ['a list', 'a mapping with the fields hashField']],
     ['merge.hashField', 'max', ['"max"', 'source | target']],
@@ -162,6 +164,23 @@ describe('one error per bad value, naming the field, the value and the accepted 
     ['report', true, ['true', 'a mapping with the fields file, sample']],
     ['report.file', 1, ['1', 'a file name']],
     ['report.sample', -1, ['-1', 'an integer >= 0']],
+    ['sources[0].tls', 'yes', ['"yes"', 'a mapping with the fields ca, cert, key, insecure']],
+    ['sources[0].tls.ca', 1, ['1', 'a file name']],
+    ['sources[0].tls.cert', 1, ['1', 'a file name']],
+    ['sources[0].tls.key', 1, ['1', 'a file name']],
+    ['sources[0].tls.insecure', 'maybe', ['"maybe"', 'true | false']],
+    ['target.tls', 'yes', ['"yes"', 'a mapping with the fields ca, cert, key, insecure']],
+    ['target.tls.ca', 1, ['1', 'a file name']],
+    ['target.tls.cert', 1, ['1', 'a file name']],
+    ['target.tls.key', 1, ['1', 'a file name']],
+    ['target.tls.insecure', 'maybe', ['"maybe"', 'true | false']],
+    ['safety', 1, ['1', 'a mapping with the fields onError, failedKeys']],
+    ['safety.onError', 'ignore', ['"ignore"', 'stop | skip']],
+    ['safety.failedKeys', 1, ['1', 'a file name']],
+    ['network', 1, ['1', 'a mapping with the fields connectTimeoutMs, commandTimeoutMs, retryBudgetMs']],
+    ['network.connectTimeoutMs', 0, ['0', 'a number of milliseconds >= 1']],
+    ['network.commandTimeoutMs', 'soon', ['"soon"', 'a number of milliseconds >= 1']],
+    ['network.retryBudgetMs', -1, ['-1', 'a number of milliseconds >= 1']],
     ['dryRun', 'yes', ['"yes"', 'true | false']],
     ['failOnConflict', 1, ['1', 'true | false']],
   ];
@@ -187,7 +206,7 @@ describe('one error per bad value, naming the field, the value and the accepted 
 
   it.each([
     ['hsah', 'strategies.hsah', 'accepted fields of strategies: default, string, hash'],
-    ['', 'sources[0].password', 'accepted fields of sources[0]: url, name, match, prefix'],
+    ['', 'sources[0].password', 'accepted fields of sources[0]: url, name, match, prefix, tls'],
     ['', 'batch_size', 'accepted fields: version, sources'],
     ['', 'write.batchsize', 'did you mean batchSize?'],
   ])('refuses the unknown field %s%s', (_, path, expected) => {
@@ -213,23 +232,26 @@ describe('one error per bad value, naming the field, the value and the accepted 
 
   it.each<[keyof CliOverrides, unknown, string, string]>([
     ['onConflict', 'replace', '--on-conflict', 'override | merge | skip'],
-    ['string', 'x', '--string', 'override | merge | skip'],
+    ['string', '', '--string', 'accepted: override | skip'],
     ['hash', 'x', '--hash', 'override | merge | skip'],
     ['set', 'x', '--set', 'override | merge | skip'],
     ['zset', 'x', '--zset', 'override | merge | skip'],
     ['list', 'x', '--list', 'override | merge | skip'],
-    ['stream', 'x', '--stream', 'override | merge | skip'],
+    ['stream', 'x', '--stream', 'accepted: override | skip'],
     ['typeMismatch', 'merge', '--type-mismatch', 'override | skip | fail'],
     ['match', '', '--match', 'non-empty SCAN MATCH glob'],
     ['mode', 'turbo', '--mode', 'auto | dump | native'],
     ['concurrency', 0, '--concurrency', 'a positive integer'],
     ['batch', -1, '--batch', 'a positive integer'],
     ['scanCount', Number.NaN, '--scan-count', 'a positive integer'],
+    ['onError', 'ignore', '--on-error', 'stop | skip'],
   ])('refuses the flag %s = %j, naming the flag', (key, value, flag, accepted) => {
     const err = configError(() => resolvePlan(baseDoc(), { [key]: value } as CliOverrides, {}));
     expect(err.field).toBe(flag);
     expect(err.message).toContain(String(value));
     expect(err.message).toContain(accepted);
+    // Strings and streams cannot be merged: their accepted values must not offer it (issue 9).
+    if (key === 'string' || key === 'stream') expect(err.message).not.toContain('merge');
   });
 
   it('names -s and -t in the error of a bad URL given as a flag', () => {

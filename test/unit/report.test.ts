@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Action, DataType, StrategyTable } from '../../src/decide/types.js';
 import { type CountedType, type Counts, emptyCounts } from '../../src/report/counters.js';
+import { failedKeyLine } from '../../src/report/failed-keys.js';
 import { buildReport, writeReportFile } from '../../src/report/json.js';
 import { createProgress } from '../../src/report/progress.js';
 import { formatSummary } from '../../src/report/summary.js';
@@ -498,6 +499,25 @@ describe('createProgress', () => {
     expect(activeTimers()).toBe(before);
   });
 
+  it("'lines' gives each source's own counters in its finished line, not the run's so far", () => {
+    const out = fakeStream(false);
+    const progress = createProgress({ stream: out.stream, mode: 'lines', intervalMs: 0 });
+    progress.sourceStarted(0, 'shard-a', 10);
+    progress.update(0, 10, 10, { ...emptyCounts(), scanned: 10, created: 7, skipped: 3 });
+    progress.sourceFinished(0);
+    progress.sourceStarted(1, 'shard-b', 5);
+    progress.update(1, 5, 5, { ...emptyCounts(), scanned: 15, created: 8, skipped: 3, merged: 4 });
+    progress.sourceFinished(1);
+    progress.stop();
+    const lines = out.text().trimEnd().split('\n');
+    expect(lines.find((l) => l.includes('shard-a finished'))).toContain(
+      'created 7 overridden 0 merged 0 skipped 3 expired 0 failed 0',
+    );
+    expect(lines.find((l) => l.includes('shard-b finished'))).toContain(
+      'created 1 overridden 0 merged 4 skipped 0 expired 0 failed 0',
+    );
+  });
+
   it("'lines' throttles status lines to intervalMs and stop() clears its timer", () => {
     const out = fakeStream(false);
     const before = activeTimers();
@@ -544,5 +564,22 @@ describe('createProgress', () => {
     const out = fakeStream(true);
     createProgress({ stream: out.stream, mode: 'bars' }).stop();
     expect(out.text()).toBe('');
+  });
+});
+
+describe('failedKeyLine', () => {
+  it('gives a UTF-8 key as key and any other as keyBase64, one JSON object a line', () => {
+    const text = failedKeyLine({ key: Buffer.from('user:é'), source: 's1', type: 'hash', reason: 'OOM' });
+    expect(text).toBe('{"key":"user:é","source":"s1","type":"hash","reason":"OOM"}\n');
+    const bytes = Buffer.from([0xff, 0x00, 0x0a]);
+    const line = failedKeyLine({ key: bytes, source: 's2', type: 'string', reason: 'x\ny' });
+    expect(line.endsWith('\n')).toBe(true);
+    expect(line.slice(0, -1)).not.toContain('\n');
+    expect(JSON.parse(line)).toEqual({
+      keyBase64: bytes.toString('base64'),
+      source: 's2',
+      type: 'string',
+      reason: 'x\ny',
+    });
   });
 });

@@ -1,0 +1,433 @@
+/**
+ * Faults caused for real (SPEC §4, §6.4): connections cut mid-run by a proxy, in both directions and
+ * several times; the target killed (kill -9) and restarted on its port; a server that accepts TCP and
+ * never answers. Each run is compared with the same merge run without faults on a second target: the
+ * same content (DEBUG DIGEST) and the same counters.
+ */
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type JsonReport, KvmergeError, resolvePlan, runMerge } from '../../src/index.js';
+import { startLocalRedis } from '../../src/redis/local-server.js';
+import { startProxy, type TcpProxy } from '../harness/proxy.js';
+import { digest, type RedisServer, startRedis } from '../harness/redis.js';
+
+const KEYS = 12_000;
+const STRATEGIES = { string: 'override', hash: 'merge', set: 'merge', zset: 'merge', list: 'merge' };
+
+/** Source data of every type; one key in ten is also on the target beforehand (a conflict to merge). */
+async function seedSource(r: Redis): Promise<void> {
+  const p = r.pipeline();
+  for (let i = 0; i < KEYS; i++) {
+    switch (i % 5) {
+      case 0:
+        p.set(`s:${i}`, `value-${i}-${'x'.repeat(i % 40)}`);
+        break;
+      case 1:
+        p.hset(`h:${i}`, 'a', `${i}`, 'b', 'src');
+        break;
+      case 2:
+        p.sadd(`set:${i}`, 'm1', `m${i}`);
+        break;
+      case 3:
+        p.zadd(`z:${i}`, i, 'one', -i, 'two');
+        break;
+      case 4:
+        p.rpush(`l:${i}`, 'x', `y${i}`, 'x');
+        break;
+    }
+  }
+  await p.exec();
+}
+
+async function seedTarget(r: Redis): Promise<void> {
+  await r.flushall();
+  const p = r.pipeline();
+  for (let i = 0; i < KEYS; i += 10) {
+    const k = i + ((i / 10) % 5); // spread the conflicts over the types
+    switch (k % 5) {
+      case 0:
+        p.set(`s:${k}`, 'old');
+        break;
+      case 1:
+        p.hset(`h:${k}`, 'b', 'tgt', 'c', 'tgt');
+        break;
+      case 2:
+        p.sadd(`set:${k}`, 'tm');
+        break;
+      case 3:
+        p.zadd(`z:${k}`, 5, 'one', 7, 'three');
+        break;
+      case 4:
+        p.rpush(`l:${k}`, 'head');
+        break;
+    }
+  }
+  await p.exec();
+}
+
+let source: RedisServer;
+let reference: RedisServer;
+let expected: { digest: string; totals: JsonReport['totals'] };
+
+const doc = (sourceUrl: string, targetUrl: string, extra: Record<string, unknown> = {}) => ({
+  sources: [{ url: sourceUrl, name: 'src' }],
+  target: { url: targetUrl },
+  strategies: STRATEGIES,
+  write: { batchSize: 200, concurrency: 4 },
+  ...extra,
+});
+
+beforeAll(async () => {
+  [source, reference] = await Promise.all([startRedis(), startRedis()]);
+  await seedSource(source.client());
+  await seedTarget(reference.client());
+  const report = await runMerge(resolvePlan(doc(source.url, reference.url)));
+  expect(report.outcome).toBe('done');
+  expected = { digest: await digest(reference), totals: report.totals };
+  expect(expected.totals.merged).toBeGreaterThan(0);
+});
+afterAll(async () => {
+  await Promise.all([source?.stop(), reference?.stop()]);
+});
+
+describe('a dropped connection to the target is retried and the result is exact', () => {
+  let target: RedisServer;
+  let proxy: TcpProxy;
+  beforeAll(async () => {
+    target = await startRedis();
+    proxy = await startProxy(target.port);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await target?.stop();
+  });
+  beforeEach(async () => {
+    await seedTarget(target.client());
+  });
+
+  it.each([
+    // Replies lost after the writes were applied: re-sending blindly would append lists twice.
+    ['replies', 'down', 20_000],
+    // Requests cut mid-command: what did not arrive must still be written.
+    ['requests', 'up', 150_000],
+  ] as const)('cut three times while sending (%s lost)', async (_what, direction, bytes) => {
+    proxy.cutAfter(bytes, direction, 3);
+    const report = await runMerge(resolvePlan(doc(source.url, proxy.url(target.url))));
+    expect(proxy.cuts).toBeGreaterThanOrEqual(1);
+    expect(report.error).toBeUndefined();
+    expect(report.outcome).toBe('done');
+    expect(report.totals).toEqual(expected.totals);
+    expect(await digest(target)).toBe(expected.digest);
+  });
+});
+
+describe('a dropped connection to a source is retried and the result is exact', () => {
+  let target: RedisServer;
+  let proxy: TcpProxy;
+  beforeAll(async () => {
+    target = await startRedis();
+    proxy = await startProxy(source.port);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await target?.stop();
+  });
+
+  it.each([
+    ['replies', 'down', 100_000],
+    ['requests', 'up', 20_000],
+  ] as const)('cut three times while reading (%s lost)', async (_what, direction, bytes) => {
+    await seedTarget(target.client());
+    proxy.cutAfter(bytes, direction, 3);
+    const report = await runMerge(resolvePlan(doc(proxy.url(source.url), target.url)));
+    expect(proxy.cuts).toBeGreaterThanOrEqual(1);
+    expect(report.error).toBeUndefined();
+    expect(report.outcome).toBe('done');
+    expect(report.totals).toEqual(expected.totals);
+    expect(await digest(target)).toBe(expected.digest);
+  });
+});
+
+describe('a source that stops answering mid-run', () => {
+  let target: RedisServer;
+  let proxy: TcpProxy;
+  beforeAll(async () => {
+    target = await startRedis();
+    proxy = await startProxy(source.port);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await target?.stop();
+  });
+
+  it('stops the run with exit 1 naming the source within seconds', async () => {
+    await target.client().flushall();
+    const plan = resolvePlan(
+      doc(proxy.url(source.url), target.url, {
+        network: { commandTimeoutMs: 1000, connectTimeoutMs: 1000, retryBudgetMs: 2000 },
+        write: { batchSize: 20, concurrency: 1 },
+      }),
+    );
+    const running = runMerge(plan);
+    const t = target.client();
+    for (let n = 0; n < 1_000; ) n = await t.dbsize();
+    proxy.stall(true);
+    const stalledAt = Date.now();
+    try {
+      const report = await running;
+      expect(report.outcome).toBe('failed');
+      expect(report.error).toContain(`source src redis://127.0.0.1:${proxy.port}/0`);
+      expect(Date.now() - stalledAt).toBeLessThan(10_000);
+    } finally {
+      proxy.stall(false);
+      proxy.cutAll();
+    }
+  });
+});
+
+describe('a zset sum whose reply a drop lost', () => {
+  let src: RedisServer;
+  let target: RedisServer;
+  let proxy: TcpProxy;
+  const Z = 3000;
+  beforeAll(async () => {
+    [src, target] = await Promise.all([startRedis(), startRedis()]);
+    proxy = await startProxy(target.port);
+    const p = src.client().pipeline();
+    for (let i = 0; i < Z; i++) p.zadd(`z:${i}`, 1, 'a', 2, 'b');
+    await p.exec();
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await Promise.all([src?.stop(), target?.stop()]);
+  });
+
+  it('is never added twice: the key fails with its reason (--on-error skip), every other key is summed once', async () => {
+    const t = target.client();
+    const p = t.pipeline();
+    for (let i = 0; i < Z; i++) p.zadd(`z:${i}`, 10, 'a');
+    await p.exec();
+    const failedFile = path.join(tmpdir(), `kvmerge-zsum-${process.pid}.jsonl`);
+    // Ten cuts in the replies: EXEC replies are most of what the target sends back.
+    proxy.cutAfter(15_000, 'down', 10);
+    const report = await runMerge(
+      resolvePlan({
+        ...doc(src.url, proxy.url(target.url)),
+        strategies: { zset: 'merge' },
+        merge: { zsetScore: 'sum' },
+        safety: { onError: 'skip', failedKeys: failedFile },
+      }),
+    );
+    expect(proxy.cuts).toBeGreaterThanOrEqual(1);
+    const failed = (await readFile(failedFile, 'utf8'))
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { key: string; reason: string });
+    expect(report.totals.failed).toBe(failed.length);
+    expect(failed.length).toBeGreaterThan(0);
+    expect(report.outcome).toBe('failed');
+    expect(report.totals.merged + report.totals.failed).toBe(Z);
+    for (const f of failed) expect(f.reason).toContain('a zset sum cannot be re-sent');
+    const failedKeys = new Set(failed.map((f) => f.key));
+    const c = t.pipeline();
+    for (let i = 0; i < Z; i++) c.zrange(`z:${i}`, 0, -1, 'WITHSCORES');
+    const values = (await c.exec())!.map(([, v]) => (v as string[]).join(','));
+    values.forEach((value, i) => {
+      // Applied once, or (only for a failed key) not at all; never 12 for a.
+      if (failedKeys.has(`z:${i}`)) expect(['a,10', 'b,2,a,11']).toContain(value);
+      else expect(value, `z:${i}`).toBe('b,2,a,11');
+    });
+  });
+});
+
+describe('the target killed and restarted on its port mid-run', () => {
+  it('reconnects, re-authenticates, resolves what was in flight, and ends with the exact result', async () => {
+    const aof = ['--appendonly', 'yes', '--appendfsync', 'always'];
+    const first = await startLocalRedis({ password: 'pw', args: aof });
+    let second: Awaited<ReturnType<typeof startLocalRedis>> | undefined;
+    try {
+      const admin = (await import('ioredis')).Redis;
+      const t = new admin({ port: first.port, password: 'pw', lazyConnect: true });
+      t.on('error', () => {});
+      await seedTarget(t);
+      t.disconnect();
+      const running = runMerge(resolvePlan(doc(source.url, first.url)));
+      // Kill it once a part of the keys has arrived.
+      const watch = new admin({ port: first.port, password: 'pw' });
+      watch.on('error', () => {});
+      for (let n = 0; n < 2_000; ) n = await watch.dbsize();
+      process.kill(first.pid, 'SIGKILL');
+      watch.disconnect();
+      second = await startLocalRedis({
+        password: 'pw',
+        port: first.port,
+        args: ['--dir', first.dir, ...aof],
+      });
+      const report = await running;
+      expect(report.error).toBeUndefined();
+      expect(report.outcome).toBe('done');
+      expect(report.totals).toEqual(expected.totals);
+      const d = new admin({ port: first.port, password: 'pw' });
+      expect(String(await d.call('DEBUG', 'DIGEST'))).toBe(expected.digest);
+      d.disconnect();
+    } finally {
+      await second?.stop();
+      await first.stop();
+    }
+  });
+});
+
+describe('a source killed and restarted on its port mid-run', () => {
+  it('is reconnected (re-authenticated, db reselected) and read on from the same SCAN cursor: the exact result', async () => {
+    const first = await startLocalRedis({ password: 'pw' });
+    let second: Awaited<ReturnType<typeof startLocalRedis>> | undefined;
+    const target = await startRedis();
+    try {
+      const { Redis } = await import('ioredis');
+      const s = new Redis({ port: first.port, password: 'pw', db: 3 });
+      s.on('error', () => {});
+      await seedSource(s);
+      // The restarted server loads this snapshot: the same data, as after a crash of a persisted source.
+      await s.save();
+      s.disconnect();
+      await seedTarget(target.client());
+      const running = runMerge(resolvePlan(doc(first.urlFor(3), target.url)));
+      const t = target.client();
+      for (let n = 0; n < KEYS / 10 + 2_000; ) n = await t.dbsize();
+      process.kill(first.pid, 'SIGKILL');
+      second = await startLocalRedis({ password: 'pw', port: first.port, args: ['--dir', first.dir] });
+      const report = await running;
+      expect(report.error).toBeUndefined();
+      expect(report.outcome).toBe('done');
+      expect(report.totals).toEqual(expected.totals);
+      expect(await digest(target)).toBe(expected.digest);
+    } finally {
+      await second?.stop();
+      await first.stop();
+      await target.stop();
+    }
+  });
+});
+
+describe("a source restarted during a big key's windowed copy", () => {
+  it('abandons that key (the target key as it was, no temporary key), fails it with the reason, copies the rest', async () => {
+    const first = await startLocalRedis();
+    let second: Awaited<ReturnType<typeof startLocalRedis>> | undefined;
+    // A small proto-max-bulk-len makes the windows small (a quarter of it): ~50 windows for this hash.
+    const target = await startRedis({ args: ['--proto-max-bulk-len', '1mb'] });
+    const failedFile = path.join(tmpdir(), `kvmerge-bigrestart-${process.pid}.jsonl`);
+    try {
+      const { Redis } = await import('ioredis');
+      const s = new Redis({ port: first.port });
+      s.on('error', () => {});
+      for (let i = 0; i < 200_000; i += 10_000) {
+        const fields: string[] = [];
+        for (let j = i; j < i + 10_000; j++) fields.push(`field-${j}`, `value-${j}-${'v'.repeat(40)}`);
+        await s.hset('big', ...fields);
+      }
+      for (let i = 0; i < 100; i++) await s.set(`small:${i}`, `${i}`);
+      await s.save();
+      s.disconnect();
+      const t = target.client();
+      await t.set('big', 'before');
+      const running = runMerge(
+        resolvePlan({
+          sources: [{ url: first.url, name: 'src' }],
+          target: { url: target.url },
+          strategies: { default: 'override' },
+          typeMismatch: 'override',
+          write: { bigKeyElements: 1000 },
+          safety: { onError: 'skip', failedKeys: failedFile },
+        }),
+      );
+      let building = false;
+      const deadline = Date.now() + 20_000;
+      while (!building && Date.now() < deadline) building = (await t.keys('kvmerge-tmp:*')).length > 0;
+      expect(building).toBe(true);
+      process.kill(first.pid, 'SIGKILL');
+      second = await startLocalRedis({ port: first.port, args: ['--dir', first.dir] });
+      const report = await running;
+      expect(report.outcome).toBe('failed');
+      expect(report.totals.failed).toBe(1);
+      expect(report.totals.created).toBe(100);
+      const failed = JSON.parse((await readFile(failedFile, 'utf8')).trim()) as Record<string, string>;
+      expect(failed).toMatchObject({ key: 'big', source: 'src', type: 'hash' });
+      expect(failed.reason).toContain("the source connection was lost during this big key's windowed copy");
+      expect(await t.get('big')).toBe('before');
+      expect(await t.keys('kvmerge-tmp:*')).toEqual([]);
+      expect(await t.get('small:42')).toBe('42');
+    } finally {
+      await second?.stop();
+      await first.stop();
+      await target.stop();
+    }
+  });
+});
+
+describe('a server that accepts TCP and never answers', () => {
+  let target: RedisServer;
+  let proxy: TcpProxy;
+  beforeAll(async () => {
+    target = await startRedis({ password: 's3cret' });
+    proxy = await startProxy(target.port);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await target?.stop();
+  });
+
+  it('is an error naming it within seconds, before any write (exit 2)', async () => {
+    proxy.stall(true);
+    try {
+      const started = Date.now();
+      const plan = resolvePlan(
+        doc(source.url, proxy.url(target.url), {
+          network: { commandTimeoutMs: 1000, connectTimeoutMs: 1000 },
+        }),
+      );
+      const err = await runMerge(plan).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(KvmergeError);
+      expect((err as KvmergeError).exitCode).toBe(2);
+      const message = (err as Error).message;
+      expect(message).toContain(`target redis://:***@127.0.0.1:${proxy.port}/0`);
+      expect(message).toMatch(/did not answer within 1s/);
+      expect(message).not.toContain('s3cret');
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      proxy.stall(false);
+    }
+  });
+
+  it('mid-run: exits 1 naming it once the retry budget is spent', async () => {
+    await seedTarget(target.client());
+    const plan = resolvePlan(
+      doc(source.url, proxy.url(target.url), {
+        network: { commandTimeoutMs: 1000, connectTimeoutMs: 1000, retryBudgetMs: 2000 },
+        write: { batchSize: 20, concurrency: 1 },
+      }),
+    );
+    const running = runMerge(plan);
+    const t = target.client();
+    // The target holds KEYS / 10 keys beforehand; stall once some of the run's have arrived.
+    for (let n = 0; n < KEYS / 10 + 1_000; ) n = await t.dbsize();
+    proxy.stall(true);
+    const stalledAt = Date.now();
+    try {
+      const report = await running;
+      expect(report.outcome).toBe('failed');
+      expect(report.error).toContain(`target redis://:***@127.0.0.1:${proxy.port}/0`);
+      expect(report.error).not.toContain('s3cret');
+      expect(Date.now() - stalledAt).toBeLessThan(10_000);
+    } finally {
+      proxy.stall(false);
+      proxy.cutAll();
+    }
+  });
+});
