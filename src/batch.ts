@@ -99,9 +99,10 @@ type RecordStep = (step: Step, decision: Decision) => void;
  * between two round trips): those go round once more, up to MAX_ATTEMPTS.
  *
  * Where a source name holds several types (Pika 3.x), each (name, type) is its own step of the fold,
- * in TYPE_ORDER: a real run writes the first type of each name, then the next ones in later rounds,
- * so each sees what the one before it wrote. `follows` marks such later units (the name's overlap
- * with earlier sources is counted once, on its first type).
+ * in TYPE_ORDER: the scanner lists one type after the other, and a real run writes the first type of
+ * a name found in this batch, then the next ones in later rounds, so each sees what the one before it
+ * wrote; a dry run folds the name's earlier types into its prediction. The name's overlap with
+ * earlier sources is counted once, on its first type.
  */
 export async function processBatch(
   ctx: RunContext,
@@ -109,16 +110,11 @@ export async function processBatch(
   units: Unit[],
   attempt = 1,
   /**
-   * `follows`: these units are later types of names whose first type an earlier round took (their
-   * overlap with earlier sources is counted once). `order`: orders the batches of a source for a stop
-   * (SPEC §1.2 typeMismatch `fail`): this batch decides only once `earlier` (the batch before it has
-   * decided) resolves, then calls `decided()`; a run stopped by then records and writes nothing of this
-   * batch, whatever the concurrency.
+   * `order`: orders the batches of a source for a stop (SPEC §1.2 typeMismatch `fail`): this batch
+   * decides only once `earlier` (the batch before it has decided) resolves, then calls `decided()`; a
+   * run stopped by then records and writes nothing of this batch, whatever the concurrency.
    */
-  {
-    follows = false,
-    order,
-  }: { follows?: boolean; order?: { seq: number; earlier?: Promise<void>; decided?(): void } } = {},
+  { order }: { order?: { seq: number; earlier?: Promise<void>; decided?(): void } } = {},
 ): Promise<void> {
   const { plan, tally } = ctx;
   const probes = await probeBatch(
@@ -149,17 +145,21 @@ export async function processBatch(
   const again: Unit[] = [];
   const later: Unit[] = [];
   const toWrite: Step[] = [];
-  // The types of each name taken so far in this round, for names that hold several.
-  const taken = new Map<string, DataType[]>();
+  // Names of this round that already have a unit in it (a name that holds several types).
+  const taken = new Set<string>();
   const targetMulti = ctx.targetCaps.multiTypeNames;
   for (const probe of probes) {
-    const before = probe.type === null ? undefined : taken.get(nameOf(probe.sourceKey));
-    if (before && !plan.dryRun) {
-      later.push({ key: probe.sourceKey, type: probe.type! });
+    const name = nameOf(probe.sourceKey);
+    if (probe.type !== null && taken.has(name) && !plan.dryRun) {
+      later.push({ key: probe.sourceKey, type: probe.type });
       continue;
     }
-    if (probe.type !== null) taken.set(nameOf(probe.sourceKey), [...(before ?? []), probe.type]);
-    const overlap = probe.earlierHolders === 1 && !before && !follows;
+    if (probe.type !== null) taken.add(name);
+    // The types this source holds under the name that are folded before this one (TYPE_ORDER).
+    const type = probe.type;
+    const before =
+      type === null ? [] : probe.sourceTypes.slice(0, Math.max(0, probe.sourceTypes.indexOf(type)));
+    const overlap = probe.earlierHolders === 1 && before.length === 0;
     if (probe.type === null && probe.ifHeld) continue;
     if (probe.type === null) {
       tally.record({
@@ -175,7 +175,7 @@ export async function processBatch(
     // A dry run writes nothing, so the target does not show what earlier sources (and earlier types
     // of the same name) would have done: fold their types over the target's to predict the step
     // (SPEC §1.2, §5.3). Where the target keeps types side by side, only the same type folds.
-    const folded = [...probe.earlier, ...(before ?? [])];
+    const folded = [...probe.earlier, ...before];
     const targetType = plan.dryRun
       ? foldTypes(
           probe.targetType,
@@ -239,7 +239,7 @@ export async function processBatch(
 
   if (again.length > 0 && !halted()) {
     if (attempt < MAX_ATTEMPTS)
-      await processBatch(ctx, src, again, attempt + 1, { follows, order: order && { seq: order.seq } });
+      await processBatch(ctx, src, again, attempt + 1, { order: order && { seq: order.seq } });
     else if (!ctx.stopped) {
       ctx.stopped = new RunError(
         `${again.length} key(s) kept changing while being merged (e.g. ${describeKey(again[0]!.key)})`,
@@ -247,7 +247,7 @@ export async function processBatch(
     }
   }
   if (later.length > 0 && !ctx.stopped && !ctx.signal?.aborted)
-    await processBatch(ctx, src, later, 1, { follows: true, order: order && { seq: order.seq } });
+    await processBatch(ctx, src, later, 1, { order: order && { seq: order.seq } });
 }
 
 /** Why the target cannot take this key at all, if it cannot (SPEC §7): counted as failed, never written. */

@@ -42,6 +42,8 @@ export interface KeyProbe {
   targetType: DataType | null;
   /** Every type the target holds under the name (more than one only on a Pika 3.x target). */
   targetTypes: DataType[];
+  /** Every type the source holds under the name, in TYPE_ORDER (more than one only on Pika 3.x). */
+  sourceTypes: DataType[];
   /** Types of the earlier sources (in declared order) that hold the target key. */
   earlier: DataType[];
   /** How many earlier sources hold the target key. */
@@ -192,6 +194,7 @@ export async function probeBatch(
         type,
         targetType,
         targetTypes: onTarget,
+        sourceTypes: held,
         earlier,
         earlierHolders,
         memory,

@@ -147,21 +147,25 @@ export async function probeServer(redis: Redis): Promise<Caps> {
 
 /**
  * The number of keys in the connection's database, for progress totals. Where DBSIZE is stale
- * (Pika), `INFO keyspace 1` recounts and its per-type lines (`db0 Strings_keys=3, …`) are summed.
+ * (Pika), `INFO keyspace 1` starts a recount in the background (its own reply shows the previous
+ * count): DBSIZE is asked once the recount has had a moment, and the previous count stands in
+ * where it still says 0.
  */
 export async function keyspaceSize(redis: Redis, caps: Caps): Promise<number> {
-  if (caps.keyspaceNeedsStats) {
-    const db = redis.options.db ?? 0;
-    const text = await optional(() => redis.info('keyspace', '1') as Promise<string>);
-    let total = 0;
-    for (const line of (text ?? '').split(/\r?\n/)) {
-      if (!line.startsWith(`db${db} `)) continue;
-      for (const m of line.matchAll(/\b\w+_keys=(\d+)/g)) total += Number(m[1]);
-    }
-    if (total > 0) return total;
+  if (!caps.keyspaceNeedsStats) return Number(await redis.dbsize());
+  const db = redis.options.db ?? 0;
+  const text = await optional(() => redis.info('keyspace', '1') as Promise<string>);
+  let previous = 0;
+  for (const line of (text ?? '').split(/\r?\n/)) {
+    if (!line.startsWith(`db${db} `)) continue;
+    for (const m of line.matchAll(/\b\w+_keys=(\d+)/g)) previous += Number(m[1]);
   }
-  return Number(await redis.dbsize());
+  await new Promise((resolve) => setTimeout(resolve, RECOUNT_WAIT_MS));
+  return Number(await redis.dbsize()) || previous;
 }
+
+/** How long Pika's keyspace recount is given before DBSIZE is read (it counts ~millions of keys a second). */
+const RECOUNT_WAIT_MS = 200;
 
 function atLeast(version: string, major: number, minor: number): boolean {
   const [a = 0, b = 0] = version.split('.').map(Number);

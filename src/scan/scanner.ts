@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Unit } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
-import type { SeenKeys } from './seen-keys.js';
+import { SeenKeys } from './seen-keys.js';
 
 export interface ScanOptions {
   /** SCAN MATCH glob; undefined for every key. */
@@ -142,10 +142,12 @@ async function* scanPika(
   }
   let pending: Unit[] = [];
   let after = true;
+  const streamAsked = new SeenKeys();
   for await (const { keys } of scanPages(redis, opts, 0)) {
     for (const key of keys) {
       if (seen.add(key)) pending.push({ key });
-      else if (multiType) pending.push({ key, type: 'stream', ifHeld: true });
+      // SCAN lists a 3.x name once per type: its stream is asked about once.
+      else if (multiType && streamAsked.add(key)) pending.push({ key, type: 'stream', ifHeld: true });
     }
     while (pending.length >= opts.batchSize) {
       yield { units: pending.slice(0, opts.batchSize), walked: 0, after };

@@ -198,7 +198,10 @@ export interface MergeConfig {
   typeMismatch?: string;
   match?: string;
   merge?: Partial<Record<'hashField' | 'zsetScore' | 'list' | 'ttl', string>>;
-  write?: Partial<Record<'mode', string> & Record<'concurrency' | 'batchSize' | 'scanCount', number>>;
+  write?: Partial<
+    Record<'mode', string> &
+      Record<'concurrency' | 'batchSize' | 'scanCount' | 'bigKeyElements' | 'bigKeyBytes', number>
+  >;
   /** Per-source fields (by position), merged over the defaults { url, name: s1, s2, … }. */
   sources?: { url?: string; name?: string; match?: string; prefix?: string }[];
   target?: { url: string };
