@@ -261,6 +261,13 @@ async function connectAll(plan: MergePlan): Promise<Connected> {
         `target ${redactUrl(plan.target.url)} has no RESTORE: use --mode auto or native`,
       );
     }
+    const noDump = sourceInfos.findIndex((info) => info.dump === false);
+    if (plan.write.mode === 'dump' && noDump >= 0) {
+      const source = plan.sources[noDump]!;
+      throw new ConnectionError(
+        `source ${source.name} (${redactUrl(source.url)}) has no DUMP: use --mode auto or native`,
+      );
+    }
     // Permissions before the first write (SPEC §6.4), in a dry run too: exit 2 naming the command.
     await checkPermissions(target, 'target', redactUrl(plan.target.url), {
       writes: true,

@@ -414,3 +414,15 @@ describeServer('pika-4.0.1', 'six Pika shards folded into one Pika (the README w
     expect(await keyCount(servers.t)).toBe(6 * 200 + 3);
   });
 });
+
+describeServer('pika-4.0.1', 'Pika and --mode dump', () => {
+  const servers = useServers(1, { source: { server: 'pika-4.0.1' } });
+
+  it('is refused before anything is written, naming the Pika source', async () => {
+    await seed(servers.s[0]!, { k: str('v') });
+    await expect(servers.merge({ write: { mode: 'dump' } })).rejects.toThrow(
+      /source s1 .* has no DUMP: use --mode auto or native/,
+    );
+    expect(await keyCount(servers.t)).toBe(0);
+  });
+});

@@ -5,8 +5,8 @@
  * report the counters that the model predicts, whatever the concurrency, batch size and write mode
  * (SPEC §1.2), and a dry run must report the same counters without touching the target (§5.3, §6.1).
  *
- * It runs with Redis everywhere, and with Pika 4.0 as the target, Pika 4.0 sources, and Pika 3.5
- * sources (../shared/servers). Pika 4 cuts keys at a NUL byte (refused, tested in pika.test.ts), so
+ * It runs with Redis everywhere, and with Pika 4.0 as the target, Pika 4.0 sources, Pika 3.5
+ * sources, and Pika 4.0 on both sides (../shared/servers). Pika 4 cuts keys at a NUL byte (refused, tested in pika.test.ts), so
  * its pool has no such key. A Pika 3.5 target keeps types side by side (pika.test.ts too).
  *
  * KVMERGE_PROPERTY_RUNS raises the number of cases (default 50 with Redis, 25 with Pika). A failure
@@ -259,6 +259,7 @@ const SIDES: Sides[] = [
   { source: 'redis', target: 'pika-4.0.1' },
   { source: 'pika-4.0.1', target: 'redis' },
   { source: 'pika-3.5.5', target: 'redis' },
+  { source: 'pika-4.0.1', target: 'pika-4.0.1' },
 ];
 
 for (const sides of SIDES) {
