@@ -89,7 +89,7 @@ type Step = {
   overlap: boolean;
 };
 
-/** Where one name holds several types, they are folded one after the other, in this order (probe.ts). */
+/** A key as a map key: latin1 keeps every byte. */
 const nameOf = (key: Buffer): string => key.toString('latin1');
 type RecordStep = (step: Step, decision: Decision) => void;
 

@@ -73,8 +73,8 @@ export function typeFromReply(reply: unknown): DataType | null {
 type TypeCaps = Pick<Caps, 'multiTypeNames' | 'staleType'>;
 
 /**
- * The commands that tell which types a name holds: TYPE (and EXISTS where TYPE can name a deleted
- * key's type), or where a name holds several, PTYPE (which lists them) and XLEN (Pika 3.x streams
+ * The commands that tell which types a name holds: TYPE (and EXISTS and XLEN where TYPE can name a
+ * deleted key's type), or where a name holds several, PTYPE (which lists them) and XLEN (Pika 3.x streams
  * show in neither TYPE nor PTYPE).
  */
 function typeAsks(caps: TypeCaps, key: Buffer): Command[] {
@@ -88,16 +88,22 @@ function typeAsks(caps: TypeCaps, key: Buffer): Command[] {
     ? [
         ['TYPE', key],
         ['EXISTS', key],
+        ['XLEN', key],
       ]
     : [['TYPE', key]];
 }
 
-const typeAskCount = (caps: TypeCaps): number => (caps.multiTypeNames || caps.staleType ? 2 : 1);
+const typeAskCount = (caps: TypeCaps): number => (caps.multiTypeNames ? 2 : caps.staleType ? 3 : 1);
 
 function typesFrom(caps: TypeCaps, replies: Reply[], at: number): DataType[] {
   if (!caps.multiTypeNames) {
     const type = typeFromReply(value(replies[at]));
-    if (caps.staleType && value(replies[at + 1]) === 0) return [];
+    if (caps.staleType) {
+      // A deleted key lingers in TYPE (and a deleted stream in EXISTS too) on Pika 4.0: only a key
+      // that EXISTS, and for a stream one with entries, is there.
+      if (value(replies[at + 1]) === 0) return [];
+      if (type === 'stream' && replies[at + 2] === 0) return [];
+    }
     return type === null ? [] : [type];
   }
   const listed = value(replies[at]);

@@ -45,7 +45,10 @@ export interface Caps {
   transactions: boolean;
   /** A stream keeps a TTL: PTTL means something on it and PEXPIRE works (not on Pika). */
   streamTtl: boolean;
-  /** TYPE may name the type of a deleted hash, list, set or zset (Pika 4.0): EXISTS decides. */
+  /**
+   * TYPE may name the type of a deleted key (Pika 4.0): EXISTS decides, and for a stream, which
+   * EXISTS still counts once deleted, its entries (XLEN).
+   */
   staleType: boolean;
   /** Keys are walked with SCANX (Pika: its SCAN cannot be trusted, scanner.ts says why). */
   scanx: boolean;
@@ -85,8 +88,8 @@ function redisCaps(kind: ServerKind, version: string): Caps {
  * DBSIZE is stale until `INFO keyspace 1`; MULTI/EXEC work; a stream has no TTL (PEXPIRE
  * does nothing, PTTL says 0 on 4.x and -2 on 3.x for a live stream). 4.x: PEXPIREAT with a millisecond time
  * destroys the key (so lifetimes are sent relative), a key with a NUL byte is cut at the NUL, TYPE
- * names a stream `streams`, and TYPE still names the type of a deleted hash, list, set or zset
- * (EXISTS says 0). 3.x: TTLs are whole seconds (rounded down), one name holds several types
+ * names a stream `streams`, and TYPE still names the type of a deleted key (EXISTS says 0, but 1
+ * for a deleted stream, whose XLEN is 0). 3.x: TTLs are whole seconds (rounded down), one name holds several types
  * (TYPE names the first of string > hash > list > zset > set, PTYPE lists them, streams show in
  * neither: XLEN finds them), DEL and PEXPIRE act on every type of the name.
  */
@@ -147,24 +150,20 @@ export async function probeServer(redis: Redis): Promise<Caps> {
 
 /**
  * The number of keys in the connection's database, for progress totals. Where DBSIZE is stale
- * (Pika), `INFO keyspace 1` starts a recount in the background (its own reply shows the previous
- * count): DBSIZE is asked once the recount has had a moment, and the previous count stands in
- * where it still says 0.
+ * (Pika), `INFO keyspace 1` starts a recount in the background: DBSIZE then says what the last
+ * recount found, and where that is 0 (none has run yet), it is asked again once the recount has had
+ * a moment. An estimate, for progress only.
  */
 export async function keyspaceSize(redis: Redis, caps: Caps): Promise<number> {
   if (!caps.keyspaceNeedsStats) return Number(await redis.dbsize());
-  const db = redis.options.db ?? 0;
-  const text = await optional(() => redis.info('keyspace', '1') as Promise<string>);
-  let previous = 0;
-  for (const line of (text ?? '').split(/\r?\n/)) {
-    if (!line.startsWith(`db${db} `)) continue;
-    for (const m of line.matchAll(/\b\w+_keys=(\d+)/g)) previous += Number(m[1]);
-  }
+  await optional(() => redis.info('keyspace', '1') as Promise<string>);
+  const counted = Number(await redis.dbsize());
+  if (counted > 0) return counted;
   await new Promise((resolve) => setTimeout(resolve, RECOUNT_WAIT_MS));
-  return Number(await redis.dbsize()) || previous;
+  return Number(await redis.dbsize());
 }
 
-/** How long Pika's keyspace recount is given before DBSIZE is read (it counts ~millions of keys a second). */
+/** How long Pika's first keyspace recount is given before DBSIZE is asked again. */
 const RECOUNT_WAIT_MS = 200;
 
 function atLeast(version: string, major: number, minor: number): boolean {

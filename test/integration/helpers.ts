@@ -15,6 +15,7 @@ import {
 import type { Counts } from '../../src/report/counters.js';
 import { emptyCounts } from '../../src/report/counters.js';
 import { type RedisServer, type StartRedisOptions, startRedis } from '../harness/redis.js';
+import { isPika } from '../harness/servers.js';
 
 export type Bytes = string | Buffer;
 
@@ -94,8 +95,9 @@ export async function readValue(
 ): Promise<Value> {
   let type = as ?? (await r.type(key));
   if (type === 'streams') type = 'stream';
-  // Pika 4's TYPE names the type of a deleted collection; EXISTS does not.
+  // Pika 4's TYPE names the type of a deleted key; EXISTS does not (but for a deleted stream).
   if (!as && type !== 'none' && (await r.exists(key)) === 0) type = 'none';
+  if (!as && type === 'stream' && Number(await r.xlen(key)) === 0) type = 'none';
   if (type === 'none' && Number(await r.xlen(key).catch(() => 0)) > 0) type = 'stream';
   switch (type) {
     case 'none':
@@ -161,16 +163,19 @@ export function normalize(value: Value, text: (b: Buffer) => string = utf8): Val
   }
 }
 
-/** The number of keys SCAN finds (DBSIZE is stale on Pika). */
+/**
+ * Empties db 0 of a Pika with DEL instead of FLUSHALL: Pika 4 answers FLUSHALL at once and then drops
+ * and reopens its eight databases in the background, and commands that arrive meanwhile on a loaded
+ * machine were seen to stall for tens of seconds.
+ */
+async function emptyPika(r: Redis): Promise<void> {
+  const keys = await r.keysBuffer('*');
+  for (let i = 0; i < keys.length; i += 500) await r.del(...keys.slice(i, i + 500));
+}
+
+/** The number of keys (DBSIZE is stale on Pika, and Pika 4's SCAN can skip one-byte keys). */
 export async function keyCount(r: Redis): Promise<number> {
-  const seen = new Set<string>();
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scanBuffer(cursor, 'COUNT', 1000);
-    cursor = next.toString();
-    for (const key of keys) seen.add(key.toString('latin1'));
-  } while (cursor !== '0');
-  return seen.size;
+  return new Set((await r.keysBuffer('*')).map((k) => k.toString('latin1'))).size;
 }
 
 const score = (b: Buffer): number => {
@@ -266,7 +271,11 @@ export async function startServers(
     plan,
     merge: (config, overrides) => runMerge(plan(config, overrides)),
     flush: async () => {
-      await Promise.all([t, ...s].map((c) => c.flushall()));
+      const pika = [
+        isPika(opts.target?.server ?? 'redis'),
+        ...s.map(() => isPika(opts.source?.server ?? 'redis')),
+      ];
+      await Promise.all([t, ...s].map((c, i) => (pika[i] ? emptyPika(c) : c.flushall())));
     },
     stop: async () => {
       await Promise.all(ok.map((server) => server.stop()));
