@@ -66,6 +66,10 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
     throw err;
   }
   const { target, targetInfo, sources, sourceInfos, targetPipe, sourcePipes } = connected;
+  for (const warning of targetInfo.warnings) log(`target ${redactUrl(plan.target.url)}: ${warning}`);
+  for (const [i, info] of sourceInfos.entries()) {
+    for (const warning of info.warnings) log(`source ${plan.sources[i]!.name}: ${warning}`);
+  }
 
   const ctx: RunContext = {
     plan,

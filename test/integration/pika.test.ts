@@ -7,6 +7,7 @@
  */
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { resolvePlan, runMerge } from '../../src/index.js';
 import { keyspaceSize, probeServer } from '../../src/redis/capabilities.js';
 import { startRedis } from '../harness/redis.js';
 import { describeServer } from '../harness/servers.js';
@@ -432,5 +433,21 @@ describeServer('pika-4.0.1', 'Pika and --mode dump', () => {
       /source s1 .* has no DUMP: use --mode auto or native/,
     );
     expect(await keyCount(servers.t)).toBe(0);
+  });
+});
+
+describeServer('pika-3.5.5', 'Pika 3.5 with its key cache on', () => {
+  const servers = useServers(1, { source: { server: 'pika-3.5.5' } });
+
+  it('is named in a warning before the run, with the setting that avoids its crash', async () => {
+    await servers.s[0]!.config('SET', 'cache-model', '1');
+    await seed(servers.s[0]!, { k: str('v') });
+    const lines: string[] = [];
+    const report = await runMerge(resolvePlan(servers.doc(), {}, {}), { log: (line) => lines.push(line) });
+    await servers.s[0]!.config('SET', 'cache-model', '0');
+    expect(report.outcome).toBe('done');
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^source s1: Pika 3\.5\.5 runs with cache-model 1.*CONFIG SET cache-model 0/),
+    );
   });
 });
