@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type JsonReport, KvmergeError, resolvePlan, runMerge } from '../../src/index.js';
 import { startLocalRedis } from '../../src/redis/local-server.js';
 import { startProxy, type TcpProxy } from '../harness/proxy.js';
@@ -93,56 +93,43 @@ afterAll(async () => {
   await Promise.all([source?.stop(), reference?.stop()]);
 });
 
-describe('a dropped connection to the target is retried and the result is exact', () => {
-  let target: RedisServer;
-  let proxy: TcpProxy;
-  beforeAll(async () => {
-    target = await startRedis();
-    proxy = await startProxy(target.port);
-  });
-  afterAll(async () => {
-    await proxy?.close();
-    await target?.stop();
-  });
-  beforeEach(async () => {
-    await seedTarget(target.client());
-  });
+type Cut = [what: 'replies' | 'requests', direction: 'down' | 'up', bytes: number];
 
-  it.each([
+describe.each<{ side: string; cuts: Cut[] }>([
+  {
+    side: 'the target',
     // Replies lost after the writes were applied: re-sending blindly would append lists twice.
-    ['replies', 'down', 20_000],
     // Requests cut mid-command: what did not arrive must still be written.
-    ['requests', 'up', 150_000],
-  ] as const)('cut three times while sending (%s lost)', async (_what, direction, bytes) => {
-    proxy.cutAfter(bytes, direction, 3);
-    const report = await runMerge(resolvePlan(doc(source.url, proxy.url(target.url))));
-    expect(proxy.cuts).toBeGreaterThanOrEqual(1);
-    expect(report.error).toBeUndefined();
-    expect(report.outcome).toBe('done');
-    expect(report.totals).toEqual(expected.totals);
-    expect(await digest(target)).toBe(expected.digest);
-  });
-});
-
-describe('a dropped connection to a source is retried and the result is exact', () => {
+    cuts: [
+      ['replies', 'down', 20_000],
+      ['requests', 'up', 150_000],
+    ],
+  },
+  {
+    side: 'a source',
+    cuts: [
+      ['replies', 'down', 100_000],
+      ['requests', 'up', 20_000],
+    ],
+  },
+])('a dropped connection to $side is retried and the result is exact', ({ side, cuts }) => {
+  const toTarget = side === 'the target';
   let target: RedisServer;
   let proxy: TcpProxy;
   beforeAll(async () => {
     target = await startRedis();
-    proxy = await startProxy(source.port);
+    proxy = await startProxy(toTarget ? target.port : source.port);
   });
   afterAll(async () => {
     await proxy?.close();
     await target?.stop();
   });
 
-  it.each([
-    ['replies', 'down', 100_000],
-    ['requests', 'up', 20_000],
-  ] as const)('cut three times while reading (%s lost)', async (_what, direction, bytes) => {
+  it.each(cuts)('cut three times (%s lost)', async (_what, direction, bytes) => {
     await seedTarget(target.client());
     proxy.cutAfter(bytes, direction, 3);
-    const report = await runMerge(resolvePlan(doc(proxy.url(source.url), target.url)));
+    const plan = toTarget ? doc(source.url, proxy.url(target.url)) : doc(proxy.url(source.url), target.url);
+    const report = await runMerge(resolvePlan(plan));
     expect(proxy.cuts).toBeGreaterThanOrEqual(1);
     expect(report.error).toBeUndefined();
     expect(report.outcome).toBe('done');
