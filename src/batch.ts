@@ -29,7 +29,10 @@ export interface RunContext {
   nativeReason?: string;
   /** What the target can do (DESIGN.md seam 1). */
   targetCaps: Caps;
-  /** Opens another connection to the target (a big key built in one transaction needs its own). */
+  /**
+   * Opens another connection to the target (a big key built in one transaction needs its own); it
+   * is never re-established after a drop.
+   */
   openTarget(): Promise<RespPipe>;
   clock: TargetClock;
   /** Bytes of values in memory at once, across batches (SPEC §2.2). */

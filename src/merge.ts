@@ -84,7 +84,10 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
           : 'target has no RESTORE'
         : undefined,
     targetCaps: targetInfo,
-    openTarget: () => RespPipe.open(plan.target.url, 'target'),
+    // A transaction does not survive a reconnect (a new connection is not inside MULTI, and what it
+    // was sent would run at once): this connection is never re-established, a drop fails the key.
+    openTarget: () =>
+      RespPipe.open(plan.target.url, 'target', { ...network(plan, plan.target.tls), retryBudgetMs: 0 }),
     clock: await measureClock(() => target.time(), targetInfo),
     budget: new ByteBudget(BUDGET_BIG_KEYS * plan.write.bigKeyBytes),
     temp: new TempKeys(),

@@ -186,7 +186,7 @@ async function copyInTransaction(env: BigKeyEnv, job: BigKeyJob, deadline: Deadl
     const ttl = remaining(deadline);
     if (ttl !== null && ttl <= 0) return 'expired';
     if (deadline !== null) await queue(tx, [expireCommand(key, deadline, env.clock)]);
-    const [results] = await tx.send([['EXEC']]);
+    const [results] = await tx.send([['EXEC']], { resend: false });
     if (results instanceof Error) throw results;
     if (!Array.isArray(results)) throw new Error('transaction aborted');
     const failure = results.find((r): r is Error => r instanceof Error);
@@ -200,7 +200,7 @@ async function copyInTransaction(env: BigKeyEnv, job: BigKeyJob, deadline: Deadl
 
 /** Queues commands inside an open MULTI and throws unless each was queued (or answered OK, for MULTI). */
 async function queue(tx: RespPipe, commands: Command[], queued = true): Promise<void> {
-  const replies = await tx.send(commands);
+  const replies = await tx.send(commands, { resend: false });
   for (const reply of replies) {
     if (reply instanceof Error) throw reply;
     const text = Buffer.isBuffer(reply) ? reply.toString() : String(reply);

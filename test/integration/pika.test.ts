@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
 import { keyspaceSize, probeServer } from '../../src/redis/capabilities.js';
+import { startProxy } from '../harness/proxy.js';
 import { startRedis } from '../harness/redis.js';
 import { describeServer } from '../harness/servers.js';
 import {
@@ -449,5 +450,29 @@ describeServer('pika-3.5.5', 'Pika 3.5 with its key cache on', () => {
     expect(lines).toContainEqual(
       expect.stringMatching(/^source s1: Pika 3\.5\.5 runs with cache-model 1.*CONFIG SET cache-model 0/),
     );
+  });
+});
+
+describeServer('pika-4.0.1', 'a Pika big-key transaction cut by a dropped connection', () => {
+  const servers = useServers(1, { target: { server: 'pika-4.0.1' } });
+
+  it('leaves the target key as it was (the transaction is discarded, nothing half-written)', async () => {
+    await seed(servers.s[0]!, { h: bigValue('hash', 's') });
+    await seed(servers.t, { h: hash({ old: 'kept' }) });
+    const proxy = await startProxy(servers.target.port);
+    try {
+      // ~100 kB of windows go up inside the transaction: the cut lands in its middle.
+      proxy.cutAfter(40_000, 'up');
+      const doc = servers.doc({ strategies: { default: 'override' }, write: { bigKeyElements: 100 } });
+      const report = await runMerge(
+        resolvePlan({ ...doc, target: { url: proxy.url(servers.target.url) } }, {}, {}),
+      );
+      expect(proxy.cuts).toBe(1);
+      expect(report.outcome).toBe('failed');
+      expect(await readValue(servers.t, 'h')).toEqual(normalize(hash({ old: 'kept' })));
+      expect(await keyCount(servers.t)).toBe(1);
+    } finally {
+      await proxy.close();
+    }
   });
 });
