@@ -43,15 +43,12 @@ export async function* scanBatches(
     yield* scanPika(redis, opts, seen, caps.multiTypeNames);
     return;
   }
-  let pending: Unit[] = [];
+  const batches = new Batches(opts.batchSize);
   for await (const { keys, walked } of scanPages(redis, opts, keyspaceSize)) {
-    for (const key of keys) if (seen.add(key)) pending.push({ key });
-    while (pending.length >= opts.batchSize) {
-      yield { units: pending.slice(0, opts.batchSize), walked };
-      pending = pending.slice(opts.batchSize);
-    }
+    for (const key of keys) if (seen.add(key)) batches.add({ key });
+    yield* batches.full(walked);
   }
-  if (pending.length > 0) yield { units: pending, walked: 1 };
+  yield* batches.rest(1);
 }
 
 /**
@@ -118,9 +115,8 @@ async function* scanPika(
   multiType: boolean,
 ): AsyncGenerator<ScanBatch> {
   const match = opts.match === undefined ? [] : ['MATCH', opts.match];
-  for (const [pass, type] of SCANX_TYPES.entries()) {
-    let pending: Unit[] = [];
-    let after = pass > 0;
+  const batches = new Batches(opts.batchSize);
+  for (const type of SCANX_TYPES) {
     let start: Buffer = Buffer.alloc(0);
     do {
       const [next, keys] = (await redis.callBuffer('SCANX', type, start, ...match, 'COUNT', opts.count)) as [
@@ -130,32 +126,58 @@ async function* scanPika(
       start = next;
       for (const key of keys) {
         // One type per name (4.x): a name is listed by one pass. Several (3.x): by one pass per type.
-        if (seen.add(key) || multiType) pending.push(multiType ? { key, type } : { key });
+        if (seen.add(key) || multiType) batches.add(multiType ? { key, type } : { key });
       }
-      while (pending.length >= opts.batchSize) {
-        yield { units: pending.slice(0, opts.batchSize), walked: 0, after };
-        after = false;
-        pending = pending.slice(opts.batchSize);
-      }
+      yield* batches.full(0);
     } while (start.length > 0);
-    if (pending.length > 0) yield { units: pending, walked: 0, after };
+    yield* batches.rest(0);
+    batches.barrier();
   }
-  let pending: Unit[] = [];
-  let after = true;
   const streamAsked = new SeenKeys();
   for await (const { keys } of scanPages(redis, opts, 0)) {
     for (const key of keys) {
-      if (seen.add(key)) pending.push({ key });
+      if (seen.add(key)) batches.add({ key });
       // SCAN lists a 3.x name once per type: its stream is asked about once.
-      else if (multiType && streamAsked.add(key)) pending.push({ key, type: 'stream', ifHeld: true });
+      else if (multiType && streamAsked.add(key)) batches.add({ key, type: 'stream', ifHeld: true });
     }
-    while (pending.length >= opts.batchSize) {
-      yield { units: pending.slice(0, opts.batchSize), walked: 0, after };
-      after = false;
-      pending = pending.slice(opts.batchSize);
-    }
+    yield* batches.full(0);
   }
-  if (pending.length > 0) yield { units: pending, walked: 1, after };
+  yield* batches.rest(1);
+}
+
+/**
+ * Cuts units into batches of a fixed size. After barrier(), the next batch is marked `after`: it
+ * waits for every batch before it (a later type of the names already yielded).
+ */
+class Batches {
+  private pending: Unit[] = [];
+  private after = false;
+
+  constructor(private readonly size: number) {}
+
+  add(unit: Unit): void {
+    this.pending.push(unit);
+  }
+
+  barrier(): void {
+    this.after = true;
+  }
+
+  /** Every full batch collected so far. */
+  *full(walked: number): Generator<ScanBatch> {
+    while (this.pending.length >= this.size) yield this.take(this.pending.splice(0, this.size), walked);
+  }
+
+  /** What is left, as a last (smaller) batch. */
+  *rest(walked: number): Generator<ScanBatch> {
+    if (this.pending.length > 0) yield this.take(this.pending.splice(0), walked);
+  }
+
+  private take(units: Unit[], walked: number): ScanBatch {
+    const batch: ScanBatch = this.after ? { units, walked, after: true } : { units, walked };
+    this.after = false;
+    return batch;
+  }
 }
 
 /**
