@@ -1,0 +1,21 @@
+/**
+ * What the backup journal (SPEC §6.2) says of one target key: its state before the run changed it.
+ * Shared by the journal's writer and reader, rollback, resume and verify.
+ */
+export type PriorState =
+  /** The key did not exist: rollback deletes it. */
+  | { kind: 'absent' }
+  /** A DUMP payload and the key's absolute expiry in ms since the epoch (null: no TTL). */
+  | { kind: 'dump'; payload: Buffer; expireAt: number | null }
+  /**
+   * A native image, where the target has no DUMP (Pika): the value as its codec decodes it
+   * (string: Buffer; hash: [field, value][]; set: Buffer[]; zset: [member, score][]; list: Buffer[];
+   * stream: entries) and the absolute expiry in ms (null: no TTL).
+   */
+  | { kind: 'native'; type: string; value: unknown; expireAt: number | null };
+
+/** A key the run touched and its state before the first change the run made to it. */
+export interface JournaledKey {
+  key: Buffer;
+  prior: PriorState;
+}
