@@ -5,7 +5,7 @@ export const BENCH_TYPES = ['string', 'hash', 'set', 'zset', 'list'] as const;
 export type BenchType = (typeof BENCH_TYPES)[number];
 
 /** The contenders, in the order they run and appear in the table. */
-export const CONTENDERS = ['dump', 'native', 'merge', 'migrate', 'ceiling'] as const;
+export const CONTENDERS = ['copy', 'dump', 'native', 'merge', 'dry', 'migrate', 'ceiling'] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
 
 export type Runner = 'auto' | 'cli' | 'child';
@@ -54,9 +54,11 @@ export interface BenchOptions {
 export const USAGE = `Usage: npm run bench -- [options]
 
 Starts its own redis-server processes, generates a dataset on the sources and times, on the same data:
+  copy     kvmerge with default flags (auto mode) into an empty target: what a user gets untuned
   dump     kvmerge --mode dump into an empty target
   native   kvmerge --mode native into an empty target
   merge    kvmerge, hash/set/zset/list merge and string override, into a target holding half the keys
+  dry      the same merge as a --dry-run (the target is left as it was)
   migrate  Redis's own MIGRATE ... COPY REPLACE KEYS over SCAN batches, one source after the other
   ceiling  pre-dumped RESTORE ... REPLACE commands replayed with redis-cli --pipe
 

@@ -199,7 +199,7 @@ async function main(argv: string[]): Promise<number> {
     log(describeDataset(dataset));
 
     const ctx: BenchContext = { opts, dir, runner, sources, target, sourceClients, targetClient, dataset };
-    if (opts.only.includes('merge') || opts.only.includes('ceiling')) {
+    if (opts.only.some((name) => name === 'merge' || name === 'dry' || name === 'ceiling')) {
       log('pre-dumping RESTORE commands (not timed)');
       ctx.restore = await prepareRestoreFiles(ctx);
     }
