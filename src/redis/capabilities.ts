@@ -50,6 +50,11 @@ export interface Caps {
    * EXISTS still counts once deleted, its entries (XLEN).
    */
   staleType: boolean;
+  /**
+   * A node of a Redis Cluster (`INFO cluster`: cluster_enabled:1): its URL names the whole cluster,
+   * every master is scanned and written, and the hot path routes by hash slot (redis/server.ts).
+   */
+  cluster: boolean;
   /** Keys are walked with SCANX (Pika: its SCAN cannot be trusted, scanner.ts says why). */
   scanx: boolean;
   /** What the operator should know about this server's setup before a run (logged, not fatal). */
@@ -79,6 +84,7 @@ function redisCaps(kind: ServerKind, version: string): Caps {
     transactions: true,
     streamTtl: true,
     staleType: false,
+    cluster: false,
     scanx: false,
     warnings: [],
   };
@@ -119,6 +125,7 @@ function pikaCaps(version: string): Caps {
     transactions: true,
     streamTtl: false,
     staleType: !three,
+    cluster: false,
     scanx: true,
     warnings: [],
   };
@@ -137,6 +144,15 @@ export async function probeServer(redis: Redis): Promise<Caps> {
     caps = redisCaps('valkey', fields.valkey_version ?? fields.redis_version ?? '');
   } else caps = redisCaps(fields.redis_version ? 'redis' : 'unknown', fields.redis_version ?? '');
   caps.runId = fields.run_id;
+  if (caps.kind !== 'pika') {
+    const cluster = parseInfo(await optional(() => redis.info('cluster')));
+    // A user who may not ask INFO (+@read only) may still be allowed CLUSTER SLOTS, which a
+    // standalone server refuses ("cluster support disabled"); the run needs it on a cluster anyway.
+    caps.cluster =
+      cluster.cluster_enabled === undefined
+        ? Array.isArray(await optional(() => redis.call('CLUSTER', 'SLOTS')))
+        : cluster.cluster_enabled === '1';
+  }
   if (caps.multiTypeNames) {
     // Pika 3.5.5 aborts under a merge's read load with its key cache on (rediscache dict.c:198
     // dictRehash assertion, seen within three runs of 20k keys; none in six runs with cache-model 0).

@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { MergeOptions, NativeType } from '../decide/types.js';
 import { typeFromReply } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
 import type { Reply, RespPipe } from '../redis/pipe.js';
+import type { Control } from '../redis/server.js';
 import { SeenKeys } from '../scan/seen-keys.js';
 import type { Command } from './commands.js';
 import { CODECS } from './native/index.js';
@@ -30,8 +30,8 @@ export interface BigKeyJob {
 }
 
 export interface BigKeyEnv {
-  source: Redis;
-  target: Redis;
+  source: Control;
+  target: Control;
   sourceCaps: Caps;
   targetCaps: Caps;
   /** A connection of its own to the target, for a value built inside one transaction. */
@@ -237,7 +237,7 @@ async function windowCommands(
 }
 
 /** The target's scores of a window's members (score, member, …), for a ZADD without NX/GT/LT (Pika). */
-async function scoresOnTarget(target: Redis, key: Buffer, pairs: Buffer[]): Promise<Buffer[]> {
+async function scoresOnTarget(target: Control, key: Buffer, pairs: Buffer[]): Promise<Buffer[]> {
   const pipeline = target.pipeline();
   for (let i = 1; i < pairs.length; i += 2) pipeline.zscoreBuffer(key, pairs[i]!);
   const replies = (await pipeline.exec()) as [Error | null, Buffer | null][];
@@ -267,7 +267,7 @@ async function streamTail(env: BigKeyEnv, key: Buffer, into: Buffer): Promise<Co
  * window adapts to the sizes seen so far, so a window of huge elements stays small in bytes.
  */
 async function* readWindows(
-  source: Redis,
+  source: Control,
   key: Buffer,
   type: NativeType,
   env: BigKeyEnv,
@@ -344,7 +344,7 @@ function sizeOf(item: Buffer | [Buffer, Buffer[]]): number {
 }
 
 /** Fingerprints of the target list's elements, read in windows (for list union). */
-async function fingerprintList(target: Redis, key: Buffer, windowBytes: number): Promise<SeenKeys> {
+async function fingerprintList(target: Control, key: Buffer, windowBytes: number): Promise<SeenKeys> {
   const held = new SeenKeys();
   const length = Number(await target.llen(key));
   const step = Math.max(MIN_WINDOW, Math.min(MAX_WINDOW, Math.floor(windowBytes / 64)));
@@ -355,7 +355,7 @@ async function fingerprintList(target: Redis, key: Buffer, windowBytes: number):
 }
 
 /** Sends commands in one pipeline (or one MULTI/EXEC) and throws the first error reply. */
-async function send(target: Redis, commands: Command[], atomic = false): Promise<void> {
+async function send(target: Control, commands: Command[], atomic = false): Promise<void> {
   if (commands.length === 0) return;
   const pipeline = atomic ? target.multi() : target.pipeline();
   for (const [name, ...args] of commands) pipeline.callBuffer(name, ...args);
