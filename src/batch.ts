@@ -439,6 +439,7 @@ async function copyBig(
       {
         source: src.redis,
         target: ctx.target,
+        transport: ctx.targetPipe,
         sourceCaps: src.caps,
         targetCaps: ctx.targetCaps,
         openTarget: ctx.openTarget,

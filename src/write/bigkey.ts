@@ -3,6 +3,7 @@ import { typeFromReply } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
 import type { Reply, RespPipe } from '../redis/pipe.js';
 import type { Control } from '../redis/server.js';
+import type { Transport } from '../redis/transport.js';
 import { SeenKeys } from '../scan/seen-keys.js';
 import type { Command } from './commands.js';
 import { CODECS } from './native/index.js';
@@ -34,6 +35,12 @@ export interface BigKeyEnv {
   target: Control;
   sourceCaps: Caps;
   targetCaps: Caps;
+  /**
+   * The hot path's transport to the target: the last step (RENAME or ZUNIONSTORE of the temporary key
+   * with its TTL, in one MULTI/EXEC) goes through it, so that on a cluster it is routed by the slot
+   * Redis computes (ioredis's Cluster computes another for a key such as `{}a}` and refuses the pair).
+   */
+  transport: Transport;
   /** A connection of its own to the target, for a value built inside one transaction. */
   openTarget(): Promise<RespPipe>;
   merge: MergeOptions;
@@ -149,7 +156,14 @@ async function finish(
   const ttl = remaining(wanted);
   if (ttl !== null && ttl <= 0 && job.action !== 'merge') return 'expired';
   commands.push(wanted === null ? ['PERSIST', key] : expireCommand(key, wanted, env.clock));
-  await send(env.target, commands, true);
+  // Not re-sent after a drop: the outcome is then unknown and the key fails (the temporary key is deleted).
+  const replies = await env.transport.send([['MULTI'], ...commands, ['EXEC']], { resend: false });
+  const exec = replies[replies.length - 1];
+  const failure = replies.find((r): r is Error => r instanceof Error);
+  if (failure) throw failure;
+  if (!Array.isArray(exec)) throw new Error('transaction aborted');
+  const inner = exec.find((r): r is Error => r instanceof Error);
+  if (inner) throw inner;
   return 'written';
 }
 
@@ -354,10 +368,10 @@ async function fingerprintList(target: Control, key: Buffer, windowBytes: number
   return held;
 }
 
-/** Sends commands in one pipeline (or one MULTI/EXEC) and throws the first error reply. */
-async function send(target: Control, commands: Command[], atomic = false): Promise<void> {
+/** Sends commands (of one key) in one pipeline and throws the first error reply. */
+async function send(target: Control, commands: Command[]): Promise<void> {
   if (commands.length === 0) return;
-  const pipeline = atomic ? target.multi() : target.pipeline();
+  const pipeline = target.pipeline();
   for (const [name, ...args] of commands) pipeline.callBuffer(name, ...args);
   const replies = (await pipeline.exec()) as [Error | null, unknown][] | null;
   if (!replies) throw new Error('transaction aborted');

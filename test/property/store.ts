@@ -16,7 +16,7 @@ export async function load(
   entries: readonly [string, Entry][],
 ): Promise<void> {
   const p = redis.pipeline();
-  p.del(...keys.map(latin1));
+  if (keys.length > 0) p.del(...keys.map(latin1));
   for (const [k, e] of entries) {
     const key = latin1(k);
     switch (e.type) {
