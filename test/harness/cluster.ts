@@ -9,13 +9,15 @@
  *   await cluster.stop();
  */
 import net from 'node:net';
-import calculateSlot from 'cluster-key-slot';
 import { Cluster, type Redis } from 'ioredis';
+import { keySlot } from '../../src/redis/slot.js';
 import { type RedisServer, startRedis } from './redis.js';
 
 export interface TestCluster {
   /** The masters, in slot order: node i owns the i-th third (for 3) of the slots at start. */
   nodes: RedisServer[];
+  /** Replicas: replicas[j] replicates nodes[j]. */
+  replicas: RedisServer[];
   /** The URL of the first node: names the whole cluster. */
   url: string;
   /** A new ioredis Cluster client, closed by stop(). */
@@ -32,34 +34,46 @@ export interface TestCluster {
   migrateSlot(slot: number, to: number, between?: () => Promise<void>): Promise<void>;
   /** The index of the node that owns `slot` now. */
   ownerOf(slot: number): Promise<number>;
+  /**
+   * CLUSTER FAILOVER on replicas[j]: it becomes the master of nodes[j]'s slots, the old master its
+   * replica (and answers MOVED for them). Resolves once every master agrees; nodes[j] and
+   * replicas[j] are swapped, so `nodes` stays the masters.
+   */
+  failover(j: number): Promise<void>;
   stop(): Promise<void>;
 }
 
-export const slotOf = (key: string | Buffer): number => calculateSlot(key);
+/** The slot of a key (the product's own keySlot, which agrees with Redis on every key). */
+export const slotOf = (key: string | Buffer): number => keySlot(key);
 
 const SLOTS = 16384;
 
-/** Starts `n` masters (cluster bus on port + 10000) and joins them into one cluster. */
-export async function startCluster(n = 3): Promise<TestCluster> {
+const startNode = async (): Promise<RedisServer> =>
+  startRedis({
+    port: await clusterPort(),
+    args: [
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      'nodes.conf',
+      '--cluster-node-timeout',
+      '3000',
+      // A replica's first sync starts at once (by default the master waits 5 s for more replicas).
+      '--repl-diskless-sync-delay',
+      '0',
+    ],
+  });
+
+/**
+ * Starts `n` masters (cluster bus on port + 10000) and joins them into one cluster; with `replicas`,
+ * the first `replicas` masters get one replica each.
+ */
+export async function startCluster(n = 3, { replicas: replicaCount = 0 } = {}): Promise<TestCluster> {
   const nodes: RedisServer[] = [];
+  const replicas: RedisServer[] = [];
   let admins: Redis[] = [];
   try {
-    for (let i = 0; i < n; i++) {
-      const port = await clusterPort();
-      nodes.push(
-        await startRedis({
-          port,
-          args: [
-            '--cluster-enabled',
-            'yes',
-            '--cluster-config-file',
-            'nodes.conf',
-            '--cluster-node-timeout',
-            '3000',
-          ],
-        }),
-      );
-    }
+    for (let i = 0; i < n; i++) nodes.push(await startNode());
     admins = nodes.map((node) => node.client());
     for (const [i, admin] of admins.entries()) {
       const from = Math.floor((i * SLOTS) / n);
@@ -76,11 +90,34 @@ export async function startCluster(n = 3): Promise<TestCluster> {
       }
       return true;
     }, 20_000);
+    for (let j = 0; j < replicaCount; j++) {
+      const replica = await startNode();
+      replicas.push(replica);
+      const admin = replica.client();
+      await admin.call('CLUSTER', 'MEET', '127.0.0.1', nodes[0]!.port);
+      const masterId = String(await admins[j]!.call('CLUSTER', 'MYID'));
+      // REPLICATE needs the replica to know the master first (gossip).
+      await waitFor(async () => String(await admin.call('CLUSTER', 'NODES')).includes(masterId), 20_000);
+      await admin.call('CLUSTER', 'REPLICATE', masterId);
+      await waitFor(async () => (await admin.info('replication')).includes('master_link_status:up'), 20_000);
+      // A manual failover needs every master to know it as the replica of its master (gossip).
+      const replicaId = String(await admin.call('CLUSTER', 'MYID'));
+      await waitFor(async () => {
+        for (const master of admins) {
+          const line = String(await master.call('CLUSTER', 'NODES'))
+            .split('\n')
+            .find((l) => l.startsWith(replicaId));
+          if (!line?.includes(` slave ${masterId} `) || !line.includes('connected')) return false;
+        }
+        return true;
+      }, 20_000);
+      admin.disconnect();
+    }
   } catch (err) {
-    await Promise.all(nodes.map((node) => node.stop()));
+    await Promise.all([...nodes, ...replicas].map((node) => node.stop()));
     throw err;
   }
-  return new LocalCluster(nodes, admins);
+  return new LocalCluster(nodes, replicas, admins);
 }
 
 class LocalCluster implements TestCluster {
@@ -89,6 +126,7 @@ class LocalCluster implements TestCluster {
 
   constructor(
     readonly nodes: RedisServer[],
+    readonly replicas: RedisServer[],
     private readonly admins: Redis[],
   ) {}
 
@@ -165,10 +203,31 @@ class LocalCluster implements TestCluster {
     }
   }
 
+  async failover(j: number): Promise<void> {
+    const replica = this.replicas[j]!;
+    const admin = replica.client();
+    try {
+      await admin.call('CLUSTER', 'FAILOVER');
+      await waitFor(async () => {
+        for (const other of this.admins) {
+          const slots = (await other.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+          if (!slots.some(([, , [, port]]) => port === replica.port)) return false;
+        }
+        return true;
+      }, 20_000);
+    } finally {
+      admin.disconnect();
+    }
+    this.replicas[j] = this.nodes[j]!;
+    this.nodes[j] = replica;
+    this.admins[j] = replica.client();
+    this.ids = undefined;
+  }
+
   async stop(): Promise<void> {
     for (const client of this.clients) client.disconnect();
     this.clients.clear();
-    await Promise.all(this.nodes.map((node) => node.stop()));
+    await Promise.all([...this.nodes, ...this.replicas].map((node) => node.stop()));
   }
 }
 

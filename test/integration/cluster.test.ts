@@ -127,10 +127,10 @@ async function tempKeysLeft(cluster: TestCluster): Promise<string[]> {
   return left;
 }
 
-/** `errorstat_<name>` summed over the masters (INFO errorstats, Redis 6.2+). */
+/** `errorstat_<name>` summed over the nodes (INFO errorstats, Redis 6.2+). */
 async function errorCount(cluster: TestCluster, name: string): Promise<number> {
   let total = 0;
-  for (const node of cluster.nodes) {
+  for (const node of [...cluster.nodes, ...cluster.replicas]) {
     const client = node.client();
     const info = await client.info('errorstats');
     client.disconnect();
@@ -300,6 +300,54 @@ describe('Redis Cluster as target and source', () => {
     expect(await errorCount(cluster, 'MOVED')).toBeGreaterThan(0);
     expect(canonical(await readClusterStore(cluster))).toEqual(canonical(model.store));
     expect(counters(report)).toEqual(predicted(model));
+  }, 60_000);
+
+  it('a failover during the run (CLUSTER FAILOVER): writes follow the new master, no list appended twice; a replica is never scanned', async () => {
+    const ha = await startCluster(3, { replicas: 1 });
+    try {
+      const source: Store = new Map();
+      const seeded: Store = new Map();
+      for (let i = 0; i < 2000; i++) {
+        source.set(`f:${i}`, { type: 'list', value: [`s-${i}`, 'x'], ttl: 'none' });
+        if (i % 2 === 0) seeded.set(`f:${i}`, { type: 'list', value: [`t-${i}`], ttl: 'none' });
+      }
+      await Promise.all([load(ca, [], entries(source)), loadCluster(ha, entries(seeded))]);
+      const model = foldModel(seeded, [source], table('merge'), MERGE);
+      const oldMaster = ha.nodes[0]!;
+      let failingOver: Promise<void> | undefined;
+      const progress: ProgressSink = {
+        sourceStarted() {},
+        update() {
+          failingOver ??= ha.failover(0);
+        },
+        sourceFinished() {},
+        stop() {},
+      };
+      const report = await run({
+        sources: [{ url: a.url }],
+        target: ha.url,
+        table: table('merge'),
+        write: { concurrency: 2, batchSize: 10 },
+        progress,
+      });
+      await failingOver;
+      expect(report.outcome, report.error).toBe('done');
+      expect(ha.nodes[0]).not.toBe(oldMaster);
+      expect(await errorCount(ha, 'MOVED')).toBeGreaterThan(0);
+      expect(canonical(await readClusterStore(ha))).toEqual(canonical(model.store));
+      expect(counters(report)).toEqual(predicted(model));
+
+      // The same cluster as a source: its masters are scanned, its replica (the old master) is not.
+      await oldMaster.client().call('CONFIG', 'RESETSTAT');
+      const out = await run({ sources: [{ url: oldMaster.url }], target: t.url, table: table('override') });
+      expect(out.outcome, out.error).toBe('done');
+      expect(canonical(await readStore(ct))).toEqual(canonical(model.store));
+      const replicaStats = await oldMaster.client().info('commandstats');
+      expect(replicaStats).not.toMatch(/cmdstat_scan:/);
+      expect(replicaStats).not.toMatch(/cmdstat_(dump|type):/);
+    } finally {
+      await ha.stop();
+    }
   }, 60_000);
 
   it('big keys into a cluster and out of one: windows, temporary keys in the key’s slot, none left', async () => {
