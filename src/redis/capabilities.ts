@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { tagForSlot } from './slot.js';
 
 export type ServerKind = 'redis' | 'valkey' | 'pika' | 'unknown';
 
@@ -144,15 +145,7 @@ export async function probeServer(redis: Redis): Promise<Caps> {
     caps = redisCaps('valkey', fields.valkey_version ?? fields.redis_version ?? '');
   } else caps = redisCaps(fields.redis_version ? 'redis' : 'unknown', fields.redis_version ?? '');
   caps.runId = fields.run_id;
-  if (caps.kind !== 'pika') {
-    const cluster = parseInfo(await optional(() => redis.info('cluster')));
-    // A user who may not ask INFO (+@read only) may still be allowed CLUSTER SLOTS, which a
-    // standalone server refuses ("cluster support disabled"); the run needs it on a cluster anyway.
-    caps.cluster =
-      cluster.cluster_enabled === undefined
-        ? Array.isArray(await optional(() => redis.call('CLUSTER', 'SLOTS')))
-        : cluster.cluster_enabled === '1';
-  }
+  if (caps.kind !== 'pika') caps.cluster = await isClusterNode(redis);
   if (caps.multiTypeNames) {
     // Pika 3.5.5 aborts under a merge's read load with its key cache on (rediscache dict.c:198
     // dictRehash assertion, seen within three runs of 20k keys; none in six runs with cache-model 0).
@@ -177,6 +170,25 @@ export async function probeServer(redis: Redis): Promise<Caps> {
   const limit = Number(Array.isArray(bulk) ? bulk[1] : Number.NaN);
   if (Number.isFinite(limit) && limit > 0) caps.protoMaxBulkLen = limit;
   return caps;
+}
+
+/**
+ * Whether the server is a node of a Redis Cluster: `INFO cluster` says so. A user who may not ask
+ * INFO (+@read only) reads keys in four distant slots instead: a node of a cluster of two or more
+ * masters answers MOVED for at least one, a standalone server never does. (A cluster of one master
+ * owns every slot and then works as a standalone server.)
+ */
+async function isClusterNode(redis: Redis): Promise<boolean> {
+  const info = parseInfo(await optional(() => redis.info('cluster')));
+  if (info.cluster_enabled !== undefined) return info.cluster_enabled === '1';
+  for (const slot of [0, 5461, 10923, 16383]) {
+    try {
+      await redis.exists(`{${tagForSlot(slot)}}`);
+    } catch (err) {
+      if (/^MOVED /.test((err as Error).message)) return true;
+    }
+  }
+  return false;
 }
 
 /**

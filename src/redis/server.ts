@@ -51,7 +51,8 @@ export async function openServer(
   const nodes: Redis[] = [];
   let control: Cluster | undefined;
   try {
-    const masters = await mastersOf(seed, parseRedisUrl(url).host);
+    const endpoint = parseRedisUrl(url);
+    const masters = await mastersOf(seed, endpoint.host, `${label} ${redactUrl(url)}`, endpoint.username);
     for (const { host, port } of masters) {
       nodes.push(await connect(nodeUrl(url, host, port), role, `${label} node ${host}:${port}`, network));
     }
@@ -101,17 +102,29 @@ export async function serverClock(server: Server): Promise<TargetClock> {
 }
 
 /** The masters of a cluster, from CLUSTER SLOTS (an empty ip means the node that was asked). */
-async function mastersOf(seed: Redis, seedHost: string): Promise<{ host: string; port: number }[]> {
-  const slots = (await seed.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+async function mastersOf(
+  seed: Redis,
+  seedHost: string,
+  where: string,
+  user: string | undefined,
+): Promise<{ host: string; port: number }[]> {
+  let slots: [number, number, [string, number]][];
+  try {
+    slots = (await seed.call('CLUSTER', 'SLOTS')) as typeof slots;
+  } catch (err) {
+    if (!/NOPERM/.test((err as Error).message)) throw err;
+    throw new ConnectionError(
+      `${where} is a node of a Redis Cluster, and its user may not run CLUSTER SLOTS, which finds the ` +
+        `cluster's masters; grant it (ACL SETUSER ${user ?? '<user>'} +cluster|slots) on every node`,
+    );
+  }
   const found = new Map<string, { host: string; port: number }>();
   for (const [, , [ip, port]] of slots) {
     const host = ip || seedHost;
     found.set(`${host}:${port}`, { host, port: Number(port) });
   }
   if (found.size === 0) {
-    throw new ConnectionError(
-      `the cluster at ${redactUrl(seedHost)} has no slots assigned; check CLUSTER INFO on its nodes`,
-    );
+    throw new ConnectionError(`${where}: the cluster has no slots assigned; check CLUSTER INFO on its nodes`);
   }
   return [...found.values()];
 }
@@ -125,7 +138,7 @@ async function connectCluster(
   const endpoint = parseRedisUrl(url);
   const cluster = new Cluster(masters, {
     lazyConnect: true,
-    enableReadyCheck: true,
+    enableReadyCheck: false,
     slotsRefreshTimeout: network.connectTimeoutMs,
     clusterRetryStrategy: (attempt) => (attempt > 10 ? null : Math.min(100 * attempt, 2_000)),
     redisOptions: {
@@ -137,13 +150,23 @@ async function connectCluster(
     },
   });
   cluster.on('error', () => {});
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await cluster.connect();
+    // ioredis retries a cluster it cannot map (clusterRetryStrategy) without a deadline of its own.
+    const limit = 2 * network.connectTimeoutMs;
+    await Promise.race([
+      cluster.connect(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no usable slot map within ${limit / 1000}s`)), limit);
+      }),
+    ]);
   } catch (err) {
     cluster.disconnect();
     throw new ConnectionError(
       `cannot use ${label} ${redactUrl(url)} as a cluster: ${(err as Error).message.split('\n')[0]}`,
     );
+  } finally {
+    clearTimeout(timer);
   }
   return cluster;
 }

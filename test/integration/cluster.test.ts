@@ -428,6 +428,31 @@ describe('Redis Cluster as target and source', () => {
     client.disconnect();
   });
 
+  it('a cluster read by a +@read user (no INFO): found to be a cluster, every master read; without CLUSTER SLOTS, exit 2 naming it', async () => {
+    await loadCluster(cluster, entries(shardA));
+    const admins = cluster.nodes.map((node) => node.client());
+    try {
+      for (const admin of admins) {
+        await admin.call('ACL', 'SETUSER', 'reader', 'reset', 'on', '>pw', '~*', '+@read', '+cluster|slots');
+        await admin.call('ACL', 'SETUSER', 'blind', 'reset', 'on', '>pw', '~*', '+@read');
+      }
+      const readerUrl = cluster.nodes[1]!.url.replace('redis://', 'redis://reader:pw@');
+      const report = await run({ sources: [{ url: readerUrl }], target: t.url, table: table('override') });
+      expect(report.outcome, report.error).toBe('done');
+      expect(canonical(await readStore(ct))).toEqual(canonical(shardA));
+      const blindUrl = cluster.nodes[1]!.url.replace('redis://', 'redis://blind:pw@');
+      const refused = run({ sources: [{ url: blindUrl }], target: t.url, table: table('override') });
+      await expect(refused).rejects.toThrow(ConnectionError);
+      await expect(refused).rejects.toThrow(/may not run CLUSTER SLOTS.*\+cluster\|slots/);
+      expect(String(await refused.catch((e: Error) => e.message))).not.toContain(':pw@');
+    } finally {
+      for (const admin of admins) {
+        await admin.call('ACL', 'DELUSER', 'reader', 'blind');
+        admin.disconnect();
+      }
+    }
+  });
+
   it('a source that is a node of the target cluster is refused before anything is written', async () => {
     await ca.set('k', 'v');
     await expect(
