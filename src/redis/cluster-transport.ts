@@ -166,6 +166,8 @@ export class ClusterTransport implements Transport {
       pending = next.sort((a, b) => a - b);
     }
     if (unknown.size > 0) {
+      // A re-sendable send has no outcome to resolve: the node's own error says what happened.
+      if (opts.resend !== false && lostWhy && !(lostWhy instanceof RepliesLostError)) throw lostWhy;
       const first = Math.min(...unknown);
       throw new RepliesLostError(
         lostWhy?.message ?? `lost replies from ${this.label}`,

@@ -350,6 +350,48 @@ describe('Redis Cluster as target and source', () => {
     }
   }, 60_000);
 
+  it('connections to a master cut again and again during the run: writes in doubt are resolved, no list appended twice', async () => {
+    const source: Store = new Map();
+    const seeded: Store = new Map();
+    for (let i = 0; i < 3000; i++) {
+      source.set(`c:${i}`, { type: 'list', value: [`s-${i}`, 'x'], ttl: 'none' });
+      if (i % 2 === 0) seeded.set(`c:${i}`, { type: 'list', value: [`t-${i}`], ttl: 'none' });
+    }
+    await Promise.all([load(ca, [], entries(source)), loadCluster(cluster, entries(seeded))]);
+    const model = foldModel(seeded, [source], table('merge'), MERGE);
+    const killer = cluster.nodes[1]!.client();
+    let finished = false;
+    let killed = 0;
+    let cutting: Promise<void> | undefined;
+    const progress: ProgressSink = {
+      sourceStarted() {},
+      update() {
+        // CLIENT KILL drops every client of that master but the one asking (SKIPME yes).
+        cutting ??= (async () => {
+          while (!finished) {
+            killed += Number(await killer.call('CLIENT', 'KILL', 'TYPE', 'normal'));
+            await new Promise((r) => setTimeout(r, 40));
+          }
+        })();
+      },
+      sourceFinished() {},
+      stop() {},
+    };
+    const report = await run({
+      sources: [{ url: a.url }],
+      target: cluster.url,
+      table: table('merge'),
+      write: { concurrency: 4, batchSize: 20 },
+      progress,
+    });
+    finished = true;
+    await cutting;
+    expect(killed).toBeGreaterThan(2);
+    expect(report.outcome, report.error).toBe('done');
+    expect(canonical(await readClusterStore(cluster))).toEqual(canonical(model.store));
+    expect(counters(report)).toEqual(predicted(model));
+  }, 60_000);
+
   it('big keys into a cluster and out of one: windows, temporary keys in the key’s slot, none left', async () => {
     // Names whose own bytes make no usable hash tag: the temporary key must still share their slot.
     const names = ['big:plain', 'x}y', '{}a}', '{tag}big', 'big{'];
