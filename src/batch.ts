@@ -6,6 +6,8 @@ import { RunError } from './errors.js';
 import { type HolderView, type KeyProbe, probeBatch, type Unit } from './probe/probe.js';
 import type { Caps } from './redis/capabilities.js';
 import type { RespPipe } from './redis/pipe.js';
+import type { Control } from './redis/server.js';
+import type { Transport } from './redis/transport.js';
 import type { Tally } from './report/tally.js';
 import { copyBigKey } from './write/bigkey.js';
 import type { ByteBudget } from './write/budget.js';
@@ -19,9 +21,10 @@ import { type WriteItem, writeBatch } from './write/writer.js';
 /** State shared by every batch of a run. */
 export interface RunContext {
   plan: MergePlan;
-  target: Redis;
-  /** The hot path's pipelining connection to the target (probe, writes). */
-  targetPipe: RespPipe;
+  /** Control connection to the target (big keys): a Redis, or a Cluster routing by slot. */
+  target: Control;
+  /** The hot path's connection to the target (probe, writes): a pipe, or one per master of a cluster. */
+  targetPipe: Transport;
   tally: Tally;
   /** The target takes RESTORE payloads; turned off for the rest of the run by a fallback (SPEC §2.1). */
   targetRestores: boolean;
@@ -62,9 +65,12 @@ export interface RunContext {
 export interface SourceRun {
   index: number;
   plan: SourcePlan;
-  redis: Redis;
-  /** The hot path's pipelining connection to this source (probe, value reads). */
-  pipe: RespPipe;
+  /** Control connection (big keys): a Redis, or a Cluster routing by slot. */
+  redis: Control;
+  /** One connection per master (standalone: `redis`): each is scanned. */
+  nodes: Redis[];
+  /** The hot path's connection to this source (probe, value reads). */
+  pipe: Transport;
   /** The source gives DUMP payloads; turned off by a refusal. */
   dumps: boolean;
   /** Why this source is read natively though the mode wants DUMP. */
@@ -445,6 +451,7 @@ async function copyBig(
       {
         source: src.redis,
         target: ctx.target,
+        transport: ctx.targetPipe,
         sourceCaps: src.caps,
         targetCaps: ctx.targetCaps,
         openTarget: ctx.openTarget,

@@ -1,13 +1,20 @@
 import type { Socket } from 'node:net';
-import type { Redis } from 'ioredis';
 import { describeKey, processBatch, type RunContext, type SourceRun } from './batch.js';
 import type { MergePlan, TlsPlan } from './config/plan.js';
 import { ConnectionError, KvmergeError, RunError } from './errors.js';
-import { type Caps, keyspaceSize, probeServer } from './redis/capabilities.js';
-import { close, connect } from './redis/connect.js';
+import type { Caps } from './redis/capabilities.js';
 import { checkPermissions } from './redis/permissions.js';
 import { type NetworkOptions, RespPipe } from './redis/pipe.js';
+import {
+  closeServer,
+  openServer,
+  openTransport,
+  type Server,
+  serverClock,
+  serverKeyspace,
+} from './redis/server.js';
 import { explainTls, tlsOptions } from './redis/tls.js';
+import type { Transport } from './redis/transport.js';
 import { parseRedisUrl, redactUrl } from './redis/url.js';
 import { FailedKeysFile } from './report/failed-keys.js';
 import { buildReport } from './report/json.js';
@@ -18,7 +25,7 @@ import { SeenKeys } from './scan/seen-keys.js';
 import { toolVersion } from './version.js';
 import { ByteBudget } from './write/budget.js';
 import { TempKeys } from './write/temp-keys.js';
-import { measureClock, now } from './write/ttl.js';
+import { now } from './write/ttl.js';
 
 export interface RunHooks {
   /** Receives progress; the CLI renders it. */
@@ -30,12 +37,12 @@ export interface RunHooks {
 }
 
 interface Connected {
-  target: Redis;
+  target: Server;
   targetInfo: Caps;
-  sources: Redis[];
+  sources: Server[];
   sourceInfos: Caps[];
-  targetPipe: RespPipe;
-  sourcePipes: RespPipe[];
+  targetPipe: Transport;
+  sourcePipes: Transport[];
 }
 
 /** Values in memory at once, as a multiple of the big-key threshold (values below it are read whole). */
@@ -73,7 +80,7 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
 
   const ctx: RunContext = {
     plan,
-    target,
+    target: target.control,
     targetPipe,
     tally,
     targetRestores: plan.write.mode !== 'native' && targetInfo.restore !== false,
@@ -88,7 +95,7 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
     // was sent would run at once): this connection is never re-established, a drop fails the key.
     openTarget: () =>
       RespPipe.open(plan.target.url, 'target', { ...network(plan, plan.target.tls), retryBudgetMs: 0 }),
-    clock: await measureClock(() => target.time(), targetInfo),
+    clock: await serverClock(target),
     budget: new ByteBudget(BUDGET_BIG_KEYS * plan.write.bigKeyBytes),
     temp: new TempKeys(),
     signal: hooks.signal,
@@ -112,11 +119,11 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
   try {
     for (let index = 0; index < plan.sources.length; index++) {
       if (ctx.stopped || hooks.signal?.aborted) break;
-      const redis = sources[index]!;
       const source: SourceRun = {
         index,
         plan: plan.sources[index]!,
-        redis,
+        redis: sources[index]!.control,
+        nodes: sources[index]!.nodes,
         pipe: sourcePipes[index]!,
         dumps: sourceInfos[index]!.dump !== false,
         nativeReason: sourceInfos[index]!.dump === false ? 'source has no DUMP' : undefined,
@@ -135,9 +142,9 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
     error = err instanceof Error ? err.message : String(err);
   } finally {
     hooks.progress?.stop();
-    await ctx.temp.removeAll(target).catch(() => undefined);
+    await ctx.temp.removeAll(target.control).catch(() => undefined);
     for (const pipe of [targetPipe, ...sourcePipes]) pipe.close();
-    await Promise.all([close(target), ...sources.map((s) => close(s))]);
+    await Promise.all([closeServer(target), ...sources.map((s) => closeServer(s))]);
     const fileError = await failedKeys?.close();
     if (fileError) log(`could not write ${plan.safety.failedKeys}: ${fileError.message}`);
   }
@@ -174,7 +181,7 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
 async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Promise<void> {
   const { write } = ctx.plan;
   // The keyspace only feeds the progress estimate: a user who may not ask gets one from the cursor.
-  const keyspace = await keyspaceSize(src.redis, src.caps).catch(() => undefined);
+  const keyspace = await serverKeyspace(src.nodes, src.caps).catch(() => undefined);
   const filtered = src.plan.match !== undefined || keyspace === undefined;
   hooks.progress?.sourceStarted(src.index, src.plan.name, filtered ? 0 : (keyspace ?? 0));
   // Batches in flight: at most `concurrency`; the scan waits for a free slot before pulling more.
@@ -182,7 +189,7 @@ async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Pr
   let done = 0;
   let walked = 0;
   const batches = scanBatches(
-    src.redis,
+    src.nodes,
     { match: src.plan.match, count: write.scanCount, batchSize: write.batchSize },
     new SeenKeys(),
     keyspace ?? 0,
@@ -239,24 +246,33 @@ function asRunError(err: unknown): RunError {
   return new RunError(`the run stopped: ${message}`);
 }
 
-/** Connects to the target and every source and checks them, before anything is written. */
+/**
+ * Connects to the target and every source and checks them, before anything is written. A URL that
+ * names a node of a cluster brings the whole cluster (redis/server.ts): its masters are probed,
+ * checked for permissions and compared with the other side one by one.
+ */
 async function connectAll(plan: MergePlan): Promise<Connected> {
-  const opened: Redis[] = [];
-  const pipes: RespPipe[] = [];
+  const opened: Server[] = [];
+  const pipes: Transport[] = [];
   try {
-    const target = await connect(plan.target.url, 'target', 'target', network(plan, plan.target.tls));
+    const target = await openServer(plan.target.url, 'target', 'target', network(plan, plan.target.tls));
     opened.push(target);
-    const sources: Redis[] = [];
+    const sources: Server[] = [];
     for (const source of plan.sources) {
-      const redis = await connect(source.url, 'source', `source ${source.name}`, network(plan, source.tls));
-      opened.push(redis);
-      sources.push(redis);
+      const server = await openServer(
+        source.url,
+        'source',
+        `source ${source.name}`,
+        network(plan, source.tls),
+      );
+      opened.push(server);
+      sources.push(server);
     }
-    const targetInfo = await probeServer(target);
-    const sourceInfos = await Promise.all(sources.map((s) => probeServer(s)));
+    const targetInfo = target.caps;
+    const sourceInfos = sources.map((s) => s.caps);
     for (const [i, info] of sourceInfos.entries()) {
       const source = plan.sources[i]!;
-      const sameDb = (sources[i]!.options.db ?? 0) === (target.options.db ?? 0);
+      const sameDb = (sources[i]!.nodes[0]!.options.db ?? 0) === (target.nodes[0]!.options.db ?? 0);
       if (sameDb && (await sameInstance(sources[i]!, info, target, targetInfo))) {
         throw new ConnectionError(
           `source ${source.name} (${redactUrl(source.url)}) is the target itself: a merge needs a different instance or db`,
@@ -276,29 +292,34 @@ async function connectAll(plan: MergePlan): Promise<Connected> {
       );
     }
     // Permissions before the first write (SPEC §6.4), in a dry run too: exit 2 naming the command.
-    await checkPermissions(target, 'target', redactUrl(plan.target.url), {
-      writes: true,
-      username: parseRedisUrl(plan.target.url).username,
-    });
-    for (const [i, source] of plan.sources.entries()) {
-      await checkPermissions(sources[i]!, 'source', `${source.name} (${redactUrl(source.url)})`, {
-        writes: false,
-        username: parseRedisUrl(source.url).username,
+    // ACLs are per node: every master of a cluster is asked.
+    for (const node of target.nodes) {
+      await checkPermissions(node, 'target', redactUrl(plan.target.url), {
+        writes: true,
+        username: parseRedisUrl(plan.target.url).username,
       });
     }
+    for (const [i, source] of plan.sources.entries()) {
+      for (const node of sources[i]!.nodes) {
+        await checkPermissions(node, 'source', `${source.name} (${redactUrl(source.url)})`, {
+          writes: false,
+          username: parseRedisUrl(source.url).username,
+        });
+      }
+    }
     // The hot path's connections, once the checks above have passed.
-    const targetPipe = await openPipe(plan.target.url, 'target', network(plan, plan.target.tls));
+    const targetPipe = await openPipe(target, 'target', network(plan, plan.target.tls));
     pipes.push(targetPipe);
-    const sourcePipes: RespPipe[] = [];
-    for (const source of plan.sources) {
-      const pipe = await openPipe(source.url, `source ${source.name}`, network(plan, source.tls));
+    const sourcePipes: Transport[] = [];
+    for (const [i, source] of plan.sources.entries()) {
+      const pipe = await openPipe(sources[i]!, `source ${source.name}`, network(plan, source.tls));
       pipes.push(pipe);
       sourcePipes.push(pipe);
     }
     return { target, targetInfo, sources, sourceInfos, targetPipe, sourcePipes };
   } catch (err) {
     for (const pipe of pipes) pipe.close();
-    await Promise.all(opened.map((r) => close(r)));
+    await Promise.all(opened.map((server) => closeServer(server)));
     throw err;
   }
 }
@@ -308,9 +329,10 @@ function network(plan: MergePlan, tls: TlsPlan | undefined): NetworkOptions {
 }
 
 /** The hot path's connection; failing to open it is found before any write (exit 2). */
-async function openPipe(url: string, label: string, options: NetworkOptions): Promise<RespPipe> {
+async function openPipe(server: Server, label: string, options: NetworkOptions): Promise<Transport> {
+  const url = server.url;
   try {
-    return await RespPipe.open(url, label, options);
+    return await openTransport(server, label, options);
   } catch (err) {
     if (err instanceof KvmergeError) throw err;
     const cause = ((err as Error).cause ?? err) as Error;
@@ -327,12 +349,18 @@ async function openPipe(url: string, label: string, options: NetworkOptions): Pr
  * server. When neither can be asked, only the configuration's host/port comparison has applied.
  */
 async function sameInstance(
-  source: Redis,
+  sourceServer: Server,
   sourceInfo: Caps,
-  target: Redis,
+  targetServer: Server,
   targetInfo: Caps,
 ): Promise<boolean> {
-  if (sourceInfo.runId && targetInfo.runId) return sourceInfo.runId === targetInfo.runId;
+  // A cluster is the other side when any of its masters is (run_ids of every master).
+  if (sourceServer.runIds.length > 0 && targetServer.runIds.length > 0) {
+    return sourceServer.runIds.some((id) => targetServer.runIds.includes(id));
+  }
+  if (sourceInfo.cluster || targetInfo.cluster) return false;
+  const source = sourceServer.nodes[0]!;
+  const target = targetServer.nodes[0]!;
   const socket = (source as unknown as { stream?: Socket }).stream;
   if (!socket?.localPort) return false;
   let clients: string;

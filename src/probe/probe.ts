@@ -1,6 +1,7 @@
 import { DATA_TYPES, type DataType } from '../decide/types.js';
 import type { Caps } from '../redis/capabilities.js';
-import type { Reply, RespPipe } from '../redis/pipe.js';
+import type { Reply } from '../redis/pipe.js';
+import type { Transport } from '../redis/transport.js';
 import { globMatch } from '../scan/glob.js';
 import type { Command } from '../write/commands.js';
 import { now } from '../write/ttl.js';
@@ -20,7 +21,7 @@ export interface Unit {
 
 /** An endpoint as the probe asks it: its pipe, and whether one name can hold several types there. */
 export interface ProbeSide {
-  pipe: RespPipe;
+  pipe: Transport;
   caps: Pick<Caps, 'multiTypeNames' | 'memoryUsage' | 'staleType' | 'batchScripts'>;
 }
 

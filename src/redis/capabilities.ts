@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { scriptCheckCommands } from '../probe/batch-scripts.js';
+import { tagForSlot } from './slot.js';
 
 export type ServerKind = 'redis' | 'valkey' | 'pika' | 'unknown';
 
@@ -51,6 +52,11 @@ export interface Caps {
    * EXISTS still counts once deleted, its entries (XLEN).
    */
   staleType: boolean;
+  /**
+   * A node of a Redis Cluster (`INFO cluster`: cluster_enabled:1): its URL names the whole cluster,
+   * every master is scanned and written, and the hot path routes by hash slot (redis/server.ts).
+   */
+  cluster: boolean;
   /** Keys are walked with SCANX (Pika: its SCAN cannot be trusted, scanner.ts says why). */
   scanx: boolean;
   /**
@@ -86,6 +92,7 @@ function redisCaps(kind: ServerKind, version: string): Caps {
     transactions: true,
     streamTtl: true,
     staleType: false,
+    cluster: false,
     scanx: false,
     batchScripts: false,
     warnings: [],
@@ -127,6 +134,7 @@ function pikaCaps(version: string): Caps {
     transactions: true,
     streamTtl: false,
     staleType: !three,
+    cluster: false,
     scanx: true,
     batchScripts: false,
     warnings: [],
@@ -134,15 +142,12 @@ function pikaCaps(version: string): Caps {
 }
 
 /**
- * Whether batches can be probed by script here: a standalone server (INFO cluster, where the user may
- * ask it; elsewhere a cluster node refuses a batch whose keys span slots, which turns scripts off as
- * below) that runs the scripts. Each script is tried once on a key that
+ * Whether batches can be probed by script on this standalone server (a cluster would refuse a batch
+ * whose keys span slots): whether it runs the scripts. Each script is tried once on a key that
  * does not exist, which proves EVAL is allowed; a command inside a script that the user may not run
  * shows later, as an error reply of the batch, which turns the scripts off for the run (probe.ts).
  */
 async function runsBatchScripts(redis: Redis): Promise<boolean> {
-  const cluster = parseInfo(await optional(() => redis.info('cluster')));
-  if (cluster.cluster_enabled === '1') return false;
   const probeKey = Buffer.from('kvmerge:batch-script-check');
   for (const [name, ...args] of scriptCheckCommands(probeKey)) {
     const ok = await optional(() => redis.callBuffer(name, ...args));
@@ -164,6 +169,7 @@ export async function probeServer(redis: Redis): Promise<Caps> {
     caps = redisCaps('valkey', fields.valkey_version ?? fields.redis_version ?? '');
   } else caps = redisCaps(fields.redis_version ? 'redis' : 'unknown', fields.redis_version ?? '');
   caps.runId = fields.run_id;
+  if (caps.kind !== 'pika') caps.cluster = await isClusterNode(redis);
   if (caps.multiTypeNames) {
     // Pika 3.5.5 aborts under a merge's read load with its key cache on (rediscache dict.c:198
     // dictRehash assertion, seen within three runs of 20k keys; none in six runs with cache-model 0).
@@ -184,11 +190,30 @@ export async function probeServer(redis: Redis): Promise<Caps> {
       caps.restore = commands[1] !== null;
     }
   }
-  if (caps.kind !== 'pika') caps.batchScripts = await runsBatchScripts(redis);
+  if (caps.kind !== 'pika' && !caps.cluster) caps.batchScripts = await runsBatchScripts(redis);
   const bulk = await optional(() => redis.config('GET', 'proto-max-bulk-len') as Promise<string[]>);
   const limit = Number(Array.isArray(bulk) ? bulk[1] : Number.NaN);
   if (Number.isFinite(limit) && limit > 0) caps.protoMaxBulkLen = limit;
   return caps;
+}
+
+/**
+ * Whether the server is a node of a Redis Cluster: `INFO cluster` says so. A user who may not ask
+ * INFO (+@read only) reads keys in four distant slots instead: a node of a cluster of two or more
+ * masters answers MOVED for at least one, a standalone server never does. (A cluster of one master
+ * owns every slot and then works as a standalone server.)
+ */
+async function isClusterNode(redis: Redis): Promise<boolean> {
+  const info = parseInfo(await optional(() => redis.info('cluster')));
+  if (info.cluster_enabled !== undefined) return info.cluster_enabled === '1';
+  for (const slot of [0, 5461, 10923, 16383]) {
+    try {
+      await redis.exists(`{${tagForSlot(slot)}}`);
+    } catch (err) {
+      if (/^MOVED /.test((err as Error).message)) return true;
+    }
+  }
+  return false;
 }
 
 /**

@@ -30,25 +30,49 @@ const SCANX_TYPES = ['string', 'hash', 'list', 'zset', 'set'] as const;
  * Yields the keys of one database in batches of `batchSize`, each key once (SCAN may return a key
  * twice; `seen` drops the repeat). A generator, so that the next SCAN is sent only when the consumer
  * asks for the next batch: scanning never runs ahead of writing by more than one SCAN reply.
+ * `nodes` holds one connection, or one per master of a cluster: the masters are walked in turn, a
+ * page of each, so that every master is read and none runs ahead of the writes. (A reshard of a
+ * source cluster during its walk can move a slot's keys from a master not yet walked to one already
+ * walked: those keys are missed; run a source cluster without resharding it.)
  * Where the server's SCAN cannot be trusted (Pika), it walks with SCANX instead (scanPika).
  */
 export async function* scanBatches(
-  redis: Redis,
+  nodes: readonly Redis[],
   opts: ScanOptions,
   seen: SeenKeys,
   keyspaceSize: number,
   caps: Pick<Caps, 'scanx' | 'multiTypeNames'>,
 ): AsyncGenerator<ScanBatch> {
   if (caps.scanx) {
-    yield* scanPika(redis, opts, seen, caps.multiTypeNames);
+    yield* scanPika(nodes[0]!, opts, seen, caps.multiTypeNames);
     return;
   }
   const batches = new Batches(opts.batchSize);
-  for await (const { keys, walked } of scanPages(redis, opts, keyspaceSize)) {
-    for (const key of keys) if (seen.add(key)) batches.add({ key });
-    yield* batches.full(walked);
+  const walks = nodes.map((node) => scanPages(node, opts, keyspaceSize / nodes.length));
+  const walked = nodes.map(() => 0);
+  const share = (): number => walked.reduce((a, b) => a + b, 0) / nodes.length;
+  let live = walks.map((_, i) => i);
+  try {
+    while (live.length > 0) {
+      const still: number[] = [];
+      for (const i of live) {
+        const page = await walks[i]!.next();
+        if (page.done) {
+          walked[i] = 1;
+          continue;
+        }
+        still.push(i);
+        walked[i] = Math.max(walked[i]!, page.value.walked);
+        for (const key of page.value.keys) if (seen.add(key)) batches.add({ key });
+        yield* batches.full(share());
+      }
+      live = still;
+    }
+    yield* batches.rest(1);
+  } finally {
+    // A consumer that stops early: each walk's own cleanup (its reconnect listener) runs.
+    await Promise.all(walks.map((walk) => walk.return(undefined)));
   }
-  yield* batches.rest(1);
 }
 
 /**

@@ -1,8 +1,9 @@
-import type { Redis } from 'ioredis';
 import type { MergeOptions, NativeType } from '../decide/types.js';
 import { typeFromReply } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
 import type { Reply, RespPipe } from '../redis/pipe.js';
+import type { Control } from '../redis/server.js';
+import type { Transport } from '../redis/transport.js';
 import { SeenKeys } from '../scan/seen-keys.js';
 import type { Command } from './commands.js';
 import { CODECS } from './native/index.js';
@@ -30,10 +31,16 @@ export interface BigKeyJob {
 }
 
 export interface BigKeyEnv {
-  source: Redis;
-  target: Redis;
+  source: Control;
+  target: Control;
   sourceCaps: Caps;
   targetCaps: Caps;
+  /**
+   * The hot path's transport to the target: the last step (RENAME or ZUNIONSTORE of the temporary key
+   * with its TTL, in one MULTI/EXEC) goes through it, so that on a cluster it is routed by the slot
+   * Redis computes (ioredis's Cluster computes another for a key such as `{}a}` and refuses the pair).
+   */
+  transport: Transport;
   /** A connection of its own to the target, for a value built inside one transaction. */
   openTarget(): Promise<RespPipe>;
   merge: MergeOptions;
@@ -149,7 +156,14 @@ async function finish(
   const ttl = remaining(wanted);
   if (ttl !== null && ttl <= 0 && job.action !== 'merge') return 'expired';
   commands.push(wanted === null ? ['PERSIST', key] : expireCommand(key, wanted, env.clock));
-  await send(env.target, commands, true);
+  // Not re-sent after a drop: the outcome is then unknown and the key fails (the temporary key is deleted).
+  const replies = await env.transport.send([['MULTI'], ...commands, ['EXEC']], { resend: false });
+  const exec = replies[replies.length - 1];
+  const failure = replies.find((r): r is Error => r instanceof Error);
+  if (failure) throw failure;
+  if (!Array.isArray(exec)) throw new Error('transaction aborted');
+  const inner = exec.find((r): r is Error => r instanceof Error);
+  if (inner) throw inner;
   return 'written';
 }
 
@@ -237,7 +251,7 @@ async function windowCommands(
 }
 
 /** The target's scores of a window's members (score, member, …), for a ZADD without NX/GT/LT (Pika). */
-async function scoresOnTarget(target: Redis, key: Buffer, pairs: Buffer[]): Promise<Buffer[]> {
+async function scoresOnTarget(target: Control, key: Buffer, pairs: Buffer[]): Promise<Buffer[]> {
   const pipeline = target.pipeline();
   for (let i = 1; i < pairs.length; i += 2) pipeline.zscoreBuffer(key, pairs[i]!);
   const replies = (await pipeline.exec()) as [Error | null, Buffer | null][];
@@ -267,7 +281,7 @@ async function streamTail(env: BigKeyEnv, key: Buffer, into: Buffer): Promise<Co
  * window adapts to the sizes seen so far, so a window of huge elements stays small in bytes.
  */
 async function* readWindows(
-  source: Redis,
+  source: Control,
   key: Buffer,
   type: NativeType,
   env: BigKeyEnv,
@@ -344,7 +358,7 @@ function sizeOf(item: Buffer | [Buffer, Buffer[]]): number {
 }
 
 /** Fingerprints of the target list's elements, read in windows (for list union). */
-async function fingerprintList(target: Redis, key: Buffer, windowBytes: number): Promise<SeenKeys> {
+async function fingerprintList(target: Control, key: Buffer, windowBytes: number): Promise<SeenKeys> {
   const held = new SeenKeys();
   const length = Number(await target.llen(key));
   const step = Math.max(MIN_WINDOW, Math.min(MAX_WINDOW, Math.floor(windowBytes / 64)));
@@ -354,10 +368,10 @@ async function fingerprintList(target: Redis, key: Buffer, windowBytes: number):
   return held;
 }
 
-/** Sends commands in one pipeline (or one MULTI/EXEC) and throws the first error reply. */
-async function send(target: Redis, commands: Command[], atomic = false): Promise<void> {
+/** Sends commands (of one key) in one pipeline and throws the first error reply. */
+async function send(target: Control, commands: Command[]): Promise<void> {
   if (commands.length === 0) return;
-  const pipeline = atomic ? target.multi() : target.pipeline();
+  const pipeline = target.pipeline();
   for (const [name, ...args] of commands) pipeline.callBuffer(name, ...args);
   const replies = (await pipeline.exec()) as [Error | null, unknown][] | null;
   if (!replies) throw new Error('transaction aborted');

@@ -1,7 +1,7 @@
 import type { DataType, NativeType } from '../decide/types.js';
 import { typeFromReply } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
-import type { RespPipe } from '../redis/pipe.js';
+import type { Transport } from '../redis/transport.js';
 import type { Command } from './commands.js';
 import type { Dialect } from './native/codec.js';
 import { CODECS } from './native/index.js';
@@ -30,7 +30,7 @@ export interface ReadRequest {
 
 /** A source as the reader asks it: its pipe and what it can do. */
 export interface ReadSide {
-  pipe: RespPipe;
+  pipe: Transport;
   caps: Dialect & Pick<Caps, 'multiTypeNames' | 'streamTtl'>;
 }
 

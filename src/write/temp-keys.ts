@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { Control } from '../redis/server.js';
+import { keySlot, tagForSlot } from '../redis/slot.js';
 
 /** Temporary keys are named `kvmerge-tmp:{tag}:…` so an operator can find them with SCAN MATCH kvmerge-tmp:*. */
 export const TEMP_PREFIX = 'kvmerge-tmp:';
@@ -22,13 +23,13 @@ export class TempKeys {
   private counter = 0;
   private readonly runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
 
-  /** A fresh temporary key in the same hash slot as `key` (it shares the key's hash tag). */
+  /**
+   * A fresh temporary key in the same hash slot as `key`, so that RENAME and ZUNIONSTORE with it
+   * never cross slots on a cluster: its hash tag is the short tag of that slot (redis/slot.ts), not
+   * the key's own bytes, which need not make a well-formed tag (`}` in a key without a tag).
+   */
   create(key: Buffer): Buffer {
-    const tmp = Buffer.concat([
-      Buffer.from(`${TEMP_PREFIX}{`),
-      hashTag(key),
-      Buffer.from(`}:${this.runId}:${++this.counter}`),
-    ]);
+    const tmp = Buffer.from(`${TEMP_PREFIX}{${tagForSlot(keySlot(key))}}:${this.runId}:${++this.counter}`);
     this.live.set(tmp.toString('latin1'), tmp);
     return tmp;
   }
@@ -38,24 +39,10 @@ export class TempKeys {
     this.live.delete(tmp.toString('latin1'));
   }
 
-  async removeAll(target: Redis): Promise<void> {
+  /** One DEL per key: on a cluster they live in different slots. */
+  async removeAll(target: Control): Promise<void> {
     const left = [...this.live.values()];
     this.live.clear();
-    if (left.length > 0) await target.del(...left);
+    await Promise.all(left.map((tmp) => target.del(tmp)));
   }
-}
-
-/**
- * The part of a key that Redis Cluster hashes: the bytes between the first `{` and the next `}`
- * when not empty, else the whole key. Wrapping it in braces gives a key of the same slot, unless
- * the key has no tag and contains a `}` (the wrapped tag would end early); cluster targets are
- * routed per key, so that rare case only loses slot co-location, not correctness, on standalone.
- */
-export function hashTag(key: Buffer): Buffer {
-  const open = key.indexOf(0x7b);
-  if (open >= 0) {
-    const close = key.indexOf(0x7d, open + 1);
-    if (close > open + 1) return key.subarray(open + 1, close);
-  }
-  return key;
 }

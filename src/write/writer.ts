@@ -1,5 +1,6 @@
 import type { DataType, MergeOptions, NativeType } from '../decide/types.js';
-import { RepliesLostError, type Reply, type RespPipe } from '../redis/pipe.js';
+import { RepliesLostError, type Reply } from '../redis/pipe.js';
+import type { Transport } from '../redis/transport.js';
 import type { Command } from './commands.js';
 import { type Dialect, REDIS_DIALECT } from './native/codec.js';
 import { CODECS } from './native/index.js';
@@ -133,7 +134,7 @@ const MAX_RESOLVE_ROUNDS = 5;
  * The resolution assumes that nothing else writes these keys of the target during the run.
  */
 export async function writeBatch(
-  target: RespPipe,
+  target: Transport,
   items: readonly WriteItem[],
   opts: WriteOptions,
 ): Promise<WriteResult[]> {
@@ -171,7 +172,7 @@ export async function writeBatch(
 const LOST = 'the connection dropped with this write in flight and its outcome could not be told';
 
 /** Sends units in one pipeline; settles those whose reply came, returns those whose fate is unknown. */
-async function sendUnits(target: RespPipe, units: Unit[], results: WriteResult[]): Promise<Unit[]> {
+async function sendUnits(target: Transport, units: Unit[], results: WriteResult[]): Promise<Unit[]> {
   if (units.length === 0) return [];
   const commands: Command[] = [];
   const last: number[] = [];
@@ -199,7 +200,7 @@ async function sendUnits(target: RespPipe, units: Unit[], results: WriteResult[]
 }
 
 /** For units whose outcome a drop hid: settles the applied and the unknowable, returns those to send again. */
-async function resolveLost(target: RespPipe, units: Unit[], results: WriteResult[]): Promise<Unit[]> {
+async function resolveLost(target: Transport, units: Unit[], results: WriteResult[]): Promise<Unit[]> {
   const checks: Command[] = [];
   const checkAt: number[] = [];
   for (const [n, u] of units.entries()) {

@@ -18,6 +18,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { MergeOptions } from '../../src/decide/types.js';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
+import { startCluster, type TestCluster } from '../harness/cluster.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { describeServer, type TestServer } from '../harness/servers.js';
 import {
@@ -30,6 +31,7 @@ import {
   type Prediction,
   type Store,
 } from './model.js';
+import { load, loadCluster, readClusterStore, readStore } from './store.js';
 
 const RUNS = Number(process.env.KVMERGE_PROPERTY_RUNS ?? '') || 0;
 
@@ -40,9 +42,6 @@ const KEYS = ['a', 'b', 'user:1', '{t}\nx', '\xff\x00k', ''] as const;
 const NUL_FREE_KEYS = ['a', 'b', 'user:1', '{t}\nx', '\xffk', ''] as const;
 // Elements, fields, members and values: few, so that two sides often share them; the empty string too.
 const ELEMENTS = ['', 'x', 'y', 'z', '\xff\x00'] as const;
-
-const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
-const text = (b: Buffer): string => b.toString('latin1');
 
 // ---- generators ----
 
@@ -135,97 +134,6 @@ const options = fc.record({
   scanCount: fc.integer({ min: 1, max: 10 }),
 });
 
-// ---- loading and reading back ----
-
-/** Empties the key pool and writes `entries` (DEL of the pool: FLUSHALL takes Pika half a second). */
-async function load(
-  redis: Redis,
-  keys: readonly string[],
-  entries: readonly [string, Entry][],
-): Promise<void> {
-  const p = redis.pipeline();
-  p.del(...keys.map(latin1));
-  for (const [k, e] of entries) {
-    const key = latin1(k);
-    switch (e.type) {
-      case 'string':
-        p.set(key, latin1(e.value));
-        break;
-      case 'hash':
-        // HMSET: Pika's HSET takes one pair.
-        p.hmset(key, ...e.value.flatMap(([f, v]) => [latin1(f), latin1(v)]));
-        break;
-      case 'set':
-        p.sadd(key, ...e.value.map(latin1));
-        break;
-      case 'zset':
-        p.zadd(key, ...e.value.flatMap(([m, s]) => [String(s), latin1(m)]));
-        break;
-      case 'list':
-        p.rpush(key, ...e.value.map(latin1));
-        break;
-    }
-  }
-  const replies = (await p.exec()) ?? [];
-  const failed = replies.find(([err]) => err);
-  if (failed) throw failed[0];
-}
-
-/** The whole database, read with Buffer commands so that no byte is lost. */
-async function readStore(redis: Redis): Promise<Store> {
-  const keys = new Map<string, Buffer>();
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scanBuffer(cursor, 'COUNT', 100);
-    cursor = text(next);
-    for (const k of batch) keys.set(text(k), k);
-  } while (cursor !== '0');
-
-  const store: Store = new Map();
-  for (const [k, key] of keys) {
-    const type = await redis.type(key);
-    if (type === 'none') continue; // Pika 4 lists a deleted key in SCAN for a while
-    const pttl = await redis.pttl(key);
-    const ttl = pttl === -1 ? 'none' : 'some';
-    switch (type) {
-      case 'string':
-        store.set(k, { type, value: text((await redis.getBuffer(key))!), ttl });
-        break;
-      case 'hash': {
-        // Not hgetallBuffer: ioredis turns its reply into an object whose keys are UTF-8-decoded
-        // field names, which would lose the bytes of a binary field.
-        const value: [string, string][] = [];
-        let c = '0';
-        do {
-          const [next, flat] = await redis.hscanBuffer(key, c, 'COUNT', 100);
-          c = text(next);
-          for (let i = 0; i < flat.length; i += 2) value.push([text(flat[i]!), text(flat[i + 1]!)]);
-        } while (c !== '0');
-        store.set(k, { type, value, ttl });
-        break;
-      }
-      case 'set':
-        store.set(k, { type, value: (await redis.smembersBuffer(key)).map(text), ttl });
-        break;
-      case 'zset': {
-        // ZSCAN: Pika's ZRANGE leaves out members scored -inf.
-        const [, flat] = (await redis.callBuffer('ZSCAN', key, 0, 'COUNT', 1000)) as [Buffer, Buffer[]];
-        const value: [string, number][] = [];
-        for (let i = 0; i < flat.length; i += 2) value.push([text(flat[i]!), Number(text(flat[i + 1]!))]);
-        value.sort((a, b) => a[1] - b[1] || Buffer.compare(latin1(a[0]), latin1(b[0])));
-        store.set(k, { type, value, ttl });
-        break;
-      }
-      case 'list':
-        store.set(k, { type, value: (await redis.lrangeBuffer(key, 0, -1)).map(text), ttl });
-        break;
-      default:
-        throw new Error(`unexpected type ${type} at key ${JSON.stringify(k)}`);
-    }
-  }
-  return store;
-}
-
 // ---- comparing reports ----
 
 /** The parts of a report that the model predicts. */
@@ -251,7 +159,8 @@ function predicted(p: Prediction) {
 
 interface Sides {
   source: TestServer;
-  target: TestServer;
+  /** `cluster`: a 3-master Redis Cluster of Debian's redis-server (test/harness/cluster.ts). */
+  target: TestServer | 'cluster';
 }
 
 const SIDES: Sides[] = [
@@ -260,11 +169,12 @@ const SIDES: Sides[] = [
   { source: 'pika-4.0.1', target: 'redis' },
   { source: 'pika-3.5.5', target: 'redis' },
   { source: 'pika-4.0.1', target: 'pika-4.0.1' },
+  { source: 'redis', target: 'cluster' },
 ];
 
 for (const sides of SIDES) {
   describeServer(
-    [sides.source, sides.target],
+    [sides.source, sides.target === 'cluster' ? 'redis' : sides.target],
     `the fold of SPEC §1 against the model: ${sides.source} into ${sides.target}`,
     () => foldProperty(sides),
   );
@@ -275,21 +185,34 @@ function foldProperty({ source, target: targetServer }: Sides): void {
   const keys = source === 'pika-4.0.1' || targetServer === 'pika-4.0.1' ? NUL_FREE_KEYS : KEYS;
   const dataset = datasetOf(keys);
   const runs = RUNS || (pika ? 25 : 50);
-  // [0] is the target, [1..3] the sources. Servers are expensive: started once, emptied between cases.
+  // [0] is the target (unused with a cluster target), [1..3] the sources. Servers are expensive:
+  // started once, emptied between cases.
   let servers: RedisServer[] = [];
   let clients: Redis[] = [];
+  let cluster: TestCluster | undefined;
+  let targetUrl = '';
 
   beforeAll(async () => {
-    servers = await Promise.all([
-      startRedis({ server: targetServer }),
-      ...Array.from({ length: 3 }, () => startRedis({ server: source })),
-    ]);
+    const sourceServers = Array.from({ length: 3 }, () => startRedis({ server: source }));
+    if (targetServer === 'cluster') {
+      cluster = await startCluster(3);
+      servers = [cluster.nodes[0]!, ...(await Promise.all(sourceServers))];
+      targetUrl = cluster.url;
+    } else {
+      servers = await Promise.all([startRedis({ server: targetServer }), ...sourceServers]);
+      targetUrl = servers[0]!.url;
+    }
     clients = servers.map((s) => s.client());
   });
 
   afterAll(async () => {
-    await Promise.all(servers.map((s) => s.stop()));
+    await cluster?.stop();
+    await Promise.all(servers.slice(cluster ? 1 : 0).map((s) => s.stop()));
   });
+
+  const loadTarget = (entries: readonly [string, Entry][]): Promise<void> =>
+    cluster ? loadCluster(cluster, entries) : load(clients[0]!, keys, entries);
+  const readTarget = (): Promise<Store> => (cluster ? readClusterStore(cluster) : readStore(clients[0]!));
 
   it('gives the model’s target and counters at any concurrency, batch size and write mode; a dry run predicts them', async () => {
     await fc.assert(
@@ -299,15 +222,16 @@ function foldProperty({ source, target: targetServer }: Sides): void {
         const model = foldModel(target, sources, opts.table, opts.merge);
 
         const loadAll = async (): Promise<void> => {
-          await Promise.all(
-            clients.map((c, i) => load(c, keys, i === 0 ? data.target : (data.sources[i - 1] ?? []))),
-          );
+          await Promise.all([
+            loadTarget(data.target),
+            ...clients.slice(1).map((c, i) => load(c, keys, data.sources[i] ?? [])),
+          ]);
         };
         const run = (dryRun: boolean, concurrency: number, batchSize: number): Promise<JsonReport> =>
           runMerge(
             resolvePlan({
               sources: data.sources.map((_, i) => ({ url: servers[i + 1]!.url, name: `s${i + 1}` })),
-              target: { url: servers[0]!.url },
+              target: { url: targetUrl },
               strategies: {
                 default: 'skip',
                 string: opts.table.string,
@@ -329,7 +253,7 @@ function foldProperty({ source, target: targetServer }: Sides): void {
         const dry = await run(true, 4, 2);
         expect(dry.outcome, dry.error).toBe('done');
         expect(counters(dry)).toEqual(predicted(model));
-        expect(canonical(await readStore(clients[0]!))).toEqual(canonical(target));
+        expect(canonical(await readTarget())).toEqual(canonical(target));
 
         for (const [concurrency, batchSize] of [
           [1, 1],
@@ -344,7 +268,7 @@ function foldProperty({ source, target: targetServer }: Sides): void {
             continue;
           }
           expect(report.outcome, report.error).toBe('done');
-          expect(canonical(await readStore(clients[0]!))).toEqual(canonical(model.store));
+          expect(canonical(await readTarget())).toEqual(canonical(model.store));
           expect(counters(report)).toEqual(predicted(model));
         }
       }),

@@ -1,0 +1,289 @@
+import type { Command } from '../write/commands.js';
+import { type NetworkOptions, RepliesLostError, type Reply, RespPipe, ServerLostError } from './pipe.js';
+import { keySlot, SLOTS } from './slot.js';
+import type { Transport } from './transport.js';
+import { parseRedisUrl } from './url.js';
+
+/** A unit sent to this many wrong nodes in a row is given up, its last error reply kept. */
+const MAX_REDIRECTS = 16;
+const FIRST_BACKOFF_MS = 25;
+const MAX_BACKOFF_MS = 1_000;
+
+/** A slice of the command list that goes to one node as a whole: one command, or MULTI … EXEC. */
+interface Unit {
+  start: number;
+  end: number;
+  slot: number;
+  /** An ASK redirection: the next attempt goes to this node, preceded by ASKING. */
+  ask?: string;
+  redirects: number;
+}
+
+/**
+ * The hot path's transport to a Redis Cluster (DESIGN.md seam 3): one pipelining RespPipe per
+ * master, the slot table from CLUSTER SLOTS, and for each send the list cut into units (a MULTI …
+ * EXEC is one unit, any other command one unit), grouped per owning node and sent to all nodes at
+ * once; the replies are put back in the order of the commands.
+ *
+ * Redirections (a reshard or a failover during the run, SPEC §7):
+ * - MOVED: the node does not own the slot and did not run the command (inside MULTI it refuses to
+ *   queue it and EXEC aborts: nothing of the unit ran). The slot table is refreshed and the unit sent
+ *   to the new owner, so it is applied exactly once, whatever `resend` says.
+ * - ASK: the slot is being migrated and the key is not (or no longer) on this node: the unit is sent
+ *   to the importing node after ASKING, which holds for the whole MULTI … EXEC that follows it.
+ * - TRYAGAIN, CLUSTERDOWN: nothing ran; the unit is sent again after a backoff, within the retry budget.
+ * - A node that cannot be reached: the slot table is refreshed (a replica may have been promoted); a
+ *   re-sendable send goes to the new owner, the units of a `resend: false` send that were in flight
+ *   there have an unknown outcome.
+ *
+ * Lost replies keep the Transport contract: the RepliesLostError carries the replies of the units
+ * before the first unit whose outcome is unknown. A unit after it whose node did answer is then
+ * reported unknown too (the writer checks or re-sends it, never applies it twice): the price of
+ * keeping one simple contract for both transports.
+ */
+export class ClusterTransport implements Transport {
+  private readonly owners: (string | undefined)[] = new Array(SLOTS);
+  private readonly pipes = new Map<string, Promise<RespPipe>>();
+  private refreshing?: Promise<void>;
+  private closed = false;
+
+  private constructor(
+    private readonly seedUrl: string,
+    private readonly label: string,
+    private readonly net: NetworkOptions,
+  ) {}
+
+  /** Reads the slot table from the node the URL names and connects to every master. */
+  static async open(url: string, label: string, network: NetworkOptions): Promise<ClusterTransport> {
+    const transport = new ClusterTransport(url, label, network);
+    const seed = parseRedisUrl(url);
+    try {
+      await transport.loadSlots([`${seed.host}:${seed.port}`]);
+      await Promise.all(transport.masters().map((addr) => transport.pipe(addr)));
+    } catch (err) {
+      transport.close();
+      throw err;
+    }
+    return transport;
+  }
+
+  /** The masters that own slots now (host:port). */
+  masters(): string[] {
+    return [...new Set(this.owners.filter((a): a is string => a !== undefined))];
+  }
+
+  async send(commands: readonly Command[], opts: { resend?: boolean } = {}): Promise<Reply[]> {
+    if (commands.length === 0) return [];
+    if (this.closed) throw new Error(`connection to ${this.label} closed`);
+    const units = cut(commands);
+    const replies: Reply[] = new Array(commands.length);
+    const unknown = new Set<number>();
+    let lostWhy: Error | undefined;
+    let pending = units.map((_, i) => i);
+    let backoff = FIRST_BACKOFF_MS;
+    const started = Date.now();
+    while (pending.length > 0) {
+      const byNode = new Map<string, number[]>();
+      for (const i of pending) {
+        const unit = units[i]!;
+        const addr = unit.ask ?? this.owners[unit.slot] ?? this.masters()[0];
+        if (addr === undefined) throw new ServerLostError(`${this.label}: no node owns slot ${unit.slot}`);
+        const ids = byNode.get(addr) ?? [];
+        ids.push(i);
+        byNode.set(addr, ids);
+      }
+      const next: number[] = [];
+      let stale = false;
+      let wait = false;
+      await Promise.all(
+        [...byNode].map(async ([addr, ids]) => {
+          const list: Command[] = [];
+          const at: number[] = [];
+          for (const i of ids) {
+            const unit = units[i]!;
+            if (unit.ask) list.push(['ASKING']);
+            at.push(list.length);
+            for (let c = unit.start; c < unit.end; c++) list.push(commands[c]!);
+          }
+          let got: Reply[];
+          try {
+            got = await (await this.pipe(addr)).send(list, opts);
+          } catch (err) {
+            if (this.closed) throw err;
+            stale = true;
+            if (err instanceof RepliesLostError) {
+              lostWhy ??= err;
+              got = err.replies;
+            } else if (opts.resend === false || Date.now() - started > this.net.retryBudgetMs) {
+              // A node that cannot be reached: was anything of this send applied there? Unknown.
+              lostWhy ??= err instanceof Error ? err : new Error(String(err));
+              this.forget(addr);
+              got = [];
+            } else {
+              // Re-sendable: after the refresh it goes to whichever node owns the slots now.
+              this.forget(addr);
+              next.push(...ids);
+              wait = true;
+              return;
+            }
+          }
+          ids.forEach((i, n) => {
+            const unit = units[i]!;
+            const from = at[n]!;
+            const count = unit.end - unit.start;
+            if (from + count > got.length) {
+              unknown.add(i);
+              return;
+            }
+            const mine = got.slice(from, from + count);
+            const redirect = unit.redirects < MAX_REDIRECTS ? redirectOf(mine) : undefined;
+            unit.ask = undefined;
+            if (!redirect) {
+              for (let c = 0; c < count; c++) replies[unit.start + c] = mine[c]!;
+              return;
+            }
+            unit.redirects++;
+            next.push(i);
+            if (redirect.kind === 'MOVED') {
+              this.owners[unit.slot] = redirect.addr;
+              stale = true;
+            } else if (redirect.kind === 'ASK') unit.ask = redirect.addr;
+            else wait = true;
+          });
+        }),
+      );
+      if (wait) {
+        if (Date.now() - started + backoff > this.net.retryBudgetMs) {
+          throw new ServerLostError(
+            `${this.label}: the cluster stayed unavailable (TRYAGAIN, CLUSTERDOWN or an unreachable master) ` +
+              `for ${Math.round((Date.now() - started) / 1000)}s; check CLUSTER INFO on its nodes, then run again`,
+          );
+        }
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      }
+      if (stale) await this.refresh();
+      pending = next.sort((a, b) => a - b);
+    }
+    if (unknown.size > 0) {
+      // A re-sendable send has no outcome to resolve: the node's own error says what happened.
+      if (opts.resend !== false && lostWhy && !(lostWhy instanceof RepliesLostError)) throw lostWhy;
+      const first = Math.min(...unknown);
+      throw new RepliesLostError(
+        lostWhy?.message ?? `lost replies from ${this.label}`,
+        replies.slice(0, units[first]!.start),
+      );
+    }
+    return replies;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const pipe of this.pipes.values()) pipe.then((p) => p.close()).catch(() => undefined);
+    this.pipes.clear();
+  }
+
+  /** The pipe to a node, opened on first use. */
+  private pipe(addr: string): Promise<RespPipe> {
+    let pipe = this.pipes.get(addr);
+    if (!pipe) {
+      pipe = RespPipe.open(this.nodeUrl(addr), `${this.label} node`, this.net);
+      this.pipes.set(addr, pipe);
+      pipe.catch(() => this.pipes.get(addr) === pipe && this.pipes.delete(addr));
+    }
+    return pipe;
+  }
+
+  /** A node that failed for good is dropped: a later unit for it opens a new connection. */
+  private forget(addr: string): void {
+    const pipe = this.pipes.get(addr);
+    this.pipes.delete(addr);
+    pipe?.then((p) => p.close()).catch(() => undefined);
+  }
+
+  /** Reloads the slot table (one refresh at a time; callers during one wait for it). */
+  private refresh(): Promise<void> {
+    this.refreshing ??= this.loadSlots([...this.masters(), ...this.pipes.keys()]).finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  /** Asks the nodes one after the other for CLUSTER SLOTS until one answers. */
+  private async loadSlots(candidates: string[]): Promise<void> {
+    let last: Error | undefined;
+    for (const addr of new Set(candidates)) {
+      try {
+        const [reply] = await (await this.pipe(addr)).send([['CLUSTER', 'SLOTS']]);
+        if (reply instanceof Error) throw reply;
+        const host = addr.slice(0, addr.lastIndexOf(':'));
+        for (const range of reply as Reply[][]) {
+          const [from, to, master] = range as [number, number, Reply[]];
+          const ip = master[0] instanceof Buffer && master[0].length > 0 ? master[0].toString() : host;
+          const owner = `${ip}:${master[1]}`;
+          for (let slot = from; slot <= to; slot++) this.owners[slot] = owner;
+        }
+        return;
+      } catch (err) {
+        last = err as Error;
+      }
+    }
+    throw last ?? new ServerLostError(`${this.label}: no cluster node to ask for the slot table`);
+  }
+
+  private nodeUrl(addr: string): string {
+    const colon = addr.lastIndexOf(':');
+    return nodeUrl(this.seedUrl, addr.slice(0, colon), Number(addr.slice(colon + 1)));
+  }
+}
+
+/** The URL of one node of a cluster: the seed URL (credentials, TLS) pointed at `host:port`. */
+export function nodeUrl(seedUrl: string, host: string, port: number): string {
+  const url = new URL(seedUrl);
+  url.hostname = host.includes(':') ? `[${host}]` : host;
+  url.port = String(port);
+  return url.toString();
+}
+
+/** Cuts a command list into units: MULTI … EXEC together, every other command alone. */
+function cut(commands: readonly Command[]): Unit[] {
+  const units: Unit[] = [];
+  for (let i = 0; i < commands.length; i++) {
+    const start = i;
+    let keyed = commands[i]!;
+    if (isCommand(keyed, 'MULTI')) {
+      while (i < commands.length - 1 && !isCommand(commands[i]!, 'EXEC')) i++;
+      keyed = commands[start + 1] ?? keyed;
+    }
+    const key = keyed[1];
+    const slot = key === undefined ? 0 : keySlot(Buffer.isBuffer(key) ? key : String(key));
+    units.push({ start, end: i + 1, slot, redirects: 0 });
+  }
+  return units;
+}
+
+function isCommand(command: Command, name: string): boolean {
+  return command[0].length === name.length && command[0].toUpperCase() === name;
+}
+
+type Redirect = { kind: 'MOVED' | 'ASK'; addr: string } | { kind: 'WAIT' };
+
+/**
+ * Whether a unit's replies say that it did not run on this node, and where to send it. A MULTI unit
+ * that was refused at queueing time has its EXEC aborted (EXECABORT): nothing of it ran.
+ */
+function redirectOf(replies: Reply[]): Redirect | undefined {
+  const last = replies[replies.length - 1];
+  if (replies.length > 1 && !(last instanceof Error)) return undefined;
+  for (const reply of replies) {
+    if (!(reply instanceof Error)) continue;
+    const match = /^(MOVED|ASK) \d+ (\S+)/.exec(reply.message);
+    if (match) return { kind: match[1] as 'MOVED' | 'ASK', addr: match[2]! };
+    if (/^(TRYAGAIN|CLUSTERDOWN)/.test(reply.message)) return { kind: 'WAIT' };
+  }
+  return undefined;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,191 @@
+import { Cluster, type Redis } from 'ioredis';
+import { ConnectionError } from '../errors.js';
+import { measureClock, type TargetClock } from '../write/ttl.js';
+import { type Caps, keyspaceSize, probeServer } from './capabilities.js';
+import { ClusterTransport, nodeUrl } from './cluster-transport.js';
+import { close, connect, type Role } from './connect.js';
+import { type NetworkOptions, RespPipe } from './pipe.js';
+import type { Transport } from './transport.js';
+import { parseRedisUrl, redactUrl } from './url.js';
+
+/** A control connection: one server, or a whole cluster (ioredis routes by slot and follows MOVED/ASK). */
+export type Control = Redis | Cluster;
+
+/**
+ * One URL of the run: a standalone server, or the whole Redis Cluster that one of its nodes names
+ * (SPEC §4: recognised by `INFO cluster`, no flag).
+ */
+export interface Server {
+  url: string;
+  label: string;
+  /** For control work on any key (big keys, temporary keys): a Redis, or a Cluster. */
+  control: Control;
+  /** One connection per master (standalone: `control` itself): SCAN, DBSIZE, TIME, permission checks. */
+  nodes: Redis[];
+  /** What it can do; on a cluster, what every master can do (the smallest proto-max-bulk-len). */
+  caps: Caps;
+  /** The run_id of every master (SPEC §1.7: a source that shares one with the target is the target). */
+  runIds: string[];
+}
+
+/**
+ * Connects to the server a URL names and learns what it can do. A node of a cluster brings the
+ * whole cluster: a connection to every master (found with CLUSTER SLOTS) and an ioredis Cluster.
+ * Failures are ConnectionErrors (exit 2), found before any write.
+ */
+export async function openServer(
+  url: string,
+  role: Role,
+  label: string,
+  network: NetworkOptions,
+): Promise<Server> {
+  const seed = await connect(url, role, label, network);
+  let caps: Caps;
+  try {
+    caps = await probeServer(seed);
+  } catch (err) {
+    await close(seed);
+    throw err;
+  }
+  if (!caps.cluster) return { url, label, control: seed, nodes: [seed], caps, runIds: runIdsOf([caps]) };
+  const nodes: Redis[] = [];
+  let control: Cluster | undefined;
+  try {
+    const endpoint = parseRedisUrl(url);
+    const masters = await mastersOf(seed, endpoint.host, `${label} ${redactUrl(url)}`, endpoint.username);
+    for (const { host, port } of masters) {
+      nodes.push(await connect(nodeUrl(url, host, port), role, `${label} node ${host}:${port}`, network));
+    }
+    const all = await Promise.all(nodes.map((node) => probeServer(node)));
+    control = await connectCluster(url, masters, network, label);
+    return { url, label, control, nodes, caps: clusterCaps(all), runIds: runIdsOf(all) };
+  } catch (err) {
+    control?.disconnect();
+    await Promise.all(nodes.map((node) => close(node)));
+    throw err;
+  } finally {
+    await close(seed);
+  }
+}
+
+/** Closes every connection of a server. */
+export async function closeServer(server: Server | undefined): Promise<void> {
+  if (!server) return;
+  if (server.control instanceof Cluster) {
+    server.control.disconnect();
+    await Promise.all(server.nodes.map((node) => close(node)));
+  } else await close(server.control);
+}
+
+/** The hot path's transport: a RespPipe to a standalone server, a ClusterTransport to a cluster. */
+export function openTransport(server: Server, label: string, network: NetworkOptions): Promise<Transport> {
+  return server.caps.cluster
+    ? ClusterTransport.open(server.url, label, network)
+    : RespPipe.open(server.url, label, network);
+}
+
+/** Keys held, for progress totals: DBSIZE of each master (of one server: its own), summed. */
+export async function serverKeyspace(nodes: readonly Redis[], caps: Caps): Promise<number> {
+  const sizes = await Promise.all(nodes.map((node) => keyspaceSize(node, caps)));
+  return sizes.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * The target's clock (write/ttl.ts). On a cluster every master has its own clock and a key's node is
+ * only known when its write is routed (and may change with a reshard): the smallest offset of all
+ * masters is taken, so an absolute expiry errs short on every node, never long (SPEC §1.5).
+ */
+export async function serverClock(server: Server): Promise<TargetClock> {
+  const clocks = await Promise.all(server.nodes.map((node) => measureClock(() => node.time(), server.caps)));
+  if (clocks.some((clock) => clock.offset === null)) return { ...clocks[0]!, offset: null, setPxat: false };
+  return clocks.reduce((a, b) => (b.offset! < a.offset! ? b : a));
+}
+
+/** The masters of a cluster, from CLUSTER SLOTS (an empty ip means the node that was asked). */
+async function mastersOf(
+  seed: Redis,
+  seedHost: string,
+  where: string,
+  user: string | undefined,
+): Promise<{ host: string; port: number }[]> {
+  let slots: [number, number, [string, number]][];
+  try {
+    slots = (await seed.call('CLUSTER', 'SLOTS')) as typeof slots;
+  } catch (err) {
+    if (!/NOPERM/.test((err as Error).message)) throw err;
+    throw new ConnectionError(
+      `${where} is a node of a Redis Cluster, and its user may not run CLUSTER SLOTS, which finds the ` +
+        `cluster's masters; grant it (ACL SETUSER ${user ?? '<user>'} +cluster|slots) on every node`,
+    );
+  }
+  const found = new Map<string, { host: string; port: number }>();
+  for (const [, , [ip, port]] of slots) {
+    const host = ip || seedHost;
+    found.set(`${host}:${port}`, { host, port: Number(port) });
+  }
+  if (found.size === 0) {
+    throw new ConnectionError(`${where}: the cluster has no slots assigned; check CLUSTER INFO on its nodes`);
+  }
+  return [...found.values()];
+}
+
+async function connectCluster(
+  url: string,
+  masters: { host: string; port: number }[],
+  network: NetworkOptions,
+  label: string,
+): Promise<Cluster> {
+  const endpoint = parseRedisUrl(url);
+  const cluster = new Cluster(masters, {
+    lazyConnect: true,
+    enableReadyCheck: false,
+    slotsRefreshTimeout: network.connectTimeoutMs,
+    clusterRetryStrategy: (attempt) => (attempt > 10 ? null : Math.min(100 * attempt, 2_000)),
+    redisOptions: {
+      username: endpoint.username,
+      password: endpoint.password,
+      connectTimeout: network.connectTimeoutMs,
+      commandTimeout: network.commandTimeoutMs,
+      ...(endpoint.tls ? { tls: { ...network.tls } } : {}),
+    },
+  });
+  cluster.on('error', () => {});
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    // ioredis retries a cluster it cannot map (clusterRetryStrategy) without a deadline of its own.
+    const limit = 2 * network.connectTimeoutMs;
+    await Promise.race([
+      cluster.connect(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no usable slot map within ${limit / 1000}s`)), limit);
+      }),
+    ]);
+  } catch (err) {
+    cluster.disconnect();
+    throw new ConnectionError(
+      `cannot use ${label} ${redactUrl(url)} as a cluster: ${(err as Error).message.split('\n')[0]}`,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+  return cluster;
+}
+
+/** What every master of a cluster can do: the first one's answers, the smallest bulk limit, DUMP/RESTORE only where all have them. */
+function clusterCaps(all: Caps[]): Caps {
+  const every = (pick: (c: Caps) => boolean | undefined): boolean | undefined =>
+    all.some((c) => pick(c) === false) ? false : all.every((c) => pick(c) === true) ? true : undefined;
+  return {
+    ...all[0]!,
+    runId: undefined,
+    cluster: true,
+    dump: every((c) => c.dump),
+    restore: every((c) => c.restore),
+    protoMaxBulkLen: Math.min(...all.map((c) => c.protoMaxBulkLen)),
+    warnings: [...new Set(all.flatMap((c) => c.warnings))],
+  };
+}
+
+function runIdsOf(all: Caps[]): string[] {
+  return all.flatMap((c) => (c.runId ? [c.runId] : []));
+}

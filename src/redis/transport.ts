@@ -1,0 +1,22 @@
+import type { Command } from '../write/commands.js';
+import type { Reply } from './pipe.js';
+
+/**
+ * The hot path's connection to one server or one whole cluster (DESIGN.md seam 3): probes, value
+ * reads and writes of whole batches go through it. RespPipe (pipe.ts) is the standalone
+ * implementation, ClusterTransport (cluster-transport.ts) the cluster one.
+ *
+ * Contract of `send`:
+ * - the list is cut into units: a MULTI … EXEC is one unit, any other command is one unit; every
+ *   command names its key at argv[1], and the commands of one unit share a hash slot;
+ * - replies come back in the order of the commands (error replies as Error values);
+ * - `resend: true` (the default): after a dropped connection the commands are sent again (reads,
+ *   idempotent writes);
+ * - `resend: false`: a drop before every reply came rejects with a RepliesLostError whose `replies`
+ *   are a prefix of the replies: every unit wholly inside the prefix has its outcome there; every
+ *   unit after it may or may not have been applied (write/writer.ts resolves them, SPEC §1.6).
+ */
+export interface Transport {
+  send(commands: readonly Command[], opts?: { resend?: boolean }): Promise<Reply[]>;
+  close(): void;
+}

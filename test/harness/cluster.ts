@@ -1,0 +1,258 @@
+/**
+ * A real Redis Cluster of redis-server processes for tests: N masters on free loopback ports, every
+ * slot assigned, `cluster_state:ok` on every node before it is handed out. No replicas.
+ *
+ * Example:
+ *   const cluster = await startCluster(3);
+ *   await cluster.client().set('k', 'v');       // an ioredis Cluster client
+ *   await cluster.migrateSlot(slotOf('k'), 2);   // move the slot to the third master
+ *   await cluster.stop();
+ */
+import net from 'node:net';
+import { Cluster, type Redis } from 'ioredis';
+import { keySlot } from '../../src/redis/slot.js';
+import { type RedisServer, startRedis } from './redis.js';
+
+export interface TestCluster {
+  /** The masters, in slot order: node i owns the i-th third (for 3) of the slots at start. */
+  nodes: RedisServer[];
+  /** Replicas: replicas[j] replicates nodes[j]. */
+  replicas: RedisServer[];
+  /** The URL of the first node: names the whole cluster. */
+  url: string;
+  /** A new ioredis Cluster client, closed by stop(). */
+  client(): Cluster;
+  /** Every key of the cluster with its node (DBSIZE summed over the masters). */
+  dbsize(): Promise<number>;
+  /** Empties every master. */
+  flushall(): Promise<void>;
+  /**
+   * Moves `slot` and its keys to `nodes[to]` the way redis-cli --cluster reshard does:
+   * SETSLOT IMPORTING / MIGRATING, MIGRATE the keys in batches, SETSLOT NODE on every master.
+   * `between` runs after the slot is marked migrating and some keys have moved (the ASK window).
+   */
+  migrateSlot(slot: number, to: number, between?: () => Promise<void>): Promise<void>;
+  /** The index of the node that owns `slot` now. */
+  ownerOf(slot: number): Promise<number>;
+  /**
+   * CLUSTER FAILOVER on replicas[j]: it becomes the master of nodes[j]'s slots, the old master its
+   * replica (and answers MOVED for them). Resolves once every master agrees; nodes[j] and
+   * replicas[j] are swapped, so `nodes` stays the masters.
+   */
+  failover(j: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The slot of a key (the product's own keySlot, which agrees with Redis on every key). */
+export const slotOf = (key: string | Buffer): number => keySlot(key);
+
+const SLOTS = 16384;
+
+const startNode = async (): Promise<RedisServer> =>
+  startRedis({
+    port: await clusterPort(),
+    args: [
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      'nodes.conf',
+      '--cluster-node-timeout',
+      '3000',
+      // A replica's first sync starts at once (by default the master waits 5 s for more replicas).
+      '--repl-diskless-sync-delay',
+      '0',
+    ],
+  });
+
+/**
+ * Starts `n` masters (cluster bus on port + 10000) and joins them into one cluster; with `replicas`,
+ * the first `replicas` masters get one replica each.
+ */
+export async function startCluster(n = 3, { replicas: replicaCount = 0 } = {}): Promise<TestCluster> {
+  const nodes: RedisServer[] = [];
+  const replicas: RedisServer[] = [];
+  let admins: Redis[] = [];
+  try {
+    for (let i = 0; i < n; i++) nodes.push(await startNode());
+    admins = nodes.map((node) => node.client());
+    for (const [i, admin] of admins.entries()) {
+      const from = Math.floor((i * SLOTS) / n);
+      const to = Math.floor(((i + 1) * SLOTS) / n) - 1;
+      await admin.call('CLUSTER', 'ADDSLOTSRANGE', from, to);
+      if (i > 0) await admin.call('CLUSTER', 'MEET', '127.0.0.1', nodes[0]!.port);
+    }
+    await waitFor(async () => {
+      for (const admin of admins) {
+        const info = String(await admin.call('CLUSTER', 'INFO'));
+        if (!info.includes('cluster_state:ok') || !info.includes(`cluster_known_nodes:${n}`)) return false;
+        // Every node must see every slot assigned, or a client may be sent to a node that says CLUSTERDOWN.
+        if (!info.includes(`cluster_slots_assigned:${SLOTS}`)) return false;
+      }
+      return true;
+    }, 20_000);
+    for (let j = 0; j < replicaCount; j++) {
+      const replica = await startNode();
+      replicas.push(replica);
+      const admin = replica.client();
+      await admin.call('CLUSTER', 'MEET', '127.0.0.1', nodes[0]!.port);
+      const masterId = String(await admins[j]!.call('CLUSTER', 'MYID'));
+      // REPLICATE needs the replica to know the master first (gossip).
+      await waitFor(async () => String(await admin.call('CLUSTER', 'NODES')).includes(masterId), 20_000);
+      await admin.call('CLUSTER', 'REPLICATE', masterId);
+      await waitFor(async () => (await admin.info('replication')).includes('master_link_status:up'), 20_000);
+      // A manual failover needs every master to know it as the replica of its master (gossip).
+      const replicaId = String(await admin.call('CLUSTER', 'MYID'));
+      await waitFor(async () => {
+        for (const master of admins) {
+          const line = String(await master.call('CLUSTER', 'NODES'))
+            .split('\n')
+            .find((l) => l.startsWith(replicaId));
+          if (!line?.includes(` slave ${masterId} `) || !line.includes('connected')) return false;
+        }
+        return true;
+      }, 20_000);
+      admin.disconnect();
+    }
+  } catch (err) {
+    await Promise.all([...nodes, ...replicas].map((node) => node.stop()));
+    throw err;
+  }
+  return new LocalCluster(nodes, replicas, admins);
+}
+
+class LocalCluster implements TestCluster {
+  private readonly clients = new Set<Cluster>();
+  private ids?: string[];
+
+  constructor(
+    readonly nodes: RedisServer[],
+    readonly replicas: RedisServer[],
+    private readonly admins: Redis[],
+  ) {}
+
+  get url(): string {
+    return this.nodes[0]!.url;
+  }
+
+  client(): Cluster {
+    const client = new Cluster(this.nodes.map((node) => ({ host: node.host, port: node.port })));
+    client.on('error', () => {});
+    this.clients.add(client);
+    return client;
+  }
+
+  async dbsize(): Promise<number> {
+    const sizes = await Promise.all(this.admins.map((admin) => admin.dbsize()));
+    return sizes.reduce((a, b) => a + b, 0);
+  }
+
+  async flushall(): Promise<void> {
+    await Promise.all(this.admins.map((admin) => admin.flushall()));
+  }
+
+  private async nodeIds(): Promise<string[]> {
+    this.ids ??= await Promise.all(
+      this.admins.map(async (admin) => String(await admin.call('CLUSTER', 'MYID'))),
+    );
+    return this.ids;
+  }
+
+  async ownerOf(slot: number): Promise<number> {
+    const slots = (await this.admins[0]!.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+    for (const [from, to, [, port]] of slots) {
+      if (slot >= from && slot <= to) return this.nodes.findIndex((node) => node.port === port);
+    }
+    throw new Error(`slot ${slot} has no owner`);
+  }
+
+  async migrateSlot(slot: number, to: number, between?: () => Promise<void>): Promise<void> {
+    const ids = await this.nodeIds();
+    const from = await this.ownerOf(slot);
+    if (from === to) throw new Error(`slot ${slot} is already on node ${to}`);
+    const source = this.admins[from]!;
+    const dest = this.admins[to]!;
+    await dest.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', ids[from]!);
+    await source.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', ids[to]!);
+    let first = true;
+    for (;;) {
+      const keys = (await source.callBuffer(
+        'CLUSTER',
+        'GETKEYSINSLOT',
+        slot,
+        first && between ? 1 : 100,
+      )) as Buffer[];
+      if (keys.length > 0) {
+        await source.callBuffer(
+          'MIGRATE',
+          '127.0.0.1',
+          this.nodes[to]!.port,
+          '',
+          0,
+          5000,
+          'REPLACE',
+          'KEYS',
+          ...keys,
+        );
+      }
+      if (first && between) await between();
+      first = false;
+      if (keys.length === 0) break;
+    }
+    for (const node of [dest, source, ...this.admins]) {
+      await node.call('CLUSTER', 'SETSLOT', slot, 'NODE', ids[to]!);
+    }
+  }
+
+  async failover(j: number): Promise<void> {
+    const replica = this.replicas[j]!;
+    const admin = replica.client();
+    try {
+      await admin.call('CLUSTER', 'FAILOVER');
+      await waitFor(async () => {
+        for (const other of this.admins) {
+          const slots = (await other.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+          if (!slots.some(([, , [, port]]) => port === replica.port)) return false;
+        }
+        return true;
+      }, 20_000);
+    } finally {
+      admin.disconnect();
+    }
+    this.replicas[j] = this.nodes[j]!;
+    this.nodes[j] = replica;
+    this.admins[j] = replica.client();
+    this.ids = undefined;
+  }
+
+  async stop(): Promise<void> {
+    for (const client of this.clients) client.disconnect();
+    this.clients.clear();
+    await Promise.all([...this.nodes, ...this.replicas].map((node) => node.stop()));
+  }
+}
+
+/** A free port whose cluster bus port (port + 10000) is free too. */
+async function clusterPort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    if ((await isFree(port)) && (await isFree(port + 10_000))) return port;
+  }
+  throw new Error('no free port pair for a cluster node');
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`cluster not ready within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
