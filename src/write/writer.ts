@@ -131,6 +131,10 @@ const MAX_RESOLVE_ROUNDS = 5;
  * - zset `sum` (ZINCRBY): its outcome cannot be observed, so the key fails with that reason (under
  *   --on-error, skip goes on), never added twice.
  * The resolution assumes that nothing else writes these keys of the target during the run.
+ *
+ * Behind Sentinel the same resolution settles the writes that WAIT did not confirm on the replicas
+ * (sendUnits), with one more rule: a unit found applied counts only once the replicas have caught up
+ * with the master (`replicated`), since a check is not a write and WAIT after it would confirm nothing.
  */
 export async function writeBatch(
   target: RespPipe,
