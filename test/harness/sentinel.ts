@@ -31,6 +31,17 @@ export interface SentinelSet {
    * says it is master. The old master is demoted by the sentinels some seconds later.
    */
   failover(): Promise<RedisServer>;
+  /**
+   * Kills `master` (the current master; SIGKILL, at once) and resolves once the sentinels have promoted
+   * the replica (they first wait `down-after-milliseconds`, 1 s here, to agree that it is down). The
+   * killed server is gone from `servers`.
+   */
+  killMaster(master: RedisServer): Promise<RedisServer>;
+  /**
+   * Waits until the sentinels have turned `server` (a master before a failover) into a replica; they kill
+   * its clients' connections as they do (CLIENT KILL TYPE normal).
+   */
+  demoted(server: RedisServer): Promise<void>;
   /** Waits until every server that is not the master replicates it with its link up. */
   synced(): Promise<void>;
   stop(): Promise<void>;
@@ -146,6 +157,32 @@ class MasterSet implements SentinelSet {
       return role[0] === 'master';
     });
     return after!;
+  }
+
+  killMaster(master: RedisServer): Promise<RedisServer> {
+    // SIGKILL at once, before any await: the caller picks the moment (a crash, not a shutdown).
+    process.kill(master.pid, 'SIGKILL');
+    this.admins.get(master)?.disconnect();
+    this.admins.delete(master);
+    this.servers.splice(this.servers.indexOf(master), 1);
+    return (async () => {
+      await master.stop();
+      let after: RedisServer | undefined;
+      await until('the failover after the kill', async () => {
+        after = await this.currentMaster();
+        if (after === master) return false;
+        const role = (await this.admin(after).call('ROLE')) as unknown[];
+        return role[0] === 'master';
+      });
+      return after!;
+    })();
+  }
+
+  async demoted(server: RedisServer): Promise<void> {
+    await until('the old master demoted', async () => {
+      const role = (await this.admin(server).call('ROLE')) as unknown[];
+      return role[0] === 'slave';
+    });
   }
 
   async stop(): Promise<void> {

@@ -240,3 +240,50 @@ describe('a bad Sentinel URL', () => {
     expect(lines[0]).toMatch(message);
   });
 });
+
+// Last: it kills the master, and the set goes on with one server.
+describe('a Sentinel-managed source', () => {
+  it('is read to the end when its master dies mid-run: every key arrives, and the run says done', async () => {
+    const KEYS = 20_000;
+    const master = await sentinel.master();
+    for (let i = 0; i < KEYS; i += 1000) {
+      const p = master.pipeline();
+      for (let j = i; j < i + 1000; j++) p.hset(`h:${j}`, 'f', `v${j}`);
+      await p.exec();
+    }
+    await sentinel.synced();
+    const before = await sentinel.currentMaster();
+
+    let failover: Promise<RedisServer> | undefined;
+    let finished = false;
+    const progress: ProgressSink = {
+      sourceStarted() {},
+      update(_index, done) {
+        if (done >= KEYS / 5 && !failover) failover = sentinel.killMaster(before);
+      },
+      sourceFinished() {},
+      stop() {},
+    };
+    const run = merge(
+      [sentinel.url(0)],
+      plain.url,
+      { write: { batchSize: 20, concurrency: 2 } },
+      progress,
+    ).finally(() => {
+      finished = true;
+    });
+    await expect.poll(() => failover, { timeout: 60_000 }).toBeDefined();
+    expect(await failover!).not.toBe(before);
+    expect(finished, 'the run ended before the failover').toBe(false);
+    const report = await run;
+
+    expect(report.outcome, report.error).toBe('done');
+    expect(report.totals).toMatchObject({ scanned: KEYS, created: KEYS, failed: 0 });
+    const target = plain.client();
+    expect(await target.dbsize()).toBe(KEYS);
+    const p = target.pipeline();
+    for (let j = 0; j < KEYS; j++) p.hget(`h:${j}`, 'f');
+    const values = ((await p.exec()) as [Error | null, string][]).map(([, v]) => v);
+    expect(values.filter((v, j) => v !== `v${j}`)).toEqual([]);
+  }, 180_000);
+});
