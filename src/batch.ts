@@ -3,6 +3,7 @@ import type { MergePlan, SourcePlan } from './config/plan.js';
 import { decide, foldTypes } from './decide/decide.js';
 import type { DataType, Decision, NativeType } from './decide/types.js';
 import { RunError } from './errors.js';
+import type { Backup } from './journal/backup.js';
 import { type HolderView, type KeyProbe, probeBatch, type Unit } from './probe/probe.js';
 import type { Caps } from './redis/capabilities.js';
 import type { RespPipe } from './redis/pipe.js';
@@ -38,6 +39,8 @@ export interface RunContext {
   /** Bytes of values in memory at once, across batches (SPEC §2.2). */
   budget: ByteBudget;
   temp: TempKeys;
+  /** The backup journal (--backup, SPEC §6.2): the writer journals through its door before each change. */
+  backup?: Backup;
   signal?: AbortSignal;
   /**
    * Set when the run must stop (SPEC §4 exit 1). Checked before each write group (DESIGN.md seam 6):
@@ -379,6 +382,7 @@ async function readAndWrite(
         protoMaxBulkLen: ctx.targetCaps.protoMaxBulkLen,
         clock: ctx.clock,
         dialect: ctx.targetCaps,
+        door: ctx.backup?.door(src.index),
       },
     );
     results.forEach((result, i) => {
@@ -442,6 +446,7 @@ async function copyBig(
         // A window must fit in one bulk string of the target.
         windowBytes: Math.min(WINDOW_BYTES, Math.floor(ctx.targetCaps.protoMaxBulkLen / 4)),
         signal: ctx.signal ? AbortSignal.any([ctx.signal, lost.signal]) : lost.signal,
+        door: ctx.backup?.door(src.index),
       },
       {
         sourceKey: step.probe.sourceKey,

@@ -1,4 +1,5 @@
 import type { DataType, MergeOptions, NativeType } from '../decide/types.js';
+import type { WriteDoor } from '../journal/types.js';
 import { RepliesLostError, type Reply, type RespPipe } from '../redis/pipe.js';
 import type { Command } from './commands.js';
 import { type Dialect, REDIS_DIALECT } from './native/codec.js';
@@ -49,6 +50,8 @@ export interface WriteOptions {
   clock: TargetClock;
   /** The target's commands and options (Pika: HMSET, no ZADD flags, no XSETID). */
   dialect?: Dialect;
+  /** The backup journal (--backup): every unit's prior state is made durable before anything is sent. */
+  door?: WriteDoor;
 }
 
 type Planned = { commands: Command[]; transaction: boolean } | WriteResult;
@@ -156,6 +159,9 @@ export async function writeBatch(
       : planned.commands;
     units.push({ item, index: i, commands });
   });
+  // DESIGN.md seam 5: nothing is sent before the journal holds every key's prior state.
+  const steps = (list: Unit[]) => list.map((u) => ({ key: u.item.key, type: u.item.type }));
+  if (opts.door) await opts.door.before(steps(units));
   let pending = await sendUnits(target, units, results);
   for (let round = 0; pending.length > 0; round++) {
     if (round >= MAX_RESOLVE_ROUNDS) {
@@ -165,6 +171,7 @@ export async function writeBatch(
     const again = await resolveLost(target, pending, results);
     pending = await sendUnits(target, again, results);
   }
+  opts.door?.applied(steps(units.filter((u) => results[u.index]?.status === 'written')));
   return results;
 }
 
