@@ -65,7 +65,9 @@ export async function readPriors(
     if (type === null || (exists === 0 && type !== 'stream')) return { kind: 'absent' };
     if (type === 'other') throw new Error('cannot back up a key of a module type on a target without DUMP');
     const commands = CODECS[type].read(key, caps);
-    plan[i] = { type, at: reads.length, count: commands.length, expireAt: expiry(first[3 * i + 2]) };
+    // Pika's PTTL on a stream means nothing (capabilities.ts, streamTtl): a stream there has no lifetime.
+    const expireAt = type === 'stream' && !caps.streamTtl ? null : expiry(first[3 * i + 2]);
+    plan[i] = { type, at: reads.length, count: commands.length, expireAt };
     reads.push(...commands);
     return { kind: 'absent' };
   });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openJournal, rollback } from '../../src/index.js';
 import { digest } from '../harness/redis.js';
+import { describeServer } from '../harness/servers.js';
 import { hash, list, type MergeConfig, seed, set, snapshot, str, stream, useServers, zset } from './helpers.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-journal-test-'));
@@ -172,5 +173,50 @@ describe('backup journal and rollback', () => {
     await writeFile(backup, 'precious');
     await expect(servers.merge(MERGING, { backup })).rejects.toMatchObject({ exitCode: 2 });
     expect(await readFile(backup, 'utf8')).toBe('precious');
+  });
+});
+
+describeServer('pika-4.0.1', 'backup journal and rollback on a Pika 4 target (no DUMP: native images)', () => {
+  const servers = useServers(1, { target: { server: 'pika-4.0.1' } });
+
+  it('a merge with --backup into Pika, rolled back, gives back every key as it was (contents and TTLs)', async () => {
+    await seed(servers.t, {
+      s: str('target'),
+      h: hash({ a: 't', only: 't' }),
+      st: set('x', 'y'),
+      z: zset(['m', 1], ['n', 2]),
+      l: list('t1', 't2'),
+      x: stream(['1-1', ['f', 'target']]),
+      untouched: str('stays'),
+    });
+    await servers.t.pexpire('h', 500_000);
+    await seed(servers.s[0]!, {
+      s: str('s1'),
+      h: hash({ a: 's1', b: 's1' }),
+      st: set('y', 'z'),
+      z: zset(['m', 5], ['o', 1]),
+      l: list('a', 'b'),
+      x: stream(['2-1', ['f', 's1']]),
+      new1: hash({ k: 'v' }),
+      new2: list('p', 'q'),
+    });
+    const before = await snapshot(servers.t);
+    const backup = journalPath();
+    const report = await servers.merge(MERGING, { backup });
+    expect(report.outcome).toBe('done');
+    expect(await snapshot(servers.t)).not.toEqual(before);
+    const journal = await openJournal(backup);
+    const kinds = new Set<string>();
+    for await (const { prior } of journal.firstPriors()) kinds.add(prior.kind);
+    expect([...kinds].sort()).toEqual(['absent', 'native']);
+
+    const undone = await rollback({ backup, target: servers.target.url });
+    expect(undone).toMatchObject({ keys: 8, deleted: 2, restored: 6 });
+    expect(await snapshot(servers.t)).toEqual(before);
+    const pttl = await servers.t.pttl('h');
+    expect(pttl).toBeGreaterThan(400_000);
+    expect(pttl).toBeLessThanOrEqual(500_000);
+    await rollback({ backup, target: servers.target.url });
+    expect(await snapshot(servers.t)).toEqual(before);
   });
 });
