@@ -210,6 +210,13 @@ export interface RollbackFlags {
 
 export function readRollbackFlags(argv: Argv): RollbackFlags {
   const target = single(argv, 'target');
+  const backup = single(argv, 'backup');
+  if (backup === undefined) {
+    throw new ConfigError(
+      '--backup',
+      'is required: give the journal that `kvmerge merge --backup FILE` wrote',
+    );
+  }
   const tls = {
     ca: single(argv, 'tls-ca'),
     cert: single(argv, 'tls-cert'),
@@ -217,7 +224,7 @@ export function readRollbackFlags(argv: Argv): RollbackFlags {
     insecure: bool(argv, 'tls-insecure') ?? false,
   };
   return {
-    backup: single(argv, 'backup')!,
+    backup,
     ...(target !== undefined ? { target } : {}),
     dryRun: bool(argv, 'dry-run') ?? false,
     tls,

@@ -82,8 +82,7 @@ export async function parseCommandLine(args: readonly string[]): Promise<Command
     .command(
       'rollback',
       'restore the target to its state before the run that wrote --backup FILE',
-      (y) =>
-        y.options(ROLLBACK_OPTIONS).demandOption('backup', '--backup FILE: the journal of the run to undo'),
+      (y) => y.options(ROLLBACK_OPTIONS),
       (argv) => {
         command = { kind: 'rollback', flags: readRollbackFlags(argv) };
       },

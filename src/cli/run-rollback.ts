@@ -15,7 +15,7 @@ const PROGRESS_EVERY_MS = 2000;
 export async function rollbackCommand(flags: RollbackFlags, out: Output): Promise<number> {
   const interrupt = handleInterrupts({ onFirst: () => out.error(INTERRUPT_NOTICE) });
   let lastLine = Date.now();
-  const verb = flags.dryRun ? 'would restore' : 'restored';
+  const verb = flags.dryRun ? 'to restore' : 'restored';
   try {
     const tls = { ...flags.tls };
     for (const k of ['ca', 'cert', 'key'] as const) if (tls[k] === undefined) delete tls[k];

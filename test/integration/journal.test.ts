@@ -9,14 +9,32 @@ import { describe, expect, it } from 'vitest';
 import { openJournal, rollback } from '../../src/index.js';
 import { digest } from '../harness/redis.js';
 import { describeServer } from '../harness/servers.js';
-import { hash, list, type MergeConfig, seed, set, snapshot, str, stream, useServers, zset } from './helpers.js';
+import {
+  hash,
+  list,
+  type MergeConfig,
+  seed,
+  set,
+  snapshot,
+  str,
+  stream,
+  useServers,
+  zset,
+} from './helpers.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-journal-test-'));
 let n = 0;
 const journalPath = (): string => join(scratch, `run${++n}.journal`);
 
 const MERGING: MergeConfig = {
-  strategies: { string: 'override', hash: 'merge', set: 'merge', zset: 'merge', list: 'merge', stream: 'override' },
+  strategies: {
+    string: 'override',
+    hash: 'merge',
+    set: 'merge',
+    zset: 'merge',
+    list: 'merge',
+    stream: 'override',
+  },
   merge: { list: 'append', zsetScore: 'sum' },
 };
 
@@ -47,7 +65,12 @@ describe('backup journal and rollback', () => {
       new2: list('p', 'q'),
     });
     await servers.s[0]!.pexpire('s', 700_000);
-    await seed(servers.s[1]!, { z: zset(['m', 1]), l: list('c'), new3: zset(['a', 1]), new1: hash({ k2: 'v2' }) });
+    await seed(servers.s[1]!, {
+      z: zset(['m', 1]),
+      l: list('c'),
+      new3: zset(['a', 1]),
+      new1: hash({ k2: 'v2' }),
+    });
   }
 
   for (const mode of ['dump', 'native'] as const) {
@@ -74,11 +97,18 @@ describe('backup journal and rollback', () => {
   }
 
   it('a big key built under a temporary key is rolled back too, and no temporary key is left', async () => {
-    await seed(servers.t, { big: hash(Array.from({ length: 300 }, (_, i): [string, string] => [`f${i}`, 't'])) });
-    await seed(servers.s[0]!, { big: hash(Array.from({ length: 500 }, (_, i): [string, string] => [`f${i}`, 's'])) });
+    await seed(servers.t, {
+      big: hash(Array.from({ length: 300 }, (_, i): [string, string] => [`f${i}`, 't'])),
+    });
+    await seed(servers.s[0]!, {
+      big: hash(Array.from({ length: 500 }, (_, i): [string, string] => [`f${i}`, 's'])),
+    });
     const before = await digest(servers.target);
     const backup = journalPath();
-    const report = await servers.merge({ strategies: { hash: 'override' }, write: { bigKeyElements: 50 } }, { backup });
+    const report = await servers.merge(
+      { strategies: { hash: 'override' }, write: { bigKeyElements: 50 } },
+      { backup },
+    );
     expect(report.totals.overridden).toBe(1);
     expect(await servers.t.hget('big', 'f400')).toBe('s');
     const temps: Buffer[] = [];
@@ -107,8 +137,15 @@ describe('backup journal and rollback', () => {
     }
     // new1 is written by both sources: its first prior is "absent", not the value source 1 made.
     expect(Object.fromEntries(priors)).toEqual({
-      s: 'dump', h: 'dump', st: 'dump', z: 'dump', l: 'dump', x: 'dump',
-      new1: 'absent', new2: 'absent', new3: 'absent',
+      s: 'dump',
+      h: 'dump',
+      st: 'dump',
+      z: 'dump',
+      l: 'dump',
+      x: 'dump',
+      new1: 'absent',
+      new2: 'absent',
+      new3: 'absent',
     });
     // Grows with the changed keys, not with the keyspace.
     expect((await stat(backup)).size).toBeLessThan(4000);
@@ -127,9 +164,11 @@ describe('backup journal and rollback', () => {
     expect(await digest(servers.target)).toBe(before);
     // A frame with a wrong checksum is torn too.
     const data = await readFile(backup);
-    data[data.length - 20] ^= 0xff;
+    data.writeUInt8(data.readUInt8(data.length - 20) ^ 0xff, data.length - 20);
     await writeFile(backup, data);
-    await expect(rollback({ backup, target: servers.target.url })).resolves.toMatchObject({ outcome: 'done' });
+    await expect(rollback({ backup, target: servers.target.url })).resolves.toMatchObject({
+      outcome: 'done',
+    });
   });
 
   it('a journal of another target is refused (exit 2) before anything is written', async () => {
@@ -162,7 +201,9 @@ describe('backup journal and rollback', () => {
     monitor.disconnect();
     expect(report).toMatchObject({ dryRun: true, keys: 9 });
     expect(listed.sort()).toEqual(['h', 'l', 'new1', 'new2', 'new3', 's', 'st', 'x', 'z']);
-    const writes = seen.filter((c) => /^(DEL|RESTORE|SET|HSET|RPUSH|ZADD|SADD|XADD|PEXPIRE|PEXPIREAT|MULTI|UNLINK)$/.test(c));
+    const writes = seen.filter((c) =>
+      /^(DEL|RESTORE|SET|HSET|RPUSH|ZADD|SADD|XADD|PEXPIRE|PEXPIREAT|MULTI|UNLINK)$/.test(c),
+    );
     expect(seen.length).toBeGreaterThan(0);
     expect(writes).toEqual([]);
     expect(await snapshot(servers.t)).toEqual(after);
@@ -176,47 +217,51 @@ describe('backup journal and rollback', () => {
   });
 });
 
-describeServer('pika-4.0.1', 'backup journal and rollback on a Pika 4 target (no DUMP: native images)', () => {
-  const servers = useServers(1, { target: { server: 'pika-4.0.1' } });
+describeServer(
+  'pika-4.0.1',
+  'backup journal and rollback on a Pika 4 target (no DUMP: native images)',
+  () => {
+    const servers = useServers(1, { target: { server: 'pika-4.0.1' } });
 
-  it('a merge with --backup into Pika, rolled back, gives back every key as it was (contents and TTLs)', async () => {
-    await seed(servers.t, {
-      s: str('target'),
-      h: hash({ a: 't', only: 't' }),
-      st: set('x', 'y'),
-      z: zset(['m', 1], ['n', 2]),
-      l: list('t1', 't2'),
-      x: stream(['1-1', ['f', 'target']]),
-      untouched: str('stays'),
-    });
-    await servers.t.pexpire('h', 500_000);
-    await seed(servers.s[0]!, {
-      s: str('s1'),
-      h: hash({ a: 's1', b: 's1' }),
-      st: set('y', 'z'),
-      z: zset(['m', 5], ['o', 1]),
-      l: list('a', 'b'),
-      x: stream(['2-1', ['f', 's1']]),
-      new1: hash({ k: 'v' }),
-      new2: list('p', 'q'),
-    });
-    const before = await snapshot(servers.t);
-    const backup = journalPath();
-    const report = await servers.merge(MERGING, { backup });
-    expect(report.outcome).toBe('done');
-    expect(await snapshot(servers.t)).not.toEqual(before);
-    const journal = await openJournal(backup);
-    const kinds = new Set<string>();
-    for await (const { prior } of journal.firstPriors()) kinds.add(prior.kind);
-    expect([...kinds].sort()).toEqual(['absent', 'native']);
+    it('a merge with --backup into Pika, rolled back, gives back every key as it was (contents and TTLs)', async () => {
+      await seed(servers.t, {
+        s: str('target'),
+        h: hash({ a: 't', only: 't' }),
+        st: set('x', 'y'),
+        z: zset(['m', 1], ['n', 2]),
+        l: list('t1', 't2'),
+        x: stream(['1-1', ['f', 'target']]),
+        untouched: str('stays'),
+      });
+      await servers.t.pexpire('h', 500_000);
+      await seed(servers.s[0]!, {
+        s: str('s1'),
+        h: hash({ a: 's1', b: 's1' }),
+        st: set('y', 'z'),
+        z: zset(['m', 5], ['o', 1]),
+        l: list('a', 'b'),
+        x: stream(['2-1', ['f', 's1']]),
+        new1: hash({ k: 'v' }),
+        new2: list('p', 'q'),
+      });
+      const before = await snapshot(servers.t);
+      const backup = journalPath();
+      const report = await servers.merge(MERGING, { backup });
+      expect(report.outcome).toBe('done');
+      expect(await snapshot(servers.t)).not.toEqual(before);
+      const journal = await openJournal(backup);
+      const kinds = new Set<string>();
+      for await (const { prior } of journal.firstPriors()) kinds.add(prior.kind);
+      expect([...kinds].sort()).toEqual(['absent', 'native']);
 
-    const undone = await rollback({ backup, target: servers.target.url });
-    expect(undone).toMatchObject({ keys: 8, deleted: 2, restored: 6 });
-    expect(await snapshot(servers.t)).toEqual(before);
-    const pttl = await servers.t.pttl('h');
-    expect(pttl).toBeGreaterThan(400_000);
-    expect(pttl).toBeLessThanOrEqual(500_000);
-    await rollback({ backup, target: servers.target.url });
-    expect(await snapshot(servers.t)).toEqual(before);
-  });
-});
+      const undone = await rollback({ backup, target: servers.target.url });
+      expect(undone).toMatchObject({ keys: 8, deleted: 2, restored: 6 });
+      expect(await snapshot(servers.t)).toEqual(before);
+      const pttl = await servers.t.pttl('h');
+      expect(pttl).toBeGreaterThan(400_000);
+      expect(pttl).toBeLessThanOrEqual(500_000);
+      await rollback({ backup, target: servers.target.url });
+      expect(await snapshot(servers.t)).toEqual(before);
+    });
+  },
+);

@@ -46,7 +46,10 @@ function kvmerge(
     let timer: NodeJS.Timeout | undefined;
     if (stopAt) {
       const poll = async (): Promise<void> => {
-        const size = await stat(stopAt.journal).then((s) => s.size, () => 0);
+        const size = await stat(stopAt.journal).then(
+          (s) => s.size,
+          () => 0,
+        );
         if (size >= stopAt.bytes && stoppedAt === undefined) {
           stoppedAt = size;
           child.kill(stopAt.signal);
