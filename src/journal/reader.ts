@@ -98,7 +98,10 @@ export async function readHeader(path: string): Promise<JournalHeader> {
     }
     return record;
   }
-  throw new ConfigError('--backup', `${path} has no journal header (the run wrote nothing); nothing to do`);
+  throw new ConfigError(
+    '--backup',
+    `${path} has no journal header (its run stopped before writing anything); run again with a new journal`,
+  );
 }
 
 /**
