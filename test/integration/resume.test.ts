@@ -152,11 +152,12 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
     }
   }, 120_000);
 
-  it('Ctrl-C (SIGINT), then --resume: the target equals an uninterrupted run', async () => {
+  it('Ctrl-C (SIGINT), then --resume: the target equals an uninterrupted run; rollback then undoes both', async () => {
     const cfg = await config();
     const ref = await reference(cfg);
     await servers.flush();
     await seedAll(servers.t, servers.s);
+    const seeded = await digest(servers.target);
     const journal = fresh('interrupted.journal');
     const interrupted = await kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
       journal,
@@ -169,6 +170,10 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(await digest(servers.target)).toBe(ref.digest);
     expect(await tempKeys()).toBe(0);
+    // The journal of the interrupted and the resumed run together: rollback gives the seeded target back.
+    const undo = await kvmerge(['rollback', '--backup', journal, '-t', servers.target.url, '--quiet']);
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(await digest(servers.target)).toBe(seeded);
   }, 60_000);
 
   it('a killed run rolled back with its journal leaves the target as before, temporary keys included', async () => {
