@@ -111,20 +111,30 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
     log,
   };
 
+  // The journal is open (and a resume has put back what the interrupted run left unsettled) before the
+  // first write; a target that refuses DUMP to the journal is exit 2 here, not a failure half-way.
+  if (plan.safety.backup !== undefined && !plan.dryRun) {
+    try {
+      ctx.backup = await Backup.open(plan, resumeState, targetPipe, targetInfo, ctx.clock);
+    } catch (err) {
+      for (const pipe of [targetPipe, ...sourcePipes]) pipe.close();
+      await Promise.all([close(target), ...sources.map((s) => close(s))]);
+      await failedKeys?.close();
+      throw err instanceof KvmergeError ? err : asRunError(err);
+    }
+    const resumed = ctx.backup.resumeSummary();
+    if (resumed) {
+      log(
+        `resuming ${plan.safety.backup}: ${resumed.finished} source(s) finished, ${resumed.applied} key(s) of the ` +
+          `next already applied, ${resumed.putBack} key(s) with an unknown outcome put back, ` +
+          `${resumed.tempKeys} temporary key(s) removed`,
+      );
+    }
+  }
+
   let outcome: RunOutcome = 'done';
   let error: string | undefined;
   try {
-    if (plan.safety.backup !== undefined && !plan.dryRun) {
-      ctx.backup = await Backup.open(plan, resumeState, targetPipe, targetInfo, ctx.clock);
-      const resumed = ctx.backup.resumeSummary();
-      if (resumed) {
-        log(
-          `resuming ${plan.safety.backup}: ${resumed.finished} source(s) finished, ${resumed.applied} key(s) of the ` +
-            `next already applied, ${resumed.putBack} key(s) with an unknown outcome put back, ` +
-            `${resumed.tempKeys} temporary key(s) removed`,
-        );
-      }
-    }
     for (let index = 0; index < plan.sources.length; index++) {
       if (ctx.stopped || hooks.signal?.aborted) break;
       if (ctx.backup?.sourceFinished(index)) continue;

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import type { MergePlan } from '../config/plan.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, ConnectionError } from '../errors.js';
 import type { Caps } from '../redis/capabilities.js';
 import type { RespPipe } from '../redis/pipe.js';
 import { redactUrl } from '../redis/url.js';
@@ -140,6 +140,18 @@ async function putBack(target: RespPipe, caps: Caps, clock: TargetClock, state: 
   }
 }
 
+/** The journal reads every prior state with DUMP (or the type's reads): a user who may not is exit 2 now. */
+async function checkDump(target: RespPipe, caps: Caps, clock: TargetClock): Promise<void> {
+  try {
+    await readPriors(target, caps, clock, [Buffer.from(`kvmerge-journal-check:${randomUUID()}`)]);
+  } catch (err) {
+    throw new ConnectionError(
+      `--backup cannot read the target's keys (${(err as Error).message}); grant the target user DUMP and PTTL ` +
+        '(e.g. ACL SETUSER <user> +dump +pttl), or run without --backup',
+    );
+  }
+}
+
 /**
  * The backup journal of one merge run (SPEC §6.2, §6.3): opens (or, on resume, reopens and puts back
  * what the interrupted run left unsettled), and gives the writer its door per source.
@@ -171,6 +183,7 @@ export class Backup {
       await file.append([{ kind: 'resumed', at: new Date().toISOString() }], true);
       return new Backup(file, target, caps, clock, state);
     }
+    await checkDump(target, caps, clock);
     const header: JournalHeader = {
       kind: 'header',
       format: FORMAT_VERSION,

@@ -6,8 +6,8 @@ import { appendFile, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openJournal, rollback } from '../../src/index.js';
-import { digest } from '../harness/redis.js';
+import { openJournal, resolvePlan, rollback, runMerge } from '../../src/index.js';
+import { digest, startRedis } from '../harness/redis.js';
 import { describeServer } from '../harness/servers.js';
 import {
   hash,
@@ -214,6 +214,30 @@ describe('backup journal and rollback', () => {
     await writeFile(backup, 'precious');
     await expect(servers.merge(MERGING, { backup })).rejects.toMatchObject({ exitCode: 2 });
     expect(await readFile(backup, 'utf8')).toBe('precious');
+  });
+});
+
+describe('backup journal: permissions', () => {
+  it('a target user who may not DUMP is told before any write (exit 2), with the grant to add', async () => {
+    const target = await startRedis({ aclUsers: ['nodump on >pw ~* &* +@all -dump'] });
+    const source = await startRedis();
+    try {
+      await source.client().set('k', 'source');
+      await target.client().set('k', 'target');
+      const url = target.url.replace('redis://', 'redis://nodump:pw@');
+      const plan = resolvePlan(
+        { sources: [{ url: source.url }], target: { url }, strategies: { string: 'override' } },
+        { backup: journalPath() },
+        {},
+      );
+      await expect(runMerge(plan)).rejects.toMatchObject({
+        exitCode: 2,
+        message: expect.stringMatching(/--backup cannot read the target's keys .*\+dump/),
+      });
+      expect(await target.client().get('k')).toBe('target');
+    } finally {
+      await Promise.all([target.stop(), source.stop()]);
+    }
   });
 });
 
