@@ -4,6 +4,7 @@ import { decide, foldTypes } from './decide/decide.js';
 import type { DataType, Decision, NativeType } from './decide/types.js';
 import { RunError } from './errors.js';
 import type { Backup } from './journal/backup.js';
+import type { WriteDoor } from './journal/types.js';
 import { type HolderView, type KeyProbe, probeBatch, type Unit } from './probe/probe.js';
 import type { Caps } from './redis/capabilities.js';
 import type { RespPipe } from './redis/pipe.js';
@@ -340,6 +341,14 @@ async function readAndWrite(
   });
   while (toRead.length > 0) {
     const reading = toRead.splice(0);
+    // With --backup, the prior states are journaled while the values are read; the writer's door waits
+    // for that before it sends anything (the keys it writes are among these).
+    const door =
+      ctx.backup &&
+      journalAhead(
+        ctx.backup.door(src.index),
+        reading.map(({ step }) => step),
+      );
     const values = await readForWrite(ctx, src, reading);
     const writing: { step: Step; item: WriteItem }[] = [];
     reading.forEach(({ step }, i) => {
@@ -382,7 +391,7 @@ async function readAndWrite(
         protoMaxBulkLen: ctx.targetCaps.protoMaxBulkLen,
         clock: ctx.clock,
         dialect: ctx.targetCaps,
-        door: ctx.backup?.door(src.index),
+        door,
       },
     );
     results.forEach((result, i) => {
@@ -415,6 +424,16 @@ async function readAndWrite(
       }
     });
   }
+}
+
+/**
+ * A door whose journaling of these steps has already started: its `before` waits for it (the writer
+ * only ever asks for steps among these). A failure surfaces there, not as an unhandled rejection.
+ */
+function journalAhead(door: WriteDoor, steps: Step[]): WriteDoor {
+  const journaled = door.before(steps.map((s) => ({ key: s.probe.targetKey, type: s.type })));
+  journaled.catch(() => undefined);
+  return { ...door, before: () => journaled };
 }
 
 /** One big key, window by window, within the byte budget. */
