@@ -152,6 +152,30 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
     }
   }, 120_000);
 
+  it('kill -9 of a native-mode run, then --resume: the target equals an uninterrupted native run', async () => {
+    const cfg = await config();
+    const native = ['--mode', 'native'];
+    await servers.flush();
+    await seedAll(servers.t, servers.s);
+    const refJournal = fresh('native-reference.journal');
+    expect((await kvmerge(['-c', cfg, ...native, '--backup', refJournal, '--quiet'])).code).toBe(0);
+    const ref = await digest(servers.target);
+    await servers.flush();
+    await seedAll(servers.t, servers.s);
+    const journal = fresh('native-killed.journal');
+    const killed = await kvmerge(['-c', cfg, ...native, '--backup', journal, '--quiet'], {
+      journal,
+      bytes: Math.floor((await stat(refJournal)).size * 0.5),
+      signal: 'SIGKILL',
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    expect(await digest(servers.target)).not.toBe(ref);
+    const resumed = await kvmerge(['-c', cfg, ...native, '--backup', journal, '--resume', '--quiet']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await digest(servers.target)).toBe(ref);
+    expect(await tempKeys()).toBe(0);
+  }, 60_000);
+
   it('Ctrl-C (SIGINT), then --resume: the target equals an uninterrupted run; rollback then undoes both', async () => {
     const cfg = await config();
     const ref = await reference(cfg);
