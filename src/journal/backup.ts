@@ -10,7 +10,7 @@ import type { TargetClock } from '../write/ttl.js';
 import { JournalFile } from './file.js';
 import { FORMAT_VERSION, type JournalHeader } from './format.js';
 import { readPriors, restoreKeys } from './prior.js';
-import { readHeader, readRecords, type ScanEnd } from './reader.js';
+import { journalTargetIs, readHeader, readRecords, type ScanEnd } from './reader.js';
 import type { PriorState, StepKey, WriteDoor } from './types.js';
 
 /**
@@ -53,7 +53,7 @@ const stepId = (source: number, key: Buffer, type: string): string =>
 export async function loadResumeState(path: string, plan: MergePlan): Promise<ResumeState> {
   const header = await readHeader(path);
   const target = redactUrl(plan.target.url);
-  if (header.target !== target) {
+  if (!journalTargetIs(header, plan.target.url)) {
     throw new ConfigError(
       '--resume',
       `${path} is the journal of a run into ${header.target}, not ${target}; resume with that run's target, or start a new journal`,

@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
+import { isSameDatabase, parseRedisUrl, redactUrl } from '../redis/url.js';
 import { decodeFrame, FORMAT_VERSION, type JournalHeader, type JournalRecord, MAGIC } from './format.js';
 import type { JournaledKey } from './types.js';
 
@@ -134,4 +135,17 @@ export async function journaledTempKeys(path: string): Promise<Buffer[]> {
     if (record.kind === 'temp') keys.set(record.key.toString('latin1'), record.key);
   }
   return [...keys.values()];
+}
+
+/**
+ * Whether the journal was written for the database this URL names (host, port and db; the user and
+ * password may differ, the journal holds no password). A URL of another scheme (Sentinel, Cluster)
+ * is compared as written, redacted.
+ */
+export function journalTargetIs(header: JournalHeader, url: string): boolean {
+  try {
+    return isSameDatabase(parseRedisUrl(header.target), parseRedisUrl(url));
+  } catch {
+    return redactUrl(url) === header.target;
+  }
 }

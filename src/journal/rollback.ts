@@ -8,7 +8,7 @@ import { tlsOptions } from '../redis/tls.js';
 import { parseRedisUrl, redactUrl } from '../redis/url.js';
 import { measureClock, now } from '../write/ttl.js';
 import { dumpsPriors, restoreKeys } from './prior.js';
-import { journaledTempKeys, openJournal } from './reader.js';
+import { journaledTempKeys, journalTargetIs, openJournal } from './reader.js';
 import type { JournaledKey } from './types.js';
 
 export interface RollbackOptions {
@@ -68,8 +68,7 @@ export async function rollback(opts: RollbackOptions, hooks: RollbackHooks = {})
       `the journal names ${url} without its password; give the target with -t URL`,
     );
   }
-  parseRedisUrl(url, '--target');
-  if (redactUrl(url) !== header.target) {
+  if (!journalTargetIs(header, url)) {
     throw new ConfigError(
       '--target',
       `${opts.backup} is the journal of a run into ${header.target}, not ${redactUrl(url)}; give that target (or that run's journal)`,

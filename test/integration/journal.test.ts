@@ -186,6 +186,10 @@ describe('backup journal and rollback', () => {
       message: expect.stringContaining(`is the journal of a run into ${servers.target.url}`),
     });
     expect(await digest(other)).toBe(sourceBefore);
+    // The same database spelled otherwise (localhost for 127.0.0.1) is the journal's target.
+    const before = await digest(servers.target);
+    await rollback({ backup, target: servers.target.url.replace('127.0.0.1', 'localhost') });
+    expect(await digest(servers.target)).not.toBe(before);
   });
 
   it('rollback --dry-run lists what it would restore and sends no write (MONITOR)', async () => {
