@@ -3,6 +3,8 @@ import type { MergePlan, SourcePlan } from './config/plan.js';
 import { decide, foldTypes } from './decide/decide.js';
 import type { DataType, Decision, NativeType } from './decide/types.js';
 import { RunError } from './errors.js';
+import type { Backup } from './journal/backup.js';
+import type { WriteDoor } from './journal/types.js';
 import { type HolderView, type KeyProbe, probeBatch, type Unit } from './probe/probe.js';
 import type { Caps } from './redis/capabilities.js';
 import type { RespPipe } from './redis/pipe.js';
@@ -41,6 +43,8 @@ export interface RunContext {
   /** Bytes of values in memory at once, across batches (SPEC §2.2). */
   budget: ByteBudget;
   temp: TempKeys;
+  /** The backup journal (--backup, SPEC §6.2): the writer journals through its door before each change. */
+  backup?: Backup;
   signal?: AbortSignal;
   /**
    * Set when the run must stop (SPEC §4 exit 1). Checked before each write group (DESIGN.md seam 6):
@@ -355,6 +359,14 @@ async function readAndWrite(
   });
   while (toRead.length > 0) {
     const reading = toRead.splice(0);
+    // With --backup, the prior states are journaled while the values are read; the writer's door waits
+    // for that before it sends anything (the keys it writes are among these).
+    const door =
+      ctx.backup &&
+      journalAhead(
+        ctx.backup.door(src.index),
+        reading.map(({ step }) => step),
+      );
     const values = await readForWrite(ctx, src, reading);
     const writing: { step: Step; item: WriteItem }[] = [];
     reading.forEach(({ step }, i) => {
@@ -397,6 +409,7 @@ async function readAndWrite(
         protoMaxBulkLen: ctx.targetCaps.protoMaxBulkLen,
         clock: ctx.clock,
         dialect: ctx.targetCaps,
+        door,
       },
     );
     results.forEach((result, i) => {
@@ -431,6 +444,16 @@ async function readAndWrite(
   }
 }
 
+/**
+ * A door whose journaling of these steps has already started: its `before` waits for it (the writer
+ * only ever asks for steps among these). A failure surfaces there, not as an unhandled rejection.
+ */
+function journalAhead(door: WriteDoor, steps: Step[]): WriteDoor {
+  const journaled = door.before(steps.map((s) => ({ key: s.probe.targetKey, type: s.type })));
+  journaled.catch(() => undefined);
+  return { ...door, before: () => journaled };
+}
+
 /** One big key, window by window, within the byte budget. */
 async function copyBig(
   ctx: RunContext,
@@ -461,6 +484,7 @@ async function copyBig(
         // A window must fit in one bulk string of the target.
         windowBytes: Math.min(WINDOW_BYTES, Math.floor(ctx.targetCaps.protoMaxBulkLen / 4)),
         signal: ctx.signal ? AbortSignal.any([ctx.signal, lost.signal]) : lost.signal,
+        door: ctx.backup?.door(src.index),
       },
       {
         sourceKey: step.probe.sourceKey,

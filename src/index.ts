@@ -17,6 +17,14 @@ export type {
   StrategyTable,
 } from './decide/types.js';
 export { ConfigError, ConnectionError, KvmergeError, RunError } from './errors.js';
+export { type JournalHeader, openJournal } from './journal/reader.js';
+export {
+  type RollbackHooks,
+  type RollbackOptions,
+  type RollbackReport,
+  rollback,
+} from './journal/rollback.js';
+export type { JournaledKey, PriorState } from './journal/types.js';
 export { type RunHooks, runMerge } from './merge.js';
 export { redactUrl } from './redis/url.js';
 export type { Counts } from './report/counters.js';

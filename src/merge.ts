@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { describeKey, processBatch, type RunContext, type SourceRun } from './batch.js';
 import type { MergePlan, TlsPlan } from './config/plan.js';
 import { ConnectionError, KvmergeError, RunError } from './errors.js';
+import { Backup, prepareBackup, type ResumeState } from './journal/backup.js';
 import type { Caps } from './redis/capabilities.js';
 import { checkPermissions } from './redis/permissions.js';
 import { type NetworkOptions, RespPipe } from './redis/pipe.js';
@@ -66,7 +67,10 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
   const failedKeys =
     plan.safety.failedKeys === undefined ? undefined : await FailedKeysFile.create(plan.safety.failedKeys);
   let connected: Connected;
+  let resumeState: ResumeState | undefined;
   try {
+    // The journal's checks come before any connection (exit 2): a resumed run must be this plan's.
+    resumeState = plan.dryRun ? undefined : await prepareBackup(plan);
     connected = await connectAll(plan);
   } catch (err) {
     await failedKeys?.close();
@@ -114,11 +118,33 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
     log,
   };
 
+  // The journal is open (and a resume has put back what the interrupted run left unsettled) before the
+  // first write; a target that refuses DUMP to the journal is exit 2 here, not a failure half-way.
+  if (plan.safety.backup !== undefined && !plan.dryRun) {
+    try {
+      ctx.backup = await Backup.open(plan, resumeState, targetPipe, targetInfo, ctx.clock);
+    } catch (err) {
+      for (const pipe of [targetPipe, ...sourcePipes]) pipe.close();
+      await Promise.all([closeServer(target), ...sources.map((s) => closeServer(s))]);
+      await failedKeys?.close();
+      throw err instanceof KvmergeError ? err : asRunError(err);
+    }
+    const resumed = ctx.backup.resumeSummary();
+    if (resumed) {
+      log(
+        `resuming ${plan.safety.backup}: ${resumed.finished} source(s) finished, ${resumed.applied} key(s) of the ` +
+          `next already applied, ${resumed.putBack} key(s) with an unknown outcome put back, ` +
+          `${resumed.tempKeys} temporary key(s) removed`,
+      );
+    }
+  }
+
   let outcome: RunOutcome = 'done';
   let error: string | undefined;
   try {
     for (let index = 0; index < plan.sources.length; index++) {
       if (ctx.stopped || hooks.signal?.aborted) break;
+      if (ctx.backup?.sourceFinished(index)) continue;
       const source: SourceRun = {
         index,
         plan: plan.sources[index]!,
@@ -136,6 +162,7 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
         })),
       };
       await mergeSource(ctx, source, hooks);
+      if (!ctx.stopped && !hooks.signal?.aborted) await ctx.backup?.sourceDone(index);
     }
   } catch (err) {
     outcome = 'failed';
@@ -143,6 +170,14 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
   } finally {
     hooks.progress?.stop();
     await ctx.temp.removeAll(target.control).catch(() => undefined);
+    const journalError = await ctx.backup?.close().then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    if (journalError && outcome === 'done') {
+      outcome = 'failed';
+      error = journalError.message;
+    }
     for (const pipe of [targetPipe, ...sourcePipes]) pipe.close();
     await Promise.all([closeServer(target), ...sources.map((s) => closeServer(s))]);
     const fileError = await failedKeys?.close();
@@ -203,6 +238,13 @@ async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Pr
   for await (const batch of batches) {
     if (ctx.stopped || hooks.signal?.aborted) break;
     walked = batch.walked;
+    // Resume (SPEC §6.3): a step the interrupted run applied is not applied again.
+    const backup = ctx.backup;
+    const units = backup
+      ? batch.units.filter(
+          (u) => !backup.wasApplied(src.index, Buffer.concat([src.plan.prefix, u.key]), u.type),
+        )
+      : batch.units;
     const before = previous;
     const seq = batchNumber++;
     let markDecided!: () => void;
@@ -214,7 +256,7 @@ async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Pr
     if (batch.after) await Promise.all(inFlight);
     const task = (async () => {
       try {
-        await processBatch(ctx, src, batch.units, 1, {
+        await processBatch(ctx, src, units, 1, {
           order: { seq, earlier: before, decided: markDecided },
         });
       } catch (err) {

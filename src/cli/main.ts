@@ -22,6 +22,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'unavailable':
         out.error(`${command.name} is not available yet in this version of kvmerge`);
         return EXIT.usage;
+      case 'rollback': {
+        const { display } = command.flags;
+        out = new Output({ quiet: display.quiet, verbose: display.verbose });
+        out.addUrls(urls);
+        return await (await import('./run-rollback.js')).rollbackCommand(command.flags, out);
+      }
       case 'demo':
         // Loaded on demand, like the engine: it pulls in ioredis and the whole pipeline.
         return await (await import('./demo.js')).runDemo({ progress: command.progress });

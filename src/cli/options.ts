@@ -4,7 +4,7 @@ import { positiveIntSchema } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 
 /*
- * The `merge` options of SPEC §4 (all but --backup and --resume, which are not available yet) and their translation to
+ * The `merge` options of SPEC §4 and their translation to
  * the library's CliOverrides. No option has a default here: a flag that is not given must stay undefined,
  * so that the config file's value applies (SPEC §3.3); the defaults live in the config schema alone.
  */
@@ -56,6 +56,8 @@ export const MERGE_OPTIONS: Record<string, Options> = {
     RUN,
   ),
   'failed-keys': text('FILE: list every failed key with its reason, one JSON object a line', RUN),
+  backup: text("FILE: journal each changed key's prior state there first (for rollback and --resume)", RUN),
+  resume: flag('continue the interrupted run that --backup FILE records', RUN),
 
   'tls-ca': text("FILE: CA certificate(s) (PEM) that sign the servers' certificates", TLS),
   'tls-cert': text('FILE: client certificate (PEM), for servers that ask for one', TLS),
@@ -117,6 +119,8 @@ export function readMergeFlags(argv: Argv): MergeFlags {
   set('scanCount', integer(argv, 'scan-count'));
   set('onError', single(argv, 'on-error'));
   set('failedKeys', single(argv, 'failed-keys'));
+  set('backup', single(argv, 'backup'));
+  set('resume', bool(argv, 'resume'));
   set('tlsCa', single(argv, 'tls-ca'));
   set('tlsCert', single(argv, 'tls-cert'));
   set('tlsKey', single(argv, 'tls-key'));
@@ -176,4 +180,59 @@ export function checkSwitchValues(args: readonly string[], switches: readonly st
       throw new ConfigError(`--${m[1]}`, `is a switch and takes no value (got ${JSON.stringify(m[2])})`);
     }
   }
+}
+
+/** The options of `kvmerge rollback` (SPEC §4, §6.2). */
+export const ROLLBACK_OPTIONS: Record<string, Options> = {
+  backup: text('FILE: the journal that `merge --backup FILE` wrote', SOURCES),
+  target: {
+    ...text("URL: the run's target (default: the journal's, which holds no password)", SOURCES),
+    alias: 't',
+  },
+  'dry-run': flag('list what would be restored; write nothing', RUN),
+  'tls-ca': MERGE_OPTIONS['tls-ca']!,
+  'tls-cert': MERGE_OPTIONS['tls-cert']!,
+  'tls-key': MERGE_OPTIONS['tls-key']!,
+  'tls-insecure': MERGE_OPTIONS['tls-insecure']!,
+  json: flag('print the summary as JSON on stdout', OUTPUT),
+  'no-progress': MERGE_OPTIONS['no-progress']!,
+  quiet: MERGE_OPTIONS.quiet!,
+  verbose: MERGE_OPTIONS.verbose!,
+};
+
+export interface RollbackFlags {
+  backup: string;
+  target?: string;
+  dryRun: boolean;
+  tls: { ca?: string; cert?: string; key?: string; insecure: boolean };
+  display: DisplayFlags;
+}
+
+export function readRollbackFlags(argv: Argv): RollbackFlags {
+  const target = single(argv, 'target');
+  const backup = single(argv, 'backup');
+  if (backup === undefined) {
+    throw new ConfigError(
+      '--backup',
+      'is required: give the journal that `kvmerge merge --backup FILE` wrote',
+    );
+  }
+  const tls = {
+    ca: single(argv, 'tls-ca'),
+    cert: single(argv, 'tls-cert'),
+    key: single(argv, 'tls-key'),
+    insecure: bool(argv, 'tls-insecure') ?? false,
+  };
+  return {
+    backup,
+    ...(target !== undefined ? { target } : {}),
+    dryRun: bool(argv, 'dry-run') ?? false,
+    tls,
+    display: {
+      json: bool(argv, 'json') ?? false,
+      progress: !(bool(argv, 'no-progress') ?? false),
+      quiet: bool(argv, 'quiet') ?? false,
+      verbose: bool(argv, 'verbose') ?? false,
+    },
+  };
 }

@@ -6,7 +6,10 @@ import {
   checkSwitchValues,
   MERGE_OPTIONS,
   type MergeFlags,
+  ROLLBACK_OPTIONS,
+  type RollbackFlags,
   readMergeFlags,
+  readRollbackFlags,
 } from './options.js';
 
 /** A command line that yargs refuses (unknown option, missing value). Exit 2, with a pointer to --help. */
@@ -20,7 +23,8 @@ export class UsageError extends KvmergeError {
 export type Command =
   | { kind: 'merge'; flags: MergeFlags }
   | { kind: 'demo'; progress: boolean }
-  | { kind: 'unavailable'; name: 'verify' | 'rollback' }
+  | { kind: 'unavailable'; name: 'verify' }
+  | { kind: 'rollback'; flags: RollbackFlags }
   /** --help or --version: yargs has printed it. */
   | { kind: 'printed' };
 
@@ -32,6 +36,8 @@ const EPILOG = `Examples:
     kvmerge -c kvmerge.yaml
   CI gate: exit 3 when any key would conflict, print nothing else:
     kvmerge -c kvmerge.yaml --dry-run --fail-on-conflict --quiet
+  Undo a run made with --backup run1.journal (first see what it would do with --dry-run):
+    kvmerge rollback --backup run1.journal -t redis://10.0.0.20:6379
   Try it on throwaway local servers:
     kvmerge demo
 
@@ -75,11 +81,10 @@ export async function parseCommandLine(args: readonly string[]): Promise<Command
     )
     .command(
       'rollback',
-      'restore the target from a --backup journal (not yet available)',
-      (y) =>
-        y.option('backup', { type: 'string', requiresArg: true, describe: 'FILE: the journal of the run' }),
-      () => {
-        command = { kind: 'unavailable', name: 'rollback' };
+      'restore the target to its state before the run that wrote --backup FILE',
+      (y) => y.options(ROLLBACK_OPTIONS),
+      (argv) => {
+        command = { kind: 'rollback', flags: readRollbackFlags(argv) };
       },
     )
     .command(

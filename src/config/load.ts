@@ -59,6 +59,8 @@ export interface CliOverrides {
   scanCount?: number;
   onError?: string;
   failedKeys?: string;
+  backup?: string;
+  resume?: boolean;
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -149,6 +151,7 @@ export function resolvePlan(
 
   const reportFile = flags.report ?? file.report.file;
   const failedKeys = flags.failedKeys ?? file.safety.failedKeys;
+  const backup = flags.backup ?? file.safety.backup;
   const targetTls = resolveTls(file.target?.tls, flags);
   return {
     sources: sources.map((s) => s.plan),
@@ -166,9 +169,12 @@ export function resolvePlan(
     report: reportFile ? { file: reportFile, sample: file.report.sample } : { sample: file.report.sample },
     dryRun,
     failOnConflict,
-    safety: failedKeys
-      ? { onError: flags.onError ?? file.safety.onError, failedKeys }
-      : { onError: flags.onError ?? file.safety.onError },
+    safety: {
+      onError: flags.onError ?? file.safety.onError,
+      ...(failedKeys ? { failedKeys } : {}),
+      ...(backup ? { backup } : {}),
+      resume: flags.resume ?? file.safety.resume,
+    },
     network: file.network,
   };
 }
@@ -223,6 +229,8 @@ function checkFlags(o: CliOverrides) {
     scanCount: checkFlag('--scan-count', positiveIntSchema, o.scanCount),
     onError: checkFlag('--on-error', onErrorSchema, o.onError),
     failedKeys: checkFlag('--failed-keys', fileNameSchema, o.failedKeys),
+    backup: checkFlag('--backup', fileNameSchema, o.backup),
+    resume: o.resume,
     tls: {
       ca: checkFlag('--tls-ca', fileNameSchema, o.tlsCa),
       cert: checkFlag('--tls-cert', fileNameSchema, o.tlsCert),

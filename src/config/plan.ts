@@ -53,6 +53,12 @@ export interface MergePlan {
   dryRun: boolean;
   failOnConflict: boolean;
   /** SPEC §6.4: a key that cannot be written stops the run, or is counted failed and the run goes on. */
-  safety: { onError: OnError; failedKeys?: string };
+  safety: {
+    onError: OnError;
+    failedKeys?: string;
+    /** SPEC §6.2: the journal of the target's prior states; §6.3 resume continues the run it records. */
+    backup?: string;
+    resume: boolean;
+  };
   network: NetworkPlan;
 }

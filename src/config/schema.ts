@@ -105,6 +105,9 @@ const safetySchema = z.strictObject({
   onError: onErrorSchema.default('stop'),
   // "" means no file.
   failedKeys: fileNameSchema.optional(),
+  // The journal of SPEC §6.2 ("" means none); resume: continue the run it records (§6.3).
+  backup: fileNameSchema.optional(),
+  resume: boolean().default(false),
 });
 
 const milliseconds = () => integer(1).describe('a number of milliseconds >= 1');

@@ -19,3 +19,22 @@ export interface JournaledKey {
   key: Buffer;
   prior: PriorState;
 }
+
+/** One step of the fold as the journal names it: the target key and the type the step writes. */
+export interface StepKey {
+  key: Buffer;
+  type: string;
+}
+
+/**
+ * The writer's door to the journal (DESIGN.md seam 5), bound to one source: every change to the
+ * target is announced before it is sent and settled after its reply. Absent without --backup.
+ */
+export interface WriteDoor {
+  /** Journals the steps' prior states; resolves once they are durable. Nothing may be sent before. */
+  before(steps: readonly StepKey[]): Promise<void>;
+  /** Journals a temporary key before it is created (durable), so a crash cannot leave it unknown. */
+  temp(key: Buffer): Promise<void>;
+  /** The steps were applied (their replies came). */
+  applied(steps: readonly StepKey[]): void;
+}

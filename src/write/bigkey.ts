@@ -1,4 +1,5 @@
 import type { MergeOptions, NativeType } from '../decide/types.js';
+import type { WriteDoor } from '../journal/types.js';
 import { typeFromReply } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
 import type { Reply, RespPipe } from '../redis/pipe.js';
@@ -50,6 +51,8 @@ export interface BigKeyEnv {
   clock: TargetClock;
   /** Ctrl-C: stop between windows and leave the key as it was. */
   signal?: AbortSignal;
+  /** The backup journal (--backup): the key's prior state and the temporary key's name, before any write. */
+  door?: WriteDoor;
 }
 
 export type BigKeyResult = 'written' | 'expired' | 'gone' | 'changed' | 'interrupted';
@@ -67,6 +70,12 @@ const MAX_WINDOW = 10_000;
  * ZUNIONSTORE so that a member SCAN returns twice is not added twice (SPEC §1.6).
  */
 export async function copyBigKey(env: BigKeyEnv, job: BigKeyJob): Promise<BigKeyResult> {
+  const result = await copyOrMerge(env, job);
+  if (result === 'written') env.door?.applied([{ key: job.targetKey, type: job.type }]);
+  return result;
+}
+
+async function copyOrMerge(env: BigKeyEnv, job: BigKeyJob): Promise<BigKeyResult> {
   const { source, target } = env;
   const sentAt = now();
   const [replies, targetPttl] = await Promise.all([
@@ -82,11 +91,13 @@ export async function copyBigKey(env: BigKeyEnv, job: BigKeyJob): Promise<BigKey
   // Where a name holds several types, TYPE names only the first: an empty read says "gone" instead.
   if (deadline === 'gone' || (!env.sourceCaps.multiTypeNames && type === null)) return 'gone';
   if (!env.sourceCaps.multiTypeNames && type !== job.type) return 'changed';
+  await env.door?.before([{ key: job.targetKey, type: job.type }]);
   if (job.action !== 'merge' && !env.targetCaps.rename) return copyInTransaction(env, job, deadline);
 
   const buildsAside = job.action !== 'merge' || (job.type === 'zset' && env.merge.zsetScore === 'sum');
   const tmp = buildsAside ? env.temp.create(job.targetKey) : undefined;
   try {
+    if (tmp) await env.door?.temp(tmp);
     const into = tmp ?? job.targetKey;
     const held =
       job.action === 'merge' && job.type === 'list' && env.merge.list === 'union'

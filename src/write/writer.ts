@@ -1,4 +1,5 @@
 import type { DataType, MergeOptions, NativeType } from '../decide/types.js';
+import type { WriteDoor } from '../journal/types.js';
 import { RepliesLostError, type Reply } from '../redis/pipe.js';
 import type { Transport } from '../redis/transport.js';
 import type { Command } from './commands.js';
@@ -50,6 +51,8 @@ export interface WriteOptions {
   clock: TargetClock;
   /** The target's commands and options (Pika: HMSET, no ZADD flags, no XSETID). */
   dialect?: Dialect;
+  /** The backup journal (--backup): every unit's prior state is made durable before anything is sent. */
+  door?: WriteDoor;
 }
 
 type Planned = { commands: Command[]; transaction: boolean } | WriteResult;
@@ -161,6 +164,9 @@ export async function writeBatch(
       : planned.commands;
     units.push({ item, index: i, commands });
   });
+  // DESIGN.md seam 5: nothing is sent before the journal holds every key's prior state.
+  const steps = (list: Unit[]) => list.map((u) => ({ key: u.item.key, type: u.item.type }));
+  if (opts.door) await opts.door.before(steps(units));
   let pending = await sendUnits(target, units, results);
   // Behind Sentinel a failover takes seconds (and the old master keeps its clients a while): more rounds.
   const rounds = target.replicas === undefined ? MAX_RESOLVE_ROUNDS : MAX_FAILOVER_ROUNDS;
@@ -182,6 +188,7 @@ export async function writeBatch(
       await new Promise((r) => setTimeout(r, FAILOVER_PAUSE_MS));
     }
   }
+  opts.door?.applied(steps(units.filter((u) => results[u.index]?.status === 'written')));
   return results;
 }
 

@@ -205,9 +205,20 @@ describe.concurrent('kvmerge command line: usage', () => {
     expect(run.stderr).not.toContain('Sup3rSecret');
   });
 
-  it('verify and rollback are not available yet: one line, exit 2', async () => {
+  it('verify is not available yet: one line, exit 2', async () => {
     expect(expectOneLineError(await kvmerge(['verify']), 2)).toContain('not available');
-    expect(expectOneLineError(await kvmerge(['rollback', '--backup', 'x']), 2)).toContain('not available');
+  });
+
+  it('rollback without a journal, or with a file that is not one: one line naming --backup, exit 2', async () => {
+    expect(expectOneLineError(await kvmerge(['rollback']), 2)).toMatch(/^kvmerge: --backup: is required/);
+    const notJournal = join(scratch, 'not-a.journal');
+    writeFileSync(notJournal, 'hello');
+    expect(expectOneLineError(await kvmerge(['rollback', '--backup', notJournal]), 2)).toContain(
+      'is not a kvmerge journal',
+    );
+    expect(expectOneLineError(await kvmerge(['rollback', '--backup', join(scratch, 'none')]), 2)).toContain(
+      'no such file',
+    );
   });
 });
 

@@ -87,7 +87,7 @@ describe('defaults', () => {
       report: { sample: 100 },
       dryRun: false,
       failOnConflict: false,
-      safety: { onError: 'stop' },
+      safety: { onError: 'stop', resume: false },
       network: { connectTimeoutMs: 5000, commandTimeoutMs: 15000, retryBudgetMs: 30000 },
     });
   });
@@ -174,9 +174,11 @@ describe('one error per bad value, naming the field, the value and the accepted 
     ['target.tls.cert', 1, ['1', 'a file name']],
     ['target.tls.key', 1, ['1', 'a file name']],
     ['target.tls.insecure', 'maybe', ['"maybe"', 'true | false']],
-    ['safety', 1, ['1', 'a mapping with the fields onError, failedKeys']],
+    ['safety', 1, ['1', 'a mapping with the fields onError, failedKeys, backup, resume']],
     ['safety.onError', 'ignore', ['"ignore"', 'stop | skip']],
     ['safety.failedKeys', 1, ['1', 'a file name']],
+    ['safety.backup', 1, ['1', 'a file name']],
+    ['safety.resume', 'maybe', ['"maybe"', 'true | false']],
     ['network', 1, ['1', 'a mapping with the fields connectTimeoutMs, commandTimeoutMs, retryBudgetMs']],
     ['network.connectTimeoutMs', 0, ['0', 'a number of milliseconds >= 1']],
     ['network.commandTimeoutMs', 'soon', ['"soon"', 'a number of milliseconds >= 1']],

@@ -1,0 +1,269 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { access } from 'node:fs/promises';
+import type { MergePlan } from '../config/plan.js';
+import { ConfigError, ConnectionError } from '../errors.js';
+import type { Caps } from '../redis/capabilities.js';
+import type { Transport } from '../redis/transport.js';
+import { redactUrl } from '../redis/url.js';
+import { toolVersion } from '../version.js';
+import type { Command } from '../write/commands.js';
+import type { TargetClock } from '../write/ttl.js';
+import { JournalFile } from './file.js';
+import { FORMAT_VERSION, type JournalHeader } from './format.js';
+import { readPriors, restoreKeys } from './prior.js';
+import { journalTargetIs, readHeader, readRecords, type ScanEnd } from './reader.js';
+import type { PriorState, StepKey, WriteDoor } from './types.js';
+
+/**
+ * What decides the fold's result (SPEC §1): sources in order with their matches and prefixes, the
+ * strategies and the merge options. Tuning (mode, concurrency, batch) does not change the result, so
+ * a resume may change it. URLs are redacted: the journal never holds a password.
+ */
+export function planDigest(plan: MergePlan): string {
+  const fold = {
+    sources: plan.sources.map((s) => ({
+      url: redactUrl(s.url),
+      match: s.match ?? null,
+      prefix: s.prefix.toString('hex'),
+    })),
+    strategies: plan.strategies,
+    merge: plan.merge,
+  };
+  return createHash('sha256').update(JSON.stringify(fold)).digest('hex');
+}
+
+/** What an interrupted run's journal says is done and what is not. */
+export interface ResumeState {
+  header: JournalHeader;
+  /** Sources whose every step was settled. */
+  finished: Set<number>;
+  /** Per source: target key (latin1) → the types whose step was applied. */
+  applied: Map<number, Map<string, Set<string>>>;
+  /** Steps announced but not known to be applied: put back to their prior state before going on. */
+  unsettled: { key: Buffer; prior: PriorState }[];
+  /** Temporary keys the run announced: deleted before going on. */
+  tempKeys: Buffer[];
+  /** Where whole records end (a torn last record is cut off before appending). */
+  end: ScanEnd;
+}
+
+const stepId = (source: number, key: Buffer, type: string): string =>
+  `${source}\u0000${type}\u0000${key.toString('latin1')}`;
+
+/** Reads an interrupted run's journal into what a resume needs; refuses another plan or target (exit 2). */
+export async function loadResumeState(path: string, plan: MergePlan): Promise<ResumeState> {
+  const header = await readHeader(path);
+  const target = redactUrl(plan.target.url);
+  if (!journalTargetIs(header, plan.target.url)) {
+    throw new ConfigError(
+      '--resume',
+      `${path} is the journal of a run into ${header.target}, not ${target}; resume with that run's target, or start a new journal`,
+    );
+  }
+  if (header.planDigest !== planDigest(plan)) {
+    throw new ConfigError(
+      '--resume',
+      `${path} records a run with other sources, strategies or merge options; resume with the same configuration, or start a new journal`,
+    );
+  }
+  const end: ScanEnd = { validBytes: 0, torn: false };
+  const finished = new Set<number>();
+  const applied = new Map<number, Map<string, Set<string>>>();
+  const unsettled = new Map<string, { source: number; key: Buffer; prior: PriorState }>();
+  const temps = new Map<string, Buffer>();
+  for await (const record of readRecords(path, end)) {
+    switch (record.kind) {
+      case 'before':
+        unsettled.set(stepId(record.source, record.key, record.type), record);
+        break;
+      case 'applied': {
+        const keys = applied.get(record.source) ?? new Map<string, Set<string>>();
+        applied.set(record.source, keys);
+        for (const [key, type] of record.steps) {
+          unsettled.delete(stepId(record.source, key, type));
+          const name = key.toString('latin1');
+          const types = keys.get(name) ?? new Set<string>();
+          keys.set(name, types);
+          types.add(type);
+        }
+        break;
+      }
+      case 'sourceDone':
+        // Its steps that were never applied (failed, expired) are settled too: a later source may have
+        // written those keys since, so they are never put back.
+        finished.add(record.source);
+        applied.delete(record.source);
+        for (const [id, step] of unsettled) if (step.source === record.source) unsettled.delete(id);
+        break;
+      case 'temp':
+        temps.set(record.key.toString('latin1'), record.key);
+        break;
+    }
+  }
+  return {
+    header,
+    finished,
+    applied,
+    unsettled: [...unsettled.values()].map(({ key, prior }) => ({ key, prior })),
+    tempKeys: [...temps.values()],
+    end,
+  };
+}
+
+/** Checks before any connection: a new journal's path is free, a resumed one belongs to this plan. */
+export async function prepareBackup(plan: MergePlan): Promise<ResumeState | undefined> {
+  const { backup, resume } = plan.safety;
+  if (backup === undefined) {
+    if (resume) throw new ConfigError('--resume', 'needs --backup FILE: the journal of the run to continue');
+    return undefined;
+  }
+  if (resume) return await loadResumeState(backup, plan);
+  const exists = await access(backup).then(
+    () => true,
+    () => false,
+  );
+  if (exists) {
+    throw new ConfigError(
+      '--backup',
+      `${backup} already exists; add --resume to continue the run it records, or give a new file`,
+    );
+  }
+  return undefined;
+}
+
+/** Puts back and cleans up after an interrupted run: the unsettled steps' keys, then its temporary keys. */
+async function putBack(target: Transport, caps: Caps, clock: TargetClock, state: ResumeState): Promise<void> {
+  for (let i = 0; i < state.unsettled.length; i += 256) {
+    await restoreKeys(target, caps, clock, state.unsettled.slice(i, i + 256));
+  }
+  // One DEL per key: on a cluster, keys of different slots cannot share a command.
+  for (let i = 0; i < state.tempKeys.length; i += 256) {
+    await target.send(state.tempKeys.slice(i, i + 256).map((key): Command => ['DEL', key]));
+  }
+}
+
+/** The journal reads every prior state with DUMP (or the type's reads): a user who may not is exit 2 now. */
+async function checkDump(target: Transport, caps: Caps, clock: TargetClock): Promise<void> {
+  try {
+    await readPriors(target, caps, clock, [Buffer.from(`kvmerge-journal-check:${randomUUID()}`)]);
+  } catch (err) {
+    throw new ConnectionError(
+      `--backup cannot read the target's keys (${(err as Error).message}); grant the target user DUMP and PTTL ` +
+        '(e.g. ACL SETUSER <user> +dump +pttl), or run without --backup',
+    );
+  }
+}
+
+/**
+ * The backup journal of one merge run (SPEC §6.2, §6.3): opens (or, on resume, reopens and puts back
+ * what the interrupted run left unsettled), and gives the writer its door per source.
+ */
+export class Backup {
+  private constructor(
+    private readonly file: JournalFile,
+    private readonly target: Transport,
+    private readonly caps: Caps,
+    private readonly clock: TargetClock,
+    private readonly state: ResumeState | undefined,
+  ) {}
+
+  /**
+   * Creates the journal, or reopens it for a resume after putting back the interrupted run's
+   * unsettled steps and deleting its temporary keys. Called once the target is connected and checked.
+   */
+  static async open(
+    plan: MergePlan,
+    state: ResumeState | undefined,
+    target: Transport,
+    caps: Caps,
+    clock: TargetClock,
+  ): Promise<Backup> {
+    const path = plan.safety.backup!;
+    if (state) {
+      const file = await JournalFile.reopen(path, state.end.validBytes);
+      await putBack(target, caps, clock, state);
+      await file.append([{ kind: 'resumed', at: new Date().toISOString() }], true);
+      return new Backup(file, target, caps, clock, state);
+    }
+    await checkDump(target, caps, clock);
+    const header: JournalHeader = {
+      kind: 'header',
+      format: FORMAT_VERSION,
+      tool: 'kvmerge',
+      version: toolVersion(),
+      target: redactUrl(plan.target.url),
+      planDigest: planDigest(plan),
+      runId: randomUUID(),
+      startedAt: new Date().toISOString(),
+    };
+    return new Backup(await JournalFile.create(path, header), target, caps, clock, undefined);
+  }
+
+  /** What the resumed run's journal said, for the log line. */
+  resumeSummary(): { finished: number; applied: number; putBack: number; tempKeys: number } | undefined {
+    const s = this.state;
+    if (!s) return undefined;
+    let applied = 0;
+    for (const keys of s.applied.values()) applied += keys.size;
+    return { finished: s.finished.size, applied, putBack: s.unsettled.length, tempKeys: s.tempKeys.length };
+  }
+
+  /** The interrupted run finished this source: the resumed run skips it. */
+  sourceFinished(source: number): boolean {
+    return this.state?.finished.has(source) ?? false;
+  }
+
+  /**
+   * The interrupted run applied this step (a source key's unit; `type` undefined: any type of the
+   * name, where a source holds one type per name): the resumed run skips it.
+   */
+  wasApplied(source: number, key: Buffer, type: string | undefined): boolean {
+    const types = this.state?.applied.get(source)?.get(key.toString('latin1'));
+    if (!types) return false;
+    return type === undefined ? types.size > 0 : types.has(type);
+  }
+
+  /** The writer's door for one source's steps. */
+  door(source: number): WriteDoor {
+    return {
+      before: async (steps) => {
+        if (steps.length === 0) return;
+        const keys = steps.map((s) => s.key);
+        const priors = await readPriors(this.target, this.caps, this.clock, keys);
+        await this.file.append(
+          steps.map((s, i) => ({
+            kind: 'before' as const,
+            source,
+            key: s.key,
+            type: s.type,
+            prior: priors[i]!,
+          })),
+          true,
+        );
+      },
+      temp: (key) => this.file.append([{ kind: 'temp', key }], true),
+      applied: (steps: readonly StepKey[]) => {
+        if (steps.length === 0) return;
+        void this.file
+          .append(
+            [{ kind: 'applied', source, steps: steps.map((s): [Buffer, string] => [s.key, s.type]) }],
+            false,
+          )
+          .catch(() => undefined);
+      },
+    };
+  }
+
+  /** Every step of the source is settled (the run goes on to the next one). */
+  async sourceDone(source: number): Promise<void> {
+    await this.file.append([{ kind: 'sourceDone', source }], true);
+  }
+
+  get bytes(): number {
+    return this.file.size;
+  }
+
+  async close(): Promise<void> {
+    await this.file.close();
+  }
+}

@@ -1,0 +1,137 @@
+import { type FileHandle, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { encodeFrame, type JournalHeader, type JournalRecord, MAGIC } from './format.js';
+
+/**
+ * The journal file, append-only, with grouped fsync: every caller that needs its records durable
+ * waits for the next fsync, and one fsync serves every record appended before it, so concurrent
+ * batches share the cost. Records that need not be durable (outcomes) ride along with the next one.
+ */
+export class JournalFile {
+  private queued: Buffer[] = [];
+  /** Callers waiting for durability of what was queued when they asked. */
+  private waiting: { resolve(): void; reject(err: Error): void }[] = [];
+  private running = false;
+  private failure?: Error;
+  private idle: Promise<void> = Promise.resolve();
+  private bytes: number;
+
+  private constructor(
+    private readonly handle: FileHandle,
+    private readonly path: string,
+    position: number,
+  ) {
+    this.bytes = position;
+  }
+
+  /** A new journal with its header, durable (file and directory entry) before this resolves. */
+  static async create(path: string, header: JournalHeader): Promise<JournalFile> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'wx');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new ConfigError(
+        '--backup',
+        code === 'EEXIST'
+          ? `${path} already exists; add --resume to continue the run it records, or give a new file`
+          : `cannot create the journal ${path} (${code ?? (err as Error).message}); pick a writable path`,
+      );
+    }
+    const file = new JournalFile(handle, path, 0);
+    file.queued.push(MAGIC, encodeFrame(header));
+    await file.sync();
+    await syncDirectory(path);
+    return file;
+  }
+
+  /** An existing journal, cut after its last whole record (a torn one is dropped), to append to. */
+  static async reopen(path: string, validBytes: number): Promise<JournalFile> {
+    const handle = await open(path, 'r+');
+    await handle.truncate(validBytes);
+    await handle.datasync();
+    return new JournalFile(handle, path, validBytes);
+  }
+
+  /** Bytes in the file so far. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  /** Appends records; resolves once they are on disk (fsync) when `durable`, at once otherwise. */
+  append(records: readonly JournalRecord[], durable: boolean): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    for (const record of records) this.queued.push(encodeFrame(record));
+    if (durable) return this.sync();
+    this.kick();
+    return Promise.resolve();
+  }
+
+  private sync(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.running) return;
+    this.running = true;
+    this.idle = this.drain().finally(() => {
+      this.running = false;
+      // Appended after the loop's last look, before the flag fell: drain again.
+      if (!this.failure && (this.queued.length > 0 || this.waiting.length > 0)) this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queued.length > 0 || this.waiting.length > 0) {
+      const chunk = Buffer.concat(this.queued);
+      this.queued = [];
+      const waiters = this.waiting;
+      this.waiting = [];
+      try {
+        if (chunk.length > 0) {
+          let written = 0;
+          while (written < chunk.length) {
+            const { bytesWritten } = await this.handle.write(
+              chunk,
+              written,
+              chunk.length - written,
+              this.bytes,
+            );
+            written += bytesWritten;
+            this.bytes += bytesWritten;
+          }
+        }
+        if (waiters.length > 0) await this.handle.datasync();
+        for (const w of waiters) w.resolve();
+      } catch (err) {
+        this.failure = new Error(`cannot write the journal ${this.path}: ${(err as Error).message}`);
+        for (const w of [...waiters, ...this.waiting]) w.reject(this.failure);
+        this.waiting = [];
+        this.queued = [];
+        return;
+      }
+    }
+  }
+
+  /** Writes and syncs what is queued, then closes the file. */
+  async close(): Promise<void> {
+    try {
+      if (!this.failure) await this.sync();
+    } finally {
+      await this.idle;
+      await this.handle.close();
+    }
+  }
+}
+
+/** A new file's directory entry survives a power loss only once the directory is synced. */
+async function syncDirectory(path: string): Promise<void> {
+  const dir = await open(dirname(path), 'r').catch(() => undefined);
+  if (!dir) return;
+  await dir.sync().catch(() => undefined);
+  await dir.close();
+}

@@ -1,0 +1,92 @@
+import { crc32 } from 'node:zlib';
+import type { PriorState } from './types.js';
+
+/**
+ * The journal file (SPEC §6.2): a magic line, then frames, each `[u32 length][u32 crc32][body]`
+ * (little-endian) whose body is one record as JSON, byte strings as `{"$b": base64}`. Append-only:
+ * a crash can only tear the last frame, which a reader detects (short or wrong checksum) and ignores.
+ */
+export const MAGIC = Buffer.from('kvmerge-journal\n');
+export const FORMAT_VERSION = 1;
+const FRAME_HEAD = 8;
+/** A frame longer than this is corruption, not a record (a DUMP payload is at most proto-max-bulk-len). */
+const MAX_FRAME = 1024 * 1024 * 1024;
+
+/** The first record: which run, plan and target the journal belongs to. Never holds a password. */
+export interface JournalHeader {
+  kind: 'header';
+  format: number;
+  tool: 'kvmerge';
+  version: string;
+  /** The target URL, password redacted. */
+  target: string;
+  /** sha256 of what decides the fold's result (sources, prefixes, matches, strategies, merge options). */
+  planDigest: string;
+  runId: string;
+  startedAt: string;
+}
+
+export type JournalRecord =
+  | JournalHeader
+  /** Written and made durable before step (source, key, type) sends anything: the key's state then. */
+  | { kind: 'before'; source: number; key: Buffer; type: string; prior: PriorState }
+  /** A temporary key is about to be created (a big key built aside): resume and rollback delete it. */
+  | { kind: 'temp'; key: Buffer }
+  /** The steps' replies came and say they were applied. Not synced: a lost one only means a redo. */
+  | { kind: 'applied'; source: number; steps: [Buffer, string][] }
+  /** Every step of the source was settled. */
+  | { kind: 'sourceDone'; source: number }
+  /** Resume began: the interrupted run's unsettled steps were put back (informational). */
+  | { kind: 'resumed'; at: string };
+
+export function encodeFrame(record: JournalRecord): Buffer {
+  const body = Buffer.from(JSON.stringify(jsonable(record)));
+  const head = Buffer.alloc(FRAME_HEAD);
+  head.writeUInt32LE(body.length, 0);
+  head.writeUInt32LE(crc32(body), 4);
+  return Buffer.concat([head, body]);
+}
+
+/**
+ * The frame at `offset` of `data`: the record and where the next frame starts, 'short' when the data
+ * ends inside it, 'bad' when its length or checksum is wrong (a torn or corrupt frame).
+ */
+export function decodeFrame(
+  data: Buffer,
+  offset: number,
+): { record: JournalRecord; end: number } | 'short' | 'bad' {
+  if (data.length - offset < FRAME_HEAD) return 'short';
+  const length = data.readUInt32LE(offset);
+  if (length > MAX_FRAME) return 'bad';
+  const end = offset + FRAME_HEAD + length;
+  if (end > data.length) return 'short';
+  const body = data.subarray(offset + FRAME_HEAD, end);
+  if (crc32(body) !== data.readUInt32LE(offset + 4)) return 'bad';
+  try {
+    return { record: JSON.parse(body.toString(), reviver) as JournalRecord, end };
+  } catch {
+    return 'bad';
+  }
+}
+
+/** Byte strings as {$b: base64}, infinite scores as {$n: "inf"} (Buffer.toJSON would spell every byte). */
+function jsonable(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return { $b: value.toString('base64') };
+  if (typeof value === 'number' && !Number.isFinite(value)) return { $n: String(value) };
+  if (Array.isArray(value)) return value.map(jsonable);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = jsonable(v);
+    return out;
+  }
+  return value;
+}
+
+function reviver(_key: string, value: unknown): unknown {
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const o = value as Record<string, unknown>;
+    if (typeof o.$b === 'string' && Object.keys(o).length === 1) return Buffer.from(o.$b, 'base64');
+    if (typeof o.$n === 'string' && Object.keys(o).length === 1) return Number(o.$n);
+  }
+  return value;
+}

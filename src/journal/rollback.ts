@@ -1,0 +1,158 @@
+import type { NetworkPlan, TlsPlan } from '../config/plan.js';
+import { ConfigError, ConnectionError, KvmergeError, RunError } from '../errors.js';
+import { checkPermissions } from '../redis/permissions.js';
+import { DEFAULT_NETWORK } from '../redis/pipe.js';
+import { closeServer, openServer, openTransport, serverClock } from '../redis/server.js';
+import { tlsOptions } from '../redis/tls.js';
+import type { Transport } from '../redis/transport.js';
+import { parseRedisUrl, redactUrl } from '../redis/url.js';
+import { now } from '../write/ttl.js';
+import { dumpsPriors, restoreKeys } from './prior.js';
+import { journaledTempKeys, journalTargetIs, openJournal } from './reader.js';
+import type { JournaledKey } from './types.js';
+
+export interface RollbackOptions {
+  /** The journal that `--backup` wrote. */
+  backup: string;
+  /** The target URL (with its password); default: the journal's target, which holds none. */
+  target?: string;
+  tls?: TlsPlan;
+  /** List what would be restored; send no write. */
+  dryRun?: boolean;
+  network?: NetworkPlan;
+  /** Keys restored per pipeline. */
+  batchSize?: number;
+}
+
+export interface RollbackHooks {
+  /** Keys handled so far (restored or, in a dry run, listed). */
+  progress?(done: number): void;
+  /** Each key as it would be restored (dry run) : its name and its prior state's kind. */
+  planned?(key: JournaledKey): void;
+  signal?: AbortSignal;
+}
+
+export interface RollbackReport {
+  journal: string;
+  /** The target, password redacted. */
+  target: string;
+  runId: string;
+  dryRun: boolean;
+  /** Keys the run touched, each put back once. */
+  keys: number;
+  /** Of them, keys given back their prior value (RESTORE or native image). */
+  restored: number;
+  /** Of them, keys the run created (or whose prior lifetime is over), deleted. */
+  deleted: number;
+  /** Temporary keys of the run removed (DEL of every one the journal names). */
+  tempKeys: number;
+  durationMs: number;
+  outcome: 'done' | 'interrupted';
+}
+
+/**
+ * Puts the target back into its state before the run that wrote the journal (SPEC §6.2): every key
+ * the run touched gets its prior state (DUMP payload with its original absolute expiry, a native
+ * image, or deletion where the run created it), and every temporary key the run announced is
+ * deleted. Idempotent: running it twice, or again after an interruption, gives the same target.
+ * Refuses a journal of another target (exit 2). A dry run sends no write.
+ */
+export async function rollback(opts: RollbackOptions, hooks: RollbackHooks = {}): Promise<RollbackReport> {
+  const started = now();
+  const journal = await openJournal(opts.backup);
+  const { header } = journal;
+  const url = opts.target ?? header.target;
+  if (opts.target === undefined && url.includes('***')) {
+    throw new ConfigError(
+      '--target',
+      `the journal names ${url} without its password; give the target with -t URL`,
+    );
+  }
+  if (!journalTargetIs(header, url)) {
+    throw new ConfigError(
+      '--target',
+      `${opts.backup} is the journal of a run into ${header.target}, not ${redactUrl(url)}; give that target (or that run's journal)`,
+    );
+  }
+  const network = { ...(opts.network ?? DEFAULT_NETWORK), tls: tlsOptions(opts.tls) };
+  // A cluster target is the whole cluster: every key goes to the master of its slot.
+  const server = await openServer(url, 'target', 'target', network);
+  let pipe: Transport | undefined;
+  const report: RollbackReport = {
+    journal: opts.backup,
+    target: header.target,
+    runId: header.runId,
+    dryRun: opts.dryRun ?? false,
+    keys: 0,
+    restored: 0,
+    deleted: 0,
+    tempKeys: 0,
+    durationMs: 0,
+    outcome: 'done',
+  };
+  try {
+    const caps = server.caps;
+    if (!opts.dryRun) {
+      for (const node of server.nodes) {
+        await checkPermissions(node, 'target', redactUrl(url), {
+          writes: true,
+          username: parseRedisUrl(url).username,
+        });
+      }
+    }
+    const clock = await serverClock(server);
+    pipe = await openTransport(server, 'target', network).catch((err: Error) => {
+      throw err instanceof KvmergeError
+        ? err
+        : new ConnectionError(`cannot connect to target ${redactUrl(url)}: ${err.message}`);
+    });
+    const batchSize = opts.batchSize ?? 256;
+    let batch: JournaledKey[] = [];
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const keys = batch;
+      batch = [];
+      if (!opts.dryRun) await restoreKeys(pipe!, caps, clock, keys);
+      for (const { prior } of keys) {
+        report.keys++;
+        if (prior.kind === 'absent') report.deleted++;
+        else report.restored++;
+      }
+      hooks.progress?.(report.keys);
+    };
+    for await (const entry of journal.firstPriors()) {
+      if (hooks.signal?.aborted) {
+        report.outcome = 'interrupted';
+        break;
+      }
+      if (entry.prior.kind === 'dump' && !dumpsPriors(caps)) {
+        throw new ConnectionError(
+          `${opts.backup} holds DUMP payloads and the target ${redactUrl(url)} has no RESTORE; roll back into the server the run wrote`,
+        );
+      }
+      hooks.planned?.(entry);
+      batch.push(entry);
+      if (batch.length >= batchSize) await flush();
+    }
+    if (report.outcome === 'done') {
+      await flush();
+      const temps = await journaledTempKeys(opts.backup);
+      report.tempKeys = temps.length;
+      if (!opts.dryRun) {
+        // One DEL per key: on a cluster, keys of different slots cannot share a command.
+        for (let i = 0; i < temps.length; i += batchSize)
+          await pipe.send(temps.slice(i, i + batchSize).map((key) => ['DEL', key]));
+      }
+    }
+  } catch (err) {
+    if (err instanceof KvmergeError) throw err;
+    throw new RunError(
+      `the rollback stopped after ${report.keys} key(s): ${(err as Error).message.split('\n')[0]}; run it again to finish (it is safe to repeat)`,
+    );
+  } finally {
+    pipe?.close();
+    await closeServer(server);
+  }
+  report.durationMs = Math.round(now() - started);
+  return report;
+}

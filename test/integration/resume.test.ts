@@ -1,0 +1,247 @@
+/**
+ * Resume after a crash (SPEC §6.3): the CLI is killed (kill -9, Ctrl-C) part-way through a merge with
+ * --backup, then run again with --resume; the target must equal an uninterrupted run's (DEBUG DIGEST),
+ * with list append and zset sum, which would double what the interrupted run applied, and a big key
+ * built under a temporary key, which must not be left behind.
+ */
+import { spawn } from 'node:child_process';
+import { appendFile, mkdtemp, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { readRecords, type ScanEnd } from '../../src/journal/reader.js';
+import { digest } from '../harness/redis.js';
+import { useServers } from './helpers.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-resume-test-'));
+let n = 0;
+const fresh = (name: string): string => join(scratch, `${++n}-${name}`);
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
+
+/**
+ * Runs the CLI; with `stopAt`, sends `signal` once the journal has grown to that many bytes (the run is
+ * then part-way: some steps applied, some journaled with an unknown outcome).
+ */
+function kvmerge(
+  args: string[],
+  stopAt?: { journal: string; bytes: number; signal: NodeJS.Signals },
+): Promise<Run & { stoppedAt?: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, CI: 'true', NO_COLOR: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    let stoppedAt: number | undefined;
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    let timer: NodeJS.Timeout | undefined;
+    if (stopAt) {
+      const poll = async (): Promise<void> => {
+        const size = await stat(stopAt.journal).then(
+          (s) => s.size,
+          () => 0,
+        );
+        if (size >= stopAt.bytes && stoppedAt === undefined) {
+          stoppedAt = size;
+          child.kill(stopAt.signal);
+          return;
+        }
+        timer = setTimeout(poll, 2);
+      };
+      void poll();
+    }
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stderr, stoppedAt });
+    });
+  });
+}
+
+const KEYS = 1500;
+
+/** Sources and target sharing lists and zsets (append and sum double on a second application), and a big hash. */
+async function seedAll(t: Redis, s: Redis[]): Promise<void> {
+  const fill = async (r: Redis, which: number): Promise<void> => {
+    const p = r.pipeline();
+    for (let i = 0; i < KEYS; i++) {
+      if (which === 0 && i % 2 === 1) continue; // the target holds half of the keys
+      p.rpush(`l:${i}`, `e${which}-a`, `e${which}-b`);
+      p.zadd(`z:${i}`, 1.5 + which, 'shared', which, `only${which}`);
+      if (which > 0) p.set(`s${which}:${i}`, `v${i}`);
+    }
+    const fields: string[] = [];
+    for (let f = 0; f < 400; f++) fields.push(`f${f}`, `v${which}`);
+    p.hset('big', ...fields);
+    await p.exec();
+  };
+  await Promise.all([fill(t, 0), fill(s[0]!, 1), fill(s[1]!, 2)]);
+}
+
+describe('resume after an interrupted merge (SPEC §6.3)', () => {
+  const servers = useServers(2);
+
+  async function config(extra: Record<string, unknown> = {}): Promise<string> {
+    const file = fresh('merge.yaml');
+    const doc = {
+      ...servers.doc({
+        strategies: { list: 'merge', zset: 'merge', hash: 'override', string: 'override' },
+        merge: { list: 'append', zsetScore: 'sum' },
+        write: { batchSize: 25, concurrency: 2, bigKeyElements: 50 },
+      }),
+      ...extra,
+    };
+    await writeFile(file, JSON.stringify(doc));
+    return file;
+  }
+
+  /** The target after an uninterrupted run, and the size of that run's journal. */
+  async function reference(cfg: string): Promise<{ digest: string; journalBytes: number }> {
+    await servers.flush();
+    await seedAll(servers.t, servers.s);
+    const journal = fresh('reference.journal');
+    const run = await kvmerge(['-c', cfg, '--backup', journal, '--quiet']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    return { digest: await digest(servers.target), journalBytes: (await stat(journal)).size };
+  }
+
+  async function tempKeys(): Promise<number> {
+    return (await servers.t.keys('kvmerge-tmp:*')).length;
+  }
+
+  it('kill -9 at several points, then --resume: the target equals an uninterrupted run, nothing applied twice', async () => {
+    const cfg = await config();
+    const ref = await reference(cfg);
+    for (const fraction of [0.1, 0.45, 0.8]) {
+      await servers.flush();
+      await seedAll(servers.t, servers.s);
+      const journal = fresh('killed.journal');
+      const killed = await kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
+        journal,
+        bytes: Math.floor(ref.journalBytes * fraction),
+        signal: 'SIGKILL',
+      });
+      expect(killed.signal, `killed at ${fraction}`).toBe('SIGKILL');
+      // Part-way: the target is neither as before nor as after.
+      expect(await digest(servers.target)).not.toBe(ref.digest);
+      // Power loss in the middle of an append: the last record is torn (resume cuts it off and goes on).
+      if (fraction === 0.45) await appendFile(journal, Buffer.from([0xff, 0x00, 0x00, 0x00, 1, 2, 3]));
+      const resumed = await kvmerge(['-c', cfg, '--backup', journal, '--resume', '--no-progress']);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(resumed.stderr).toMatch(/resuming .*killed\.journal: \d source\(s\) finished/);
+      expect(await digest(servers.target), `killed at ${fraction}`).toBe(ref.digest);
+      expect(await tempKeys()).toBe(0);
+      // What the resumed run appended is readable: the torn record was cut off, not written after.
+      const end: ScanEnd = { validBytes: 0, torn: false };
+      const kinds = new Set<string>();
+      for await (const record of readRecords(journal, end)) kinds.add(record.kind);
+      expect(end.torn).toBe(false);
+      expect(kinds).toContain('resumed');
+      expect(kinds).toContain('sourceDone');
+    }
+  }, 120_000);
+
+  it('kill -9 of a native-mode run, then --resume: the target equals an uninterrupted native run', async () => {
+    const cfg = await config();
+    const native = ['--mode', 'native'];
+    await servers.flush();
+    await seedAll(servers.t, servers.s);
+    const refJournal = fresh('native-reference.journal');
+    expect((await kvmerge(['-c', cfg, ...native, '--backup', refJournal, '--quiet'])).code).toBe(0);
+    const ref = await digest(servers.target);
+    await servers.flush();
+    await seedAll(servers.t, servers.s);
+    const journal = fresh('native-killed.journal');
+    const killed = await kvmerge(['-c', cfg, ...native, '--backup', journal, '--quiet'], {
+      journal,
+      bytes: Math.floor((await stat(refJournal)).size * 0.5),
+      signal: 'SIGKILL',
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    expect(await digest(servers.target)).not.toBe(ref);
+    const resumed = await kvmerge(['-c', cfg, ...native, '--backup', journal, '--resume', '--quiet']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await digest(servers.target)).toBe(ref);
+    expect(await tempKeys()).toBe(0);
+  }, 60_000);
+
+  it('Ctrl-C (SIGINT), then --resume: the target equals an uninterrupted run; rollback then undoes both', async () => {
+    const cfg = await config();
+    const ref = await reference(cfg);
+    await servers.flush();
+    await seedAll(servers.t, servers.s);
+    const seeded = await digest(servers.target);
+    const journal = fresh('interrupted.journal');
+    const interrupted = await kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
+      journal,
+      bytes: Math.floor(ref.journalBytes * 0.4),
+      signal: 'SIGINT',
+    });
+    expect(interrupted.code).toBe(130);
+    expect(await digest(servers.target)).not.toBe(ref.digest);
+    const resumed = await kvmerge(['-c', cfg, '--backup', journal, '--resume', '--quiet']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await digest(servers.target)).toBe(ref.digest);
+    expect(await tempKeys()).toBe(0);
+    // The journal of the interrupted and the resumed run together: rollback gives the seeded target back.
+    const undo = await kvmerge(['rollback', '--backup', journal, '-t', servers.target.url, '--quiet']);
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(await digest(servers.target)).toBe(seeded);
+  }, 60_000);
+
+  it('a killed run rolled back with its journal leaves the target as before, temporary keys included', async () => {
+    const cfg = await config();
+    await seedAll(servers.t, servers.s);
+    const before = await digest(servers.target);
+    const journal = fresh('rolled-back.journal');
+    const killed = await kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
+      journal,
+      bytes: 60_000,
+      signal: 'SIGKILL',
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    const undo = await kvmerge(['rollback', '--backup', journal, '-t', servers.target.url, '--quiet']);
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(await digest(servers.target)).toBe(before);
+    expect(await tempKeys()).toBe(0);
+  }, 60_000);
+
+  it('--resume with another plan or another target is refused (exit 2) and writes nothing', async () => {
+    const cfg = await config();
+    await seedAll(servers.t, servers.s);
+    const journal = fresh('refused.journal');
+    const killed = await kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
+      journal,
+      bytes: 30_000,
+      signal: 'SIGKILL',
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    const before = await digest(servers.target);
+    const otherPlan = await kvmerge(['-c', cfg, '--backup', journal, '--resume', '--list', 'skip']);
+    expect(otherPlan.code).toBe(2);
+    expect(otherPlan.stderr).toMatch(/^kvmerge: --resume: .* other sources, strategies or merge options/);
+    const otherTarget = await kvmerge([
+      '-c',
+      cfg,
+      '--backup',
+      journal,
+      '--resume',
+      '-t',
+      servers.target.urlFor(3),
+    ]);
+    expect(otherTarget.code).toBe(2);
+    expect(otherTarget.stderr).toMatch(/is the journal of a run into/);
+    expect(await digest(servers.target)).toBe(before);
+  }, 60_000);
+});
