@@ -21,8 +21,7 @@ const RDB_VERSIONS: Record<string, number> = {
   'valkey-8.0.1': 11,
 };
 
-const range = (n: number, f: (i: number) => string | Buffer): (string | Buffer)[] =>
-  Array.from({ length: n }, (_, i) => f(i));
+const range = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
 const BINARY = Buffer.from([0, 255, 10, 13, 0x80, 0xc3, 0x28, 0x7b, 0x7d]);
 const INTS = [
   '0',
@@ -144,8 +143,10 @@ function pairs(flat: Buffer[]): [Buffer, Buffer][] {
   for (let i = 0; i < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
   return out;
 }
-const byFirst = (a: [string, unknown], b: [string, unknown]): number =>
-  a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+const byFirst = (a: unknown[], b: unknown[]): number => {
+  const [x, y] = [String(a[0]), String(b[0])];
+  return x < y ? -1 : x > y ? 1 : 0;
+};
 
 for (const server of SERVERS) {
   describeServer(server, `DUMP payloads of ${server} decode to the server's own native read`, () => {
