@@ -25,22 +25,26 @@ function items(list: string[]): string {
   return list.length > MAX_ITEMS ? `${shown}, …(${list.length} in all)` : shown;
 }
 
-function flatPairs(flat: Buffer[], f: (a: Buffer, b: Buffer) => string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < flat.length; i += 2) out.push(f(flat[i]!, flat[i + 1]!));
-  return out;
+/** Pairs of a flat array, sorted by the bytes of the field (`keyAt` 0) or member (1), then shown. */
+function flatPairs(flat: Buffer[], keyAt: 0 | 1, f: (a: Buffer, b: Buffer) => string): string[] {
+  const pairs: [Buffer, Buffer][] = [];
+  for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+  return pairs.sort((x, y) => Buffer.compare(x[keyAt], y[keyAt])).map(([a, b]) => f(a, b));
 }
+
+/** Hash fields, set and zset members in byte order, so that two displays of one value read the same. */
+const sorted = (members: Buffer[]): Buffer[] => [...members].sort(Buffer.compare);
 
 export function showValue(type: DataType, value: unknown): string {
   switch (type) {
     case 'string':
       return showBytes(value as Buffer);
     case 'hash':
-      return `hash {${items(flatPairs(value as Buffer[], (f, v) => `${showBytes(f)}: ${showBytes(v)}`))}}`;
+      return `hash {${items(flatPairs(value as Buffer[], 0, (f, v) => `${showBytes(f)}: ${showBytes(v)}`))}}`;
     case 'set':
-      return `set {${items((value as Buffer[]).map(showBytes))}}`;
+      return `set {${items(sorted(value as Buffer[]).map(showBytes))}}`;
     case 'zset':
-      return `zset {${items(flatPairs(value as Buffer[], (s, m) => `${showBytes(m)}: ${s.toString()}`))}}`;
+      return `zset {${items(flatPairs(value as Buffer[], 1, (s, m) => `${showBytes(m)}: ${s.toString()}`))}}`;
     case 'list':
       return `list [${items((value as Buffer[]).map(showBytes))}]`;
     case 'stream':
