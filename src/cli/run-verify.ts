@@ -74,13 +74,13 @@ function summaryLine(r: VerifyReport): string {
   const what = r.sample !== undefined ? `a sample of ${r.checked} keys` : `${r.checked} keys`;
   const how =
     r.mode === 'journal'
-      ? `${r.exact} exactly against the journal's prior state`
-      : 'without a journal (what holds whatever the prior state was)';
+      ? `, ${r.exact} of them exactly against the journal's prior state,`
+      : ' without a journal (what holds whatever the prior state was)';
   const unused = r.priorsUnused.map(
     (u) => `; ${u.keys} journaled keys checked without their prior (${u.reason})`,
   );
   const outcome = r.outcome === 'interrupted' ? 'interrupted' : `${r.differences} differences`;
-  return `verified ${what} (${how}) in ${seconds.toFixed(1)} s (${rate} keys/s): ${outcome}${unused.join('')}`;
+  return `verified ${what}${how} in ${seconds.toFixed(1)} s (${rate} keys/s): ${outcome}${unused.join('')}`;
 }
 
 /**

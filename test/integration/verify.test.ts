@@ -326,4 +326,23 @@ describe('verify', () => {
     expect(seen.filter((a) => a[1]!.toLowerCase() === 'set')).toHaveLength(1);
     expect(names).toEqual(expect.arrayContaining(['scan', 'type', 'pttl', 'hgetall', 'lrange']));
   });
+
+  it('usage and connection errors are one line and exit 2', async () => {
+    const base = ['verify', '-s', servers.sources[0]!.url, '-t', servers.target.url];
+    const zero = await kvmerge([...base, '--sample', '0']);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr.trim()).toMatch(
+      /^kvmerge: --sample: 0 is not valid; accepted: a whole number of 1 or more$/,
+    );
+    const down = await kvmerge([
+      'verify',
+      '-s',
+      servers.sources[0]!.url,
+      '-t',
+      'redis://:secret@127.0.0.1:1',
+    ]);
+    expect(down.code).toBe(2);
+    expect(down.stderr.trim().split('\n')).toHaveLength(1);
+    expect(down.stderr).not.toContain('secret');
+  });
 });
