@@ -12,13 +12,17 @@ import { formatScore, parseScore } from './native/zset.js';
  * checksum is not checked: the payload comes from the server (or from the journal, which has its
  * own integrity), and a corrupt one fails to parse.
  *
- * Refused with an UnsupportedPayloadError that says why: streams, module types, the pre-3.2 zipmap,
- * and 7.4's hashes with field expirations (HEXPIRE).
+ * Hashes with field expirations (HEXPIRE, Redis 7.4+) decode to their fields and values, with each
+ * field's absolute expiry beside them in `fieldExpiries`; a field already expired is left out.
+ *
+ * Refused with an UnsupportedPayloadError that says why: streams, module types, the pre-2.6 zipmap.
  */
 export interface DecodedPayload {
   type: NativeType;
   value: Buffer | Buffer[];
   rdbVersion: number;
+  /** Hash fields that expire on their own: [field, Unix ms], for a hash with field expirations. */
+  fieldExpiries?: [Buffer, number][];
 }
 
 export class UnsupportedPayloadError extends Error {}
@@ -35,7 +39,9 @@ export function decodePayload(payload: Buffer): DecodedPayload {
   return { ...decoded, rdbVersion };
 }
 
-function decodeObject(objectType: number, r: Reader): { type: NativeType; value: Buffer | Buffer[] } {
+type Decoded = Omit<DecodedPayload, 'rdbVersion'>;
+
+function decodeObject(objectType: number, r: Reader): Decoded {
   switch (objectType) {
     case 0: // STRING
       return { type: 'string', value: r.string() };
@@ -107,16 +113,43 @@ function decodeObject(objectType: number, r: Reader): { type: NativeType; value:
       throw new UnsupportedPayloadError('a module type (not one of the six Redis types) cannot be decoded');
     case 9:
       throw new UnsupportedPayloadError('a zipmap hash (RDB before Redis 2.6) is not decoded');
-    case 22:
-    case 23:
-    case 24:
-    case 25:
-      throw new UnsupportedPayloadError(
-        'a hash with field expirations (HEXPIRE, Redis 7.4+) is not decoded; its fields would lose their TTLs',
-      );
+    case 22: // HASH_METADATA_PRE_GA: per field an absolute expiry (0: none), field, value
+    case 24: {
+      // HASH_METADATA: the earliest field expiry, then per field an expiry relative to it (+1; 0: none)
+      const base = objectType === 24 ? Number(r.take(8).readBigUInt64LE(0)) : 0;
+      const n = r.length();
+      const triplets: Buffer[] = [];
+      for (let i = 0; i < n; i++) {
+        const ttl = r.length();
+        const expireAt = ttl === 0 ? 0 : objectType === 24 ? ttl + base - 1 : ttl;
+        triplets.push(r.string(), r.string(), Buffer.from(String(expireAt)));
+      }
+      return hashWithExpiries(triplets);
+    }
+    case 23: // HASH_LISTPACK_EX_PRE_GA: a listpack of field, value, expiry (0: none)
+    case 25: // HASH_LISTPACK_EX: the earliest field expiry, then that listpack
+      if (objectType === 25) r.take(8);
+      return hashWithExpiries(listpack(r.string()));
     default:
       throw new UnsupportedPayloadError(`unknown RDB object type ${objectType}`);
   }
+}
+
+/**
+ * A hash from field, value, expiry (Unix ms; 0: none) triplets: the live fields and values, and the
+ * expiries of the fields that have one. A field whose expiry has passed is gone, as it is for HGETALL.
+ */
+function hashWithExpiries(triplets: Buffer[]): Decoded {
+  const value: Buffer[] = [];
+  const fieldExpiries: [Buffer, number][] = [];
+  const now = Date.now();
+  for (let i = 0; i < triplets.length; i += 3) {
+    const expireAt = Number(triplets[i + 2]!.toString());
+    if (expireAt !== 0 && expireAt <= now) continue;
+    value.push(triplets[i]!, triplets[i + 1]!);
+    if (expireAt !== 0) fieldExpiries.push([triplets[i]!, expireAt]);
+  }
+  return { type: 'hash', value, fieldExpiries };
 }
 
 /** [member, score, …] (ziplist/listpack order) → [score, member, …] (the zset codec's order). */

@@ -186,20 +186,38 @@ for (const server of SERVERS) {
   });
 }
 
-describeServer('redis-7.4.1', 'hash field expirations (Redis 7.4)', () => {
-  it('a hash with a field TTL is refused with a reason', async () => {
-    const redis = await startRedis({ server: 'redis-7.4.1' });
-    try {
-      const r = redis.client();
-      await r.hset('h', 'a', '1', 'b', '2');
-      await r.call('HEXPIRE', 'h', 100, 'FIELDS', 1, 'a');
-      const payload = (await r.dumpBuffer('h')) as Buffer;
-      expect(() => decodePayload(payload)).toThrow(/field expirations/);
-    } finally {
-      await redis.stop();
-    }
+for (const server of ['redis-7.4.1', 'redis-8.0-m01'] as const) {
+  describeServer(server, `hashes with field expirations (HEXPIRE) on ${server}`, () => {
+    it('decode to their fields and values, each field with its expiry; in a listpack and in a hashtable', async () => {
+      const redis = await startRedis({ server });
+      try {
+        const r = redis.client();
+        await r.hset('small', 'a', '1', 'b', BINARY, 'c', '3');
+        await r.hset('large', ...range(600, (i) => [`f${i}`, `v${i}`]).flat());
+        for (const key of ['small', 'large']) {
+          const field = key === 'small' ? 'a' : 'f7';
+          await r.call('HPEXPIRE', key, 100_000, 'FIELDS', 1, field);
+          await r.call('HPEXPIRE', key, 200_000, 'FIELDS', 1, key === 'small' ? 'c' : 'f250');
+          const payload = (await r.dumpBuffer(key)) as Buffer;
+          expect(payload[0]).toBe(key === 'small' ? 25 : 24);
+          expect(decodedRead(payload)).toEqual(await nativeRead(r, key));
+          const expiries = decodePayload(payload).fieldExpiries!;
+          const wanted = await Promise.all(
+            expiries.map(async ([f]) =>
+              Number(((await r.call('HPEXPIRETIME', key, 'FIELDS', 1, f)) as number[])[0]),
+            ),
+          );
+          expect(expiries.map(([, at]) => at)).toEqual(wanted);
+          expect(expiries.map(([f]) => f.toString()).sort()).toEqual(
+            key === 'small' ? ['a', 'c'] : ['f250', 'f7'],
+          );
+        }
+      } finally {
+        await redis.stop();
+      }
+    });
   });
-});
+}
 
 describe('corrupt payloads', () => {
   it('a truncated payload is an error, not a wrong value', () => {
