@@ -77,7 +77,7 @@ export interface VerifyReport {
   checked: number;
   /** Of them, keys checked exactly against their journaled prior. */
   exact: number;
-  /** Journaled keys checked without their prior, and why (a prior payload that cannot be decoded). */
+  /** Journaled keys checked without their prior, and why (a prior payload that cannot be decoded: a module type). */
   priorsUnused: { reason: string; keys: number }[];
   differences: number;
   listed: Difference[];

@@ -141,8 +141,8 @@ describe('verify', () => {
       expect(loose.checked).toBe(ALL_KEYS.length);
       const exact = await verify(plan, { priors: iterate(priors) });
       expect(exact.listed).toEqual([]);
-      expect(exact.exact).toBe(ALL_KEYS.length - 1); // the stream's prior payload is not decoded
-      expect(exact.priorsUnused).toEqual([{ reason: expect.stringMatching(/streams/), keys: 1 }]);
+      expect(exact.exact).toBe(ALL_KEYS.length);
+      expect(exact.priorsUnused).toEqual([]);
     });
   }
 
