@@ -5,7 +5,7 @@
  * checks that many keys; and it sends no write command to any server (MONITOR).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -376,3 +376,37 @@ for (const { source, target } of PAIRS) {
     });
   });
 }
+
+/**
+ * End to end with a real journal: `merge --backup FILE`, then `verify --backup FILE`. Runs where the
+ * journal reader (src/journal/reader.ts, the backup journal's part of the product) is in the tree.
+ */
+describe.skipIf(!existsSync(join(ROOT, 'src/journal/reader.ts')))('verify --backup FILE', () => {
+  const servers = useServers(2);
+  it("checks every journaled key against its prior: exit 0, then exit 1 naming a skipped key's change", async () => {
+    await seedAll(servers.t, servers.s);
+    const journal = join(mkdtempSync(join(tmpdir(), 'kvmerge-verify-')), 'run.journal');
+    const common = [
+      ...servers.sources.flatMap((s) => ['-s', s.url]),
+      '-t',
+      servers.target.url,
+      '--on-conflict',
+      'skip',
+      '--hash',
+      'merge',
+    ];
+    const merged = await kvmerge(['merge', ...common, '--backup', journal, '--quiet']);
+    expect(merged.code, merged.stderr).toBe(0);
+    const clean = await kvmerge(['verify', ...common, '--backup', journal]);
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(clean.stderr).toMatch(/exactly against the journal's prior state/);
+    // `h` was merged, so journaled: its field `a` comes from the target's prior value alone, which only
+    // the journal knows; without it, any value of `a` could have been the prior's.
+    await servers.t.hset('h', 'a', 'changed');
+    const caught = await kvmerge(['verify', ...common, '--backup', journal]);
+    expect(caught.code, caught.stderr).toBe(1);
+    expect(caught.stdout).toMatch(/^"h": expected hash \{"a": "t", /);
+    const loose = await kvmerge(['verify', ...common]);
+    expect(loose.code, loose.stderr).toBe(0);
+  });
+});
