@@ -24,6 +24,8 @@ export async function verifyCommand(flags: VerifyFlags, out: Output): Promise<nu
   const priors = flags.backup === undefined ? undefined : await journalPriors(flags.backup, plan.target.url);
 
   const interrupt = handleInterrupts({ onFirst: () => out.error(INTERRUPT_NOTICE) });
+  // A status line every few seconds on stderr (SPEC §5.1's plain mode), so a long check shows life.
+  let lastStatus = Date.now();
   let raw: VerifyReport;
   try {
     const { verify } = await import('../verify/verify.js');
@@ -33,6 +35,11 @@ export async function verifyCommand(flags: VerifyFlags, out: Output): Promise<nu
       {
         signal: interrupt.signal,
         log: (line) => out.info(line),
+        progress: (checked, differences) => {
+          if (!flags.display.progress || Date.now() - lastStatus < STATUS_EVERY_MS) return;
+          lastStatus = Date.now();
+          out.info(`verify: ${checked} keys checked, ${differences} differences so far`);
+        },
         onDifference: (d) => {
           if (!flags.display.json) out.result(out.redact(differenceLine(d)));
         },
@@ -61,6 +68,8 @@ export async function verifyCommand(flags: VerifyFlags, out: Output): Promise<nu
   }
   return code;
 }
+
+const STATUS_EVERY_MS = 5_000;
 
 /** One difference, one line: the key (text, or b64: when not UTF-8), what was expected, what was found. */
 export function differenceLine(d: Difference): string {

@@ -50,6 +50,8 @@ export interface VerifyHooks {
   /** Aborting stops the walk; the report says `interrupted`. */
   signal?: AbortSignal;
   log?: (line: string) => void;
+  /** Keys checked and differences so far, after each batch. */
+  progress?: (checked: number, differences: number) => void;
 }
 
 /** One key whose value on the target is not what the fold says (SPEC §6.5). */
@@ -155,6 +157,9 @@ export async function verify(
     exact() {
       tally.exact++;
     },
+    batchDone() {
+      hooks.progress?.(tally.checked, tally.differences);
+    },
   };
 
   try {
@@ -241,6 +246,7 @@ interface Checker {
   record(key: Buffer, outcomes: Outcome[], found: Observed | null): void;
   priorUnused(reason: string): void;
   exact(): void;
+  batchDone(): void;
 }
 
 /**
@@ -293,6 +299,7 @@ async function checkKeys(
     }
     c.record(key, foldOutcomes(starts, holders, c.rules), found![i] ?? null);
   });
+  c.batchDone();
 }
 
 /** TYPE of each key (undefined where not asked); a Pika 4 stale TYPE is cleared by the value read. */
