@@ -205,8 +205,8 @@ describe.concurrent('kvmerge command line: usage', () => {
     expect(run.stderr).not.toContain('Sup3rSecret');
   });
 
-  it('verify and rollback are not available yet: one line, exit 2', async () => {
-    expect(expectOneLineError(await kvmerge(['verify']), 2)).toContain('not available');
+  it('verify without sources is one line, exit 2; rollback is not available yet', async () => {
+    expect(expectOneLineError(await kvmerge(['verify']), 2)).toContain('no source given');
     expect(expectOneLineError(await kvmerge(['rollback', '--backup', 'x']), 2)).toContain('not available');
   });
 });
