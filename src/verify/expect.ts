@@ -50,6 +50,8 @@ export interface Rules {
   merge: MergeOptions;
   /** How far a TTL may be off (ms): clocks, read times and the servers' own rounding. */
   ttlToleranceMs: number;
+  /** The target keeps a stream's TTL; where it cannot (Pika), a stream's lifetime is not compared. */
+  targetStreamTtl?: boolean;
 }
 
 const ALL_TYPES: DataType[] = [...DATA_TYPES, 'other'];
@@ -108,7 +110,8 @@ export function mergeLifetime(rule: MergeOptions['ttl'], source: Lifetime, targe
 export function matches(found: Observed | null, outcome: Outcome, rules: Rules): boolean {
   if (outcome.kind === 'absent') return found === null;
   if (found === null || found.type !== outcome.type) return false;
-  if (!ttlMatches(found.ttl, outcome.ttl, rules.ttlToleranceMs)) return false;
+  const ttlKept = found.type !== 'stream' || rules.targetStreamTtl !== false;
+  if (ttlKept && !ttlMatches(found.ttl, outcome.ttl, rules.ttlToleranceMs)) return false;
   if (found.type === 'other') return true;
   return outcome.kind === 'exact'
     ? sameValue(found.type, found.value, outcome.value)

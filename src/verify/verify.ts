@@ -126,6 +126,7 @@ export async function verify(
     table: plan.strategies,
     merge: plan.merge,
     ttlToleranceMs: (options.ttlToleranceMs ?? DEFAULT_TOLERANCE_MS) + granularity,
+    targetStreamTtl: target.caps.streamTtl,
   };
   const tally = {
     checked: 0,
