@@ -203,7 +203,7 @@ describe('verify', () => {
     ]);
   });
 
-  it('with the journal, a change to a skipped key is caught; without it, it cannot be', async () => {
+  it("with priors, a change no check without them can see is caught: a kept value, a merged key's own field", async () => {
     // Under skip the target keeps its own value, which without the journal could have been anything.
     await servers.t.set('kept', 'old');
     await servers.s[0]!.set('kept', 'new');
