@@ -14,10 +14,10 @@ import { scanBatches } from '../scan/scanner.js';
 import { SeenKeys } from '../scan/seen-keys.js';
 import { toolVersion } from '../version.js';
 import type { Command } from '../write/commands.js';
+import { CODECS } from '../write/native/index.js';
 import { formatScore } from '../write/native/zset.js';
 import { decodePayload, UnsupportedPayloadError } from '../write/rdb-payload.js';
-import { type ReadRequest, readValues } from '../write/read.js';
-import { now, remaining } from '../write/ttl.js';
+import { now } from '../write/ttl.js';
 import {
   foldOutcomes,
   knownPrior,
@@ -90,6 +90,15 @@ interface Side {
   redis: Redis;
   pipe: RespPipe;
   caps: Caps;
+  /** `target` or `source NAME`, with the URL redacted: for messages. */
+  label: string;
+}
+
+/** An error reply that means the user may not read: exit 2, naming the server. */
+function refused(side: Side, reply: Error): ConnectionError {
+  return new ConnectionError(
+    `${side.label} refused a read: ${reply.message.split('\n')[0]}; verify needs read commands (+@read) on every server`,
+  );
 }
 
 interface Connected {
@@ -251,40 +260,33 @@ interface Checker {
 }
 
 /**
- * Checks target keys: one round trip to every server for the types (only to the sources whose prefix
- * and match admit the key), one for the values (TYPE again, PTTL, the type's read), then the fold.
- * `firstHolder`: keys held by an earlier source are left to that source's scan.
+ * Checks target keys. `firstHolder`: keys held by an earlier source are left to that source's scan,
+ * so those sources are asked first (TYPE) and only the rest go on. Then one round trip to every
+ * server for the types (only to the sources whose prefix and match admit the key), and one for the
+ * values (PTTL and the type's read), then the fold.
  */
 async function checkKeys(
   c: Checker,
-  keys: Buffer[],
+  all: Buffer[],
   opts: { firstHolder?: number; priors?: Map<string, JournaledKey> },
 ): Promise<void> {
+  let keys = all;
+  if (opts.firstHolder) {
+    const earlier = c.sources.slice(0, opts.firstHolder);
+    const types = await Promise.all(earlier.map((side, j) => typesOf(side, admitted(c.plan, j, keys))));
+    keys = keys.filter((_, i) => types.every((perSource) => !perSource[i]));
+  }
   if (keys.length === 0) return;
-  const { plan } = c;
-  // Where each key lives on each source (undefined: that source cannot hold it).
-  const sourceKeys = plan.sources.map((s) =>
-    keys.map((k) => {
-      if (!startsWith(k, s.prefix)) return undefined;
-      const key = k.subarray(s.prefix.length);
-      return s.match === undefined || globMatch(Buffer.from(s.match), key) ? key : undefined;
-    }),
-  );
+  const sourceKeys = c.plan.sources.map((_, j) => admitted(c.plan, j, keys));
   const [targetTypes, ...sourceTypes] = await Promise.all([
     typesOf(c.target, keys),
     ...c.sources.map((side, j) => typesOf(side, sourceKeys[j]!)),
   ]);
-  const wanted = keys.map((_, i) => {
-    if (opts.firstHolder === undefined) return true;
-    for (let j = 0; j < opts.firstHolder; j++) if (sourceTypes[j]![i]) return false;
-    return true;
-  });
   const [found, ...held] = await Promise.all([
-    valuesOf(c.target, keys, targetTypes!, wanted),
-    ...c.sources.map((side, j) => valuesOf(side, sourceKeys[j]!, sourceTypes[j]!, wanted)),
+    valuesOf(c.target, keys, targetTypes!),
+    ...c.sources.map((side, j) => valuesOf(side, sourceKeys[j]!, sourceTypes[j]!)),
   ]);
   keys.forEach((key, i) => {
-    if (!wanted[i]) return;
     const holders = held
       .map((values) => values[i])
       .filter((v): v is Observed => v !== null && v !== undefined);
@@ -303,6 +305,17 @@ async function checkKeys(
   c.batchDone();
 }
 
+/** Where each target key lives on source `j` (undefined: its prefix or match rules the key out). */
+function admitted(plan: MergePlan, j: number, keys: Buffer[]): (Buffer | undefined)[] {
+  const { prefix, match } = plan.sources[j]!;
+  const pattern = match === undefined ? undefined : Buffer.from(match);
+  return keys.map((k) => {
+    if (!startsWith(k, prefix)) return undefined;
+    const key = k.subarray(prefix.length);
+    return pattern === undefined || globMatch(pattern, key) ? key : undefined;
+  });
+}
+
 /** TYPE of each key (undefined where not asked); a Pika 4 stale TYPE is cleared by the value read. */
 async function typesOf(side: Side, keys: (Buffer | undefined)[]): Promise<(DataType | null | undefined)[]> {
   const asked = keys.flatMap((k, i) => (k === undefined ? [] : [i]));
@@ -310,37 +323,51 @@ async function typesOf(side: Side, keys: (Buffer | undefined)[]): Promise<(DataT
   const out: (DataType | null | undefined)[] = new Array(keys.length);
   asked.forEach((i, n) => {
     const reply = replies[n];
-    if (reply instanceof Error) throw reply;
+    if (reply instanceof Error) throw refused(side, reply);
     out[i] = typeFromReply(reply);
   });
   return out;
 }
 
-/** The values of the keys that have a type (null: absent or gone), read natively with their TTL. */
+/**
+ * The values of the keys that have a type (null: absent or gone), with their TTLs: PTTL and the
+ * type's own read (a module type: PTTL alone, it is compared by type). A key deleted since TYPE
+ * (PTTL -2, a stale TYPE on Pika 4, an error reply) or holding another type by now reads as gone.
+ */
 async function valuesOf(
   side: Side,
   keys: (Buffer | undefined)[],
   types: (DataType | null | undefined)[],
-  wanted: boolean[],
-): Promise<(Observed | null | undefined)[]> {
-  const asked: number[] = [];
-  const requests: ReadRequest[] = [];
+): Promise<(Observed | null)[]> {
+  const asks: Command[] = [];
+  const plan: { i: number; type: DataType; at: number; count: number }[] = [];
   keys.forEach((key, i) => {
     const type = types[i];
-    if (!wanted[i] || key === undefined || !type) return;
-    asked.push(i);
-    // A module type is read as its DUMP payload, which only tells that it is still there.
-    requests.push({ key, type, how: type === 'other' ? 'dump' : 'native' });
+    if (key === undefined || !type) return;
+    const reads = type === 'other' ? [] : CODECS[type].read(key, side.caps);
+    plan.push({ i, type, at: asks.length, count: reads.length + 1 });
+    asks.push(['PTTL', key], ...reads);
   });
-  const read = await readValues(side, requests);
-  const out: (Observed | null | undefined)[] = new Array(keys.length).fill(null);
-  const at = now();
-  asked.forEach((i, n) => {
-    const value = read[n]!;
-    if (value.state === 'refused') throw new Error(value.message);
-    if (value.state !== 'ok') return;
-    out[i] = { type: types[i]!, value: value.native, ttl: remaining(value.deadline, at) };
-  });
+  const replies = asks.length > 0 ? await side.pipe.send(asks) : [];
+  const out: (Observed | null)[] = new Array(keys.length).fill(null);
+  for (const { i, type, at, count } of plan) {
+    const [pttl, ...valueReplies] = replies.slice(at, at + count);
+    // A refusal (NOPERM, a lost server) is an error of the check; WRONGTYPE means the key changed type.
+    const refusal = [pttl, ...valueReplies].find(
+      (r) => r instanceof Error && !r.message.startsWith('WRONGTYPE'),
+    );
+    if (refusal) throw refused(side, refusal as Error);
+    if (pttl === -2 || valueReplies.some((r) => r instanceof Error)) continue;
+    // Where streams have no TTL (Pika), PTTL says nothing about one.
+    const ttl =
+      typeof pttl !== 'number' || pttl < 0 || (type === 'stream' && !side.caps.streamTtl) ? null : pttl;
+    if (type === 'other') {
+      out[i] = { type, value: undefined, ttl };
+      continue;
+    }
+    const value = CODECS[type].decode(valueReplies, side.caps);
+    if (value !== null) out[i] = { type, value, ttl };
+  }
   return out;
 }
 
@@ -450,7 +477,7 @@ async function connectAll(plan: MergePlan): Promise<Connected> {
         );
       }
       const pipe = await RespPipe.open(url, label, network);
-      const side = { redis, pipe, caps };
+      const side = { redis, pipe, caps, label: `${label} ${redactUrl(url)}` };
       opened.push(side);
       return side;
     } catch (err) {

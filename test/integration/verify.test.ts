@@ -412,3 +412,18 @@ describe.skipIf(!existsSync(join(ROOT, 'src/journal/reader.ts')))('verify --back
     expect(loose.code, loose.stderr).toBe(0);
   });
 });
+
+describe('verify without read permissions', () => {
+  const servers = useServers(1, { target: { aclUsers: ['blind on >pw ~* +@all -pttl'] } });
+  it('is one line naming the server, exit 2', async () => {
+    await servers.s[0]!.set('k', 'v');
+    await servers.merge({ strategies: { default: 'override' } });
+    const url = servers.target.url.replace('redis://', 'redis://blind:pw@');
+    const run = await kvmerge(['verify', '-s', servers.sources[0]!.url, '-t', url]);
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr.trim()).toMatch(
+      /^kvmerge: target redis:\/\/blind:\*\*\*@.* refused a read: NOPERM .*\+@read/,
+    );
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
