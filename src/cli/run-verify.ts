@@ -21,7 +21,9 @@ export async function verifyCommand(flags: VerifyFlags, out: Output): Promise<nu
   ]);
   const plan = await loadPlan(flags.overrides);
   out.addUrls([...plan.sources.map((s) => s.url), plan.target.url]);
-  const priors = flags.backup === undefined ? undefined : await journalPriors(flags.backup, plan.target.url);
+  // The journal: --backup, or the config file's safety.backup (the merge's option, SPEC §3.1).
+  const backup = flags.backup ?? (plan.safety as { backup?: string }).backup;
+  const priors = backup ? await journalPriors(backup, plan.target.url) : undefined;
 
   const interrupt = handleInterrupts({ onFirst: () => out.error(INTERRUPT_NOTICE) });
   // A status line every few seconds on stderr (SPEC §5.1's plain mode), so a long check shows life.
