@@ -129,6 +129,8 @@ export async function verify(
   const startedAt = new Date();
   const started = now();
   const { target, sources } = await connectAll(plan);
+  for (const side of [target, ...sources])
+    for (const warning of side.caps.warnings) hooks.log?.(`${side.label}: ${warning}`);
   const maxListed = options.maxListed ?? DEFAULT_MAX_LISTED;
   const granularity = Math.max(target.caps.ttlGranularityMs, ...sources.map((s) => s.caps.ttlGranularityMs));
   const rules: Rules = {
