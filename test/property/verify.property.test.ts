@@ -171,7 +171,14 @@ describeServer('redis', 'verify against real runs (property)', () => {
           const plan = resolvePlan({
             sources: data.sources.map((_, i) => ({ url: servers[i + 1]!.url, name: `s${i + 1}` })),
             target: { url: servers[0]!.url },
-            strategies: { default: 'skip', string: t.string, hash: t.hash, set: t.set, zset: t.zset, list: t.list },
+            strategies: {
+              default: 'skip',
+              string: t.string,
+              hash: t.hash,
+              set: t.set,
+              zset: t.zset,
+              list: t.list,
+            },
             typeMismatch: t.typeMismatch,
             merge,
             write: { concurrency: 4, batchSize: 2 },
