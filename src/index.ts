@@ -3,6 +3,7 @@
  *
  *   const plan = await loadPlan({ source: ['redis://a:6379'], target: 'redis://t:6379', hash: 'merge' });
  *   const report = await runMerge(plan);
+ *   const check = await verify(plan);   // check.differences === 0 when the target is the fold
  */
 
 export { type CliOverrides, loadPlan, resolvePlan } from './config/load.js';
@@ -38,3 +39,11 @@ export type {
   ProgressSink,
   RunOutcome,
 } from './report/types.js';
+export {
+  type Difference,
+  type VerifyHooks,
+  type VerifyOptions,
+  type VerifyReport,
+  verify,
+} from './verify/verify.js';
+export { type DecodedPayload, decodePayload, UnsupportedPayloadError } from './write/rdb-payload.js';

@@ -3,6 +3,7 @@ import { EXIT } from './exit-codes.js';
 import { Output } from './output.js';
 import { parseCommandLine } from './parser.js';
 import { mergeCommand } from './run-merge.js';
+import { verifyCommand } from './run-verify.js';
 
 /**
  * The kvmerge command line. Resolves to the exit code of SPEC §4 and leaves exiting to the caller; the
@@ -19,9 +20,6 @@ export async function main(argv: string[]): Promise<number> {
     switch (command.kind) {
       case 'printed':
         return EXIT.done;
-      case 'unavailable':
-        out.error(`${command.name} is not available yet in this version of kvmerge`);
-        return EXIT.usage;
       case 'rollback': {
         const { display } = command.flags;
         out = new Output({ quiet: display.quiet, verbose: display.verbose });
@@ -31,6 +29,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'demo':
         // Loaded on demand, like the engine: it pulls in ioredis and the whole pipeline.
         return await (await import('./demo.js')).runDemo({ progress: command.progress });
+      case 'verify': {
+        const { display } = command.flags;
+        out = new Output({ quiet: display.quiet, verbose: display.verbose });
+        out.addUrls(urls);
+        return await verifyCommand(command.flags, out);
+      }
       case 'merge': {
         const { display } = command.flags;
         out = new Output({ quiet: display.quiet, verbose: display.verbose });

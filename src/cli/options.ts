@@ -75,6 +75,32 @@ export const MERGE_OPTIONS: Record<string, Options> = {
   verbose: flag('say more; stack traces with internal errors', OUTPUT),
 };
 
+/** `kvmerge verify` takes the merge's options (the same plan), and these. */
+export const VERIFY_OPTIONS: Record<string, Options> = {
+  ...MERGE_OPTIONS,
+  sample: text('N: check N random keys of the sources instead of all', RUN),
+  backup: text("FILE: the run's journal: check every key it touched exactly against its prior state", RUN),
+};
+
+export interface VerifyFlags extends MergeFlags {
+  sample?: number;
+  backup?: string;
+}
+
+/** The verify flags: the merge's, and --sample and --backup. */
+export function readVerifyFlags(argv: Argv): VerifyFlags {
+  const flags: VerifyFlags = readMergeFlags(argv);
+  const sample = integer(argv, 'sample');
+  if (sample !== undefined) {
+    if (sample < 1)
+      throw new ConfigError('--sample', `${sample} is not valid; accepted: a whole number of 1 or more`);
+    flags.sample = sample;
+  }
+  const backup = single(argv, 'backup');
+  if (backup !== undefined) flags.backup = backup;
+  return flags;
+}
+
 /** The names of the boolean options of MERGE_OPTIONS, as written on the command line. */
 export const BOOLEAN_FLAGS: readonly string[] = Object.entries(MERGE_OPTIONS)
   .filter(([, o]) => o.type === 'boolean')

@@ -10,6 +10,9 @@ import {
   type RollbackFlags,
   readMergeFlags,
   readRollbackFlags,
+  readVerifyFlags,
+  VERIFY_OPTIONS,
+  type VerifyFlags,
 } from './options.js';
 
 /** A command line that yargs refuses (unknown option, missing value). Exit 2, with a pointer to --help. */
@@ -23,7 +26,7 @@ export class UsageError extends KvmergeError {
 export type Command =
   | { kind: 'merge'; flags: MergeFlags }
   | { kind: 'demo'; progress: boolean }
-  | { kind: 'unavailable'; name: 'verify' }
+  | { kind: 'verify'; flags: VerifyFlags }
   | { kind: 'rollback'; flags: RollbackFlags }
   /** --help or --version: yargs has printed it. */
   | { kind: 'printed' };
@@ -36,12 +39,14 @@ const EPILOG = `Examples:
     kvmerge -c kvmerge.yaml
   CI gate: exit 3 when any key would conflict, print nothing else:
     kvmerge -c kvmerge.yaml --dry-run --fail-on-conflict --quiet
+  After the run, check the target against the sources (exit 1 listing each difference):
+    kvmerge verify -c kvmerge.yaml --backup run1.journal
   Undo a run made with --backup run1.journal (first see what it would do with --dry-run):
     kvmerge rollback --backup run1.journal -t redis://10.0.0.20:6379
   Try it on throwaway local servers:
     kvmerge demo
 
-Exit codes: 0 done, 1 the run failed part-way (or keys failed under --on-error skip), 2 bad usage or
+Exit codes: 0 done, 1 the run failed part-way (or keys failed under --on-error skip; verify: differences), 2 bad usage or
 configuration, unreachable server, failed authentication or missing permissions (nothing written), 3 conflicts
 found (--fail-on-conflict), 130 interrupted (Ctrl-C).`;
 
@@ -73,10 +78,10 @@ export async function parseCommandLine(args: readonly string[]): Promise<Command
     )
     .command(
       'verify',
-      'compare the target with the sources (not yet available)',
-      (y) => y.options(MERGE_OPTIONS),
-      () => {
-        command = { kind: 'unavailable', name: 'verify' };
+      'check the target against the sources under the same strategies (exit 1 on any difference)',
+      (y) => y.options(VERIFY_OPTIONS),
+      (argv) => {
+        command = { kind: 'verify', flags: readVerifyFlags(argv) };
       },
     )
     .command(
@@ -135,7 +140,7 @@ function rewordYargsMessage(message: string, args: readonly string[]): string {
 }
 
 function displayFlag(name: string): string {
-  for (const [long, options] of Object.entries(MERGE_OPTIONS)) {
+  for (const [long, options] of Object.entries(VERIFY_OPTIONS)) {
     const alias = typeof options.alias === 'string' ? options.alias : undefined;
     if (name === long || name === alias) return alias ? `-${alias}/--${long}` : `--${long}`;
   }

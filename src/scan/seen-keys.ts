@@ -36,6 +36,21 @@ export class SeenKeys {
     return false;
   }
 
+  /** Whether the key was recorded (without recording it). */
+  has(key: Buffer): boolean {
+    let hi = fnv1a(key);
+    const lo = murmurMix(key);
+    if (hi === 0 && lo === 0) hi = 1;
+    let i = (lo ^ hi) & this.mask;
+    for (;;) {
+      const h = this.slots[i * 2]!;
+      const l = this.slots[i * 2 + 1]!;
+      if (h === 0 && l === 0) return false;
+      if (h === hi && l === lo) return true;
+      i = (i + 1) & this.mask;
+    }
+  }
+
   private insert(hi: number, lo: number): boolean {
     let i = (lo ^ hi) & this.mask;
     for (;;) {

@@ -205,8 +205,8 @@ describe.concurrent('kvmerge command line: usage', () => {
     expect(run.stderr).not.toContain('Sup3rSecret');
   });
 
-  it('verify is not available yet: one line, exit 2', async () => {
-    expect(expectOneLineError(await kvmerge(['verify']), 2)).toContain('not available');
+  it('verify without sources is one line, exit 2', async () => {
+    expect(expectOneLineError(await kvmerge(['verify']), 2)).toContain('no source given');
   });
 
   it('rollback without a journal, or with a file that is not one: one line naming --backup, exit 2', async () => {

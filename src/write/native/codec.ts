@@ -40,6 +40,12 @@ export interface NativeCodec<V> {
   clear(key: Buffer, current: V | null): Command[];
   /** Number of elements, for sizing. */
   size(value: V): number;
+  /**
+   * The value one `merge` step (SPEC §1.4) leaves: `incoming` merged into `current`, both of this
+   * type. Pure, no I/O: the definition that verify and the tests compare the target with (the merge
+   * commands above are the same step expressed as writes). Throws for a type that cannot merge.
+   */
+  mergeValues(current: V, incoming: V, opts: MergeOptions): V;
 }
 
 /** Splits a flat argument list into commands of at most `per` arguments (keeps one command's size sane). */

@@ -22,4 +22,17 @@ export const hashCodec: NativeCodec<Buffer[]> = {
     return chunked('HDEL', key, fields, ARGS_PER_COMMAND);
   },
   size: (flat) => flat.length / 2,
+  // Field union; a field on both sides takes the value `hashField` names. Fields keep their first position.
+  mergeValues(current, incoming, opts) {
+    const values = new Map<string, [Buffer, Buffer]>();
+    for (let i = 0; i < current.length; i += 2)
+      values.set(current[i]!.toString('latin1'), [current[i]!, current[i + 1]!]);
+    for (let i = 0; i < incoming.length; i += 2) {
+      const id = incoming[i]!.toString('latin1');
+      const held = values.get(id);
+      if (held === undefined) values.set(id, [incoming[i]!, incoming[i + 1]!]);
+      else if (opts.hashField === 'source') held[1] = incoming[i + 1]!;
+    }
+    return [...values.values()].flat();
+  },
 };

@@ -20,22 +20,36 @@ export const listCodec: NativeCodec<Buffer[]> = {
         }
         return out;
       }
-      case 'union': {
+      case 'union':
         // [a] ∪ [b, a, b] = [a, b]: each source element the list does not hold at that moment.
-        const held = new Set((current ?? []).map((b) => b.toString('latin1')));
-        const added: Buffer[] = [];
-        for (const item of items) {
-          const id = item.toString('latin1');
-          if (!held.has(id)) {
-            held.add(id);
-            added.push(item);
-          }
-        }
-        return chunked('RPUSH', key, added, ARGS_PER_COMMAND);
-      }
+        return chunked('RPUSH', key, unionAdditions(current ?? [], items), ARGS_PER_COMMAND);
     }
   },
   // LTRIM to an empty range removes the list, and only the list.
   clear: (key) => [['LTRIM', key, 1, 0]],
   size: (items) => items.length,
+  mergeValues(current, incoming, opts) {
+    switch (opts.list) {
+      case 'append':
+        return [...current, ...incoming];
+      case 'prepend':
+        return [...incoming, ...current];
+      case 'union':
+        return [...current, ...unionAdditions(current, incoming)];
+    }
+  },
 };
+
+/** The elements of `incoming` that a list union adds to `current`: [a] ∪ [b, a, b] adds [b]. */
+function unionAdditions(current: readonly Buffer[], incoming: readonly Buffer[]): Buffer[] {
+  const held = new Set(current.map((b) => b.toString('latin1')));
+  const added: Buffer[] = [];
+  for (const item of incoming) {
+    const id = item.toString('latin1');
+    if (!held.has(id)) {
+      held.add(id);
+      added.push(item);
+    }
+  }
+  return added;
+}

@@ -9,4 +9,10 @@ export const setCodec: NativeCodec<Buffer[]> = {
   merge: (key, members) => chunked('SADD', key, members, ARGS_PER_COMMAND),
   clear: (key, current) => chunked('SREM', key, current ?? [], ARGS_PER_COMMAND),
   size: (members) => members.length,
+  mergeValues(current, incoming) {
+    const members = new Map<string, Buffer>();
+    for (const m of [...current, ...incoming])
+      if (!members.has(m.toString('latin1'))) members.set(m.toString('latin1'), m);
+    return [...members.values()];
+  },
 };

@@ -56,4 +56,7 @@ export const streamCodec: NativeCodec<StreamValue> = {
   // Empties the stream and keeps it (Pika 3.x has no per-type delete; XADD there takes any id).
   clear: (key) => [['XTRIM', key, 'MAXLEN', 0]],
   size: (value) => value.entries.length,
+  mergeValues: () => {
+    throw new Error('streams cannot be merged');
+  },
 };

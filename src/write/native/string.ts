@@ -12,4 +12,7 @@ export const stringCodec: NativeCodec<Buffer> = {
   // SET replaces the string alone, whatever else the name holds.
   clear: () => [],
   size: () => 1,
+  mergeValues: () => {
+    throw new Error('strings cannot be merged');
+  },
 };

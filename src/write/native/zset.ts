@@ -93,4 +93,45 @@ export const zsetCodec: NativeCodec<Buffer[]> = {
   },
   clear: (key) => [['ZREMRANGEBYRANK', key, 0, -1]],
   size: (pairs) => pairs.length / 2,
+  // Member union; a member on both sides gets the score `zsetScore` gives (sum: ZINCRBY's addition).
+  mergeValues(current, incoming, opts) {
+    const scores = new Map<string, [member: Buffer, score: Buffer]>();
+    for (let i = 0; i < current.length; i += 2)
+      scores.set(current[i + 1]!.toString('latin1'), [current[i + 1]!, current[i]!]);
+    for (let i = 0; i < incoming.length; i += 2) {
+      const member = incoming[i + 1]!;
+      const id = member.toString('latin1');
+      const held = scores.get(id);
+      if (held === undefined) scores.set(id, [member, incoming[i]!]);
+      else held[1] = mergedScore(held[1], incoming[i]!, opts.zsetScore);
+    }
+    const out: Buffer[] = [];
+    for (const [member, score] of scores.values()) out.push(score, member);
+    return out;
+  },
 };
+
+/** The score a member present on both sides ends with (SPEC §1.4 `merge.zsetScore`). */
+function mergedScore(target: Buffer, source: Buffer, rule: MergeOptions['zsetScore']): Buffer {
+  const t = parseScore(target);
+  const s = parseScore(source);
+  switch (rule) {
+    case 'source':
+      return source;
+    case 'target':
+      return target;
+    case 'max':
+      return s > t ? source : target;
+    case 'min':
+      return s < t ? source : target;
+    case 'sum':
+      return formatScore(t + s);
+  }
+}
+
+/** A score as text that parseScore() reads back to the same double (Redis's own inf spelling). */
+export function formatScore(score: number): Buffer {
+  if (score === Number.POSITIVE_INFINITY) return Buffer.from('inf');
+  if (score === Number.NEGATIVE_INFINITY) return Buffer.from('-inf');
+  return Buffer.from(String(score));
+}

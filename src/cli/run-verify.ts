@@ -1,0 +1,124 @@
+import { writeFile } from 'node:fs/promises';
+import { loadPlan } from '../config/load.js';
+import { ConfigError } from '../errors.js';
+import type { JournaledKey } from '../journal/types.js';
+import { redactUrl } from '../redis/url.js';
+import type { Difference, VerifyReport } from '../verify/verify.js';
+import { EXIT } from './exit-codes.js';
+import { handleInterrupts, INTERRUPT_NOTICE } from './interrupt.js';
+import type { VerifyFlags } from './options.js';
+import type { Output } from './output.js';
+
+/**
+ * `kvmerge verify` (SPEC §6.5): flags → plan → verify → each difference on stdout as it is found
+ * (`key: expected …; found …`), the report file, a summary line on stderr → exit code: 0 equal,
+ * 1 any difference, 2 configuration or connection errors (thrown as KvmergeErrors), 130 interrupted.
+ */
+export async function verifyCommand(flags: VerifyFlags, out: Output): Promise<number> {
+  out.addUrls([
+    ...(flags.overrides.source ?? []),
+    ...(flags.overrides.target ? [flags.overrides.target] : []),
+  ]);
+  const plan = await loadPlan(flags.overrides);
+  out.addUrls([...plan.sources.map((s) => s.url), plan.target.url]);
+  // The journal: --backup, or the config file's safety.backup (the merge's option, SPEC §3.1).
+  const backup = flags.backup ?? (plan.safety as { backup?: string }).backup;
+  const priors = backup ? await journalPriors(backup, plan.target.url) : undefined;
+
+  const interrupt = handleInterrupts({ onFirst: () => out.error(INTERRUPT_NOTICE) });
+  // A status line every few seconds on stderr (SPEC §5.1's plain mode), so a long check shows life.
+  let lastStatus = Date.now();
+  let raw: VerifyReport;
+  try {
+    const { verify } = await import('../verify/verify.js');
+    raw = await verify(
+      plan,
+      { priors, sample: flags.sample },
+      {
+        signal: interrupt.signal,
+        log: (line) => out.info(line),
+        progress: (checked, differences) => {
+          if (!flags.display.progress || Date.now() - lastStatus < STATUS_EVERY_MS) return;
+          lastStatus = Date.now();
+          out.info(`verify: ${checked} keys checked, ${differences} differences so far`);
+        },
+        onDifference: (d) => {
+          if (!flags.display.json) out.result(out.redact(differenceLine(d)));
+        },
+      },
+    );
+  } finally {
+    interrupt.dispose();
+  }
+  const report = out.redactDeep(raw);
+  let code =
+    report.outcome === 'interrupted' ? EXIT.interrupted : report.differences > 0 ? EXIT.failed : EXIT.done;
+  if (plan.report.file !== undefined) {
+    try {
+      await writeFile(plan.report.file, `${JSON.stringify(report, null, 2)}\n`);
+    } catch (err) {
+      out.error(`could not write the report to ${plan.report.file}: ${(err as Error).message}`);
+      code = code === EXIT.done ? EXIT.failed : code;
+    }
+  }
+  if (flags.display.json) out.result(JSON.stringify(report, null, 2));
+  out.info(summaryLine(report));
+  if (report.differences > 0) {
+    out.error(
+      `${report.differences} ${report.differences === 1 ? 'key differs' : 'keys differ'} from what the merge should have left (listed above)`,
+    );
+  }
+  return code;
+}
+
+const STATUS_EVERY_MS = 5_000;
+
+/** One difference, one line: the key (text, or b64: when not UTF-8), what was expected, what was found. */
+export function differenceLine(d: Difference): string {
+  const key = d.key !== undefined ? JSON.stringify(d.key) : `b64:${d.keyBase64}`;
+  return `${key}: expected ${d.expected}; found ${d.found}`;
+}
+
+function summaryLine(r: VerifyReport): string {
+  const seconds = r.durationMs / 1000;
+  const rate = seconds > 0 ? Math.round(r.checked / seconds) : r.checked;
+  const what = r.sample !== undefined ? `a sample of ${r.checked} keys` : `${r.checked} keys`;
+  const how =
+    r.mode === 'journal'
+      ? `, ${r.exact} of them exactly against the journal's prior state,`
+      : ' without a journal (what holds whatever the prior state was)';
+  const unused = r.priorsUnused.map(
+    (u) => `; ${u.keys} journaled keys checked without their prior (${u.reason})`,
+  );
+  const outcome = r.outcome === 'interrupted' ? 'interrupted' : `${r.differences} differences`;
+  return `verified ${what}${how} in ${seconds.toFixed(1)} s (${rate} keys/s): ${outcome}${unused.join('')}`;
+}
+
+/**
+ * The journal's priors (`--backup FILE`), from the journal reader of src/journal/reader.ts. Loaded by
+ * name, so that this command builds without it; a journal of another target is refused (exit 2).
+ */
+async function journalPriors(file: string, targetUrl: string): Promise<AsyncIterable<JournaledKey>> {
+  const readerModule = '../journal/reader.js';
+  let reader: {
+    openJournal(path: string): Promise<{ header: unknown; firstPriors(): AsyncIterable<JournaledKey> }>;
+  };
+  try {
+    reader = await import(readerModule);
+  } catch {
+    throw new ConfigError(
+      '--backup',
+      'this build of kvmerge cannot read journals; run verify without --backup',
+    );
+  }
+  const journal = await reader.openJournal(file);
+  const header = journal.header as { target?: { url?: unknown } | string } | undefined;
+  const journaled = typeof header?.target === 'string' ? header.target : header?.target?.url;
+  if (typeof journaled === 'string' && journaled !== redactUrl(targetUrl)) {
+    throw new ConfigError(
+      '--backup',
+      `${file} is the journal of a run into ${journaled}, not ${redactUrl(targetUrl)}; give the journal of this target`,
+    );
+  }
+  return journal.firstPriors();
+}
