@@ -45,9 +45,11 @@ export interface Outcome {
 }
 
 export const LABELS: Record<ContenderName, string> = {
+  copy: 'kvmerge (defaults)',
   dump: 'kvmerge --mode dump',
   native: 'kvmerge --mode native',
   merge: 'kvmerge merge (½ on target)',
+  dry: 'kvmerge merge --dry-run',
   migrate: 'MIGRATE COPY REPLACE',
   ceiling: 'RESTORE via redis-cli --pipe',
 };
@@ -161,11 +163,15 @@ export async function runContender(ctx: BenchContext, name: ContenderName): Prom
   await ctx.targetClient.flushall();
   try {
     switch (name) {
+      case 'copy':
+        return await kvmergeCopy(ctx, base, 'auto');
       case 'dump':
       case 'native':
         return await kvmergeCopy(ctx, base, name);
       case 'merge':
-        return await kvmergeMerge(ctx, base);
+        return await kvmergeMerge(ctx, base, false);
+      case 'dry':
+        return await kvmergeMerge(ctx, base, true);
       case 'migrate':
         return await migrateLoop(ctx, base);
       case 'ceiling':
@@ -183,6 +189,7 @@ interface KvmergeJob {
   mode: 'auto' | 'dump' | 'native';
   /** Per-type strategies; unset types keep kvmerge's default (skip). */
   strategies: Partial<Record<'string' | 'hash' | 'set' | 'zset' | 'list', 'override' | 'merge' | 'skip'>>;
+  dryRun?: boolean;
 }
 
 /** Starts kvmerge as a child process (CLI or library entry) and returns its measurement and report. */
@@ -196,6 +203,7 @@ async function runKvmerge(
     args = [ctx.runner.bin, 'merge'];
     for (const s of ctx.sources) args.push('-s', s.url);
     args.push('-t', ctx.target.url, '--mode', job.mode);
+    if (job.dryRun) args.push('--dry-run');
     for (const [type, strategy] of Object.entries(job.strategies)) args.push(`--${type}`, strategy);
     if (opts.concurrency !== undefined) args.push('--concurrency', String(opts.concurrency));
     if (opts.batch !== undefined) args.push('--batch', String(opts.batch));
@@ -203,6 +211,7 @@ async function runKvmerge(
   } else {
     const doc = {
       version: 1,
+      ...(job.dryRun ? { dryRun: true } : {}),
       sources: ctx.sources.map((s) => ({ url: s.url })),
       target: { url: ctx.target.url },
       strategies: job.strategies,
@@ -271,15 +280,20 @@ function expectCounts(report: JsonReport, expected: Partial<JsonReport['totals']
   }
 }
 
-async function kvmergeCopy(ctx: BenchContext, base: Outcome, mode: 'dump' | 'native'): Promise<Outcome> {
-  const run = await runKvmerge(ctx, { name: mode, mode, strategies: {} });
+async function kvmergeCopy(
+  ctx: BenchContext,
+  base: Outcome,
+  mode: 'auto' | 'dump' | 'native',
+): Promise<Outcome> {
+  const run = await runKvmerge(ctx, { name: base.name, mode, strategies: {} });
   const total = ctx.dataset.keys;
   expectCounts(run.report, { scanned: total, created: total, failed: 0, expired: 0 }, base.label);
   await verifyTarget(ctx, 'copy', base.label);
   return kvmergeOutcome(base, run);
 }
 
-async function kvmergeMerge(ctx: BenchContext, base: Outcome): Promise<Outcome> {
+/** The merge into a target holding half the keys; as a dry run, the same counters and a target left alone. */
+async function kvmergeMerge(ctx: BenchContext, base: Outcome, dryRun: boolean): Promise<Outcome> {
   const restore = ctx.restore;
   if (!restore) throw new Error('the RESTORE files were not prepared');
   // Pre-load (not timed): a copy of the even-numbered keys, so half of the keys conflict.
@@ -287,9 +301,10 @@ async function kvmergeMerge(ctx: BenchContext, base: Outcome): Promise<Outcome> 
   await expectDbsize(ctx.targetClient, restore.halfCommands, `${base.label} pre-load`);
 
   const run = await runKvmerge(ctx, {
-    name: 'merge',
+    name: base.name,
     mode: 'auto',
     strategies: { string: 'override', hash: 'merge', set: 'merge', zset: 'merge', list: 'merge' },
+    dryRun,
   });
   const { report } = run;
   const total = ctx.dataset.keys;
@@ -306,7 +321,8 @@ async function kvmergeMerge(ctx: BenchContext, base: Outcome): Promise<Outcome> 
         `expected ${preloaded} conflicts`,
     );
   }
-  await verifyTarget(ctx, 'merge', base.label);
+  if (dryRun) await expectDbsize(ctx.targetClient, preloaded, `${base.label}: the target after a dry run`);
+  else await verifyTarget(ctx, 'merge', base.label);
   return kvmergeOutcome(base, run);
 }
 

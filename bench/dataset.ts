@@ -22,6 +22,7 @@ export interface DatasetSpec {
   keys: number;
   mix: Record<BenchType, number>;
   valueBytes: number;
+  memberBytes: number;
   elements: number;
   bigMb: number;
   seed: number;
@@ -115,12 +116,12 @@ class Generator {
   /** Encodes every key of this source, writing to `out` as the encoder fills; returns the command count. */
   async run(out: Writable): Promise<number> {
     const enc = new RespEncoder();
-    const { keys, elements, valueBytes, bigMb } = this.spec;
+    const { keys, elements, valueBytes, memberBytes, bigMb } = this.spec;
     const sampleEvery = Math.max(1, Math.floor(keys / SAMPLES_PER_SOURCE));
     for (let n = 0; n < keys; n++) {
       const type = this.pickType();
       const key = keyName(this.source, type, n);
-      this.small(enc, key, type, elements, valueBytes);
+      this.small(enc, key, type, elements, type === 'string' ? valueBytes : memberBytes);
       if (n % sampleEvery === 0) this.stats.samples.push({ source: this.source, key, type, big: false });
       if (enc.full) await writeChunks(out, enc.take());
     }
@@ -128,7 +129,7 @@ class Generator {
       const bigTypes: BenchType[] = ['hash', 'set', 'zset', 'list'];
       for (const [i, type] of bigTypes.entries()) {
         const key = keyName(this.source, type, keys + i);
-        await this.big(enc, out, key, type, bigMb * 1e6, valueBytes);
+        await this.big(enc, out, key, type, bigMb * 1e6, memberBytes);
         this.stats.samples.push({ source: this.source, key, type, big: true });
       }
     }

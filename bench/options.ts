@@ -5,10 +5,21 @@ export const BENCH_TYPES = ['string', 'hash', 'set', 'zset', 'list'] as const;
 export type BenchType = (typeof BENCH_TYPES)[number];
 
 /** The contenders, in the order they run and appear in the table. */
-export const CONTENDERS = ['dump', 'native', 'merge', 'migrate', 'ceiling'] as const;
+export const CONTENDERS = ['copy', 'dump', 'native', 'merge', 'dry', 'migrate', 'ceiling'] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
 
 export type Runner = 'auto' | 'cli' | 'child';
+
+/**
+ * The datasets: `small` is what shards mostly hold (strings of ~40 bytes, collections of 3-4 short
+ * members), the default; `large` has values of ~100 bytes and collections of ~10 elements of ~100 bytes
+ * (keys of ~670 bytes on average), where per-byte costs weigh more than per-key ones.
+ */
+export const DATASETS = {
+  small: { valueBytes: 40, memberBytes: 12, elements: 4 },
+  large: { valueBytes: 100, memberBytes: 100, elements: 10 },
+} as const;
+export type DatasetName = keyof typeof DATASETS;
 
 export interface BenchOptions {
   sources: number;
@@ -16,8 +27,12 @@ export interface BenchOptions {
   keys: number;
   /** Share of each type among the small keys (sums to 1). */
   mix: Record<BenchType, number>;
-  /** Mean size of a string value and of a collection element, in bytes (each varies ±50%). */
+  /** The named dataset the sizes below come from (`small`, the default, or `large`). */
+  dataset: DatasetName;
+  /** Mean size of a string value, in bytes (varies ±50%). */
   valueBytes: number;
+  /** Mean size of a collection element (hash value, member, list element), in bytes (varies ±50%). */
+  memberBytes: number;
   /** Mean number of elements of a small collection (varies ±50%). */
   elements: number;
   /** Per source: one hash, set, zset and list of about this many MB (10^6 bytes) each; 0 = none. */
@@ -39,9 +54,11 @@ export interface BenchOptions {
 export const USAGE = `Usage: npm run bench -- [options]
 
 Starts its own redis-server processes, generates a dataset on the sources and times, on the same data:
+  copy     kvmerge with default flags (auto mode) into an empty target: what a user gets untuned
   dump     kvmerge --mode dump into an empty target
   native   kvmerge --mode native into an empty target
   merge    kvmerge, hash/set/zset/list merge and string override, into a target holding half the keys
+  dry      the same merge as a --dry-run (the target is left as it was)
   migrate  Redis's own MIGRATE ... COPY REPLACE KEYS over SCAN batches, one source after the other
   ceiling  pre-dumped RESTORE ... REPLACE commands replayed with redis-cli --pipe
 
@@ -49,8 +66,11 @@ Options:
   --sources N        source instances (default 3; 2 with --quick, 1 with --big)
   --keys N           small keys per source (default 100000; 5000 with --quick; 0 with --big)
   --mix SPEC         type shares, e.g. string=40,hash=15,set=15,zset=15,list=15 (the default)
-  --value-bytes N    mean string value / collection element size in bytes (default 100)
-  --elements N       mean elements per small collection (default 10)
+  --dataset NAME     small (default: strings ~40 B, collections of ~4 members of ~12 B) or
+                     large (strings ~100 B, collections of ~10 elements of ~100 B)
+  --value-bytes N    mean string value size in bytes (overrides the dataset's)
+  --member-bytes N   mean collection element size in bytes (overrides the dataset's)
+  --elements N       mean elements per small collection (overrides the dataset's)
   --quick            small and fast (CI): 2 sources x 5000 keys; no timing assertions
   --big              per source one hash, set, zset and list of --big-mb MB each
   --big-mb N         size of each big key in MB (default 500)
@@ -99,7 +119,9 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       sources: { type: 'string' },
       keys: { type: 'string' },
       mix: { type: 'string' },
+      dataset: { type: 'string' },
       'value-bytes': { type: 'string' },
+      'member-bytes': { type: 'string' },
       elements: { type: 'string' },
       quick: { type: 'boolean' },
       big: { type: 'boolean' },
@@ -135,14 +157,23 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
   if (runner !== 'auto' && runner !== 'cli' && runner !== 'child') {
     throw new UsageError(`--runner ${JSON.stringify(runner)}: expected cli, child or auto`);
   }
+  const dataset = (values.dataset ?? 'small') as DatasetName;
+  if (!(dataset in DATASETS)) {
+    throw new UsageError(
+      `--dataset ${JSON.stringify(dataset)}: expected ${Object.keys(DATASETS).join(' or ')}`,
+    );
+  }
+  const sizes = DATASETS[dataset];
   const bigMb = big ? (positive('big-mb', values['big-mb']) ?? 500) : 0;
   if (!big && values['big-mb'] !== undefined) throw new UsageError('--big-mb needs --big');
   const options: BenchOptions = {
     sources: positive('sources', values.sources) ?? (big ? 1 : quick ? 2 : 3),
     keys: positive('keys', values.keys, 0) ?? (big ? 0 : quick ? 5000 : 100_000),
     mix: parseMix(values.mix ?? 'string=40,hash=15,set=15,zset=15,list=15'),
-    valueBytes: positive('value-bytes', values['value-bytes']) ?? 100,
-    elements: positive('elements', values.elements) ?? 10,
+    dataset,
+    valueBytes: positive('value-bytes', values['value-bytes']) ?? sizes.valueBytes,
+    memberBytes: positive('member-bytes', values['member-bytes']) ?? sizes.memberBytes,
+    elements: positive('elements', values.elements) ?? sizes.elements,
     bigMb,
     quick,
     only: CONTENDERS.filter((c) => only.includes(c)),

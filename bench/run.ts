@@ -72,14 +72,14 @@ function header(
   const data = [`${opts.sources} source(s)`];
   if (opts.keys > 0) {
     data.push(
-      `x ${opts.keys.toLocaleString('en-US')} keys (${mix}; values ~${opts.valueBytes} B, ` +
-        `collections ~${opts.elements} elements)`,
+      `x ${opts.keys.toLocaleString('en-US')} keys, dataset ${opts.dataset} (${mix}; strings ~${opts.valueBytes} B, ` +
+        `collections ~${opts.elements} elements of ~${opts.memberBytes} B)`,
     );
   }
   if (opts.bigMb > 0) {
     data.push(
       `${opts.keys > 0 ? '+' : 'x'} one hash, set, zset and list of ~${opts.bigMb} MB each ` +
-        `(elements ~${opts.valueBytes} B)`,
+        `(elements ~${opts.memberBytes} B)`,
     );
   }
   return [
@@ -184,6 +184,7 @@ async function main(argv: string[]): Promise<number> {
         keys: opts.keys,
         mix: opts.mix,
         valueBytes: opts.valueBytes,
+        memberBytes: opts.memberBytes,
         elements: opts.elements,
         bigMb: opts.bigMb,
         seed: opts.seed,
@@ -198,7 +199,7 @@ async function main(argv: string[]): Promise<number> {
     log(describeDataset(dataset));
 
     const ctx: BenchContext = { opts, dir, runner, sources, target, sourceClients, targetClient, dataset };
-    if (opts.only.includes('merge') || opts.only.includes('ceiling')) {
+    if (opts.only.some((name) => name === 'merge' || name === 'dry' || name === 'ceiling')) {
       log('pre-dumping RESTORE commands (not timed)');
       ctx.restore = await prepareRestoreFiles(ctx);
     }

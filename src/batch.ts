@@ -132,7 +132,7 @@ export async function processBatch(
     { pipe: ctx.targetPipe, caps: ctx.targetCaps },
     src.earlier,
     units,
-    { withMemory: !plan.dryRun, dryRun: plan.dryRun },
+    { withMemory: !plan.dryRun, dryRun: plan.dryRun, dumpBelow: prefetchBelow(ctx, src) },
   );
   const halted = (): boolean =>
     ctx.stopped !== undefined && (ctx.stopAt === undefined || order === undefined || order.seq >= ctx.stopAt);
@@ -257,6 +257,18 @@ export async function processBatch(
   }
   if (later.length > 0 && !ctx.stopped && !ctx.signal?.aborted)
     await processBatch(ctx, src, later, 1, { order: order && { seq: order.seq } });
+}
+
+/**
+ * Below how many bytes (MEMORY USAGE) the probe reads a value's payload along with its type, so that a
+ * copy needs no read of its own: where the dump path is taken, the size that sizeUp clears without
+ * counting elements (a larger value may be a big key, to be copied in windows). 0 where nothing is
+ * written (a dry run) or written natively.
+ */
+function prefetchBelow(ctx: RunContext, src: SourceRun): number {
+  const { plan } = ctx;
+  if (plan.dryRun || plan.write.mode === 'native' || !ctx.targetRestores || !src.dumps) return 0;
+  return Math.min(plan.write.bigKeyBytes, plan.write.bigKeyElements * MIN_BYTES_PER_ELEMENT);
 }
 
 /** Why the target cannot take this key at all, if it cannot (SPEC §7): counted as failed, never written. */
@@ -531,7 +543,12 @@ async function readForWrite(
   const [values, targetReplies] = await Promise.all([
     readValues(
       { pipe: src.pipe, caps: src.caps },
-      reading.map(({ step, how }) => ({ key: step.probe.sourceKey, type: step.type, how })),
+      reading.map(({ step, how }) => ({
+        key: step.probe.sourceKey,
+        type: step.type,
+        how,
+        prefetched: step.probe.prefetched,
+      })),
     ),
     ctx.targetPipe.send(targetAsks),
   ]);

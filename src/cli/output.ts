@@ -31,8 +31,9 @@ export class Output {
   addUrls(urls: Iterable<string>): void {
     for (const url of urls) {
       try {
-        const { password } = parseRedisUrl(url);
+        const { password, sentinel } = parseRedisUrl(url);
         if (password) this.secrets.add(password);
+        if (sentinel?.password) this.secrets.add(sentinel.password);
       } catch {
         // A URL that does not parse is reported by the config loader, already masked.
       }

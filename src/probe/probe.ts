@@ -4,6 +4,8 @@ import type { Reply } from '../redis/pipe.js';
 import type { Transport } from '../redis/transport.js';
 import { globMatch } from '../scan/glob.js';
 import type { Command } from '../write/commands.js';
+import { now } from '../write/ttl.js';
+import { PROBE_REPLIES_PER_KEY, probeAndDumpCommand, typesCommand } from './batch-scripts.js';
 
 /**
  * The unit of work (DESIGN.md seam 2): a key of a source, and, where one name holds several types
@@ -20,7 +22,7 @@ export interface Unit {
 /** An endpoint as the probe asks it: its pipe, and whether one name can hold several types there. */
 export interface ProbeSide {
   pipe: Transport;
-  caps: Pick<Caps, 'multiTypeNames' | 'memoryUsage' | 'staleType'>;
+  caps: Pick<Caps, 'multiTypeNames' | 'memoryUsage' | 'staleType' | 'batchScripts'>;
 }
 
 /** A source as another source's probe sees it: does it hold a given target key, and as what types? */
@@ -53,6 +55,18 @@ export interface KeyProbe {
   memory?: number;
   /** From a unit that only asked (Unit.ifHeld). */
   ifHeld?: boolean;
+  /**
+   * A small value's PTTL reply and DUMP payload (null: gone), read by the probe's script in the same
+   * instant as its type, at `sentAt`: the dump path writes it without reading again.
+   */
+  prefetched?: { pttl: number; payload: Buffer | null; sentAt: number };
+}
+
+/** What the probe learned of one source key. */
+interface SourceAnswer {
+  types: DataType[];
+  memory?: number;
+  prefetched?: KeyProbe['prefetched'];
 }
 
 const KNOWN = new Set<string>(DATA_TYPES);
@@ -134,7 +148,12 @@ export async function probeBatch(
   target: ProbeSide,
   earlierSources: readonly HolderView[],
   units: readonly Unit[],
-  opts: { withMemory: boolean; dryRun: boolean },
+  opts: {
+    withMemory: boolean;
+    dryRun: boolean;
+    /** Values of at most this many bytes (MEMORY USAGE) are dumped by the probe where it can (0: none). */
+    dumpBelow?: number;
+  },
 ): Promise<KeyProbe[]> {
   const { dryRun } = opts;
   const withMemory = opts.withMemory && source.caps.memoryUsage;
@@ -142,16 +161,7 @@ export async function probeBatch(
   const keys = units.map((u) => u.key);
   const targetKeys = prefix.length > 0 ? keys.map((k) => Buffer.concat([prefix, k])) : keys;
 
-  const perSource = typeAskCount(source.caps) + (withMemory ? 1 : 0);
-  const sourceAsks: Command[] = [];
-  for (const key of keys) {
-    sourceAsks.push(...typeAsks(source.caps, key));
-    if (withMemory) sourceAsks.push(['MEMORY', 'USAGE', key, 'SAMPLES', 5]);
-  }
-  const perTarget = typeAskCount(target.caps);
-  const targetTypes = target.pipe
-    .send(targetKeys.flatMap((key) => typeAsks(target.caps, key)))
-    .then((replies) => targetKeys.map((_, i) => typesFrom(target.caps, replies, i * perTarget)));
+  const targetTypes = askTypes(target, targetKeys);
   // A dry run asks the earlier sources about every key, at once: the target does not show what they
   // would have written. In a real run it does, and a key the target lacks has no earlier holder, so
   // only the keys the target holds are asked about (once the target has answered).
@@ -160,16 +170,15 @@ export async function probeBatch(
     : targetTypes.then((types) =>
         Promise.all(earlierSources.map((view) => askHolder(view, targetKeys, (i) => types[i]!.length > 0))),
       );
-  const [sourceReplies, targetTypeList, holderTypes] = await Promise.all([
-    source.pipe.send(sourceAsks),
+  const [sourceAnswers, targetTypeList, holderTypes] = await Promise.all([
+    askSource(source, keys, withMemory, opts.dumpBelow ?? 0),
     targetTypes,
     holders,
   ]);
 
   const probes: KeyProbe[] = [];
   units.forEach((unit, i) => {
-    const at = i * perSource;
-    const held = typesFrom(source.caps, sourceReplies, at);
+    const { types: held, memory, prefetched } = sourceAnswers[i]!;
     // A unit that names its type is about that type only: gone if the name no longer holds it.
     const types: (DataType | null)[] = unit.type ? [held.includes(unit.type) ? unit.type : null] : held;
     if (types.length === 0) types.push(null);
@@ -183,12 +192,6 @@ export async function probeBatch(
       }
     }
     const onTarget = targetTypeList[i]!;
-    let memory: number | undefined;
-    if (withMemory) {
-      // Denied (a restricted user): the size is then learned from element counts.
-      const bytes = sourceReplies[at + perSource - 1];
-      if (typeof bytes === 'number') memory = bytes;
-    }
     for (const type of types) {
       const targetType = targetMulti
         ? type !== null && onTarget.includes(type)
@@ -206,10 +209,89 @@ export async function probeBatch(
         earlierHolders,
         memory,
         ifHeld: unit.ifHeld,
+        prefetched,
       });
     }
   });
   return probes;
+}
+
+/**
+ * The source's types of each key, its MEMORY USAGE (`withMemory`: to find big keys before reading
+ * them) and, by script, the PTTL and payload of keys of at most `dumpBelow` bytes.
+ */
+async function askSource(
+  source: ProbeSide,
+  keys: readonly Buffer[],
+  withMemory: boolean,
+  dumpBelow: number,
+): Promise<SourceAnswer[]> {
+  if (source.caps.batchScripts && keys.length > 0) {
+    const sentAt = now();
+    const [reply] = await source.pipe.send([probeAndDumpCommand(keys, withMemory, dumpBelow)]);
+    if (Array.isArray(reply)) {
+      return keys.map((_, i) => {
+        const at = i * PROBE_REPLIES_PER_KEY;
+        const type = typeFromReply(value(reply[at]));
+        const memory = reply[at + 1];
+        const pttl = reply[at + 2];
+        const payload = reply[at + 3];
+        return {
+          types: type === null ? [] : [type],
+          memory: typeof memory === 'number' ? memory : undefined,
+          prefetched:
+            typeof pttl === 'number'
+              ? { pttl, payload: Buffer.isBuffer(payload) ? payload : null, sentAt }
+              : undefined,
+        };
+      });
+    }
+    scriptRefused(source, reply);
+  }
+  const per = typeAskCount(source.caps) + (withMemory ? 1 : 0);
+  const asks: Command[] = [];
+  for (const key of keys) {
+    asks.push(...typeAsks(source.caps, key));
+    if (withMemory) asks.push(['MEMORY', 'USAGE', key, 'SAMPLES', 5]);
+  }
+  const replies = await source.pipe.send(asks);
+  return keys.map((_, i) => {
+    const at = i * per;
+    // Denied (a restricted user): the size is then learned from element counts.
+    const bytes = withMemory ? replies[at + per - 1] : undefined;
+    return {
+      types: typesFrom(source.caps, replies, at),
+      memory: typeof bytes === 'number' ? bytes : undefined,
+    };
+  });
+}
+
+/** The types each key holds on `side`: one script for the batch where it can, else asked key by key. */
+async function askTypes(side: ProbeSide, keys: readonly Buffer[]): Promise<DataType[][]> {
+  if (keys.length === 0) return [];
+  if (side.caps.batchScripts) {
+    const [reply] = await side.pipe.send([typesCommand(keys)]);
+    if (Array.isArray(reply)) {
+      return keys.map((_, i) => {
+        const type = typeFromReply(value(reply[i]));
+        return type === null ? [] : [type];
+      });
+    }
+    scriptRefused(side, reply);
+  }
+  const per = typeAskCount(side.caps);
+  const replies = await side.pipe.send(keys.flatMap((key) => typeAsks(side.caps, key)));
+  return keys.map((_, i) => typesFrom(side.caps, replies, i * per));
+}
+
+/**
+ * A batch script was refused (a command inside it that this user may not run, a server that
+ * disabled scripting): the side is asked key by key from now on, as where scripts never worked.
+ */
+function scriptRefused(side: ProbeSide, reply: Reply | undefined): void {
+  if (!(reply instanceof Error) && reply !== undefined)
+    throw new Error('internal: unexpected batch script reply');
+  side.caps.batchScripts = false;
 }
 
 /** The types under which `view` holds each target key (undefined where it cannot or was not asked). */
@@ -220,19 +302,17 @@ async function askHolder(
 ): Promise<(DataType[] | undefined)[]> {
   const result: (DataType[] | undefined)[] = new Array(targetKeys.length);
   const asked: number[] = [];
-  const asks: Command[] = [];
+  const keys: Buffer[] = [];
   targetKeys.forEach((targetKey, i) => {
     if (!wanted(i) || !startsWith(targetKey, view.prefix)) return;
     const key = targetKey.subarray(view.prefix.length);
     if (view.match && !globMatch(view.match, key)) return;
-    asks.push(...typeAsks(view.caps, key));
+    keys.push(key);
     asked.push(i);
   });
-  if (asked.length === 0) return result;
-  const replies = await view.pipe.send(asks);
-  const per = typeAskCount(view.caps);
+  const types = await askTypes(view, keys);
   asked.forEach((i, n) => {
-    result[i] = typesFrom(view.caps, replies, n * per);
+    result[i] = types[n];
   });
   return result;
 }

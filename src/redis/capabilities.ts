@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { scriptCheckCommands } from '../probe/batch-scripts.js';
 import { tagForSlot } from './slot.js';
 
 export type ServerKind = 'redis' | 'valkey' | 'pika' | 'unknown';
@@ -58,6 +59,12 @@ export interface Caps {
   cluster: boolean;
   /** Keys are walked with SCANX (Pika: its SCAN cannot be trusted, scanner.ts says why). */
   scanx: boolean;
+  /**
+   * A batch of keys is probed (and small values dumped) by one EVAL (probe/batch-scripts.ts): a
+   * standalone Redis or Valkey whose user may run EVAL. Not on a cluster (a batch spans slots) nor
+   * Pika (no EVAL). Turned off for the rest of the run if a script is refused later.
+   */
+  batchScripts: boolean;
   /** What the operator should know about this server's setup before a run (logged, not fatal). */
   warnings: string[];
 }
@@ -87,6 +94,7 @@ function redisCaps(kind: ServerKind, version: string): Caps {
     staleType: false,
     cluster: false,
     scanx: false,
+    batchScripts: false,
     warnings: [],
   };
 }
@@ -128,8 +136,24 @@ function pikaCaps(version: string): Caps {
     staleType: !three,
     cluster: false,
     scanx: true,
+    batchScripts: false,
     warnings: [],
   };
+}
+
+/**
+ * Whether batches can be probed by script on this standalone server (a cluster would refuse a batch
+ * whose keys span slots): whether it runs the scripts. Each script is tried once on a key that
+ * does not exist, which proves EVAL is allowed; a command inside a script that the user may not run
+ * shows later, as an error reply of the batch, which turns the scripts off for the run (probe.ts).
+ */
+async function runsBatchScripts(redis: Redis): Promise<boolean> {
+  const probeKey = Buffer.from('kvmerge:batch-script-check');
+  for (const [name, ...args] of scriptCheckCommands(probeKey)) {
+    const ok = await optional(() => redis.callBuffer(name, ...args));
+    if (ok === undefined) return false;
+  }
+  return true;
 }
 
 /**
@@ -166,6 +190,7 @@ export async function probeServer(redis: Redis): Promise<Caps> {
       caps.restore = commands[1] !== null;
     }
   }
+  if (caps.kind !== 'pika' && !caps.cluster) caps.batchScripts = await runsBatchScripts(redis);
   const bulk = await optional(() => redis.config('GET', 'proto-max-bulk-len') as Promise<string[]>);
   const limit = Number(Array.isArray(bulk) ? bulk[1] : Number.NaN);
   if (Number.isFinite(limit) && limit > 0) caps.protoMaxBulkLen = limit;

@@ -2,6 +2,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ConnectionError } from '../errors.js';
 import { DEFAULT_NETWORK, type NetworkOptions } from './pipe.js';
+import { resolveMaster, SentinelLookupError } from './sentinel.js';
 import { explainTls } from './tls.js';
 import { parseRedisUrl, redactUrl, toIoredisOptions } from './url.js';
 
@@ -53,6 +54,14 @@ export async function connect(
       return Date.now() - lostAt + wait > network.retryBudgetMs ? null : wait;
     },
   };
+  if (endpoint.sentinel) {
+    Object.assign(options, {
+      // ioredis asks the sentinels at every (re)connect, so this connection follows a failover. Before
+      // the first success a failure is final (resolveMaster below has already said why, in one line).
+      sentinelRetryStrategy: (attempt: number) => options.retryStrategy?.(attempt),
+      sentinelCommandTimeout: network.connectTimeoutMs,
+    } satisfies RedisOptions);
+  }
   const redis = new Redis(options);
   let lastError: Error | undefined;
   // ioredis reports connection problems as 'error' events; without a listener it prints them itself.
@@ -64,6 +73,9 @@ export async function connect(
   });
   const where = `${label} ${redactUrl(url)}`;
   try {
+    // Our own lookup first: it tells an unknown master name from sentinels that are down, where ioredis
+    // says "All sentinels are unreachable" for both.
+    if (endpoint.sentinel) await resolveMaster(endpoint.sentinel, network);
     await redis.connect();
     await provenUsable(redis);
     // ioredis selects the db by itself but only emits a failed SELECT as an event: ask again, so that a
@@ -73,6 +85,7 @@ export async function connect(
     return namingServer(redis, where);
   } catch (err) {
     redis.disconnect();
+    if (err instanceof SentinelLookupError) throw new ConnectionError(`cannot use ${where}: ${err.message}`);
     const error = err instanceof Error ? err : new Error(String(err));
     const tlsHint = explainTls((lastError ?? error) as Error & { code?: string }, endpoint.tls);
     if (tlsHint) throw new ConnectionError(`cannot connect to ${where}: ${tlsHint}`);

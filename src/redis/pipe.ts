@@ -2,6 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import RedisParser from 'redis-parser';
 import type { Command } from '../write/commands.js';
+import { replicasFromRole, resolveMaster } from './sentinel.js';
 import { parseRedisUrl, type RedisEndpoint, redactUrl } from './url.js';
 
 /** A RESP2 reply as the parser gives it: bulk and status strings as Buffers, integers as numbers. */
@@ -95,6 +96,17 @@ export class RespPipe {
   private readonly endpoint: RedisEndpoint;
   /** How many times the connection was re-established (for tests and logs). */
   reconnects = 0;
+  /**
+   * Behind Sentinel: the replicas that the master listed (ROLE) when this connection was made, which a
+   * write must reach before it counts as done (the writer WAITs for them). Undefined elsewhere.
+   */
+  replicas?: number;
+  /** When ROLE was last asked for the replicas (refreshReplicas). */
+  private replicasCheckedAt = 0;
+  /** A READONLY reply came: the socket is dropped once the data in hand is parsed. */
+  private demoted = false;
+  /** The server the current socket reaches (behind Sentinel, the master it was when connected). */
+  private address?: { host: string; port: number };
 
   private constructor(
     url: string,
@@ -159,34 +171,17 @@ export class RespPipe {
     for (const w of this.waiting.splice(0)) w.reject(this.failure);
   }
 
-  /** Opens a socket, says AUTH/SELECT on it and makes it the current one. */
+  /**
+   * Opens a socket, says AUTH/SELECT on it and makes it the current one. Behind Sentinel, the master's
+   * address is asked of the sentinels at every attach (so a reconnect follows a failover), and ROLE must
+   * say `master`: a demoted master goes on accepting connections, and what is written there is lost
+   * once it resynchronises from the new one.
+   */
   private async attach(): Promise<void> {
     const e = this.endpoint;
     const timeout = this.net.connectTimeoutMs;
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = e.tls
-        ? tls.connect({
-            host: e.host,
-            port: e.port,
-            servername: net.isIP(e.host) ? undefined : e.host,
-            ...this.net.tls,
-          })
-        : net.connect({ host: e.host, port: e.port });
-      const timer = setTimeout(() => {
-        s.destroy();
-        reject(new Error(`no connection within ${timeout / 1000}s`));
-      }, timeout);
-      s.once(e.tls ? 'secureConnect' : 'connect', () => {
-        clearTimeout(timer);
-        s.removeAllListeners('error');
-        resolve(s);
-      });
-      s.once('error', (err) => {
-        clearTimeout(timer);
-        s.destroy();
-        reject(err);
-      });
-    });
+    const address = e.sentinel ? await resolveMaster(e.sentinel, this.net) : { host: e.host, port: e.port };
+    const socket = await connectSocket(address.host, address.port, e.tls, this.net.tls, timeout);
     socket.setNoDelay(true);
     const hello: Command[] = [];
     if (e.password !== undefined)
@@ -194,7 +189,17 @@ export class RespPipe {
     if (e.db !== 0) hello.push(['SELECT', e.db]);
     // PING proves that the server answers (a stalled one fails here, within the connect timeout).
     hello.push(['PING']);
-    await handshake(socket, hello, timeout);
+    const optionalFrom = hello.length - 1;
+    if (e.sentinel) hello.push(['ROLE']);
+    const replies = await handshake(socket, hello, timeout, optionalFrom);
+    if (e.sentinel) {
+      const replicas = replicasFromRole(replies.at(-1), `${address.host}:${address.port}`);
+      if (replicas instanceof Error) {
+        socket.destroy();
+        throw replicas;
+      }
+      this.replicas = replicas;
+    }
     const parser = new RedisParser({
       returnBuffers: true,
       returnReply: (reply) => this.deliver(reply as Reply),
@@ -204,15 +209,61 @@ export class RespPipe {
     socket.on('data', (chunk: Buffer) => {
       this.lastActivity = Date.now();
       parser.execute(chunk);
+      if (this.demoted) {
+        this.demoted = false;
+        this.drop(socket, new Error('the server answered READONLY: it is no longer the master'));
+      }
     });
     socket.on('error', (err) => this.drop(socket, err));
     socket.on('close', () => this.drop(socket, new Error('connection closed')));
     this.socket = socket;
+    this.address = address;
     this.lastActivity = Date.now();
+  }
+
+  /**
+   * Behind Sentinel, at most once a second: asks ROLE again and raises `replicas` when the master has
+   * more now (a new master has none at first; the old one rejoins it as a replica seconds later). It is
+   * never lowered on the same connection: a master that just lost its replica to a promotion must not
+   * go on taking writes unconfirmed. A reconnect counts afresh.
+   */
+  async refreshReplicas(): Promise<void> {
+    if (!this.endpoint.sentinel || Date.now() - this.replicasCheckedAt < 1_000) return;
+    this.replicasCheckedAt = Date.now();
+    const [role] = await this.send([['ROLE']]);
+    const replicas = replicasFromRole(role, this.label);
+    if (typeof replicas === 'number' && replicas > (this.replicas ?? 0)) this.replicas = replicas;
+  }
+
+  /**
+   * Behind Sentinel: when the sentinels now name another master than the one this connection reaches,
+   * drops the connection, so that what is waiting goes to the new master. Called when a write was not
+   * confirmed: a demoted master keeps its clients (and accepts their writes) until the sentinels
+   * reconfigure it, seconds after the switch. A lookup that fails changes nothing.
+   */
+  async followMaster(): Promise<void> {
+    const spec = this.endpoint.sentinel;
+    if (!spec || !this.socket || this.failure) return;
+    let master: { host: string; port: number };
+    try {
+      master = await resolveMaster(spec, this.net);
+    } catch {
+      return;
+    }
+    const socket = this.socket;
+    const at = this.address;
+    if (socket && at && (master.host !== at.host || master.port !== at.port)) {
+      this.drop(socket, new Error(`the sentinels now name ${master.host}:${master.port} as the master`));
+    }
   }
 
   private deliver(reply: Reply): void {
     this.troubleSince = undefined;
+    // Behind Sentinel, READONLY means the master was demoted under us: what follows on this socket is
+    // refused too, so the connection is dropped and made again to the master the sentinels name now.
+    if (reply instanceof Error && this.endpoint.sentinel && /^READONLY/.test(reply.message)) {
+      this.demoted = true;
+    }
     const head = this.waiting[0];
     if (!head) return;
     head.replies.push(reply);
@@ -288,8 +339,17 @@ export class RespPipe {
   }
 }
 
-/** Sends `commands` on a fresh socket and checks every reply, before the pipe's parser takes over. */
-function handshake(socket: net.Socket, commands: Command[], timeoutMs: number): Promise<void> {
+/**
+ * Sends `commands` on a fresh socket and resolves to their replies, before the pipe's parser takes
+ * over. An error reply fails it, but for NOPERM on the commands from `optionalFrom` on, which comes back
+ * as an Error reply (a read-only user may not PING: NOPERM still proves a live, authenticated server).
+ */
+export function handshake(
+  socket: net.Socket,
+  commands: Command[],
+  timeoutMs: number,
+  optionalFrom = commands.length,
+): Promise<Reply[]> {
   return new Promise((resolve, reject) => {
     const replies: Reply[] = [];
     const finish = (err?: Error): void => {
@@ -300,20 +360,18 @@ function handshake(socket: net.Socket, commands: Command[], timeoutMs: number): 
       if (err) {
         socket.destroy();
         reject(err);
-      } else resolve();
+      } else resolve(replies);
+    };
+    const take = (reply: Reply): void => {
+      replies.push(reply);
+      if (replies.length === commands.length) finish();
     };
     const parser = new RedisParser({
       returnBuffers: true,
-      returnReply: (reply) => {
-        replies.push(reply as Reply);
-        if (replies.length === commands.length) finish();
-      },
-      // A read-only user may not PING: NOPERM on it still proves a live, authenticated server.
+      returnReply: (reply) => take(reply as Reply),
       returnError: (error) => {
-        if (replies.length === commands.length - 1 && /^NOPERM/.test(error.message)) {
-          replies.push(error);
-          finish();
-        } else finish(error);
+        if (replies.length >= optionalFrom && /^NOPERM/.test(error.message)) take(error);
+        else finish(error);
       },
       returnFatalError: (error) => finish(error),
     });
@@ -324,6 +382,35 @@ function handshake(socket: net.Socket, commands: Command[], timeoutMs: number): 
     socket.on('error', finish);
     socket.on('close', onClose);
     socket.write(encode(commands));
+  });
+}
+
+/** A TCP (or TLS) connection to host:port, within `timeoutMs`. */
+export function connectSocket(
+  host: string,
+  port: number,
+  useTls: boolean,
+  tlsOptions: tls.ConnectionOptions | undefined,
+  timeoutMs: number,
+): Promise<net.Socket> {
+  return new Promise<net.Socket>((resolve, reject) => {
+    const s = useTls
+      ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ...tlsOptions })
+      : net.connect({ host, port });
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`no connection within ${timeoutMs / 1000}s`));
+    }, timeoutMs);
+    s.once(useTls ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
+      s.removeAllListeners('error');
+      resolve(s);
+    });
+    s.once('error', (err) => {
+      clearTimeout(timer);
+      s.destroy();
+      reject(err);
+    });
   });
 }
 

@@ -15,8 +15,19 @@ import type { Reply } from './pipe.js';
  * - `resend: false`: a drop before every reply came rejects with a RepliesLostError whose `replies`
  *   are a prefix of the replies: every unit wholly inside the prefix has its outcome there; every
  *   unit after it may or may not have been applied (write/writer.ts resolves them, SPEC §1.6).
+ * A standalone RespPipe also carries commands with no key at argv[1]: the batch scripts' EVALs
+ * (probe/batch-scripts.ts), which are never sent to a cluster.
  */
 export interface Transport {
   send(commands: readonly Command[], opts?: { resend?: boolean }): Promise<Reply[]>;
   close(): void;
+  /**
+   * Behind Sentinel: the replicas a write must reach (WAIT) before it counts as done on the master
+   * that survives a failover (pipe.ts); undefined elsewhere.
+   */
+  readonly replicas?: number;
+  /** Behind Sentinel: learns again how many replicas the master has (at most once a second). */
+  refreshReplicas?(): Promise<void>;
+  /** Behind Sentinel: moves to the master the sentinels name now, if that is another one. */
+  followMaster?(): Promise<void>;
 }

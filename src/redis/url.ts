@@ -10,6 +10,22 @@ export interface RedisEndpoint {
   password?: string;
   /** `rediss://`: connect over TLS. */
   tls: boolean;
+  /**
+   * `redis+sentinel://`: the master is found through these sentinels, and `host`/`port` are the first
+   * sentinel's (the master's address is known only at connect time, and changes on a failover).
+   */
+  sentinel?: SentinelSpec;
+}
+
+/** A master set watched by Sentinel, as a `redis+sentinel://` URL names it. */
+export interface SentinelSpec {
+  /** The sentinels to ask, in the URL's order (at least one). */
+  nodes: { host: string; port: number }[];
+  /** The master set's name (`sentinel monitor <name> …`). */
+  name: string;
+  /** The sentinels' own credentials (`?sentinelUsername=…&sentinelPassword=…`), when they have any. */
+  username?: string;
+  password?: string;
 }
 
 /** The subset of ioredis's `RedisOptions` that a URL determines (structurally compatible with it). */
@@ -20,10 +36,18 @@ export interface EndpointOptions {
   username?: string;
   password?: string;
   tls?: Record<string, never>;
+  /** A Sentinel-managed master: ioredis asks these sentinels for the master named `name`. */
+  sentinels?: { host: string; port: number }[];
+  name?: string;
+  sentinelUsername?: string;
+  sentinelPassword?: string;
 }
 
 const DEFAULT_PORT = 6379;
-const URL_FORMS = 'redis://[user:password@]host[:port][/db], or rediss://… for TLS';
+const DEFAULT_SENTINEL_PORT = 26379;
+const URL_FORMS =
+  'redis://[user:password@]host[:port][/db], rediss://… for TLS, or ' +
+  'redis+sentinel://[user:password@]sentinel1[:port],sentinel2[:port]/MASTER-NAME[/db][?sentinelPassword=…]';
 const MASK = '***';
 
 /**
@@ -45,8 +69,10 @@ export function parseRedisUrl(url: string, field = 'url'): RedisEndpoint {
   if (!schemeMatch) fail('not a Redis URL');
   const scheme = schemeMatch[1]!.toLowerCase();
   let rest = schemeMatch[2]!;
-  if (scheme !== 'redis' && scheme !== 'rediss')
-    fail(`unsupported scheme "${scheme}://" (accepted: redis, rediss)`);
+  if (scheme === 'rediss+sentinel')
+    fail('TLS through Sentinel is not supported (use redis+sentinel:// on a trusted network)');
+  if (scheme !== 'redis' && scheme !== 'rediss' && scheme !== 'redis+sentinel')
+    fail(`unsupported scheme "${scheme}://" (accepted: redis, rediss, redis+sentinel)`);
 
   let username: string | undefined;
   let password: string | undefined;
@@ -62,11 +88,74 @@ export function parseRedisUrl(url: string, field = 'url'): RedisEndpoint {
     password = decodeCredential(userinfo.slice(colon + 1), fail) || undefined;
   }
 
+  if (scheme === 'redis+sentinel') return parseSentinelRest(rest, username, password, fail);
   if (/[?#]/.test(rest)) fail('query or fragment (not supported; put options in the config file)');
   const slash = rest.indexOf('/');
   const authority = slash < 0 ? rest : rest.slice(0, slash);
   const path = slash < 0 ? '' : rest.slice(slash + 1);
+  const { host, port } = parseHostPort(authority, DEFAULT_PORT, fail);
+  const endpoint: RedisEndpoint = { host, port, db: parseDb(path, fail), tls: scheme === 'rediss' };
+  if (username !== undefined) endpoint.username = username;
+  if (password !== undefined) endpoint.password = password;
+  return endpoint;
+}
 
+/**
+ * The part of a `redis+sentinel://` URL after the credentials: `h1[:p1],h2[:p2]/NAME[/db][?query]`.
+ * The query may carry the sentinels' own credentials (`sentinelUsername`, `sentinelPassword`): Sentinel
+ * has its own `requirepass`/ACL, separate from the master's, and the URL's user information is the
+ * master's (what the data is read or written with).
+ */
+function parseSentinelRest(
+  rest: string,
+  username: string | undefined,
+  password: string | undefined,
+  fail: (what: string) => never,
+): RedisEndpoint {
+  if (rest.includes('#')) fail('fragment (not supported)');
+  const question = rest.indexOf('?');
+  const query = question < 0 ? '' : rest.slice(question + 1);
+  const beforeQuery = question < 0 ? rest : rest.slice(0, question);
+  const slash = beforeQuery.indexOf('/');
+  if (slash < 0) fail('missing master name (redis+sentinel://sentinel:26379/MASTER-NAME)');
+  const nodes = beforeQuery
+    .slice(0, slash)
+    .split(',')
+    .map((part) => parseHostPort(part, DEFAULT_SENTINEL_PORT, fail));
+  const [name = '', dbText = '', ...extra] = beforeQuery.slice(slash + 1).split('/');
+  if (name === '') fail('missing master name (redis+sentinel://sentinel:26379/MASTER-NAME)');
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) fail(`bad master name "${name}"`);
+  if (extra.length > 0) fail(`unexpected "/${extra.join('/')}" after the database`);
+  const spec: SentinelSpec = { nodes, name };
+  for (const pair of query === '' ? [] : query.split('&')) {
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? pair : pair.slice(0, eq);
+    const value = decodeCredential(eq < 0 ? '' : pair.slice(eq + 1), fail);
+    if (key === 'sentinelPassword') spec.password = value || undefined;
+    else if (key === 'sentinelUsername') spec.username = value || undefined;
+    else fail(`unknown query parameter "${key}" (accepted: sentinelUsername, sentinelPassword)`);
+  }
+  if (spec.password === undefined) delete spec.password;
+  if (spec.username === undefined) delete spec.username;
+  const first = nodes[0]!;
+  const endpoint: RedisEndpoint = {
+    host: first.host,
+    port: first.port,
+    db: parseDb(dbText, fail),
+    tls: false,
+    sentinel: spec,
+  };
+  if (username !== undefined) endpoint.username = username;
+  if (password !== undefined) endpoint.password = password;
+  return endpoint;
+}
+
+/** `host[:port]` or `[ipv6][:port]`, host in lower case. */
+function parseHostPort(
+  authority: string,
+  defaultPort: number,
+  fail: (what: string) => never,
+): { host: string; port: number } {
   let host: string;
   let portText: string | undefined;
   if (authority.startsWith('[')) {
@@ -85,24 +174,19 @@ export function parseRedisUrl(url: string, field = 'url'): RedisEndpoint {
     if (host === '') fail('missing host');
     if (!/^[A-Za-z0-9._-]+$/.test(host)) fail(`bad host "${host}"`);
   }
-  host = host.toLowerCase();
-
-  let port = DEFAULT_PORT;
+  let port = defaultPort;
   if (portText !== undefined) {
     port = /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
     if (!(port >= 1 && port <= 65535)) fail(`bad port "${portText}" (accepted: 1-65535)`);
   }
+  return { host: host.toLowerCase(), port };
+}
 
-  let db = 0;
-  if (path !== '') {
-    db = /^\d{1,9}$/.test(path) ? Number(path) : Number.NaN;
-    if (Number.isNaN(db)) fail(`bad database "${path}" (accepted: a number >= 0)`);
-  }
-
-  const endpoint: RedisEndpoint = { host, port, db, tls: scheme === 'rediss' };
-  if (username !== undefined) endpoint.username = username;
-  if (password !== undefined) endpoint.password = password;
-  return endpoint;
+function parseDb(path: string, fail: (what: string) => never): number {
+  if (path === '') return 0;
+  const db = /^\d{1,9}$/.test(path) ? Number(path) : Number.NaN;
+  if (Number.isNaN(db)) fail(`bad database "${path}" (accepted: a number >= 0)`);
+  return db;
 }
 
 function decodeCredential(text: string, fail: (what: string) => never): string {
@@ -116,7 +200,15 @@ function decodeCredential(text: string, fail: (what: string) => never): string {
 
 /** `host:port/db`, with brackets around an IPv6 address: the default name of a source. */
 export function endpointLabel(e: RedisEndpoint): string {
-  return `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}/${e.db}`;
+  if (e.sentinel) {
+    const nodes = e.sentinel.nodes.map((n) => hostPort(n.host, n.port)).join(',');
+    return `${nodes}/${e.sentinel.name}/${e.db}`;
+  }
+  return `${hostPort(e.host, e.port)}/${e.db}`;
+}
+
+function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /**
@@ -131,10 +223,14 @@ export function redactUrl(url: string): string {
   } catch {
     return redactLoosely(url);
   }
-  const scheme = e.tls ? 'rediss' : 'redis';
+  const scheme = e.sentinel ? 'redis+sentinel' : e.tls ? 'rediss' : 'redis';
   const user = e.username === undefined ? '' : encodeURIComponent(e.username);
   const userinfo = e.password !== undefined ? `${user}:${MASK}@` : user !== '' ? `${user}@` : '';
-  return `${scheme}://${userinfo}${endpointLabel(e)}`;
+  const query: string[] = [];
+  if (e.sentinel?.username !== undefined)
+    query.push(`sentinelUsername=${encodeURIComponent(e.sentinel.username)}`);
+  if (e.sentinel?.password !== undefined) query.push(`sentinelPassword=${MASK}`);
+  return `${scheme}://${userinfo}${endpointLabel(e)}${query.length > 0 ? `?${query.join('&')}` : ''}`;
 }
 
 function redactLoosely(text: string): string {
@@ -148,7 +244,12 @@ function redactLoosely(text: string): string {
     const masked = colon < 0 ? MASK : `${userinfo.slice(0, colon)}:${MASK}`;
     out = text.slice(0, start) + masked + text.slice(at);
   }
-  return out.replace(/([?&;](?:password|pass|pwd|auth)=)[^&#;]*/gi, `$1${MASK}`);
+  return maskQueryPasswords(out);
+}
+
+/** `?password=…`, `&sentinelPassword=…` and the like: the value is masked. */
+function maskQueryPasswords(text: string): string {
+  return text.replace(/([?&;](?:[A-Za-z]*password|pass|pwd|auth)=)[^&#;\s]*/gi, `$1${MASK}`);
 }
 
 /**
@@ -157,7 +258,7 @@ function redactLoosely(text: string): string {
  * `redactSecrets` with the known passwords is the last step before anything is printed.
  */
 export function redactUrlsInText(text: string): string {
-  return text
+  return maskQueryPasswords(text)
     .replace(/(\b[A-Za-z][A-Za-z0-9+.-]*:\/\/)([^\s:@/]*):[^\s@]*@/g, `$1$2:${MASK}@`)
     .replace(/(\b[A-Za-z][A-Za-z0-9+.-]*:\/\/)[^\s:@/]+@/g, `$1${MASK}@`);
 }
@@ -185,6 +286,12 @@ export function toIoredisOptions(e: RedisEndpoint): EndpointOptions {
   if (e.username !== undefined) options.username = e.username;
   if (e.password !== undefined) options.password = e.password;
   if (e.tls) options.tls = {};
+  if (e.sentinel) {
+    options.sentinels = e.sentinel.nodes.map((n) => ({ ...n }));
+    options.name = e.sentinel.name;
+    if (e.sentinel.username !== undefined) options.sentinelUsername = e.sentinel.username;
+    if (e.sentinel.password !== undefined) options.sentinelPassword = e.sentinel.password;
+  }
   return options;
 }
 
@@ -194,6 +301,17 @@ export function toIoredisOptions(e: RedisEndpoint): EndpointOptions {
  * of one server (DNS aliases, a public and a private address) are not caught here.
  */
 export function isSameDatabase(a: RedisEndpoint, b: RedisEndpoint): boolean {
+  if (a.sentinel || b.sentinel) {
+    // Two URLs of one master set: same name and db, asked of a common sentinel. A sentinel URL and a
+    // direct one may still name one server: the run-time check (INFO run_id) catches that.
+    if (!a.sentinel || !b.sentinel) return false;
+    const nodes = new Set(a.sentinel.nodes.map((n) => `${canonicalHost(n.host)}:${n.port}`));
+    return (
+      a.sentinel.name === b.sentinel.name &&
+      a.db === b.db &&
+      b.sentinel.nodes.some((n) => nodes.has(`${canonicalHost(n.host)}:${n.port}`))
+    );
+  }
   return a.port === b.port && a.db === b.db && canonicalHost(a.host) === canonicalHost(b.host);
 }
 

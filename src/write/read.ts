@@ -24,6 +24,8 @@ export interface ReadRequest {
   key: Buffer;
   type: DataType;
   how: ReadHow;
+  /** The PTTL reply and payload the probe already read (probe/batch-scripts.ts): the dump path uses them. */
+  prefetched?: { pttl: number; payload: Buffer | null; sentAt: number };
 }
 
 /** A source as the reader asks it: its pipe and what it can do. */
@@ -43,7 +45,11 @@ export async function readValues(source: ReadSide, requests: readonly ReadReques
   const checksType = !source.caps.multiTypeNames;
   const asks: Command[] = [];
   const counts: number[] = [];
-  for (const { key, type, how } of requests) {
+  for (const { key, type, how, prefetched } of requests) {
+    if (prefetched && dumps(how, type)) {
+      counts.push(0);
+      continue;
+    }
     // A DUMP payload names its own type (rdb-type.ts): TYPE is asked only before native reads.
     if (dumps(how, type)) {
       asks.push(['PTTL', key], ['DUMP', key]);
@@ -56,15 +62,15 @@ export async function readValues(source: ReadSide, requests: readonly ReadReques
     }
   }
   const sentAt = now();
-  const replies = await source.pipe.send(asks);
+  const replies = asks.length > 0 ? await source.pipe.send(asks) : [];
   let at = 0;
-  return requests.map(({ type, how }, i): SourceValue => {
+  return requests.map(({ type, how, prefetched }, i): SourceValue => {
     const count = counts[i]!;
     const slice = replies.slice(at, at + count);
     at += count;
     if (dumps(how, type)) {
-      const [pttl, payload] = slice;
-      const deadline = deadlineFrom(Number(pttl), sentAt);
+      const [pttl, payload] = prefetched ? [prefetched.pttl, prefetched.payload] : slice;
+      const deadline = deadlineFrom(Number(pttl), prefetched?.sentAt ?? sentAt);
       if (payload instanceof Error) return { state: 'refused', message: payload.message };
       if (!payload || deadline === 'gone') return { state: 'gone' };
       const held = payloadType(payload as Buffer);

@@ -132,6 +132,10 @@ const MAX_RESOLVE_ROUNDS = 5;
  * - zset `sum` (ZINCRBY): its outcome cannot be observed, so the key fails with that reason (under
  *   --on-error, skip goes on), never added twice.
  * The resolution assumes that nothing else writes these keys of the target during the run.
+ *
+ * Behind Sentinel the same resolution settles the writes that WAIT did not confirm on the replicas
+ * (sendUnits), with one more rule: a unit found applied counts only once the replicas have caught up
+ * with the master (`replicated`), since a check is not a write and WAIT after it would confirm nothing.
  */
 export async function writeBatch(
   target: Transport,
@@ -158,28 +162,89 @@ export async function writeBatch(
     units.push({ item, index: i, commands });
   });
   let pending = await sendUnits(target, units, results);
+  // Behind Sentinel a failover takes seconds (and the old master keeps its clients a while): more rounds.
+  const rounds = target.replicas === undefined ? MAX_RESOLVE_ROUNDS : MAX_FAILOVER_ROUNDS;
   for (let round = 0; pending.length > 0; round++) {
-    if (round >= MAX_RESOLVE_ROUNDS) {
-      for (const u of pending) results[u.index] = { status: 'failed', message: LOST };
+    if (round >= rounds) {
+      const message = target.replicas === undefined ? LOST : UNCONFIRMED;
+      for (const u of pending) results[u.index] = { status: 'failed', message };
       break;
     }
-    const again = await resolveLost(target, pending, results);
-    pending = await sendUnits(target, again, results);
+    const { again, present } = await resolveLost(target, pending, results);
+    let unconfirmed: Unit[] = [];
+    if (present.length > 0) {
+      if (await replicated(target)) for (const u of present) results[u.index] = { status: 'written' };
+      else unconfirmed = present;
+    }
+    pending = [...unconfirmed, ...(await sendUnits(target, again, results))];
+    if (unconfirmed.length > 0) {
+      await target.followMaster?.();
+      await new Promise((r) => setTimeout(r, FAILOVER_PAUSE_MS));
+    }
   }
   return results;
 }
 
 const LOST = 'the connection dropped with this write in flight and its outcome could not be told';
+const UNCONFIRMED =
+  'this write could not be confirmed on a replica of the Sentinel-managed master (WAIT), nor told lost';
 
-/** Sends units in one pipeline; settles those whose reply came, returns those whose fate is unknown. */
+/** Rounds of resolution behind Sentinel, each after a pause: together longer than a failover. */
+const MAX_FAILOVER_ROUNDS = 20;
+const FAILOVER_PAUSE_MS = 500;
+/**
+ * How long WAIT waits for the replicas after a write pipeline. Replicas on a healthy link acknowledge in
+ * milliseconds; a WAIT that times out means a lagging replica or a failover under way, and the batch's
+ * writes are then resolved like writes lost in a drop.
+ */
+const WAIT_TIMEOUT_MS = 2_000;
+
+/**
+ * Whether everything the target master holds has reached `target.replicas` replicas: ROLE gives the
+ * master's replication offset and what each replica acknowledged (about once a second). For writes found
+ * applied by a check (EXISTS, LLEN): a check is not a write, so a WAIT on it would confirm nothing.
+ */
+async function replicated(target: Transport): Promise<boolean> {
+  const wanted = target.replicas;
+  if (!wanted) return true;
+  const deadline = Date.now() + WAIT_TIMEOUT_MS;
+  for (;;) {
+    const [role] = await target.send([['ROLE']]);
+    if (!Array.isArray(role) || String(role[0]) !== 'master') return false;
+    const offset = Number(role[1]);
+    const acked = Array.isArray(role[2])
+      ? role[2].filter((r) => Array.isArray(r) && Number(String(r[2])) >= offset).length
+      : 0;
+    if (acked >= wanted) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * Sends units in one pipeline; settles those whose reply came, returns those whose fate is unknown.
+ *
+ * Behind Sentinel (`target.replicas` set), the pipeline ends with `WAIT <replicas> <timeout>`:
+ * replication is asynchronous, and a write that the master acknowledged but no replica received is lost
+ * when a replica is promoted (the old master resynchronises from it). Units applied but not confirmed
+ * by WAIT are unknown, and resolved like units whose reply a drop hid: on the master of that moment,
+ * which after a failover is the new one. With 0 replicas there is nothing to wait for: Sentinel cannot
+ * promote a replica that does not exist, so the master's copy is the one that survives. A unit refused
+ * with READONLY (the master was demoted under us) was not applied; it is resolved the same way.
+ */
 async function sendUnits(target: Transport, units: Unit[], results: WriteResult[]): Promise<Unit[]> {
   if (units.length === 0) return [];
   const commands: Command[] = [];
+  const first: number[] = [];
   const last: number[] = [];
   for (const u of units) {
+    first.push(commands.length);
     commands.push(...u.commands);
     last.push(commands.length - 1);
   }
+  await target.refreshReplicas?.();
+  const replicas = target.replicas ?? 0;
+  if (replicas > 0) commands.push(['WAIT', replicas, WAIT_TIMEOUT_MS]);
   let replies: Reply[];
   let lost = false;
   try {
@@ -189,18 +254,42 @@ async function sendUnits(target: Transport, units: Unit[], results: WriteResult[
     replies = err.replies;
     lost = true;
   }
+  const acked = replicas > 0 ? replies[commands.length - 1] : replicas;
+  const confirmed = typeof acked === 'number' && acked >= replicas;
+  let demoted = false;
   const unknown: Unit[] = [];
   units.forEach((u, n) => {
     const at = last[n]!;
-    if (at < replies.length) results[u.index] = outcome(replies[at]!, u.item);
-    else unknown.push(u);
+    if (at >= replies.length) {
+      unknown.push(u);
+      return;
+    }
+    if (replies.slice(first[n]!, at + 1).some((r) => r instanceof Error && /^READONLY/.test(r.message))) {
+      demoted = true;
+      unknown.push(u);
+      return;
+    }
+    const result = outcome(replies[at]!, u.item);
+    if (result.status === 'written' && !confirmed) unknown.push(u);
+    else results[u.index] = result;
   });
-  if (!lost && unknown.length > 0) throw new Error('internal: replies missing without a lost connection');
+  if (!lost && confirmed && !demoted && unknown.length > 0) {
+    throw new Error('internal: replies missing without a lost connection');
+  }
+  if (!lost && (demoted || !confirmed)) await target.followMaster?.();
   return unknown;
 }
 
-/** For units whose outcome a drop hid: settles the applied and the unknowable, returns those to send again. */
-async function resolveLost(target: Transport, units: Unit[], results: WriteResult[]): Promise<Unit[]> {
+/**
+ * For units whose outcome a drop (or an unconfirmed WAIT) hid: settles the unknowable, and sorts the
+ * rest into those to send again and those found applied (`present`, still to be confirmed on the replicas
+ * behind Sentinel).
+ */
+async function resolveLost(
+  target: Transport,
+  units: Unit[],
+  results: WriteResult[],
+): Promise<{ again: Unit[]; present: Unit[] }> {
   const checks: Command[] = [];
   const checkAt: number[] = [];
   for (const [n, u] of units.entries()) {
@@ -216,11 +305,12 @@ async function resolveLost(target: Transport, units: Unit[], results: WriteResul
   // Reads only: the pipe sends them again by itself after another drop.
   const replies = await target.send(checks);
   const again: Unit[] = [];
+  const present: Unit[] = [];
   for (const [n, u] of units.entries()) {
     const { item } = u;
     const reply = checkAt[n] === undefined ? undefined : replies[checkAt[n]!];
     if (item.action === 'create') {
-      if (reply === 1) results[u.index] = { status: 'written' };
+      if (reply === 1) present.push(u);
       else if (reply === 0) again.push(u);
       else results[u.index] = { status: 'failed', message: LOST };
     } else if (item.action === 'override') {
@@ -231,7 +321,7 @@ async function resolveLost(target: Transport, units: Unit[], results: WriteResul
         (sum, c) => sum + (c[0] === 'RPUSH' || c[0] === 'LPUSH' ? c.length - 2 : 0),
         0,
       );
-      if (before !== undefined && reply === before + pushed) results[u.index] = { status: 'written' };
+      if (before !== undefined && reply === before + pushed) present.push(u);
       else if (before !== undefined && reply === before) again.push(u);
       else results[u.index] = { status: 'failed', message: LOST };
     } else if (item.type === 'zset' && u.commands.some((c) => c[0] === 'ZINCRBY')) {
@@ -240,7 +330,7 @@ async function resolveLost(target: Transport, units: Unit[], results: WriteResul
       again.push(u);
     }
   }
-  return again;
+  return { again, present };
 }
 
 /** The fate of one item from its reply; an EXEC reply holds one reply per queued command. */

@@ -1,0 +1,105 @@
+import type { Command } from '../write/commands.js';
+import { connectSocket, handshake, type NetworkOptions, type Reply } from './pipe.js';
+import type { SentinelSpec } from './url.js';
+
+/** Where a master set's master is, as the sentinels said. */
+export interface MasterAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * No sentinel could name the master: none answered, or every one that answered knows no master set
+ * of that name, or refused our credentials. The message says which, naming the sentinels.
+ */
+export class SentinelLookupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SentinelLookupError';
+  }
+}
+
+/**
+ * Asks the sentinels, in the URL's order, for the current address of the master set
+ * (`SENTINEL get-master-addr-by-name`); the first that names one wins. A sentinel that is down, or
+ * knows no such master set, is skipped. The address is only a claim: right after a failover a
+ * sentinel may still name the old master, so the caller checks ROLE on the server before using it.
+ */
+export async function resolveMaster(spec: SentinelSpec, network: NetworkOptions): Promise<MasterAddress> {
+  const problems: string[] = [];
+  let unknownName = 0;
+  let refused = 0;
+  for (const node of spec.nodes) {
+    const where = `${node.host.includes(':') ? `[${node.host}]` : node.host}:${node.port}`;
+    const ask: Command[] = [];
+    if (spec.password !== undefined)
+      ask.push(spec.username ? ['AUTH', spec.username, spec.password] : ['AUTH', spec.password]);
+    ask.push(['SENTINEL', 'get-master-addr-by-name', spec.name]);
+    let replies: Reply[];
+    try {
+      const socket = await connectSocket(node.host, node.port, false, undefined, network.connectTimeoutMs);
+      try {
+        replies = await handshake(socket, ask, network.connectTimeoutMs);
+      } finally {
+        socket.destroy();
+      }
+    } catch (err) {
+      const message = (err as Error).message.split('\n')[0]!;
+      if (/WRONGPASS|NOAUTH|invalid password|AUTH/i.test(message)) refused++;
+      problems.push(`${where}: ${message}`);
+      continue;
+    }
+    const answer = replies.at(-1);
+    if (Array.isArray(answer) && answer.length === 2 && Buffer.isBuffer(answer[0])) {
+      return { host: answer[0].toString(), port: Number(String(answer[1])) };
+    }
+    unknownName++;
+    problems.push(`${where}: knows no master named "${spec.name}"`);
+  }
+  const list = spec.nodes.map((n) => `${n.host}:${n.port}`).join(', ');
+  if (refused > 0 && unknownName === 0) {
+    throw new SentinelLookupError(
+      `the sentinels (${list}) refused the credentials (${problems.join('; ')}); ` +
+        'give their password as ?sentinelPassword=… in the URL',
+    );
+  }
+  if (unknownName > 0) {
+    throw new SentinelLookupError(
+      `no sentinel of ${list} knows a master named "${spec.name}"; check the master name ` +
+        '(SENTINEL MASTERS on a sentinel lists them)',
+    );
+  }
+  throw new SentinelLookupError(
+    `cannot reach any sentinel of ${list} (${problems.join('; ')}); check the hosts and ports`,
+  );
+}
+
+/**
+ * The replicas that a master's ROLE reply lists (`master`, offset, [[ip, port, offset], …]), or an
+ * Error saying why this server must not be written as the master: it is a replica now (a demoted
+ * master keeps accepting connections), or ROLE was refused.
+ */
+export function replicasFromRole(reply: Reply | undefined, where: string): number | Error {
+  if (reply instanceof Error) {
+    return new Error(
+      `${where} refused ROLE (${reply.message.split('\n')[0]}): behind Sentinel kvmerge asks ROLE to ` +
+        'tell the master from a demoted one; allow the user +role',
+    );
+  }
+  const role = Array.isArray(reply) && Buffer.isBuffer(reply[0]) ? reply[0].toString() : undefined;
+  if (role !== 'master') {
+    return new Error(`${where} is not the master (ROLE says ${role ?? 'nothing'}); a failover is under way`);
+  }
+  const replicas = (reply as Reply[])[2];
+  return Array.isArray(replicas) ? replicas.length : 0;
+}
+
+/**
+ * From an `INFO replication` text: the master's replication offset and, for each replica, the offset
+ * it last acknowledged (replicas acknowledge about once a second).
+ */
+export function replicationOffsets(info: string): { master: number; replicas: number[] } {
+  const master = Number(/^master_repl_offset:(\d+)/m.exec(info)?.[1] ?? Number.NaN);
+  const replicas = [...info.matchAll(/^slave\d+:.*\boffset=(\d+)/gm)].map((m) => Number(m[1]));
+  return { master, replicas };
+}

@@ -1,0 +1,84 @@
+/**
+ * A standalone Redis is probed by one script per batch (probe/batch-scripts.ts), which also reads
+ * small values: the run must give the same target as the key-by-key path, and a user whose scripts
+ * are refused part-way must still get every key.
+ */
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { resolvePlan, runMerge } from '../../src/index.js';
+import { digest, type RedisServer } from '../harness/redis.js';
+import { counts, hash, list, type Servers, seed, set, startServers, str, stream, zset } from './helpers.js';
+
+// May run EVAL, but not DUMP: a script that DUMPs is refused only once a key is there to dump.
+const EVAL_NO_DUMP = 'evalnodump on >pw ~* &* +@read -@write +ping +eval -dump';
+
+let servers: Servers;
+let source: RedisServer;
+let s: Redis;
+
+beforeAll(async () => {
+  servers = await startServers(1, { source: { aclUsers: [EVAL_NO_DUMP] } });
+  source = servers.sources[0]!;
+  s = servers.s[0]!;
+});
+afterAll(async () => {
+  await servers?.stop();
+});
+beforeEach(async () => {
+  await servers.flush();
+  await s.call('CONFIG', 'RESETSTAT');
+});
+
+async function seedAllTypes(r: Redis, n: number): Promise<void> {
+  const data: Record<string, ReturnType<typeof str>> = {};
+  for (let i = 0; i < n; i++) {
+    data[`s${i}`] = str(`v${i}`);
+    data[`h${i}`] = hash({ f: `${i}`, g: 'w' });
+    data[`set${i}`] = set('a', `${i}`);
+    data[`z${i}`] = zset(['a', i], ['b', -i]);
+    data[`l${i}`] = list('x', `${i}`, 'x');
+    data[`x${i}`] = stream(['1-0', ['f', `${i}`]]);
+  }
+  await seed(r, data);
+}
+
+/** How many times the source ran a command, from INFO commandstats (calls inside scripts count too). */
+async function calls(r: Redis, command: string): Promise<number> {
+  const info = await r.info('commandstats');
+  const m = new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info);
+  return m ? Number(m[1]) : 0;
+}
+
+describe('batch scripts on a standalone source', () => {
+  it('one EVAL per batch probes and dumps the keys, and the target equals the source', async () => {
+    await seedAllTypes(s, 100);
+    await s.pexpire('s1', 600_000);
+    const report = await runMerge(resolvePlan(servers.doc({ write: { batchSize: 100 } }), {}, {}));
+    expect(report.outcome).toBe('done');
+    expect(report.totals).toEqual(counts({ created: 600 }));
+    expect(await digest(servers.target)).toBe(await digest(source));
+    expect(await servers.t.pttl('s1')).toBeGreaterThan(590_000);
+    // 600 keys in batches of 100: 6 scripts (and the 2 tried once at connect), and no DUMP sent of
+    // its own (the scripts' DUMPs are the 600).
+    expect(await calls(s, 'eval')).toBe(6 + 2);
+    expect(await calls(s, 'dump')).toBe(600);
+  });
+
+  it('a user whose scripts may not DUMP is probed key by key and read natively, every key copied', async () => {
+    await seedAllTypes(s, 20);
+    const before = await digest(source);
+    const report = await runMerge(
+      resolvePlan(
+        servers.doc({ sources: [{ url: `redis://evalnodump:pw@127.0.0.1:${source.port}/0` }] }),
+        {},
+        {},
+      ),
+    );
+    expect(report.outcome).toBe('done');
+    expect(report.totals).toEqual(counts({ created: 120 }));
+    expect(await digest(servers.target)).toBe(before);
+    // The 2 scripts tried at connect passed (no key to DUMP); the first batch's was refused (its
+    // DUMP), after which no script ran.
+    expect(await calls(s, 'eval')).toBe(2 + 1);
+  });
+});

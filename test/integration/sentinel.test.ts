@@ -1,0 +1,289 @@
+/**
+ * Redis behind Sentinel (SPEC §7) as a target and as a source, against a real master set: a master,
+ * a replica and three sentinels (test/harness/sentinel.ts).
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
+import type { ProgressSink } from '../../src/report/types.js';
+import { type RedisServer, startRedis } from '../harness/redis.js';
+import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
+import { hash, list, normalize, put, readValue, set, str, type Value, zset } from './helpers.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+
+let sentinel: SentinelSet;
+let plain: RedisServer;
+
+beforeAll(async () => {
+  [sentinel, plain] = await Promise.all([startSentinelSet(), startRedis()]);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([sentinel?.stop(), plain?.stop()]);
+});
+
+afterEach(async () => {
+  await (await sentinel.master()).flushall();
+  await plain.client().flushall();
+  await sentinel.synced();
+});
+
+const STRATEGIES = { string: 'override', hash: 'merge', set: 'merge', zset: 'merge', list: 'merge' };
+
+/** Holdings before the run: the `into` side holds some keys, the `from` side the incoming values. */
+const BEFORE: Record<string, Value> = {
+  'ov:s': str('old'),
+  'mg:h': hash({ a: '1', b: '1' }),
+  'mg:set': set('a', 'b'),
+  'mg:z': zset(['a', 1], ['b', 1]),
+  'mg:l': list('t1', 't2'),
+};
+const INCOMING: Record<string, Value> = {
+  'new:s': str('fresh'),
+  'new:h': hash({ f: 'v' }),
+  'ov:s': str('new'),
+  'mg:h': hash({ b: '2', c: '2' }),
+  'mg:set': set('b', 'c'),
+  'mg:z': zset(['b', 5], ['c', 2]),
+  'mg:l': list('s1', 's2'),
+};
+const EXPECTED: Record<string, Value> = {
+  'new:s': str('fresh'),
+  'new:h': hash({ f: 'v' }),
+  'ov:s': str('new'),
+  'mg:h': hash({ a: '1', b: '2', c: '2' }),
+  'mg:set': set('a', 'b', 'c'),
+  'mg:z': zset(['a', 1], ['b', 5], ['c', 2]),
+  'mg:l': list('t1', 't2', 's1', 's2'),
+};
+
+async function merge(
+  sources: string[],
+  target: string,
+  extra: Record<string, unknown> = {},
+  progress?: ProgressSink,
+): Promise<JsonReport> {
+  const doc = {
+    version: 1,
+    sources: sources.map((url, i) => ({ url, name: `s${i + 1}` })),
+    target: { url: target },
+    strategies: STRATEGIES,
+    ...extra,
+  };
+  return runMerge(resolvePlan(doc, {}, {}), { progress });
+}
+
+describe('a Sentinel-managed master', () => {
+  it('is written as a target: create, override and merge of hash, set, zset and list, replicated', async () => {
+    const master = await sentinel.master();
+    for (const [k, v] of Object.entries(BEFORE)) await put(master, k, v);
+    for (const [k, v] of Object.entries(INCOMING)) await put(plain.client(), k, v);
+
+    const report = await merge([plain.url], sentinel.url(0));
+
+    expect(report.outcome, report.error).toBe('done');
+    expect(report.totals).toMatchObject({ created: 2, overridden: 1, merged: 4, failed: 0 });
+    expect(report.target.url).toBe(sentinel.url(0));
+    // Every step is on the master and, since the writer WAITs for it, already on the replica.
+    const replica = sentinel.servers.find((s) => s.port !== Number(master.options.port))!.client();
+    for (const [k, v] of Object.entries(EXPECTED)) {
+      expect(normalize(await readValue(master, k)), k).toEqual(normalize(v));
+      expect(normalize(await readValue(replica, k)), `${k} on the replica`).toEqual(normalize(v));
+    }
+  });
+
+  it('is read as a source: create, override and merge of hash, set, zset and list', async () => {
+    const master = await sentinel.master();
+    for (const [k, v] of Object.entries(BEFORE)) await put(plain.client(), k, v);
+    for (const [k, v] of Object.entries(INCOMING)) await put(master, k, v);
+
+    const report = await merge([sentinel.url(0)], plain.url);
+
+    expect(report.outcome, report.error).toBe('done');
+    expect(report.totals).toMatchObject({ created: 2, overridden: 1, merged: 4, failed: 0 });
+    for (const [k, v] of Object.entries(EXPECTED)) {
+      expect(normalize(await readValue(plain.client(), k)), k).toEqual(normalize(v));
+    }
+  });
+
+  it('checks a write that the replica did not confirm in time instead of sending it again: lists appended once', async () => {
+    const KEYS = 400;
+    const master = await sentinel.master();
+    const source = plain.client();
+    for (let j = 0; j < KEYS; j++) {
+      await master.rpush(`l:${j}`, 'base');
+      await source.rpush(`l:${j}`, `a${j}`);
+    }
+    await sentinel.synced();
+    const replicaServer = sentinel.servers.find((s) => s.port !== Number(master.options.port))!;
+    // The replica stops reading for 4 s: every WAIT of the run's first batches times out, though the
+    // master has applied the appends and the replica will have them once it wakes.
+    const asleep = replicaServer.client().call('DEBUG', 'SLEEP', '4');
+    await new Promise((r) => setTimeout(r, 100));
+
+    const report = await merge([plain.url], sentinel.url(0), { write: { batchSize: 50, concurrency: 2 } });
+    await asleep;
+
+    expect(report.outcome, report.error).toBe('done');
+    expect(report.totals).toMatchObject({ merged: KEYS, failed: 0 });
+    for (let j = 0; j < KEYS; j++) {
+      expect(await master.lrange(`l:${j}`, 0, -1), `l:${j}`).toEqual(['base', `a${j}`]);
+    }
+  }, 60_000);
+
+  it('follows a failover during a run: every list appended once, none lost, and the run says done', async () => {
+    const KEYS = 20_000;
+    const master = await sentinel.master();
+    const source = plain.client();
+    for (let i = 0; i < KEYS; i += 1000) {
+      const t = master.pipeline();
+      const s = source.pipeline();
+      for (let j = i; j < i + 1000; j++) {
+        t.rpush(`l:${j}`, 'base');
+        s.rpush(`l:${j}`, `a${j}`, `b${j}`);
+      }
+      await Promise.all([t.exec(), s.exec()]);
+    }
+    await sentinel.synced();
+    const before = await sentinel.currentMaster();
+
+    // The failover starts once a fifth of the keys are merged, and must end before the run does.
+    let failover: Promise<RedisServer> | undefined;
+    let finished = false;
+    const progress: ProgressSink = {
+      sourceStarted() {},
+      update(_index, done) {
+        if (done >= KEYS / 5 && !failover) failover = sentinel.failover();
+      },
+      sourceFinished() {},
+      stop() {},
+    };
+    const run = merge(
+      [plain.url],
+      sentinel.url(0),
+      { write: { batchSize: 20, concurrency: 2 } },
+      progress,
+    ).finally(() => {
+      finished = true;
+    });
+    // The failover resolves once the replica is promoted; the run must still be going then.
+    await expect.poll(() => failover, { timeout: 60_000 }).toBeDefined();
+    const after = await failover!;
+    expect(after).not.toBe(before);
+    expect(finished, 'the run ended before the failover: slow it down').toBe(false);
+    const report = await run;
+
+    expect(report.outcome, report.error).toBe('done');
+    expect(report.totals).toMatchObject({ scanned: KEYS, merged: KEYS, failed: 0 });
+    // The old master is demoted and resynchronised from the new one: what it alone had accepted is
+    // gone, so the new master holds the outcome.
+    await sentinel.synced();
+    const now = await sentinel.master();
+    expect(Number(now.options.port)).toBe(after.port);
+    const wrong: string[] = [];
+    for (let i = 0; i < KEYS; i += 1000) {
+      const p = now.pipeline();
+      for (let j = i; j < i + 1000; j++) p.lrange(`l:${j}`, 0, -1);
+      const replies = (await p.exec()) as [Error | null, string[]][];
+      replies.forEach(([, value], n) => {
+        const j = i + n;
+        if (JSON.stringify(value) !== JSON.stringify(['base', `a${j}`, `b${j}`]))
+          wrong.push(`l:${j}=${JSON.stringify(value)}`);
+      });
+    }
+    expect(wrong.slice(0, 5), `${wrong.length} keys differ`).toEqual([]);
+  }, 180_000);
+});
+
+/** Runs the CLI from source, as cli.test.ts does. */
+function kvmerge(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, CI: 'true', NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('a bad Sentinel URL', () => {
+  it.each([
+    [
+      'an unknown master name',
+      () => sentinel.url(0).replace('mymaster', 'nosuchmaster'),
+      /knows a master named "nosuchmaster"/,
+    ],
+    [
+      'sentinels that are down',
+      () => 'redis+sentinel://127.0.0.1:1,127.0.0.1:2/mymaster/0',
+      /cannot reach any sentinel/,
+    ],
+    ['a malformed URL', () => 'redis+sentinel://127.0.0.1:26379', /missing master name/],
+  ])('is exit 2 with one line naming the problem: %s', async (_what, url, message) => {
+    const run = await kvmerge(['merge', '-s', plain.url, '-t', url(), '--no-progress']);
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stdout).toBe('');
+    const lines = run.stderr.trimEnd().split('\n');
+    expect(lines, run.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+  });
+});
+
+// Last: it kills the master, and the set goes on with one server.
+describe('a Sentinel-managed source', () => {
+  it('is read to the end when its master dies mid-run: every key arrives, and the run says done', async () => {
+    const KEYS = 20_000;
+    const master = await sentinel.master();
+    for (let i = 0; i < KEYS; i += 1000) {
+      const p = master.pipeline();
+      for (let j = i; j < i + 1000; j++) p.hset(`h:${j}`, 'f', `v${j}`);
+      await p.exec();
+    }
+    await sentinel.synced();
+    const before = await sentinel.currentMaster();
+
+    let failover: Promise<RedisServer> | undefined;
+    let finished = false;
+    const progress: ProgressSink = {
+      sourceStarted() {},
+      update(_index, done) {
+        if (done >= KEYS / 5 && !failover) failover = sentinel.killMaster(before);
+      },
+      sourceFinished() {},
+      stop() {},
+    };
+    const run = merge(
+      [sentinel.url(0)],
+      plain.url,
+      { write: { batchSize: 20, concurrency: 2 } },
+      progress,
+    ).finally(() => {
+      finished = true;
+    });
+    await expect.poll(() => failover, { timeout: 60_000 }).toBeDefined();
+    expect(await failover!).not.toBe(before);
+    expect(finished, 'the run ended before the failover').toBe(false);
+    const report = await run;
+
+    expect(report.outcome, report.error).toBe('done');
+    expect(report.totals).toMatchObject({ scanned: KEYS, created: KEYS, failed: 0 });
+    const target = plain.client();
+    expect(await target.dbsize()).toBe(KEYS);
+    const p = target.pipeline();
+    for (let j = 0; j < KEYS; j++) p.hget(`h:${j}`, 'f');
+    const values = ((await p.exec()) as [Error | null, string][]).map(([, v]) => v);
+    expect(values.filter((v, j) => v !== `v${j}`)).toEqual([]);
+  }, 180_000);
+});
