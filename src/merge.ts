@@ -8,6 +8,7 @@ import { checkPermissions } from './redis/permissions.js';
 import { type NetworkOptions, RespPipe } from './redis/pipe.js';
 import {
   closeServer,
+  clusterLayout,
   openServer,
   openTransport,
   type Server,
@@ -229,6 +230,7 @@ async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Pr
     new SeenKeys(),
     keyspace ?? 0,
     src.caps,
+    src.caps.cluster ? () => clusterLayout(src.nodes) : undefined,
   );
   // Batches decide in scan order (each after the one before it) and write only after deciding: a
   // typeMismatch `fail` in batch n stops the run with nothing of batch n written and nothing of a later

@@ -101,6 +101,29 @@ export async function serverClock(server: Server): Promise<TargetClock> {
   return clocks.reduce((a, b) => (b.offset! < a.offset! ? b : a));
 }
 
+/**
+ * The slot layout of a cluster as one string (which master owns which slots), to tell whether it
+ * changed between two moments; undefined while a slot is being migrated (CLUSTER NODES shows
+ * `[slot->-node]`, where the user may ask it). Any master may answer.
+ */
+export async function clusterLayout(nodes: readonly Redis[]): Promise<string | undefined> {
+  let last: unknown;
+  for (const node of nodes) {
+    try {
+      const slots = (await node.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+      const owners = slots.map(([from, to, [ip, port]]) => `${from}-${to}@${ip}:${port}`).sort();
+      const migrating = await node.call('CLUSTER', 'NODES').then(
+        (text) => /\[\d+-[<>]-/.test(String(text)),
+        () => false,
+      );
+      return migrating ? undefined : owners.join(',');
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
+}
+
 /** The masters of a cluster, from CLUSTER SLOTS (an empty ip means the node that was asked). */
 async function mastersOf(
   seed: Redis,

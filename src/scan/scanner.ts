@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import pLimit from 'p-limit';
 import type { Unit } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
 import { SeenKeys } from './seen-keys.js';
@@ -26,14 +27,19 @@ export interface ScanBatch {
 /** The types SCANX walks, in the order a name's types are folded (probe.ts TYPE_ORDER). */
 const SCANX_TYPES = ['string', 'hash', 'list', 'zset', 'set'] as const;
 
+/** Walks of a cluster source begun again because its slots moved meanwhile, at most. */
+const MAX_REWALKS = 5;
+
 /**
  * Yields the keys of one database in batches of `batchSize`, each key once (SCAN may return a key
  * twice; `seen` drops the repeat). A generator, so that the next SCAN is sent only when the consumer
  * asks for the next batch: scanning never runs ahead of writing by more than one SCAN reply.
  * `nodes` holds one connection, or one per master of a cluster: the masters are walked in turn, a
- * page of each, so that every master is read and none runs ahead of the writes. (A reshard of a
- * source cluster during its walk can move a slot's keys from a master not yet walked to one already
- * walked: those keys are missed; run a source cluster without resharding it.)
+ * page of each, so that every master is read and none runs ahead of the writes.
+ * `layout` (a cluster): the slot layout, asked before and after each walk (undefined while a slot is
+ * being migrated). A reshard during a walk can move keys from a master not yet walked to one already
+ * walked; when the layout changed or was in flux, every master is walked again, and `seen` lets only
+ * the keys missed through.
  * Where the server's SCAN cannot be trusted (Pika), it walks with SCANX instead (scanPika).
  */
 export async function* scanBatches(
@@ -42,33 +48,60 @@ export async function* scanBatches(
   seen: SeenKeys,
   keyspaceSize: number,
   caps: Pick<Caps, 'scanx' | 'multiTypeNames'>,
+  layout?: () => Promise<string | undefined>,
 ): AsyncGenerator<ScanBatch> {
   if (caps.scanx) {
     yield* scanPika(nodes[0]!, opts, seen, caps.multiTypeNames);
     return;
   }
   const batches = new Batches(opts.batchSize);
+  for (let walk = 0; ; walk++) {
+    const before = await layout?.();
+    for await (const { keys, walked } of walkNodes(nodes, opts, keyspaceSize)) {
+      for (const key of keys) if (seen.add(key)) batches.add({ key });
+      yield* batches.full(walk === 0 ? walked : 1);
+    }
+    if (!layout || walk >= MAX_REWALKS) break;
+    const after = await layout();
+    if (before !== undefined && before === after) break;
+  }
+  yield* batches.rest(1);
+}
+
+/** Masters of a cluster asked for their next SCAN page at once (p-limit): the rest wait their turn. */
+const PARALLEL_PAGES = 8;
+
+/**
+ * The pages of every node's SCAN walk, a page of each node per round, with the share of all nodes
+ * walked after each page. A round asks the nodes at once, at most PARALLEL_PAGES of them together, so
+ * a cluster's masters are read side by side while memory holds one page per node at most.
+ */
+async function* walkNodes(
+  nodes: readonly Redis[],
+  opts: ScanOptions,
+  keyspaceSize: number,
+): AsyncGenerator<{ keys: Buffer[]; walked: number }> {
   const walks = nodes.map((node) => scanPages(node, opts, keyspaceSize / nodes.length));
   const walked = nodes.map(() => 0);
   const share = (): number => walked.reduce((a, b) => a + b, 0) / nodes.length;
   let live = walks.map((_, i) => i);
+  const limit = pLimit(PARALLEL_PAGES);
   try {
     while (live.length > 0) {
       const still: number[] = [];
-      for (const i of live) {
-        const page = await walks[i]!.next();
+      const round = await Promise.all(live.map((i) => limit(() => walks[i]!.next())));
+      for (const [n, i] of live.entries()) {
+        const page = round[n]!;
         if (page.done) {
           walked[i] = 1;
           continue;
         }
         still.push(i);
         walked[i] = Math.max(walked[i]!, page.value.walked);
-        for (const key of page.value.keys) if (seen.add(key)) batches.add({ key });
-        yield* batches.full(share());
+        yield { keys: page.value.keys, walked: share() };
       }
       live = still;
     }
-    yield* batches.rest(1);
   } finally {
     // A consumer that stops early: each walk's own cleanup (its reconnect listener) runs.
     await Promise.all(walks.map((walk) => walk.return(undefined)));

@@ -1,3 +1,4 @@
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { MergePlan, TlsPlan } from '../config/plan.js';
 import type { DataType } from '../decide/types.js';
 import { ConnectionError } from '../errors.js';
@@ -503,21 +504,29 @@ async function connectAll(plan: MergePlan): Promise<Connected> {
   }
 }
 
-/** At most `n` tasks at once; run() waits for a free slot, so a walk never runs ahead of its checks. */
+/**
+ * Batches checked at most `n` at once (p-limit), with back-pressure: run() returns once a slot is free,
+ * so the scan never runs more than `n` batches ahead; the first failure is thrown by a later run() or
+ * by idle().
+ */
 class Limit {
+  private readonly limit: LimitFunction;
   private readonly running = new Set<Promise<void>>();
   private failure: unknown;
 
-  constructor(private readonly n: number) {}
+  constructor(n: number) {
+    this.limit = pLimit(n);
+  }
 
   async run(task: () => Promise<void>): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
-    const p = task().catch((err) => {
+    const p = this.limit(task).catch((err: unknown) => {
       this.failure ??= err;
     });
     this.running.add(p);
     void p.finally(() => this.running.delete(p));
-    while (this.running.size >= this.n) await Promise.race(this.running);
+    // p-limit runs n at once and queues the rest: wait until nothing waits behind the n.
+    while (this.limit.pendingCount > 0) await Promise.race(this.running);
   }
 
   async idle(): Promise<void> {

@@ -302,6 +302,44 @@ describe('Redis Cluster as target and source', () => {
     expect(counters(report)).toEqual(predicted(model));
   }, 60_000);
 
+  it('a source cluster resharded during its scan: the keys moved to a master already walked are not missed', async () => {
+    // 2,000 keys in one slot of one master, 20 on the master they move to (walked in one page) and
+    // none on the third: the slot moves once the run has begun, while its old master is being walked.
+    const moving: Store = new Map();
+    for (let i = 0; i < 2000; i++) moving.set(`{m0}:${i}`, { type: 'string', value: `v${i}`, ttl: 'none' });
+    const slot = slotOf('{m0}');
+    const from = await cluster.ownerOf(slot);
+    const to = (from + 1) % 3;
+    const few: Store = new Map();
+    for (let i = 0; few.size < 20; i++) {
+      if ((await cluster.ownerOf(slotOf(`f${i}`))) === to)
+        few.set(`f${i}`, { type: 'string', value: 'f', ttl: 'none' });
+    }
+    const all = new Map([...moving, ...few]);
+    await loadCluster(cluster, entries(all));
+    let migrating: Promise<void> | undefined;
+    const progress: ProgressSink = {
+      sourceStarted() {},
+      update() {
+        migrating ??= cluster.migrateSlot(slot, to);
+      },
+      sourceFinished() {},
+      stop() {},
+    };
+    const report = await run({
+      sources: [{ url: cluster.url }],
+      target: t.url,
+      table: table('override'),
+      write: { concurrency: 1, batchSize: 10, scanCount: 20 },
+      progress,
+    });
+    await migrating;
+    expect(await cluster.ownerOf(slot)).toBe(to);
+    expect(report.outcome, report.error).toBe('done');
+    expect(report.totals.created).toBe(all.size);
+    expect(canonical(await readStore(ct))).toEqual(canonical(all));
+  });
+
   it('a failover during the run (CLUSTER FAILOVER): writes follow the new master, no list appended twice; a replica is never scanned', async () => {
     const ha = await startCluster(3, { replicas: 1 });
     try {
