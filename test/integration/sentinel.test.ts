@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionError, type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
+import { startLocalRedis } from '../../src/redis/local-server.js';
 import type { ProgressSink } from '../../src/report/types.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
@@ -268,6 +269,43 @@ describe('a bad Sentinel URL', () => {
     const lines = run.stderr.trimEnd().split('\n');
     expect(lines, run.stderr).toHaveLength(1);
     expect(lines[0]).toMatch(message);
+  });
+});
+
+describe('sentinels with a password of their own', () => {
+  it('are asked with ?sentinelPassword=…, and without it the run is exit 2 naming the fix', async () => {
+    const master = await startRedis({ password: 'master-pw' });
+    const guard = await startLocalRedis({
+      password: 'sentinel-pw',
+      args: ['--sentinel', 'monitor', 'pw', '127.0.0.1', String(master.port), '1'].concat([
+        '--sentinel',
+        'auth-pass',
+        'pw',
+        'master-pw',
+        '--sentinel',
+      ]),
+    });
+    try {
+      await put(plain.client(), 'k', str('v'));
+      const url = `redis+sentinel://:master-pw@127.0.0.1:${guard.port}/pw/0`;
+
+      const report = await merge([plain.url], `${url}?sentinelPassword=sentinel-pw`);
+      expect(report.outcome, report.error).toBe('done');
+      expect(report.target.url).toBe(
+        `redis+sentinel://:***@127.0.0.1:${guard.port}/pw/0?sentinelPassword=***`,
+      );
+      expect(await master.client().get('k')).toBe('v');
+
+      const refused = await merge([plain.url], url).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(refused).toBeInstanceOf(ConnectionError);
+      expect((refused as Error).message).toMatch(/refused the credentials .*sentinelPassword/);
+      expect((refused as Error).message).not.toMatch(/master-pw|sentinel-pw/);
+    } finally {
+      await Promise.all([guard.stop(), master.stop()]);
+    }
   });
 });
 
