@@ -60,15 +60,23 @@ export async function checkPermissions(
 ): Promise<void> {
   const key = `kvmerge:permission-probe:${randomBytes(8).toString('hex')}`;
   const fill = (c: (string | typeof KEY)[]): string[] => c.map((a) => (a === KEY ? key : a));
-  const reads = (role === 'source' ? SOURCE_READS : TARGET_READS).map(fill);
+  // Behind Sentinel the target's writes are confirmed with WAIT, and ROLE counts the replicas and tells a
+  // demoted master (README "Sentinel"). WAIT 0 0 returns at once.
+  const sentinel = role === 'target' && (redis.options.sentinels?.length ?? 0) > 0;
+  const reads = [
+    ...(role === 'source' ? SOURCE_READS : TARGET_READS),
+    ...(sentinel ? [['ROLE'], ['WAIT', '0', '0']] : []),
+  ].map(fill);
   const writes = role === 'target' && opts.writes ? TARGET_WRITES.map(fill) : [];
   const known = await whoami(redis);
   const user = known ?? opts.username;
   const refuse = (command: string, detail: string): never => {
     const fix =
-      role === 'target'
-        ? `grant it the write commands (e.g. ACL SETUSER ${user ?? '<user>'} +@write +@read +multi +exec)`
-        : `grant it read access (e.g. ACL SETUSER ${user ?? '<user>'} +@read)`;
+      command === 'ROLE' || command === 'WAIT'
+        ? `behind Sentinel the target's user needs ROLE and WAIT (e.g. ACL SETUSER ${user ?? '<user>'} +role +wait)`
+        : role === 'target'
+          ? `grant it the write commands (e.g. ACL SETUSER ${user ?? '<user>'} +@write +@read +multi +exec)`
+          : `grant it read access (e.g. ACL SETUSER ${user ?? '<user>'} +@read)`;
     throw new ConnectionError(
       `${role} ${where}: the user ${user ? `"${user}" ` : ''}may not run ${command.toUpperCase()} (${detail}); ${fix}`,
     );

@@ -27,6 +27,7 @@ export const DEFAULT_NETWORK: NetworkOptions = {
 };
 
 const FIRST_BACKOFF_MS = 50;
+const WAIT_TIMEOUT_MS = 2_000;
 const MAX_BACKOFF_MS = 2_000;
 
 /**
@@ -219,6 +220,15 @@ export class RespPipe {
     this.socket = socket;
     this.address = address;
     this.lastActivity = Date.now();
+  }
+
+  /**
+   * How long a WAIT may block on this connection (behind Sentinel, after each write pipeline): replicas
+   * on a healthy link acknowledge in milliseconds, and it must stay well inside the reply timeout, which
+   * takes a longer silence for a dead server. Never 0, which would make WAIT block for ever.
+   */
+  get waitTimeoutMs(): number {
+    return Math.max(1, Math.min(WAIT_TIMEOUT_MS, Math.floor(this.net.commandTimeoutMs / 2)));
   }
 
   /**

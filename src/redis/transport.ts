@@ -26,6 +26,10 @@ export interface Transport {
    * that survives a failover (pipe.ts); undefined elsewhere.
    */
   readonly replicas?: number;
+  /** Times the connection was re-established: two replies with the same count came over one connection. */
+  readonly reconnects?: number;
+  /** Behind Sentinel: how long WAIT waits for the replicas after a write pipeline. */
+  readonly waitTimeoutMs?: number;
   /** Behind Sentinel: learns again how many replicas the master has (at most once a second). */
   refreshReplicas?(): Promise<void>;
   /** Behind Sentinel: moves to the master the sentinels name now, if that is another one. */

@@ -176,10 +176,10 @@ export async function writeBatch(
       for (const u of pending) results[u.index] = { status: 'failed', message };
       break;
     }
-    const { again, present } = await resolveLost(target, pending, results);
+    const { again, present, epoch } = await resolveLost(target, pending, results);
     let unconfirmed: Unit[] = [];
     if (present.length > 0) {
-      if (await replicated(target)) for (const u of present) results[u.index] = { status: 'written' };
+      if (await replicated(target, epoch)) for (const u of present) results[u.index] = { status: 'written' };
       else unconfirmed = present;
     }
     pending = [...unconfirmed, ...(await sendUnits(target, again, results))];
@@ -198,25 +198,25 @@ const UNCONFIRMED =
 
 /** Rounds of resolution behind Sentinel, each after a pause: together longer than a failover. */
 const MAX_FAILOVER_ROUNDS = 20;
+/** WAIT's timeout where the transport names none (it always does behind Sentinel): never 0, which blocks. */
+const DEFAULT_WAIT_MS = 2_000;
 const FAILOVER_PAUSE_MS = 500;
-/**
- * How long WAIT waits for the replicas after a write pipeline. Replicas on a healthy link acknowledge in
- * milliseconds; a WAIT that times out means a lagging replica or a failover under way, and the batch's
- * writes are then resolved like writes lost in a drop.
- */
-const WAIT_TIMEOUT_MS = 2_000;
-
 /**
  * Whether everything the target master holds has reached `target.replicas` replicas: ROLE gives the
  * master's replication offset and what each replica acknowledged (about once a second). For writes found
  * applied by a check (EXISTS, LLEN): a check is not a write, so a WAIT on it would confirm nothing.
+ * `epoch`: the pipe's reconnection count when the check's reply came; a ROLE from another connection
+ * (maybe another master) says nothing about that check.
  */
-async function replicated(target: Transport): Promise<boolean> {
+async function replicated(target: Transport, epoch: number | undefined): Promise<boolean> {
   const wanted = target.replicas;
-  if (!wanted) return true;
-  const deadline = Date.now() + WAIT_TIMEOUT_MS;
+  // Not behind Sentinel: there is one server, and what the check saw holds.
+  if (wanted === undefined) return true;
+  if (wanted === 0) return target.reconnects === epoch;
+  const deadline = Date.now() + (target.waitTimeoutMs ?? DEFAULT_WAIT_MS);
   for (;;) {
     const [role] = await target.send([['ROLE']]);
+    if (target.reconnects !== epoch) return false;
     if (!Array.isArray(role) || String(role[0]) !== 'master') return false;
     const offset = Number(role[1]);
     const acked = Array.isArray(role[2])
@@ -251,7 +251,7 @@ async function sendUnits(target: Transport, units: Unit[], results: WriteResult[
   }
   await target.refreshReplicas?.();
   const replicas = target.replicas ?? 0;
-  if (replicas > 0) commands.push(['WAIT', replicas, WAIT_TIMEOUT_MS]);
+  if (replicas > 0) commands.push(['WAIT', replicas, target.waitTimeoutMs ?? DEFAULT_WAIT_MS]);
   let replies: Reply[];
   let lost = false;
   try {
@@ -296,7 +296,7 @@ async function resolveLost(
   target: Transport,
   units: Unit[],
   results: WriteResult[],
-): Promise<{ again: Unit[]; present: Unit[] }> {
+): Promise<{ again: Unit[]; present: Unit[]; epoch: number | undefined }> {
   const checks: Command[] = [];
   const checkAt: number[] = [];
   for (const [n, u] of units.entries()) {
@@ -311,6 +311,8 @@ async function resolveLost(
   }
   // Reads only: the pipe sends them again by itself after another drop.
   const replies = await target.send(checks);
+  // No reconnection can complete between the reply and here (it needs I/O): the checks' connection.
+  const epoch = target.reconnects;
   const again: Unit[] = [];
   const present: Unit[] = [];
   for (const [n, u] of units.entries()) {
@@ -337,7 +339,7 @@ async function resolveLost(
       again.push(u);
     }
   }
-  return { again, present };
+  return { again, present, epoch };
 }
 
 /** The fate of one item from its reply; an EXEC reply holds one reply per queued command. */

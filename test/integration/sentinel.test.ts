@@ -5,7 +5,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
+import { ConnectionError, type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
+import { startLocalRedis } from '../../src/redis/local-server.js';
 import type { ProgressSink } from '../../src/report/types.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
@@ -105,6 +106,36 @@ describe('a Sentinel-managed master', () => {
     expect(report.totals).toMatchObject({ created: 2, overridden: 1, merged: 4, failed: 0 });
     for (const [k, v] of Object.entries(EXPECTED)) {
       expect(normalize(await readValue(plain.client(), k)), k).toEqual(normalize(v));
+    }
+  });
+
+  it('is read by a read-only user (no ROLE) and refuses a target user without ROLE and WAIT, exit 2', async () => {
+    const users = ['reader on >pw ~* &* +@read', 'writer on >pw ~* &* +@read +@write +multi +exec +discard'];
+    for (const server of sentinel.servers) {
+      for (const user of users) await server.client().call('ACL', 'SETUSER', ...user.split(' '));
+    }
+    try {
+      const master = await sentinel.master();
+      for (const [k, v] of Object.entries(INCOMING)) await put(master, k, v);
+      const asUser = (user: string): string =>
+        sentinel.url(0).replace('redis+sentinel://', `redis+sentinel://${user}:pw@`);
+
+      const report = await merge([asUser('reader')], plain.url);
+      expect(report.outcome, report.error).toBe('done');
+      expect(report.totals).toMatchObject({ created: Object.keys(INCOMING).length, failed: 0 });
+
+      const refused = await merge([plain.url], asUser('writer')).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(refused).toBeInstanceOf(ConnectionError);
+      expect((refused as ConnectionError).exitCode).toBe(2);
+      expect((refused as Error).message).toMatch(/may not run ROLE .*\+role \+wait/);
+      expect((refused as Error).message).not.toContain(':pw@');
+    } finally {
+      for (const server of sentinel.servers) {
+        await server.client().call('ACL', 'DELUSER', 'reader', 'writer');
+      }
     }
   });
 
@@ -238,6 +269,43 @@ describe('a bad Sentinel URL', () => {
     const lines = run.stderr.trimEnd().split('\n');
     expect(lines, run.stderr).toHaveLength(1);
     expect(lines[0]).toMatch(message);
+  });
+});
+
+describe('sentinels with a password of their own', () => {
+  it('are asked with ?sentinelPassword=…, and without it the run is exit 2 naming the fix', async () => {
+    const master = await startRedis({ password: 'master-pw' });
+    const guard = await startLocalRedis({
+      password: 'sentinel-pw',
+      args: ['--sentinel', 'monitor', 'pw', '127.0.0.1', String(master.port), '1'].concat([
+        '--sentinel',
+        'auth-pass',
+        'pw',
+        'master-pw',
+        '--sentinel',
+      ]),
+    });
+    try {
+      await put(plain.client(), 'k', str('v'));
+      const url = `redis+sentinel://:master-pw@127.0.0.1:${guard.port}/pw/0`;
+
+      const report = await merge([plain.url], `${url}?sentinelPassword=sentinel-pw`);
+      expect(report.outcome, report.error).toBe('done');
+      expect(report.target.url).toBe(
+        `redis+sentinel://:***@127.0.0.1:${guard.port}/pw/0?sentinelPassword=***`,
+      );
+      expect(await master.client().get('k')).toBe('v');
+
+      const refused = await merge([plain.url], url).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(refused).toBeInstanceOf(ConnectionError);
+      expect((refused as Error).message).toMatch(/refused the credentials .*sentinelPassword/);
+      expect((refused as Error).message).not.toMatch(/master-pw|sentinel-pw/);
+    } finally {
+      await Promise.all([guard.stop(), master.stop()]);
+    }
   });
 });
 
