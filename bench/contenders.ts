@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { JsonReport } from '../src/index.js';
 import type { LocalRedis } from '../src/redis/local-server.js';
 import { type Dataset, isPreloaded } from './dataset.js';
@@ -25,7 +25,10 @@ export interface BenchContext {
   sources: LocalRedis[];
   target: LocalRedis;
   sourceClients: Redis[];
-  targetClient: Redis;
+  /** Reads the target key by key (a Cluster client where the target is a cluster). */
+  targetClient: Redis | Cluster;
+  /** One client per master of the target (one for a standalone target): sizes, stats, flushes. */
+  targetNodes: Redis[];
   dataset: Dataset;
   /** The RESTORE streams, once prepareRestoreFiles() has written them. */
   restore?: RestoreFiles;
@@ -141,14 +144,18 @@ async function pipeFile(ctx: BenchContext, file: string, commands: number): Prom
 
 /** Starts counting the servers' commands: call right before the timed part. */
 async function startCounting(ctx: BenchContext): Promise<void> {
-  await resetStats([...ctx.sourceClients, ctx.targetClient]);
+  await resetStats([...ctx.sourceClients, ...ctx.targetNodes]);
 }
 
 /** What the servers executed since startCounting(), one note for the sources and one for the target. */
 async function countedNotes(ctx: BenchContext): Promise<string[]> {
-  const [sources, target] = await Promise.all([readStats(ctx.sourceClients), readStats([ctx.targetClient])]);
+  const [sources, target] = await Promise.all([readStats(ctx.sourceClients), readStats(ctx.targetNodes)]);
   const keys = ctx.dataset.keys;
   return [describeStats('sources', sources, keys), describeStats('target', target, keys)];
+}
+
+async function flushTarget(ctx: BenchContext): Promise<void> {
+  await Promise.all(ctx.targetNodes.map((node) => node.flushall()));
 }
 
 export async function runContender(ctx: BenchContext, name: ContenderName): Promise<Outcome> {
@@ -160,7 +167,7 @@ export async function runContender(ctx: BenchContext, name: ContenderName): Prom
     wallMs: 0,
     notes: [],
   };
-  await ctx.targetClient.flushall();
+  await flushTarget(ctx);
   try {
     switch (name) {
       case 'copy':
@@ -180,7 +187,7 @@ export async function runContender(ctx: BenchContext, name: ContenderName): Prom
   } catch (err) {
     return { ...base, error: err instanceof Error ? err.message : String(err) };
   } finally {
-    await ctx.targetClient.flushall();
+    await flushTarget(ctx);
   }
 }
 
@@ -298,7 +305,7 @@ async function kvmergeMerge(ctx: BenchContext, base: Outcome, dryRun: boolean): 
   if (!restore) throw new Error('the RESTORE files were not prepared');
   // Pre-load (not timed): a copy of the even-numbered keys, so half of the keys conflict.
   await pipeFile(ctx, restore.half, restore.halfCommands);
-  await expectDbsize(ctx.targetClient, restore.halfCommands, `${base.label} pre-load`);
+  await expectDbsize(ctx.targetNodes, restore.halfCommands, `${base.label} pre-load`);
 
   const run = await runKvmerge(ctx, {
     name: base.name,
@@ -321,13 +328,13 @@ async function kvmergeMerge(ctx: BenchContext, base: Outcome, dryRun: boolean): 
         `expected ${preloaded} conflicts`,
     );
   }
-  if (dryRun) await expectDbsize(ctx.targetClient, preloaded, `${base.label}: the target after a dry run`);
+  if (dryRun) await expectDbsize(ctx.targetNodes, preloaded, `${base.label}: the target after a dry run`);
   else await verifyTarget(ctx, 'merge', base.label);
   return kvmergeOutcome(base, run);
 }
 
 async function verifyTarget(ctx: BenchContext, mode: 'copy' | 'merge', what: string): Promise<void> {
-  await expectDbsize(ctx.targetClient, ctx.dataset.keys, what);
+  await expectDbsize(ctx.targetNodes, ctx.dataset.keys, what);
   const samples = ctx.dataset.perSource.flatMap((s) => s.samples);
   await checkSamples(ctx.sourceClients, ctx.targetClient, samples, mode, what);
 }

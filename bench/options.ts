@@ -7,6 +7,8 @@ export type BenchType = (typeof BENCH_TYPES)[number];
 /** The contenders, in the order they run and appear in the table. */
 export const CONTENDERS = ['copy', 'dump', 'native', 'merge', 'dry', 'migrate', 'ceiling'] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
+/** The contenders that can write into a cluster target (the others address one node). */
+export const CLUSTER_CONTENDERS: readonly ContenderName[] = ['copy', 'dump', 'native'];
 
 export type Runner = 'auto' | 'cli' | 'child';
 
@@ -38,6 +40,8 @@ export interface BenchOptions {
   /** Per source: one hash, set, zset and list of about this many MB (10^6 bytes) each; 0 = none. */
   bigMb: number;
   quick: boolean;
+  /** The target is a 3-master Redis Cluster (only the kvmerge copy contenders can run into it). */
+  cluster: boolean;
   only: ContenderName[];
   /** Passed to kvmerge as --concurrency; undefined = kvmerge's default. */
   concurrency?: number;
@@ -72,6 +76,8 @@ Options:
   --member-bytes N   mean collection element size in bytes (overrides the dataset's)
   --elements N       mean elements per small collection (overrides the dataset's)
   --quick            small and fast (CI): 2 sources x 5000 keys; no timing assertions
+  --cluster          the target is a 3-master Redis Cluster; runs copy, dump and native only
+                     (MIGRATE and the redis-cli ceiling address one node)
   --big              per source one hash, set, zset and list of --big-mb MB each
   --big-mb N         size of each big key in MB (default 500)
   --only a,b         run only these contenders (${CONTENDERS.join(', ')})
@@ -124,6 +130,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       'member-bytes': { type: 'string' },
       elements: { type: 'string' },
       quick: { type: 'boolean' },
+      cluster: { type: 'boolean' },
       big: { type: 'boolean' },
       'big-mb': { type: 'string' },
       only: { type: 'string' },
@@ -142,7 +149,8 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
   }
   const quick = values.quick ?? false;
   const big = values.big ?? false;
-  const only = (values.only ?? CONTENDERS.join(','))
+  const cluster = values.cluster ?? false;
+  const only = (values.only ?? (cluster ? CLUSTER_CONTENDERS : CONTENDERS).join(','))
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
@@ -152,6 +160,12 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
         `--only: unknown contender ${JSON.stringify(name)}; known: ${CONTENDERS.join(', ')}`,
       );
     }
+  }
+  const unfit = only.filter((name) => cluster && !CLUSTER_CONTENDERS.includes(name as ContenderName));
+  if (unfit.length > 0) {
+    throw new UsageError(
+      `--only ${unfit.join(',')} cannot run with --cluster; it can: ${CLUSTER_CONTENDERS.join(', ')}`,
+    );
   }
   const runner = values.runner ?? 'auto';
   if (runner !== 'auto' && runner !== 'cli' && runner !== 'child') {
@@ -176,6 +190,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     elements: positive('elements', values.elements) ?? sizes.elements,
     bigMb,
     quick,
+    cluster,
     only: CONTENDERS.filter((c) => only.includes(c)),
     runner,
     seed: positive('seed', values.seed, 0) ?? 1,

@@ -7,8 +7,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { findRedisServer, type LocalRedis, startLocalRedis } from '../src/redis/local-server.js';
+import { startBenchCluster } from './cluster.js';
 import {
   type BenchContext,
   LABELS,
@@ -23,6 +24,9 @@ import { BENCH_TYPES, type BenchOptions, type ContenderName, parseOptions, Usage
 import { redisCliPath } from './pipe.js';
 import { rssMethod } from './rss.js';
 import { markdownTable, textTable } from './table.js';
+
+/** Masters of the target under --cluster. */
+const CLUSTER_MASTERS = 3;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -70,6 +74,7 @@ function header(
     .map((t) => `${t} ${pct(opts.mix[t])}`)
     .join(', ');
   const data = [`${opts.sources} source(s)`];
+  if (opts.cluster) data.unshift(`target: a ${CLUSTER_MASTERS}-master Redis Cluster;`);
   if (opts.keys > 0) {
     data.push(
       `x ${opts.keys.toLocaleString('en-US')} keys, dataset ${opts.dataset} (${mix}; strings ~${opts.valueBytes} B, ` +
@@ -161,21 +166,33 @@ async function main(argv: string[]): Promise<number> {
   process.on('exit', removeDir);
   const servers: LocalRedis[] = [];
   const clients: Redis[] = [];
+  const clusterClients: Cluster[] = [];
   try {
-    log(`starting ${opts.sources + 1} redis-server processes (${server}, ${redisCliPath()})`);
-    const started = await Promise.all(
-      Array.from({ length: opts.sources + 1 }, () => startLocalRedis({ args: ['--loglevel', 'warning'] })),
+    const args = ['--loglevel', 'warning'];
+    log(
+      `starting ${opts.sources} source redis-server processes and ${opts.cluster ? `a ${CLUSTER_MASTERS}-master cluster` : 'one'} ` +
+        `as the target (${server}, ${redisCliPath()})`,
     );
-    servers.push(...started);
-    const target = started[opts.sources]!;
-    const sources = started.slice(0, opts.sources);
+    const sources = await Promise.all(Array.from({ length: opts.sources }, () => startLocalRedis({ args })));
+    servers.push(...sources);
+    const targetNodes = opts.cluster
+      ? await startBenchCluster(CLUSTER_MASTERS, args)
+      : [await startLocalRedis({ args })];
+    servers.push(...targetNodes);
+    const target = targetNodes[0]!;
     const client = (s: LocalRedis): Redis => {
       const redis = new Redis({ host: s.host, port: s.port, lazyConnect: false });
       clients.push(redis);
       return redis;
     };
     const sourceClients = sources.map(client);
-    const targetClient = client(target);
+    const nodeClients = targetNodes.map(client);
+    let targetClient: Redis | Cluster = nodeClients[0]!;
+    if (opts.cluster) {
+      const cluster = new Cluster(targetNodes.map((node) => ({ host: node.host, port: node.port })));
+      clusterClients.push(cluster);
+      targetClient = cluster;
+    }
 
     log('generating the dataset');
     const dataset = await generateDataset(
@@ -198,7 +215,17 @@ async function main(argv: string[]): Promise<number> {
     }
     log(describeDataset(dataset));
 
-    const ctx: BenchContext = { opts, dir, runner, sources, target, sourceClients, targetClient, dataset };
+    const ctx: BenchContext = {
+      opts,
+      dir,
+      runner,
+      sources,
+      target,
+      sourceClients,
+      targetClient,
+      targetNodes: nodeClients,
+      dataset,
+    };
     if (opts.only.some((name) => name === 'merge' || name === 'dry' || name === 'ceiling')) {
       log('pre-dumping RESTORE commands (not timed)');
       ctx.restore = await prepareRestoreFiles(ctx);
@@ -243,6 +270,7 @@ async function main(argv: string[]): Promise<number> {
     return failures.length > 0 ? 1 : 0;
   } finally {
     await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+    for (const c of clusterClients) c.disconnect();
     await Promise.all(servers.map((s) => s.stop()));
     removeDir();
   }

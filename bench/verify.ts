@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { isPreloaded, type SampleKey } from './dataset.js';
 import type { BenchType } from './options.js';
 
@@ -10,8 +10,9 @@ import type { BenchType } from './options.js';
 
 export class VerifyError extends Error {}
 
-export async function expectDbsize(target: Redis, expected: number, what: string): Promise<void> {
-  const size = await target.dbsize();
+/** The keys the target holds (summed over the masters of a cluster) must be `expected`. */
+export async function expectDbsize(nodes: readonly Redis[], expected: number, what: string): Promise<void> {
+  const size = (await Promise.all(nodes.map((node) => node.dbsize()))).reduce((a, b) => a + b, 0);
   if (size !== expected) {
     throw new VerifyError(`${what}: the target holds ${size} keys, expected ${expected}`);
   }
@@ -26,7 +27,7 @@ const SIZE: Record<BenchType, string> = {
 };
 
 /** A value as a list of latin1 strings, in an order that does not depend on the encoding. */
-async function contents(redis: Redis, key: string, type: BenchType): Promise<string[]> {
+async function contents(redis: Redis | Cluster, key: string, type: BenchType): Promise<string[]> {
   const text = (reply: unknown): string[] => (reply as Buffer[]).map((b) => b.toString('latin1'));
   switch (type) {
     case 'string': {
@@ -55,7 +56,7 @@ async function contents(redis: Redis, key: string, type: BenchType): Promise<str
  */
 export async function checkSamples(
   sources: readonly Redis[],
-  target: Redis,
+  target: Redis | Cluster,
   samples: readonly SampleKey[],
   mode: 'copy' | 'merge',
   what: string,
