@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -49,6 +49,7 @@ export interface Outcome {
 
 export const LABELS: Record<ContenderName, string> = {
   copy: 'kvmerge (defaults)',
+  backup: 'kvmerge --backup',
   dump: 'kvmerge --mode dump',
   native: 'kvmerge --mode native',
   merge: 'kvmerge merge (½ on target)',
@@ -171,6 +172,7 @@ export async function runContender(ctx: BenchContext, name: ContenderName): Prom
   try {
     switch (name) {
       case 'copy':
+      case 'backup':
         return await kvmergeCopy(ctx, base, 'auto');
       case 'dump':
       case 'native':
@@ -197,6 +199,8 @@ interface KvmergeJob {
   /** Per-type strategies; unset types keep kvmerge's default (skip). */
   strategies: Partial<Record<'string' | 'hash' | 'set' | 'zset' | 'list', 'override' | 'merge' | 'skip'>>;
   dryRun?: boolean;
+  /** A journal file to write (--backup); a fresh path each run. */
+  backup?: string;
 }
 
 /** Starts kvmerge as a child process (CLI or library entry) and returns its measurement and report. */
@@ -211,6 +215,7 @@ async function runKvmerge(
     for (const s of ctx.sources) args.push('-s', s.url);
     args.push('-t', ctx.target.url, '--mode', job.mode);
     if (job.dryRun) args.push('--dry-run');
+    if (job.backup) args.push('--backup', job.backup);
     for (const [type, strategy] of Object.entries(job.strategies)) args.push(`--${type}`, strategy);
     if (opts.concurrency !== undefined) args.push('--concurrency', String(opts.concurrency));
     if (opts.batch !== undefined) args.push('--batch', String(opts.batch));
@@ -219,6 +224,7 @@ async function runKvmerge(
     const doc = {
       version: 1,
       ...(job.dryRun ? { dryRun: true } : {}),
+      ...(job.backup ? { safety: { backup: job.backup } } : {}),
       sources: ctx.sources.map((s) => ({ url: s.url })),
       target: { url: ctx.target.url },
       strategies: job.strategies,
@@ -287,12 +293,20 @@ function expectCounts(report: JsonReport, expected: Partial<JsonReport['totals']
   }
 }
 
+/** Journals written so far: each backup run writes a new one (a journal is never overwritten). */
+let journals = 0;
+
 async function kvmergeCopy(
   ctx: BenchContext,
   base: Outcome,
   mode: 'auto' | 'dump' | 'native',
 ): Promise<Outcome> {
-  const run = await runKvmerge(ctx, { name: base.name, mode, strategies: {} });
+  const backup = base.name === 'backup' ? path.join(ctx.dir, `run-${++journals}.journal`) : undefined;
+  const run = await runKvmerge(ctx, { name: base.name, mode, strategies: {}, backup });
+  if (backup)
+    run.counted.push(
+      `journal: ${(statSync(backup).size / run.report.totals.created).toFixed(0)} bytes per created key`,
+    );
   const total = ctx.dataset.keys;
   expectCounts(run.report, { scanned: total, created: total, failed: 0, expired: 0 }, base.label);
   await verifyTarget(ctx, 'copy', base.label);

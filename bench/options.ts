@@ -5,10 +5,10 @@ export const BENCH_TYPES = ['string', 'hash', 'set', 'zset', 'list'] as const;
 export type BenchType = (typeof BENCH_TYPES)[number];
 
 /** The contenders, in the order they run and appear in the table. */
-export const CONTENDERS = ['copy', 'dump', 'native', 'merge', 'dry', 'migrate', 'ceiling'] as const;
+export const CONTENDERS = ['copy', 'backup', 'dump', 'native', 'merge', 'dry', 'migrate', 'ceiling'] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
 /** The contenders that can write into a cluster target (the others address one node). */
-export const CLUSTER_CONTENDERS: readonly ContenderName[] = ['copy', 'dump', 'native'];
+export const CLUSTER_CONTENDERS: readonly ContenderName[] = ['copy', 'backup', 'dump', 'native'];
 
 export type Runner = 'auto' | 'cli' | 'child';
 
@@ -59,6 +59,7 @@ export const USAGE = `Usage: npm run bench -- [options]
 
 Starts its own redis-server processes, generates a dataset on the sources and times, on the same data:
   copy     kvmerge with default flags (auto mode) into an empty target: what a user gets untuned
+  backup   the same copy with --backup (the journal of prior states, made durable before each write)
   dump     kvmerge --mode dump into an empty target
   native   kvmerge --mode native into an empty target
   merge    kvmerge, hash/set/zset/list merge and string override, into a target holding half the keys
@@ -76,7 +77,7 @@ Options:
   --member-bytes N   mean collection element size in bytes (overrides the dataset's)
   --elements N       mean elements per small collection (overrides the dataset's)
   --quick            small and fast (CI): 2 sources x 5000 keys; no timing assertions
-  --cluster          the target is a 3-master Redis Cluster; runs copy, dump and native only
+  --cluster          the target is a 3-master Redis Cluster; runs copy, backup, dump and native only
                      (MIGRATE and the redis-cli ceiling address one node)
   --big              per source one hash, set, zset and list of --big-mb MB each
   --big-mb N         size of each big key in MB (default 500)
