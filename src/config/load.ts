@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument } from 'yaml';
 import type * as z from 'zod';
 import {
   DATA_TYPES,
@@ -88,6 +87,8 @@ async function readConfigFile(file: string): Promise<unknown> {
     const why = code === 'ENOENT' ? 'no such file' : (code ?? String(err));
     throw new ConfigError('--config', `cannot read ${file} (${why}); check the path given to -c`);
   }
+  // Loaded here, not at start-up: only a run with a configuration file needs the YAML parser.
+  const { LineCounter, parseDocument } = await import('yaml');
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   const error = doc.errors[0];
