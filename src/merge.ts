@@ -47,6 +47,10 @@ interface Connected {
   sourcePipes: Transport[];
 }
 
+/** The key set allocated up front: 8 bytes a slot, at most 2^24 slots (128 MiB, for 12M keys); past it, it grows. */
+const MIN_SEEN = 1 << 14;
+const MAX_SEEN_PRESIZE = 1 << 24;
+
 /** Values in memory at once, as a multiple of the big-key threshold (values below it are read whole). */
 const BUDGET_BIG_KEYS = 2;
 
@@ -227,7 +231,8 @@ async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Pr
   const batches = scanBatches(
     src.nodes,
     { match: src.plan.match, count: write.scanCount, batchSize: write.batchSize },
-    new SeenKeys(),
+    // Sized for the keyspace at once (growing re-inserts every key seen so far), within reason.
+    new SeenKeys(Math.max(MIN_SEEN, Math.min(Math.ceil(((keyspace ?? 0) * 4) / 3), MAX_SEEN_PRESIZE))),
     keyspace ?? 0,
     src.caps,
     src.caps.cluster ? () => clusterLayout(src.nodes) : undefined,

@@ -78,11 +78,29 @@ const KNOWN = new Set<string>(DATA_TYPES);
 export const TYPE_ORDER: readonly DataType[] = ['string', 'hash', 'list', 'zset', 'set', 'stream'];
 
 export function typeFromReply(reply: unknown): DataType | null {
+  // The common replies, told from their bytes: a string made of every reply costs more than the
+  // rest of the probe on small keys (one TYPE per key of the run).
+  if (Buffer.isBuffer(reply)) {
+    const known = KNOWN_REPLIES.get(reply.length)?.find((name) => reply.equals(name.bytes));
+    if (known) return known.type;
+  }
   const name = String(reply);
   if (name === 'none') return null;
   // Pika 4's TYPE names a stream `streams`.
   if (name === 'streams') return 'stream';
   return KNOWN.has(name) ? (name as DataType) : 'other';
+}
+
+/** TYPE's replies for the known types, by length: `none` and the data types. */
+const KNOWN_REPLIES = new Map<number, { bytes: Buffer; type: DataType | null }[]>();
+for (const [name, type] of [['none', null], ...DATA_TYPES.map((t) => [t, t])] as [
+  string,
+  DataType | null,
+][]) {
+  const bytes = Buffer.from(name);
+  const same = KNOWN_REPLIES.get(bytes.length) ?? [];
+  same.push({ bytes, type });
+  KNOWN_REPLIES.set(bytes.length, same);
 }
 
 type TypeCaps = Pick<Caps, 'multiTypeNames' | 'staleType'>;
