@@ -159,9 +159,22 @@ export class RespPipe {
       this.waiting.push(w);
       if (this.socket && !this.reconnecting) {
         w.sent = true;
-        this.socket.write(w.payload);
+        this.write(this.socket, w.payload);
       }
     });
+  }
+
+  /**
+   * Writes on the socket, coalescing what is sent within one tick into one system call: the batches
+   * in flight answer together (one read from the socket settles several) and send their next round
+   * together, and on loopback each write costs a system call and a TCP segment of its own.
+   */
+  private write(socket: net.Socket, payload: Buffer): void {
+    if (!socket.writableCorked) {
+      socket.cork();
+      process.nextTick(() => socket.uncork());
+    }
+    socket.write(payload);
   }
 
   close(): void {
