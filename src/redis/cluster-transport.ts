@@ -12,8 +12,9 @@ const MAX_BACKOFF_MS = 1_000;
  * How long one node's pipe tries to reconnect by itself. Short: a node killed for good never comes
  * back, and its slots are served by the replica the cluster promotes, which only a slot table refresh
  * finds. The transport's own loop (send) keeps trying, node after node, for the whole retry budget.
+ * The same holds for the ioredis connection to each master (server.ts, the scanner's walks).
  */
-const NODE_RETRY_MS = 1_000;
+export const NODE_RETRY_MS = 1_000;
 
 /** A slice of the command list that goes to one node as a whole: one command, or MULTI … EXEC. */
 interface Unit {

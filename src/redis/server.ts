@@ -2,7 +2,7 @@ import { Cluster, type Redis } from 'ioredis';
 import { ConnectionError } from '../errors.js';
 import { measureClock, type TargetClock } from '../write/ttl.js';
 import { type Caps, keyspaceSize, probeServer } from './capabilities.js';
-import { ClusterTransport, nodeUrl } from './cluster-transport.js';
+import { ClusterTransport, NODE_RETRY_MS, nodeUrl } from './cluster-transport.js';
 import { close, connect, type Role } from './connect.js';
 import { type NetworkOptions, RespPipe } from './pipe.js';
 import type { Transport } from './transport.js';
@@ -74,7 +74,9 @@ export async function openServer(
     const endpoint = parseRedisUrl(url);
     const masters = await mastersOf(seed, endpoint.host, `${label} ${redactUrl(url)}`, endpoint.username);
     for (const { host, port } of masters) {
-      nodes.push(await connect(nodeUrl(url, host, port), role, `${label} node ${host}:${port}`, network));
+      nodes.push(
+        await connect(nodeUrl(url, host, port), role, `${label} node ${host}:${port}`, nodeNetwork(network)),
+      );
     }
     const all = await Promise.all(nodes.map((node) => probeServer(node)));
     control = await connectCluster(url, masters, network, label);
@@ -147,6 +149,15 @@ export async function clusterLayout(nodes: readonly Redis[]): Promise<string | u
   throw last;
 }
 
+/**
+ * A master's connection gives up quickly on a lost node: after a failover its slots are on the
+ * promoted replica, found by refreshMasters (the scanner's walk fails at once instead of waiting out
+ * the command timeout on a dead node, then walks the masters of now).
+ */
+function nodeNetwork(network: NetworkOptions): NetworkOptions {
+  return { ...network, retryBudgetMs: Math.min(network.retryBudgetMs, NODE_RETRY_MS) };
+}
+
 /** Backoff between attempts of refreshNodes while a master named cannot be reached. */
 const REFRESH_BACKOFF_MS = 250;
 
@@ -164,13 +175,21 @@ async function refreshNodes(
       // Nodes with a live connection answer at once; a dead one would first exhaust its retries.
       const ordered = [...nodes].sort((a, b) => Number(b.status === 'ready') - Number(a.status === 'ready'));
       const masters = await layoutMasters(ordered);
-      const byAddr = new Map(nodes.map((n) => [`${n.options.host}:${n.options.port}`, n]));
+      // A connection that gave up (status end) is made again: the node may be back, or be another now.
+      const byAddr = new Map(
+        nodes.filter((n) => n.status !== 'end').map((n) => [`${n.options.host}:${n.options.port}`, n]),
+      );
       const next: Redis[] = [];
       try {
         for (const { host, port } of masters) {
           next.push(
             byAddr.get(`${host}:${port}`) ??
-              (await connect(nodeUrl(url, host, port), role, `${label} node ${host}:${port}`, network)),
+              (await connect(
+                nodeUrl(url, host, port),
+                role,
+                `${label} node ${host}:${port}`,
+                nodeNetwork(network),
+              )),
           );
         }
       } catch (err) {
