@@ -169,7 +169,8 @@ export class ClusterTransport implements Transport {
             unit.redirects++;
             next.push(i);
             if (redirect.kind === 'MOVED') {
-              this.owners[unit.slot] = redirect.addr;
+              this.owners[redirect.slot] = redirect.addr;
+              unit.slot = redirect.slot;
               stale = true;
             } else if (redirect.kind === 'ASK') unit.ask = redirect.addr;
             else wait = true;
@@ -294,18 +295,27 @@ function cut(commands: readonly Command[]): Unit[] {
       while (i < commands.length - 1 && !isCommand(commands[i]!, 'EXEC')) i++;
       keyed = commands[start + 1] ?? keyed;
     }
-    const key = keyed[1];
+    const key = keyed[keyIndex(keyed)];
     const slot = key === undefined ? 0 : keySlot(Buffer.isBuffer(key) ? key : String(key));
     units.push({ start, end: i + 1, slot, redirects: 0 });
   }
   return units;
 }
 
+/** Commands whose argv[1] is a subcommand: their key is argv[2] (MEMORY USAGE key, XGROUP CREATE key …). */
+const SUBCOMMANDS = new Set(['MEMORY', 'XINFO', 'XGROUP', 'OBJECT']);
+
+/** Where a command names its key: argv[1], or argv[2] after a subcommand. */
+function keyIndex(command: Command): number {
+  const name = command[0];
+  return name.length <= 6 && SUBCOMMANDS.has(name.toUpperCase()) ? 2 : 1;
+}
+
 function isCommand(command: Command, name: string): boolean {
   return command[0].length === name.length && command[0].toUpperCase() === name;
 }
 
-type Redirect = { kind: 'MOVED' | 'ASK'; addr: string } | { kind: 'WAIT' };
+type Redirect = { kind: 'MOVED' | 'ASK'; slot: number; addr: string } | { kind: 'WAIT' };
 
 /**
  * Whether a unit's replies say that it did not run on this node, and where to send it. A MULTI unit
@@ -316,8 +326,8 @@ function redirectOf(replies: Reply[]): Redirect | undefined {
   if (replies.length > 1 && !(last instanceof Error)) return undefined;
   for (const reply of replies) {
     if (!(reply instanceof Error)) continue;
-    const match = /^(MOVED|ASK) \d+ (\S+)/.exec(reply.message);
-    if (match) return { kind: match[1] as 'MOVED' | 'ASK', addr: match[2]! };
+    const match = /^(MOVED|ASK) (\d+) (\S+)/.exec(reply.message);
+    if (match) return { kind: match[1] as 'MOVED' | 'ASK', slot: Number(match[2]), addr: match[3]! };
     if (/^(TRYAGAIN|CLUSTERDOWN)/.test(reply.message)) return { kind: 'WAIT' };
   }
   return undefined;

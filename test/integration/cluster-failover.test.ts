@@ -204,4 +204,54 @@ describe('Redis Cluster: a master killed, a master added, during the run', () =>
       await cs.stop();
     }
   }, 90_000);
+
+  it('commands whose key follows a subcommand (MEMORY USAGE, XINFO, XGROUP CREATE) go to the key’s master: no MOVED on a steady cluster', async () => {
+    const [from, into] = await Promise.all([startCluster(3), startCluster(3)]);
+    try {
+      const all: Store = new Map();
+      for (let i = 0; i < 300; i++) all.set(`u:${i}`, { type: 'string', value: `v${i}`, ttl: 'none' });
+      await loadCluster(from, [...all]);
+      const client = from.client();
+      for (let i = 0; i < 30; i++) {
+        await client.xadd(`st:${i}`, '1-1', 'f', `v${i}`);
+        await client.xgroup('CREATE', `st:${i}`, `g${i}`, '0');
+      }
+      // (ioredis itself sends XGROUP to the master of `CREATE`: those MOVED are not the run's.)
+      for (const node of from.nodes) {
+        const admin = node.client();
+        await admin.config('RESETSTAT');
+        admin.disconnect();
+      }
+      const report = await run(
+        from.url,
+        into.url,
+        { concurrency: 2, batchSize: 20 },
+        trigger(1e9, async () => 0).sink,
+      );
+      expect(report.outcome, report.error).toBe('done');
+      expect(report.totals.created).toBe(330);
+      // Every command reached the master of its key at once: not one MOVED on either cluster.
+      expect(await movedCount(from)).toBe(0);
+      expect(await movedCount(into)).toBe(0);
+      const target = into.client();
+      for (let i = 0; i < 30; i++) {
+        const groups = (await target.xinfo('GROUPS', `st:${i}`)) as unknown[][];
+        expect(String(groups[0]![1])).toBe(`g${i}`);
+      }
+    } finally {
+      await Promise.all([from.stop(), into.stop()]);
+    }
+  }, 60_000);
 });
+
+/** `errorstat_MOVED` summed over a cluster's masters (INFO errorstats). */
+async function movedCount(cluster: TestCluster): Promise<number> {
+  let total = 0;
+  for (const node of cluster.nodes) {
+    const client = node.client();
+    const match = /errorstat_MOVED:count=(\d+)/.exec(await client.info('errorstats'));
+    client.disconnect();
+    total += match ? Number(match[1]) : 0;
+  }
+  return total;
+}
