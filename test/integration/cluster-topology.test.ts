@@ -1,7 +1,8 @@
 /**
- * Unplanned changes of a Redis Cluster during a run (SPEC §7, §6.4): a master killed (kill -9) and its
- * replica promoted by the cluster itself, on the target and on a source; a master added to a source
- * cluster and given slots mid-scan. Real clusters of redis-server (test/harness/cluster.ts) with a short
+ * Changes of a Redis Cluster during a run (SPEC §7, §6.4): a master killed (kill -9) and its replica
+ * promoted by the cluster itself, on the target and on a source; a master added to a source cluster
+ * and given slots mid-scan; a big key's slot migrated between two of its windows; and, on a steady
+ * cluster, no redirection at all (commands routed by their key, also after a subcommand). Real clusters of redis-server (test/harness/cluster.ts) with a short
  * cluster-node-timeout, so that a failover takes a few seconds. The target is compared with the model
  * of the fold (test/property/model.ts): an append or a sum applied twice shows.
  */
@@ -80,7 +81,7 @@ function trigger(atKeys: number, act: (done: number) => Promise<unknown>) {
 
 const one = (key: string, entry: Entry | undefined) => canonical(new Map(entry ? [[key, entry]] : []));
 
-describe('Redis Cluster: a master killed, a master added, during the run', () => {
+describe('Redis Cluster changing under a run: a master killed, a master added, a slot moved mid-key', () => {
   let a: RedisServer;
   let t: RedisServer;
   let ca: Redis;
@@ -242,14 +243,61 @@ describe('Redis Cluster: a master killed, a master added, during the run', () =>
       await Promise.all([from.stop(), into.stop()]);
     }
   }, 60_000);
+  it('a big key’s slot migrated while its windows are written (ASK, then MOVED): the list arrives whole, no window twice, no temporary key left', async () => {
+    const cs = await startCluster(3);
+    try {
+      const key = 'big:moving';
+      const items = Array.from({ length: 400_000 }, (_, i) => `e${i}`);
+      for (let i = 0; i < items.length; i += 10_000) await ca.rpush(key, ...items.slice(i, i + 10_000));
+      const slot = slotOf(key);
+      const from = await cs.ownerOf(slot);
+      const to = (from + 1) % 3;
+      // Once the temporary key appears on the key's master (the first window written), the slot moves:
+      // the temporary key first, then an ASK window of 100 ms, then MOVED for the rest of the copy.
+      const owner = cs.nodes[from]!.client();
+      let stop = false;
+      let copying = false;
+      const moving = (async () => {
+        while (!stop && (await owner.keys('kvmerge-tmp:*')).length === 0)
+          await new Promise((r) => setTimeout(r, 1));
+        if (stop) return;
+        copying = true;
+        await cs.migrateSlot(slot, to, () => new Promise((r) => setTimeout(r, 100)));
+      })();
+      const report = await run(
+        a.url,
+        cs.url,
+        { bigKeyElements: 1000, mode: 'native' },
+        trigger(1e9, async () => 0).sink,
+      );
+      stop = true;
+      await moving;
+      owner.disconnect();
+      expect(copying).toBe(true);
+      expect(report.outcome, report.error).toBe('done');
+      expect(await cs.ownerOf(slot)).toBe(to);
+      // The copy met both redirections, and followed them.
+      expect(await movedCount(cs, 'ASK')).toBeGreaterThan(0);
+      expect(await movedCount(cs, 'MOVED')).toBeGreaterThan(0);
+      const target = cs.client();
+      expect(await target.lrange(key, 0, -1)).toEqual(items);
+      for (const node of cs.nodes) {
+        const admin = node.client();
+        expect(await admin.keys('kvmerge-tmp:*')).toEqual([]);
+        admin.disconnect();
+      }
+    } finally {
+      await cs.stop();
+    }
+  }, 90_000);
 });
 
-/** `errorstat_MOVED` summed over a cluster's masters (INFO errorstats). */
-async function movedCount(cluster: TestCluster): Promise<number> {
+/** `errorstat_<name>` (MOVED, ASK) summed over a cluster's masters (INFO errorstats). */
+async function movedCount(cluster: TestCluster, name = 'MOVED'): Promise<number> {
   let total = 0;
   for (const node of cluster.nodes) {
     const client = node.client();
-    const match = /errorstat_MOVED:count=(\d+)/.exec(await client.info('errorstats'));
+    const match = new RegExp(`errorstat_${name}:count=(\\d+)`).exec(await client.info('errorstats'));
     client.disconnect();
     total += match ? Number(match[1]) : 0;
   }
