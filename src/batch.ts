@@ -8,7 +8,7 @@ import type { WriteDoor } from './journal/types.js';
 import { type HolderView, type KeyProbe, probeBatch, type Unit } from './probe/probe.js';
 import type { Caps } from './redis/capabilities.js';
 import type { RespPipe } from './redis/pipe.js';
-import type { Control } from './redis/server.js';
+import type { ClusterView, Control } from './redis/server.js';
 import type { Transport } from './redis/transport.js';
 import type { Tally } from './report/tally.js';
 import { copyBigKey } from './write/bigkey.js';
@@ -73,6 +73,8 @@ export interface SourceRun {
   redis: Control;
   /** One connection per master (standalone: `redis`): each is scanned. */
   nodes: Redis[];
+  /** A cluster source: its layout and masters, for the scanner (reshards, failovers, new masters). */
+  cluster?: ClusterView;
   /** The hot path's connection to this source (probe, value reads). */
   pipe: Transport;
   /** The source gives DUMP payloads; turned off by a refusal. */

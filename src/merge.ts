@@ -8,7 +8,7 @@ import { checkPermissions } from './redis/permissions.js';
 import { type NetworkOptions, RespPipe } from './redis/pipe.js';
 import {
   closeServer,
-  clusterLayout,
+  clusterView,
   openServer,
   openTransport,
   type Server,
@@ -155,6 +155,7 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
         plan: plan.sources[index]!,
         redis: sources[index]!.control,
         nodes: sources[index]!.nodes,
+        cluster: clusterView(sources[index]!),
         pipe: sourcePipes[index]!,
         dumps: sourceInfos[index]!.dump !== false,
         nativeReason: sourceInfos[index]!.dump === false ? 'source has no DUMP' : undefined,
@@ -235,7 +236,7 @@ async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Pr
     new SeenKeys(Math.max(MIN_SEEN, Math.min(Math.ceil(((keyspace ?? 0) * 4) / 3), MAX_SEEN_PRESIZE))),
     keyspace ?? 0,
     src.caps,
-    src.caps.cluster ? () => clusterLayout(src.nodes) : undefined,
+    src.cluster,
   );
   // Batches decide in scan order (each after the one before it) and write only after deciding: a
   // typeMismatch `fail` in batch n stops the run with nothing of batch n written and nothing of a later

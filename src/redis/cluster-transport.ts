@@ -8,6 +8,13 @@ import { parseRedisUrl } from './url.js';
 const MAX_REDIRECTS = 16;
 const FIRST_BACKOFF_MS = 25;
 const MAX_BACKOFF_MS = 1_000;
+/**
+ * How long one node's pipe tries to reconnect by itself. Short: a node killed for good never comes
+ * back, and its slots are served by the replica the cluster promotes, which only a slot table refresh
+ * finds. The transport's own loop (send) keeps trying, node after node, for the whole retry budget.
+ * The same holds for the ioredis connection to each master (server.ts, the scanner's walks).
+ */
+export const NODE_RETRY_MS = 1_000;
 
 /** A slice of the command list that goes to one node as a whole: one command, or MULTI … EXEC. */
 interface Unit {
@@ -32,9 +39,13 @@ interface Unit {
  * - ASK: the slot is being migrated and the key is not (or no longer) on this node: the unit is sent
  *   to the importing node after ASKING, which holds for the whole MULTI … EXEC that follows it.
  * - TRYAGAIN, CLUSTERDOWN: nothing ran; the unit is sent again after a backoff, within the retry budget.
- * - A node that cannot be reached: the slot table is refreshed (a replica may have been promoted); a
- *   re-sendable send goes to the new owner, the units of a `resend: false` send that were in flight
- *   there have an unknown outcome.
+ * - A node that cannot be reached (killed, say): its pipe gives up after NODE_RETRY_MS, the slot table
+ *   is asked again of the other nodes, replicas included, and the units go to whoever owns their
+ *   slots then, again and again with a backoff while the cluster has not yet promoted a replica (the
+ *   dead master still named, or CLUSTERDOWN), within the retry budget. Units that pipe never wrote
+ *   (it failed, or was failing: a ServerLostError) are sent there whatever `resend` says; the units
+ *   of a `resend: false` send that were in flight when the connection dropped have an unknown
+ *   outcome (RepliesLostError), which the writer resolves on the new owner.
  *
  * Lost replies keep the Transport contract: the RepliesLostError carries the replies of the units
  * before the first unit whose outcome is unknown. A unit after it whose node did answer is then
@@ -44,6 +55,8 @@ interface Unit {
 export class ClusterTransport implements Transport {
   private readonly owners: (string | undefined)[] = new Array(SLOTS);
   private readonly pipes = new Map<string, Promise<RespPipe>>();
+  /** Every node CLUSTER SLOTS ever named, replicas too: who to ask for the table when masters die. */
+  private readonly known = new Set<string>();
   private refreshing?: Promise<void>;
   private closed = false;
 
@@ -84,17 +97,23 @@ export class ClusterTransport implements Transport {
     const started = Date.now();
     while (pending.length > 0) {
       const byNode = new Map<string, number[]>();
+      const next: number[] = [];
+      let stale = false;
+      let wait = false;
       for (const i of pending) {
         const unit = units[i]!;
+        // A slot without a master (between a master's failure and its replica's promotion) goes to
+        // any master, which answers CLUSTERDOWN or MOVED; with no master known, it waits a round.
         const addr = unit.ask ?? this.owners[unit.slot] ?? this.masters()[0];
-        if (addr === undefined) throw new ServerLostError(`${this.label}: no node owns slot ${unit.slot}`);
+        if (addr === undefined) {
+          next.push(i);
+          stale = wait = true;
+          continue;
+        }
         const ids = byNode.get(addr) ?? [];
         ids.push(i);
         byNode.set(addr, ids);
       }
-      const next: number[] = [];
-      let stale = false;
-      let wait = false;
       await Promise.all(
         [...byNode].map(async ([addr, ids]) => {
           const list: Command[] = [];
@@ -114,13 +133,18 @@ export class ClusterTransport implements Transport {
             if (err instanceof RepliesLostError) {
               lostWhy ??= err;
               got = err.replies;
-            } else if (opts.resend === false || Date.now() - started > this.net.retryBudgetMs) {
+            } else if (
+              (opts.resend === false && !(err instanceof ServerLostError)) ||
+              Date.now() - started > this.net.retryBudgetMs
+            ) {
               // A node that cannot be reached: was anything of this send applied there? Unknown.
               lostWhy ??= err instanceof Error ? err : new Error(String(err));
               this.forget(addr);
               got = [];
             } else {
-              // Re-sendable: after the refresh it goes to whichever node owns the slots now.
+              // Re-sendable, or never written (the pipe had given up): after the refresh it goes to
+              // whichever node owns the slots now.
+              lostWhy = err instanceof Error ? err : lostWhy;
               this.forget(addr);
               next.push(...ids);
               wait = true;
@@ -145,7 +169,8 @@ export class ClusterTransport implements Transport {
             unit.redirects++;
             next.push(i);
             if (redirect.kind === 'MOVED') {
-              this.owners[unit.slot] = redirect.addr;
+              this.owners[redirect.slot] = redirect.addr;
+              unit.slot = redirect.slot;
               stale = true;
             } else if (redirect.kind === 'ASK') unit.ask = redirect.addr;
             else wait = true;
@@ -154,15 +179,20 @@ export class ClusterTransport implements Transport {
       );
       if (wait) {
         if (Date.now() - started + backoff > this.net.retryBudgetMs) {
+          const why = lostWhy && !(lostWhy instanceof RepliesLostError) ? ` (${lostWhy.message})` : '';
           throw new ServerLostError(
-            `${this.label}: the cluster stayed unavailable (TRYAGAIN, CLUSTERDOWN or an unreachable master) ` +
+            `${this.label}: the cluster stayed unavailable (TRYAGAIN, CLUSTERDOWN or an unreachable master${why}) ` +
               `for ${Math.round((Date.now() - started) / 1000)}s; check CLUSTER INFO on its nodes, then run again`,
           );
         }
         await sleep(backoff);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
-      if (stale) await this.refresh();
+      // A refresh that finds no node to answer is retried on the next round, within the budget.
+      if (stale)
+        await this.refresh().catch((err: Error) => {
+          if (Date.now() - started > this.net.retryBudgetMs) throw err;
+        });
       pending = next.sort((a, b) => a - b);
     }
     if (unknown.size > 0) {
@@ -187,7 +217,8 @@ export class ClusterTransport implements Transport {
   private pipe(addr: string): Promise<RespPipe> {
     let pipe = this.pipes.get(addr);
     if (!pipe) {
-      pipe = RespPipe.open(this.nodeUrl(addr), `${this.label} node`, this.net);
+      const net = { ...this.net, retryBudgetMs: Math.min(this.net.retryBudgetMs, NODE_RETRY_MS) };
+      pipe = RespPipe.open(this.nodeUrl(addr), `${this.label} node`, net);
       this.pipes.set(addr, pipe);
       pipe.catch(() => this.pipes.get(addr) === pipe && this.pipes.delete(addr));
     }
@@ -201,11 +232,16 @@ export class ClusterTransport implements Transport {
     pipe?.then((p) => p.close()).catch(() => undefined);
   }
 
-  /** Reloads the slot table (one refresh at a time; callers during one wait for it). */
+  /**
+   * Reloads the slot table (one refresh at a time; callers during one wait for it). Nodes with an open
+   * pipe are asked first (a dead one was forgotten), then every other node ever named.
+   */
   private refresh(): Promise<void> {
-    this.refreshing ??= this.loadSlots([...this.masters(), ...this.pipes.keys()]).finally(() => {
-      this.refreshing = undefined;
-    });
+    this.refreshing ??= this.loadSlots([...this.pipes.keys(), ...this.masters(), ...this.known]).finally(
+      () => {
+        this.refreshing = undefined;
+      },
+    );
     return this.refreshing;
   }
 
@@ -217,11 +253,15 @@ export class ClusterTransport implements Transport {
         const [reply] = await (await this.pipe(addr)).send([['CLUSTER', 'SLOTS']]);
         if (reply instanceof Error) throw reply;
         const host = addr.slice(0, addr.lastIndexOf(':'));
+        const name = (node: Reply[]): string =>
+          `${node[0] instanceof Buffer && node[0].length > 0 ? node[0].toString() : host}:${node[1]}`;
+        // A slot no node claims now (its master failed, no replica promoted yet) is left unowned.
+        this.owners.fill(undefined);
         for (const range of reply as Reply[][]) {
-          const [from, to, master] = range as [number, number, Reply[]];
-          const ip = master[0] instanceof Buffer && master[0].length > 0 ? master[0].toString() : host;
-          const owner = `${ip}:${master[1]}`;
+          const [from, to, master, ...replicas] = range as [number, number, Reply[], ...Reply[][]];
+          const owner = name(master);
           for (let slot = from; slot <= to; slot++) this.owners[slot] = owner;
+          for (const node of [master, ...replicas]) this.known.add(name(node));
         }
         return;
       } catch (err) {
@@ -255,18 +295,27 @@ function cut(commands: readonly Command[]): Unit[] {
       while (i < commands.length - 1 && !isCommand(commands[i]!, 'EXEC')) i++;
       keyed = commands[start + 1] ?? keyed;
     }
-    const key = keyed[1];
+    const key = keyed[keyIndex(keyed)];
     const slot = key === undefined ? 0 : keySlot(Buffer.isBuffer(key) ? key : String(key));
     units.push({ start, end: i + 1, slot, redirects: 0 });
   }
   return units;
 }
 
+/** Commands whose argv[1] is a subcommand: their key is argv[2] (MEMORY USAGE key, XGROUP CREATE key …). */
+const SUBCOMMANDS = new Set(['MEMORY', 'XINFO', 'XGROUP', 'OBJECT']);
+
+/** Where a command names its key: argv[1], or argv[2] after a subcommand. */
+function keyIndex(command: Command): number {
+  const name = command[0];
+  return name.length <= 6 && SUBCOMMANDS.has(name.toUpperCase()) ? 2 : 1;
+}
+
 function isCommand(command: Command, name: string): boolean {
   return command[0].length === name.length && command[0].toUpperCase() === name;
 }
 
-type Redirect = { kind: 'MOVED' | 'ASK'; addr: string } | { kind: 'WAIT' };
+type Redirect = { kind: 'MOVED' | 'ASK'; slot: number; addr: string } | { kind: 'WAIT' };
 
 /**
  * Whether a unit's replies say that it did not run on this node, and where to send it. A MULTI unit
@@ -277,8 +326,8 @@ function redirectOf(replies: Reply[]): Redirect | undefined {
   if (replies.length > 1 && !(last instanceof Error)) return undefined;
   for (const reply of replies) {
     if (!(reply instanceof Error)) continue;
-    const match = /^(MOVED|ASK) \d+ (\S+)/.exec(reply.message);
-    if (match) return { kind: match[1] as 'MOVED' | 'ASK', addr: match[2]! };
+    const match = /^(MOVED|ASK) (\d+) (\S+)/.exec(reply.message);
+    if (match) return { kind: match[1] as 'MOVED' | 'ASK', slot: Number(match[2]), addr: match[3]! };
     if (/^(TRYAGAIN|CLUSTERDOWN)/.test(reply.message)) return { kind: 'WAIT' };
   }
   return undefined;

@@ -2,7 +2,7 @@ import { Cluster, type Redis } from 'ioredis';
 import { ConnectionError } from '../errors.js';
 import { measureClock, type TargetClock } from '../write/ttl.js';
 import { type Caps, keyspaceSize, probeServer } from './capabilities.js';
-import { ClusterTransport, nodeUrl } from './cluster-transport.js';
+import { ClusterTransport, NODE_RETRY_MS, nodeUrl } from './cluster-transport.js';
 import { close, connect, type Role } from './connect.js';
 import { type NetworkOptions, RespPipe } from './pipe.js';
 import type { Transport } from './transport.js';
@@ -26,6 +26,26 @@ export interface Server {
   caps: Caps;
   /** The run_id of every master (SPEC §1.7: a source that shares one with the target is the target). */
   runIds: string[];
+  /**
+   * A cluster: asks CLUSTER SLOTS again and makes `nodes` the masters of now (in place): connections to
+   * new masters are opened (a promoted replica, a master added by a reshard), those to nodes that are
+   * no longer masters are dropped. Retries while a master named cannot be reached (a failed master not
+   * yet replaced), for at most the retry budget.
+   */
+  refreshMasters?(): Promise<void>;
+}
+
+/** A cluster as the scanner sees it (scan/scanner.ts): its slot layout, and its masters made current. */
+export interface ClusterView {
+  layout(): Promise<string | undefined>;
+  refresh(): Promise<void>;
+}
+
+/** The ClusterView of a cluster server; undefined for a standalone one. */
+export function clusterView(server: Server): ClusterView | undefined {
+  const refresh = server.refreshMasters;
+  if (!server.caps.cluster || !refresh) return undefined;
+  return { layout: () => clusterLayout(server.nodes), refresh: () => refresh() };
 }
 
 /**
@@ -54,11 +74,14 @@ export async function openServer(
     const endpoint = parseRedisUrl(url);
     const masters = await mastersOf(seed, endpoint.host, `${label} ${redactUrl(url)}`, endpoint.username);
     for (const { host, port } of masters) {
-      nodes.push(await connect(nodeUrl(url, host, port), role, `${label} node ${host}:${port}`, network));
+      nodes.push(
+        await connect(nodeUrl(url, host, port), role, `${label} node ${host}:${port}`, nodeNetwork(network)),
+      );
     }
     const all = await Promise.all(nodes.map((node) => probeServer(node)));
     control = await connectCluster(url, masters, network, label);
-    return { url, label, control, nodes, caps: clusterCaps(all), runIds: runIdsOf(all) };
+    const refreshMasters = () => refreshNodes(nodes, url, role, label, network);
+    return { url, label, control, nodes, caps: clusterCaps(all), runIds: runIdsOf(all), refreshMasters };
   } catch (err) {
     control?.disconnect();
     await Promise.all(nodes.map((node) => close(node)));
@@ -108,7 +131,9 @@ export async function serverClock(server: Server): Promise<TargetClock> {
  */
 export async function clusterLayout(nodes: readonly Redis[]): Promise<string | undefined> {
   let last: unknown;
-  for (const node of nodes) {
+  // Nodes with a live connection first: a dead one answers only once its retries are spent.
+  const ordered = [...nodes].sort((a, b) => Number(b.status === 'ready') - Number(a.status === 'ready'));
+  for (const node of ordered) {
     try {
       const slots = (await node.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
       const owners = slots.map(([from, to, [ip, port]]) => `${from}-${to}@${ip}:${port}`).sort();
@@ -117,6 +142,88 @@ export async function clusterLayout(nodes: readonly Redis[]): Promise<string | u
         () => false,
       );
       return migrating ? undefined : owners.join(',');
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
+}
+
+/**
+ * A master's connection gives up quickly on a lost node: after a failover its slots are on the
+ * promoted replica, found by refreshMasters (the scanner's walk fails at once instead of waiting out
+ * the command timeout on a dead node, then walks the masters of now).
+ */
+function nodeNetwork(network: NetworkOptions): NetworkOptions {
+  return { ...network, retryBudgetMs: Math.min(network.retryBudgetMs, NODE_RETRY_MS) };
+}
+
+/** Backoff between attempts of refreshNodes while a master named cannot be reached. */
+const REFRESH_BACKOFF_MS = 250;
+
+/** Server.refreshMasters: `nodes` replaced in place by the masters CLUSTER SLOTS names now. */
+async function refreshNodes(
+  nodes: Redis[],
+  url: string,
+  role: Role,
+  label: string,
+  network: NetworkOptions,
+): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      // Nodes with a live connection answer at once; a dead one would first exhaust its retries.
+      const ordered = [...nodes].sort((a, b) => Number(b.status === 'ready') - Number(a.status === 'ready'));
+      const masters = await layoutMasters(ordered);
+      // A connection that gave up (status end) is made again: the node may be back, or be another now.
+      const byAddr = new Map(
+        nodes.filter((n) => n.status !== 'end').map((n) => [`${n.options.host}:${n.options.port}`, n]),
+      );
+      const next: Redis[] = [];
+      try {
+        for (const { host, port } of masters) {
+          next.push(
+            byAddr.get(`${host}:${port}`) ??
+              (await connect(
+                nodeUrl(url, host, port),
+                role,
+                `${label} node ${host}:${port}`,
+                nodeNetwork(network),
+              )),
+          );
+        }
+      } catch (err) {
+        for (const node of next) if (!nodes.includes(node)) node.disconnect();
+        throw err;
+      }
+      for (const node of nodes) if (!next.includes(node)) node.disconnect();
+      nodes.splice(0, nodes.length, ...next);
+      return;
+    } catch (err) {
+      if (Date.now() - started + REFRESH_BACKOFF_MS > network.retryBudgetMs) {
+        throw new ConnectionError(
+          `${label} ${redactUrl(url)}: the cluster's masters could not all be reached for ` +
+            `${Math.round((Date.now() - started) / 1000)}s (${(err as Error).message.split('\n')[0]}); ` +
+            'check CLUSTER NODES on its nodes, then run again',
+        );
+      }
+      await new Promise((r) => setTimeout(r, REFRESH_BACKOFF_MS));
+    }
+  }
+}
+
+/** The masters that own slots, asked of the nodes in turn until one answers. */
+async function layoutMasters(nodes: readonly Redis[]): Promise<{ host: string; port: number }[]> {
+  let last: unknown = new Error('no node to ask');
+  for (const node of nodes) {
+    try {
+      const slots = (await node.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+      const found = new Map<string, { host: string; port: number }>();
+      for (const [, , [ip, port]] of slots) {
+        const host = ip || String(node.options.host);
+        found.set(`${host}:${port}`, { host, port: Number(port) });
+      }
+      return [...found.values()];
     } catch (err) {
       last = err;
     }

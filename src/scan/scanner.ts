@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import type { Unit } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
+import type { ClusterView } from '../redis/server.js';
 import { SeenKeys } from './seen-keys.js';
 
 export interface ScanOptions {
@@ -36,10 +37,12 @@ const MAX_REWALKS = 5;
  * asks for the next batch: scanning never runs ahead of writing by more than one SCAN reply.
  * `nodes` holds one connection, or one per master of a cluster: the masters are walked in turn, a
  * page of each, so that every master is read and none runs ahead of the writes.
- * `layout` (a cluster): the slot layout, asked before and after each walk (undefined while a slot is
- * being migrated). A reshard during a walk can move keys from a master not yet walked to one already
- * walked; when the layout changed or was in flux, every master is walked again, and `seen` lets only
- * the keys missed through.
+ * `cluster` (a cluster source): its slot layout, asked before and after each walk (undefined while a
+ * slot is being migrated). A reshard during a walk can move keys from a master not yet walked to one
+ * already walked, or to a master added meanwhile; a master can die mid-walk (its replica promoted);
+ * when the layout changed or was in flux, or a master's walk failed, the masters are asked again
+ * (`cluster.refresh`: the new ones connected) and every master is walked again: `seen` lets only the
+ * keys missed through.
  * Where the server's SCAN cannot be trusted (Pika), it walks with SCANX instead (scanPika).
  */
 export async function* scanBatches(
@@ -48,7 +51,7 @@ export async function* scanBatches(
   seen: SeenKeys,
   keyspaceSize: number,
   caps: Pick<Caps, 'scanx' | 'multiTypeNames'>,
-  layout?: () => Promise<string | undefined>,
+  cluster?: ClusterView,
 ): AsyncGenerator<ScanBatch> {
   if (caps.scanx) {
     yield* scanPika(nodes[0]!, opts, seen, caps.multiTypeNames);
@@ -56,14 +59,21 @@ export async function* scanBatches(
   }
   const batches = new Batches(opts.batchSize);
   for (let walk = 0; ; walk++) {
-    const before = await layout?.();
-    for await (const { keys, walked } of walkNodes(nodes, opts, keyspaceSize)) {
+    const before = await cluster?.layout();
+    const lost: Error[] = [];
+    for await (const { keys, walked } of walkNodes(nodes, opts, keyspaceSize, cluster ? lost : undefined)) {
       for (const key of keys) if (seen.add(key)) batches.add({ key });
       yield* batches.full(walk === 0 ? walked : 1);
     }
-    if (!layout || walk >= MAX_REWALKS) break;
-    const after = await layout();
-    if (before !== undefined && before === after) break;
+    if (!cluster) break;
+    if (walk >= MAX_REWALKS) {
+      // Keys may have been missed: better a failed run than a quiet gap.
+      if (lost.length > 0) throw lost[0];
+      break;
+    }
+    const after = await cluster.layout();
+    if (lost.length === 0 && before !== undefined && before === after) break;
+    await cluster.refresh();
   }
   yield* batches.rest(1);
 }
@@ -75,11 +85,14 @@ const PARALLEL_PAGES = 8;
  * The pages of every node's SCAN walk, a page of each node per round, with the share of all nodes
  * walked after each page. A round asks the nodes at once, at most PARALLEL_PAGES of them together, so
  * a cluster's masters are read side by side while memory holds one page per node at most.
+ * With `lost` (a cluster), a node whose walk fails is left behind and its error pushed there: the
+ * caller walks the masters of after the failover again.
  */
 async function* walkNodes(
   nodes: readonly Redis[],
   opts: ScanOptions,
   keyspaceSize: number,
+  lost?: Error[],
 ): AsyncGenerator<{ keys: Buffer[]; walked: number }> {
   const walks = nodes.map((node) => scanPages(node, opts, keyspaceSize / nodes.length));
   const walked = nodes.map(() => 0);
@@ -89,7 +102,17 @@ async function* walkNodes(
   try {
     while (live.length > 0) {
       const still: number[] = [];
-      const round = await Promise.all(live.map((i) => limit(() => walks[i]!.next())));
+      const round = await Promise.all(
+        live.map((i) =>
+          limit(() =>
+            walks[i]!.next().catch((err: Error) => {
+              if (!lost) throw err;
+              lost.push(err);
+              return { done: true as const, value: undefined };
+            }),
+          ),
+        ),
+      );
       for (const [n, i] of live.entries()) {
         const page = round[n]!;
         if (page.done) {

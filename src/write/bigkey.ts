@@ -37,9 +37,10 @@ export interface BigKeyEnv {
   sourceCaps: Caps;
   targetCaps: Caps;
   /**
-   * The hot path's transport to the target: the last step (RENAME or ZUNIONSTORE of the temporary key
-   * with its TTL, in one MULTI/EXEC) goes through it, so that on a cluster it is routed by the slot
-   * Redis computes (ioredis's Cluster computes another for a key such as `{}a}` and refuses the pair).
+   * The hot path's transport to the target: every write goes through it (the windows, the temporary
+   * key's lease and deletion, the last step: RENAME or ZUNIONSTORE with the TTL in one MULTI/EXEC), so
+   * that on a cluster it is routed by the slot Redis computes (ioredis's Cluster computes another for a
+   * key such as `{}a}` and refuses the pair) and a slot moving mid-copy is followed like any write.
    */
   transport: Transport;
   /** A connection of its own to the target, for a value built inside one transaction. */
@@ -126,16 +127,16 @@ async function copyOrMerge(env: BigKeyEnv, job: BigKeyJob): Promise<BigKeyResult
       elements += window.length;
       // Write window k while window k+1 is read: two windows in memory at most.
       await writing;
-      writing = send(target, commands);
+      writing = send(env.transport, commands);
     }
     await writing;
-    if (job.type === 'stream' && tmp) await send(target, await streamTail(env, job.sourceKey, tmp));
+    if (job.type === 'stream' && tmp) await send(env.transport, await streamTail(env, job.sourceKey, tmp));
     if (elements === 0) return 'gone';
     return await finish(env, job, tmp, deadline, targetDeadline);
   } finally {
     if (tmp) {
       // Renamed away on success; otherwise (expired, error, interrupted) it must not survive.
-      await target.del(tmp).catch(() => undefined);
+      await env.transport.send([['DEL', tmp]]).catch(() => undefined);
       env.temp.release(tmp);
     }
   }
@@ -152,7 +153,7 @@ async function finish(
   const key = job.targetKey;
   if (job.action === 'merge' && !tmp) {
     const ttl = mergeTtlCommand(key, env.merge.ttl, deadline, targetDeadline, now(), env.clock);
-    if (ttl) await send(env.target, [ttl]);
+    if (ttl) await send(env.transport, [ttl]);
     return 'written';
   }
   const commands: Command[] = [];
@@ -379,12 +380,14 @@ async function fingerprintList(target: Control, key: Buffer, windowBytes: number
   return held;
 }
 
-/** Sends commands (of one key) in one pipeline and throws the first error reply. */
-async function send(target: Control, commands: Command[]): Promise<void> {
+/**
+ * Sends the commands of one key through the hot path's transport, which on a cluster follows MOVED and
+ * ASK (a reshard moving the key's slot mid-copy) and finds a promoted replica, then throws the first
+ * error reply. Not sent again after a drop: an RPUSH or APPEND applied twice would show, so the key
+ * fails instead (its temporary key deleted).
+ */
+async function send(transport: Transport, commands: Command[]): Promise<void> {
   if (commands.length === 0) return;
-  const pipeline = target.pipeline();
-  for (const [name, ...args] of commands) pipeline.callBuffer(name, ...args);
-  const replies = (await pipeline.exec()) as [Error | null, unknown][] | null;
-  if (!replies) throw new Error('transaction aborted');
-  for (const [err] of replies) if (err) throw err;
+  const replies = await transport.send(commands, { resend: false });
+  for (const reply of replies) if (reply instanceof Error) throw reply;
 }

@@ -1,6 +1,6 @@
 /**
  * A real Redis Cluster of redis-server processes for tests: N masters on free loopback ports, every
- * slot assigned, `cluster_state:ok` on every node before it is handed out. No replicas.
+ * slot assigned, `cluster_state:ok` on every node before it is handed out; replicas on request.
  *
  * Example:
  *   const cluster = await startCluster(3);
@@ -40,6 +40,17 @@ export interface TestCluster {
    * replicas[j] are swapped, so `nodes` stays the masters.
    */
   failover(j: number): Promise<void>;
+  /**
+   * kill -9 of the master nodes[j]: an unplanned failover. Resolves once every live master names
+   * replicas[j] as the owner of the dead master's slots (after cluster-node-timeout and an election);
+   * nodes[j] becomes the promoted replica, replicas[j] the dead process.
+   */
+  crash(j: number): Promise<void>;
+  /**
+   * Starts a new, empty master and joins it to the cluster (CLUSTER MEET); resolves once every node
+   * knows it, with its index in `nodes`. It owns no slot until migrateSlot moves some to it.
+   */
+  addMaster(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -48,7 +59,7 @@ export const slotOf = (key: string | Buffer): number => keySlot(key);
 
 const SLOTS = 16384;
 
-const startNode = async (): Promise<RedisServer> =>
+const startNode = async (nodeTimeoutMs = 3000): Promise<RedisServer> =>
   startRedis({
     port: await clusterPort(),
     args: [
@@ -57,7 +68,7 @@ const startNode = async (): Promise<RedisServer> =>
       '--cluster-config-file',
       'nodes.conf',
       '--cluster-node-timeout',
-      '3000',
+      String(nodeTimeoutMs),
       // A replica's first sync starts at once (by default the master waits 5 s for more replicas).
       '--repl-diskless-sync-delay',
       '0',
@@ -66,14 +77,18 @@ const startNode = async (): Promise<RedisServer> =>
 
 /**
  * Starts `n` masters (cluster bus on port + 10000) and joins them into one cluster; with `replicas`,
- * the first `replicas` masters get one replica each.
+ * the first `replicas` masters get one replica each. `nodeTimeoutMs` (cluster-node-timeout, default
+ * 3000): how long a silent master takes to be failed over (crash()).
  */
-export async function startCluster(n = 3, { replicas: replicaCount = 0 } = {}): Promise<TestCluster> {
+export async function startCluster(
+  n = 3,
+  { replicas: replicaCount = 0, nodeTimeoutMs = 3000 } = {},
+): Promise<TestCluster> {
   const nodes: RedisServer[] = [];
   const replicas: RedisServer[] = [];
   let admins: Redis[] = [];
   try {
-    for (let i = 0; i < n; i++) nodes.push(await startNode());
+    for (let i = 0; i < n; i++) nodes.push(await startNode(nodeTimeoutMs));
     admins = nodes.map((node) => node.client());
     for (const [i, admin] of admins.entries()) {
       const from = Math.floor((i * SLOTS) / n);
@@ -91,7 +106,7 @@ export async function startCluster(n = 3, { replicas: replicaCount = 0 } = {}): 
       return true;
     }, 20_000);
     for (let j = 0; j < replicaCount; j++) {
-      const replica = await startNode();
+      const replica = await startNode(nodeTimeoutMs);
       replicas.push(replica);
       const admin = replica.client();
       await admin.call('CLUSTER', 'MEET', '127.0.0.1', nodes[0]!.port);
@@ -117,7 +132,7 @@ export async function startCluster(n = 3, { replicas: replicaCount = 0 } = {}): 
     await Promise.all([...nodes, ...replicas].map((node) => node.stop()));
     throw err;
   }
-  return new LocalCluster(nodes, replicas, admins);
+  return new LocalCluster(nodes, replicas, admins, nodeTimeoutMs);
 }
 
 class LocalCluster implements TestCluster {
@@ -128,6 +143,7 @@ class LocalCluster implements TestCluster {
     readonly nodes: RedisServer[],
     readonly replicas: RedisServer[],
     private readonly admins: Redis[],
+    private readonly nodeTimeoutMs: number,
   ) {}
 
   get url(): string {
@@ -222,6 +238,48 @@ class LocalCluster implements TestCluster {
     this.nodes[j] = replica;
     this.admins[j] = replica.client();
     this.ids = undefined;
+  }
+
+  async crash(j: number): Promise<void> {
+    const dead = this.nodes[j]!;
+    const replica = this.replicas[j]!;
+    process.kill(dead.pid, 'SIGKILL');
+    this.admins[j]!.disconnect();
+    const others = this.admins.filter((_, i) => i !== j);
+    await waitFor(
+      async () => {
+        for (const other of others) {
+          const slots = (await other.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+          if (!slots.some(([, , [, port]]) => port === replica.port)) return false;
+          if (!String(await other.call('CLUSTER', 'INFO')).includes('cluster_state:ok')) return false;
+        }
+        return true;
+      },
+      10 * this.nodeTimeoutMs + 10_000,
+    );
+    this.replicas[j] = dead;
+    this.nodes[j] = replica;
+    this.admins[j] = replica.client();
+    this.ids = undefined;
+  }
+
+  async addMaster(): Promise<number> {
+    const node = await startNode(this.nodeTimeoutMs);
+    const admin = node.client();
+    await admin.call('CLUSTER', 'MEET', '127.0.0.1', this.nodes[0]!.port);
+    const id = String(await admin.call('CLUSTER', 'MYID'));
+    await waitFor(async () => {
+      for (const other of this.admins) {
+        if (!String(await other.call('CLUSTER', 'NODES')).includes(id)) return false;
+      }
+      // It must know every slot's owner too, or it refuses the keys migrated to it (CLUSTERDOWN).
+      const info = String(await admin.call('CLUSTER', 'INFO'));
+      return info.includes('cluster_state:ok') && info.includes(`cluster_slots_assigned:${SLOTS}`);
+    }, 20_000);
+    this.nodes.push(node);
+    this.admins.push(admin);
+    this.ids = undefined;
+    return this.nodes.length - 1;
   }
 
   async stop(): Promise<void> {
