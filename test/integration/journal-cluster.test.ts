@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, rollback, runMerge } from '../../src/index.js';
+import { readRecords } from '../../src/journal/reader.js';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
 import { digest, type RedisServer, startRedis } from '../harness/redis.js';
 import { kvmerge } from './cli-run.js';
@@ -127,6 +128,13 @@ describe('backup journal, rollback and resume with a Redis Cluster target', () =
       expect(await ct.zscore('bigz', 'm0')).toBe('3');
       expect(await ct.llen('bigl')).toBe(320);
       expect(await digests()).not.toEqual(before);
+
+      // The big keys' prior states (over bigKeyElements: 50) are windows, not DUMP payloads.
+      const kinds: Record<string, string> = {};
+      for await (const record of readRecords(backup)) {
+        if (record.kind === 'before') kinds[record.key.toString()] ??= record.prior.kind;
+      }
+      expect([kinds.big, kinds.bigz, kinds.bigl, kinds.h]).toEqual(['windows', 'windows', 'windows', 'dump']);
 
       const undone = await rollback({ backup, target: cluster.url });
       // s h st z l x big bigz bigl restored; new1 new2 new3 deleted.
