@@ -4,13 +4,13 @@
  * bounded size), never as one DUMP payload; rollback puts it back exactly (DEBUG DIGEST-VALUE), TTL
  * included, by way of a temporary key in its slot that leaves nothing behind.
  */
-import { mkdtemp, open } from 'node:fs/promises';
+import { mkdtemp, open, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rollback } from '../../src/index.js';
 import { PRIOR_WINDOW_BYTES, restoreTempKey } from '../../src/journal/big-prior.js';
-import { MAGIC } from '../../src/journal/format.js';
+import { encodeFrame, MAGIC } from '../../src/journal/format.js';
 import { readRecords } from '../../src/journal/reader.js';
 import { digest } from '../harness/redis.js';
 import { useServers } from './helpers.js';
@@ -109,5 +109,38 @@ describe('a big key in the backup journal', () => {
     await t.hset(restoreTempKey(Buffer.from('bighash')), 'stale', 'left by a killed rollback');
     await rollback({ backup, target: servers.target.url });
     expect(await digest(servers.target)).toBe(before);
+  }, 120_000);
+
+  it('--resume puts a big key back from its windows when the crash came before its step was marked applied: appended once', async () => {
+    const t = servers.t;
+    for (let i = 0; i < ELEMENTS; i += 5000) {
+      await t.rpush('biglist', ...Array.from({ length: 5000 }, (_, j) => `item-${i + j}`));
+    }
+    await t.pexpire('biglist', 800_000);
+    await servers.s[0]!.rpush('biglist', 'appended-1', 'appended-2');
+    // ttl: target keeps the list's lifetime, so that a put-back that lost it would show.
+    const config = { strategies: { list: 'merge' }, merge: { list: 'append', ttl: 'target' } };
+    const backup = journalPath();
+    expect((await servers.merge(config, { backup })).outcome).toBe('done');
+    const after = await t.call('DEBUG', 'DIGEST-VALUE', 'biglist');
+    expect(await t.llen('biglist')).toBe(ELEMENTS + 2);
+    expect(await t.pttl('biglist')).toBeGreaterThan(700_000);
+
+    // The journal as a crash right after the append was sent leaves it: the step journaled (its prior in
+    // windows), its `applied` mark and the source's end lost.
+    const crashed = journalPath();
+    const kept: Buffer[] = [MAGIC];
+    for await (const record of readRecords(backup)) {
+      if (record.kind !== 'applied' && record.kind !== 'sourceDone') kept.push(encodeFrame(record));
+    }
+    await writeFile(crashed, Buffer.concat(kept));
+    const resumed = await servers.merge(config, { backup: crashed, resume: true });
+    expect(resumed.outcome, resumed.error).toBe('done');
+    // Put back (200,000 elements, from the windows) and appended again: not appended twice.
+    expect(await t.llen('biglist')).toBe(ELEMENTS + 2);
+    expect(await t.call('DEBUG', 'DIGEST-VALUE', 'biglist')).toEqual(after);
+    expect(await t.lrange('biglist', -3, -1)).toEqual([`item-${ELEMENTS - 1}`, 'appended-1', 'appended-2']);
+    expect(await t.pttl('biglist')).toBeGreaterThan(700_000);
+    expect(await t.keys('kvmerge-tmp:*')).toEqual([]);
   }, 120_000);
 });
