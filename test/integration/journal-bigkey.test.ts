@@ -4,16 +4,17 @@
  * bounded size), never as one DUMP payload; rollback puts it back exactly (DEBUG DIGEST-VALUE), TTL
  * included, by way of a temporary key in its slot that leaves nothing behind.
  */
-import { mkdtemp, open, writeFile } from 'node:fs/promises';
+import { mkdtemp, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rollback } from '../../src/index.js';
 import { PRIOR_WINDOW_BYTES, restoreTempKey } from '../../src/journal/big-prior.js';
-import { encodeFrame, MAGIC } from '../../src/journal/format.js';
+import { MAGIC } from '../../src/journal/format.js';
 import { readRecords } from '../../src/journal/reader.js';
 import { digest } from '../harness/redis.js';
 import { useServers } from './helpers.js';
+import { forgetApplied } from './journal-edit.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-journal-bigkey-'));
 let n = 0;
@@ -129,11 +130,7 @@ describe('a big key in the backup journal', () => {
     // The journal as a crash right after the append was sent leaves it: the step journaled (its prior in
     // windows), its `applied` mark and the source's end lost.
     const crashed = journalPath();
-    const kept: Buffer[] = [MAGIC];
-    for await (const record of readRecords(backup)) {
-      if (record.kind !== 'applied' && record.kind !== 'sourceDone') kept.push(encodeFrame(record));
-    }
-    await writeFile(crashed, Buffer.concat(kept));
+    await forgetApplied(backup, crashed, [0]);
     const resumed = await servers.merge(config, { backup: crashed, resume: true });
     expect(resumed.outcome, resumed.error).toBe('done');
     // Put back (200,000 elements, from the windows) and appended again: not appended twice.

@@ -15,6 +15,7 @@ import { readRecords } from '../../src/journal/reader.js';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
 import { digest, type RedisServer, startRedis } from '../harness/redis.js';
 import { kvmerge } from './cli-run.js';
+import { forgetApplied } from './journal-edit.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-journal-cluster-'));
 let n = 0;
@@ -178,7 +179,7 @@ describe('backup journal, rollback and resume with a Redis Cluster target', () =
     }
   }
 
-  it('kill -9 mid-run into a cluster, then --resume: every master equals an uninterrupted run', async () => {
+  it('kill -9 mid-run into a cluster, or lost applied marks, then --resume: every master equals an uninterrupted run', async () => {
     const cfg = fresh('merge.yaml');
     await writeFile(cfg, JSON.stringify(doc()));
     await seedMany();
@@ -187,6 +188,19 @@ describe('backup journal, rollback and resume with a Redis Cluster target', () =
     expect(ref.code, ref.stderr).toBe(0);
     const after = await digests();
     const refBytes = (await stat(refJournal)).size;
+
+    // A crash that lost every `applied` mark of the second source (every master holds its writes, the
+    // journal knows none of them): each step is put back on its master and applied again, once.
+    const crashed = fresh('lost-marks.journal');
+    await forgetApplied(refJournal, crashed, [1]);
+    const again = await kvmerge(['-c', cfg, '--backup', crashed, '--resume', '--no-progress']);
+    expect(again.code, again.stderr).toBe(0);
+    const putBack = /1 source\(s\) finished, 0 key\(s\) of the next already applied, (\d+) key\(s\)/.exec(
+      again.stderr,
+    );
+    expect(Number(putBack?.[1])).toBeGreaterThan(KEYS);
+    expect(await digests()).toEqual(after);
+    expect(await tempKeysLeft()).toEqual([]);
 
     for (const fraction of [0.2, 0.6]) {
       await Promise.all([cluster.flushall(), ca.flushall(), cb.flushall()]);

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
-import { encodeFrame, MAGIC } from '../../src/journal/format.js';
 import { readRecords } from '../../src/journal/reader.js';
 import { describeServer } from '../harness/servers.js';
 import { kvmerge } from './cli-run.js';
 import { snapshot, useServers } from './helpers.js';
+import { forgetApplied } from './journal-edit.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-resume-pika-'));
 let n = 0;
@@ -82,12 +82,7 @@ describeServer('pika-4.0.1', 'resume into a Pika 4 target (native images)', () =
     // journal knows none of them): each of its steps is put back from its native image and applied
     // again, once.
     const crashed = fresh('lost-marks.journal');
-    const kept: Buffer[] = [MAGIC];
-    for await (const record of readRecords(refJournal)) {
-      const lost = (record.kind === 'applied' || record.kind === 'sourceDone') && record.source === 1;
-      if (!lost) kept.push(encodeFrame(record));
-    }
-    await writeFile(crashed, Buffer.concat(kept));
+    await forgetApplied(refJournal, crashed, [1]);
     const again = await kvmerge(['-c', cfg, '--backup', crashed, '--resume', '--no-progress']);
     expect(again.code, again.stderr).toBe(0);
     const putBack = /1 source\(s\) finished, 0 key\(s\) of the next already applied, (\d+) key\(s\)/.exec(
