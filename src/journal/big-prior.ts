@@ -108,7 +108,8 @@ export function restoreTempKey(key: Buffer): Buffer {
 /**
  * Puts a big key back from its journaled windows (SPEC §6.2): rebuilt window by window under a
  * temporary key in its slot, then RENAMEd over the key with its original expiry in one MULTI/EXEC,
- * so a reader sees the run's value or the prior one, never half. One window in memory at a time.
+ * so a reader sees the run's value or the prior one, never half; a target without RENAME (Pika) has the
+ * key emptied and rebuilt in place, its expiry last. One window in memory at a time.
  * Idempotent: a second put-back rebuilds the same key. A key whose prior lifetime is over is deleted.
  */
 export async function restoreWindows(
@@ -119,7 +120,22 @@ export async function restoreWindows(
   prior: Extract<PriorState, { kind: 'windows' }>,
   load: WindowLoader,
 ): Promise<void> {
-  const tmp = restoreTempKey(key);
+  // Without RENAME (Pika) the key itself is emptied and rebuilt: a reader may see it part-way.
+  const aside = caps.rename;
+  const tmp = aside ? restoreTempKey(key) : key;
+  // Its prior lifetime is over by now: it would be gone, so it is deleted.
+  if (prior.expireAt !== null && prior.expireAt <= targetTime(clock)) {
+    await sendChecked(
+      target,
+      aside
+        ? [
+            ['DEL', key],
+            ['DEL', tmp],
+          ]
+        : [['DEL', key]],
+    );
+    return;
+  }
   await sendChecked(target, [['DEL', tmp]]);
   let leasedAt = Number.NEGATIVE_INFINITY;
   for (const offset of prior.at) {
@@ -127,26 +143,20 @@ export async function restoreWindows(
     const commands: Command[] =
       prior.type === 'string' ? [['APPEND', tmp, items[0]!]] : CODECS[prior.type].write(tmp, items, caps);
     // The lease: a rebuild that dies half-way leaves nothing for long.
-    if (now() - leasedAt > TEMP_LEASE_RENEW_MS) {
+    if (aside && now() - leasedAt > TEMP_LEASE_RENEW_MS) {
       commands.push(['PEXPIRE', tmp, TEMP_TTL_MS]);
       leasedAt = now();
     }
     await sendChecked(target, commands);
   }
   const targetNow = targetTime(clock);
-  const lifetime: Command =
-    prior.expireAt === null
-      ? ['PERSIST', key]
-      : clock.offset !== null && caps.absoluteExpiry
-        ? ['PEXPIREAT', key, prior.expireAt]
-        : ['PEXPIRE', key, relativeTtl(prior.expireAt - targetNow, clock)];
-  if (prior.expireAt !== null && prior.expireAt <= targetNow) {
-    await sendChecked(target, [
-      ['DEL', key],
-      ['DEL', tmp],
-    ]);
+  if (!aside) {
+    if (prior.expireAt !== null)
+      await sendChecked(target, [lifetimeOf(key, prior.expireAt, caps, clock, targetNow)]);
     return;
   }
+  const lifetime: Command =
+    prior.expireAt === null ? ['PERSIST', key] : lifetimeOf(key, prior.expireAt, caps, clock, targetNow);
   // Not re-sent after a drop: a second RENAME would find no temporary key; the put-back is repeated instead.
   const replies = await target.send([['MULTI'], ['RENAME', tmp, key], lifetime, ['EXEC']], { resend: false });
   const exec = replies[replies.length - 1];
@@ -155,6 +165,19 @@ export async function restoreWindows(
   );
   if (failure) throw new Error(`the target refused a restore: ${failure.message.split('\n')[0]}`);
   if (!Array.isArray(exec)) throw new Error('the target aborted a restore (MULTI/EXEC)');
+}
+
+/** The command that gives `key` back its absolute expiry (relative where the target cannot take one). */
+function lifetimeOf(
+  key: Buffer,
+  expireAt: number,
+  caps: Caps,
+  clock: TargetClock,
+  targetNow: number,
+): Command {
+  return clock.offset !== null && caps.absoluteExpiry
+    ? ['PEXPIREAT', key, expireAt]
+    : ['PEXPIRE', key, relativeTtl(expireAt - targetNow, clock)];
 }
 
 async function sendChecked(target: Transport, commands: Command[]): Promise<void> {

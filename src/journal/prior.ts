@@ -72,12 +72,18 @@ export async function readPriors(
       ['PTTL', key],
     ]),
   );
+  const types = keys.map((_key, i) => {
+    const type = typeFromReply(first[3 * i]);
+    const exists = first[3 * i + 1];
+    return type === null || (exists === 0 && type !== 'stream') ? null : type;
+  });
+  // With `big`, the element counts (no MEMORY USAGE here) tell which keys to read in windows.
+  const bigAt = big ? await bigByCount(target, keys, types, big) : new Set<number>();
   const reads: Command[] = [];
   const plan: { type: NativeType; at: number; count: number; expireAt: number | null }[] = [];
   const out: PriorState[] = keys.map((key, i) => {
-    const type = typeFromReply(first[3 * i]);
-    const exists = first[3 * i + 1];
-    if (type === null || (exists === 0 && type !== 'stream')) return { kind: 'absent' };
+    const type = types[i]!;
+    if (type === null || bigAt.has(i)) return { kind: 'absent' };
     if (type === 'other') throw new Error('cannot back up a key of a module type on a target without DUMP');
     const commands = CODECS[type].read(key, caps);
     // Pika's PTTL on a stream means nothing (capabilities.ts, streamTtl): a stream there has no lifetime.
@@ -92,7 +98,37 @@ export async function readPriors(
     const value = CODECS[p.type].decode(replies.slice(p.at, p.at + p.count), caps);
     if (value !== null) out[i] = { kind: 'native', type: p.type, value, expireAt: p.expireAt };
   });
+  for (const i of bigAt) {
+    out[i] = await journalWindows(
+      target,
+      keys[i]!,
+      types[i] as WindowedType,
+      expiry(first[3 * i + 2]),
+      big!.sink,
+    );
+  }
   return out;
+}
+
+/** The positions of the keys over the big-key thresholds, by their element count (or string length). */
+async function bigByCount(
+  target: Transport,
+  keys: readonly Buffer[],
+  types: readonly (string | null)[],
+  big: BigPriors,
+): Promise<Set<number>> {
+  const asked = types.flatMap((type, i) => (windowed(type) ? [i] : []));
+  if (asked.length === 0) return new Set();
+  const counts = await target.send(
+    asked.map((i): Command => [COUNT_COMMAND[types[i] as WindowedType], keys[i]!]),
+  );
+  return new Set(
+    asked.filter((i, n) => {
+      const count = counts[n];
+      const limit = types[i] === 'string' ? big.bigKeyBytes : big.bigKeyElements;
+      return typeof count === 'number' && count > limit;
+    }),
+  );
 }
 
 /** Reads PTTL replies as absolute expiries (target clock, ms) as of now. */

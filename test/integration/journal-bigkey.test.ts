@@ -13,7 +13,8 @@ import { PRIOR_WINDOW_BYTES, restoreTempKey } from '../../src/journal/big-prior.
 import { MAGIC } from '../../src/journal/format.js';
 import { readRecords } from '../../src/journal/reader.js';
 import { digest } from '../harness/redis.js';
-import { useServers } from './helpers.js';
+import { describeServer } from '../harness/servers.js';
+import { snapshot, useServers } from './helpers.js';
 import { forgetApplied } from './journal-edit.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-journal-bigkey-'));
@@ -141,3 +142,57 @@ describe('a big key in the backup journal', () => {
     expect(await t.keys('kvmerge-tmp:*')).toEqual([]);
   }, 120_000);
 });
+
+describeServer(
+  'pika-4.0.1',
+  'a big key in the backup journal on a Pika 4 target (no DUMP, no RENAME)',
+  () => {
+    const servers = useServers(1, { target: { server: 'pika-4.0.1' } });
+    const COUNT = 20_000;
+
+    it(`a hash and a list of ${COUNT} elements are journaled in windows and rolled back exactly (contents and TTL)`, async () => {
+      const t = servers.t;
+      for (let i = 0; i < COUNT; i += 2000) {
+        const p = t.pipeline();
+        // HMSET: Pika's HSET takes one pair.
+        p.hmset(
+          'bighash',
+          ...Array.from({ length: 2000 }, (_, j) => [`field:${i + j}`, `v${(i + j) % 97}`]).flat(),
+        );
+        p.rpush('biglist', ...Array.from({ length: 2000 }, (_, j) => `item-${i + j}`));
+        await p.exec();
+      }
+      await t.pexpire('biglist', 800_000);
+      await servers.s[0]!.hset('bighash', 'field:1', 'source');
+      await servers.s[0]!.rpush('biglist', 'appended');
+      const before = await snapshot(t);
+      const backup = journalPath();
+      const report = await servers.merge(
+        {
+          strategies: { hash: 'override', list: 'merge' },
+          merge: { list: 'append', ttl: 'target' },
+          write: { bigKeyElements: 1000 },
+        },
+        { backup },
+      );
+      expect(report.outcome, report.error).toBe('done');
+      expect(await t.hlen('bighash')).toBe(1);
+      expect(await t.llen('biglist')).toBe(COUNT + 1);
+      const kinds: Record<string, string> = {};
+      let windows = 0;
+      for await (const record of readRecords(backup)) {
+        if (record.kind === 'before') kinds[record.key.toString()] = record.prior.kind;
+        if (record.kind === 'window') windows++;
+      }
+      expect(kinds).toEqual({ bighash: 'windows', biglist: 'windows' });
+      expect(windows).toBeGreaterThan(2);
+
+      const undone = await rollback({ backup, target: servers.target.url });
+      expect(undone).toMatchObject({ keys: 2, restored: 2, outcome: 'done' });
+      expect(await snapshot(t)).toEqual(before);
+      const pttl = await t.pttl('biglist');
+      expect(pttl).toBeGreaterThan(700_000);
+      expect(pttl).toBeLessThanOrEqual(800_000);
+    }, 120_000);
+  },
+);
