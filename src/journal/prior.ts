@@ -177,15 +177,17 @@ async function readSizedPriors(
   big: BigPriors,
 ): Promise<PriorState[]> {
   const clearBelow = Math.min(big.bigKeyBytes, big.bigKeyElements * MIN_BYTES_PER_ELEMENT);
+  // Not on a cluster: MEMORY USAGE names its key at argv[2], and the cluster transport routes by argv[1].
+  const asksMemory = caps.memoryUsage && !caps.cluster;
   const first = await target.send(
     keys.flatMap((key): Command[] => [
-      ...(caps.memoryUsage ? [['MEMORY', 'USAGE', key] as Command] : []),
+      ...(asksMemory ? [['MEMORY', 'USAGE', key] as Command] : []),
       ['TYPE', key],
     ]),
   );
-  const per = caps.memoryUsage ? 2 : 1;
+  const per = asksMemory ? 2 : 1;
   const sizes = keys.map((_key, i) => {
-    const memory = caps.memoryUsage ? first[per * i] : undefined;
+    const memory = asksMemory ? first[per * i] : undefined;
     const type = typeFromReply(first[per * i + per - 1]);
     const bytes = typeof memory === 'number' ? memory : undefined;
     const isBig = windowed(type) && bytes !== undefined && bytes > big.bigKeyBytes;

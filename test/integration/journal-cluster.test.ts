@@ -52,6 +52,11 @@ describe('backup journal, rollback and resume with a Redis Cluster target', () =
 
   beforeEach(async () => {
     await Promise.all([cluster.flushall(), ca.flushall(), cb.flushall()]);
+    for (const node of cluster.nodes) {
+      const client = node.client();
+      await client.config('RESETSTAT');
+      client.disconnect();
+    }
   });
 
   /** DEBUG DIGEST of every master, in order: the whole cluster's data, TTLs included. */
@@ -108,6 +113,18 @@ describe('backup journal, rollback and resume with a Redis Cluster target', () =
     await q.exec();
   }
 
+  /** `errorstat_<name>` summed over the masters (INFO errorstats). */
+  async function errorCount(name: string): Promise<number> {
+    let total = 0;
+    for (const node of cluster.nodes) {
+      const client = node.client();
+      const match = new RegExp(`errorstat_${name}:count=(\\d+)`).exec(await client.info('errorstats'));
+      client.disconnect();
+      total += match ? Number(match[1]) : 0;
+    }
+    return total;
+  }
+
   async function tempKeysLeft(): Promise<string[]> {
     const left: string[] = [];
     for (const node of cluster.nodes) {
@@ -136,6 +153,9 @@ describe('backup journal, rollback and resume with a Redis Cluster target', () =
         if (record.kind === 'before') kinds[record.key.toString()] ??= record.prior.kind;
       }
       expect([kinds.big, kinds.bigz, kinds.bigl, kinds.h]).toEqual(['windows', 'windows', 'windows', 'dump']);
+
+      // Every prior read went to the master of its key's slot: no MOVED on the way.
+      expect(await errorCount('MOVED')).toBe(0);
 
       const undone = await rollback({ backup, target: cluster.url });
       // s h st z l x big bigz bigl restored; new1 new2 new3 deleted.
