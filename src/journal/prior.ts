@@ -177,8 +177,7 @@ async function readSizedPriors(
   big: BigPriors,
 ): Promise<PriorState[]> {
   const clearBelow = Math.min(big.bigKeyBytes, big.bigKeyElements * MIN_BYTES_PER_ELEMENT);
-  // Not on a cluster: MEMORY USAGE names its key at argv[2], and the cluster transport routes by argv[1].
-  const asksMemory = caps.memoryUsage && !caps.cluster;
+  const asksMemory = caps.memoryUsage;
   const first = await target.send(
     keys.flatMap((key): Command[] => [
       ...(asksMemory ? [['MEMORY', 'USAGE', key] as Command] : []),

@@ -255,7 +255,8 @@ function cut(commands: readonly Command[]): Unit[] {
       while (i < commands.length - 1 && !isCommand(commands[i]!, 'EXEC')) i++;
       keyed = commands[start + 1] ?? keyed;
     }
-    const key = keyed[1];
+    // MEMORY USAGE names its key after the subcommand; every other command of ours at argv[1].
+    const key = isCommand(keyed, 'MEMORY') ? keyed[2] : keyed[1];
     const slot = key === undefined ? 0 : keySlot(Buffer.isBuffer(key) ? key : String(key));
     units.push({ start, end: i + 1, slot, redirects: 0 });
   }

@@ -85,7 +85,8 @@ describe('backup journal, rollback and resume with a Redis Cluster target', () =
       ct.set('untouched', 'stays'),
       ct.hset('big', ...Array.from({ length: 300 }, (_, i) => [`f${i}`, 't']).flat()),
       ct.zadd('bigz', ...Array.from({ length: 200 }, (_, i) => [i, `m${i}`]).flat()),
-      ct.rpush('bigl', ...Array.from({ length: 120 }, (_, i) => `t${i}`)),
+      // Elements of 20 bytes: big by MEMORY USAGE too (tiny ones pack under 16 bytes each).
+      ct.rpush('bigl', ...Array.from({ length: 120 }, (_, i) => `t${i}`.padEnd(20, '.'))),
     ]);
     await ct.pexpire('h', 500_000);
     await ct.pexpire('l', 900_000);
