@@ -200,8 +200,9 @@ async function readSizedPriors(
     if (!isBig) second.push(['DUMP', key]);
     second.push(['PTTL', key]);
   });
-  const replies = await target.send(second);
+  // Expiries count from when the PTTLs were sent, never lengthened by the round trip.
   const expiry = expiryFrom(clock);
+  const replies = await target.send(second);
   const out: PriorState[] = [];
   let r = 0;
   for (const [i, key] of keys.entries()) {
