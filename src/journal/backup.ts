@@ -10,8 +10,8 @@ import type { Command } from '../write/commands.js';
 import type { TargetClock } from '../write/ttl.js';
 import { JournalFile } from './file.js';
 import { FORMAT_VERSION, type JournalHeader } from './format.js';
-import { readPriors, restoreKeys } from './prior.js';
-import { journalTargetIs, readHeader, readRecords, type ScanEnd } from './reader.js';
+import { type BigPriors, readPriors, restoreKeys } from './prior.js';
+import { journalTargetIs, openWindows, readHeader, readRecords, type ScanEnd } from './reader.js';
 import type { PriorState, StepKey, WriteDoor } from './types.js';
 
 /**
@@ -132,9 +132,20 @@ export async function prepareBackup(plan: MergePlan): Promise<ResumeState | unde
 }
 
 /** Puts back and cleans up after an interrupted run: the unsettled steps' keys, then its temporary keys. */
-async function putBack(target: Transport, caps: Caps, clock: TargetClock, state: ResumeState): Promise<void> {
-  for (let i = 0; i < state.unsettled.length; i += 256) {
-    await restoreKeys(target, caps, clock, state.unsettled.slice(i, i + 256));
+async function putBack(
+  path: string,
+  target: Transport,
+  caps: Caps,
+  clock: TargetClock,
+  state: ResumeState,
+): Promise<void> {
+  const windows = await openWindows(path);
+  try {
+    for (let i = 0; i < state.unsettled.length; i += 256) {
+      await restoreKeys(target, caps, clock, state.unsettled.slice(i, i + 256), windows.read);
+    }
+  } finally {
+    await windows.close();
   }
   // One DEL per key: on a cluster, keys of different slots cannot share a command.
   for (let i = 0; i < state.tempKeys.length; i += 256) {
@@ -165,7 +176,17 @@ export class Backup {
     private readonly caps: Caps,
     private readonly clock: TargetClock,
     private readonly state: ResumeState | undefined,
-  ) {}
+    write: MergePlan['write'],
+  ) {
+    // A big target key's prior state goes into the journal a window at a time (big-prior.ts).
+    this.big = {
+      bigKeyElements: write.bigKeyElements,
+      bigKeyBytes: write.bigKeyBytes,
+      sink: async (key, items) => (await this.file.append([{ kind: 'window', key, items }], true))[0]!,
+    };
+  }
+
+  private readonly big: BigPriors;
 
   /**
    * Creates the journal, or reopens it for a resume after putting back the interrupted run's
@@ -181,9 +202,9 @@ export class Backup {
     const path = plan.safety.backup!;
     if (state) {
       const file = await JournalFile.reopen(path, state.end.validBytes);
-      await putBack(target, caps, clock, state);
+      await putBack(path, target, caps, clock, state);
       await file.append([{ kind: 'resumed', at: new Date().toISOString() }], true);
-      return new Backup(file, target, caps, clock, state);
+      return new Backup(file, target, caps, clock, state, plan.write);
     }
     await checkDump(target, caps, clock);
     const header: JournalHeader = {
@@ -196,7 +217,7 @@ export class Backup {
       runId: randomUUID(),
       startedAt: new Date().toISOString(),
     };
-    return new Backup(await JournalFile.create(path, header), target, caps, clock, undefined);
+    return new Backup(await JournalFile.create(path, header), target, caps, clock, undefined, plan.write);
   }
 
   /** What the resumed run's journal said, for the log line. */
@@ -229,7 +250,7 @@ export class Backup {
       before: async (steps) => {
         if (steps.length === 0) return;
         const keys = steps.map((s) => s.key);
-        const priors = await readPriors(this.target, this.caps, this.clock, keys);
+        const priors = await readPriors(this.target, this.caps, this.clock, keys, this.big);
         await this.file.append(
           steps.map((s, i) => ({
             kind: 'before' as const,
@@ -241,7 +262,9 @@ export class Backup {
           true,
         );
       },
-      temp: (key) => this.file.append([{ kind: 'temp', key }], true),
+      temp: async (key) => {
+        await this.file.append([{ kind: 'temp', key }], true);
+      },
       applied: (steps: readonly StepKey[]) => {
         if (steps.length === 0) return;
         void this.file

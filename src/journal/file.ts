@@ -16,6 +16,8 @@ export class JournalFile {
   private failure?: Error;
   private idle: Promise<void> = Promise.resolve();
   private bytes: number;
+  /** Where the next appended frame will start (bytes written and queued). */
+  private end: number;
 
   private constructor(
     private readonly handle: FileHandle,
@@ -23,6 +25,7 @@ export class JournalFile {
     position: number,
   ) {
     this.bytes = position;
+    this.end = position;
   }
 
   /** A new journal with its header, durable (file and directory entry) before this resolves. */
@@ -40,7 +43,9 @@ export class JournalFile {
       );
     }
     const file = new JournalFile(handle, path, 0);
-    file.queued.push(MAGIC, encodeFrame(header));
+    const frame = encodeFrame(header);
+    file.queued.push(MAGIC, frame);
+    file.end = MAGIC.length + frame.length;
     await file.sync();
     await syncDirectory(path);
     return file;
@@ -59,13 +64,22 @@ export class JournalFile {
     return this.bytes;
   }
 
-  /** Appends records; resolves once they are on disk (fsync) when `durable`, at once otherwise. */
-  append(records: readonly JournalRecord[], durable: boolean): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    for (const record of records) this.queued.push(encodeFrame(record));
-    if (durable) return this.sync();
-    this.kick();
-    return Promise.resolve();
+  /**
+   * Appends records; resolves once they are on disk (fsync) when `durable`, at once otherwise, to the
+   * offset of each record's frame in the file (for readers that come back to one: reader.ts readFrameAt).
+   */
+  async append(records: readonly JournalRecord[], durable: boolean): Promise<number[]> {
+    if (this.failure) throw this.failure;
+    const offsets: number[] = [];
+    for (const record of records) {
+      const frame = encodeFrame(record);
+      offsets.push(this.end);
+      this.end += frame.length;
+      this.queued.push(frame);
+    }
+    if (durable) await this.sync();
+    else this.kick();
+    return offsets;
   }
 
   private sync(): Promise<void> {

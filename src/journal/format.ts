@@ -30,6 +30,8 @@ export type JournalRecord =
   | JournalHeader
   /** Written and made durable before step (source, key, type) sends anything: the key's state then. */
   | { kind: 'before'; source: number; key: Buffer; type: string; prior: PriorState }
+  /** One window of a big key's prior state (PriorState 'windows' names it by its offset). */
+  | { kind: 'window'; key: Buffer; items: Buffer[] }
   /** A temporary key is about to be created (a big key built aside): resume and rollback delete it. */
   | { kind: 'temp'; key: Buffer }
   /** The steps' replies came and say they were applied. Not synced: a lost one only means a redo. */

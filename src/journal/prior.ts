@@ -6,7 +6,9 @@ import type { Transport } from '../redis/transport.js';
 import type { Command } from '../write/commands.js';
 import { CODECS } from '../write/native/index.js';
 import { now, relativeTtl, type TargetClock } from '../write/ttl.js';
-import type { PriorState } from './types.js';
+import { journalWindows, restoreWindows, type WindowSink } from './big-prior.js';
+import type { WindowLoader } from './reader.js';
+import type { PriorState, WindowedType } from './types.js';
 
 /** The target's clock, in Unix ms, at our `at` (performance.now() ms). */
 export function targetTime(clock: TargetClock, at = now()): number {
@@ -19,37 +21,49 @@ export function dumpsPriors(caps: Caps): boolean {
 }
 
 /**
+ * Which target keys are big enough to be journaled in windows (journal/big-prior.ts), and where
+ * their windows go. The thresholds are the run's own (write.bigKeyElements, write.bigKeyBytes).
+ */
+export interface BigPriors {
+  bigKeyElements: number;
+  bigKeyBytes: number;
+  sink: WindowSink;
+}
+
+/** MEMORY USAGE below this many bytes per allowed element cannot hide more than bigKeyElements elements (as batch.ts sizeUp). */
+const MIN_BYTES_PER_ELEMENT = 16;
+
+const COUNT_COMMAND: Record<WindowedType, string> = {
+  string: 'STRLEN',
+  hash: 'HLEN',
+  set: 'SCARD',
+  zset: 'ZCARD',
+  list: 'LLEN',
+};
+
+const windowed = (type: string | null): type is WindowedType =>
+  type !== null && Object.hasOwn(COUNT_COMMAND, type);
+
+/**
  * The present state of each key on the target (SPEC §6.2): a DUMP payload with its absolute expiry,
  * or where the target has no DUMP (Pika) a native image read with the type's codec; absent when the
- * key does not exist. One round trip with DUMP, two without (TYPE first, then the type's reads).
+ * key does not exist. With `big`, a key over the big-key thresholds is read window by window into the
+ * journal instead of as one payload, so memory stays bounded whatever the key's size: a first round
+ * trip learns each key's MEMORY USAGE and type (and, where MEMORY USAGE cannot tell, its element
+ * count, beside the DUMP), the second reads the payloads. Without `big`, one round trip of DUMPs.
  */
 export async function readPriors(
   target: Transport,
   caps: Caps,
   clock: TargetClock,
   keys: readonly Buffer[],
+  big?: BigPriors,
 ): Promise<PriorState[]> {
   if (keys.length === 0) return [];
-  const sentAt = now();
-  const at = targetTime(clock, sentAt);
-  const expiry = (pttl: Reply | undefined): number | null =>
-    typeof pttl === 'number' && pttl >= 0 ? at + pttl : null;
   if (dumpsPriors(caps)) {
-    const replies = await target.send(
-      keys.flatMap((key): Command[] => [
-        ['DUMP', key],
-        ['PTTL', key],
-      ]),
-    );
-    return keys.map((_key, i) => {
-      const payload = replies[2 * i];
-      if (payload instanceof Error)
-        throw new Error(`cannot back up the target's key (DUMP: ${payload.message})`);
-      if (payload === null || payload === undefined) return { kind: 'absent' };
-      if (!Buffer.isBuffer(payload)) throw new Error(`unexpected DUMP reply for a key being backed up`);
-      return { kind: 'dump', payload, expireAt: expiry(replies[2 * i + 1]) };
-    });
+    return big ? await readSizedPriors(target, caps, clock, keys, big) : await readDumps(target, clock, keys);
   }
+  const expiry = expiryFrom(clock);
   // Pika 4.0's TYPE may name the type of a deleted key: EXISTS decides (capabilities.ts, staleType).
   const first = await target.send(
     keys.flatMap((key): Command[] => [
@@ -58,12 +72,18 @@ export async function readPriors(
       ['PTTL', key],
     ]),
   );
+  const types = keys.map((_key, i) => {
+    const type = typeFromReply(first[3 * i]);
+    const exists = first[3 * i + 1];
+    return type === null || (exists === 0 && type !== 'stream') ? null : type;
+  });
+  // With `big`, the element counts (no MEMORY USAGE here) tell which keys to read in windows.
+  const bigAt = big ? await bigByCount(target, keys, types, big) : new Set<number>();
   const reads: Command[] = [];
   const plan: { type: NativeType; at: number; count: number; expireAt: number | null }[] = [];
   const out: PriorState[] = keys.map((key, i) => {
-    const type = typeFromReply(first[3 * i]);
-    const exists = first[3 * i + 1];
-    if (type === null || (exists === 0 && type !== 'stream')) return { kind: 'absent' };
+    const type = types[i]!;
+    if (type === null || bigAt.has(i)) return { kind: 'absent' };
     if (type === 'other') throw new Error('cannot back up a key of a module type on a target without DUMP');
     const commands = CODECS[type].read(key, caps);
     // Pika's PTTL on a stream means nothing (capabilities.ts, streamTtl): a stream there has no lifetime.
@@ -78,6 +98,123 @@ export async function readPriors(
     const value = CODECS[p.type].decode(replies.slice(p.at, p.at + p.count), caps);
     if (value !== null) out[i] = { kind: 'native', type: p.type, value, expireAt: p.expireAt };
   });
+  for (const i of bigAt) {
+    out[i] = await journalWindows(
+      target,
+      keys[i]!,
+      types[i] as WindowedType,
+      expiry(first[3 * i + 2]),
+      big!.sink,
+    );
+  }
+  return out;
+}
+
+/** The positions of the keys over the big-key thresholds, by their element count (or string length). */
+async function bigByCount(
+  target: Transport,
+  keys: readonly Buffer[],
+  types: readonly (string | null)[],
+  big: BigPriors,
+): Promise<Set<number>> {
+  const asked = types.flatMap((type, i) => (windowed(type) ? [i] : []));
+  if (asked.length === 0) return new Set();
+  const counts = await target.send(
+    asked.map((i): Command => [COUNT_COMMAND[types[i] as WindowedType], keys[i]!]),
+  );
+  return new Set(
+    asked.filter((i, n) => {
+      const count = counts[n];
+      const limit = types[i] === 'string' ? big.bigKeyBytes : big.bigKeyElements;
+      return typeof count === 'number' && count > limit;
+    }),
+  );
+}
+
+/** Reads PTTL replies as absolute expiries (target clock, ms) as of now. */
+function expiryFrom(clock: TargetClock): (pttl: Reply | undefined) => number | null {
+  const at = targetTime(clock, now());
+  return (pttl) => (typeof pttl === 'number' && pttl >= 0 ? at + pttl : null);
+}
+
+/** The DUMP payload and expiry of each key, in one round trip. */
+async function readDumps(
+  target: Transport,
+  clock: TargetClock,
+  keys: readonly Buffer[],
+): Promise<PriorState[]> {
+  const expiry = expiryFrom(clock);
+  const replies = await target.send(
+    keys.flatMap((key): Command[] => [
+      ['DUMP', key],
+      ['PTTL', key],
+    ]),
+  );
+  return keys.map((_key, i) => dumpPrior(replies[2 * i], replies[2 * i + 1], expiry));
+}
+
+function dumpPrior(
+  payload: Reply | undefined,
+  pttl: Reply | undefined,
+  expiry: (pttl: Reply | undefined) => number | null,
+): PriorState {
+  if (payload instanceof Error) throw new Error(`cannot back up the target's key (DUMP: ${payload.message})`);
+  if (payload === null || payload === undefined) return { kind: 'absent' };
+  if (!Buffer.isBuffer(payload)) throw new Error(`unexpected DUMP reply for a key being backed up`);
+  return { kind: 'dump', payload, expireAt: expiry(pttl) };
+}
+
+/**
+ * DUMP payloads for the keys under the big-key thresholds, windows for the others (see readPriors).
+ * A key that MEMORY USAGE puts between the two thresholds gets its element count with its DUMP: if
+ * it is big after all, that payload (at most bigKeyBytes) is dropped and the key read in windows.
+ */
+async function readSizedPriors(
+  target: Transport,
+  caps: Caps,
+  clock: TargetClock,
+  keys: readonly Buffer[],
+  big: BigPriors,
+): Promise<PriorState[]> {
+  const clearBelow = Math.min(big.bigKeyBytes, big.bigKeyElements * MIN_BYTES_PER_ELEMENT);
+  const asksMemory = caps.memoryUsage;
+  const first = await target.send(
+    keys.flatMap((key): Command[] => [
+      ...(asksMemory ? [['MEMORY', 'USAGE', key] as Command] : []),
+      ['TYPE', key],
+    ]),
+  );
+  const per = asksMemory ? 2 : 1;
+  const sizes = keys.map((_key, i) => {
+    const memory = asksMemory ? first[per * i] : undefined;
+    const type = typeFromReply(first[per * i + per - 1]);
+    const bytes = typeof memory === 'number' ? memory : undefined;
+    const isBig = windowed(type) && bytes !== undefined && bytes > big.bigKeyBytes;
+    const unsure = windowed(type) && !isBig && (bytes === undefined || bytes > clearBelow);
+    return { type, isBig, unsure };
+  });
+  const second: Command[] = [];
+  keys.forEach((key, i) => {
+    const { type, isBig, unsure } = sizes[i]!;
+    if (unsure) second.push([COUNT_COMMAND[type as WindowedType], key]);
+    if (!isBig) second.push(['DUMP', key]);
+    second.push(['PTTL', key]);
+  });
+  // Expiries count from when the PTTLs were sent, never lengthened by the round trip.
+  const expiry = expiryFrom(clock);
+  const replies = await target.send(second);
+  const out: PriorState[] = [];
+  let r = 0;
+  for (const [i, key] of keys.entries()) {
+    const { type, isBig, unsure } = sizes[i]!;
+    const count = unsure ? replies[r++] : undefined;
+    const payload = isBig ? undefined : replies[r++];
+    const pttl = replies[r++];
+    const limit = type === 'string' ? big.bigKeyBytes : big.bigKeyElements;
+    if (isBig || (typeof count === 'number' && count > limit)) {
+      out.push(await journalWindows(target, key, type as WindowedType, expiry(pttl), big.sink));
+    } else out.push(dumpPrior(payload, pttl, expiry));
+  }
   return out;
 }
 
@@ -98,6 +235,7 @@ export function restoreCommands(
   if (prior.kind === 'absent' || (prior.expireAt !== null && prior.expireAt <= targetNow)) {
     return { commands: [['DEL', key]], transaction: false };
   }
+  if (prior.kind === 'windows') throw new Error('a big key is put back window by window (restoreWindows)');
   const absolute = clock.offset !== null && caps.absoluteExpiry;
   if (prior.kind === 'dump') {
     if (prior.expireAt === null)
@@ -124,15 +262,23 @@ export function restoreCommands(
 /**
  * Puts keys back into their prior states, in one pipeline (one MULTI/EXEC per native image), and
  * throws the first error reply naming the key's position. Sent with resend: a restore is idempotent.
+ * A big key journaled in windows is put back on its own afterwards, a window at a time, read from the
+ * journal with `windows`.
  */
 export async function restoreKeys(
   target: Transport,
   caps: Caps,
   clock: TargetClock,
   keys: readonly { key: Buffer; prior: PriorState }[],
+  windows: WindowLoader,
 ): Promise<void> {
   const commands: Command[] = [];
+  const bigKeys: { key: Buffer; prior: Extract<PriorState, { kind: 'windows' }> }[] = [];
   for (const { key, prior } of keys) {
+    if (prior.kind === 'windows') {
+      bigKeys.push({ key, prior });
+      continue;
+    }
     const planned = restoreCommands(key, prior, caps, clock);
     if (planned.transaction) commands.push(['MULTI'], ...planned.commands, ['EXEC']);
     else commands.push(...planned.commands);
@@ -140,4 +286,5 @@ export async function restoreKeys(
   const replies = await target.send(commands);
   const failure = replies.flat(2).find((r): r is Error => r instanceof Error);
   if (failure) throw new Error(`the target refused a restore: ${failure.message.split('\n')[0]}`);
+  for (const { key, prior } of bigKeys) await restoreWindows(target, caps, clock, key, prior, windows);
 }

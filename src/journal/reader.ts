@@ -87,6 +87,36 @@ async function openOrExplain(path: string) {
   }
 }
 
+/**
+ * Reads the `window` records of big keys' prior states by their offsets (PriorState 'windows'), one at
+ * a time: a big key is put back without its whole image in memory. Close it when done.
+ */
+export async function openWindows(
+  path: string,
+): Promise<{ read(offset: number): Promise<Buffer[]>; close(): Promise<void> }> {
+  const file = await openOrExplain(path);
+  return {
+    async read(offset) {
+      const head = Buffer.alloc(8);
+      const { bytesRead } = await file.read(head, 0, 8, offset);
+      const length = bytesRead === 8 ? head.readUInt32LE(0) : 0;
+      const frame = Buffer.alloc(8 + length);
+      await file.read(frame, 0, frame.length, offset);
+      const decoded = bytesRead === 8 ? decodeFrame(frame, 0) : 'short';
+      if (typeof decoded === 'string' || decoded.record.kind !== 'window') {
+        throw new Error(
+          `${path} lacks the window of a big key's prior state at byte ${offset} (the journal is damaged)`,
+        );
+      }
+      return decoded.record.items;
+    },
+    close: () => file.close(),
+  };
+}
+
+/** Reads one window's items, by its journal offset. */
+export type WindowLoader = (offset: number) => Promise<Buffer[]>;
+
 /** The header of a journal; exit 2 when the file is not a journal of a format this version reads. */
 export async function readHeader(path: string): Promise<JournalHeader> {
   for await (const record of readRecords(path)) {

@@ -8,7 +8,7 @@ import type { Transport } from '../redis/transport.js';
 import { parseRedisUrl, redactUrl } from '../redis/url.js';
 import { now } from '../write/ttl.js';
 import { dumpsPriors, restoreKeys } from './prior.js';
-import { journaledTempKeys, journalTargetIs, openJournal } from './reader.js';
+import { journaledTempKeys, journalTargetIs, openJournal, openWindows } from './reader.js';
 import type { JournaledKey } from './types.js';
 
 export interface RollbackOptions {
@@ -78,6 +78,7 @@ export async function rollback(opts: RollbackOptions, hooks: RollbackHooks = {})
   // A cluster target is the whole cluster: every key goes to the master of its slot.
   const server = await openServer(url, 'target', 'target', network);
   let pipe: Transport | undefined;
+  let windows: Awaited<ReturnType<typeof openWindows>> | undefined;
   const report: RollbackReport = {
     journal: opts.backup,
     target: header.target,
@@ -106,13 +107,14 @@ export async function rollback(opts: RollbackOptions, hooks: RollbackHooks = {})
         ? err
         : new ConnectionError(`cannot connect to target ${redactUrl(url)}: ${err.message}`);
     });
+    windows = await openWindows(opts.backup);
     const batchSize = opts.batchSize ?? 256;
     let batch: JournaledKey[] = [];
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
       const keys = batch;
       batch = [];
-      if (!opts.dryRun) await restoreKeys(pipe!, caps, clock, keys);
+      if (!opts.dryRun) await restoreKeys(pipe!, caps, clock, keys, windows!.read);
       for (const { prior } of keys) {
         report.keys++;
         if (prior.kind === 'absent') report.deleted++;
@@ -150,6 +152,7 @@ export async function rollback(opts: RollbackOptions, hooks: RollbackHooks = {})
       `the rollback stopped after ${report.keys} key(s): ${(err as Error).message.split('\n')[0]}; run it again to finish (it is safe to repeat)`,
     );
   } finally {
+    await windows?.close();
     pipe?.close();
     await closeServer(server);
   }

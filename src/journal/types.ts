@@ -12,7 +12,17 @@ export type PriorState =
    * (string: Buffer; hash: [field, value][]; set: Buffer[]; zset: [member, score][]; list: Buffer[];
    * stream: entries) and the absolute expiry in ms (null: no TTL).
    */
-  | { kind: 'native'; type: string; value: unknown; expireAt: number | null };
+  | { kind: 'native'; type: string; value: unknown; expireAt: number | null }
+  /**
+   * A big key (over write.bigKeyElements elements or write.bigKeyBytes bytes) as a native image in
+   * windows: `at` holds the journal offsets of its `window` records, in order, each one window of the
+   * type's flat layout (hash: field, value, …; zset: score, member, …; set and list: elements; string:
+   * one chunk). Never held whole in memory: written and put back a window at a time.
+   */
+  | { kind: 'windows'; type: WindowedType; expireAt: number | null; at: number[] };
+
+/** The types whose big keys are journaled in windows (a stream stays a DUMP payload). */
+export type WindowedType = 'string' | 'hash' | 'set' | 'zset' | 'list';
 
 /** A key the run touched and its state before the first change the run made to it. */
 export interface JournaledKey {

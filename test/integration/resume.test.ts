@@ -4,7 +4,6 @@
  * with list append and zset sum, which would double what the interrupted run applied, and a big key
  * built under a temporary key, which must not be left behind.
  */
-import { spawn } from 'node:child_process';
 import { appendFile, mkdtemp, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,61 +11,12 @@ import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { readRecords, type ScanEnd } from '../../src/journal/reader.js';
 import { digest } from '../harness/redis.js';
+import { kvmerge } from './cli-run.js';
 import { useServers } from './helpers.js';
 
-const ROOT = join(import.meta.dirname, '../..');
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-resume-test-'));
 let n = 0;
 const fresh = (name: string): string => join(scratch, `${++n}-${name}`);
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
-/**
- * Runs the CLI; with `stopAt`, sends `signal` once the journal has grown to that many bytes (the run is
- * then part-way: some steps applied, some journaled with an unknown outcome).
- */
-function kvmerge(
-  args: string[],
-  stopAt?: { journal: string; bytes: number; signal: NodeJS.Signals },
-): Promise<Run & { stoppedAt?: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, CI: 'true', NO_COLOR: '1' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    let stoppedAt: number | undefined;
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    let timer: NodeJS.Timeout | undefined;
-    if (stopAt) {
-      const poll = async (): Promise<void> => {
-        const size = await stat(stopAt.journal).then(
-          (s) => s.size,
-          () => 0,
-        );
-        if (size >= stopAt.bytes && stoppedAt === undefined) {
-          stoppedAt = size;
-          child.kill(stopAt.signal);
-          return;
-        }
-        timer = setTimeout(poll, 2);
-      };
-      void poll();
-    }
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stderr, stoppedAt });
-    });
-  });
-}
 
 const KEYS = 1500;
 

@@ -1,0 +1,187 @@
+import { createHash } from 'node:crypto';
+import type { Caps } from '../redis/capabilities.js';
+import type { Reply } from '../redis/pipe.js';
+import { keySlot, tagForSlot } from '../redis/slot.js';
+import type { Transport } from '../redis/transport.js';
+import type { Command } from '../write/commands.js';
+import { CODECS } from '../write/native/index.js';
+import { scoreFirst } from '../write/native/zset.js';
+import { TEMP_LEASE_RENEW_MS, TEMP_PREFIX, TEMP_TTL_MS } from '../write/temp-keys.js';
+import { now, relativeTtl, type TargetClock } from '../write/ttl.js';
+import { targetTime } from './prior.js';
+import type { WindowLoader } from './reader.js';
+import type { PriorState, WindowedType } from './types.js';
+
+/** Bytes a window of a big key's prior state aims at: bounds a journal record and what is held in memory. */
+export const PRIOR_WINDOW_BYTES = 256 * 1024;
+const MIN_COUNT = 16;
+const MAX_COUNT = 10_000;
+
+/** Appends one window record durably and resolves to its offset in the journal. */
+export type WindowSink = (key: Buffer, items: Buffer[]) => Promise<number>;
+
+/**
+ * Reads a big target key's present state window by window (HSCAN/SSCAN/ZSCAN, LRANGE, GETRANGE) and
+ * hands each window to `sink` as it comes: kvmerge holds one window at a time, whatever the key's
+ * size. A member that a SCAN returns twice is journaled twice, which the put-back absorbs (HSET, SADD,
+ * ZADD of the same pair). Absent when the key is gone by the first read.
+ */
+export async function journalWindows(
+  target: Transport,
+  key: Buffer,
+  type: WindowedType,
+  expireAt: number | null,
+  sink: WindowSink,
+  windowBytes = PRIOR_WINDOW_BYTES,
+): Promise<PriorState> {
+  const at: number[] = [];
+  for await (const items of windows(target, key, type, windowBytes)) at.push(await sink(key, items));
+  return at.length === 0 ? { kind: 'absent' } : { kind: 'windows', type, expireAt, at };
+}
+
+async function* windows(
+  target: Transport,
+  key: Buffer,
+  type: WindowedType,
+  windowBytes: number,
+): AsyncGenerator<Buffer[]> {
+  let count = MIN_COUNT * 16;
+  // The element count per window follows the sizes seen so far, so that huge elements make short windows.
+  const adapt = (items: Buffer[], perElement: number): void => {
+    const bytes = items.reduce((n, b) => n + b.length + 16, 0);
+    const avg = Math.max(1, (bytes * perElement) / Math.max(1, items.length));
+    count = Math.min(MAX_COUNT, Math.max(MIN_COUNT, Math.floor(windowBytes / avg)));
+  };
+  const one = async (command: Command): Promise<Reply> => {
+    const [reply = null] = await target.send([command]);
+    if (reply instanceof Error) throw new Error(`cannot back up the target's big key (${reply.message})`);
+    return reply;
+  };
+  switch (type) {
+    case 'hash':
+    case 'set':
+    case 'zset': {
+      const name = type === 'hash' ? 'HSCAN' : type === 'set' ? 'SSCAN' : 'ZSCAN';
+      const per = type === 'set' ? 1 : 2;
+      let cursor: Buffer | string = '0';
+      do {
+        const [next, flat] = (await one([name, key, cursor, 'COUNT', count])) as [Buffer, Buffer[]];
+        cursor = next;
+        if (flat.length > 0) {
+          adapt(flat, per);
+          // ZSCAN gives member, score; the zset codec writes score, member.
+          yield type === 'zset' ? scoreFirst(flat) : flat;
+        }
+      } while (cursor.toString() !== '0');
+      return;
+    }
+    case 'list': {
+      // By index: a list that another client changes meanwhile is not this run's to guard.
+      for (let start = 0; ; ) {
+        const items = (await one(['LRANGE', key, start, start + count - 1])) as Buffer[];
+        if (items.length === 0) return;
+        start += items.length;
+        adapt(items, 1);
+        yield items;
+      }
+    }
+    case 'string': {
+      for (let offset = 0; ; offset += windowBytes) {
+        const chunk = (await one(['GETRANGE', key, offset, offset + windowBytes - 1])) as Buffer;
+        if (chunk.length === 0) return;
+        yield [chunk];
+      }
+    }
+  }
+}
+
+/**
+ * The name a big key is rebuilt under before it replaces the key: in the key's slot (RENAME never
+ * crosses slots on a cluster) and the same on every attempt, so that a rollback or resume killed
+ * half-way and run again first deletes what the last attempt left (which also expires by its lease).
+ */
+export function restoreTempKey(key: Buffer): Buffer {
+  const id = createHash('sha256').update(key).digest('hex').slice(0, 24);
+  return Buffer.from(`${TEMP_PREFIX}{${tagForSlot(keySlot(key))}}:restore:${id}`);
+}
+
+/**
+ * Puts a big key back from its journaled windows (SPEC §6.2): rebuilt window by window under a
+ * temporary key in its slot, then RENAMEd over the key with its original expiry in one MULTI/EXEC,
+ * so a reader sees the run's value or the prior one, never half; a target without RENAME (Pika) has the
+ * key emptied and rebuilt in place, its expiry last. One window in memory at a time.
+ * Idempotent: a second put-back rebuilds the same key. A key whose prior lifetime is over is deleted.
+ */
+export async function restoreWindows(
+  target: Transport,
+  caps: Caps,
+  clock: TargetClock,
+  key: Buffer,
+  prior: Extract<PriorState, { kind: 'windows' }>,
+  load: WindowLoader,
+): Promise<void> {
+  // Without RENAME (Pika) the key itself is emptied and rebuilt: a reader may see it part-way.
+  const aside = caps.rename;
+  const tmp = aside ? restoreTempKey(key) : key;
+  // Its prior lifetime is over by now: it would be gone, so it is deleted.
+  if (prior.expireAt !== null && prior.expireAt <= targetTime(clock)) {
+    await sendChecked(
+      target,
+      aside
+        ? [
+            ['DEL', key],
+            ['DEL', tmp],
+          ]
+        : [['DEL', key]],
+    );
+    return;
+  }
+  await sendChecked(target, [['DEL', tmp]]);
+  let leasedAt = Number.NEGATIVE_INFINITY;
+  for (const offset of prior.at) {
+    const items = await load(offset);
+    const commands: Command[] =
+      prior.type === 'string' ? [['APPEND', tmp, items[0]!]] : CODECS[prior.type].write(tmp, items, caps);
+    // The lease: a rebuild that dies half-way leaves nothing for long.
+    if (aside && now() - leasedAt > TEMP_LEASE_RENEW_MS) {
+      commands.push(['PEXPIRE', tmp, TEMP_TTL_MS]);
+      leasedAt = now();
+    }
+    await sendChecked(target, commands);
+  }
+  const targetNow = targetTime(clock);
+  if (!aside) {
+    if (prior.expireAt !== null)
+      await sendChecked(target, [lifetimeOf(key, prior.expireAt, caps, clock, targetNow)]);
+    return;
+  }
+  const lifetime: Command =
+    prior.expireAt === null ? ['PERSIST', key] : lifetimeOf(key, prior.expireAt, caps, clock, targetNow);
+  // Not re-sent after a drop: a second RENAME would find no temporary key; the put-back is repeated instead.
+  const replies = await target.send([['MULTI'], ['RENAME', tmp, key], lifetime, ['EXEC']], { resend: false });
+  const exec = replies[replies.length - 1];
+  const failure = [...replies, ...(Array.isArray(exec) ? exec : [])].find(
+    (r): r is Error => r instanceof Error,
+  );
+  if (failure) throw new Error(`the target refused a restore: ${failure.message.split('\n')[0]}`);
+  if (!Array.isArray(exec)) throw new Error('the target aborted a restore (MULTI/EXEC)');
+}
+
+/** The command that gives `key` back its absolute expiry (relative where the target cannot take one). */
+function lifetimeOf(
+  key: Buffer,
+  expireAt: number,
+  caps: Caps,
+  clock: TargetClock,
+  targetNow: number,
+): Command {
+  return clock.offset !== null && caps.absoluteExpiry
+    ? ['PEXPIREAT', key, expireAt]
+    : ['PEXPIRE', key, relativeTtl(expireAt - targetNow, clock)];
+}
+
+async function sendChecked(target: Transport, commands: Command[]): Promise<void> {
+  const replies = await target.send(commands);
+  const failure = replies.find((r): r is Error => r instanceof Error);
+  if (failure) throw new Error(`the target refused a restore: ${failure.message.split('\n')[0]}`);
+}

@@ -1,0 +1,66 @@
+/**
+ * Runs the kvmerge CLI from source in a child process, and can stop it part-way: once its journal has
+ * grown to a number of bytes, or after a delay, with a signal (kill -9, Ctrl-C). For the resume tests.
+ */
+import { spawn } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const ROOT = join(import.meta.dirname, '../..');
+
+export interface CliRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  /** The journal's size when the signal was sent. */
+  stoppedAt?: number;
+}
+
+/** When to stop the run: at a journal size (bytes) or after `afterMs`, whichever comes first. */
+export interface StopAt {
+  journal: string;
+  bytes?: number;
+  afterMs?: number;
+  signal: NodeJS.Signals;
+}
+
+export function kvmerge(args: string[], stopAt?: StopAt): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, CI: 'true', NO_COLOR: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    let stoppedAt: number | undefined;
+    let exited = false;
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    let timer: NodeJS.Timeout | undefined;
+    if (stopAt) {
+      const started = Date.now();
+      const poll = async (): Promise<void> => {
+        if (exited) return;
+        const size = await stat(stopAt.journal).then(
+          (s) => s.size,
+          () => 0,
+        );
+        const late = stopAt.afterMs !== undefined && Date.now() - started >= stopAt.afterMs;
+        if ((late || (stopAt.bytes !== undefined && size >= stopAt.bytes)) && stoppedAt === undefined) {
+          stoppedAt = size;
+          child.kill(stopAt.signal);
+          return;
+        }
+        timer = setTimeout(poll, 2);
+      };
+      void poll();
+    }
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      exited = true;
+      clearTimeout(timer);
+      resolve({ code, signal, stderr, stoppedAt });
+    });
+  });
+}

@@ -1,0 +1,249 @@
+/**
+ * The backup journal with a Redis Cluster target (SPEC §6.2, §6.3, §7): a real 3-master cluster
+ * (test/harness/cluster.ts). A merge with --backup rolled back leaves every master as it was (DEBUG
+ * DIGEST of each), and a run killed with -9 then resumed leaves the cluster as an uninterrupted run
+ * does, with list append and zset sum (a second application would show) and big keys built under a
+ * temporary key in the key's slot.
+ */
+import { mkdtemp, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { resolvePlan, rollback, runMerge } from '../../src/index.js';
+import { readRecords } from '../../src/journal/reader.js';
+import { startCluster, type TestCluster } from '../harness/cluster.js';
+import { digest, type RedisServer, startRedis } from '../harness/redis.js';
+import { kvmerge } from './cli-run.js';
+import { forgetApplied } from './journal-edit.js';
+
+const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-journal-cluster-'));
+let n = 0;
+const fresh = (name: string): string => join(scratch, `${++n}-${name}`);
+
+const CONFIG = {
+  strategies: {
+    string: 'override',
+    hash: 'override',
+    set: 'merge',
+    zset: 'merge',
+    list: 'merge',
+    stream: 'override',
+  },
+  merge: { list: 'append', zsetScore: 'sum' },
+};
+
+describe('backup journal, rollback and resume with a Redis Cluster target', () => {
+  let cluster: TestCluster;
+  let a: RedisServer;
+  let b: RedisServer;
+  let ct: Cluster;
+  let ca: Redis;
+  let cb: Redis;
+
+  beforeAll(async () => {
+    [cluster, a, b] = await Promise.all([startCluster(3), startRedis(), startRedis()]);
+    [ct, ca, cb] = [cluster.client(), a.client(), b.client()];
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([cluster?.stop(), a?.stop(), b?.stop()]);
+  });
+
+  beforeEach(async () => {
+    await Promise.all([cluster.flushall(), ca.flushall(), cb.flushall()]);
+    for (const node of cluster.nodes) {
+      const client = node.client();
+      await client.config('RESETSTAT');
+      client.disconnect();
+    }
+  });
+
+  /** DEBUG DIGEST of every master, in order: the whole cluster's data, TTLs included. */
+  const digests = (): Promise<string[]> => Promise.all(cluster.nodes.map((node) => digest(node)));
+
+  const doc = (write: Record<string, unknown> = {}) => ({
+    version: 1,
+    sources: [
+      { name: 's1', url: a.url },
+      { name: 's2', url: b.url },
+    ],
+    target: { url: cluster.url },
+    ...CONFIG,
+    write: { batchSize: 25, concurrency: 2, bigKeyElements: 50, ...write },
+  });
+
+  /** Every type on the target (some with TTLs), overlapping the sources; big keys on both sides. */
+  async function seedEveryType(): Promise<void> {
+    await Promise.all([
+      ct.set('s', 'target'),
+      ct.hset('h', 'a', 't', 'only', 't'),
+      ct.sadd('st', 'x', 'y'),
+      ct.zadd('z', 1, 'm', 2, 'n'),
+      ct.rpush('l', 't1', 't2'),
+      ct.xadd('x', '1-1', 'f', 'target'),
+      ct.set('untouched', 'stays'),
+      ct.hset('big', ...Array.from({ length: 300 }, (_, i) => [`f${i}`, 't']).flat()),
+      ct.zadd('bigz', ...Array.from({ length: 200 }, (_, i) => [i, `m${i}`]).flat()),
+      // Elements of 20 bytes: big by MEMORY USAGE too (tiny ones pack under 16 bytes each).
+      ct.rpush('bigl', ...Array.from({ length: 120 }, (_, i) => `t${i}`.padEnd(20, '.'))),
+    ]);
+    await ct.pexpire('h', 500_000);
+    await ct.pexpire('l', 900_000);
+    await ct.pexpire('bigz', 800_000);
+    const p = ca.pipeline();
+    p.set('s', 's1');
+    p.hset('h', 'a', 's1', 'b', 's1');
+    p.sadd('st', 'y', 'z');
+    p.zadd('z', 5, 'm', 1, 'o');
+    p.rpush('l', 'a', 'b');
+    p.xadd('x', '2-1', 'f', 's1');
+    p.hset('new1', 'k', 'v');
+    p.rpush('new2', 'p', 'q');
+    p.hset('big', ...Array.from({ length: 500 }, (_, i) => [`f${i}`, 's']).flat());
+    p.zadd('bigz', ...Array.from({ length: 300 }, (_, i) => [1, `m${i}`]).flat());
+    p.rpush('bigl', ...Array.from({ length: 200 }, (_, i) => `a${i}`));
+    p.pexpire('s', 700_000);
+    await p.exec();
+    const q = cb.pipeline();
+    q.zadd('z', 1, 'm');
+    q.rpush('l', 'c');
+    q.zadd('new3', 1, 'a');
+    q.hset('new1', 'k2', 'v2');
+    q.zadd('bigz', ...Array.from({ length: 100 }, (_, i) => [2, `m${i}`]).flat());
+    await q.exec();
+  }
+
+  /** `errorstat_<name>` summed over the masters (INFO errorstats). */
+  async function errorCount(name: string): Promise<number> {
+    let total = 0;
+    for (const node of cluster.nodes) {
+      const client = node.client();
+      const match = new RegExp(`errorstat_${name}:count=(\\d+)`).exec(await client.info('errorstats'));
+      client.disconnect();
+      total += match ? Number(match[1]) : 0;
+    }
+    return total;
+  }
+
+  async function tempKeysLeft(): Promise<string[]> {
+    const left: string[] = [];
+    for (const node of cluster.nodes) {
+      const client = node.client();
+      left.push(...(await client.keys('kvmerge-tmp:*')));
+      client.disconnect();
+    }
+    return left;
+  }
+
+  for (const mode of ['dump', 'native'] as const) {
+    it(`a ${mode}-mode merge with --backup into a cluster, rolled back, leaves every master as it was`, async () => {
+      await seedEveryType();
+      const before = await digests();
+      const backup = fresh('rollback.journal');
+      const report = await runMerge(resolvePlan(doc({ mode }), { backup }, {}));
+      expect(report.outcome, report.error).toBe('done');
+      expect(await ct.hget('big', 'f400')).toBe('s');
+      expect(await ct.zscore('bigz', 'm0')).toBe('3');
+      expect(await ct.llen('bigl')).toBe(320);
+      expect(await digests()).not.toEqual(before);
+
+      // The big keys' prior states (over bigKeyElements: 50) are windows, not DUMP payloads.
+      const kinds: Record<string, string> = {};
+      for await (const record of readRecords(backup)) {
+        if (record.kind === 'before') kinds[record.key.toString()] ??= record.prior.kind;
+      }
+      expect([kinds.big, kinds.bigz, kinds.bigl, kinds.h]).toEqual(['windows', 'windows', 'windows', 'dump']);
+
+      // Every prior read went to the master of its key's slot: no MOVED on the way.
+      expect(await errorCount('MOVED')).toBe(0);
+
+      const undone = await rollback({ backup, target: cluster.url });
+      // s h st z l x big bigz bigl restored; new1 new2 new3 deleted.
+      expect(undone).toMatchObject({ keys: 12, restored: 9, deleted: 3, outcome: 'done' });
+      expect(undone.tempKeys).toBeGreaterThanOrEqual(2);
+      expect(await digests()).toEqual(before);
+      expect(await tempKeysLeft()).toEqual([]);
+      const pttl = await ct.pttl('h');
+      expect(pttl).toBeGreaterThan(400_000);
+      expect(pttl).toBeLessThanOrEqual(500_000);
+      await rollback({ backup, target: cluster.url });
+      expect(await digests()).toEqual(before);
+    });
+  }
+
+  const KEYS = 1200;
+
+  /** Lists and zsets on every master of the target and in both sources (append and sum double when applied twice). */
+  async function seedMany(): Promise<void> {
+    const fill = async (r: Redis, which: number): Promise<void> => {
+      const p = r.pipeline();
+      for (let i = 0; i < KEYS; i++) {
+        p.rpush(`l:${i}`, `e${which}-a`, `e${which}-b`);
+        p.zadd(`z:${i}`, 1.5 + which, 'shared', which, `only${which}`);
+        if (which > 0) p.set(`s${which}:${i}`, `v${i}`);
+      }
+      p.hset('big', ...Array.from({ length: 400 }, (_, f) => [`f${f}`, `v${which}`]).flat());
+      p.zadd('bigz', ...Array.from({ length: 200 }, (_, m) => [which + 1, `m${m}`]).flat());
+      await p.exec();
+    };
+    // The target holds half of the keys; a cluster client sends each to its slot's master.
+    await Promise.all([fillCluster(), fill(ca, 1), fill(cb, 2)]);
+    async function fillCluster(): Promise<void> {
+      const writes: Promise<unknown>[] = [];
+      for (let i = 0; i < KEYS; i += 2) {
+        writes.push(ct.rpush(`l:${i}`, 'e0-a', 'e0-b'), ct.zadd(`z:${i}`, 1.5, 'shared', 0, 'only0'));
+      }
+      writes.push(ct.hset('big', ...Array.from({ length: 400 }, (_, f) => [`f${f}`, 'v0']).flat()));
+      writes.push(ct.zadd('bigz', ...Array.from({ length: 200 }, (_, m) => [1, `m${m}`]).flat()));
+      await Promise.all(writes);
+    }
+  }
+
+  it('kill -9 mid-run into a cluster, or lost applied marks, then --resume: every master equals an uninterrupted run', async () => {
+    const cfg = fresh('merge.yaml');
+    await writeFile(cfg, JSON.stringify(doc()));
+    await seedMany();
+    const refJournal = fresh('reference.journal');
+    const ref = await kvmerge(['-c', cfg, '--backup', refJournal, '--quiet']);
+    expect(ref.code, ref.stderr).toBe(0);
+    const after = await digests();
+    const refBytes = (await stat(refJournal)).size;
+
+    // A crash that lost every `applied` mark of the second source (every master holds its writes, the
+    // journal knows none of them): each step is put back on its master and applied again, once.
+    const crashed = fresh('lost-marks.journal');
+    await forgetApplied(refJournal, crashed, [1]);
+    const again = await kvmerge(['-c', cfg, '--backup', crashed, '--resume', '--no-progress']);
+    expect(again.code, again.stderr).toBe(0);
+    const putBack = /1 source\(s\) finished, 0 key\(s\) of the next already applied, (\d+) key\(s\)/.exec(
+      again.stderr,
+    );
+    expect(Number(putBack?.[1])).toBeGreaterThan(KEYS);
+    expect(await digests()).toEqual(after);
+    expect(await tempKeysLeft()).toEqual([]);
+
+    for (const fraction of [0.2, 0.6]) {
+      await Promise.all([cluster.flushall(), ca.flushall(), cb.flushall()]);
+      await seedMany();
+      const seeded = await digests();
+      const journal = fresh('killed.journal');
+      const killed = await kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
+        journal,
+        bytes: Math.floor(refBytes * fraction),
+        signal: 'SIGKILL',
+      });
+      expect(killed.signal, `killed at ${fraction}`).toBe('SIGKILL');
+      expect(await digests()).not.toEqual(after);
+      const resumed = await kvmerge(['-c', cfg, '--backup', journal, '--resume', '--no-progress']);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(resumed.stderr).toMatch(/resuming .*killed\.journal/);
+      expect(await digests(), `killed at ${fraction}`).toEqual(after);
+      expect(await tempKeysLeft()).toEqual([]);
+      // The interrupted and the resumed run's journal together roll the cluster back to the seed.
+      const undo = await kvmerge(['rollback', '--backup', journal, '-t', cluster.url, '--quiet']);
+      expect(undo.code, undo.stderr).toBe(0);
+      expect(await digests()).toEqual(seeded);
+    }
+  }, 180_000);
+});
