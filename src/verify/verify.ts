@@ -1,6 +1,6 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { MergePlan, TlsPlan } from '../config/plan.js';
-import type { DataType } from '../decide/types.js';
+import type { DataType, NativeType } from '../decide/types.js';
 import { ConnectionError } from '../errors.js';
 import type { JournaledKey, PriorState } from '../journal/types.js';
 import { typeFromReply } from '../probe/probe.js';
@@ -19,6 +19,7 @@ import { CODECS } from '../write/native/index.js';
 import { formatScore } from '../write/native/zset.js';
 import { decodePayload, UnsupportedPayloadError } from '../write/rdb-payload.js';
 import { now } from '../write/ttl.js';
+import { checkBig, isBig } from './big.js';
 import {
   foldOutcomes,
   knownPrior,
@@ -30,6 +31,7 @@ import {
   unknownPriors,
 } from './expect.js';
 import { showExpected, showFound } from './show.js';
+import { type Mismatch, RemoteValue, refused } from './windowed.js';
 
 export interface VerifyOptions {
   /**
@@ -96,13 +98,6 @@ interface Side {
   label: string;
 }
 
-/** An error reply that means the user may not read: exit 2, naming the server. */
-function refused(side: Side, reply: Error): ConnectionError {
-  return new ConnectionError(
-    `${side.label} refused a read: ${reply.message.split('\n')[0]}; verify needs read commands (+@read) on every server`,
-  );
-}
-
 interface Connected {
   target: Side;
   sources: Side[];
@@ -119,7 +114,8 @@ const DEFAULT_MAX_LISTED = 10_000;
  * Every target key that a source holds is checked once: a source's scan checks the keys that no
  * earlier source holds (the earlier one's scan checked the others), reading that key from every
  * source that holds it and from the target, batch by batch, `write.concurrency` batches at once, so
- * memory holds a bounded number of batches (a value is read whole: see README "verify"). With the
+ * memory holds a bounded number of batches. A value over write.bigKeyElements or write.bigKeyBytes on
+ * any side is compared in windows (big.ts, windowed.ts), one big key of a batch at a time. With the
  * journal, its keys are checked first, exactly, and skipped by the scans (a fingerprint each).
  * With `sample`, the scans only collect a uniform sample of keys (reservoir), which is then checked.
  */
@@ -154,14 +150,19 @@ export async function verify(
     sources,
     rules,
     record(key, outcomes, found) {
+      if (outcomes.some((o) => matches(found, o, rules))) this.recordBig(key, null);
+      else {
+        this.recordBig(key, {
+          expected: showExpected(shownOutcome(outcomes, found)),
+          found: showFound(found),
+        });
+      }
+    },
+    recordBig(key, mismatch) {
       tally.checked++;
-      if (outcomes.some((o) => matches(found, o, rules))) return;
+      if (!mismatch) return;
       tally.differences++;
-      const difference: Difference = {
-        ...keyField(key),
-        expected: showExpected(shownOutcome(outcomes, found)),
-        found: showFound(found),
-      };
+      const difference: Difference = { ...keyField(key), ...mismatch };
       if (tally.listed.length < maxListed) tally.listed.push(difference);
       hooks.onDifference?.(difference);
     },
@@ -258,6 +259,8 @@ interface Checker {
   sources: Side[];
   rules: Rules;
   record(key: Buffer, outcomes: Outcome[], found: Observed | null): void;
+  /** A key compared in windows: what differs, or null. */
+  recordBig(key: Buffer, mismatch: Mismatch | null): void;
   priorUnused(reason: string): void;
   exact(): void;
   batchDone(): void;
@@ -287,9 +290,10 @@ async function checkKeys(
     ...c.sources.map((side, j) => typesOf(side, sourceKeys[j]!)),
   ]);
   const [found, ...held] = await Promise.all([
-    valuesOf(c.target, keys, targetTypes!),
-    ...c.sources.map((side, j) => valuesOf(side, sourceKeys[j]!, sourceTypes[j]!)),
+    valuesOf(c.target, keys, targetTypes!, c.plan.write),
+    ...c.sources.map((side, j) => valuesOf(side, sourceKeys[j]!, sourceTypes[j]!, c.plan.write)),
   ]);
+  const big: { key: Buffer; starts: Outcome[]; holders: Observed[]; found: Observed | null }[] = [];
   keys.forEach((key, i) => {
     const holders = held
       .map((values) => values[i])
@@ -304,8 +308,11 @@ async function checkKeys(
         c.exact();
       }
     }
-    c.record(key, foldOutcomes(starts, holders, c.rules), found![i] ?? null);
+    if (isBig(found![i]) || holders.some(isBig)) big.push({ key, starts, holders, found: found![i] ?? null });
+    else c.record(key, foldOutcomes(starts, holders, c.rules), found![i] ?? null);
   });
+  // One big key at a time within a batch: a few windows of it in memory.
+  for (const b of big) c.recordBig(b.key, await checkBig(b.starts, b.holders, b.found, c.rules));
   c.batchDone();
 }
 
@@ -333,35 +340,56 @@ async function typesOf(side: Side, keys: (Buffer | undefined)[]): Promise<(DataT
   return out;
 }
 
+const COUNT_COMMAND: Record<NativeType, string> = {
+  string: 'STRLEN',
+  hash: 'HLEN',
+  set: 'SCARD',
+  zset: 'ZCARD',
+  list: 'LLEN',
+  stream: 'XLEN',
+};
+
+/** write.bigKeyElements and write.bigKeyBytes (SPEC §2.3): over either, a value is compared in windows. */
+type BigKeyLimits = Pick<MergePlan['write'], 'bigKeyElements' | 'bigKeyBytes'>;
+
 /**
- * The values of the keys that have a type (null: absent or gone), with their TTLs: PTTL and the
- * type's own read (a module type: PTTL alone, it is compared by type). A key deleted since TYPE
- * (PTTL -2, a stale TYPE on Pika 4, an error reply) or holding another type by now reads as gone.
+ * The values of the keys that have a type (null: absent or gone), with their TTLs. One round trip
+ * asks PTTL, the size (the type's count, and MEMORY USAGE where the server answers it) of each key;
+ * a second reads the values that are not big whole (the type's own read; a module type: PTTL alone,
+ * it is compared by type). A big value is not read here: it comes back as a RemoteValue, read in
+ * windows when it is compared (windowed.ts). A key deleted since TYPE (PTTL -2, a stale TYPE on
+ * Pika 4, an error reply) or holding another type by now reads as gone.
  */
 async function valuesOf(
   side: Side,
   keys: (Buffer | undefined)[],
   types: (DataType | null | undefined)[],
+  limits: BigKeyLimits,
 ): Promise<(Observed | null)[]> {
   const asks: Command[] = [];
-  const plan: { i: number; type: DataType; at: number; count: number }[] = [];
+  const sized: { i: number; type: DataType; at: number; memory: boolean }[] = [];
   keys.forEach((key, i) => {
     const type = types[i];
     if (key === undefined || !type) return;
-    const reads = type === 'other' ? [] : CODECS[type].read(key, side.caps);
-    plan.push({ i, type, at: asks.length, count: reads.length + 1 });
-    asks.push(['PTTL', key], ...reads);
+    const memory = type !== 'other' && side.caps.memoryUsage;
+    sized.push({ i, type, at: asks.length, memory });
+    asks.push(['PTTL', key]);
+    if (type !== 'other') asks.push([COUNT_COMMAND[type], key]);
+    if (memory) asks.push(['MEMORY', 'USAGE', key, 'SAMPLES', 5]);
   });
-  const replies = asks.length > 0 ? await side.pipe.send(asks) : [];
+  const sizes = asks.length > 0 ? await side.pipe.send(asks) : [];
   const out: (Observed | null)[] = new Array(keys.length).fill(null);
-  for (const { i, type, at, count } of plan) {
-    const [pttl, ...valueReplies] = replies.slice(at, at + count);
+  const reads: Command[] = [];
+  const plan: { i: number; type: DataType; ttl: number | null; at: number; count: number }[] = [];
+  for (const { i, type, at, memory } of sized) {
+    const pttl = sizes[at];
+    const count = type === 'other' ? undefined : sizes[at + 1];
+    // MEMORY USAGE may be denied to a read-only user: the count decides alone then.
+    const bytes = memory ? sizes[at + 2] : undefined;
     // A refusal (NOPERM, a lost server) is an error of the check; WRONGTYPE means the key changed type.
-    const refusal = [pttl, ...valueReplies].find(
-      (r) => r instanceof Error && !r.message.startsWith('WRONGTYPE'),
-    );
+    const refusal = [pttl, count].find((r) => r instanceof Error && !r.message.startsWith('WRONGTYPE'));
     if (refusal) throw refused(side, refusal as Error);
-    if (pttl === -2 || valueReplies.some((r) => r instanceof Error)) continue;
+    if (pttl === -2 || count instanceof Error) continue;
     // Where streams have no TTL (Pika), PTTL says nothing about one.
     const ttl =
       typeof pttl !== 'number' || pttl < 0 || (type === 'stream' && !side.caps.streamTtl) ? null : pttl;
@@ -369,7 +397,26 @@ async function valuesOf(
       out[i] = { type, value: undefined, ttl };
       continue;
     }
-    const value = CODECS[type].decode(valueReplies, side.caps);
+    const n = typeof count === 'number' ? count : 0;
+    const big =
+      type === 'string'
+        ? n > limits.bigKeyBytes
+        : n > limits.bigKeyElements || (typeof bytes === 'number' && bytes > limits.bigKeyBytes);
+    if (big) {
+      out[i] = { type, value: new RemoteValue(side, keys[i]!, type, n), ttl };
+      continue;
+    }
+    const commands = CODECS[type].read(keys[i]!, side.caps);
+    plan.push({ i, type, ttl, at: reads.length, count: commands.length });
+    reads.push(...commands);
+  }
+  const replies = reads.length > 0 ? await side.pipe.send(reads) : [];
+  for (const { i, type, ttl, at, count } of plan) {
+    const valueReplies = replies.slice(at, at + count);
+    const refusal = valueReplies.find((r) => r instanceof Error && !r.message.startsWith('WRONGTYPE'));
+    if (refusal) throw refused(side, refusal as Error);
+    if (valueReplies.some((r) => r instanceof Error)) continue;
+    const value = CODECS[type as NativeType].decode(valueReplies, side.caps);
     if (value !== null) out[i] = { type, value, ttl };
   }
   return out;
