@@ -255,11 +255,19 @@ function cut(commands: readonly Command[]): Unit[] {
       while (i < commands.length - 1 && !isCommand(commands[i]!, 'EXEC')) i++;
       keyed = commands[start + 1] ?? keyed;
     }
-    const key = keyed[1];
+    const key = keyOf(keyed);
     const slot = key === undefined ? 0 : keySlot(Buffer.isBuffer(key) ? key : String(key));
     units.push({ start, end: i + 1, slot, redirects: 0 });
   }
   return units;
+}
+
+/** Commands whose key follows a subcommand (XINFO STREAM key, MEMORY USAGE key, OBJECT … key). */
+const KEY_AFTER_SUBCOMMAND = new Set(['XINFO', 'MEMORY', 'OBJECT']);
+
+/** The key a command is routed by: argv[1], or argv[2] after a subcommand. */
+function keyOf(command: Command): Command[number] | undefined {
+  return KEY_AFTER_SUBCOMMAND.has(command[0].toUpperCase()) ? command[2] : command[1];
 }
 
 function isCommand(command: Command, name: string): boolean {

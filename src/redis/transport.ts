@@ -8,7 +8,8 @@ import type { Reply } from './pipe.js';
  *
  * Contract of `send`:
  * - the list is cut into units: a MULTI … EXEC is one unit, any other command is one unit; every
- *   command names its key at argv[1], and the commands of one unit share a hash slot;
+ *   command names its key at argv[1] (argv[2] after a subcommand: XINFO STREAM, MEMORY USAGE, OBJECT),
+ *   and the commands of one unit share a hash slot;
  * - replies come back in the order of the commands (error replies as Error values);
  * - `resend: true` (the default): after a dropped connection the commands are sent again (reads,
  *   idempotent writes);
