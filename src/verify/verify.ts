@@ -3,7 +3,7 @@ import type { MergePlan, TlsPlan } from '../config/plan.js';
 import type { DataType, NativeType } from '../decide/types.js';
 import { ConnectionError } from '../errors.js';
 import type { JournaledKey, PriorState } from '../journal/types.js';
-import { typeFromReply } from '../probe/probe.js';
+import { askTypes, TYPE_ORDER } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
 import type { NetworkOptions } from '../redis/pipe.js';
 import { closeServer, openServer, openTransport, type Server } from '../redis/server.js';
@@ -219,9 +219,12 @@ export async function verify(
           0,
           side.caps,
         );
+        // A name holding several types (Pika 3.x) is listed once per type: it is checked once, all types.
+        const named = side.caps.multiTypeNames ? new SeenKeys() : undefined;
         for await (const batch of batches) {
           if (hooks.signal?.aborted) break;
-          const keys = batch.units.map((u) => withPrefix(prefix, u.key));
+          const units = named ? batch.units.filter((u) => named.add(u.key)) : batch.units;
+          const keys = units.map((u) => withPrefix(prefix, u.key));
           const fresh = options.priors ? keys.filter((k) => !journaled.has(k)) : keys;
           await limit.run(() => checkKeys(checker, fresh, { firstHolder: index }));
         }
@@ -268,9 +271,14 @@ interface Checker {
 
 /**
  * Checks target keys. `firstHolder`: keys held by an earlier source are left to that source's scan,
- * so those sources are asked first (TYPE) and only the rest go on. Then one round trip to every
- * server for the types (only to the sources whose prefix and match admit the key), and one for the
- * values (PTTL and the type's read), then the fold.
+ * so those sources are asked first (their types) and only the rest go on. Then one round trip to
+ * every server for the types (only to the sources whose prefix and match admit the key), one for
+ * PTTL and sizes, one for the values that are not big, then the fold.
+ *
+ * The unit is (key, type) (SPEC §7): where a name holds several types (Pika 3.x), a source gives one
+ * value per type, folded in TYPE_ORDER after the previous source's; a target of that kind keeps each
+ * type beside the others, so each type of the name is its own fold and its own check (its prior is
+ * absent or of that type).
  */
 async function checkKeys(
   c: Checker,
@@ -281,7 +289,7 @@ async function checkKeys(
   if (opts.firstHolder) {
     const earlier = c.sources.slice(0, opts.firstHolder);
     const types = await Promise.all(earlier.map((side, j) => typesOf(side, admitted(c.plan, j, keys))));
-    keys = keys.filter((_, i) => types.every((perSource) => !perSource[i]));
+    keys = keys.filter((_, i) => types.every((perSource) => !perSource[i]?.length));
   }
   if (keys.length === 0) return;
   const sourceKeys = c.plan.sources.map((_, j) => admitted(c.plan, j, keys));
@@ -293,14 +301,15 @@ async function checkKeys(
     valuesOf(c.target, keys, targetTypes!, c.plan.write),
     ...c.sources.map((side, j) => valuesOf(side, sourceKeys[j]!, sourceTypes[j]!, c.plan.write)),
   ]);
+  const multiTarget = c.target.caps.multiTypeNames;
   const big: { key: Buffer; starts: Outcome[]; holders: Observed[]; found: Observed | null }[] = [];
   keys.forEach((key, i) => {
-    const holders = held
-      .map((values) => values[i])
-      .filter((v): v is Observed => v !== null && v !== undefined);
+    // Every source's values of the key in declared order (several types of one name in TYPE_ORDER).
+    const holders = held.flatMap((values) => values[i] ?? []);
     const journaled = opts.priors?.get(key.toString('latin1'));
     let starts = unknownPriors();
-    if (journaled) {
+    if (journaled && multiTarget) c.priorUnused(MULTI_TYPE_PRIOR);
+    else if (journaled) {
       const prior = priorObserved(journaled.prior);
       if (typeof prior === 'string') c.priorUnused(prior);
       else {
@@ -308,13 +317,32 @@ async function checkKeys(
         c.exact();
       }
     }
-    if (isBig(found![i]) || holders.some(isBig)) big.push({ key, starts, holders, found: found![i] ?? null });
-    else c.record(key, foldOutcomes(starts, holders, c.rules), found![i] ?? null);
+    const steps: { starts: Outcome[]; holders: Observed[]; found: Observed | null }[] = [];
+    if (!multiTarget) steps.push({ starts, holders, found: found![i]?.[0] ?? null });
+    else {
+      const onTarget = found![i] ?? [];
+      const types = new Set([...onTarget, ...holders].map((o) => o.type));
+      for (const type of TYPE_ORDER.filter((t) => types.has(t))) {
+        steps.push({
+          starts: starts.filter((s) => s.kind === 'absent' || s.type === type),
+          holders: holders.filter((h) => h.type === type),
+          found: onTarget.find((o) => o.type === type) ?? null,
+        });
+      }
+    }
+    for (const step of steps) {
+      if (isBig(step.found) || step.holders.some(isBig)) big.push({ key, ...step });
+      else c.record(key, foldOutcomes(step.starts, step.holders, c.rules), step.found);
+    }
   });
   // One big key at a time within a batch: a few windows of it in memory.
   for (const b of big) c.recordBig(b.key, await checkBig(b.starts, b.holders, b.found, c.rules));
   c.batchDone();
 }
+
+/** Why journaled priors are not used on a Pika 3.x target (README "Not yet": journal on Pika 3.x). */
+const MULTI_TYPE_PRIOR =
+  'the target keeps several types under one name (Pika 3.x): priors are not matched to types';
 
 /** Where each target key lives on source `j` (undefined: its prefix or match rules the key out). */
 function admitted(plan: MergePlan, j: number, keys: Buffer[]): (Buffer | undefined)[] {
@@ -327,15 +355,29 @@ function admitted(plan: MergePlan, j: number, keys: Buffer[]): (Buffer | undefin
   });
 }
 
-/** TYPE of each key (undefined where not asked); a Pika 4 stale TYPE is cleared by the value read. */
-async function typesOf(side: Side, keys: (Buffer | undefined)[]): Promise<(DataType | null | undefined)[]> {
+/**
+ * The types each key holds (undefined where not asked): one where a name holds one type, every type
+ * of the name in TYPE_ORDER where it holds several (Pika 3.x: PTYPE and XLEN), a Pika 4 stale TYPE
+ * cleared (EXISTS, XLEN), as the merge's probe asks them (probe.ts), never by script: verify only
+ * reads with read commands.
+ */
+async function typesOf(side: Side, keys: (Buffer | undefined)[]): Promise<(DataType[] | undefined)[]> {
   const asked = keys.flatMap((k, i) => (k === undefined ? [] : [i]));
-  const replies = await side.pipe.send(asked.map((i): Command => ['TYPE', keys[i]!]));
-  const out: (DataType | null | undefined)[] = new Array(keys.length);
+  let types: DataType[][];
+  try {
+    types = await askTypes(
+      { pipe: side.pipe, caps: { ...side.caps, batchScripts: false } },
+      asked.map((i) => keys[i]!),
+    );
+  } catch (err) {
+    if (err instanceof Error && !(err instanceof ConnectionError) && err.name !== 'ServerLostError') {
+      throw refused(side, err);
+    }
+    throw err;
+  }
+  const out: (DataType[] | undefined)[] = new Array(keys.length);
   asked.forEach((i, n) => {
-    const reply = replies[n];
-    if (reply instanceof Error) throw refused(side, reply);
-    out[i] = typeFromReply(reply);
+    out[i] = types[n];
   });
   return out;
 }
@@ -363,22 +405,23 @@ type BigKeyLimits = Pick<MergePlan['write'], 'bigKeyElements' | 'bigKeyBytes'>;
 async function valuesOf(
   side: Side,
   keys: (Buffer | undefined)[],
-  types: (DataType | null | undefined)[],
+  types: (DataType[] | undefined)[],
   limits: BigKeyLimits,
-): Promise<(Observed | null)[]> {
+): Promise<Observed[][]> {
   const asks: Command[] = [];
   const sized: { i: number; type: DataType; at: number; memory: boolean }[] = [];
   keys.forEach((key, i) => {
-    const type = types[i];
-    if (key === undefined || !type) return;
-    const memory = type !== 'other' && side.caps.memoryUsage;
-    sized.push({ i, type, at: asks.length, memory });
-    asks.push(['PTTL', key]);
-    if (type !== 'other') asks.push([COUNT_COMMAND[type], key]);
-    if (memory) asks.push(['MEMORY', 'USAGE', key, 'SAMPLES', 5]);
+    if (key === undefined) return;
+    for (const type of types[i] ?? []) {
+      const memory = type !== 'other' && side.caps.memoryUsage;
+      sized.push({ i, type, at: asks.length, memory });
+      asks.push(['PTTL', key]);
+      if (type !== 'other') asks.push([COUNT_COMMAND[type], key]);
+      if (memory) asks.push(['MEMORY', 'USAGE', key, 'SAMPLES', 5]);
+    }
   });
   const sizes = asks.length > 0 ? await side.pipe.send(asks) : [];
-  const out: (Observed | null)[] = new Array(keys.length).fill(null);
+  const out: Observed[][] = keys.map(() => []);
   const reads: Command[] = [];
   const plan: { i: number; type: DataType; ttl: number | null; at: number; count: number }[] = [];
   for (const { i, type, at, memory } of sized) {
@@ -389,12 +432,14 @@ async function valuesOf(
     // A refusal (NOPERM, a lost server) is an error of the check; WRONGTYPE means the key changed type.
     const refusal = [pttl, count].find((r) => r instanceof Error && !r.message.startsWith('WRONGTYPE'));
     if (refusal) throw refused(side, refusal as Error);
-    if (pttl === -2 || count instanceof Error) continue;
+    // Where a stream keeps no TTL, PTTL may say -2 of a live one (Pika 3.x): its entries decide.
+    const noTtl = type === 'stream' && !side.caps.streamTtl;
+    if ((pttl === -2 && !noTtl) || count instanceof Error) continue;
     // Where streams have no TTL (Pika), PTTL says nothing about one.
     const ttl =
       typeof pttl !== 'number' || pttl < 0 || (type === 'stream' && !side.caps.streamTtl) ? null : pttl;
     if (type === 'other') {
-      out[i] = { type, value: undefined, ttl };
+      out[i]!.push({ type, value: undefined, ttl });
       continue;
     }
     const n = typeof count === 'number' ? count : 0;
@@ -403,7 +448,7 @@ async function valuesOf(
         ? n > limits.bigKeyBytes
         : n > limits.bigKeyElements || (typeof bytes === 'number' && bytes > limits.bigKeyBytes);
     if (big) {
-      out[i] = { type, value: new RemoteValue(side, keys[i]!, type, n), ttl };
+      out[i]!.push({ type, value: new RemoteValue(side, keys[i]!, type, n), ttl });
       continue;
     }
     const commands = CODECS[type].read(keys[i]!, side.caps);
@@ -417,7 +462,7 @@ async function valuesOf(
     if (refusal) throw refused(side, refusal as Error);
     if (valueReplies.some((r) => r instanceof Error)) continue;
     const value = CODECS[type as NativeType].decode(valueReplies, side.caps);
-    if (value !== null) out[i] = { type, value, ttl };
+    if (value !== null) out[i]!.push({ type, value, ttl });
   }
   return out;
 }
@@ -522,11 +567,6 @@ async function connectAll(plan: MergePlan): Promise<Connected> {
     const server = await openServer(url, 'source', label, network);
     try {
       const caps = server.caps;
-      if (caps.multiTypeNames) {
-        throw new ConnectionError(
-          `${label} (${redactUrl(url)}) is ${caps.kind} ${caps.version}, where one name holds several types: verify does not check those yet`,
-        );
-      }
       const pipe = await openTransport(server, label, network);
       const side = { server, pipe, caps, label: `${label} ${redactUrl(url)}` };
       opened.push(side);
