@@ -34,6 +34,8 @@ export interface Observed {
   value: unknown;
   /** Remaining milliseconds; null: no expiry. */
   ttl: number | null;
+  /** A hash on a server that keeps field TTLs (Redis 7.4+): each field's expiry (field-ttls.ts). */
+  fieldTtls?: Map<string, number>;
 }
 
 /** A lifetime the fold predicts: remaining ms, null for none, or unknown (depends on an unknown prior). */

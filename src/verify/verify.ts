@@ -30,6 +30,7 @@ import {
   shownOutcome,
   unknownPriors,
 } from './expect.js';
+import { type FieldTtls, fieldTtlMismatch, fieldTtlsOf, keepsFieldTtls } from './field-ttls.js';
 import { showExpected, showFound } from './show.js';
 import { type Mismatch, RemoteValue, refused } from './windowed.js';
 
@@ -108,8 +109,8 @@ const DEFAULT_MAX_LISTED = 10_000;
 
 /**
  * `kvmerge verify` (SPEC §6.5): compares the target with the fold of SPEC §1 over the sources, under
- * the plan's strategies, prefixes and match patterns. It only reads (TYPE, PTTL, the types' read
- * commands, SCAN), on every server.
+ * the plan's strategies, prefixes and match patterns. It only reads (TYPE or PTYPE, PTTL, the types'
+ * counts and read commands, MEMORY USAGE, DUMP of hashes on Redis 7.4+, SCAN), on every server.
  *
  * Every target key that a source holds is checked once: a source's scan checks the keys that no
  * earlier source holds (the earlier one's scan checked the others), reading that key from every
@@ -144,19 +145,30 @@ export async function verify(
     listed: [] as Difference[],
     unused: new Map<string, number>(),
   };
+  // The native path drops hash field TTLs (README "Write paths"): after such a run they are not compared.
+  const compareFieldTtls = plan.write.mode !== 'native';
   const checker: Checker = {
     plan,
     target,
     sources,
     rules,
-    record(key, outcomes, found) {
-      if (outcomes.some((o) => matches(found, o, rules))) this.recordBig(key, null);
-      else {
+    record(key, outcomes, found, origin) {
+      const passing = outcomes.filter((o) => matches(found, o, rules));
+      if (passing.length === 0) {
         this.recordBig(key, {
           expected: showExpected(shownOutcome(outcomes, found)),
           found: showFound(found),
         });
+        return;
       }
+      const fields = compareFieldTtls ? fieldTtlDifference(passing, found, origin, rules) : null;
+      this.recordBig(
+        key,
+        fields && {
+          expected: `${showExpected(passing[0]!)}, ${fields.expected}`,
+          found: `${showFound(found)}, ${fields.found}`,
+        },
+      );
     },
     recordBig(key, mismatch) {
       tally.checked++;
@@ -261,7 +273,13 @@ interface Checker {
   target: Side;
   sources: Side[];
   rules: Rules;
-  record(key: Buffer, outcomes: Outcome[], found: Observed | null): void;
+  /** `origin`: the field TTLs of a value as read (a source's or the prior's), by the value itself. */
+  record(
+    key: Buffer,
+    outcomes: Outcome[],
+    found: Observed | null,
+    origin: (value: unknown) => FieldTtls | undefined,
+  ): void;
   /** A key compared in windows: what differs, or null. */
   recordBig(key: Buffer, mismatch: Mismatch | null): void;
   priorUnused(reason: string): void;
@@ -330,9 +348,15 @@ async function checkKeys(
         });
       }
     }
+    // Field TTLs by value: an outcome that is one of these values kept whole is compared with its field TTLs.
+    const origins = new Map<unknown, FieldTtls | undefined>();
+    for (const o of [...holders, ...starts]) {
+      if ('value' in o && (!('kind' in o) || o.kind === 'exact'))
+        origins.set(o.value, (o as Observed).fieldTtls);
+    }
     for (const step of steps) {
       if (isBig(step.found) || step.holders.some(isBig)) big.push({ key, ...step });
-      else c.record(key, foldOutcomes(step.starts, step.holders, c.rules), step.found);
+      else c.record(key, foldOutcomes(step.starts, step.holders, c.rules), step.found, (v) => origins.get(v));
     }
   });
   // One big key at a time within a batch: a few windows of it in memory.
@@ -423,7 +447,8 @@ async function valuesOf(
   const sizes = asks.length > 0 ? await side.pipe.send(asks) : [];
   const out: Observed[][] = keys.map(() => []);
   const reads: Command[] = [];
-  const plan: { i: number; type: DataType; ttl: number | null; at: number; count: number }[] = [];
+  const plan: { i: number; type: DataType; ttl: number | null; at: number; count: number; dump: boolean }[] =
+    [];
   for (const { i, type, at, memory } of sized) {
     const pttl = sizes[at];
     const count = type === 'other' ? undefined : sizes[at + 1];
@@ -452,17 +477,22 @@ async function valuesOf(
       continue;
     }
     const commands = CODECS[type].read(keys[i]!, side.caps);
-    plan.push({ i, type, ttl, at: reads.length, count: commands.length });
+    // A hash's field TTLs (Redis 7.4+) are in its DUMP payload only (field-ttls.ts).
+    const dump = type === 'hash' && keepsFieldTtls(side.caps);
+    plan.push({ i, type, ttl, at: reads.length, count: commands.length, dump });
     reads.push(...commands);
+    if (dump) reads.push(['DUMP', keys[i]!]);
   }
   const replies = reads.length > 0 ? await side.pipe.send(reads) : [];
-  for (const { i, type, ttl, at, count } of plan) {
+  for (const { i, type, ttl, at, count, dump } of plan) {
     const valueReplies = replies.slice(at, at + count);
     const refusal = valueReplies.find((r) => r instanceof Error && !r.message.startsWith('WRONGTYPE'));
     if (refusal) throw refused(side, refusal as Error);
     if (valueReplies.some((r) => r instanceof Error)) continue;
     const value = CODECS[type as NativeType].decode(valueReplies, side.caps);
-    if (value !== null) out[i]!.push({ type, value, ttl });
+    // A DUMP the user may not make leaves the field TTLs unknown (not compared), as where none are kept.
+    const fieldTtls = dump ? fieldTtlsOf(replies[at + count]) : undefined;
+    if (value !== null) out[i]!.push({ type, value, ttl, ...(fieldTtls ? { fieldTtls } : {}) });
   }
   return out;
 }
@@ -476,8 +506,9 @@ function priorObserved(prior: PriorState): Observed | null | string {
     return { type, value: fromImage(type, prior.value), ttl };
   }
   try {
-    const { type, value } = decodePayload(prior.payload);
-    return { type, value, ttl };
+    const { type, value, fieldExpiries } = decodePayload(prior.payload);
+    const fieldTtls = fieldExpiries && new Map(fieldExpiries.map(([f, at]) => [f.toString('latin1'), at]));
+    return { type, value, ttl, ...(type === 'hash' ? { fieldTtls: fieldTtls ?? new Map() } : {}) };
   } catch (err) {
     if (err instanceof UnsupportedPayloadError) return `prior payload not decoded: ${err.message}`;
     throw err;
@@ -633,4 +664,27 @@ function startsWith(buf: Buffer, prefix: Buffer): boolean {
 function keyField(key: Buffer): { key: string } | { keyBase64: string } {
   const text = key.toString('utf8');
   return Buffer.from(text, 'utf8').equals(key) ? { key: text } : { keyBase64: key.toString('base64') };
+}
+
+/**
+ * The field TTL difference of a hash that matched `passing` by value and TTL, or null: it passes when
+ * some outcome holds no value kept whole from a side that keeps field TTLs (a merge, an unknown prior)
+ * or has the same field TTLs within the tolerance.
+ */
+function fieldTtlDifference(
+  passing: Outcome[],
+  found: Observed | null,
+  origin: (value: unknown) => FieldTtls | undefined,
+  rules: Rules,
+): { expected: string; found: string } | null {
+  if (found?.type !== 'hash' || !found.fieldTtls) return null;
+  let first: { expected: string; found: string } | null = null;
+  for (const outcome of passing) {
+    const expected = outcome.kind === 'exact' ? origin(outcome.value) : undefined;
+    if (!expected) return null;
+    const mismatch = fieldTtlMismatch(expected, found.fieldTtls, rules.ttlToleranceMs);
+    if (!mismatch) return null;
+    first ??= mismatch;
+  }
+  return first;
 }
