@@ -298,7 +298,7 @@ async function askSource(
 }
 
 /** The types each key holds on `side`: one script for the batch where it can, else asked key by key. */
-async function askTypes(side: ProbeSide, keys: readonly Buffer[]): Promise<DataType[][]> {
+export async function askTypes(side: ProbeSide, keys: readonly Buffer[]): Promise<DataType[][]> {
   if (keys.length === 0) return [];
   if (side.caps.batchScripts) {
     const [reply] = await side.pipe.send([typesCommand(keys)]);

@@ -34,6 +34,8 @@ export interface Observed {
   value: unknown;
   /** Remaining milliseconds; null: no expiry. */
   ttl: number | null;
+  /** A hash on a server that keeps field TTLs (Redis 7.4+): each field's expiry (field-ttls.ts). */
+  fieldTtls?: Map<string, number>;
 }
 
 /** A lifetime the fold predicts: remaining ms, null for none, or unknown (depends on an unknown prior). */
@@ -69,13 +71,30 @@ export function knownPrior(prior: Observed | null): Outcome {
   return prior === null ? { kind: 'absent' } : { kind: 'exact', ...prior };
 }
 
-/** Every outcome of the fold of `holders` (the sources' values, in declared order) over each start. */
-export function foldOutcomes(starts: Outcome[], holders: readonly Observed[], rules: Rules): Outcome[] {
-  return starts.map((start) => holders.reduce((state, incoming) => step(state, incoming, rules), start));
+/** One merge step on two values of a type (SPEC §1.4). */
+export type Merger = (type: DataType, current: unknown, incoming: unknown, opts: MergeOptions) => unknown;
+
+const codecMerge: Merger = (type, current, incoming, opts) =>
+  CODECS[type as Exclude<DataType, 'other'>].mergeValues(current as never, incoming as never, opts);
+
+/**
+ * Every outcome of the fold of `holders` (the sources' values, in declared order) over each start.
+ * `merger` builds a merged value; the default computes it (a big key's check passes one that only
+ * records what was merged into what: verify/windowed.ts).
+ */
+export function foldOutcomes(
+  starts: Outcome[],
+  holders: readonly Observed[],
+  rules: Rules,
+  merger: Merger = codecMerge,
+): Outcome[] {
+  return starts.map((start) =>
+    holders.reduce((state, incoming) => step(state, incoming, rules, merger), start),
+  );
 }
 
 /** One step of SPEC §1.2 (the same table decide() implements, on values instead of types). */
-function step(state: Outcome, incoming: Observed, { table, merge }: Rules): Outcome {
+function step(state: Outcome, incoming: Observed, { table, merge }: Rules, merger: Merger): Outcome {
   const replaced: Outcome = { kind: 'exact', ...incoming };
   if (state.kind === 'absent') return replaced;
   if (state.type !== incoming.type) return table.typeMismatch === 'override' ? replaced : state;
@@ -85,7 +104,7 @@ function step(state: Outcome, incoming: Observed, { table, merge }: Rules): Outc
   if (strategy === 'skip' || incoming.type === 'other') return state;
   const ttl = mergeLifetime(merge.ttl, incoming.ttl, state.ttl);
   if (state.kind === 'contains') return { ...state, merged: [...state.merged, incoming.value], ttl };
-  const value = CODECS[incoming.type].mergeValues(state.value, incoming.value, merge);
+  const value = merger(incoming.type, state.value, incoming.value, merge);
   return { kind: 'exact', type: state.type, value, ttl };
 }
 
@@ -108,14 +127,19 @@ export function mergeLifetime(rule: MergeOptions['ttl'], source: Lifetime, targe
 
 /** Whether the target's key (null: absent) is what `outcome` says. */
 export function matches(found: Observed | null, outcome: Outcome, rules: Rules): boolean {
-  if (outcome.kind === 'absent') return found === null;
-  if (found === null || found.type !== outcome.type) return false;
-  const ttlKept = found.type !== 'stream' || rules.targetStreamTtl !== false;
-  if (ttlKept && !ttlMatches(found.ttl, outcome.ttl, rules.ttlToleranceMs)) return false;
-  if (found.type === 'other') return true;
+  if (!shapeMatches(found, outcome, rules)) return false;
+  if (found === null || found.type === 'other' || outcome.kind === 'absent') return true;
   return outcome.kind === 'exact'
     ? sameValue(found.type, found.value, outcome.value)
     : containsMerged(found.type, found.value, outcome.merged, rules.merge);
+}
+
+/** Presence, type and TTL: all of `matches` but the value (a big key's value is compared in windows). */
+export function shapeMatches(found: Observed | null, outcome: Outcome, rules: Rules): boolean {
+  if (outcome.kind === 'absent') return found === null;
+  if (found === null || found.type !== outcome.type) return false;
+  const ttlKept = found.type !== 'stream' || rules.targetStreamTtl !== false;
+  return !ttlKept || ttlMatches(found.ttl, outcome.ttl, rules.ttlToleranceMs);
 }
 
 function ttlMatches(found: number | null, expected: Lifetime, tolerance: number): boolean {

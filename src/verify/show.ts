@@ -54,7 +54,7 @@ export function showValue(type: DataType, value: unknown): string {
   }
 }
 
-function showTtl(ttl: Lifetime): string {
+export function showTtl(ttl: Lifetime): string {
   if (ttl === 'unknown') return '';
   return ttl === null ? ', no TTL' : `, TTL ${Math.max(0, Math.round(ttl))} ms`;
 }

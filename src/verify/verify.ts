@@ -1,9 +1,9 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { MergePlan, TlsPlan } from '../config/plan.js';
-import type { DataType } from '../decide/types.js';
+import type { DataType, NativeType } from '../decide/types.js';
 import { ConnectionError } from '../errors.js';
 import type { JournaledKey, PriorState } from '../journal/types.js';
-import { typeFromReply } from '../probe/probe.js';
+import { askTypes, TYPE_ORDER } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
 import type { NetworkOptions } from '../redis/pipe.js';
 import { closeServer, openServer, openTransport, type Server } from '../redis/server.js';
@@ -19,6 +19,7 @@ import { CODECS } from '../write/native/index.js';
 import { formatScore } from '../write/native/zset.js';
 import { decodePayload, UnsupportedPayloadError } from '../write/rdb-payload.js';
 import { now } from '../write/ttl.js';
+import { checkBig, isBig } from './big.js';
 import {
   foldOutcomes,
   knownPrior,
@@ -29,7 +30,9 @@ import {
   shownOutcome,
   unknownPriors,
 } from './expect.js';
+import { type FieldTtls, fieldTtlMismatch, fieldTtlsOf, keepsFieldTtls } from './field-ttls.js';
 import { showExpected, showFound } from './show.js';
+import { type Mismatch, RemoteValue, refused } from './windowed.js';
 
 export interface VerifyOptions {
   /**
@@ -96,13 +99,6 @@ interface Side {
   label: string;
 }
 
-/** An error reply that means the user may not read: exit 2, naming the server. */
-function refused(side: Side, reply: Error): ConnectionError {
-  return new ConnectionError(
-    `${side.label} refused a read: ${reply.message.split('\n')[0]}; verify needs read commands (+@read) on every server`,
-  );
-}
-
 interface Connected {
   target: Side;
   sources: Side[];
@@ -113,13 +109,14 @@ const DEFAULT_MAX_LISTED = 10_000;
 
 /**
  * `kvmerge verify` (SPEC §6.5): compares the target with the fold of SPEC §1 over the sources, under
- * the plan's strategies, prefixes and match patterns. It only reads (TYPE, PTTL, the types' read
- * commands, SCAN), on every server.
+ * the plan's strategies, prefixes and match patterns. It only reads (TYPE or PTYPE, PTTL, the types'
+ * counts and read commands, MEMORY USAGE, DUMP of hashes on Redis 7.4+, SCAN), on every server.
  *
  * Every target key that a source holds is checked once: a source's scan checks the keys that no
  * earlier source holds (the earlier one's scan checked the others), reading that key from every
  * source that holds it and from the target, batch by batch, `write.concurrency` batches at once, so
- * memory holds a bounded number of batches (a value is read whole: see README "verify"). With the
+ * memory holds a bounded number of batches. A value over write.bigKeyElements or write.bigKeyBytes on
+ * any side is compared in windows (big.ts, windowed.ts), one big key of a batch at a time. With the
  * journal, its keys are checked first, exactly, and skipped by the scans (a fingerprint each).
  * With `sample`, the scans only collect a uniform sample of keys (reservoir), which is then checked.
  */
@@ -148,20 +145,36 @@ export async function verify(
     listed: [] as Difference[],
     unused: new Map<string, number>(),
   };
+  // The native path drops hash field TTLs (README "Write paths"): after such a run they are not compared.
+  const compareFieldTtls = plan.write.mode !== 'native';
   const checker: Checker = {
     plan,
     target,
     sources,
     rules,
-    record(key, outcomes, found) {
+    record(key, outcomes, found, origin) {
+      const passing = outcomes.filter((o) => matches(found, o, rules));
+      if (passing.length === 0) {
+        this.recordBig(key, {
+          expected: showExpected(shownOutcome(outcomes, found)),
+          found: showFound(found),
+        });
+        return;
+      }
+      const fields = compareFieldTtls ? fieldTtlDifference(passing, found, origin, rules) : null;
+      this.recordBig(
+        key,
+        fields && {
+          expected: `${showExpected(passing[0]!)}, ${fields.expected}`,
+          found: `${showFound(found)}, ${fields.found}`,
+        },
+      );
+    },
+    recordBig(key, mismatch) {
       tally.checked++;
-      if (outcomes.some((o) => matches(found, o, rules))) return;
+      if (!mismatch) return;
       tally.differences++;
-      const difference: Difference = {
-        ...keyField(key),
-        expected: showExpected(shownOutcome(outcomes, found)),
-        found: showFound(found),
-      };
+      const difference: Difference = { ...keyField(key), ...mismatch };
       if (tally.listed.length < maxListed) tally.listed.push(difference);
       hooks.onDifference?.(difference);
     },
@@ -218,9 +231,12 @@ export async function verify(
           0,
           side.caps,
         );
+        // A name holding several types (Pika 3.x) is listed once per type: it is checked once, all types.
+        const named = side.caps.multiTypeNames ? new SeenKeys() : undefined;
         for await (const batch of batches) {
           if (hooks.signal?.aborted) break;
-          const keys = batch.units.map((u) => withPrefix(prefix, u.key));
+          const units = named ? batch.units.filter((u) => named.add(u.key)) : batch.units;
+          const keys = units.map((u) => withPrefix(prefix, u.key));
           const fresh = options.priors ? keys.filter((k) => !journaled.has(k)) : keys;
           await limit.run(() => checkKeys(checker, fresh, { firstHolder: index }));
         }
@@ -257,7 +273,15 @@ interface Checker {
   target: Side;
   sources: Side[];
   rules: Rules;
-  record(key: Buffer, outcomes: Outcome[], found: Observed | null): void;
+  /** `origin`: the field TTLs of a value as read (a source's or the prior's), by the value itself. */
+  record(
+    key: Buffer,
+    outcomes: Outcome[],
+    found: Observed | null,
+    origin: (value: unknown) => FieldTtls | undefined,
+  ): void;
+  /** A key compared in windows: what differs, or null. */
+  recordBig(key: Buffer, mismatch: Mismatch | null): void;
   priorUnused(reason: string): void;
   exact(): void;
   batchDone(): void;
@@ -265,9 +289,14 @@ interface Checker {
 
 /**
  * Checks target keys. `firstHolder`: keys held by an earlier source are left to that source's scan,
- * so those sources are asked first (TYPE) and only the rest go on. Then one round trip to every
- * server for the types (only to the sources whose prefix and match admit the key), and one for the
- * values (PTTL and the type's read), then the fold.
+ * so those sources are asked first (their types) and only the rest go on. Then one round trip to
+ * every server for the types (only to the sources whose prefix and match admit the key), one for
+ * PTTL and sizes, one for the values that are not big, then the fold.
+ *
+ * The unit is (key, type) (SPEC §7): where a name holds several types (Pika 3.x), a source gives one
+ * value per type, folded in TYPE_ORDER after the previous source's; a target of that kind keeps each
+ * type beside the others, so each type of the name is its own fold and its own check (its prior is
+ * absent or of that type).
  */
 async function checkKeys(
   c: Checker,
@@ -278,7 +307,7 @@ async function checkKeys(
   if (opts.firstHolder) {
     const earlier = c.sources.slice(0, opts.firstHolder);
     const types = await Promise.all(earlier.map((side, j) => typesOf(side, admitted(c.plan, j, keys))));
-    keys = keys.filter((_, i) => types.every((perSource) => !perSource[i]));
+    keys = keys.filter((_, i) => types.every((perSource) => !perSource[i]?.length));
   }
   if (keys.length === 0) return;
   const sourceKeys = c.plan.sources.map((_, j) => admitted(c.plan, j, keys));
@@ -287,16 +316,18 @@ async function checkKeys(
     ...c.sources.map((side, j) => typesOf(side, sourceKeys[j]!)),
   ]);
   const [found, ...held] = await Promise.all([
-    valuesOf(c.target, keys, targetTypes!),
-    ...c.sources.map((side, j) => valuesOf(side, sourceKeys[j]!, sourceTypes[j]!)),
+    valuesOf(c.target, keys, targetTypes!, c.plan.write),
+    ...c.sources.map((side, j) => valuesOf(side, sourceKeys[j]!, sourceTypes[j]!, c.plan.write)),
   ]);
+  const multiTarget = c.target.caps.multiTypeNames;
+  const big: { key: Buffer; starts: Outcome[]; holders: Observed[]; found: Observed | null }[] = [];
   keys.forEach((key, i) => {
-    const holders = held
-      .map((values) => values[i])
-      .filter((v): v is Observed => v !== null && v !== undefined);
+    // Every source's values of the key in declared order (several types of one name in TYPE_ORDER).
+    const holders = held.flatMap((values) => values[i] ?? []);
     const journaled = opts.priors?.get(key.toString('latin1'));
     let starts = unknownPriors();
-    if (journaled) {
+    if (journaled && multiTarget) c.priorUnused(MULTI_TYPE_PRIOR);
+    else if (journaled) {
       const prior = priorObserved(journaled.prior);
       if (typeof prior === 'string') c.priorUnused(prior);
       else {
@@ -304,10 +335,38 @@ async function checkKeys(
         c.exact();
       }
     }
-    c.record(key, foldOutcomes(starts, holders, c.rules), found![i] ?? null);
+    const steps: { starts: Outcome[]; holders: Observed[]; found: Observed | null }[] = [];
+    if (!multiTarget) steps.push({ starts, holders, found: found![i]?.[0] ?? null });
+    else {
+      const onTarget = found![i] ?? [];
+      const types = new Set([...onTarget, ...holders].map((o) => o.type));
+      for (const type of TYPE_ORDER.filter((t) => types.has(t))) {
+        steps.push({
+          starts: starts.filter((s) => s.kind === 'absent' || s.type === type),
+          holders: holders.filter((h) => h.type === type),
+          found: onTarget.find((o) => o.type === type) ?? null,
+        });
+      }
+    }
+    // Field TTLs by value: an outcome that is one of these values kept whole is compared with its field TTLs.
+    const origins = new Map<unknown, FieldTtls | undefined>();
+    for (const o of [...holders, ...starts]) {
+      if ('value' in o && (!('kind' in o) || o.kind === 'exact'))
+        origins.set(o.value, (o as Observed).fieldTtls);
+    }
+    for (const step of steps) {
+      if (isBig(step.found) || step.holders.some(isBig)) big.push({ key, ...step });
+      else c.record(key, foldOutcomes(step.starts, step.holders, c.rules), step.found, (v) => origins.get(v));
+    }
   });
+  // One big key at a time within a batch: a few windows of it in memory.
+  for (const b of big) c.recordBig(b.key, await checkBig(b.starts, b.holders, b.found, c.rules));
   c.batchDone();
 }
+
+/** Why journaled priors are not used on a Pika 3.x target (README "Not yet": journal on Pika 3.x). */
+const MULTI_TYPE_PRIOR =
+  'the target keeps several types under one name (Pika 3.x): priors are not matched to types';
 
 /** Where each target key lives on source `j` (undefined: its prefix or match rules the key out). */
 function admitted(plan: MergePlan, j: number, keys: Buffer[]): (Buffer | undefined)[] {
@@ -320,57 +379,120 @@ function admitted(plan: MergePlan, j: number, keys: Buffer[]): (Buffer | undefin
   });
 }
 
-/** TYPE of each key (undefined where not asked); a Pika 4 stale TYPE is cleared by the value read. */
-async function typesOf(side: Side, keys: (Buffer | undefined)[]): Promise<(DataType | null | undefined)[]> {
+/**
+ * The types each key holds (undefined where not asked): one where a name holds one type, every type
+ * of the name in TYPE_ORDER where it holds several (Pika 3.x: PTYPE and XLEN), a Pika 4 stale TYPE
+ * cleared (EXISTS, XLEN), as the merge's probe asks them (probe.ts), never by script: verify only
+ * reads with read commands.
+ */
+async function typesOf(side: Side, keys: (Buffer | undefined)[]): Promise<(DataType[] | undefined)[]> {
   const asked = keys.flatMap((k, i) => (k === undefined ? [] : [i]));
-  const replies = await side.pipe.send(asked.map((i): Command => ['TYPE', keys[i]!]));
-  const out: (DataType | null | undefined)[] = new Array(keys.length);
+  let types: DataType[][];
+  try {
+    types = await askTypes(
+      { pipe: side.pipe, caps: { ...side.caps, batchScripts: false } },
+      asked.map((i) => keys[i]!),
+    );
+  } catch (err) {
+    if (err instanceof Error && !(err instanceof ConnectionError) && err.name !== 'ServerLostError') {
+      throw refused(side, err);
+    }
+    throw err;
+  }
+  const out: (DataType[] | undefined)[] = new Array(keys.length);
   asked.forEach((i, n) => {
-    const reply = replies[n];
-    if (reply instanceof Error) throw refused(side, reply);
-    out[i] = typeFromReply(reply);
+    out[i] = types[n];
   });
   return out;
 }
 
+const COUNT_COMMAND: Record<NativeType, string> = {
+  string: 'STRLEN',
+  hash: 'HLEN',
+  set: 'SCARD',
+  zset: 'ZCARD',
+  list: 'LLEN',
+  stream: 'XLEN',
+};
+
+/** write.bigKeyElements and write.bigKeyBytes (SPEC §2.3): over either, a value is compared in windows. */
+type BigKeyLimits = Pick<MergePlan['write'], 'bigKeyElements' | 'bigKeyBytes'>;
+
 /**
- * The values of the keys that have a type (null: absent or gone), with their TTLs: PTTL and the
- * type's own read (a module type: PTTL alone, it is compared by type). A key deleted since TYPE
- * (PTTL -2, a stale TYPE on Pika 4, an error reply) or holding another type by now reads as gone.
+ * The values of the keys that have a type (null: absent or gone), with their TTLs. One round trip
+ * asks PTTL, the size (the type's count, and MEMORY USAGE where the server answers it) of each key;
+ * a second reads the values that are not big whole (the type's own read; a module type: PTTL alone,
+ * it is compared by type). A big value is not read here: it comes back as a RemoteValue, read in
+ * windows when it is compared (windowed.ts). A key deleted since TYPE (PTTL -2, a stale TYPE on
+ * Pika 4, an error reply) or holding another type by now reads as gone.
  */
 async function valuesOf(
   side: Side,
   keys: (Buffer | undefined)[],
-  types: (DataType | null | undefined)[],
-): Promise<(Observed | null)[]> {
+  types: (DataType[] | undefined)[],
+  limits: BigKeyLimits,
+): Promise<Observed[][]> {
   const asks: Command[] = [];
-  const plan: { i: number; type: DataType; at: number; count: number }[] = [];
+  const sized: { i: number; type: DataType; at: number; memory: boolean }[] = [];
   keys.forEach((key, i) => {
-    const type = types[i];
-    if (key === undefined || !type) return;
-    const reads = type === 'other' ? [] : CODECS[type].read(key, side.caps);
-    plan.push({ i, type, at: asks.length, count: reads.length + 1 });
-    asks.push(['PTTL', key], ...reads);
+    if (key === undefined) return;
+    for (const type of types[i] ?? []) {
+      const memory = type !== 'other' && side.caps.memoryUsage;
+      sized.push({ i, type, at: asks.length, memory });
+      asks.push(['PTTL', key]);
+      if (type !== 'other') asks.push([COUNT_COMMAND[type], key]);
+      if (memory) asks.push(['MEMORY', 'USAGE', key, 'SAMPLES', 5]);
+    }
   });
-  const replies = asks.length > 0 ? await side.pipe.send(asks) : [];
-  const out: (Observed | null)[] = new Array(keys.length).fill(null);
-  for (const { i, type, at, count } of plan) {
-    const [pttl, ...valueReplies] = replies.slice(at, at + count);
+  const sizes = asks.length > 0 ? await side.pipe.send(asks) : [];
+  const out: Observed[][] = keys.map(() => []);
+  const reads: Command[] = [];
+  const plan: { i: number; type: DataType; ttl: number | null; at: number; count: number; dump: boolean }[] =
+    [];
+  for (const { i, type, at, memory } of sized) {
+    const pttl = sizes[at];
+    const count = type === 'other' ? undefined : sizes[at + 1];
+    // MEMORY USAGE may be denied to a read-only user: the count decides alone then.
+    const bytes = memory ? sizes[at + 2] : undefined;
     // A refusal (NOPERM, a lost server) is an error of the check; WRONGTYPE means the key changed type.
-    const refusal = [pttl, ...valueReplies].find(
-      (r) => r instanceof Error && !r.message.startsWith('WRONGTYPE'),
-    );
+    const refusal = [pttl, count].find((r) => r instanceof Error && !r.message.startsWith('WRONGTYPE'));
     if (refusal) throw refused(side, refusal as Error);
-    if (pttl === -2 || valueReplies.some((r) => r instanceof Error)) continue;
+    // Where a stream keeps no TTL, PTTL may say -2 of a live one (Pika 3.x): its entries decide.
+    const noTtl = type === 'stream' && !side.caps.streamTtl;
+    if ((pttl === -2 && !noTtl) || count instanceof Error) continue;
     // Where streams have no TTL (Pika), PTTL says nothing about one.
     const ttl =
       typeof pttl !== 'number' || pttl < 0 || (type === 'stream' && !side.caps.streamTtl) ? null : pttl;
     if (type === 'other') {
-      out[i] = { type, value: undefined, ttl };
+      out[i]!.push({ type, value: undefined, ttl });
       continue;
     }
-    const value = CODECS[type].decode(valueReplies, side.caps);
-    if (value !== null) out[i] = { type, value, ttl };
+    const n = typeof count === 'number' ? count : 0;
+    const big =
+      type === 'string'
+        ? n > limits.bigKeyBytes
+        : n > limits.bigKeyElements || (typeof bytes === 'number' && bytes > limits.bigKeyBytes);
+    if (big) {
+      out[i]!.push({ type, value: new RemoteValue(side, keys[i]!, type, n), ttl });
+      continue;
+    }
+    const commands = CODECS[type].read(keys[i]!, side.caps);
+    // A hash's field TTLs (Redis 7.4+) are in its DUMP payload only (field-ttls.ts).
+    const dump = type === 'hash' && keepsFieldTtls(side.caps);
+    plan.push({ i, type, ttl, at: reads.length, count: commands.length, dump });
+    reads.push(...commands);
+    if (dump) reads.push(['DUMP', keys[i]!]);
+  }
+  const replies = reads.length > 0 ? await side.pipe.send(reads) : [];
+  for (const { i, type, ttl, at, count, dump } of plan) {
+    const valueReplies = replies.slice(at, at + count);
+    const refusal = valueReplies.find((r) => r instanceof Error && !r.message.startsWith('WRONGTYPE'));
+    if (refusal) throw refused(side, refusal as Error);
+    if (valueReplies.some((r) => r instanceof Error)) continue;
+    const value = CODECS[type as NativeType].decode(valueReplies, side.caps);
+    // A DUMP the user may not make leaves the field TTLs unknown (not compared), as where none are kept.
+    const fieldTtls = dump ? fieldTtlsOf(replies[at + count]) : undefined;
+    if (value !== null) out[i]!.push({ type, value, ttl, ...(fieldTtls ? { fieldTtls } : {}) });
   }
   return out;
 }
@@ -386,8 +508,9 @@ function priorObserved(prior: PriorState): Observed | null | string {
   // A big key's prior, journaled in windows, would have to be read back whole to fold over it.
   if (prior.kind === 'windows') return 'prior journaled in windows (a big key): checked as if unknown';
   try {
-    const { type, value } = decodePayload(prior.payload);
-    return { type, value, ttl };
+    const { type, value, fieldExpiries } = decodePayload(prior.payload);
+    const fieldTtls = fieldExpiries && new Map(fieldExpiries.map(([f, at]) => [f.toString('latin1'), at]));
+    return { type, value, ttl, ...(type === 'hash' ? { fieldTtls: fieldTtls ?? new Map() } : {}) };
   } catch (err) {
     if (err instanceof UnsupportedPayloadError) return `prior payload not decoded: ${err.message}`;
     throw err;
@@ -477,11 +600,6 @@ async function connectAll(plan: MergePlan): Promise<Connected> {
     const server = await openServer(url, 'source', label, network);
     try {
       const caps = server.caps;
-      if (caps.multiTypeNames) {
-        throw new ConnectionError(
-          `${label} (${redactUrl(url)}) is ${caps.kind} ${caps.version}, where one name holds several types: verify does not check those yet`,
-        );
-      }
       const pipe = await openTransport(server, label, network);
       const side = { server, pipe, caps, label: `${label} ${redactUrl(url)}` };
       opened.push(side);
@@ -548,4 +666,27 @@ function startsWith(buf: Buffer, prefix: Buffer): boolean {
 function keyField(key: Buffer): { key: string } | { keyBase64: string } {
   const text = key.toString('utf8');
   return Buffer.from(text, 'utf8').equals(key) ? { key: text } : { keyBase64: key.toString('base64') };
+}
+
+/**
+ * The field TTL difference of a hash that matched `passing` by value and TTL, or null: it passes when
+ * some outcome holds no value kept whole from a side that keeps field TTLs (a merge, an unknown prior)
+ * or has the same field TTLs within the tolerance.
+ */
+function fieldTtlDifference(
+  passing: Outcome[],
+  found: Observed | null,
+  origin: (value: unknown) => FieldTtls | undefined,
+  rules: Rules,
+): { expected: string; found: string } | null {
+  if (found?.type !== 'hash' || !found.fieldTtls) return null;
+  let first: { expected: string; found: string } | null = null;
+  for (const outcome of passing) {
+    const expected = outcome.kind === 'exact' ? origin(outcome.value) : undefined;
+    if (!expected) return null;
+    const mismatch = fieldTtlMismatch(expected, found.fieldTtls, rules.ttlToleranceMs);
+    if (!mismatch) return null;
+    first ??= mismatch;
+  }
+  return first;
 }
