@@ -447,11 +447,19 @@ export function encode(commands: readonly Command[]): Buffer {
   let size = 0;
   let argCount = 0;
   for (const cmd of commands) argCount += cmd.length;
-  const args: Buffer[] = new Array(argCount);
+  // A non-negative integer argument (TTLs, counts, numkeys) is written digit by digit: as a Buffer
+  // made from its string it cost an allocation and a native call per key.
+  const args: (Buffer | number)[] = new Array(argCount);
   let n = 0;
   for (const cmd of commands) {
     size += 3 + digits(cmd.length);
     for (const arg of cmd) {
+      if (typeof arg === 'number' && Number.isSafeInteger(arg) && arg >= 0) {
+        args[n++] = arg;
+        const width = digits(arg);
+        size += 5 + digits(width) + width;
+        continue;
+      }
       const bytes = toBytes(arg);
       args[n++] = bytes;
       size += 5 + digits(bytes.length) + bytes.length;
@@ -463,13 +471,20 @@ export function encode(commands: readonly Command[]): Buffer {
   for (const cmd of commands) {
     at = header(out, at, 0x2a, cmd.length);
     for (let i = 0; i < cmd.length; i++) {
-      const bytes = args[n++]!;
-      const length = bytes.length;
+      const arg = args[n++]!;
+      if (typeof arg === 'number') {
+        at = header(out, at, 0x24, digits(arg));
+        at = writeDigits(out, at, arg);
+        out[at++] = 0x0d;
+        out[at++] = 0x0a;
+        continue;
+      }
+      const length = arg.length;
       at = header(out, at, 0x24, length);
       if (length < 64) {
-        for (let j = 0; j < length; j++) out[at + j] = bytes[j]!;
+        for (let j = 0; j < length; j++) out[at + j] = arg[j]!;
       } else {
-        bytes.copy(out, at);
+        arg.copy(out, at);
       }
       at += length;
       out[at++] = 0x0d;
@@ -499,15 +514,20 @@ function toBytes(arg: Buffer | string | number): Buffer {
 /** Writes `<mark><n>\r\n` at `at` and returns the position after it. */
 function header(out: Buffer, at: number, mark: number, n: number): number {
   out[at++] = mark;
+  at = writeDigits(out, at, n);
+  out[at++] = 0x0d;
+  out[at++] = 0x0a;
+  return at;
+}
+
+/** Writes the decimal digits of the non-negative integer `n` at `at`; returns the position after them. */
+function writeDigits(out: Buffer, at: number, n: number): number {
   const width = digits(n);
   for (let i = width - 1; i >= 0; i--) {
     out[at + i] = 0x30 + (n % 10);
     n = Math.floor(n / 10);
   }
-  at += width;
-  out[at++] = 0x0d;
-  out[at++] = 0x0a;
-  return at;
+  return at + width;
 }
 
 function digits(n: number): number {

@@ -1,5 +1,28 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encode } from '../../src/redis/pipe.js';
+import type { Arg, Command } from '../../src/write/commands.js';
+
+/** RESP as the protocol defines it, written the plain way. */
+function plain(commands: Command[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const cmd of commands) {
+    parts.push(Buffer.from(`*${cmd.length}\r\n`));
+    for (const arg of cmd) {
+      const bytes = Buffer.isBuffer(arg) ? arg : Buffer.from(String(arg));
+      parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'));
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+const arg: fc.Arbitrary<Arg> = fc.oneof(
+  fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
+  fc.string(),
+  fc.nat(),
+  fc.constantFrom(0, 9, 10, 99, 100, 2 ** 53 - 1, -1, -250, 1.5, -0.25, Number.POSITIVE_INFINITY),
+  fc.double({ noNaN: true }),
+);
 
 describe('RESP encoding of a pipeline', () => {
   it('encodes names, numbers, text and raw bytes exactly', () => {
@@ -32,5 +55,18 @@ describe('RESP encoding of a pipeline', () => {
         ),
       ).toBe(true);
     }
+  });
+
+  it('writes every command as the protocol says: binary, strings, integers and other numbers', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.string({ minLength: 1 }), fc.array(arg, { maxLength: 6 })), { maxLength: 8 }),
+        (raw) => {
+          const commands = raw.map(([name, args]) => [name, ...args] as Command);
+          expect(encode(commands).equals(plain(commands))).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
