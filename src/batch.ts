@@ -292,15 +292,6 @@ function retryUnit(src: SourceRun, step: Step): Unit {
     : { key: step.probe.sourceKey };
 }
 
-const COUNT_COMMAND: Record<NativeType, string> = {
-  string: 'STRLEN',
-  hash: 'HLEN',
-  set: 'SCARD',
-  zset: 'ZCARD',
-  list: 'LLEN',
-  stream: 'XLEN',
-};
-
 /**
  * Which keys are big (SPEC §2.3: over bigKeyElements elements or bigKeyBytes bytes) and roughly how
  * many bytes each will take in memory. MEMORY USAGE from the probe clears most keys at once; the
@@ -321,7 +312,7 @@ async function sizeUp(
     if (step.type === 'other') return; // only DUMP/RESTORE can carry it, whatever its size
     if (memory !== undefined && memory > bigKeyBytes) out[i]!.isBig = true;
     else if (memory === undefined || memory > clearBelow) {
-      asks.push([COUNT_COMMAND[step.type], step.probe.sourceKey]);
+      asks.push(CODECS[step.type].count(step.probe.sourceKey));
       counted.push(i);
     }
   });

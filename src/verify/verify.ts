@@ -406,15 +406,6 @@ async function typesOf(side: Side, keys: (Buffer | undefined)[]): Promise<(DataT
   return out;
 }
 
-const COUNT_COMMAND: Record<NativeType, string> = {
-  string: 'STRLEN',
-  hash: 'HLEN',
-  set: 'SCARD',
-  zset: 'ZCARD',
-  list: 'LLEN',
-  stream: 'XLEN',
-};
-
 /** write.bigKeyElements and write.bigKeyBytes (SPEC §2.3): over either, a value is compared in windows. */
 type BigKeyLimits = Pick<MergePlan['write'], 'bigKeyElements' | 'bigKeyBytes'>;
 
@@ -440,7 +431,7 @@ async function valuesOf(
       const memory = type !== 'other' && side.caps.memoryUsage;
       sized.push({ i, type, at: asks.length, memory });
       asks.push(['PTTL', key]);
-      if (type !== 'other') asks.push([COUNT_COMMAND[type], key]);
+      if (type !== 'other') asks.push(CODECS[type].count(key));
       if (memory) asks.push(['MEMORY', 'USAGE', key, 'SAMPLES', 5]);
     }
   });

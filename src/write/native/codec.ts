@@ -40,6 +40,8 @@ export interface NativeCodec<V> {
   clear(key: Buffer, current: V | null): Command[];
   /** Number of elements, for sizing. */
   size(value: V): number;
+  /** The command that counts the key's elements (a string's bytes): sizes a big key before it is read. */
+  count(key: Buffer): Command;
   /**
    * The value one `merge` step (SPEC §1.4) leaves: `incoming` merged into `current`, both of this
    * type. Pure, no I/O: the definition that verify and the tests compare the target with (the merge

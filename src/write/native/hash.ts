@@ -7,6 +7,7 @@ const setFields = (key: Buffer, flat: Buffer[], dialect: Dialect = REDIS_DIALECT
 /** A hash as HGETALL returns it: field, value, field, value, … */
 export const hashCodec: NativeCodec<Buffer[]> = {
   type: 'hash',
+  count: (key) => ['HLEN', key],
   read: (key) => [['HGETALL', key]],
   decode: ([flat]) => (Array.isArray(flat) && flat.length > 0 ? (flat as Buffer[]) : null),
   write: setFields,

@@ -3,6 +3,7 @@ import { ARGS_PER_COMMAND, chunked, type NativeCodec } from './codec.js';
 
 export const listCodec: NativeCodec<Buffer[]> = {
   type: 'list',
+  count: (key) => ['LLEN', key],
   read: (key) => [['LRANGE', key, 0, -1]],
   decode: ([items]) => (Array.isArray(items) && items.length > 0 ? (items as Buffer[]) : null),
   write: (key, items) => chunked('RPUSH', key, items, ARGS_PER_COMMAND),

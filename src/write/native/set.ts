@@ -2,6 +2,7 @@ import { ARGS_PER_COMMAND, chunked, type NativeCodec } from './codec.js';
 
 export const setCodec: NativeCodec<Buffer[]> = {
   type: 'set',
+  count: (key) => ['SCARD', key],
   read: (key) => [['SMEMBERS', key]],
   decode: ([members]) => (Array.isArray(members) && members.length > 0 ? (members as Buffer[]) : null),
   write: (key, members) => chunked('SADD', key, members, ARGS_PER_COMMAND),

@@ -18,6 +18,7 @@ function field(flat: unknown, name: string): unknown {
 
 export const streamCodec: NativeCodec<StreamValue> = {
   type: 'stream',
+  count: (key) => ['XLEN', key],
   // Where the server has no consumer groups (Pika: XINFO GROUPS never answers there), none is asked.
   read: (key, dialect = REDIS_DIALECT) => [
     ['XRANGE', key, '-', '+'],

@@ -2,6 +2,7 @@ import type { NativeCodec } from './codec.js';
 
 export const stringCodec: NativeCodec<Buffer> = {
   type: 'string',
+  count: (key) => ['STRLEN', key],
   read: (key) => [['GET', key]],
   decode: ([value]) => (Buffer.isBuffer(value) ? value : null),
   write: (key, value) => [['SET', key, value]],

@@ -63,6 +63,7 @@ const FLAG: Partial<Record<MergeOptions['zsetScore'], string>> = { target: 'NX',
  */
 export const zsetCodec: NativeCodec<Buffer[]> = {
   type: 'zset',
+  count: (key) => ['ZCARD', key],
   read: (key, dialect = REDIS_DIALECT) =>
     dialect.zrangeComplete
       ? [['ZRANGE', key, 0, -1, 'WITHSCORES']]
