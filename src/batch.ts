@@ -11,6 +11,7 @@ import type { RespPipe } from './redis/pipe.js';
 import type { ClusterView, Control } from './redis/server.js';
 import type { Transport } from './redis/transport.js';
 import type { Tally } from './report/tally.js';
+import { surelySmallBelow } from './write/big-threshold.js';
 import { copyBigKey } from './write/bigkey.js';
 import type { ByteBudget } from './write/budget.js';
 import type { Command } from './write/commands.js';
@@ -92,8 +93,6 @@ const MAX_ATTEMPTS = 3;
 const GROUP_BYTES = 8 * 1024 * 1024;
 /** A window of a big key aims at this many bytes. */
 export const WINDOW_BYTES = 4 * 1024 * 1024;
-/** MEMORY USAGE below this many bytes per allowed element cannot hide more than bigKeyElements elements. */
-const MIN_BYTES_PER_ELEMENT = 16;
 const EXPIRED: Decision = { action: 'expired', conflict: false, typeMismatch: false };
 
 type Step = {
@@ -274,7 +273,7 @@ export async function processBatch(
 function prefetchBelow(ctx: RunContext, src: SourceRun): number {
   const { plan } = ctx;
   if (plan.dryRun || plan.write.mode === 'native' || !ctx.targetRestores || !src.dumps) return 0;
-  return Math.min(plan.write.bigKeyBytes, plan.write.bigKeyElements * MIN_BYTES_PER_ELEMENT);
+  return surelySmallBelow(plan.write);
 }
 
 /** Why the target cannot take this key at all, if it cannot (SPEC §7): counted as failed, never written. */
@@ -303,7 +302,7 @@ async function sizeUp(
   steps: Step[],
 ): Promise<{ isBig: boolean; bytes: number }[]> {
   const { bigKeyElements, bigKeyBytes } = ctx.plan.write;
-  const clearBelow = Math.min(bigKeyBytes, bigKeyElements * MIN_BYTES_PER_ELEMENT);
+  const clearBelow = surelySmallBelow(ctx.plan.write);
   const out = steps.map((step) => ({ isBig: false, bytes: step.probe.memory ?? 1024 }));
   const counted: number[] = [];
   const asks: Command[] = [];

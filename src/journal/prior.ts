@@ -3,6 +3,7 @@ import { typeFromReply } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
 import type { Reply } from '../redis/pipe.js';
 import type { Transport } from '../redis/transport.js';
+import { surelySmallBelow } from '../write/big-threshold.js';
 import type { Command } from '../write/commands.js';
 import { CODECS } from '../write/native/index.js';
 import { now, relativeTtl, type TargetClock } from '../write/ttl.js';
@@ -30,19 +31,10 @@ export interface BigPriors {
   sink: WindowSink;
 }
 
-/** MEMORY USAGE below this many bytes per allowed element cannot hide more than bigKeyElements elements (as batch.ts sizeUp). */
-const MIN_BYTES_PER_ELEMENT = 16;
+/** The types whose big keys are journaled in windows (a stream stays one DUMP payload). */
+const WINDOWED: ReadonlySet<string> = new Set<WindowedType>(['string', 'hash', 'set', 'zset', 'list']);
 
-const COUNT_COMMAND: Record<WindowedType, string> = {
-  string: 'STRLEN',
-  hash: 'HLEN',
-  set: 'SCARD',
-  zset: 'ZCARD',
-  list: 'LLEN',
-};
-
-const windowed = (type: string | null): type is WindowedType =>
-  type !== null && Object.hasOwn(COUNT_COMMAND, type);
+const windowed = (type: string | null): type is WindowedType => type !== null && WINDOWED.has(type);
 
 /**
  * The present state of each key on the target (SPEC §6.2): a DUMP payload with its absolute expiry,
@@ -120,7 +112,7 @@ async function bigByCount(
   const asked = types.flatMap((type, i) => (windowed(type) ? [i] : []));
   if (asked.length === 0) return new Set();
   const counts = await target.send(
-    asked.map((i): Command => [COUNT_COMMAND[types[i] as WindowedType], keys[i]!]),
+    asked.map((i): Command => CODECS[types[i] as WindowedType].count(keys[i]!)),
   );
   return new Set(
     asked.filter((i, n) => {
@@ -176,7 +168,7 @@ async function readSizedPriors(
   keys: readonly Buffer[],
   big: BigPriors,
 ): Promise<PriorState[]> {
-  const clearBelow = Math.min(big.bigKeyBytes, big.bigKeyElements * MIN_BYTES_PER_ELEMENT);
+  const clearBelow = surelySmallBelow(big);
   const asksMemory = caps.memoryUsage;
   const first = await target.send(
     keys.flatMap((key): Command[] => [
@@ -196,7 +188,7 @@ async function readSizedPriors(
   const second: Command[] = [];
   keys.forEach((key, i) => {
     const { type, isBig, unsure } = sizes[i]!;
-    if (unsure) second.push([COUNT_COMMAND[type as WindowedType], key]);
+    if (unsure) second.push(CODECS[type as WindowedType].count(key));
     if (!isBig) second.push(['DUMP', key]);
     second.push(['PTTL', key]);
   });
