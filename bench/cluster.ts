@@ -1,6 +1,5 @@
-import net from 'node:net';
 import { Redis } from 'ioredis';
-import { freePort, type LocalRedis, startLocalRedis } from '../src/redis/local-server.js';
+import { freeClusterPort, type LocalRedis, startLocalRedis } from '../src/redis/local-server.js';
 
 /**
  * The bench's target as a Redis Cluster (`--cluster`): `n` masters of the same redis-server, every
@@ -8,23 +7,6 @@ import { freePort, type LocalRedis, startLocalRedis } from '../src/redis/local-s
  */
 
 const SLOTS = 16384;
-
-/** A free port whose cluster bus port (+10000) is free too. */
-async function clusterPort(): Promise<number> {
-  for (;;) {
-    const port = await freePort();
-    if (port + 10000 <= 65535 && (await isFree(port + 10000))) return port;
-  }
-}
-
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
 
 /** Starts `n` cluster-enabled servers and joins them into one cluster with the slots split evenly. */
 export async function startBenchCluster(n: number, args: string[]): Promise<LocalRedis[]> {
@@ -34,7 +16,7 @@ export async function startBenchCluster(n: number, args: string[]): Promise<Loca
     for (let i = 0; i < n; i++) {
       nodes.push(
         await startLocalRedis({
-          port: await clusterPort(),
+          port: await freeClusterPort(),
           args: [...args, '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'],
         }),
       );

@@ -200,6 +200,27 @@ export function deathSignalPrefix(): string[] {
   return pdeathsigPrefix;
 }
 
+/**
+ * A free port whose cluster bus port (port + 10000) is free too, for a node of a Redis Cluster: picked
+ * at random below 55536, where both fit.
+ */
+export async function freeClusterPort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    if ((await isFree(port)) && (await isFree(port + 10_000))) return port;
+  }
+  throw new Error('no free port pair (port and port + 10000) for a cluster node');
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, HOST, () => srv.close(() => resolve(true)));
+  });
+}
+
 /** A port that was free a moment ago (the OS picks it; the server may still lose a race for it). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -8,8 +8,8 @@
  *   await cluster.migrateSlot(slotOf('k'), 2);   // move the slot to the third master
  *   await cluster.stop();
  */
-import net from 'node:net';
 import { Cluster, type Redis } from 'ioredis';
+import { freeClusterPort } from '../../src/redis/local-server.js';
 import { keySlot } from '../../src/redis/slot.js';
 import { type RedisServer, startRedis } from './redis.js';
 
@@ -61,7 +61,7 @@ const SLOTS = 16384;
 
 const startNode = async (nodeTimeoutMs = 3000): Promise<RedisServer> =>
   startRedis({
-    port: await clusterPort(),
+    port: await freeClusterPort(),
     args: [
       '--cluster-enabled',
       'yes',
@@ -287,24 +287,6 @@ class LocalCluster implements TestCluster {
     this.clients.clear();
     await Promise.all([...this.nodes, ...this.replicas].map((node) => node.stop()));
   }
-}
-
-/** A free port whose cluster bus port (port + 10000) is free too. */
-async function clusterPort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 30_000);
-    if ((await isFree(port)) && (await isFree(port + 10_000))) return port;
-  }
-  throw new Error('no free port pair for a cluster node');
-}
-
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
 }
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
