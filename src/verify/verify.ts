@@ -11,7 +11,7 @@ import { tlsOptions } from '../redis/tls.js';
 import type { Transport } from '../redis/transport.js';
 import { redactUrl } from '../redis/url.js';
 import { globMatch } from '../scan/glob.js';
-import { scanBatches } from '../scan/scanner.js';
+import { type ScanBatch, scanBatches } from '../scan/scanner.js';
 import { SeenKeys } from '../scan/seen-keys.js';
 import { toolVersion } from '../version.js';
 import type { Command } from '../write/commands.js';
@@ -224,13 +224,7 @@ export async function verify(
       for (let index = 0; index < sources.length && !hooks.signal?.aborted; index++) {
         const side = sources[index]!;
         const { prefix, match } = plan.sources[index]!;
-        const batches = scanBatches(
-          side.server.nodes,
-          { match, count: plan.write.scanCount, batchSize: plan.write.batchSize },
-          new SeenKeys(),
-          0,
-          side.caps,
-        );
+        const batches = scanSide(plan, side, match);
         // A name holding several types (Pika 3.x) is listed once per type: it is checked once, all types.
         const named = side.caps.multiTypeNames ? new SeenKeys() : undefined;
         for await (const batch of batches) {
@@ -538,13 +532,7 @@ async function sampleKeys(
   let seen = 0;
   for (const [index, side] of sources.entries()) {
     const { prefix, match } = plan.sources[index]!;
-    const batches = scanBatches(
-      side.server.nodes,
-      { match, count: plan.write.scanCount, batchSize: plan.write.batchSize },
-      new SeenKeys(),
-      0,
-      side.caps,
-    );
+    const batches = scanSide(plan, side, match);
     for await (const batch of batches) {
       if (signal?.aborted) return chosen;
       for (const unit of batch.units) {
@@ -644,6 +632,17 @@ class Limit {
     await Promise.all(this.running);
     if (this.failure !== undefined) throw this.failure;
   }
+}
+
+/** The keys of one side, in batches, each once: as the merge scans it. */
+function scanSide(plan: MergePlan, side: Side, match: string | undefined): AsyncGenerator<ScanBatch> {
+  return scanBatches(
+    side.server.nodes,
+    { match, count: plan.write.scanCount, batchSize: plan.write.batchSize },
+    new SeenKeys(),
+    0,
+    side.caps,
+  );
 }
 
 function withPrefix(prefix: Buffer, key: Buffer): Buffer {
