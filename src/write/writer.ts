@@ -3,6 +3,13 @@ import type { WriteDoor } from '../journal/types.js';
 import { RepliesLostError, type Reply } from '../redis/pipe.js';
 import type { Transport } from '../redis/transport.js';
 import type { Command } from './commands.js';
+import {
+  DEFAULT_WAIT_MS,
+  FAILOVER_PAUSE_MS,
+  MAX_FAILOVER_ROUNDS,
+  replicated,
+  UNCONFIRMED,
+} from './confirm.js';
 import { type Dialect, REDIS_DIALECT } from './native/codec.js';
 import { CODECS } from './native/index.js';
 import type { SourceValue } from './read.js';
@@ -193,41 +200,6 @@ export async function writeBatch(
 }
 
 const LOST = 'the connection dropped with this write in flight and its outcome could not be told';
-const UNCONFIRMED =
-  'this write could not be confirmed on a replica of the Sentinel-managed master (WAIT), nor told lost';
-
-/** Rounds of resolution behind Sentinel, each after a pause: together longer than a failover. */
-const MAX_FAILOVER_ROUNDS = 20;
-/** WAIT's timeout where the transport names none (it always does behind Sentinel): never 0, which blocks. */
-const DEFAULT_WAIT_MS = 2_000;
-const FAILOVER_PAUSE_MS = 500;
-/**
- * Whether everything the target master holds has reached `target.replicas` replicas: ROLE gives the
- * master's replication offset and what each replica acknowledged (about once a second). For writes found
- * applied by a check (EXISTS, LLEN): a check is not a write, so a WAIT on it would confirm nothing.
- * `epoch`: the pipe's reconnection count when the check's reply came; a ROLE from another connection
- * (maybe another master) says nothing about that check.
- */
-async function replicated(target: Transport, epoch: number | undefined): Promise<boolean> {
-  const wanted = target.replicas;
-  // Not behind Sentinel: there is one server, and what the check saw holds.
-  if (wanted === undefined) return true;
-  if (wanted === 0) return target.reconnects === epoch;
-  const deadline = Date.now() + (target.waitTimeoutMs ?? DEFAULT_WAIT_MS);
-  for (;;) {
-    const [role] = await target.send([['ROLE']]);
-    if (target.reconnects !== epoch) return false;
-    if (!Array.isArray(role) || String(role[0]) !== 'master') return false;
-    const offset = Number(role[1]);
-    const acked = Array.isArray(role[2])
-      ? role[2].filter((r) => Array.isArray(r) && Number(String(r[2])) >= offset).length
-      : 0;
-    if (acked >= wanted) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /**
  * Sends units in one pipeline; settles those whose reply came, returns those whose fate is unknown.
  *
