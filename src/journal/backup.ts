@@ -10,7 +10,7 @@ import type { Command } from '../write/commands.js';
 import type { TargetClock } from '../write/ttl.js';
 import { JournalFile } from './file.js';
 import { FORMAT_VERSION, type JournalHeader } from './format.js';
-import { readPriors, restoreKeys } from './prior.js';
+import { readPriors, restoreKeys, sendIdempotent } from './prior.js';
 import { journalTargetIs, readHeader, readRecords, type ScanEnd } from './reader.js';
 import type { PriorState, StepKey, WriteDoor } from './types.js';
 
@@ -138,7 +138,8 @@ async function putBack(target: Transport, caps: Caps, clock: TargetClock, state:
   }
   // One DEL per key: on a cluster, keys of different slots cannot share a command.
   for (let i = 0; i < state.tempKeys.length; i += 256) {
-    await target.send(state.tempKeys.slice(i, i + 256).map((key): Command => ['DEL', key]));
+    const dels = state.tempKeys.slice(i, i + 256).map((key): Command => ['DEL', key]);
+    await sendIdempotent(target, dels, 'the target refused to delete a temporary key');
   }
 }
 
