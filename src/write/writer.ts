@@ -121,7 +121,15 @@ interface Unit {
   item: WriteItem;
   index: number;
   commands: Command[];
+  /**
+   * Behind Sentinel, a zset sum: the members' scores (ZSCORE replies) read in the same pipeline just
+   * before the unit, so that after a failover the scores tell whether the unit was applied.
+   */
+  scoresBefore?: Reply[];
 }
+
+/** A zset sum's increments: ZINCRBY key increment member. */
+const increments = (u: Unit): Command[] => u.commands.filter((c) => c[0] === 'ZINCRBY');
 
 /** Rounds of "check, then send again" after drops before a unit is given up as failed. */
 const MAX_RESOLVE_ROUNDS = 5;
@@ -139,8 +147,10 @@ const MAX_RESOLVE_ROUNDS = 5;
  * - list append/prepend/union: the list's length before the step is known (LLEN read with the merge's
  *   TTL, or the list read for a union), so LLEN tells: before + pushed means applied, before means not
  *   (sent again), anything else cannot be told and the key fails with that reason;
- * - zset `sum` (ZINCRBY): its outcome cannot be observed, so the key fails with that reason (under
- *   --on-error, skip goes on), never added twice.
+ * - zset `sum` (ZINCRBY): outside Sentinel its outcome cannot be observed, so the key fails with that
+ *   reason (under --on-error, skip goes on), never added twice. Behind Sentinel, where a failover
+ *   drops every connection, the members' scores are read (ZSCORE) in the pipeline just before the unit:
+ *   all moved by their increments means applied, none moved means sent again, else the key fails.
  * The resolution assumes that nothing else writes these keys of the target during the run.
  *
  * Behind Sentinel the same resolution settles the writes that WAIT did not confirm on the replicas
@@ -216,7 +226,14 @@ async function sendUnits(target: Transport, units: Unit[], results: WriteResult[
   const commands: Command[] = [];
   const first: number[] = [];
   const last: number[] = [];
+  const scoresAt = new Map<Unit, number>();
   for (const u of units) {
+    u.scoresBefore = undefined;
+    const sums = target.replicas === undefined ? [] : increments(u);
+    if (sums.length > 0) {
+      scoresAt.set(u, commands.length);
+      for (const [, key, , member] of sums) commands.push(['ZSCORE', key!, member!]);
+    }
     first.push(commands.length);
     commands.push(...u.commands);
     last.push(commands.length - 1);
@@ -239,6 +256,8 @@ async function sendUnits(target: Transport, units: Unit[], results: WriteResult[
   const unknown: Unit[] = [];
   units.forEach((u, n) => {
     const at = last[n]!;
+    const from = scoresAt.get(u);
+    if (from !== undefined && first[n]! <= replies.length) u.scoresBefore = replies.slice(from, first[n]!);
     if (at >= replies.length) {
       unknown.push(u);
       return;
@@ -279,6 +298,9 @@ async function resolveLost(
     } else if (item.action === 'merge' && item.type === 'list' && item.targetLength !== undefined) {
       checkAt[n] = checks.length;
       checks.push(['LLEN', item.key]);
+    } else if (u.scoresBefore) {
+      checkAt[n] = checks.length;
+      for (const [, key, , member] of increments(u)) checks.push(['ZSCORE', key!, member!]);
     }
   }
   // Reads only: the pipe sends them again by itself after another drop.
@@ -306,12 +328,37 @@ async function resolveLost(
       else if (before !== undefined && reply === before) again.push(u);
       else results[u.index] = { status: 'failed', message: LOST };
     } else if (item.type === 'zset' && u.commands.some((c) => c[0] === 'ZINCRBY')) {
-      results[u.index] = { status: 'failed', message: `${LOST} (a zset sum cannot be re-sent)` };
+      const after = u.scoresBefore && replies.slice(checkAt[n]!, checkAt[n]! + u.scoresBefore.length);
+      const sum = after ? summed(increments(u), u.scoresBefore!, after) : 'unknown';
+      if (sum === 'applied') present.push(u);
+      else if (sum === 'not applied') again.push(u);
+      else results[u.index] = { status: 'failed', message: `${LOST} (a zset sum cannot be re-sent)` };
     } else {
       again.push(u);
     }
   }
   return { again, present, epoch };
+}
+
+/**
+ * Whether a zset sum was applied, from its members' scores before it and now: every score moved by its
+ * increment, or none moved (ZINCRBY on a missing member starts from 0). Doubles are added as Redis adds
+ * them; anything else (a score that is not a number, some moved and some not) cannot be told.
+ */
+function summed(sums: Command[], before: Reply[], after: Reply[]): 'applied' | 'not applied' | 'unknown' {
+  const score = (r: Reply | undefined): number | undefined =>
+    r === null ? undefined : Buffer.isBuffer(r) ? Number(r.toString()) : Number.NaN;
+  let moved = 0;
+  let still = 0;
+  sums.forEach((c, i) => {
+    const was = score(before[i]);
+    const now = score(after[i]);
+    // A member whose score the increment leaves as it was counts both ways.
+    if (now !== undefined && now === (was ?? 0) + Number(String(c[2]))) moved++;
+    if (now === was) still++;
+  });
+  if (moved === sums.length) return 'applied';
+  return still === sums.length ? 'not applied' : 'unknown';
 }
 
 /** The fate of one item from its reply; an EXEC reply holds one reply per queued command. */

@@ -87,10 +87,10 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the CLI; once the journal has grown to `at.bytes`, calls `at.then` or kills the CLI (kill -9). */
+/** Runs the CLI; once the journal has grown to `at.bytes`, calls `at.reached` or kills the CLI (kill -9). */
 function kvmerge(
   args: string[],
-  at?: { journal: string; bytes: number; then?: () => void; kill?: boolean },
+  at?: { journal: string; bytes: number; reached?: () => void; kill?: boolean },
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', ...args], {
@@ -112,7 +112,7 @@ function kvmerge(
         );
         if (size >= at.bytes && !fired) {
           fired = true;
-          at.then?.();
+          at.reached?.();
           if (at.kill) child.kill('SIGKILL');
           return;
         }
@@ -141,7 +141,7 @@ describe('the journal of a run into a Sentinel-managed target', () => {
     const run = kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
       journal,
       bytes: 100_000,
-      then: () => {
+      reached: () => {
         failover = sentinel.failover();
       },
     }).finally(() => {
