@@ -4,11 +4,12 @@
  * is the master the sentinels name at the end, compared with DEBUG DIGEST.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
 
@@ -163,6 +164,37 @@ describe('the journal of a run into a Sentinel-managed target', () => {
     const master = await sentinel.master();
     expect(await master.keys('kvmerge-tmp:*')).toEqual([]);
     master.disconnect();
+  }, 180_000);
+
+  it('a failover during the rollback: every restore is confirmed on the master that survives', async () => {
+    const cfg = await config();
+    await seed();
+    const before = await targetDigest();
+    const journal = fresh('rollback-failover.journal');
+    const doc = JSON.parse(await readFile(cfg, 'utf8'));
+    const report = await runMerge(resolvePlan({ ...doc, safety: { backup: journal } }, {}, {}));
+    expect(report.outcome, report.error).toBe('done');
+    const oldMaster = await sentinel.currentMaster();
+
+    // Small batches keep the rollback going for longer than the failover takes.
+    let failover: Promise<RedisServer> | undefined;
+    let finished = false;
+    const undo = rollback(
+      { backup: journal, target: sentinel.url(0), batchSize: 1 },
+      {
+        progress: () => {
+          failover ??= sentinel.failover();
+        },
+      },
+    ).finally(() => {
+      finished = true;
+    });
+    await expect.poll(() => failover, { timeout: 60_000 }).toBeDefined();
+    expect(await failover!).not.toBe(oldMaster);
+    expect(finished, 'the rollback ended before the failover: give it more keys').toBe(false);
+    expect((await undo).outcome).toBe('done');
+    await sentinel.synced();
+    expect(await targetDigest()).toBe(before);
   }, 180_000);
 
   it('kill -9 of the CLI, a failover, then --resume: the target equals an uninterrupted run', async () => {
