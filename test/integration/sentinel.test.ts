@@ -308,6 +308,30 @@ describe('big keys into a Sentinel-managed master', () => {
   }, 180_000);
 });
 
+describe('a server the sentinels name that is not the master', () => {
+  it('is refused as a target before anything is written (ROLE says slave), exit 2 naming it', async () => {
+    // A sentinel of its own that names the set's replica as the master of "stale": what a sentinel
+    // that has not yet learned of a failover says of a demoted master.
+    const master = await sentinel.currentMaster();
+    const replica = sentinel.servers.find((s) => s !== master)!;
+    const stale = await startLocalRedis({
+      args: ['--sentinel', 'monitor', 'stale', '127.0.0.1', String(replica.port), '1', '--sentinel'],
+    });
+    try {
+      await put(plain.client(), 'k', str('v'));
+      const url = `redis+sentinel://127.0.0.1:${stale.port}/stale/0`;
+      const run = await kvmerge(['merge', '-s', plain.url, '-t', url, '--no-progress']);
+      expect(run.code, run.stderr).toBe(2);
+      const lines = run.stderr.trimEnd().split('\n');
+      expect(lines, run.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`127\\.0\\.0\\.1:${replica.port}.*not the master`));
+      expect(await (await sentinel.master()).exists('k')).toBe(0);
+    } finally {
+      await stale.stop();
+    }
+  });
+});
+
 /** Runs the CLI from source, as cli.test.ts does. */
 function kvmerge(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
