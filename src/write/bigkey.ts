@@ -167,8 +167,13 @@ async function copyWindows(
     return await finish(env, job, tmp, deadline, targetDeadline);
   } finally {
     if (tmp) {
-      // Renamed away on success; otherwise (expired, error, interrupted) it must not survive.
-      await target.del(tmp).catch(() => undefined);
+      // Renamed away on success; otherwise (expired, error, interrupted, rebuilt) it must not survive.
+      // Behind Sentinel the DEL is confirmed too: one the old master took during a failover is lost.
+      const removed =
+        env.transport.replicas === undefined
+          ? target.del(tmp)
+          : applyConfirmed(env.transport, [['DEL', tmp]], { kind: 'again' });
+      await removed.catch(() => undefined);
       env.temp.release(tmp);
     }
   }
