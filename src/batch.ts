@@ -15,6 +15,7 @@ import { surelySmallBelow } from './write/big-threshold.js';
 import { copyBigKey } from './write/bigkey.js';
 import type { ByteBudget } from './write/budget.js';
 import type { Command } from './write/commands.js';
+import { UnconfirmedError } from './write/confirm.js';
 import { CODECS } from './write/native/index.js';
 import { type ReadHow, readValues, type SourceValue } from './write/read.js';
 import type { TempKeys } from './write/temp-keys.js';
@@ -462,6 +463,7 @@ async function copyBig(
   const onReconnect = (): void => lost.abort();
   src.redis.on('ready', onReconnect);
   try {
+    // Behind Sentinel a window that can be neither confirmed nor told lost fails its key, not the run.
     const result = await copyBigKey(
       {
         source: src.redis,
@@ -485,7 +487,13 @@ async function copyBig(
         action: step.decision.action as 'create' | 'override' | 'merge',
         shared: sharesName(ctx, step),
       },
-    );
+    ).catch((err: unknown) => {
+      if (!(err instanceof UnconfirmedError)) throw err;
+      record(step, { ...step.decision, action: 'fail' });
+      ctx.keyFailed(src, step.probe.targetKey, step.type, err.message, false);
+      return 'failed' as const;
+    });
+    if (result === 'failed') return;
     if (lost.signal.aborted && !ctx.signal?.aborted) {
       record(step, { ...step.decision, action: 'fail' });
       const left =

@@ -10,7 +10,7 @@ import type { Command } from '../write/commands.js';
 import type { TargetClock } from '../write/ttl.js';
 import { JournalFile } from './file.js';
 import { FORMAT_VERSION, type JournalHeader } from './format.js';
-import { type BigPriors, readPriors, restoreKeys } from './prior.js';
+import { type BigPriors, readPriors, restoreKeys, sendIdempotent } from './prior.js';
 import { journalTargetIs, openWindows, readHeader, readRecords, type ScanEnd } from './reader.js';
 import type { PriorState, StepKey, WriteDoor } from './types.js';
 
@@ -149,7 +149,8 @@ async function putBack(
   }
   // One DEL per key: on a cluster, keys of different slots cannot share a command.
   for (let i = 0; i < state.tempKeys.length; i += 256) {
-    await target.send(state.tempKeys.slice(i, i + 256).map((key): Command => ['DEL', key]));
+    const dels = state.tempKeys.slice(i, i + 256).map((key): Command => ['DEL', key]);
+    await sendIdempotent(target, dels, 'the target refused to delete a temporary key');
   }
 }
 

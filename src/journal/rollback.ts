@@ -6,8 +6,9 @@ import { closeServer, openServer, openTransport, serverClock } from '../redis/se
 import { tlsOptions } from '../redis/tls.js';
 import type { Transport } from '../redis/transport.js';
 import { parseRedisUrl, redactUrl } from '../redis/url.js';
+import type { Command } from '../write/commands.js';
 import { now } from '../write/ttl.js';
-import { dumpsPriors, restoreKeys } from './prior.js';
+import { dumpsPriors, restoreKeys, sendIdempotent } from './prior.js';
 import { journaledTempKeys, journalTargetIs, openJournal, openWindows } from './reader.js';
 import type { JournaledKey } from './types.js';
 
@@ -142,8 +143,10 @@ export async function rollback(opts: RollbackOptions, hooks: RollbackHooks = {})
       report.tempKeys = temps.length;
       if (!opts.dryRun) {
         // One DEL per key: on a cluster, keys of different slots cannot share a command.
-        for (let i = 0; i < temps.length; i += batchSize)
-          await pipe.send(temps.slice(i, i + batchSize).map((key) => ['DEL', key]));
+        for (let i = 0; i < temps.length; i += batchSize) {
+          const dels = temps.slice(i, i + batchSize).map((key): Command => ['DEL', key]);
+          await sendIdempotent(pipe, dels, 'the target refused to delete a temporary key');
+        }
       }
     }
   } catch (err) {

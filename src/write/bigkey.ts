@@ -7,6 +7,14 @@ import type { Control } from '../redis/server.js';
 import type { Transport } from '../redis/transport.js';
 import { SeenKeys } from '../scan/seen-keys.js';
 import type { Command } from './commands.js';
+import {
+  afterUnconfirmed,
+  applyConfirmed,
+  MAX_FAILOVER_ROUNDS,
+  sendAndWait,
+  UNCONFIRMED,
+  UnconfirmedError,
+} from './confirm.js';
 import { CODECS } from './native/index.js';
 import { type StreamValue, streamCodec } from './native/stream.js';
 import { scoreFirst } from './native/zset.js';
@@ -77,11 +85,12 @@ export async function copyBigKey(env: BigKeyEnv, job: BigKeyJob): Promise<BigKey
 }
 
 async function copyOrMerge(env: BigKeyEnv, job: BigKeyJob): Promise<BigKeyResult> {
-  const { source, target } = env;
+  const { source } = env;
   const sentAt = now();
   const [replies, targetPttl] = await Promise.all([
     source.pipeline().type(job.sourceKey).pttl(job.sourceKey).exec() as Promise<[Error | null, unknown][]>,
-    job.action === 'merge' ? target.pttl(job.targetKey) : -1,
+    // Through the transport: a read it sends again after a drop (behind Sentinel, to the new master).
+    job.action === 'merge' ? env.transport.send([['PTTL', job.targetKey]]).then(([r]) => Number(r)) : -1,
   ]);
   const type = typeFromReply(replies[0]![1]);
   const pttl = replies[1]![1];
@@ -94,7 +103,30 @@ async function copyOrMerge(env: BigKeyEnv, job: BigKeyJob): Promise<BigKeyResult
   if (!env.sourceCaps.multiTypeNames && type !== job.type) return 'changed';
   await env.door?.before([{ key: job.targetKey, type: job.type }]);
   if (job.action !== 'merge' && !env.targetCaps.rename) return copyInTransaction(env, job, deadline);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await copyWindows(env, job, deadline, targetDeadline);
+    } catch (err) {
+      if (!(err instanceof Rebuild)) throw err;
+      if (attempt >= MAX_FAILOVER_ROUNDS) throw new UnconfirmedError(UNCONFIRMED);
+      // A window of a value built aside was not confirmed (a failover): built again under a new
+      // temporary key on the master the sentinels name now. The key itself was not touched yet.
+      await afterUnconfirmed(env.transport);
+    }
+  }
+}
 
+/** Behind Sentinel, a window written to a temporary key was not confirmed: build the value again. */
+class Rebuild extends Error {}
+
+/** The windows, then the last step; a value built aside under a temporary key that is always removed. */
+async function copyWindows(
+  env: BigKeyEnv,
+  job: BigKeyJob,
+  deadline: Deadline,
+  targetDeadline: Deadline,
+): Promise<BigKeyResult> {
+  const { source, target } = env;
   const buildsAside = job.action !== 'merge' || (job.type === 'zset' && env.merge.zsetScore === 'sum');
   const tmp = buildsAside ? env.temp.create(job.targetKey) : undefined;
   try {
@@ -104,6 +136,7 @@ async function copyOrMerge(env: BigKeyEnv, job: BigKeyJob): Promise<BigKeyResult
       job.action === 'merge' && job.type === 'list' && env.merge.list === 'union'
         ? await fingerprintList(target, job.targetKey, env.windowBytes)
         : undefined;
+    const write = await windowWriter(env, job, tmp);
     let writing: Promise<void> = Promise.resolve();
     let elements = 0;
     let leasedAt = Number.NEGATIVE_INFINITY;
@@ -127,19 +160,60 @@ async function copyOrMerge(env: BigKeyEnv, job: BigKeyJob): Promise<BigKeyResult
       elements += window.length;
       // Write window k while window k+1 is read: two windows in memory at most.
       await writing;
-      writing = send(env.transport, commands);
+      writing = write(commands);
     }
     await writing;
-    if (job.type === 'stream' && tmp) await send(env.transport, await streamTail(env, job.sourceKey, tmp));
+    if (job.type === 'stream' && tmp) await write(await streamTail(env, job.sourceKey, tmp));
     if (elements === 0) return 'gone';
     return await finish(env, job, tmp, deadline, targetDeadline);
   } finally {
     if (tmp) {
-      // Renamed away on success; otherwise (expired, error, interrupted) it must not survive.
-      await env.transport.send([['DEL', tmp]]).catch(() => undefined);
+      // Renamed away on success; otherwise (expired, error, interrupted, rebuilt) it must not survive.
+      // Behind Sentinel the DEL is confirmed too: one the old master took during a failover is lost.
+      const removed =
+        env.transport.replicas === undefined
+          ? env.transport.send([['DEL', tmp]])
+          : applyConfirmed(env.transport, [['DEL', tmp]], { kind: 'again' });
+      await removed.catch(() => undefined);
       env.temp.release(tmp);
     }
   }
+}
+
+/**
+ * How the windows of one key are sent. Outside Sentinel, on the control connection. Behind Sentinel,
+ * through the transport, each window with WAIT (confirm.ts), so that it counts only once it is on the
+ * master that survives a failover: a window written to a temporary key that is not confirmed makes
+ * the value be built again (Rebuild; the key itself is untouched until the last step); a window merged
+ * into the key is resolved and sent again only where that cannot apply it twice (a list's windows are
+ * told by LLEN against the length before them, which this tracks).
+ */
+async function windowWriter(
+  env: BigKeyEnv,
+  job: BigKeyJob,
+  tmp: Buffer | undefined,
+): Promise<(commands: Command[]) => Promise<void>> {
+  const transport = env.transport;
+  if (transport.replicas === undefined) return (commands) => send(transport, commands);
+  if (tmp) {
+    return async (commands) => {
+      if (commands.length > 0 && !(await sendAndWait(transport, commands))) throw new Rebuild();
+    };
+  }
+  let length =
+    job.type === 'list' ? Number((await transport.send([['LLEN', job.targetKey]]))[0]) : Number.NaN;
+  return async (commands) => {
+    if (commands.length === 0) return;
+    // All or nothing, so that a check after a failover sees the window applied or not, never half.
+    const unit: Command[] = commands.length > 1 ? [['MULTI'], ...commands, ['EXEC']] : commands;
+    if (job.type !== 'list') return applyConfirmed(transport, unit, { kind: 'again' });
+    const pushed = commands.reduce(
+      (n, c) => n + (c[0] === 'RPUSH' || c[0] === 'LPUSH' ? c.length - 2 : 0),
+      0,
+    );
+    await applyConfirmed(transport, unit, { kind: 'length', key: job.targetKey, before: length, pushed });
+    length += pushed;
+  };
 }
 
 /** The last step: rename the built value over the key with its lifetime, or fold it in (zset sum), or set the merged TTL. */
@@ -151,15 +225,18 @@ async function finish(
   targetDeadline: Deadline,
 ): Promise<BigKeyResult> {
   const key = job.targetKey;
+  const sentinel = env.transport.replicas !== undefined;
   if (job.action === 'merge' && !tmp) {
     const ttl = mergeTtlCommand(key, env.merge.ttl, deadline, targetDeadline, now(), env.clock);
-    if (ttl) await send(env.transport, [ttl]);
+    if (ttl && sentinel) await applyConfirmed(env.transport, [ttl], { kind: 'again' });
+    else if (ttl) await send(env.transport, [ttl]);
     return 'written';
   }
   const commands: Command[] = [];
   let wanted: Deadline = deadline;
   if (job.action === 'merge') {
-    // zset sum: ZUNIONSTORE replaces the key, so the merged lifetime is set afresh.
+    // zset sum: ZUNIONSTORE replaces the key, so the merged lifetime is set afresh. The aside is
+    // deleted in the same transaction: behind Sentinel its absence tells that the sum was applied.
     commands.push(['ZUNIONSTORE', key, 2, key, tmp!, 'AGGREGATE', 'SUM']);
     wanted = mergedDeadline(env.merge.ttl, deadline, targetDeadline);
   } else {
@@ -168,8 +245,16 @@ async function finish(
   const ttl = remaining(wanted);
   if (ttl !== null && ttl <= 0 && job.action !== 'merge') return 'expired';
   commands.push(wanted === null ? ['PERSIST', key] : expireCommand(key, wanted, env.clock));
+  if (job.action === 'merge') commands.push(['DEL', tmp!]);
+  const unit: Command[] = [['MULTI'], ...commands, ['EXEC']];
+  if (sentinel) {
+    // The windows were confirmed, so the temporary key is on every replica: where it is gone after a
+    // failover, this step was applied (RENAME and the sum's DEL remove it); where it is there, it was not.
+    await applyConfirmed(env.transport, unit, { kind: 'removes', key: tmp! });
+    return 'written';
+  }
   // Not re-sent after a drop: the outcome is then unknown and the key fails (the temporary key is deleted).
-  const replies = await env.transport.send([['MULTI'], ...commands, ['EXEC']], { resend: false });
+  const replies = await env.transport.send(unit, { resend: false });
   const exec = replies[replies.length - 1];
   const failure = replies.find((r): r is Error => r instanceof Error);
   if (failure) throw failure;

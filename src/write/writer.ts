@@ -3,6 +3,13 @@ import type { WriteDoor } from '../journal/types.js';
 import { RepliesLostError, type Reply } from '../redis/pipe.js';
 import type { Transport } from '../redis/transport.js';
 import type { Command } from './commands.js';
+import {
+  DEFAULT_WAIT_MS,
+  FAILOVER_PAUSE_MS,
+  MAX_FAILOVER_ROUNDS,
+  replicated,
+  UNCONFIRMED,
+} from './confirm.js';
 import { type Dialect, REDIS_DIALECT } from './native/codec.js';
 import { CODECS } from './native/index.js';
 import type { SourceValue } from './read.js';
@@ -114,7 +121,15 @@ interface Unit {
   item: WriteItem;
   index: number;
   commands: Command[];
+  /**
+   * Behind Sentinel, a zset sum: the members' scores (ZSCORE replies) read in the same pipeline just
+   * before the unit, so that after a failover the scores tell whether the unit was applied.
+   */
+  scoresBefore?: Reply[];
 }
+
+/** A zset sum's increments: ZINCRBY key increment member. */
+const increments = (u: Unit): Command[] => u.commands.filter((c) => c[0] === 'ZINCRBY');
 
 /** Rounds of "check, then send again" after drops before a unit is given up as failed. */
 const MAX_RESOLVE_ROUNDS = 5;
@@ -132,8 +147,10 @@ const MAX_RESOLVE_ROUNDS = 5;
  * - list append/prepend/union: the list's length before the step is known (LLEN read with the merge's
  *   TTL, or the list read for a union), so LLEN tells: before + pushed means applied, before means not
  *   (sent again), anything else cannot be told and the key fails with that reason;
- * - zset `sum` (ZINCRBY): its outcome cannot be observed, so the key fails with that reason (under
- *   --on-error, skip goes on), never added twice.
+ * - zset `sum` (ZINCRBY): outside Sentinel its outcome cannot be observed, so the key fails with that
+ *   reason (under --on-error, skip goes on), never added twice. Behind Sentinel, where a failover
+ *   drops every connection, the members' scores are read (ZSCORE) in the pipeline just before the unit:
+ *   all moved by their increments means applied, none moved means sent again, else the key fails.
  * The resolution assumes that nothing else writes these keys of the target during the run.
  *
  * Behind Sentinel the same resolution settles the writes that WAIT did not confirm on the replicas
@@ -193,41 +210,6 @@ export async function writeBatch(
 }
 
 const LOST = 'the connection dropped with this write in flight and its outcome could not be told';
-const UNCONFIRMED =
-  'this write could not be confirmed on a replica of the Sentinel-managed master (WAIT), nor told lost';
-
-/** Rounds of resolution behind Sentinel, each after a pause: together longer than a failover. */
-const MAX_FAILOVER_ROUNDS = 20;
-/** WAIT's timeout where the transport names none (it always does behind Sentinel): never 0, which blocks. */
-const DEFAULT_WAIT_MS = 2_000;
-const FAILOVER_PAUSE_MS = 500;
-/**
- * Whether everything the target master holds has reached `target.replicas` replicas: ROLE gives the
- * master's replication offset and what each replica acknowledged (about once a second). For writes found
- * applied by a check (EXISTS, LLEN): a check is not a write, so a WAIT on it would confirm nothing.
- * `epoch`: the pipe's reconnection count when the check's reply came; a ROLE from another connection
- * (maybe another master) says nothing about that check.
- */
-async function replicated(target: Transport, epoch: number | undefined): Promise<boolean> {
-  const wanted = target.replicas;
-  // Not behind Sentinel: there is one server, and what the check saw holds.
-  if (wanted === undefined) return true;
-  if (wanted === 0) return target.reconnects === epoch;
-  const deadline = Date.now() + (target.waitTimeoutMs ?? DEFAULT_WAIT_MS);
-  for (;;) {
-    const [role] = await target.send([['ROLE']]);
-    if (target.reconnects !== epoch) return false;
-    if (!Array.isArray(role) || String(role[0]) !== 'master') return false;
-    const offset = Number(role[1]);
-    const acked = Array.isArray(role[2])
-      ? role[2].filter((r) => Array.isArray(r) && Number(String(r[2])) >= offset).length
-      : 0;
-    if (acked >= wanted) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /**
  * Sends units in one pipeline; settles those whose reply came, returns those whose fate is unknown.
  *
@@ -244,7 +226,14 @@ async function sendUnits(target: Transport, units: Unit[], results: WriteResult[
   const commands: Command[] = [];
   const first: number[] = [];
   const last: number[] = [];
+  const scoresAt = new Map<Unit, number>();
   for (const u of units) {
+    u.scoresBefore = undefined;
+    const sums = target.replicas === undefined ? [] : increments(u);
+    if (sums.length > 0) {
+      scoresAt.set(u, commands.length);
+      for (const [, key, , member] of sums) commands.push(['ZSCORE', key!, member!]);
+    }
     first.push(commands.length);
     commands.push(...u.commands);
     last.push(commands.length - 1);
@@ -267,6 +256,8 @@ async function sendUnits(target: Transport, units: Unit[], results: WriteResult[
   const unknown: Unit[] = [];
   units.forEach((u, n) => {
     const at = last[n]!;
+    const from = scoresAt.get(u);
+    if (from !== undefined && first[n]! <= replies.length) u.scoresBefore = replies.slice(from, first[n]!);
     if (at >= replies.length) {
       unknown.push(u);
       return;
@@ -307,6 +298,9 @@ async function resolveLost(
     } else if (item.action === 'merge' && item.type === 'list' && item.targetLength !== undefined) {
       checkAt[n] = checks.length;
       checks.push(['LLEN', item.key]);
+    } else if (u.scoresBefore) {
+      checkAt[n] = checks.length;
+      for (const [, key, , member] of increments(u)) checks.push(['ZSCORE', key!, member!]);
     }
   }
   // Reads only: the pipe sends them again by itself after another drop.
@@ -334,12 +328,37 @@ async function resolveLost(
       else if (before !== undefined && reply === before) again.push(u);
       else results[u.index] = { status: 'failed', message: LOST };
     } else if (item.type === 'zset' && u.commands.some((c) => c[0] === 'ZINCRBY')) {
-      results[u.index] = { status: 'failed', message: `${LOST} (a zset sum cannot be re-sent)` };
+      const after = u.scoresBefore && replies.slice(checkAt[n]!, checkAt[n]! + u.scoresBefore.length);
+      const sum = after ? summed(increments(u), u.scoresBefore!, after) : 'unknown';
+      if (sum === 'applied') present.push(u);
+      else if (sum === 'not applied') again.push(u);
+      else results[u.index] = { status: 'failed', message: `${LOST} (a zset sum cannot be re-sent)` };
     } else {
       again.push(u);
     }
   }
   return { again, present, epoch };
+}
+
+/**
+ * Whether a zset sum was applied, from its members' scores before it and now: every score moved by its
+ * increment, or none moved (ZINCRBY on a missing member starts from 0). Doubles are added as Redis adds
+ * them; anything else (a score that is not a number, some moved and some not) cannot be told.
+ */
+function summed(sums: Command[], before: Reply[], after: Reply[]): 'applied' | 'not applied' | 'unknown' {
+  const score = (r: Reply | undefined): number | undefined =>
+    r === null ? undefined : Buffer.isBuffer(r) ? Number(r.toString()) : Number.NaN;
+  let moved = 0;
+  let still = 0;
+  sums.forEach((c, i) => {
+    const was = score(before[i]);
+    const now = score(after[i]);
+    // A member whose score the increment leaves as it was counts both ways.
+    if (now !== undefined && now === (was ?? 0) + Number(String(c[2]))) moved++;
+    if (now === was) still++;
+  });
+  if (moved === sums.length) return 'applied';
+  return still === sums.length ? 'not applied' : 'unknown';
 }
 
 /** The fate of one item from its reply; an EXEC reply holds one reply per queued command. */

@@ -228,6 +228,110 @@ describe('a Sentinel-managed master', () => {
   }, 180_000);
 });
 
+describe('big keys into a Sentinel-managed master', () => {
+  it('count each window once it is confirmed: a failover mid-copy leaves every list appended once, every hash overridden and every zset summed once', async () => {
+    const KEYS = 4;
+    const ELEMENTS = 120_000;
+    const master = await sentinel.master();
+    const source = plain.client();
+    const pad = 'x'.repeat(40);
+    for (let k = 0; k < KEYS; k++) {
+      await master.rpush(`big:l:${k}`, 'base');
+      await master.hset(`big:h:${k}`, 'old', '1', 'f0', 'stale');
+      await master.zadd(`big:z:${k}`, 1, 'm0', 1, 'only-target');
+      for (let i = 0; i < ELEMENTS; i += 10_000) {
+        const range = Array.from({ length: 10_000 }, (_, n) => i + n);
+        await source.rpush(`big:l:${k}`, ...range.map((n) => `e${n}${pad}`));
+        await source.hset(`big:h:${k}`, ...range.flatMap((n) => [`f${n}`, `v${n}${pad}`]));
+        await source.zadd(`big:z:${k}`, ...range.flatMap((n) => [n % 7, `m${n}${pad.slice(0, n % 3)}`]));
+      }
+    }
+    await sentinel.synced();
+    const before = await sentinel.currentMaster();
+
+    // The failover starts once the first big key is being written (a temporary key or a grown list).
+    let failover: Promise<RedisServer> | undefined;
+    let finished = false;
+    const run = merge([plain.url], sentinel.url(0), {
+      strategies: { ...STRATEGIES, hash: 'override' },
+      merge: { zsetScore: 'sum', list: 'append' },
+      write: { bigKeyElements: 1000, concurrency: 2 },
+    }).finally(() => {
+      finished = true;
+    });
+    const watcher = await sentinel.master();
+    while (!failover && !finished) {
+      const temps = (await watcher.keys('kvmerge-tmp:*')).length;
+      const lengths = await Promise.all(Array.from({ length: KEYS }, (_, k) => watcher.llen(`big:l:${k}`)));
+      if (temps > 0 || lengths.some((n) => n > 1)) failover = sentinel.failover();
+      else await new Promise((r) => setTimeout(r, 10));
+    }
+    watcher.disconnect();
+    expect(failover, 'the run ended before any big key was written').toBeDefined();
+    const after = await failover!;
+    expect(after).not.toBe(before);
+    expect(finished, 'the run ended before the failover: make the keys bigger').toBe(false);
+    const report = await run;
+
+    expect(report.outcome, report.error).toBe('done');
+    expect(report.totals).toMatchObject({ overridden: KEYS, merged: 2 * KEYS, failed: 0 });
+    await sentinel.synced();
+    const now = await sentinel.master();
+    expect(Number(now.options.port)).toBe(after.port);
+    for (let k = 0; k < KEYS; k++) {
+      const items = await now.lrange(`big:l:${k}`, 0, -1);
+      expect(items.length, `big:l:${k} length`).toBe(ELEMENTS + 1);
+      expect(items[0]).toBe('base');
+      expect(
+        items.every((v, i) => i === 0 || v === `e${i - 1}${pad}`),
+        `big:l:${k} in order`,
+      ).toBe(true);
+      const fields = await now.hgetall(`big:h:${k}`);
+      expect(Object.keys(fields).length, `big:h:${k} fields`).toBe(ELEMENTS);
+      expect(fields.old).toBeUndefined();
+      expect(Object.entries(fields).every(([f, v]) => v === `v${f.slice(1)}${pad}`)).toBe(true);
+      const scores = await now.zrange(`big:z:${k}`, 0, -1, 'WITHSCORES');
+      const got = new Map<string, number>();
+      for (let i = 0; i < scores.length; i += 2) got.set(scores[i]!, Number(scores[i + 1]));
+      expect(got.size, `big:z:${k} members`).toBe(ELEMENTS + 1);
+      expect(got.get('only-target')).toBe(1);
+      // m0 was on both sides: 1 + 0, summed once.
+      expect(got.get('m0')).toBe(1);
+      const wrong = [...got].filter(([m, score]) => {
+        if (m === 'only-target' || m === 'm0') return false;
+        const n = Number(/^m(\d+)/.exec(m)![1]);
+        return score !== n % 7;
+      });
+      expect(wrong.slice(0, 3), `big:z:${k} scores summed once`).toEqual([]);
+    }
+    expect(await now.keys('kvmerge-tmp:*')).toEqual([]);
+  }, 180_000);
+});
+
+describe('a server the sentinels name that is not the master', () => {
+  it('is refused as a target before anything is written (ROLE says slave), exit 2 naming it', async () => {
+    // A sentinel of its own that names the set's replica as the master of "stale": what a sentinel
+    // that has not yet learned of a failover says of a demoted master.
+    const master = await sentinel.currentMaster();
+    const replica = sentinel.servers.find((s) => s !== master)!;
+    const stale = await startLocalRedis({
+      args: ['--sentinel', 'monitor', 'stale', '127.0.0.1', String(replica.port), '1', '--sentinel'],
+    });
+    try {
+      await put(plain.client(), 'k', str('v'));
+      const url = `redis+sentinel://127.0.0.1:${stale.port}/stale/0`;
+      const run = await kvmerge(['merge', '-s', plain.url, '-t', url, '--no-progress']);
+      expect(run.code, run.stderr).toBe(2);
+      const lines = run.stderr.trimEnd().split('\n');
+      expect(lines, run.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`127\\.0\\.0\\.1:${replica.port}.*not the master`));
+      expect(await (await sentinel.master()).exists('k')).toBe(0);
+    } finally {
+      await stale.stop();
+    }
+  });
+});
+
 /** Runs the CLI from source, as cli.test.ts does. */
 function kvmerge(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {

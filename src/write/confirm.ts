@@ -1,0 +1,137 @@
+import { RepliesLostError, type Reply } from '../redis/pipe.js';
+import type { Transport } from '../redis/transport.js';
+import type { Command } from './commands.js';
+
+/** Rounds of resolution behind Sentinel, each after a pause: together longer than a failover. */
+export const MAX_FAILOVER_ROUNDS = 20;
+/** WAIT's timeout where the transport names none (it always does behind Sentinel): never 0, which blocks. */
+export const DEFAULT_WAIT_MS = 2_000;
+export const FAILOVER_PAUSE_MS = 500;
+
+export const UNCONFIRMED =
+  'this write could not be confirmed on a replica of the Sentinel-managed master (WAIT), nor told lost';
+
+/**
+ * Whether everything the target master holds has reached `target.replicas` replicas: ROLE gives the
+ * master's replication offset and what each replica acknowledged (about once a second). For writes found
+ * applied by a check (EXISTS, LLEN): a check is not a write, so a WAIT on it would confirm nothing.
+ * `epoch`: the pipe's reconnection count when the check's reply came; a ROLE from another connection
+ * (maybe another master) says nothing about that check.
+ */
+export async function replicated(target: Transport, epoch: number | undefined): Promise<boolean> {
+  const wanted = target.replicas;
+  // Not behind Sentinel: there is one server, and what the check saw holds.
+  if (wanted === undefined) return true;
+  if (wanted === 0) return target.reconnects === epoch;
+  const deadline = Date.now() + (target.waitTimeoutMs ?? DEFAULT_WAIT_MS);
+  for (;;) {
+    const [role] = await target.send([['ROLE']]);
+    if (target.reconnects !== epoch) return false;
+    if (!Array.isArray(role) || String(role[0]) !== 'master') return false;
+    const offset = Number(role[1]);
+    const acked = Array.isArray(role[2])
+      ? role[2].filter((r) => Array.isArray(r) && Number(String(r[2])) >= offset).length
+      : 0;
+    if (acked >= wanted) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** After an unconfirmed write: go to the master the sentinels name now, and give a failover time. */
+export async function afterUnconfirmed(target: Transport): Promise<void> {
+  await target.followMaster?.();
+  await new Promise((r) => setTimeout(r, FAILOVER_PAUSE_MS));
+}
+
+/**
+ * Sends one step of one key (its commands, in MULTI/EXEC when they must apply together) followed by
+ * WAIT behind Sentinel, and tells whether it is known to be on the master that survives a failover:
+ * true once WAIT confirms it on the master's replicas (or the master has none); false when its fate is
+ * unknown (the connection dropped, WAIT timed out, or the server answered READONLY: it was demoted).
+ * Another error reply is thrown: the step cannot be applied at all.
+ */
+export async function sendAndWait(target: Transport, commands: readonly Command[]): Promise<boolean> {
+  await target.refreshReplicas?.();
+  const replicas = target.replicas ?? 0;
+  const all: Command[] = [...commands];
+  if (replicas > 0) all.push(['WAIT', replicas, target.waitTimeoutMs ?? DEFAULT_WAIT_MS]);
+  let replies: Reply[];
+  try {
+    replies = await target.send(all, { resend: false });
+  } catch (err) {
+    if (err instanceof RepliesLostError) return false;
+    throw err;
+  }
+  const errors = replies
+    .slice(0, commands.length)
+    .flat(2)
+    .filter((r): r is Error => r instanceof Error);
+  if (errors.some((e) => /^READONLY/.test(e.message))) {
+    await target.followMaster?.();
+    return false;
+  }
+  if (errors.length > 0) throw errors[0];
+  const exec = replies[commands.length - 1];
+  if (commands.at(-1)?.[0] === 'EXEC' && !Array.isArray(exec)) throw new Error('transaction aborted');
+  if (replicas === 0) return true;
+  const acked = replies.at(-1);
+  return typeof acked === 'number' && acked >= replicas;
+}
+
+/** How to tell, on the master of the moment, whether a step whose confirmation is missing was applied. */
+export type Check =
+  /** Applying it again gives the same value (HSET, SADD, ZADD with source scores, PEXPIRE): sent again. */
+  | { kind: 'again' }
+  /** A list push: LLEN is `before` if it was not applied, `before + pushed` if it was. */
+  | { kind: 'length'; key: Buffer; before: number; pushed: number }
+  /** The step removes this key (the RENAME of a temporary key, a zset sum's aside): present means not applied. */
+  | { kind: 'removes'; key: Buffer };
+
+/** A step that could not be confirmed nor told lost after the failover rounds: the key fails with this. */
+export class UnconfirmedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnconfirmedError';
+  }
+}
+
+/**
+ * Applies one step behind Sentinel so that it counts once, on the master that survives (SPEC §1.6):
+ * sent with WAIT; when not confirmed, resolved on the master the sentinels name then, as the writer
+ * resolves its units (writer.ts): sent again when that cannot apply it twice (`check`), or found applied
+ * and then confirmed once the replicas have caught up. Where it cannot be told, UnconfirmedError.
+ * Error replies are thrown. Meant for a transport behind Sentinel (`target.replicas` set).
+ */
+export async function applyConfirmed(
+  target: Transport,
+  commands: readonly Command[],
+  check: Check,
+): Promise<void> {
+  let send = true;
+  for (let round = 0; round < MAX_FAILOVER_ROUNDS; round++) {
+    if (send && (await sendAndWait(target, commands))) return;
+    await afterUnconfirmed(target);
+    if (check.kind === 'again') {
+      send = true;
+      continue;
+    }
+    // A read: the pipe sends it again by itself after another drop.
+    const [reply] = await target.send([
+      check.kind === 'length' ? ['LLEN', check.key] : ['EXISTS', check.key],
+    ]);
+    const epoch = target.reconnects;
+    const applied = check.kind === 'length' ? reply === check.before + check.pushed : reply === 0;
+    const absent = check.kind === 'length' ? reply === check.before : reply === 1;
+    if (applied) {
+      if (await replicated(target, epoch)) return;
+      send = false;
+    } else if (absent) send = true;
+    else if (check.kind === 'length') {
+      throw new UnconfirmedError(
+        `after a failover the list holds ${String(reply)} elements where ${check.before} or ${check.before + check.pushed} were expected: whether this window was appended cannot be told`,
+      );
+    } else throw new UnconfirmedError(`${UNCONFIRMED} (EXISTS answered ${String(reply)})`);
+  }
+  throw new UnconfirmedError(UNCONFIRMED);
+}

@@ -1,0 +1,231 @@
+/**
+ * The backup journal, rollback and resume (SPEC §6.2, §6.3) with a Sentinel-managed target (SPEC §7)
+ * whose master changes: a failover during the run, or between a killed run and its resume. The target
+ * is the master the sentinels name at the end, compared with DEBUG DIGEST.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { resolvePlan, rollback, runMerge } from '../../src/index.js';
+import { type RedisServer, startRedis } from '../harness/redis.js';
+import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-sentinel-journal-'));
+let n = 0;
+const fresh = (name: string): string => join(scratch, `${++n}-${name}`);
+
+let sentinel: SentinelSet;
+let source: RedisServer;
+
+beforeAll(async () => {
+  [sentinel, source] = await Promise.all([startSentinelSet(), startRedis()]);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([sentinel?.stop(), source?.stop()]);
+});
+
+beforeEach(async () => {
+  await (await sentinel.master()).flushall();
+  await source.client().flushall();
+  await sentinel.synced();
+});
+
+const KEYS = 6000;
+
+/** Lists and zsets on both sides (append and sum would double on a second application), strings, and big keys. */
+async function seed(): Promise<void> {
+  const fill = async (r: Redis, side: 'target' | 'source'): Promise<void> => {
+    for (let i = 0; i < KEYS; i += 1000) {
+      const p = r.pipeline();
+      for (let j = i; j < i + 1000; j++) {
+        if (side === 'target' && j % 2 === 1) continue;
+        p.rpush(`l:${j}`, `${side}-a`, `${side}-b`);
+        p.zadd(`z:${j}`, side === 'target' ? 1 : 2.5, 'shared', 1, `only-${side}`);
+        p.set(`s:${j}`, `${side}${j}`);
+      }
+      await p.exec();
+    }
+    const fields: string[] = [];
+    for (let f = 0; f < 3000; f++) fields.push(`f${f}`, `${side}${f}`);
+    await r.hset('big:h', ...fields);
+    await r.rpush('big:l', ...fields);
+  };
+  await Promise.all([fill(await sentinel.master(), 'target'), fill(source.client(), 'source')]);
+  await sentinel.synced();
+}
+
+async function targetDigest(): Promise<string> {
+  const master = await sentinel.master();
+  try {
+    return String(await master.call('DEBUG', 'DIGEST'));
+  } finally {
+    master.disconnect();
+  }
+}
+
+async function config(): Promise<string> {
+  const file = fresh('merge.json');
+  const doc = {
+    version: 1,
+    sources: [{ url: source.url, name: 's1' }],
+    target: { url: sentinel.url(0) },
+    strategies: { list: 'merge', zset: 'merge', hash: 'override', string: 'override' },
+    merge: { list: 'append', zsetScore: 'sum' },
+    write: { batchSize: 20, concurrency: 2, bigKeyElements: 500 },
+  };
+  await writeFile(file, JSON.stringify(doc));
+  return file;
+}
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
+
+/** Runs the CLI; once the journal has grown to `at.bytes`, calls `at.reached` or kills the CLI (kill -9). */
+function kvmerge(
+  args: string[],
+  at?: { journal: string; bytes: number; reached?: () => void; kill?: boolean },
+): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, CI: 'true', NO_COLOR: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    let timer: NodeJS.Timeout | undefined;
+    let fired = false;
+    if (at) {
+      const poll = async (): Promise<void> => {
+        const size = await stat(at.journal).then(
+          (s) => s.size,
+          () => 0,
+        );
+        if (size >= at.bytes && !fired) {
+          fired = true;
+          at.reached?.();
+          if (at.kill) child.kill('SIGKILL');
+          return;
+        }
+        timer = setTimeout(poll, 2);
+      };
+      void poll();
+    }
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stderr });
+    });
+  });
+}
+
+describe('the journal of a run into a Sentinel-managed target', () => {
+  it('a failover during the run, then rollback through the sentinels: the new master is as before the run', async () => {
+    const cfg = await config();
+    await seed();
+    const before = await targetDigest();
+    const oldMaster = await sentinel.currentMaster();
+    const journal = fresh('failover.journal');
+
+    let failover: Promise<RedisServer> | undefined;
+    let finished = false;
+    const run = kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
+      journal,
+      bytes: 100_000,
+      reached: () => {
+        failover = sentinel.failover();
+      },
+    }).finally(() => {
+      finished = true;
+    });
+    await expect.poll(() => failover, { timeout: 60_000 }).toBeDefined();
+    const newMaster = await failover!;
+    expect(newMaster).not.toBe(oldMaster);
+    expect(finished, 'the run ended before the failover: give it more keys').toBe(false);
+    const merged = await run;
+    expect(merged.code, merged.stderr).toBe(0);
+    await sentinel.synced();
+    expect(await targetDigest()).not.toBe(before);
+
+    const undo = await kvmerge(['rollback', '--backup', journal, '-t', sentinel.url(0), '--quiet']);
+    expect(undo.code, undo.stderr).toBe(0);
+    expect((await sentinel.currentMaster()).port).toBe(newMaster.port);
+    expect(await targetDigest()).toBe(before);
+    const master = await sentinel.master();
+    expect(await master.keys('kvmerge-tmp:*')).toEqual([]);
+    master.disconnect();
+  }, 180_000);
+
+  it('a failover during the rollback: every restore is confirmed on the master that survives', async () => {
+    const cfg = await config();
+    await seed();
+    const before = await targetDigest();
+    const journal = fresh('rollback-failover.journal');
+    const doc = JSON.parse(await readFile(cfg, 'utf8'));
+    const report = await runMerge(resolvePlan({ ...doc, safety: { backup: journal } }, {}, {}));
+    expect(report.outcome, report.error).toBe('done');
+    const oldMaster = await sentinel.currentMaster();
+
+    // Small batches keep the rollback going for longer than the failover takes.
+    let failover: Promise<RedisServer> | undefined;
+    let finished = false;
+    const undo = rollback(
+      { backup: journal, target: sentinel.url(0), batchSize: 1 },
+      {
+        progress: () => {
+          failover ??= sentinel.failover();
+        },
+      },
+    ).finally(() => {
+      finished = true;
+    });
+    await expect.poll(() => failover, { timeout: 60_000 }).toBeDefined();
+    expect(await failover!).not.toBe(oldMaster);
+    expect(finished, 'the rollback ended before the failover: give it more keys').toBe(false);
+    expect((await undo).outcome).toBe('done');
+    await sentinel.synced();
+    expect(await targetDigest()).toBe(before);
+  }, 180_000);
+
+  it('kill -9 of the CLI, a failover, then --resume: the target equals an uninterrupted run', async () => {
+    const cfg = await config();
+    await seed();
+    const reference = fresh('reference.journal');
+    const full = await kvmerge(['-c', cfg, '--backup', reference, '--quiet']);
+    expect(full.code, full.stderr).toBe(0);
+    const expected = await targetDigest();
+    const journalBytes = (await stat(reference)).size;
+
+    await (await sentinel.master()).flushall();
+    await source.client().flushall();
+    await seed();
+    const journal = fresh('killed.journal');
+    const killed = await kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
+      journal,
+      bytes: Math.floor(journalBytes * 0.4),
+      kill: true,
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    expect(await targetDigest()).not.toBe(expected);
+    const oldMaster = await sentinel.currentMaster();
+    expect(await sentinel.failover()).not.toBe(oldMaster);
+
+    const resumed = await kvmerge(['-c', cfg, '--backup', journal, '--resume', '--quiet']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    await sentinel.synced();
+    expect(await targetDigest()).toBe(expected);
+    const master = await sentinel.master();
+    expect(await master.keys('kvmerge-tmp:*')).toEqual([]);
+    master.disconnect();
+  }, 180_000);
+});
