@@ -156,6 +156,38 @@ describe('Redis Cluster changing under a run: a master killed, a master added, a
     }
   }, 90_000);
 
+  it('a replica asleep (WAIT times out): the writes its master took are checked, not doubled; every list is the fold', async () => {
+    const ha = await startCluster(3, { replicas: 3, nodeTimeoutMs: 6_000 });
+    try {
+      const source: Store = new Map();
+      const seeded: Store = new Map();
+      for (let i = 0; i < 3000; i++) {
+        source.set(`w:${i}`, { type: 'list', value: [`s-${i}`, 'x'], ttl: 'none' });
+        if (i % 2 === 0) seeded.set(`w:${i}`, { type: 'list', value: [`t-${i}`], ttl: 'none' });
+      }
+      await Promise.all([load(ca, [], [...source]), loadCluster(ha, [...seeded])]);
+      const model = foldModel(seeded, [source], TABLE, MERGE);
+      const master = ha.nodes[1]!.client();
+      await master.config('RESETSTAT');
+      const sleeper = ha.replicas[1]!.client();
+      const sleep = trigger(300, () => sleeper.call('DEBUG', 'SLEEP', '3'));
+      const report = await run(a.url, ha.url, { concurrency: 2, batchSize: 10 }, sleep.sink);
+      await sleep.fired();
+      sleeper.disconnect();
+      expect(sleep.doneAtFire()).toBeLessThan(1500);
+      expect(report.outcome, report.error).toBe('done');
+      expect(canonical(await readClusterStore(ha))).toEqual(canonical(model.store));
+      // Writes ended with WAIT on that master, and those it did not confirm were checked (EXISTS for a
+      // create, LLEN for an append) before they counted: a check is the writer's resolution, not the probe's.
+      const stats = await master.info('commandstats');
+      master.disconnect();
+      expect(stats).toMatch(/cmdstat_wait:calls=[1-9]/);
+      expect(stats).toMatch(/cmdstat_exists:calls=[1-9]/);
+    } finally {
+      await ha.stop();
+    }
+  }, 90_000);
+
   it('a source master killed mid-scan (kill -9, its replica promoted): its keys are read from the replica, none missed', async () => {
     const hs = await startCluster(3, { replicas: 3, nodeTimeoutMs: NODE_TIMEOUT_MS });
     try {
