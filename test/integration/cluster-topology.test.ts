@@ -2,8 +2,9 @@
  * Changes of a Redis Cluster during a run (SPEC §7, §6.4): a master killed (kill -9) and its replica
  * promoted by the cluster itself, on the target and on a source; a master added to a source cluster
  * and given slots mid-scan; a big key's slot migrated between two of its windows; and, on a steady
- * cluster, no redirection at all (commands routed by their key, also after a subcommand). Real clusters of redis-server (test/harness/cluster.ts) with a short
- * cluster-node-timeout, so that a failover takes a few seconds. The target is compared with the model
+ * cluster, no redirection at all (commands routed by their key, also after a subcommand). Real
+ * clusters of redis-server (test/harness/cluster.ts) with a short cluster-node-timeout, so that a
+ * failover takes a few seconds. The target is compared with the model
  * of the fold (test/property/model.ts): an append or a sum applied twice shows.
  */
 import type { Redis } from 'ioredis';
@@ -219,9 +220,22 @@ describe('Redis Cluster changing under a run: a master killed, a master added, a
         for (let i = 0; i < 200; i++) all.set(`{${tag}}:${i}`, { type: 'string', value: tag, ttl: 'none' });
       }
       await loadCluster(cs, [...all]);
+      // The target is put to sleep again and again (DEBUG SLEEP) while the master joins and takes the
+      // slots, so that the run, held back by its writes, cannot end first however slow gossip is.
+      let grown = false;
       const grow = trigger(50, async () => {
-        const fresh = await cs.addMaster();
-        for (const tag of tags) await cs.migrateSlot(slotOf(`{${tag}}`), fresh);
+        const sleeper = t.client();
+        const throttle = (async () => {
+          while (!grown) await sleeper.call('DEBUG', 'SLEEP', '0.2');
+        })();
+        try {
+          const fresh = await cs.addMaster();
+          for (const tag of tags) await cs.migrateSlot(slotOf(`{${tag}}`), fresh);
+        } finally {
+          grown = true;
+          await throttle;
+          sleeper.disconnect();
+        }
       });
       const report = await run(cs.url, t.url, { concurrency: 1, batchSize: 10, scanCount: 10 }, grow.sink);
       await grow.fired();
