@@ -6,7 +6,7 @@ import type { JournaledKey, PriorState } from '../journal/types.js';
 import { typeFromReply } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
 import type { NetworkOptions } from '../redis/pipe.js';
-import { closeServer, openServer, openTransport, type Server } from '../redis/server.js';
+import { closeServer, clusterView, openServer, openTransport, type Server } from '../redis/server.js';
 import { tlsOptions } from '../redis/tls.js';
 import type { Transport } from '../redis/transport.js';
 import { redactUrl } from '../redis/url.js';
@@ -217,6 +217,8 @@ export async function verify(
           new SeenKeys(),
           0,
           side.caps,
+          // A cluster: its masters as they are (a failover, a reshard, a master added) are walked.
+          clusterView(side.server),
         );
         for await (const batch of batches) {
           if (hooks.signal?.aborted) break;
@@ -428,6 +430,7 @@ async function sampleKeys(
       new SeenKeys(),
       0,
       side.caps,
+      clusterView(side.server),
     );
     for await (const batch of batches) {
       if (signal?.aborted) return chosen;

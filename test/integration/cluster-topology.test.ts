@@ -9,9 +9,11 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { MergePlan } from '../../src/config/plan.js';
 import type { MergeOptions } from '../../src/decide/types.js';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import type { ProgressSink } from '../../src/report/types.js';
+import { verify } from '../../src/verify/verify.js';
 import { slotOf, startCluster, type TestCluster } from '../harness/cluster.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { canonical, type Entry, foldModel, type ModelTable, type Store } from '../property/model.js';
@@ -37,7 +39,11 @@ function run(
   write: Record<string, unknown>,
   progress: ProgressSink,
 ): Promise<JsonReport> {
-  const plan = resolvePlan(
+  return runMerge(planFor(source, target, write), { progress });
+}
+
+function planFor(source: string, target: string, write: Record<string, unknown>): MergePlan {
+  return resolvePlan(
     {
       version: 1,
       sources: [{ name: 's1', url: source }],
@@ -60,7 +66,6 @@ function run(
     {},
     {},
   );
-  return runMerge(plan, { progress });
 }
 
 /** Calls `act` once, at the first progress update after `atKeys` keys are done. */
@@ -204,6 +209,22 @@ describe('Redis Cluster changing under a run: a master killed, a master added, a
       expect(report.outcome, report.error).toBe('done');
       expect(report.totals.created).toBe(all.size);
       expect(canonical(await readStore(ct))).toEqual(canonical(all));
+
+      // verify walks the masters of now too: another master killed mid-walk costs it no key.
+      let killing: Promise<void> | undefined;
+      const checked = await verify(
+        planFor(hs.url, t.url, { batchSize: 10, scanCount: 10 }),
+        {},
+        {
+          progress(done) {
+            if (done >= 100) killing ??= hs.crash(2);
+          },
+        },
+      );
+      await killing;
+      expect(killing).toBeDefined();
+      expect(checked.outcome).toBe('equal');
+      expect(checked.checked).toBe(all.size);
     } finally {
       await hs.stop();
     }
