@@ -15,6 +15,12 @@ const MAX_BACKOFF_MS = 1_000;
  * The same holds for the ioredis connection to each master (server.ts, the scanner's walks).
  */
 export const NODE_RETRY_MS = 1_000;
+/**
+ * How long WAIT waits for a master's replicas after a write. A healthy replica acknowledges in
+ * milliseconds; a timeout means a lagging or dead replica, and the node's writes of that send are
+ * reported unknown (the writer checks or re-sends them).
+ */
+const WAIT_TIMEOUT_MS = 2_000;
 
 /** A slice of the command list that goes to one node as a whole: one command, or MULTI … EXEC. */
 interface Unit {
@@ -47,6 +53,12 @@ interface Unit {
  *   of a `resend: false` send that were in flight when the connection dropped have an unknown
  *   outcome (RepliesLostError), which the writer resolves on the new owner.
  *
+ * Replication: a write (`resend: false`) sent to a master with replicas ends with WAIT, so that what a
+ * master acknowledged is on a replica before it counts (a master killed with writes not yet sent on
+ * would take them along). Units a WAIT did not confirm are reported unknown, like units whose reply a
+ * drop hid, and the slot table (with each master's live replicas) is asked again. A user who may not
+ * run WAIT writes on unconfirmed.
+ *
  * Lost replies keep the Transport contract: the RepliesLostError carries the replies of the units
  * before the first unit whose outcome is unknown. A unit after it whose node did answer is then
  * reported unknown too (the writer checks or re-sends it, never applies it twice): the price of
@@ -57,6 +69,14 @@ export class ClusterTransport implements Transport {
   private readonly pipes = new Map<string, Promise<RespPipe>>();
   /** Every node CLUSTER SLOTS ever named, replicas too: who to ask for the table when masters die. */
   private readonly known = new Set<string>();
+  /**
+   * The replicas connected to each master (ROLE), asked on the first write to it after each slot
+   * table refresh. Not CLUSTER SLOTS: Redis 7 leaves out a replica whose offset it has not yet heard
+   * of by gossip, which a fresh cluster's replicas are.
+   */
+  private readonly replicaCount = new Map<string, Promise<number>>();
+  /** The user may not run WAIT (or the server has none): writes are not confirmed on replicas. */
+  private noWait = false;
   private refreshing?: Promise<void>;
   private closed = false;
 
@@ -124,6 +144,11 @@ export class ClusterTransport implements Transport {
             at.push(list.length);
             for (let c = unit.start; c < unit.end; c++) list.push(commands[c]!);
           }
+          // Writes (resend: false) end with WAIT on a master with replicas: replication is
+          // asynchronous, and what a master acknowledged but no replica received is lost when the
+          // master dies and a replica is promoted.
+          const replicas = opts.resend === false && !this.noWait ? await this.replicasOf(addr) : 0;
+          if (replicas > 0) list.push(['WAIT', replicas, WAIT_TIMEOUT_MS]);
           let got: Reply[];
           try {
             got = await (await this.pipe(addr)).send(list, opts);
@@ -151,6 +176,15 @@ export class ClusterTransport implements Transport {
               return;
             }
           }
+          const confirmed = replicas === 0 || this.waited(got, list.length, replicas);
+          // An unconfirmed WAIT: the replica count may have changed (a replica failed); ask again.
+          if (!confirmed) {
+            stale = true;
+            lostWhy ??= new Error(
+              `${this.label}: writes on ${addr} were not confirmed on its ${replicas} replica(s) within ` +
+                `${WAIT_TIMEOUT_MS / 1000}s (WAIT)`,
+            );
+          }
           ids.forEach((i, n) => {
             const unit = units[i]!;
             const from = at[n]!;
@@ -162,6 +196,11 @@ export class ClusterTransport implements Transport {
             const mine = got.slice(from, from + count);
             const redirect = unit.redirects < MAX_REDIRECTS ? redirectOf(mine) : undefined;
             unit.ask = undefined;
+            if (!redirect && !confirmed) {
+              // Applied on the master, not known to be on a replica: the writer checks or re-sends it.
+              unknown.add(i);
+              return;
+            }
             if (!redirect) {
               for (let c = 0; c < count; c++) replies[unit.start + c] = mine[c]!;
               return;
@@ -207,6 +246,33 @@ export class ClusterTransport implements Transport {
     return replies;
   }
 
+  /** How many replicas are connected to a master (ROLE); 0 where it cannot be told (ROLE not allowed). */
+  private replicasOf(addr: string): Promise<number> {
+    let count = this.replicaCount.get(addr);
+    if (!count) {
+      count = this.pipe(addr)
+        .then((pipe) => pipe.send([['ROLE']]))
+        .then(
+          ([role]) => (Array.isArray(role) && Array.isArray(role[2]) ? role[2].length : 0),
+          () => 0,
+        );
+      this.replicaCount.set(addr, count);
+    }
+    return count;
+  }
+
+  /** Whether the WAIT that ends a node's list says `replicas` replicas have everything before it. */
+  private waited(got: Reply[], length: number, replicas: number): boolean {
+    if (got.length < length) return false;
+    const acked = got[length - 1];
+    if (acked instanceof Error && /^(NOPERM|ERR unknown command)/.test(acked.message)) {
+      // WAIT is not allowed to this user: writes go on unconfirmed, as on a cluster without replicas.
+      this.noWait = true;
+      return true;
+    }
+    return typeof acked === 'number' && acked >= replicas;
+  }
+
   close(): void {
     this.closed = true;
     for (const pipe of this.pipes.values()) pipe.then((p) => p.close()).catch(() => undefined);
@@ -229,6 +295,7 @@ export class ClusterTransport implements Transport {
   private forget(addr: string): void {
     const pipe = this.pipes.get(addr);
     this.pipes.delete(addr);
+    this.replicaCount.delete(addr);
     pipe?.then((p) => p.close()).catch(() => undefined);
   }
 
@@ -257,6 +324,8 @@ export class ClusterTransport implements Transport {
           `${node[0] instanceof Buffer && node[0].length > 0 ? node[0].toString() : host}:${node[1]}`;
         // A slot no node claims now (its master failed, no replica promoted yet) is left unowned.
         this.owners.fill(undefined);
+        // Each master's replicas are asked again (a replica failed, or was promoted).
+        this.replicaCount.clear();
         for (const range of reply as Reply[][]) {
           const [from, to, master, ...replicas] = range as [number, number, Reply[], ...Reply[][]];
           const owner = name(master);

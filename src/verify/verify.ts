@@ -6,7 +6,7 @@ import type { JournaledKey, PriorState } from '../journal/types.js';
 import { askTypes, TYPE_ORDER } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
 import type { NetworkOptions } from '../redis/pipe.js';
-import { closeServer, openServer, openTransport, type Server } from '../redis/server.js';
+import { closeServer, clusterView, openServer, openTransport, type Server } from '../redis/server.js';
 import { tlsOptions } from '../redis/tls.js';
 import type { Transport } from '../redis/transport.js';
 import { redactUrl } from '../redis/url.js';
@@ -642,6 +642,8 @@ function scanSide(plan: MergePlan, side: Side, match: string | undefined): Async
     new SeenKeys(),
     0,
     side.caps,
+    // A cluster: its masters as they are (a failover, a reshard, a master added) are walked.
+    clusterView(side.server),
   );
 }
 

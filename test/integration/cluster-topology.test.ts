@@ -2,15 +2,18 @@
  * Changes of a Redis Cluster during a run (SPEC §7, §6.4): a master killed (kill -9) and its replica
  * promoted by the cluster itself, on the target and on a source; a master added to a source cluster
  * and given slots mid-scan; a big key's slot migrated between two of its windows; and, on a steady
- * cluster, no redirection at all (commands routed by their key, also after a subcommand). Real clusters of redis-server (test/harness/cluster.ts) with a short
- * cluster-node-timeout, so that a failover takes a few seconds. The target is compared with the model
+ * cluster, no redirection at all (commands routed by their key, also after a subcommand). Real
+ * clusters of redis-server (test/harness/cluster.ts) with a short cluster-node-timeout, so that a
+ * failover takes a few seconds. The target is compared with the model
  * of the fold (test/property/model.ts): an append or a sum applied twice shows.
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { MergePlan } from '../../src/config/plan.js';
 import type { MergeOptions } from '../../src/decide/types.js';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import type { ProgressSink } from '../../src/report/types.js';
+import { verify } from '../../src/verify/verify.js';
 import { slotOf, startCluster, type TestCluster } from '../harness/cluster.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { canonical, type Entry, foldModel, type ModelTable, type Store } from '../property/model.js';
@@ -36,7 +39,11 @@ function run(
   write: Record<string, unknown>,
   progress: ProgressSink,
 ): Promise<JsonReport> {
-  const plan = resolvePlan(
+  return runMerge(planFor(source, target, write), { progress });
+}
+
+function planFor(source: string, target: string, write: Record<string, unknown>): MergePlan {
+  return resolvePlan(
     {
       version: 1,
       sources: [{ name: 's1', url: source }],
@@ -59,7 +66,6 @@ function run(
     {},
     {},
   );
-  return runMerge(plan, { progress });
 }
 
 /** Calls `act` once, at the first progress update after `atKeys` keys are done. */
@@ -156,6 +162,38 @@ describe('Redis Cluster changing under a run: a master killed, a master added, a
     }
   }, 90_000);
 
+  it('a replica asleep (WAIT times out): the writes its master took are checked, not doubled; every list is the fold', async () => {
+    const ha = await startCluster(3, { replicas: 3, nodeTimeoutMs: 6_000 });
+    try {
+      const source: Store = new Map();
+      const seeded: Store = new Map();
+      for (let i = 0; i < 3000; i++) {
+        source.set(`w:${i}`, { type: 'list', value: [`s-${i}`, 'x'], ttl: 'none' });
+        if (i % 2 === 0) seeded.set(`w:${i}`, { type: 'list', value: [`t-${i}`], ttl: 'none' });
+      }
+      await Promise.all([load(ca, [], [...source]), loadCluster(ha, [...seeded])]);
+      const model = foldModel(seeded, [source], TABLE, MERGE);
+      const master = ha.nodes[1]!.client();
+      await master.config('RESETSTAT');
+      const sleeper = ha.replicas[1]!.client();
+      const sleep = trigger(300, () => sleeper.call('DEBUG', 'SLEEP', '3'));
+      const report = await run(a.url, ha.url, { concurrency: 2, batchSize: 10 }, sleep.sink);
+      await sleep.fired();
+      sleeper.disconnect();
+      expect(sleep.doneAtFire()).toBeLessThan(1500);
+      expect(report.outcome, report.error).toBe('done');
+      expect(canonical(await readClusterStore(ha))).toEqual(canonical(model.store));
+      // Writes ended with WAIT on that master, and those it did not confirm were checked (EXISTS for a
+      // create, LLEN for an append) before they counted: a check is the writer's resolution, not the probe's.
+      const stats = await master.info('commandstats');
+      master.disconnect();
+      expect(stats).toMatch(/cmdstat_wait:calls=[1-9]/);
+      expect(stats).toMatch(/cmdstat_exists:calls=[1-9]/);
+    } finally {
+      await ha.stop();
+    }
+  }, 90_000);
+
   it('a source master killed mid-scan (kill -9, its replica promoted): its keys are read from the replica, none missed', async () => {
     const hs = await startCluster(3, { replicas: 3, nodeTimeoutMs: NODE_TIMEOUT_MS });
     try {
@@ -171,6 +209,22 @@ describe('Redis Cluster changing under a run: a master killed, a master added, a
       expect(report.outcome, report.error).toBe('done');
       expect(report.totals.created).toBe(all.size);
       expect(canonical(await readStore(ct))).toEqual(canonical(all));
+
+      // verify walks the masters of now too: another master killed mid-walk costs it no key.
+      let killing: Promise<void> | undefined;
+      const checked = await verify(
+        planFor(hs.url, t.url, { batchSize: 10, scanCount: 10 }),
+        {},
+        {
+          progress(done) {
+            if (done >= 100) killing ??= hs.crash(2);
+          },
+        },
+      );
+      await killing;
+      expect(killing).toBeDefined();
+      expect(checked.outcome).toBe('equal');
+      expect(checked.checked).toBe(all.size);
     } finally {
       await hs.stop();
     }
@@ -187,9 +241,22 @@ describe('Redis Cluster changing under a run: a master killed, a master added, a
         for (let i = 0; i < 200; i++) all.set(`{${tag}}:${i}`, { type: 'string', value: tag, ttl: 'none' });
       }
       await loadCluster(cs, [...all]);
+      // The target is put to sleep again and again (DEBUG SLEEP) while the master joins and takes the
+      // slots, so that the run, held back by its writes, cannot end first however slow gossip is.
+      let grown = false;
       const grow = trigger(50, async () => {
-        const fresh = await cs.addMaster();
-        for (const tag of tags) await cs.migrateSlot(slotOf(`{${tag}}`), fresh);
+        const sleeper = t.client();
+        const throttle = (async () => {
+          while (!grown) await sleeper.call('DEBUG', 'SLEEP', '0.2');
+        })();
+        try {
+          const fresh = await cs.addMaster();
+          for (const tag of tags) await cs.migrateSlot(slotOf(`{${tag}}`), fresh);
+        } finally {
+          grown = true;
+          await throttle;
+          sleeper.disconnect();
+        }
       });
       const report = await run(cs.url, t.url, { concurrency: 1, batchSize: 10, scanCount: 10 }, grow.sink);
       await grow.fired();
