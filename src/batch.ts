@@ -4,7 +4,7 @@ import { decide, foldTypes } from './decide/decide.js';
 import type { DataType, Decision, NativeType } from './decide/types.js';
 import { RunError } from './errors.js';
 import type { Backup } from './journal/backup.js';
-import type { WriteDoor } from './journal/types.js';
+import type { StepKey, WriteDoor } from './journal/types.js';
 import { type HolderView, type KeyProbe, probeBatch, type Unit } from './probe/probe.js';
 import type { Caps } from './redis/capabilities.js';
 import type { RespPipe } from './redis/pipe.js';
@@ -358,7 +358,12 @@ async function readAndWrite(
       ctx.backup &&
       journalAhead(
         ctx.backup.door(src.index),
-        reading.map(({ step }) => step),
+        reading.map(({ step, how }) => ({
+          key: step.probe.targetKey,
+          type: step.type,
+          // A create on the dump path is a RESTORE without REPLACE: it never overwrites a key.
+          absent: step.decision.action === 'create' && how === 'dump',
+        })),
       );
     const values = await readForWrite(ctx, src, reading);
     const writing: { step: Step; item: WriteItem }[] = [];
@@ -441,8 +446,8 @@ async function readAndWrite(
  * A door whose journaling of these steps has already started: its `before` waits for it (the writer
  * only ever asks for steps among these). A failure surfaces there, not as an unhandled rejection.
  */
-function journalAhead(door: WriteDoor, steps: Step[]): WriteDoor {
-  const journaled = door.before(steps.map((s) => ({ key: s.probe.targetKey, type: s.type })));
+function journalAhead(door: WriteDoor, steps: StepKey[]): WriteDoor {
+  const journaled = door.before(steps);
   journaled.catch(() => undefined);
   return { ...door, before: () => journaled };
 }

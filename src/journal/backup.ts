@@ -250,8 +250,20 @@ export class Backup {
     return {
       before: async (steps) => {
         if (steps.length === 0) return;
-        const keys = steps.map((s) => s.key);
-        const priors = await readPriors(this.target, this.caps, this.clock, keys, this.big);
+        // A create that cannot overwrite (StepKey.absent) needs no read: most steps of a copy.
+        const asked = steps.filter((s) => !s.absent);
+        const read =
+          asked.length === 0
+            ? []
+            : await readPriors(
+                this.target,
+                this.caps,
+                this.clock,
+                asked.map((s) => s.key),
+                this.big,
+              );
+        let next = 0;
+        const priors = steps.map((s): PriorState => (s.absent ? { kind: 'absent' } : read[next++]!));
         await this.file.append(
           steps.map((s, i) => ({
             kind: 'before' as const,

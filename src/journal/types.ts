@@ -34,6 +34,11 @@ export interface JournaledKey {
 export interface StepKey {
   key: Buffer;
   type: string;
+  /**
+   * The probe found no key there and the step is a create that cannot overwrite one (RESTORE without
+   * REPLACE answers BUSYKEY instead): its prior state is "absent" without asking the target.
+   */
+  absent?: boolean;
 }
 
 /**
