@@ -323,3 +323,32 @@ export async function snapshot(
   } while (cursor !== '0');
   return out;
 }
+
+/** Writes one type of a Pika 3.x name without touching its other types (put() deletes the name first). */
+export async function addType(r: Redis, key: string, value: Value): Promise<void> {
+  switch (value.type) {
+    case 'string':
+      await r.set(key, value.value);
+      return;
+    case 'hash':
+      await r.hmset(key, ...value.value.flat());
+      return;
+    case 'set':
+      await r.sadd(key, ...value.value);
+      return;
+    case 'zset':
+      await r.zadd(key, ...value.value.flatMap(([m, s]) => [s, m]));
+      return;
+    case 'list':
+      await r.rpush(key, ...value.value);
+      return;
+    case 'stream':
+      for (const [id, fields] of value.value) await r.xadd(key, id, ...fields);
+      return;
+    case 'none':
+      return;
+  }
+}
+
+/** One value of each type a Pika 3.x TYPE ranks (string > hash > list > zset > set). */
+export const MULTI: Value[] = [str('s'), hash({ f: 'v' }), list('x', 'y'), zset(['m', 2]), set('a', 'b')];

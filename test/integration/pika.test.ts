@@ -5,7 +5,6 @@
  * Pika cannot store, big keys without RENAME, progress totals, many Pika shards folded into one,
  * and a dry run that predicts the real run on Pika.
  */
-import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
 import { keyspaceSize, probeServer } from '../../src/redis/capabilities.js';
@@ -13,10 +12,12 @@ import { startProxy } from '../harness/proxy.js';
 import { startRedis } from '../harness/redis.js';
 import { describeServer } from '../harness/servers.js';
 import {
+  addType,
   counts,
   hash,
   keyCount,
   list,
+  MULTI,
   normalize,
   readValue,
   seed,
@@ -29,41 +30,13 @@ import {
   zset,
 } from './helpers.js';
 
-/** Writes one type of a Pika 3.x name without touching its other types (put() deletes the name first). */
-async function add(r: Redis, key: string, value: Value): Promise<void> {
-  switch (value.type) {
-    case 'string':
-      await r.set(key, value.value);
-      return;
-    case 'hash':
-      await r.hmset(key, ...value.value.flat());
-      return;
-    case 'set':
-      await r.sadd(key, ...value.value);
-      return;
-    case 'zset':
-      await r.zadd(key, ...value.value.flatMap(([m, s]) => [s, m]));
-      return;
-    case 'list':
-      await r.rpush(key, ...value.value);
-      return;
-    case 'stream':
-      for (const [id, fields] of value.value) await r.xadd(key, id, ...fields);
-      return;
-    case 'none':
-      return;
-  }
-}
-
-const MULTI: Value[] = [str('s'), hash({ f: 'v' }), list('x', 'y'), zset(['m', 2]), set('a', 'b')];
-
 describeServer('pika-3.5.5', 'Pika 3.5: one name, several types (SPEC §7)', () => {
   describe('into Redis', () => {
     const servers = useServers(1, { source: { server: 'pika-3.5.5' } });
 
     it('each (name, type) is a step of its own, folded in the order string > hash > list > zset > set', async () => {
-      for (const value of MULTI) await add(servers.s[0]!, 'mt', value);
-      await add(servers.s[0]!, 'mt', stream(['1-1', ['f', 'v']]));
+      for (const value of MULTI) await addType(servers.s[0]!, 'mt', value);
+      await addType(servers.s[0]!, 'mt', stream(['1-1', ['f', 'v']]));
       const skip = await servers.merge({ strategies: { default: 'override' } }, { dryRun: true });
       // A Redis name holds one type: the string is created, every later type meets it as a mismatch.
       expect(skip.byType).toEqual({
@@ -111,7 +84,7 @@ describeServer('pika-3.5.5', 'Pika 3.5: one name, several types (SPEC §7)', () 
     const servers = useServers(1, { source: { server: 'pika-3.5.5' }, target: { server: 'pika-3.5.5' } });
 
     it('every type of a name lives beside the others on the target: no type mismatch', async () => {
-      for (const value of MULTI) await add(servers.s[0]!, 'mt', value);
+      for (const value of MULTI) await addType(servers.s[0]!, 'mt', value);
       const dry = await servers.merge({ strategies: { default: 'override' } }, { dryRun: true });
       const report = await servers.merge({ strategies: { default: 'override' } });
       expect(report.outcome, report.error).toBe('done');
@@ -124,12 +97,12 @@ describeServer('pika-3.5.5', 'Pika 3.5: one name, several types (SPEC §7)', () 
 
     it('override of one type keeps the other types of the name; merge and skip act on their own type', async () => {
       // Target: mt holds a string, a hash and a set; the source: a hash, a set and a list.
-      await add(servers.t, 'mt', str('target-string'));
-      await add(servers.t, 'mt', hash({ old: 'x', f: 't' }));
-      await add(servers.t, 'mt', set('t1'));
-      await add(servers.s[0]!, 'mt', hash({ f: 's', g: 's' }));
-      await add(servers.s[0]!, 'mt', set('s1'));
-      await add(servers.s[0]!, 'mt', list('l1'));
+      await addType(servers.t, 'mt', str('target-string'));
+      await addType(servers.t, 'mt', hash({ old: 'x', f: 't' }));
+      await addType(servers.t, 'mt', set('t1'));
+      await addType(servers.s[0]!, 'mt', hash({ f: 's', g: 's' }));
+      await addType(servers.s[0]!, 'mt', set('s1'));
+      await addType(servers.s[0]!, 'mt', list('l1'));
       const config = { strategies: { default: 'skip', hash: 'override', set: 'merge' } };
       const dry = await servers.merge(config, { dryRun: true });
       const report = await servers.merge(config);

@@ -9,52 +9,25 @@ import { describe, expect, it } from 'vitest';
 import { verify } from '../../src/index.js';
 import { describeServer } from '../harness/servers.js';
 import {
+  addType,
   hash,
   list,
   type MergeConfig,
+  MULTI,
   seed,
   set,
   str,
   stream,
   useServers,
-  type Value,
   zset,
 } from './helpers.js';
 
-/** Writes one type of a Pika 3.x name without touching its other types. */
-async function add(r: Redis, key: string, value: Value): Promise<void> {
-  switch (value.type) {
-    case 'string':
-      await r.set(key, value.value);
-      return;
-    case 'hash':
-      await r.hmset(key, ...value.value.flat());
-      return;
-    case 'set':
-      await r.sadd(key, ...value.value);
-      return;
-    case 'zset':
-      await r.zadd(key, ...value.value.flatMap(([m, s]) => [s, m]));
-      return;
-    case 'list':
-      await r.rpush(key, ...value.value);
-      return;
-    case 'stream':
-      for (const [id, fields] of value.value) await r.xadd(key, id, ...fields);
-      return;
-    case 'none':
-      return;
-  }
-}
-
-const MULTI: Value[] = [str('s'), hash({ f: 'v' }), list('x', 'y'), zset(['m', 2]), set('a', 'b')];
-
 /** The source: a name of every type (and a stream), a name of two types, names of one type. */
 async function seedSource(r: Redis): Promise<void> {
-  for (const value of MULTI) await add(r, 'mt', value);
-  await add(r, 'mt', stream(['1-1', ['f', 'v']]));
-  await add(r, 'two', hash({ a: '1' }));
-  await add(r, 'two', set('p'));
+  for (const value of MULTI) await addType(r, 'mt', value);
+  await addType(r, 'mt', stream(['1-1', ['f', 'v']]));
+  await addType(r, 'two', hash({ a: '1' }));
+  await addType(r, 'two', set('p'));
   await seed(r, { h: hash({ k: 'v' }), l: list('q') });
 }
 
@@ -98,8 +71,8 @@ describeServer('pika-3.5.5', 'verify with Pika 3.5 names of several types', () =
     it('each type of a name is checked on its own: equal after a run; a tampered type named', async () => {
       await seedSource(servers.s[0]!);
       // The target's own types of `two`: a string beside the hash and set the source brings.
-      await add(servers.t, 'two', str('target-string'));
-      await add(servers.t, 'two', hash({ a: 'old', b: 't' }));
+      await addType(servers.t, 'two', str('target-string'));
+      await addType(servers.t, 'two', hash({ a: 'old', b: 't' }));
       const config: MergeConfig = {
         strategies: { default: 'skip', hash: 'override', set: 'merge', list: 'override' },
       };
@@ -122,7 +95,7 @@ describeServer('pika-3.5.5', 'verify with Pika 3.5 names of several types', () =
     it('Redis into Pika 3.5: a name the target holds as two types', async () => {
       // The source is Pika 3.5 too here (one server pair); names of one type, as a Redis source holds.
       await seed(servers.s[0]!, { two: hash({ a: '1' }), solo: zset(['m', 1]) });
-      await add(servers.t, 'two', str('target-string'));
+      await addType(servers.t, 'two', str('target-string'));
       const config: MergeConfig = { strategies: { default: 'override' } };
       await servers.merge(config);
       const report = await verify(servers.plan(config));
