@@ -1,6 +1,7 @@
 /**
  * Runs the kvmerge CLI from source in a child process, and can stop it part-way: once its journal has
- * grown to a number of bytes, or after a delay, with a signal (kill -9, Ctrl-C). For the resume tests.
+ * grown to a number of bytes, or after a delay, with a signal (kill -9, Ctrl-C). For the resume,
+ * verify and Sentinel tests.
  */
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
@@ -11,6 +12,7 @@ const ROOT = join(import.meta.dirname, '../..');
 export interface CliRun {
   code: number | null;
   signal: NodeJS.Signals | null;
+  stdout: string;
   stderr: string;
   /** The journal's size when the signal was sent. */
   stoppedAt?: number;
@@ -29,11 +31,15 @@ export function kvmerge(args: string[], stopAt?: StopAt): Promise<CliRun> {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', ...args], {
       cwd: ROOT,
       env: { ...process.env, CI: 'true', NO_COLOR: '1' },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    let stdout = '';
     let stderr = '';
     let stoppedAt: number | undefined;
     let exited = false;
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
     });
@@ -60,7 +66,7 @@ export function kvmerge(args: string[], stopAt?: StopAt): Promise<CliRun> {
     child.on('close', (code, signal) => {
       exited = true;
       clearTimeout(timer);
-      resolve({ code, signal, stderr, stoppedAt });
+      resolve({ code, signal, stdout, stderr, stoppedAt });
     });
   });
 }

@@ -2,17 +2,14 @@
  * Redis behind Sentinel (SPEC §7) as a target and as a source, against a real master set: a master,
  * a replica and three sentinels (test/harness/sentinel.ts).
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionError, type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import { startLocalRedis } from '../../src/redis/local-server.js';
 import type { ProgressSink } from '../../src/report/types.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
+import { kvmerge } from './cli-run.js';
 import { hash, list, normalize, put, readValue, set, str, type Value, zset } from './helpers.js';
-
-const ROOT = join(import.meta.dirname, '../..');
 
 let sentinel: SentinelSet;
 let plain: RedisServer;
@@ -331,27 +328,6 @@ describe('a server the sentinels name that is not the master', () => {
     }
   });
 });
-
-/** Runs the CLI from source, as cli.test.ts does. */
-function kvmerge(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, CI: 'true', NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('a bad Sentinel URL', () => {
   it.each([
