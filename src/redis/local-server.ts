@@ -38,7 +38,7 @@ export interface LocalRedisOptions {
   bin?: string;
   /** A fixed port (to restart a server where it was); default: a free one. */
   port?: number;
-  /** How long to wait for the first PING answer (default 10 000 ms). */
+  /** How long to wait for the first answer (default 10 000 ms). */
   startTimeoutMs?: number;
   /** Kill every local server on SIGINT, SIGTERM and SIGHUP, then re-raise the signal (default true). */
   stopOnSignals?: boolean;
@@ -252,8 +252,17 @@ function respCommand(args: string[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** One PING over a raw socket (AUTH first when a password is set); true on +PONG. */
-function pingOnce(port: number, password: string | undefined, timeoutMs: number): Promise<boolean> {
+/**
+ * Whether the server on `port` answers and is process `pid`: `INFO server` over a raw socket (AUTH first
+ * when a password is set). The process id matters: while a server that lost the race for its port is
+ * still starting up, another test's server on that port would answer a PING.
+ */
+function answersAs(
+  port: number,
+  pid: number | undefined,
+  password: string | undefined,
+  timeoutMs: number,
+): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: HOST, port });
     let received = '';
@@ -266,13 +275,14 @@ function pingOnce(port: number, password: string | undefined, timeoutMs: number)
     socket.on('error', () => done(false));
     socket.on('connect', () => {
       const commands = password === undefined ? [] : [respCommand(['AUTH', password])];
-      commands.push(respCommand(['PING']));
+      commands.push(respCommand(['INFO', 'server']));
       socket.write(Buffer.concat(commands));
     });
     socket.on('data', (chunk) => {
       received += chunk.toString('latin1');
-      if (received.includes('+PONG\r\n')) done(true);
-      else if (received.startsWith('-')) done(false);
+      if (received.startsWith('-') || received.includes('\r\n-')) return done(false);
+      const id = /process_id:(\d+)\r\n/.exec(received)?.[1];
+      if (id !== undefined) done(id === String(pid));
     });
   });
 }
@@ -376,17 +386,17 @@ async function launch(
       const how = child.exitCode !== null ? `exit code ${child.exitCode}` : `signal ${child.signalCode}`;
       throw new Error(`redis-server exited during startup (${how}) on port ${port}:\n${tail()}`);
     }
-    if (await pingOnce(port, opts.password, 500)) return { child, port };
+    if (await answersAs(port, child.pid, opts.password, 500)) return { child, port };
     if (Date.now() > deadline) {
       await killChild(child);
-      throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms:\n${tail()}`);
+      throw new Error(`redis-server on port ${port} did not answer within ${timeoutMs} ms:\n${tail()}`);
     }
     await sleep(25);
   }
 }
 
 /**
- * Starts a redis-server on a free loopback port and resolves once it answers PING. Throws
+ * Starts a redis-server on a free loopback port and resolves once it answers (as itself, not another server on its port). Throws
  * RedisServerNotFoundError when the binary is not installed, and an Error with the tail of the
  * server's output when it does not start.
  */

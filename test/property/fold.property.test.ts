@@ -34,6 +34,14 @@ import {
 import { load, loadCluster, readClusterStore, readStore } from './store.js';
 
 const RUNS = Number(process.env.KVMERGE_PROPERTY_RUNS ?? '') || 0;
+// A failure is replayed with the seed and path it printed: KVMERGE_PROPERTY_SEED, KVMERGE_PROPERTY_PATH.
+const REPLAY = process.env.KVMERGE_PROPERTY_SEED
+  ? {
+      seed: Number(process.env.KVMERGE_PROPERTY_SEED),
+      path: process.env.KVMERGE_PROPERTY_PATH,
+      endOnFailure: true,
+    }
+  : {};
 
 // Latin1 strings: one char per byte. A key with 0xff and NUL (not valid UTF-8), the empty key, a key
 // with braces and a newline.
@@ -272,7 +280,7 @@ function foldProperty({ source, target: targetServer }: Sides): void {
           expect(counters(report)).toEqual(predicted(model));
         }
       }),
-      { numRuns: runs },
+      { numRuns: runs, ...REPLAY },
     );
   }, 600_000);
 }
