@@ -16,7 +16,7 @@ export async function startBenchCluster(n: number, args: string[]): Promise<Loca
     for (let i = 0; i < n; i++) {
       nodes.push(
         await startLocalRedis({
-          port: await freeClusterPort(),
+          port: freeClusterPort,
           args: [...args, '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'],
         }),
       );

@@ -36,8 +36,11 @@ export interface LocalRedisOptions {
   renameCommands?: Record<string, string>;
   /** The server binary (default: `$KVMERGE_REDIS_SERVER`, then `redis-server` on PATH). */
   bin?: string;
-  /** A fixed port (to restart a server where it was); default: a free one. */
-  port?: number;
+  /**
+   * A fixed port (to restart a server where it was), or a picker asked again whenever the port it gave
+   * was lost to another process (freeClusterPort for a cluster node); default: a free one.
+   */
+  port?: number | (() => Promise<number>);
   /** How long to wait for the first answer (default 10 000 ms). */
   startTimeoutMs?: number;
   /** Kill every local server on SIGINT, SIGTERM and SIGHUP, then re-raise the signal (default true). */
@@ -328,7 +331,7 @@ async function launch(
   opts: LocalRedisOptions,
   entry: Live,
 ): Promise<Launched> {
-  const port = opts.port ?? (await freePort());
+  const port = typeof opts.port === 'number' ? opts.port : await (opts.port ?? freePort)();
   const serverArgs = [
     confFile,
     '--port',

@@ -61,7 +61,7 @@ const SLOTS = 16384;
 
 const startNode = async (nodeTimeoutMs = 3000): Promise<RedisServer> =>
   startRedis({
-    port: await freeClusterPort(),
+    port: freeClusterPort,
     args: [
       '--cluster-enabled',
       'yes',

@@ -2,6 +2,7 @@
  * Redis behind Sentinel (SPEC §7) as a target and as a source, against a real master set: a master,
  * a replica and three sentinels (test/harness/sentinel.ts).
  */
+import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionError, type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import { startLocalRedis } from '../../src/redis/local-server.js';
@@ -198,7 +199,7 @@ describe('a Sentinel-managed master', () => {
     });
     // The failover resolves once the replica is promoted; the run must still be going then.
     await expect.poll(() => failover, { timeout: 60_000 }).toBeDefined();
-    const after = await failover!;
+    const after = await throttled(source, failover!);
     expect(after).not.toBe(before);
     expect(finished, 'the run ended before the failover: slow it down').toBe(false);
     const report = await run;
@@ -265,7 +266,7 @@ describe('big keys into a Sentinel-managed master', () => {
     }
     watcher.disconnect();
     expect(failover, 'the run ended before any big key was written').toBeDefined();
-    const after = await failover!;
+    const after = await throttled(source, failover!);
     expect(after).not.toBe(before);
     expect(finished, 'the run ended before the failover: make the keys bigger').toBe(false);
     const report = await run;
@@ -435,3 +436,24 @@ describe('a Sentinel-managed source', () => {
     expect(values.filter((v, j) => v !== `v${j}`)).toEqual([]);
   }, 180_000);
 });
+
+/**
+ * Waits for `failover` while slowing the run down: the source is paused (CLIENT PAUSE … ALL) for
+ * 150 ms of every 200, so the run still reads and writes during the switch, but cannot end before it
+ * however long the sentinels take.
+ */
+async function throttled<T>(source: Redis, failover: Promise<T>): Promise<T> {
+  let done = false;
+  const slowing = (async () => {
+    while (!done) {
+      await source.call('CLIENT', 'PAUSE', 150, 'ALL');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  try {
+    return await failover;
+  } finally {
+    done = true;
+    await slowing;
+  }
+}
