@@ -7,10 +7,11 @@ import type { Transport } from '../redis/transport.js';
 import { redactUrl } from '../redis/url.js';
 import { toolVersion } from '../version.js';
 import type { Command } from '../write/commands.js';
+import { sendIdempotent } from '../write/confirm.js';
 import type { TargetClock } from '../write/ttl.js';
 import { JournalFile } from './file.js';
 import { FORMAT_VERSION, type JournalHeader } from './format.js';
-import { type BigPriors, readPriors, restoreKeys, sendIdempotent } from './prior.js';
+import { type BigPriors, readPriors, restoreKeys } from './prior.js';
 import { journalTargetIs, openWindows, readHeader, readRecords, type ScanEnd } from './reader.js';
 import type { PriorState, StepKey, WriteDoor } from './types.js';
 

@@ -4,6 +4,15 @@ import type { Reply } from '../redis/pipe.js';
 import { keySlot, tagForSlot } from '../redis/slot.js';
 import type { Transport } from '../redis/transport.js';
 import type { Command } from '../write/commands.js';
+import {
+  afterUnconfirmed,
+  applyConfirmed,
+  MAX_FAILOVER_ROUNDS,
+  sendAndWait,
+  sendIdempotent,
+  UNCONFIRMED,
+  UnconfirmedError,
+} from '../write/confirm.js';
 import { CODECS } from '../write/native/index.js';
 import { scoreFirst } from '../write/native/zset.js';
 import { TEMP_LEASE_RENEW_MS, TEMP_PREFIX, TEMP_TTL_MS } from '../write/temp-keys.js';
@@ -136,18 +145,18 @@ export async function restoreWindows(
     );
     return;
   }
-  await sendChecked(target, [['DEL', tmp]]);
-  let leasedAt = Number.NEGATIVE_INFINITY;
-  for (const offset of prior.at) {
-    const items = await load(offset);
-    const commands: Command[] =
-      prior.type === 'string' ? [['APPEND', tmp, items[0]!]] : CODECS[prior.type].write(tmp, items, caps);
-    // The lease: a rebuild that dies half-way leaves nothing for long.
-    if (aside && now() - leasedAt > TEMP_LEASE_RENEW_MS) {
-      commands.push(['PEXPIRE', tmp, TEMP_TTL_MS]);
-      leasedAt = now();
-    }
-    await sendChecked(target, commands);
+  const refused = (err: unknown): never => {
+    throw err instanceof Error && err.name === 'ReplyError'
+      ? new Error(`the target refused a restore: ${err.message.split('\n')[0]}`)
+      : err;
+  };
+  // A window whose reply a drop hid (or that WAIT did not confirm) may or may not be there; a list's or
+  // a string's window sent again would be there twice. The value is built again from the start instead.
+  for (let attempt = 1; ; attempt++) {
+    await sendChecked(target, [['DEL', tmp]]);
+    if (await rebuild(target, caps, tmp, aside, prior, load).catch(refused)) break;
+    if (attempt >= MAX_FAILOVER_ROUNDS) throw new UnconfirmedError(UNCONFIRMED);
+    await afterUnconfirmed(target);
   }
   const targetNow = targetTime(clock);
   if (!aside) {
@@ -157,14 +166,35 @@ export async function restoreWindows(
   }
   const lifetime: Command =
     prior.expireAt === null ? ['PERSIST', key] : lifetimeOf(key, prior.expireAt, caps, clock, targetNow);
-  // Not re-sent after a drop: a second RENAME would find no temporary key; the put-back is repeated instead.
-  const replies = await target.send([['MULTI'], ['RENAME', tmp, key], lifetime, ['EXEC']], { resend: false });
-  const exec = replies[replies.length - 1];
-  const failure = [...replies, ...(Array.isArray(exec) ? exec : [])].find(
-    (r): r is Error => r instanceof Error,
-  );
-  if (failure) throw new Error(`the target refused a restore: ${failure.message.split('\n')[0]}`);
-  if (!Array.isArray(exec)) throw new Error('the target aborted a restore (MULTI/EXEC)');
+  // Applied once: after a drop or an unconfirmed WAIT, the temporary key tells (RENAME removes it).
+  await applyConfirmed(target, [['MULTI'], ['RENAME', tmp, key], lifetime, ['EXEC']], {
+    kind: 'removes',
+    key: tmp,
+  }).catch(refused);
+}
+
+/** Writes the windows into `into` (emptied before); false when one of them was not confirmed. */
+async function rebuild(
+  target: Transport,
+  caps: Caps,
+  into: Buffer,
+  aside: boolean,
+  prior: Extract<PriorState, { kind: 'windows' }>,
+  load: WindowLoader,
+): Promise<boolean> {
+  let leasedAt = Number.NEGATIVE_INFINITY;
+  for (const offset of prior.at) {
+    const items = await load(offset);
+    const commands: Command[] =
+      prior.type === 'string' ? [['APPEND', into, items[0]!]] : CODECS[prior.type].write(into, items, caps);
+    // The lease: a rebuild that dies half-way leaves nothing for long.
+    if (aside && now() - leasedAt > TEMP_LEASE_RENEW_MS) {
+      commands.push(['PEXPIRE', into, TEMP_TTL_MS]);
+      leasedAt = now();
+    }
+    if (!(await sendAndWait(target, commands))) return false;
+  }
+  return true;
 }
 
 /** The command that gives `key` back its absolute expiry (relative where the target cannot take one). */
@@ -180,8 +210,7 @@ function lifetimeOf(
     : ['PEXPIRE', key, relativeTtl(expireAt - targetNow, clock)];
 }
 
-async function sendChecked(target: Transport, commands: Command[]): Promise<void> {
-  const replies = await target.send(commands);
-  const failure = replies.find((r): r is Error => r instanceof Error);
-  if (failure) throw new Error(`the target refused a restore: ${failure.message.split('\n')[0]}`);
+/** Idempotent writes of a put-back (DELs, a lifetime). */
+function sendChecked(target: Transport, commands: Command[]): Promise<void> {
+  return sendIdempotent(target, commands, 'the target refused a restore');
 }

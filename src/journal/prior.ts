@@ -5,7 +5,7 @@ import type { Reply } from '../redis/pipe.js';
 import type { Transport } from '../redis/transport.js';
 import { surelySmallBelow } from '../write/big-threshold.js';
 import type { Command } from '../write/commands.js';
-import { applyConfirmed } from '../write/confirm.js';
+import { sendIdempotent } from '../write/confirm.js';
 import { CODECS } from '../write/native/index.js';
 import { now, relativeTtl, type TargetClock } from '../write/ttl.js';
 import { journalWindows, restoreWindows, type WindowSink } from './big-prior.js';
@@ -278,25 +278,4 @@ export async function restoreKeys(
   }
   await sendIdempotent(target, commands, 'the target refused a restore');
   for (const { key, prior } of bigKeys) await restoreWindows(target, caps, clock, key, prior, windows);
-}
-
-/**
- * Sends idempotent writes (restores, DELs of temporary keys) and throws the first error reply, prefixed
- * with `what`. Behind Sentinel they count only once WAIT confirms them on the master's replicas, and are
- * sent again (to the master of the moment) until it does: a rollback or a resume's clean-up that a
- * failover lost would leave the run's writes on the master that survives.
- */
-export async function sendIdempotent(target: Transport, commands: Command[], what: string): Promise<void> {
-  if (commands.length === 0) return;
-  const refused = (err: Error): Error => new Error(`${what}: ${err.message.split('\n')[0]}`);
-  if (target.replicas !== undefined) {
-    // applyConfirmed throws an error reply as it came: a server's reply, as redis-parser names it.
-    await applyConfirmed(target, commands, { kind: 'again' }).catch((err: unknown) => {
-      throw err instanceof Error && err.name === 'ReplyError' ? refused(err) : err;
-    });
-    return;
-  }
-  const replies = await target.send(commands);
-  const failure = replies.flat(2).find((r): r is Error => r instanceof Error);
-  if (failure) throw refused(failure);
 }

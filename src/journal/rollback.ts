@@ -7,8 +7,9 @@ import { tlsOptions } from '../redis/tls.js';
 import type { Transport } from '../redis/transport.js';
 import { parseRedisUrl, redactUrl } from '../redis/url.js';
 import type { Command } from '../write/commands.js';
+import { sendIdempotent } from '../write/confirm.js';
 import { now } from '../write/ttl.js';
-import { dumpsPriors, restoreKeys, sendIdempotent } from './prior.js';
+import { dumpsPriors, restoreKeys } from './prior.js';
 import { journaledTempKeys, journalTargetIs, openJournal, openWindows } from './reader.js';
 import type { JournaledKey } from './types.js';
 

@@ -1,5 +1,6 @@
 import type { Command } from '../write/commands.js';
 import { type NetworkOptions, RepliesLostError, type Reply, RespPipe, ServerLostError } from './pipe.js';
+import { replicasCaughtUp } from './role.js';
 import { keySlot, SLOTS } from './slot.js';
 import type { Transport } from './transport.js';
 import { parseRedisUrl } from './url.js';
@@ -77,6 +78,10 @@ export class ClusterTransport implements Transport {
   private readonly replicaCount = new Map<string, Promise<number>>();
   /** The user may not run WAIT (or the server has none): writes are not confirmed on replicas. */
   private noWait = false;
+  /** Each node's pipe once open: their reconnections count in `reconnects`. */
+  private readonly open = new Map<string, RespPipe>();
+  /** Owner changes, forgotten nodes and the reconnections of their pipes, so far. */
+  private changes = 0;
   private refreshing?: Promise<void>;
   private closed = false;
 
@@ -208,6 +213,7 @@ export class ClusterTransport implements Transport {
             unit.redirects++;
             next.push(i);
             if (redirect.kind === 'MOVED') {
+              if (this.owners[redirect.slot] !== redirect.addr) this.changes++;
               this.owners[redirect.slot] = redirect.addr;
               unit.slot = redirect.slot;
               stale = true;
@@ -246,6 +252,40 @@ export class ClusterTransport implements Transport {
     return replies;
   }
 
+  /**
+   * Grows with every change that could put a reply on another server than an earlier one: a slot owner
+   * changed, a node forgotten, a node's connection re-established. Two replies read with the same
+   * count came from the same servers' same connections.
+   */
+  get reconnects(): number {
+    let sum = this.changes;
+    for (const pipe of this.open.values()) sum += pipe.reconnects;
+    return sum;
+  }
+
+  async replicatedKeys(keys: readonly Buffer[], epoch: number | undefined): Promise<boolean> {
+    if (this.noWait) return this.reconnects === epoch;
+    const masters = new Set<string>();
+    for (const key of keys) {
+      const owner = this.owners[keySlot(key)];
+      if (owner === undefined) return false;
+      masters.add(owner);
+    }
+    const deadline = Date.now() + WAIT_TIMEOUT_MS;
+    for (const addr of masters) {
+      const wanted = await this.replicasOf(addr);
+      for (;;) {
+        const [role] = await (await this.pipe(addr)).send([['ROLE']]);
+        const acked = replicasCaughtUp(role);
+        if (this.reconnects !== epoch || acked === undefined) return false;
+        if (acked >= wanted) break;
+        if (Date.now() >= deadline) return false;
+        await sleep(100);
+      }
+    }
+    return true;
+  }
+
   /** How many replicas are connected to a master (ROLE); 0 where it cannot be told (ROLE not allowed). */
   private replicasOf(addr: string): Promise<number> {
     let count = this.replicaCount.get(addr);
@@ -277,6 +317,7 @@ export class ClusterTransport implements Transport {
     this.closed = true;
     for (const pipe of this.pipes.values()) pipe.then((p) => p.close()).catch(() => undefined);
     this.pipes.clear();
+    this.open.clear();
   }
 
   /** The pipe to a node, opened on first use. */
@@ -286,7 +327,10 @@ export class ClusterTransport implements Transport {
       const net = { ...this.net, retryBudgetMs: Math.min(this.net.retryBudgetMs, NODE_RETRY_MS) };
       pipe = RespPipe.open(this.nodeUrl(addr), `${this.label} node`, net);
       this.pipes.set(addr, pipe);
-      pipe.catch(() => this.pipes.get(addr) === pipe && this.pipes.delete(addr));
+      pipe.then(
+        (opened) => this.pipes.get(addr) === pipe && this.open.set(addr, opened),
+        () => this.pipes.get(addr) === pipe && this.pipes.delete(addr),
+      );
     }
     return pipe;
   }
@@ -295,6 +339,8 @@ export class ClusterTransport implements Transport {
   private forget(addr: string): void {
     const pipe = this.pipes.get(addr);
     this.pipes.delete(addr);
+    this.changes += 1 + (this.open.get(addr)?.reconnects ?? 0);
+    this.open.delete(addr);
     this.replicaCount.delete(addr);
     pipe?.then((p) => p.close()).catch(() => undefined);
   }
@@ -323,6 +369,7 @@ export class ClusterTransport implements Transport {
         const name = (node: Reply[]): string =>
           `${node[0] instanceof Buffer && node[0].length > 0 ? node[0].toString() : host}:${node[1]}`;
         // A slot no node claims now (its master failed, no replica promoted yet) is left unowned.
+        const before = this.owners.slice();
         this.owners.fill(undefined);
         // Each master's replicas are asked again (a replica failed, or was promoted).
         this.replicaCount.clear();
@@ -332,6 +379,7 @@ export class ClusterTransport implements Transport {
           for (let slot = from; slot <= to; slot++) this.owners[slot] = owner;
           for (const node of [master, ...replicas]) this.known.add(name(node));
         }
+        if (this.owners.some((owner, slot) => owner !== before[slot])) this.changes++;
         return;
       } catch (err) {
         last = err as Error;

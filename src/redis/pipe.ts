@@ -2,7 +2,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import RedisParser from 'redis-parser';
 import type { Command } from '../write/commands.js';
-import { replicasFromRole, resolveMaster } from './sentinel.js';
+import { replicasFromRole } from './role.js';
+import { resolveMaster } from './sentinel.js';
 import { parseRedisUrl, type RedisEndpoint, redactUrl } from './url.js';
 
 /** A RESP2 reply as the parser gives it: bulk and status strings as Buffers, integers as numbers. */

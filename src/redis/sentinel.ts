@@ -75,23 +75,6 @@ export async function resolveMaster(spec: SentinelSpec, network: NetworkOptions)
 }
 
 /**
- * The replicas that a master's ROLE reply lists (`master`, offset, [[ip, port, offset], …]); an Error
- * when this server must not be used as the master (it is a replica now: a demoted master keeps
- * accepting connections); undefined when ROLE was refused or is unknown there. ROLE is in @admin, which
- * a read-only source user seldom has: a source is then read without the check (a demoted master holds
- * the same data), while a target's user was required to have it (permissions.ts) before the run.
- */
-export function replicasFromRole(reply: Reply | undefined, where: string): number | Error | undefined {
-  if (reply instanceof Error) return undefined;
-  const role = Array.isArray(reply) && Buffer.isBuffer(reply[0]) ? reply[0].toString() : undefined;
-  if (role !== 'master') {
-    return new Error(`${where} is not the master (ROLE says ${role ?? 'nothing'}); a failover is under way`);
-  }
-  const replicas = (reply as Reply[])[2];
-  return Array.isArray(replicas) ? replicas.length : 0;
-}
-
-/**
  * From an `INFO replication` text: the master's replication offset and, for each replica, the offset
  * it last acknowledged (replicas acknowledge about once a second).
  */

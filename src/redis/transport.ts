@@ -35,4 +35,11 @@ export interface Transport {
   refreshReplicas?(): Promise<void>;
   /** Behind Sentinel: moves to the master the sentinels name now, if that is another one. */
   followMaster?(): Promise<void>;
+  /**
+   * On a cluster: whether what the masters of these keys hold now is on their replicas (ROLE offsets),
+   * for steps a check found applied after an unconfirmed WAIT (a check is not a write, so a WAIT after
+   * it would confirm nothing). False when the layout or a connection changed since `epoch` (the
+   * `reconnects` read with the check's reply), or the replicas do not catch up within WAIT's timeout.
+   */
+  replicatedKeys?(keys: readonly Buffer[], epoch: number | undefined): Promise<boolean>;
 }

@@ -10,6 +10,7 @@ import type { Command } from './commands.js';
 import {
   afterUnconfirmed,
   applyConfirmed,
+  confirming,
   MAX_FAILOVER_ROUNDS,
   sendAndWait,
   UNCONFIRMED,
@@ -109,14 +110,14 @@ async function copyOrMerge(env: BigKeyEnv, job: BigKeyJob): Promise<BigKeyResult
     } catch (err) {
       if (!(err instanceof Rebuild)) throw err;
       if (attempt >= MAX_FAILOVER_ROUNDS) throw new UnconfirmedError(UNCONFIRMED);
-      // A window of a value built aside was not confirmed (a failover): built again under a new
-      // temporary key on the master the sentinels name now. The key itself was not touched yet.
+      // A window of a value built aside was not confirmed (a failover, a replica that lags): built
+      // again under a new temporary key on the master of the moment. The key itself was not touched yet.
       await afterUnconfirmed(env.transport);
     }
   }
 }
 
-/** Behind Sentinel, a window written to a temporary key was not confirmed: build the value again. */
+/** Behind Sentinel or on a cluster, a window written to a temporary key was not confirmed: build the value again. */
 class Rebuild extends Error {}
 
 /** The windows, then the last step; a value built aside under a temporary key that is always removed. */
@@ -169,11 +170,11 @@ async function copyWindows(
   } finally {
     if (tmp) {
       // Renamed away on success; otherwise (expired, error, interrupted, rebuilt) it must not survive.
-      // Behind Sentinel the DEL is confirmed too: one the old master took during a failover is lost.
-      const removed =
-        env.transport.replicas === undefined
-          ? env.transport.send([['DEL', tmp]])
-          : applyConfirmed(env.transport, [['DEL', tmp]], { kind: 'again' });
+      // Behind Sentinel or on a cluster the DEL is confirmed too: one the old master took during a
+      // failover is lost.
+      const removed = !confirming(env.transport)
+        ? env.transport.send([['DEL', tmp]])
+        : applyConfirmed(env.transport, [['DEL', tmp]], { kind: 'again' });
       await removed.catch(() => undefined);
       env.temp.release(tmp);
     }
@@ -181,8 +182,8 @@ async function copyWindows(
 }
 
 /**
- * How the windows of one key are sent. Outside Sentinel, on the control connection. Behind Sentinel,
- * through the transport, each window with WAIT (confirm.ts), so that it counts only once it is on the
+ * How the windows of one key are sent. On one server, as they are. Behind Sentinel and on a cluster
+ * (confirm.ts `confirming`), each window with WAIT, so that it counts only once it is on the
  * master that survives a failover: a window written to a temporary key that is not confirmed makes
  * the value be built again (Rebuild; the key itself is untouched until the last step); a window merged
  * into the key is resolved and sent again only where that cannot apply it twice (a list's windows are
@@ -194,7 +195,7 @@ async function windowWriter(
   tmp: Buffer | undefined,
 ): Promise<(commands: Command[]) => Promise<void>> {
   const transport = env.transport;
-  if (transport.replicas === undefined) return (commands) => send(transport, commands);
+  if (!confirming(transport)) return (commands) => send(transport, commands);
   if (tmp) {
     return async (commands) => {
       if (commands.length > 0 && !(await sendAndWait(transport, commands))) throw new Rebuild();
@@ -225,10 +226,10 @@ async function finish(
   targetDeadline: Deadline,
 ): Promise<BigKeyResult> {
   const key = job.targetKey;
-  const sentinel = env.transport.replicas !== undefined;
+  const confirmed = confirming(env.transport);
   if (job.action === 'merge' && !tmp) {
     const ttl = mergeTtlCommand(key, env.merge.ttl, deadline, targetDeadline, now(), env.clock);
-    if (ttl && sentinel) await applyConfirmed(env.transport, [ttl], { kind: 'again' });
+    if (ttl && confirmed) await applyConfirmed(env.transport, [ttl], { kind: 'again' });
     else if (ttl) await send(env.transport, [ttl]);
     return 'written';
   }
@@ -236,7 +237,7 @@ async function finish(
   let wanted: Deadline = deadline;
   if (job.action === 'merge') {
     // zset sum: ZUNIONSTORE replaces the key, so the merged lifetime is set afresh. The aside is
-    // deleted in the same transaction: behind Sentinel its absence tells that the sum was applied.
+    // deleted in the same transaction: after an unconfirmed WAIT its absence tells that the sum was applied.
     commands.push(['ZUNIONSTORE', key, 2, key, tmp!, 'AGGREGATE', 'SUM']);
     wanted = mergedDeadline(env.merge.ttl, deadline, targetDeadline);
   } else {
@@ -247,7 +248,7 @@ async function finish(
   commands.push(wanted === null ? ['PERSIST', key] : expireCommand(key, wanted, env.clock));
   if (job.action === 'merge') commands.push(['DEL', tmp!]);
   const unit: Command[] = [['MULTI'], ...commands, ['EXEC']];
-  if (sentinel) {
+  if (confirmed) {
     // The windows were confirmed, so the temporary key is on every replica: where it is gone after a
     // failover, this step was applied (RENAME and the sum's DEL remove it); where it is there, it was not.
     await applyConfirmed(env.transport, unit, { kind: 'removes', key: tmp! });

@@ -1,4 +1,5 @@
 import { RepliesLostError, type Reply } from '../redis/pipe.js';
+import { replicasCaughtUp } from '../redis/role.js';
 import type { Transport } from '../redis/transport.js';
 import type { Command } from './commands.js';
 
@@ -9,29 +10,39 @@ export const DEFAULT_WAIT_MS = 2_000;
 export const FAILOVER_PAUSE_MS = 500;
 
 export const UNCONFIRMED =
-  'this write could not be confirmed on a replica of the Sentinel-managed master (WAIT), nor told lost';
+  'this write could not be confirmed on a replica of its master (WAIT), nor told lost';
 
 /**
- * Whether everything the target master holds has reached `target.replicas` replicas: ROLE gives the
- * master's replication offset and what each replica acknowledged (about once a second). For writes found
- * applied by a check (EXISTS, LLEN): a check is not a write, so a WAIT on it would confirm nothing.
- * `epoch`: the pipe's reconnection count when the check's reply came; a ROLE from another connection
- * (maybe another master) says nothing about that check.
+ * Whether a write to this target counts only once it is known to be on the master that survives a
+ * failover: behind Sentinel, and on a cluster (whose masters may have replicas; the transport ends each
+ * write with WAIT there). Elsewhere there is one server, and its reply settles the write.
  */
-export async function replicated(target: Transport, epoch: number | undefined): Promise<boolean> {
+export const confirming = (target: Transport): boolean =>
+  target.replicas !== undefined || target.replicatedKeys !== undefined;
+
+/**
+ * Whether the state a check (EXISTS, LLEN) found is on the replicas, for writes found applied after an
+ * unconfirmed WAIT: a check is not a write, so a WAIT on it would confirm nothing. Behind Sentinel: ROLE
+ * gives the master's replication offset and what each replica acknowledged (about once a second); on a
+ * cluster the transport asks the masters of `keys` the same. `epoch`: the transport's reconnection
+ * count when the check's reply came; a ROLE from another connection (maybe another master) says
+ * nothing about that check.
+ */
+export async function replicated(
+  target: Transport,
+  epoch: number | undefined,
+  keys: readonly Buffer[],
+): Promise<boolean> {
+  if (target.replicatedKeys) return target.replicatedKeys(keys, epoch);
   const wanted = target.replicas;
-  // Not behind Sentinel: there is one server, and what the check saw holds.
+  // Neither behind Sentinel nor a cluster: there is one server, and what the check saw holds.
   if (wanted === undefined) return true;
   if (wanted === 0) return target.reconnects === epoch;
   const deadline = Date.now() + (target.waitTimeoutMs ?? DEFAULT_WAIT_MS);
   for (;;) {
     const [role] = await target.send([['ROLE']]);
-    if (target.reconnects !== epoch) return false;
-    if (!Array.isArray(role) || String(role[0]) !== 'master') return false;
-    const offset = Number(role[1]);
-    const acked = Array.isArray(role[2])
-      ? role[2].filter((r) => Array.isArray(r) && Number(String(r[2])) >= offset).length
-      : 0;
+    const acked = replicasCaughtUp(role);
+    if (target.reconnects !== epoch || acked === undefined) return false;
     if (acked >= wanted) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, 200));
@@ -124,7 +135,7 @@ export async function applyConfirmed(
     const applied = check.kind === 'length' ? reply === check.before + check.pushed : reply === 0;
     const absent = check.kind === 'length' ? reply === check.before : reply === 1;
     if (applied) {
-      if (await replicated(target, epoch)) return;
+      if (await replicated(target, epoch, [check.key])) return;
       send = false;
     } else if (absent) send = true;
     else if (check.kind === 'length') {
@@ -134,4 +145,25 @@ export async function applyConfirmed(
     } else throw new UnconfirmedError(`${UNCONFIRMED} (EXISTS answered ${String(reply)})`);
   }
   throw new UnconfirmedError(UNCONFIRMED);
+}
+
+/**
+ * Sends idempotent writes (restores, DELs of temporary keys) and throws the first error reply, prefixed
+ * with `what`. Behind Sentinel and on a cluster they count only once WAIT confirms them on the master's replicas, and are
+ * sent again (to the master of the moment) until it does: a rollback or a resume's clean-up that a
+ * failover lost would leave the run's writes on the master that survives.
+ */
+export async function sendIdempotent(target: Transport, commands: Command[], what: string): Promise<void> {
+  if (commands.length === 0) return;
+  const refused = (err: Error): Error => new Error(`${what}: ${err.message.split('\n')[0]}`);
+  if (confirming(target)) {
+    // applyConfirmed throws an error reply as it came: a server's reply, as redis-parser names it.
+    await applyConfirmed(target, commands, { kind: 'again' }).catch((err: unknown) => {
+      throw err instanceof Error && err.name === 'ReplyError' ? refused(err) : err;
+    });
+    return;
+  }
+  const replies = await target.send(commands);
+  const failure = replies.flat(2).find((r): r is Error => r instanceof Error);
+  if (failure) throw refused(failure);
 }

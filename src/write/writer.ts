@@ -4,6 +4,7 @@ import { RepliesLostError, type Reply } from '../redis/pipe.js';
 import type { Transport } from '../redis/transport.js';
 import type { Command } from './commands.js';
 import {
+  confirming,
   DEFAULT_WAIT_MS,
   FAILOVER_PAUSE_MS,
   MAX_FAILOVER_ROUNDS,
@@ -122,7 +123,7 @@ interface Unit {
   index: number;
   commands: Command[];
   /**
-   * Behind Sentinel, a zset sum: the members' scores (ZSCORE replies) read in the same pipeline just
+   * Behind Sentinel and on a cluster, a zset sum: the members' scores (ZSCORE replies) read in the same pipeline just
    * before the unit, so that after a failover the scores tell whether the unit was applied.
    */
   scoresBefore?: Reply[];
@@ -147,13 +148,14 @@ const MAX_RESOLVE_ROUNDS = 5;
  * - list append/prepend/union: the list's length before the step is known (LLEN read with the merge's
  *   TTL, or the list read for a union), so LLEN tells: before + pushed means applied, before means not
  *   (sent again), anything else cannot be told and the key fails with that reason;
- * - zset `sum` (ZINCRBY): outside Sentinel its outcome cannot be observed, so the key fails with that
- *   reason (under --on-error, skip goes on), never added twice. Behind Sentinel, where a failover
+ * - zset `sum` (ZINCRBY): on one server its outcome cannot be observed, so the key fails with that
+ *   reason (under --on-error, skip goes on), never added twice. Behind Sentinel and on a cluster, where a failover
  *   drops every connection, the members' scores are read (ZSCORE) in the pipeline just before the unit:
  *   all moved by their increments means applied, none moved means sent again, else the key fails.
  * The resolution assumes that nothing else writes these keys of the target during the run.
  *
- * Behind Sentinel the same resolution settles the writes that WAIT did not confirm on the replicas
+ * Behind Sentinel and on a cluster (where the transport ends each node's pipeline with WAIT) the same
+ * resolution settles the writes that WAIT did not confirm on the replicas
  * (sendUnits), with one more rule: a unit found applied counts only once the replicas have caught up
  * with the master (`replicated`), since a check is not a write and WAIT after it would confirm nothing.
  */
@@ -189,14 +191,16 @@ export async function writeBatch(
   const rounds = target.replicas === undefined ? MAX_RESOLVE_ROUNDS : MAX_FAILOVER_ROUNDS;
   for (let round = 0; pending.length > 0; round++) {
     if (round >= rounds) {
-      const message = target.replicas === undefined ? LOST : UNCONFIRMED;
+      const message = confirming(target) ? UNCONFIRMED : LOST;
       for (const u of pending) results[u.index] = { status: 'failed', message };
       break;
     }
     const { again, present, epoch } = await resolveLost(target, pending, results);
     let unconfirmed: Unit[] = [];
     if (present.length > 0) {
-      if (await replicated(target, epoch)) for (const u of present) results[u.index] = { status: 'written' };
+      const keys = present.map((u) => u.item.key);
+      if (await replicated(target, epoch, keys))
+        for (const u of present) results[u.index] = { status: 'written' };
       else unconfirmed = present;
     }
     pending = [...unconfirmed, ...(await sendUnits(target, again, results))];
@@ -229,7 +233,7 @@ async function sendUnits(target: Transport, units: Unit[], results: WriteResult[
   const scoresAt = new Map<Unit, number>();
   for (const u of units) {
     u.scoresBefore = undefined;
-    const sums = target.replicas === undefined ? [] : increments(u);
+    const sums = confirming(target) ? increments(u) : [];
     if (sums.length > 0) {
       scoresAt.set(u, commands.length);
       for (const [, key, , member] of sums) commands.push(['ZSCORE', key!, member!]);
@@ -281,7 +285,7 @@ async function sendUnits(target: Transport, units: Unit[], results: WriteResult[
 /**
  * For units whose outcome a drop (or an unconfirmed WAIT) hid: settles the unknowable, and sorts the
  * rest into those to send again and those found applied (`present`, still to be confirmed on the replicas
- * behind Sentinel).
+ * behind Sentinel and on a cluster).
  */
 async function resolveLost(
   target: Transport,

@@ -320,11 +320,7 @@ describe('Redis Cluster changing under a run: a master killed, a master added, a
       await Promise.all([from.stop(), into.stop()]);
     }
   }, 60_000);
-  // Retried: one CI run of six saw the list arrive with only its last window (the first 300,064 of
-  // 400,000 elements lost) while the slot moved; the race is not found yet (README "Not yet"). Three
-  // failures in a row still fail the run.
   it('a big key’s slot migrated while its windows are written (ASK, then MOVED): the list arrives whole, no window twice, no temporary key left', {
-    retry: 2,
     timeout: 90_000,
   }, async () => {
     const cs = await startCluster(3);

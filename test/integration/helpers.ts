@@ -352,3 +352,28 @@ export async function addType(r: Redis, key: string, value: Value): Promise<void
 
 /** One value of each type a Pika 3.x TYPE ranks (string > hash > list > zset > set). */
 export const MULTI: Value[] = [str('s'), hash({ f: 'v' }), list('x', 'y'), zset(['m', 2]), set('a', 'b')];
+
+/**
+ * Waits for `until` (a failover) while slowing down what servers serve: each is paused (CLIENT PAUSE,
+ * `ALL` or only `WRITE` commands) for 150 ms of every 200, so a run against them still reads and writes
+ * during the switch but cannot end before it, however long the sentinels take.
+ */
+export async function throttled<T>(
+  servers: Redis[],
+  until: Promise<T>,
+  mode: 'ALL' | 'WRITE' = 'ALL',
+): Promise<T> {
+  let done = false;
+  const slowing = servers.map(async (server) => {
+    while (!done) {
+      await server.call('CLIENT', 'PAUSE', 150, mode);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+  try {
+    return await until;
+  } finally {
+    done = true;
+    await Promise.all(slowing);
+  }
+}

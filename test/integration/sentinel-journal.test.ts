@@ -12,6 +12,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
+import { throttled } from './helpers.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-sentinel-journal-'));
@@ -143,7 +144,7 @@ describe('the journal of a run into a Sentinel-managed target', () => {
       journal,
       bytes: 100_000,
       reached: () => {
-        failover = sentinel.failover();
+        failover = throttled([source.client()], sentinel.failover());
       },
     }).finally(() => {
       finished = true;
@@ -179,11 +180,14 @@ describe('the journal of a run into a Sentinel-managed target', () => {
     // Small batches keep the rollback going for longer than the failover takes.
     let failover: Promise<RedisServer> | undefined;
     let finished = false;
+    const slowed = sentinel.servers.map((server) => server.client());
     const undo = rollback(
       { backup: journal, target: sentinel.url(0), batchSize: 1 },
       {
         progress: () => {
-          failover ??= sentinel.failover();
+          // Both servers take the rollback's writes slowly until the sentinels name the new master:
+          // the rollback follows it as soon as the old one refuses writes, before the sentinels agree.
+          failover ??= throttled(slowed, sentinel.failover(), 'WRITE');
         },
       },
     ).finally(() => {

@@ -2,7 +2,6 @@
  * Redis behind Sentinel (SPEC §7) as a target and as a source, against a real master set: a master,
  * a replica and three sentinels (test/harness/sentinel.ts).
  */
-import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionError, type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import { startLocalRedis } from '../../src/redis/local-server.js';
@@ -10,7 +9,7 @@ import type { ProgressSink } from '../../src/report/types.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
 import { kvmerge } from './cli-run.js';
-import { hash, list, normalize, put, readValue, set, str, type Value, zset } from './helpers.js';
+import { hash, list, normalize, put, readValue, set, str, throttled, type Value, zset } from './helpers.js';
 
 let sentinel: SentinelSet;
 let plain: RedisServer;
@@ -184,7 +183,7 @@ describe('a Sentinel-managed master', () => {
     const progress: ProgressSink = {
       sourceStarted() {},
       update(_index, done) {
-        if (done >= KEYS / 5 && !failover) failover = sentinel.failover();
+        if (done >= KEYS / 5 && !failover) failover = throttled([source], sentinel.failover());
       },
       sourceFinished() {},
       stop() {},
@@ -199,7 +198,7 @@ describe('a Sentinel-managed master', () => {
     });
     // The failover resolves once the replica is promoted; the run must still be going then.
     await expect.poll(() => failover, { timeout: 60_000 }).toBeDefined();
-    const after = await throttled(source, failover!);
+    const after = await failover!;
     expect(after).not.toBe(before);
     expect(finished, 'the run ended before the failover: slow it down').toBe(false);
     const report = await run;
@@ -261,12 +260,12 @@ describe('big keys into a Sentinel-managed master', () => {
     while (!failover && !finished) {
       const temps = (await watcher.keys('kvmerge-tmp:*')).length;
       const lengths = await Promise.all(Array.from({ length: KEYS }, (_, k) => watcher.llen(`big:l:${k}`)));
-      if (temps > 0 || lengths.some((n) => n > 1)) failover = sentinel.failover();
+      if (temps > 0 || lengths.some((n) => n > 1)) failover = throttled([source], sentinel.failover());
       else await new Promise((r) => setTimeout(r, 10));
     }
     watcher.disconnect();
     expect(failover, 'the run ended before any big key was written').toBeDefined();
-    const after = await throttled(source, failover!);
+    const after = await failover!;
     expect(after).not.toBe(before);
     expect(finished, 'the run ended before the failover: make the keys bigger').toBe(false);
     const report = await run;
@@ -436,24 +435,3 @@ describe('a Sentinel-managed source', () => {
     expect(values.filter((v, j) => v !== `v${j}`)).toEqual([]);
   }, 180_000);
 });
-
-/**
- * Waits for `failover` while slowing the run down: the source is paused (CLIENT PAUSE … ALL) for
- * 150 ms of every 200, so the run still reads and writes during the switch, but cannot end before it
- * however long the sentinels take.
- */
-async function throttled<T>(source: Redis, failover: Promise<T>): Promise<T> {
-  let done = false;
-  const slowing = (async () => {
-    while (!done) {
-      await source.call('CLIENT', 'PAUSE', 150, 'ALL');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  })();
-  try {
-    return await failover;
-  } finally {
-    done = true;
-    await slowing;
-  }
-}
