@@ -12,6 +12,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MergePlan } from '../../src/config/plan.js';
 import type { MergeOptions } from '../../src/decide/types.js';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
+import { ClusterTransport } from '../../src/redis/cluster-transport.js';
+import { DEFAULT_NETWORK } from '../../src/redis/pipe.js';
 import type { ProgressSink } from '../../src/report/types.js';
 import { verify } from '../../src/verify/verify.js';
 import { slotOf, startCluster, type TestCluster } from '../harness/cluster.js';
@@ -200,6 +202,40 @@ describe('Redis Cluster changing under a run: a master killed, a master added, a
       expect(appendsThere).toBeGreaterThan(0);
       expect(calls('exists') + calls('llen') - appendsThere).toBeGreaterThan(0);
     } finally {
+      await ha.stop();
+    }
+  }, 90_000);
+
+  it('a write a check found applied counts only once its master’s replicas have it: false while the replica sleeps, true after, false after a layout change', async () => {
+    const ha = await startCluster(3, { replicas: 3, nodeTimeoutMs: 6_000 });
+    const transport = await ClusterTransport.open(ha.url, 'target', DEFAULT_NETWORK);
+    try {
+      const key = Buffer.from('checked');
+      const owner = await ha.ownerOf(slotOf(key));
+      // The replica acknowledges what the master held before it slept.
+      await transport.send([['SET', key, 'before']], { resend: false });
+      expect(await transport.replicatedKeys([key], transport.reconnects)).toBe(true);
+      const sleeper = ha.replicas[owner]!.client();
+      const asleep = sleeper.call('DEBUG', 'SLEEP', '3');
+      await new Promise((r) => setTimeout(r, 100));
+      // Written on the master by another client (the check found it there): not on the replica yet.
+      const master = ha.nodes[owner]!.client();
+      await master.set(key, 'after');
+      const epoch = transport.reconnects;
+      const started = Date.now();
+      expect(await transport.replicatedKeys([key], epoch)).toBe(false);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+      await asleep;
+      sleeper.disconnect();
+      await expect.poll(() => transport.replicatedKeys([key], epoch), { timeout: 5_000 }).toBe(true);
+      // A check read over a connection since replaced says nothing about the master of now.
+      await ha.migrateSlot(slotOf(key), (owner + 1) % 3);
+      await transport.send([['GET', key]]);
+      expect(transport.reconnects).not.toBe(epoch);
+      expect(await transport.replicatedKeys([key], epoch)).toBe(false);
+      master.disconnect();
+    } finally {
+      transport.close();
       await ha.stop();
     }
   }, 90_000);

@@ -8,10 +8,11 @@ import { mkdtemp, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { rollback } from '../../src/index.js';
+import { resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { PRIOR_WINDOW_BYTES, restoreTempKey } from '../../src/journal/big-prior.js';
 import { MAGIC } from '../../src/journal/format.js';
 import { readRecords } from '../../src/journal/reader.js';
+import { startProxy } from '../harness/proxy.js';
 import { digest } from '../harness/redis.js';
 import { describeServer } from '../harness/servers.js';
 import { snapshot, useServers } from './helpers.js';
@@ -111,6 +112,40 @@ describe('a big key in the backup journal', () => {
     await t.hset(restoreTempKey(Buffer.from('bighash')), 'stale', 'left by a killed rollback');
     await rollback({ backup, target: servers.target.url });
     expect(await digest(servers.target)).toBe(before);
+  }, 120_000);
+
+  it('a rollback whose connection is cut while it puts a big list back: rebuilt from its first window, none twice', async () => {
+    const t = servers.t;
+    for (let i = 0; i < ELEMENTS; i += 5000) {
+      await t.rpush('biglist', ...Array.from({ length: 5000 }, (_, j) => `item-${i + j}`));
+    }
+    await servers.s[0]!.rpush('biglist', 'appended');
+    const before = await digest(servers.target);
+    // The journal names the target by its URL: the run and the rollback both go through the proxy.
+    const proxy = await startProxy(servers.target.port);
+    try {
+      const backup = journalPath();
+      const report = await runMerge(
+        resolvePlan({
+          sources: [{ url: servers.sources[0]!.url }],
+          target: { url: proxy.url(servers.target.url) },
+          strategies: { list: 'merge' },
+          merge: { list: 'append' },
+          safety: { backup },
+        }),
+      );
+      expect(report.outcome, report.error).toBe('done');
+      // The put-back sends about 2.6 MB of RPUSH windows: every connection is cut twice on the way.
+      proxy.cutAfter(700_000, 'up', 2);
+      const undone = await rollback({ backup, target: proxy.url(servers.target.url) });
+      expect(undone).toMatchObject({ keys: 1, restored: 1, outcome: 'done' });
+      expect(proxy.cuts).toBe(2);
+    } finally {
+      await proxy.close();
+    }
+    expect(await t.llen('biglist')).toBe(ELEMENTS);
+    expect(await digest(servers.target)).toBe(before);
+    expect(await t.keys('kvmerge-tmp:*')).toEqual([]);
   }, 120_000);
 
   it('--resume puts a big key back from its windows when the crash came before its step was marked applied: appended once', async () => {
