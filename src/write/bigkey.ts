@@ -10,7 +10,6 @@ import type { Command } from './commands.js';
 import {
   afterUnconfirmed,
   applyConfirmed,
-  confirming,
   MAX_FAILOVER_ROUNDS,
   sendAndWait,
   UNCONFIRMED,
@@ -162,6 +161,8 @@ async function copyWindows(
       // Write window k while window k+1 is read: two windows in memory at most.
       await writing;
       writing = write(commands);
+      // Awaited before the next window is written; until then a failure must not count as unhandled.
+      writing.catch(() => undefined);
     }
     await writing;
     if (job.type === 'stream' && tmp) await write(await streamTail(env, job.sourceKey, tmp));
@@ -170,24 +171,22 @@ async function copyWindows(
   } finally {
     if (tmp) {
       // Renamed away on success; otherwise (expired, error, interrupted, rebuilt) it must not survive.
-      // Behind Sentinel or on a cluster the DEL is confirmed too: one the old master took during a
-      // failover is lost.
-      const removed = !confirming(env.transport)
-        ? env.transport.send([['DEL', tmp]])
-        : applyConfirmed(env.transport, [['DEL', tmp]], { kind: 'again' });
-      await removed.catch(() => undefined);
+      // Confirmed like any write: behind Sentinel, a DEL the old master took during a failover is lost.
+      await applyConfirmed(env.transport, [['DEL', tmp]], { kind: 'again' }).catch(() => undefined);
       env.temp.release(tmp);
     }
   }
 }
 
 /**
- * How the windows of one key are sent. On one server, as they are. Behind Sentinel and on a cluster
- * (confirm.ts `confirming`), each window with WAIT, so that it counts only once it is on the
- * master that survives a failover: a window written to a temporary key that is not confirmed makes
- * the value be built again (Rebuild; the key itself is untouched until the last step); a window merged
- * into the key is resolved and sent again only where that cannot apply it twice (a list's windows are
- * told by LLEN against the length before them, which this tracks).
+ * How the windows of one key are sent: each counts once its reply came and, behind Sentinel and on a
+ * cluster, once WAIT confirms it on the master's replicas (confirm.ts), so that it is on the master
+ * that survives a failover. A window whose reply a dropped connection hid, or that WAIT did not
+ * confirm, may or may not be there: one written to a temporary key makes the value be built again
+ * (Rebuild; the key itself is untouched until the last step); one merged into the key is resolved and
+ * sent again only where that cannot apply it twice (a list's windows are told by LLEN against the
+ * length before them, which this tracks; without MULTI, a window half applied cannot be told and
+ * the key fails).
  */
 async function windowWriter(
   env: BigKeyEnv,
@@ -195,7 +194,6 @@ async function windowWriter(
   tmp: Buffer | undefined,
 ): Promise<(commands: Command[]) => Promise<void>> {
   const transport = env.transport;
-  if (!confirming(transport)) return (commands) => send(transport, commands);
   if (tmp) {
     return async (commands) => {
       if (commands.length > 0 && !(await sendAndWait(transport, commands))) throw new Rebuild();
@@ -205,8 +203,9 @@ async function windowWriter(
     job.type === 'list' ? Number((await transport.send([['LLEN', job.targetKey]]))[0]) : Number.NaN;
   return async (commands) => {
     if (commands.length === 0) return;
-    // All or nothing, so that a check after a failover sees the window applied or not, never half.
-    const unit: Command[] = commands.length > 1 ? [['MULTI'], ...commands, ['EXEC']] : commands;
+    // All or nothing, so that a check after a drop sees the window applied or not, never half.
+    const unit: Command[] =
+      commands.length > 1 && env.targetCaps.transactions ? [['MULTI'], ...commands, ['EXEC']] : commands;
     if (job.type !== 'list') return applyConfirmed(transport, unit, { kind: 'again' });
     const pushed = commands.reduce(
       (n, c) => n + (c[0] === 'RPUSH' || c[0] === 'LPUSH' ? c.length - 2 : 0),
@@ -226,11 +225,9 @@ async function finish(
   targetDeadline: Deadline,
 ): Promise<BigKeyResult> {
   const key = job.targetKey;
-  const confirmed = confirming(env.transport);
   if (job.action === 'merge' && !tmp) {
     const ttl = mergeTtlCommand(key, env.merge.ttl, deadline, targetDeadline, now(), env.clock);
-    if (ttl && confirmed) await applyConfirmed(env.transport, [ttl], { kind: 'again' });
-    else if (ttl) await send(env.transport, [ttl]);
+    if (ttl) await applyConfirmed(env.transport, [ttl], { kind: 'again' });
     return 'written';
   }
   const commands: Command[] = [];
@@ -248,20 +245,10 @@ async function finish(
   commands.push(wanted === null ? ['PERSIST', key] : expireCommand(key, wanted, env.clock));
   if (job.action === 'merge') commands.push(['DEL', tmp!]);
   const unit: Command[] = [['MULTI'], ...commands, ['EXEC']];
-  if (confirmed) {
-    // The windows were confirmed, so the temporary key is on every replica: where it is gone after a
-    // failover, this step was applied (RENAME and the sum's DEL remove it); where it is there, it was not.
-    await applyConfirmed(env.transport, unit, { kind: 'removes', key: tmp! });
-    return 'written';
-  }
-  // Not re-sent after a drop: the outcome is then unknown and the key fails (the temporary key is deleted).
-  const replies = await env.transport.send(unit, { resend: false });
-  const exec = replies[replies.length - 1];
-  const failure = replies.find((r): r is Error => r instanceof Error);
-  if (failure) throw failure;
-  if (!Array.isArray(exec)) throw new Error('transaction aborted');
-  const inner = exec.find((r): r is Error => r instanceof Error);
-  if (inner) throw inner;
+  // The windows were confirmed, so the temporary key is there (on every replica): where it is gone
+  // after a drop or a failover, this step was applied (RENAME and the sum's DEL remove it); where it
+  // is there, it was not, and it is sent again.
+  await applyConfirmed(env.transport, unit, { kind: 'removes', key: tmp! });
   return 'written';
 }
 
@@ -464,16 +451,4 @@ async function fingerprintList(target: Control, key: Buffer, windowBytes: number
     for (const item of (await target.lrangeBuffer(key, start, start + step - 1)) as Buffer[]) held.add(item);
   }
   return held;
-}
-
-/**
- * Sends the commands of one key through the hot path's transport, which on a cluster follows MOVED and
- * ASK (a reshard moving the key's slot mid-copy) and finds a promoted replica, then throws the first
- * error reply. Not sent again after a drop: an RPUSH or APPEND applied twice would show, so the key
- * fails instead (its temporary key deleted).
- */
-async function send(transport: Transport, commands: Command[]): Promise<void> {
-  if (commands.length === 0) return;
-  const replies = await transport.send(commands, { resend: false });
-  for (const reply of replies) if (reply instanceof Error) throw reply;
 }

@@ -355,6 +355,46 @@ describe("a source restarted during a big key's windowed copy", () => {
   });
 });
 
+describe("the target's connection cut during big keys' windowed copies", () => {
+  it('builds a value aside again from its first window, and appends a list window once: the exact result', async () => {
+    const [source, target] = await Promise.all([startRedis(), startRedis()]);
+    const proxy = await startProxy(target.port);
+    try {
+      const s = source.client();
+      const t = target.client();
+      const ELEMENTS = 150_000;
+      for (let i = 0; i < ELEMENTS; i += 10_000) {
+        const range = Array.from({ length: 10_000 }, (_, n) => i + n);
+        await s.hset('big:h', ...range.flatMap((n) => [`f${n}`, `v${n}`]));
+        await s.rpush('big:l', ...range.map((n) => `e${n}`));
+      }
+      await t.rpush('big:l', 'base');
+      // About 4.5 MB of windows go up: every connection is cut three times on the way.
+      proxy.cutAfter(1_200_000, 'up', 3);
+      const report = await runMerge(
+        resolvePlan({
+          sources: [{ url: source.url, name: 'src' }],
+          target: { url: proxy.url(target.url) },
+          strategies: { hash: 'override', list: 'merge' },
+          merge: { list: 'append' },
+          write: { bigKeyElements: 1000 },
+        }),
+      );
+      expect(proxy.cuts).toBe(3);
+      expect(report.outcome, report.error).toBe('done');
+      expect(report.totals).toMatchObject({ created: 1, merged: 1, failed: 0 });
+      const list = await t.lrange('big:l', 0, -1);
+      expect(list.length).toBe(ELEMENTS + 1);
+      expect(list.every((v, i) => (i === 0 ? v === 'base' : v === `e${i - 1}`))).toBe(true);
+      expect(await t.hlen('big:h')).toBe(ELEMENTS);
+      expect(await t.keys('kvmerge-tmp:*')).toEqual([]);
+    } finally {
+      await proxy.close();
+      await Promise.all([source.stop(), target.stop()]);
+    }
+  }, 60_000);
+});
+
 describe('a server that accepts TCP and never answers', () => {
   let target: RedisServer;
   let proxy: TcpProxy;
