@@ -36,7 +36,13 @@ export async function readStats(clients: readonly Redis[]): Promise<CommandStats
   return total;
 }
 
-/** `sources: 3.00 calls/key (type 1.00, pttl 1.00, dump 1.00), busy 1.20 s`: busy is the servers' usec. */
+/** The commands kvmerge's batch scripts call (probe/batch-scripts.ts). */
+const SCRIPTABLE = new Set(['type', 'object|encoding', 'memory|usage', 'pttl', 'dump']);
+
+/**
+ * `sources: 3.00 calls/key (type 1.00 0.10 s, pttl 1.00 0.05 s, …), busy 1.20 s`: busy is the servers'
+ * usec, each command once (the commands a script called are inside the script's time).
+ */
 export function describeStats(role: string, stats: CommandStats, keys: number): string {
   const entries = [...stats.entries()].sort((a, b) => b[1].calls - a[1].calls);
   const calls = entries.reduce((sum, [, c]) => sum + c.calls, 0);
@@ -45,7 +51,13 @@ export function describeStats(role: string, stats: CommandStats, keys: number): 
     n === 0 ? '0' : n / keys >= 1 ? (n / keys).toFixed(2) : (n / keys).toPrecision(2);
   const top = entries
     .slice(0, 8)
-    .map(([name, c]) => `${name.replace('|', ' ')} ${perKey(c.calls)}`)
+    .map(([name, c]) => `${name.replace('|', ' ')} ${perKey(c.calls)} ${(c.usec / 1e6).toFixed(2)} s`)
     .join(', ');
-  return `${role}: ${perKey(calls)} calls/key (${top || 'none'}), busy ${(usec / 1e6).toFixed(2)} s`;
+  // A command a script calls is counted on its own and inside the script's time too: busy leaves it out.
+  const scripted = stats.has('eval') || stats.has('evalsha');
+  const busy = scripted
+    ? entries.filter(([name]) => name === 'eval' || name === 'evalsha' || !SCRIPTABLE.has(name))
+    : entries;
+  const busyUsec = busy.reduce((sum, [, c]) => sum + c.usec, 0);
+  return `${role}: ${perKey(calls)} calls/key (${top || 'none'}), busy ${(busyUsec / 1e6).toFixed(2)} s`;
 }

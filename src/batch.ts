@@ -5,6 +5,7 @@ import type { DataType, Decision, NativeType } from './decide/types.js';
 import { RunError } from './errors.js';
 import type { Backup } from './journal/backup.js';
 import type { StepKey, WriteDoor } from './journal/types.js';
+import type { AbsenceGuess } from './probe/absence.js';
 import { type HolderView, type KeyProbe, probeBatch, type Unit } from './probe/probe.js';
 import type { Caps } from './redis/capabilities.js';
 import type { RespPipe } from './redis/pipe.js';
@@ -47,6 +48,8 @@ export interface RunContext {
   temp: TempKeys;
   /** The backup journal (--backup, SPEC §6.2): the writer journals through its door before each change. */
   backup?: Backup;
+  /** Whether the probe may leave the target unasked about small keys it dumped (probe/absence.ts). */
+  absence: AbsenceGuess;
   signal?: AbortSignal;
   /**
    * Set when the run must stop (SPEC §4 exit 1). Checked before each write group (DESIGN.md seam 6):
@@ -138,7 +141,13 @@ export async function processBatch(
     { pipe: ctx.targetPipe, caps: ctx.targetCaps },
     src.earlier,
     units,
-    { withMemory: !plan.dryRun, dryRun: plan.dryRun, dumpBelow: prefetchBelow(ctx, src) },
+    {
+      withMemory: !plan.dryRun,
+      dryRun: plan.dryRun,
+      dumpBelow: prefetchBelow(ctx, src),
+      // A key decided again (it appeared on the target meanwhile, BUSYKEY) is asked about.
+      assumeAbsent: attempt === 1 && ctx.absence.on,
+    },
   );
   const halted = (): boolean =>
     ctx.stopped !== undefined && (ctx.stopAt === undefined || order === undefined || order.seq >= ctx.stopAt);
@@ -343,12 +352,22 @@ async function readAndWrite(
 ): Promise<void> {
   const { plan, tally } = ctx;
   const dumpPath = (): boolean => plan.write.mode !== 'native' && ctx.targetRestores && src.dumps;
-  const toRead = steps.map((step) => {
+  // A step decided on a target assumed to lack its key may only be a RESTORE without REPLACE (which
+  // refuses to overwrite): any other way to write it is decided again, with the target asked.
+  const assumed = (step: Step): boolean => step.probe.targetAssumed === true;
+  const decideAgain = (step: Step): void => {
+    again.push(retryUnit(src, step));
+  };
+  const toRead = steps.flatMap((step) => {
+    if (assumed(step) && !dumpPath()) {
+      decideAgain(step);
+      return [];
+    }
     const copies = step.decision.action !== 'merge';
     if (copies && plan.write.mode !== 'native' && !dumpPath() && step.type !== 'other') {
       tally.fallback(ctx.nativeReason ?? src.nativeReason ?? 'native path', 1, fallbackAt(src, step));
     }
-    return { step, how: (copies && dumpPath() ? 'dump' : 'native') as ReadHow };
+    return [{ step, how: (copies && dumpPath() ? 'dump' : 'native') as ReadHow }];
   });
   while (toRead.length > 0) {
     const reading = toRead.splice(0);
@@ -375,7 +394,8 @@ async function readAndWrite(
         if (src.dumps) ctx.log(`source ${src.plan.name} refuses DUMP (${value.message}); reading natively`);
         src.dumps = false;
         src.nativeReason = 'source refuses DUMP';
-        if (step.type === 'other') unsupported(ctx, src, step, record);
+        if (assumed(step)) decideAgain(step);
+        else if (step.type === 'other') unsupported(ctx, src, step, record);
         else {
           tally.fallback(src.nativeReason, 1, fallbackAt(src, step));
           toRead.push({ step, how: 'native' });
@@ -410,8 +430,14 @@ async function readAndWrite(
         door,
       },
     );
+    let assumedSent = 0;
+    let assumedRefused = 0;
     results.forEach((result, i) => {
       const { step } = writing[i]!;
+      if (assumed(step)) {
+        assumedSent++;
+        if (result.status === 'retry') assumedRefused++;
+      }
       switch (result.status) {
         case 'written':
           record(step, step.decision);
@@ -423,12 +449,16 @@ async function readAndWrite(
           again.push(retryUnit(src, step));
           break;
         case 'native':
-          tally.fallback(result.reason, 1, fallbackAt(src, step));
           if (result.wholeRun && ctx.targetRestores) {
             ctx.targetRestores = false;
             ctx.nativeReason = result.reason;
             ctx.log(`${result.reason}: writing natively from now on`);
           }
+          if (assumed(step)) {
+            decideAgain(step);
+            break;
+          }
+          tally.fallback(result.reason, 1, fallbackAt(src, step));
           if (step.type === 'other') unsupported(ctx, src, step, record);
           // Over proto-max-bulk-len: one SET or RESTORE could not carry it either; windows can.
           else if (!result.wholeRun) tooLarge.push(step);
@@ -439,6 +469,7 @@ async function readAndWrite(
           ctx.keyFailed(src, step.probe.targetKey, step.type, result.message, false);
       }
     });
+    if (assumedSent > 0) ctx.absence.record(assumedSent, assumedRefused);
   }
 }
 

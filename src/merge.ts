@@ -3,6 +3,7 @@ import { describeKey, processBatch, type RunContext, type SourceRun } from './ba
 import type { MergePlan, TlsPlan } from './config/plan.js';
 import { ConnectionError, KvmergeError, RunError } from './errors.js';
 import { Backup, prepareBackup, type ResumeState } from './journal/backup.js';
+import { AbsenceGuess } from './probe/absence.js';
 import type { Caps } from './redis/capabilities.js';
 import { checkPermissions } from './redis/permissions.js';
 import { type NetworkOptions, RespPipe } from './redis/pipe.js';
@@ -107,6 +108,13 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
     clock: await serverClock(target),
     budget: new ByteBudget(BUDGET_BIG_KEYS * plan.write.bigKeyBytes),
     temp: new TempKeys(),
+    absence: new AbsenceGuess(
+      !plan.dryRun &&
+        !plan.safety.backup &&
+        plan.strategies.typeMismatch !== 'fail' &&
+        // An empty target: what it comes to hold during the run is what earlier sources wrote.
+        (await serverKeyspace(target.nodes, targetInfo).catch(() => undefined)) === 0,
+    ),
     signal: hooks.signal,
     keyFailed(src, key, type, reason, stops) {
       failedKeys?.add({ key, source: src.plan.name, type, reason });

@@ -56,6 +56,11 @@ export interface KeyProbe {
   /** From a unit that only asked (Unit.ifHeld). */
   ifHeld?: boolean;
   /**
+   * The target was not asked: assumed not to hold the key (`assumeAbsent`). Only a RESTORE without
+   * REPLACE, which refuses to overwrite (BUSYKEY), may act on it; anything else decides it again.
+   */
+  targetAssumed?: boolean;
+  /**
    * A small value's PTTL reply and DUMP payload (null: gone), read by the probe's script in the same
    * instant as its type, at `sentAt`: the dump path writes it without reading again.
    */
@@ -184,6 +189,11 @@ export async function probeBatch(
     dryRun: boolean;
     /** Values of at most this many bytes (MEMORY USAGE) are dumped by the probe where it can (0: none). */
     dumpBelow?: number;
+    /**
+     * The target is not asked about keys whose payload the source's script returned: they are assumed
+     * absent there (KeyProbe.targetAssumed). Saves the target a TYPE per key where it holds few of them.
+     */
+    assumeAbsent?: boolean;
   },
 ): Promise<KeyProbe[]> {
   const { dryRun } = opts;
@@ -192,7 +202,19 @@ export async function probeBatch(
   const keys = units.map((u) => u.key);
   const targetKeys = prefix.length > 0 ? keys.map((k) => Buffer.concat([prefix, k])) : keys;
 
-  const targetTypes = askTypes(target, targetKeys);
+  const sourceAnswering = askSource(source, keys, withMemory, opts.dumpBelow ?? 0);
+  // Assumed absent: the target is asked only about the keys the source's script did not dump.
+  const assumed = opts.assumeAbsent
+    ? sourceAnswering.then((answers) => answers.map((a) => a.prefetched !== undefined))
+    : undefined;
+  const targetTypes = assumed
+    ? assumed.then(async (skip) => {
+        const asked = targetKeys.filter((_, i) => !skip[i]);
+        const types = await askTypes(target, asked);
+        let n = 0;
+        return skip.map((skipped) => (skipped ? [] : types[n++]!));
+      })
+    : askTypes(target, targetKeys);
   // A dry run asks the earlier sources about every key, at once: the target does not show what they
   // would have written. In a real run it does, and a key the target lacks has no earlier holder, so
   // only the keys the target holds are asked about (once the target has answered).
@@ -201,10 +223,11 @@ export async function probeBatch(
     : targetTypes.then((types) =>
         Promise.all(earlierSources.map((view) => askHolder(view, targetKeys, (i) => types[i]!.length > 0))),
       );
-  const [sourceAnswers, targetTypeList, holderTypes] = await Promise.all([
-    askSource(source, keys, withMemory, opts.dumpBelow ?? 0),
+  const [sourceAnswers, targetTypeList, holderTypes, skipped] = await Promise.all([
+    sourceAnswering,
     targetTypes,
     holders,
+    assumed,
   ]);
 
   const probes: KeyProbe[] = [];
@@ -241,6 +264,7 @@ export async function probeBatch(
         memory,
         ifHeld: unit.ifHeld,
         prefetched,
+        targetAssumed: skipped?.[i] === true ? true : undefined,
       });
     }
   });
