@@ -110,7 +110,6 @@ export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<J
     temp: new TempKeys(),
     absence: new AbsenceGuess(
       !plan.dryRun &&
-        !plan.safety.backup &&
         plan.strategies.typeMismatch !== 'fail' &&
         // An empty target: what it comes to hold during the run is what earlier sources wrote.
         (await serverKeyspace(target.nodes, targetInfo).catch(() => undefined)) === 0,

@@ -7,9 +7,13 @@
  * more than one in eight of them were refused (sources that share much of their data), it asks about
  * every key again, for the rest of the run. Into a target that held keys, it always asks.
  *
- * Off in a dry run (nothing is written to tell), with the backup journal (a prior state is journaled
- * from what the target was seen to hold) and under typeMismatch `fail` (the run must stop before
- * writing anything of the batch that holds a mismatch, which only a probe of the target can see).
+ * With the backup journal, such a create is journaled as "absent" before it: true of every key of a
+ * target that was empty when the run began, since what it holds now this run wrote (earlier sources,
+ * whose own records come first), as long as nothing else writes the target meanwhile (the assumption
+ * the writer's resolution makes too).
+ *
+ * Off in a dry run (nothing is written to tell) and under typeMismatch `fail` (the run must stop
+ * before writing anything of the batch that holds a mismatch, which only a probe of the target sees).
  */
 export class AbsenceGuess {
   private sent = 0;

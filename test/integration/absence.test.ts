@@ -5,8 +5,12 @@
  * folded as SPEC §1 says; once many are refused the target is asked about every key again. A target
  * that held keys is always asked.
  */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { rollback } from '../../src/index.js';
 import { useServers } from './helpers.js';
 
 /** calls and failed_calls of one command since the last CONFIG RESETSTAT. */
@@ -73,6 +77,24 @@ describe('creates into an empty target', () => {
     const refused = (await stat(servers.t, 'restore')).failed;
     expect(refused).toBeGreaterThan(32);
     expect(refused).toBeLessThan(1000);
+  });
+
+  it('with the backup journal: every create journaled absent, and the rollback leaves the target empty again', async () => {
+    await fill(servers.s[0]!, 0, KEYS, 'a');
+    await fill(servers.s[1]!, KEYS - 20, 2 * KEYS, 'b');
+    await servers.t.config('RESETSTAT');
+    const backup = join(await mkdtemp(join(tmpdir(), 'kvmerge-absence-')), 'run.journal');
+    const report = await servers.merge(
+      { strategies: { string: 'override', hash: 'merge', list: 'merge' }, merge: { list: 'append' } },
+      { backup },
+    );
+    expect(report.outcome, report.error).toBe('done');
+    // The shared keys decided again, and their priors read for the journal: not one TYPE per key.
+    expect((await stat(servers.t, 'type')).calls).toBeLessThan(200);
+    expect(await servers.t.lrange(`l:${KEYS - 1}`, 0, -1)).toEqual(['a', `${KEYS - 1}`, 'b', `${KEYS - 1}`]);
+    const undone = await rollback({ backup, target: servers.target.url });
+    expect(undone).toMatchObject({ outcome: 'done', deleted: 3 * 2 * KEYS, restored: 0 });
+    expect(await servers.t.dbsize()).toBe(0);
   });
 
   it('into a target that holds keys, asks it about every key', async () => {
