@@ -1,13 +1,21 @@
 import { crc32 } from 'node:zlib';
+import { compactSize, isCompact, readCompact, writeCompact } from './compact.js';
 import type { PriorState } from './types.js';
 
 /**
  * The journal file (SPEC §6.2): a magic line, then frames, each `[u32 length][u32 crc32][body]`
- * (little-endian) whose body is one record as JSON, byte strings as `{"$b": base64}`. Append-only:
- * a crash can only tear the last frame, which a reader detects (short or wrong checksum) and ignores.
+ * (little-endian). Append-only: a crash can only tear the last frame, which a reader detects (short
+ * or wrong checksum) and ignores.
+ *
+ * A body is one record. The records written for every small key of a run have a binary form (compact.ts
+ * says why and how), told by a first byte below 0x20; any other record is JSON (it starts with `{`),
+ * byte strings as `{"$b": base64}`.
  */
 export const MAGIC = Buffer.from('kvmerge-journal\n');
-export const FORMAT_VERSION = 1;
+/** 2: the binary records of compact.ts beside JSON ones. A reader of 2 reads format 1 too. */
+export const FORMAT_VERSION = 2;
+/** The formats this kvmerge reads. */
+export const READABLE_FORMATS: readonly number[] = [1, 2];
 const FRAME_HEAD = 8;
 /** A frame longer than this is corruption, not a record (a DUMP payload is at most proto-max-bulk-len). */
 const MAX_FRAME = 1024 * 1024 * 1024;
@@ -42,11 +50,24 @@ export type JournalRecord =
   | { kind: 'resumed'; at: string };
 
 export function encodeFrame(record: JournalRecord): Buffer {
-  const body = Buffer.from(JSON.stringify(jsonable(record)));
-  const head = Buffer.alloc(FRAME_HEAD);
-  head.writeUInt32LE(body.length, 0);
-  head.writeUInt32LE(crc32(body), 4);
-  return Buffer.concat([head, body]);
+  const compact = compactSize(record);
+  if (compact !== undefined) {
+    const frame = Buffer.allocUnsafe(FRAME_HEAD + compact);
+    writeCompact(record, frame, FRAME_HEAD);
+    return seal(frame);
+  }
+  const json = JSON.stringify(jsonable(record));
+  const frame = Buffer.allocUnsafe(FRAME_HEAD + Buffer.byteLength(json));
+  frame.write(json, FRAME_HEAD);
+  return seal(frame);
+}
+
+/** Writes the frame head (length, checksum of the body) in front of a body written in place. */
+function seal(frame: Buffer): Buffer {
+  const body = frame.subarray(FRAME_HEAD);
+  frame.writeUInt32LE(body.length, 0);
+  frame.writeUInt32LE(crc32(body), 4);
+  return frame;
 }
 
 /**
@@ -65,7 +86,10 @@ export function decodeFrame(
   const body = data.subarray(offset + FRAME_HEAD, end);
   if (crc32(body) !== data.readUInt32LE(offset + 4)) return 'bad';
   try {
-    return { record: JSON.parse(body.toString(), reviver) as JournalRecord, end };
+    const record = isCompact(body)
+      ? readCompact(body)
+      : (JSON.parse(body.toString(), reviver) as JournalRecord);
+    return { record, end };
   } catch {
     return 'bad';
   }

@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
 import { isSameDatabase, parseRedisUrl, redactUrl } from '../redis/url.js';
-import { decodeFrame, FORMAT_VERSION, type JournalHeader, type JournalRecord, MAGIC } from './format.js';
+import { decodeFrame, type JournalHeader, type JournalRecord, MAGIC, READABLE_FORMATS } from './format.js';
 import type { JournaledKey } from './types.js';
 
 export type { JournalHeader } from './format.js';
@@ -121,10 +121,10 @@ export type WindowLoader = (offset: number) => Promise<Buffer[]>;
 export async function readHeader(path: string): Promise<JournalHeader> {
   for await (const record of readRecords(path)) {
     if (record.kind !== 'header') break;
-    if (record.format !== FORMAT_VERSION) {
+    if (!READABLE_FORMATS.includes(record.format)) {
       throw new ConfigError(
         '--backup',
-        `${path} is a journal of format ${record.format}; this kvmerge reads format ${FORMAT_VERSION}`,
+        `${path} is a journal of format ${record.format}; this kvmerge reads formats ${READABLE_FORMATS.join(' and ')}`,
       );
     }
     return record;

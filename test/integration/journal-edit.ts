@@ -1,11 +1,12 @@
 /**
  * Makes the journal a crash would have left from a whole run's journal, for resume tests: the
  * `applied` marks and the `sourceDone` of chosen sources are lost. Each such record is overwritten
- * in place by one of the same length that readers ignore, so every other record keeps its offset
- * (a big key's prior state names its windows by offset).
+ * in place by a frame of the same length holding a record of a kind no reader knows (which readers
+ * skip), so every other record keeps its offset (a big key's prior state names its windows by offset).
  */
 import { writeFile } from 'node:fs/promises';
-import { encodeFrame, type JournalRecord, MAGIC } from '../../src/journal/format.js';
+import { crc32 } from 'node:zlib';
+import { encodeFrame, MAGIC } from '../../src/journal/format.js';
 import { readRecords } from '../../src/journal/reader.js';
 
 export async function forgetApplied(from: string, to: string, sources: readonly number[]): Promise<void> {
@@ -13,11 +14,17 @@ export async function forgetApplied(from: string, to: string, sources: readonly 
   for await (const record of readRecords(from)) {
     const lost =
       (record.kind === 'applied' || record.kind === 'sourceDone') && sources.includes(record.source);
-    // 'applied' → 'xpplied', 'sourceDone' → 'xourceDone': the same length, a kind no reader knows.
-    const kept = lost
-      ? ({ ...record, kind: `x${record.kind.slice(1)}` } as unknown as JournalRecord)
-      : record;
-    frames.push(encodeFrame(kept));
+    const frame = encodeFrame(record);
+    frames.push(lost ? unknownRecord(frame.length) : frame);
   }
   await writeFile(to, Buffer.concat(frames));
+}
+
+/** A frame of `length` bytes whose body is the JSON record `{"kind":"xx…"}`. */
+function unknownRecord(length: number): Buffer {
+  const body = Buffer.from(`{"kind":"${'x'.repeat(length - 8 - 11)}"}`);
+  const head = Buffer.alloc(8);
+  head.writeUInt32LE(body.length, 0);
+  head.writeUInt32LE(crc32(body), 4);
+  return Buffer.concat([head, body]);
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openJournal, resolvePlan, rollback, runMerge } from '../../src/index.js';
+import { FORMAT_VERSION } from '../../src/journal/format.js';
 import { digest, startRedis } from '../harness/redis.js';
 import { describeServer } from '../harness/servers.js';
 import {
@@ -132,7 +133,11 @@ describe('backup journal and rollback', () => {
     const backup = journalPath();
     await servers.merge(MERGING, { backup });
     const journal = await openJournal(backup);
-    expect(journal.header).toMatchObject({ tool: 'kvmerge', format: 1, target: servers.target.url });
+    expect(journal.header).toMatchObject({
+      tool: 'kvmerge',
+      format: FORMAT_VERSION,
+      target: servers.target.url,
+    });
     expect(journal.header.runId).toMatch(/^[0-9a-f-]{36}$/);
     const priors = new Map<string, string>();
     for await (const { key, prior } of journal.firstPriors()) {

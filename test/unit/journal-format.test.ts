@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, encodeFrame, type JournalRecord } from '../../src/journal/format.js';
 
@@ -34,5 +35,50 @@ describe('journal frames', () => {
     const corrupt = Buffer.from(frame);
     corrupt.writeUInt8(corrupt.readUInt8(12) ^ 1, 12);
     expect(decodeFrame(corrupt, 0)).toBe('bad');
+  });
+
+  it('writes the records of small keys in binary, and reads them back as they were', () => {
+    const key = Buffer.from([0, 0xff, 0x7b, 0x0a]);
+    const records: JournalRecord[] = [
+      { kind: 'before', source: 0, key, type: 'string', prior: { kind: 'absent' } },
+      {
+        kind: 'before',
+        source: 7,
+        key: Buffer.alloc(0),
+        type: 'hash',
+        prior: { kind: 'dump', payload: Buffer.from([0x10, 0, 0xff]), expireAt: 1_700_000_000_123 },
+      },
+      {
+        kind: 'before',
+        source: 2,
+        key,
+        type: 'list',
+        prior: { kind: 'dump', payload: Buffer.alloc(0), expireAt: null },
+      },
+      {
+        kind: 'applied',
+        source: 3,
+        steps: [
+          [key, 'zset'],
+          [Buffer.from('k'), 'stream'],
+        ],
+      },
+      { kind: 'applied', source: 1, steps: [] },
+    ];
+    let offset = 0;
+    const frames = Buffer.concat(records.map((r) => encodeFrame(r)));
+    for (const record of records) {
+      const decoded = decodeFrame(frames, offset) as { record: JournalRecord; end: number };
+      expect(decoded.record).toEqual(record);
+      // Binary, not JSON: the body starts with a tag below 0x20.
+      expect(frames[offset + 8]!).toBeLessThan(0x20);
+      offset = decoded.end;
+    }
+    expect(offset).toBe(frames.length);
+    // A binary body whose fields overrun it (a corrupt length with a matching checksum) is bad.
+    const frame = encodeFrame(records[0]!);
+    frame.writeUInt32LE(1000, 8 + 5);
+    frame.writeUInt32LE(crc32(frame.subarray(8)), 4);
+    expect(decodeFrame(frame, 0)).toBe('bad');
   });
 });
