@@ -279,6 +279,12 @@ function kvmergeOutcome(
     `engine ${(report.durationMs / 1000).toFixed(2)} s of ${(measured.wallMs / 1000).toFixed(2)} s wall; ` +
       `created ${t.created}, overridden ${t.overridden}, merged ${t.merged}, skipped ${t.skipped}`,
   ];
+  if (measured.cpu) {
+    notes.push(
+      `kvmerge process CPU ${(measured.cpu.user + measured.cpu.system).toFixed(2)} s ` +
+        `(user ${measured.cpu.user.toFixed(2)} s, system ${measured.cpu.system.toFixed(2)} s)`,
+    );
+  }
   for (const f of report.fallbacks) notes.push(`fallback: ${f.reason} (${f.keys} keys)`);
   const out: Outcome = { ...base, wallMs: measured.wallMs, rssOf: 'kvmerge', notes };
   if (measured.peakRssKb !== undefined) out.peakRssKb = measured.peakRssKb;

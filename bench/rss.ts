@@ -25,6 +25,8 @@ export interface Measured {
   wallMs: number;
   /** Peak resident set size in KiB; undefined when it could not be read. */
   peakRssKb?: number;
+  /** CPU time of the process, user and system, in seconds (GNU time only). */
+  cpu?: { user: number; system: number };
 }
 
 function hasGnuTime(): boolean {
@@ -104,6 +106,10 @@ export async function runMeasured(command: string, args: string[], opts: RunOpti
       const report = await readFile(timeFile, 'utf8');
       const kb = /Maximum resident set size \(kbytes\):\s*(\d+)/.exec(report)?.[1];
       if (kb !== undefined) result.peakRssKb = Number(kb);
+      const user = /User time \(seconds\):\s*([\d.]+)/.exec(report)?.[1];
+      const system = /System time \(seconds\):\s*([\d.]+)/.exec(report)?.[1];
+      if (user !== undefined && system !== undefined)
+        result.cpu = { user: Number(user), system: Number(system) };
       // GNU time runs the command itself: a command that could not be started shows up here.
       if (/Command exited with non-zero status|Command terminated by signal/.test(report)) {
         const line = report.split('\n').find((l) => /^Command /.test(l));

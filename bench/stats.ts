@@ -46,7 +46,6 @@ const SCRIPTABLE = new Set(['type', 'object|encoding', 'memory|usage', 'pttl', '
 export function describeStats(role: string, stats: CommandStats, keys: number): string {
   const entries = [...stats.entries()].sort((a, b) => b[1].calls - a[1].calls);
   const calls = entries.reduce((sum, [, c]) => sum + c.calls, 0);
-  const usec = entries.reduce((sum, [, c]) => sum + c.usec, 0);
   const perKey = (n: number): string =>
     n === 0 ? '0' : n / keys >= 1 ? (n / keys).toFixed(2) : (n / keys).toPrecision(2);
   const top = entries
