@@ -11,7 +11,7 @@ import type { BenchOptions, ContenderName } from './options.js';
 import { checkPipeOutput, pipeArgs, redisCliPath } from './pipe.js';
 import { RespEncoder, writeChunks } from './resp.js';
 import { type Measured, runMeasured } from './rss.js';
-import { describeStats, readStats, resetStats } from './stats.js';
+import { describeStats, readStats, resetStats, serverCpu } from './stats.js';
 import { checkSamples, expectDbsize, VerifyError } from './verify.js';
 
 /** How kvmerge is started: the CLI (bin/kvmerge.js) or the library behind bench/child.ts. */
@@ -146,13 +146,29 @@ async function pipeFile(ctx: BenchContext, file: string, commands: number): Prom
 /** Starts counting the servers' commands: call right before the timed part. */
 async function startCounting(ctx: BenchContext): Promise<void> {
   await resetStats([...ctx.sourceClients, ...ctx.targetNodes]);
+  cpuAtStart = await Promise.all([serverCpu(ctx.sourceClients), serverCpu(ctx.targetNodes)]);
 }
 
-/** What the servers executed since startCounting(), one note for the sources and one for the target. */
+/** The servers' CPU seconds (sources, target) when counting started. */
+let cpuAtStart: [number, number] = [0, 0];
+
+/**
+ * What the servers executed since startCounting(), one note for the sources and one for the target,
+ * and the CPU their processes used meanwhile (commands, and the network I/O that busy leaves out).
+ */
 async function countedNotes(ctx: BenchContext): Promise<string[]> {
-  const [sources, target] = await Promise.all([readStats(ctx.sourceClients), readStats(ctx.targetNodes)]);
+  const [sources, target, sourceCpu, targetCpu] = await Promise.all([
+    readStats(ctx.sourceClients),
+    readStats(ctx.targetNodes),
+    serverCpu(ctx.sourceClients),
+    serverCpu(ctx.targetNodes),
+  ]);
   const keys = ctx.dataset.keys;
-  return [describeStats('sources', sources, keys), describeStats('target', target, keys)];
+  return [
+    describeStats('sources', sources, keys),
+    describeStats('target', target, keys),
+    `server processes' CPU: sources ${(sourceCpu - cpuAtStart[0]).toFixed(2)} s, target ${(targetCpu - cpuAtStart[1]).toFixed(2)} s`,
+  ];
 }
 
 async function flushTarget(ctx: BenchContext): Promise<void> {
