@@ -150,11 +150,27 @@ export async function restoreWindows(
       ? new Error(`the target refused a restore: ${err.message.split('\n')[0]}`)
       : err;
   };
+  /** Writes the windows into `tmp` (emptied before); false when one of them was not confirmed. */
+  const rebuild = async (): Promise<boolean> => {
+    let leasedAt = Number.NEGATIVE_INFINITY;
+    for (const offset of prior.at) {
+      const items = await load(offset);
+      const commands: Command[] =
+        prior.type === 'string' ? [['APPEND', tmp, items[0]!]] : CODECS[prior.type].write(tmp, items, caps);
+      // The lease: a rebuild that dies half-way leaves nothing for long.
+      if (aside && now() - leasedAt > TEMP_LEASE_RENEW_MS) {
+        commands.push(['PEXPIRE', tmp, TEMP_TTL_MS]);
+        leasedAt = now();
+      }
+      if (!(await sendAndWait(target, commands))) return false;
+    }
+    return true;
+  };
   // A window whose reply a drop hid (or that WAIT did not confirm) may or may not be there; a list's or
   // a string's window sent again would be there twice. The value is built again from the start instead.
   for (let attempt = 1; ; attempt++) {
     await sendChecked(target, [['DEL', tmp]]);
-    if (await rebuild(target, caps, tmp, aside, prior, load).catch(refused)) break;
+    if (await rebuild().catch(refused)) break;
     if (attempt >= MAX_FAILOVER_ROUNDS) throw new UnconfirmedError(UNCONFIRMED);
     await afterUnconfirmed(target);
   }
@@ -171,30 +187,6 @@ export async function restoreWindows(
     kind: 'removes',
     key: tmp,
   }).catch(refused);
-}
-
-/** Writes the windows into `into` (emptied before); false when one of them was not confirmed. */
-async function rebuild(
-  target: Transport,
-  caps: Caps,
-  into: Buffer,
-  aside: boolean,
-  prior: Extract<PriorState, { kind: 'windows' }>,
-  load: WindowLoader,
-): Promise<boolean> {
-  let leasedAt = Number.NEGATIVE_INFINITY;
-  for (const offset of prior.at) {
-    const items = await load(offset);
-    const commands: Command[] =
-      prior.type === 'string' ? [['APPEND', into, items[0]!]] : CODECS[prior.type].write(into, items, caps);
-    // The lease: a rebuild that dies half-way leaves nothing for long.
-    if (aside && now() - leasedAt > TEMP_LEASE_RENEW_MS) {
-      commands.push(['PEXPIRE', into, TEMP_TTL_MS]);
-      leasedAt = now();
-    }
-    if (!(await sendAndWait(target, commands))) return false;
-  }
-  return true;
 }
 
 /** The command that gives `key` back its absolute expiry (relative where the target cannot take one). */
