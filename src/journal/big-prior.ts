@@ -14,17 +14,15 @@ import {
   UnconfirmedError,
 } from '../write/confirm.js';
 import { CODECS } from '../write/native/index.js';
-import { scoreFirst } from '../write/native/zset.js';
 import { TEMP_LEASE_RENEW_MS, TEMP_PREFIX, TEMP_TTL_MS } from '../write/temp-keys.js';
 import { now, relativeTtl, type TargetClock } from '../write/ttl.js';
+import { valueWindows } from '../write/windows.js';
 import { targetTime } from './prior.js';
 import type { WindowLoader } from './reader.js';
 import type { PriorState, WindowedType } from './types.js';
 
 /** Bytes a window of a big key's prior state aims at: bounds a journal record and what is held in memory. */
 export const PRIOR_WINDOW_BYTES = 256 * 1024;
-const MIN_COUNT = 16;
-const MAX_COUNT = 10_000;
 
 /** Appends one window record durably and resolves to its offset in the journal. */
 export type WindowSink = (key: Buffer, items: Buffer[]) => Promise<number>;
@@ -44,64 +42,13 @@ export async function journalWindows(
   windowBytes = PRIOR_WINDOW_BYTES,
 ): Promise<PriorState> {
   const at: number[] = [];
-  for await (const items of windows(target, key, type, windowBytes)) at.push(await sink(key, items));
-  return at.length === 0 ? { kind: 'absent' } : { kind: 'windows', type, expireAt, at };
-}
-
-async function* windows(
-  target: Transport,
-  key: Buffer,
-  type: WindowedType,
-  windowBytes: number,
-): AsyncGenerator<Buffer[]> {
-  let count = MIN_COUNT * 16;
-  // The element count per window follows the sizes seen so far, so that huge elements make short windows.
-  const adapt = (items: Buffer[], perElement: number): void => {
-    const bytes = items.reduce((n, b) => n + b.length + 16, 0);
-    const avg = Math.max(1, (bytes * perElement) / Math.max(1, items.length));
-    count = Math.min(MAX_COUNT, Math.max(MIN_COUNT, Math.floor(windowBytes / avg)));
-  };
-  const one = async (command: Command): Promise<Reply> => {
+  const ask = async (command: Command): Promise<Reply> => {
     const [reply = null] = await target.send([command]);
     if (reply instanceof Error) throw new Error(`cannot back up the target's big key (${reply.message})`);
     return reply;
   };
-  switch (type) {
-    case 'hash':
-    case 'set':
-    case 'zset': {
-      const name = type === 'hash' ? 'HSCAN' : type === 'set' ? 'SSCAN' : 'ZSCAN';
-      const per = type === 'set' ? 1 : 2;
-      let cursor: Buffer | string = '0';
-      do {
-        const [next, flat] = (await one([name, key, cursor, 'COUNT', count])) as [Buffer, Buffer[]];
-        cursor = next;
-        if (flat.length > 0) {
-          adapt(flat, per);
-          // ZSCAN gives member, score; the zset codec writes score, member.
-          yield type === 'zset' ? scoreFirst(flat) : flat;
-        }
-      } while (cursor.toString() !== '0');
-      return;
-    }
-    case 'list': {
-      // By index: a list that another client changes meanwhile is not this run's to guard.
-      for (let start = 0; ; ) {
-        const items = (await one(['LRANGE', key, start, start + count - 1])) as Buffer[];
-        if (items.length === 0) return;
-        start += items.length;
-        adapt(items, 1);
-        yield items;
-      }
-    }
-    case 'string': {
-      for (let offset = 0; ; offset += windowBytes) {
-        const chunk = (await one(['GETRANGE', key, offset, offset + windowBytes - 1])) as Buffer;
-        if (chunk.length === 0) return;
-        yield [chunk];
-      }
-    }
-  }
+  for await (const items of valueWindows(ask, key, type, { windowBytes })) at.push(await sink(key, items));
+  return at.length === 0 ? { kind: 'absent' } : { kind: 'windows', type, expireAt, at };
 }
 
 /**

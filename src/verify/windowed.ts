@@ -7,7 +7,8 @@ import type { Command } from '../write/commands.js';
 import { hashCodec } from '../write/native/hash.js';
 import { CODECS } from '../write/native/index.js';
 import type { StreamValue } from '../write/native/stream.js';
-import { parseScore, scoreFirst, zsetCodec } from '../write/native/zset.js';
+import { parseScore, zsetCodec } from '../write/native/zset.js';
+import { valueWindows } from '../write/windows.js';
 import { showBytes } from './show.js';
 
 /**
@@ -58,8 +59,6 @@ export interface Mismatch {
 
 /** Bytes a window aims at (as the merge's big-key windows: write/bigkey.ts). */
 const WINDOW_BYTES = 4 * 1024 * 1024;
-const MIN_WINDOW = 16;
-const MAX_WINDOW = 10_000;
 /** A string is compared in chunks of this many bytes. */
 const STRING_CHUNK = 1024 * 1024;
 const PRESENT = Buffer.alloc(0);
@@ -80,17 +79,6 @@ async function read(side: Reader, commands: Command[]): Promise<Reply[]> {
   return replies;
 }
 
-/** The window's element count, adapted so a window of large elements stays near WINDOW_BYTES. */
-class WindowSize {
-  count = MIN_WINDOW * 4;
-  adapt(bytes: number, elements: number): void {
-    const avg = Math.max(1, bytes / Math.max(1, elements));
-    this.count = Math.min(MAX_WINDOW, Math.max(MIN_WINDOW, Math.floor(WINDOW_BYTES / avg)));
-  }
-}
-
-const bytesOf = (items: Buffer[]): number => items.reduce((n, b) => n + b.length + 16, 0);
-
 /** A key on a server, read in windows. */
 export class RemoteValue implements Held {
   constructor(
@@ -100,61 +88,16 @@ export class RemoteValue implements Held {
     readonly size: number,
   ) {}
 
-  async *windows(from = 0): AsyncGenerator<unknown[]> {
-    const { key, type } = this;
-    const size = new WindowSize();
-    switch (type) {
-      case 'hash':
-      case 'set':
-      case 'zset': {
-        const command = type === 'hash' ? 'HSCAN' : type === 'set' ? 'SSCAN' : 'ZSCAN';
-        let cursor: Buffer | string = '0';
-        do {
-          const [reply] = await read(this.side, [[command, key, cursor, 'COUNT', size.count]]);
-          if (!Array.isArray(reply)) return; // the key changed type meanwhile
-          const [next, flat] = reply as [Buffer, Buffer[]];
-          cursor = next;
-          if (flat.length > 0) {
-            size.adapt(bytesOf(flat), type === 'set' ? flat.length : flat.length / 2);
-            yield type === 'zset' ? scoreFirst(flat) : flat;
-          }
-        } while (cursor.toString() !== '0');
-        return;
-      }
-      case 'list': {
-        for (let at = from; at < this.size; ) {
-          const [items] = await read(this.side, [['LRANGE', key, at, at + size.count - 1]]);
-          if (!Array.isArray(items) || items.length === 0) return;
-          size.adapt(bytesOf(items as Buffer[]), items.length);
-          at += items.length;
-          yield items;
-        }
-        return;
-      }
-      case 'stream': {
-        let start: Buffer | string = '-';
-        for (;;) {
-          const [entries] = await read(this.side, [['XRANGE', key, start, '+', 'COUNT', size.count]]);
-          if (!Array.isArray(entries) || entries.length === 0) return;
-          const typed = entries as [Buffer, Buffer[]][];
-          size.adapt(
-            typed.reduce((n, [id, fields]) => n + id.length + bytesOf(fields), 0),
-            typed.length,
-          );
-          start = Buffer.concat([Buffer.from('('), typed[typed.length - 1]![0]]);
-          yield typed;
-        }
-      }
-      case 'string': {
-        for (let at = 0; at < this.size; at += STRING_CHUNK) {
-          const [chunk] = await read(this.side, [
-            ['GETRANGE', key, at, Math.min(this.size, at + STRING_CHUNK) - 1],
-          ]);
-          if (!Buffer.isBuffer(chunk) || chunk.length === 0) return;
-          yield [chunk];
-        }
-      }
-    }
+  windows(from = 0): AsyncGenerator<unknown[]> {
+    const ask = async (command: Command): Promise<Reply> => (await read(this.side, [command]))[0]!;
+    // WRONGTYPE comes back as an Error reply, not a window: the key changed meanwhile, the windows end.
+    const known = this.type === 'list' || this.type === 'string' ? this.size : undefined;
+    return valueWindows(ask, this.key, this.type, {
+      windowBytes: WINDOW_BYTES,
+      stringChunk: STRING_CHUNK,
+      from,
+      length: known,
+    });
   }
 
   async lookup(fields: Buffer[]): Promise<(Buffer | null)[]> {

@@ -17,7 +17,6 @@ import {
 } from './confirm.js';
 import { CODECS } from './native/index.js';
 import { type StreamValue, streamCodec } from './native/stream.js';
-import { scoreFirst } from './native/zset.js';
 import { TEMP_LEASE_RENEW_MS, TEMP_TTL_MS, type TempKeys } from './temp-keys.js';
 import {
   type Deadline,
@@ -29,6 +28,7 @@ import {
   remaining,
   type TargetClock,
 } from './ttl.js';
+import { MAX_WINDOW, MIN_WINDOW, valueWindows } from './windows.js';
 
 export interface BigKeyJob {
   sourceKey: Buffer;
@@ -65,9 +65,6 @@ export interface BigKeyEnv {
 }
 
 export type BigKeyResult = 'written' | 'expired' | 'gone' | 'changed' | 'interrupted';
-
-const MIN_WINDOW = 16;
-const MAX_WINDOW = 10_000;
 
 /**
  * Copies or merges one big key window by window (SPEC §2.3), so that neither kvmerge nor one
@@ -361,85 +358,17 @@ async function streamTail(env: BigKeyEnv, key: Buffer, into: Buffer): Promise<Co
     .filter(([name]) => name !== 'XADD');
 }
 
-/**
- * The value in windows of about `windowBytes`, in the codec's flat layout. The element count per
- * window adapts to the sizes seen so far, so a window of huge elements stays small in bytes.
- */
-async function* readWindows(
-  source: Control,
+/** The value in windows of about `windowBytes`, in the codec's flat layout (windows.ts), read through `server`. */
+function readWindows(
+  server: Control,
   key: Buffer,
   type: NativeType,
   env: BigKeyEnv,
   fromTail: boolean,
 ): AsyncGenerator<Buffer[]> {
-  let count = MIN_WINDOW * 4;
-  const adapt = (window: Buffer[] | [Buffer, Buffer[]][], perElement: number) => {
-    const bytes = window.reduce((n: number, item) => n + sizeOf(item), 0);
-    const elements = Math.max(1, window.length / perElement);
-    const avg = Math.max(1, bytes / elements);
-    count = Math.min(MAX_WINDOW, Math.max(MIN_WINDOW, Math.floor(env.windowBytes / avg)));
-  };
-  switch (type) {
-    case 'hash':
-    case 'set':
-    case 'zset': {
-      const command = type === 'hash' ? 'HSCAN' : type === 'set' ? 'SSCAN' : 'ZSCAN';
-      const per = type === 'set' ? 1 : 2;
-      let cursor = '0';
-      do {
-        const [next, flat] = (await source.callBuffer(command, key, cursor, 'COUNT', count)) as [
-          Buffer,
-          Buffer[],
-        ];
-        cursor = next.toString();
-        if (flat.length > 0) {
-          adapt(flat, per);
-          // ZSCAN gives member, score; ZADD takes score, member.
-          yield type === 'zset' ? scoreFirst(flat) : flat;
-        }
-      } while (cursor !== '0');
-      return;
-    }
-    case 'list': {
-      const length = Number(await source.llen(key));
-      let done = 0;
-      while (done < length) {
-        const n = Math.min(count, length - done);
-        const [start, stop] = fromTail ? [length - done - n, length - done - 1] : [done, done + n - 1];
-        const items = (await source.lrangeBuffer(key, start, stop)) as Buffer[];
-        if (items.length === 0) return;
-        adapt(items, 1);
-        done += n;
-        yield items;
-      }
-      return;
-    }
-    case 'stream': {
-      let start: string | Buffer = '-';
-      for (;;) {
-        const entries = (await source.callBuffer('XRANGE', key, start, '+', 'COUNT', count)) as [
-          Buffer,
-          Buffer[],
-        ][];
-        if (entries.length === 0) return;
-        adapt(entries, 1);
-        start = Buffer.concat([Buffer.from('('), entries[entries.length - 1]![0]]);
-        yield entries as unknown as Buffer[];
-      }
-    }
-    case 'string': {
-      const length = Number(await source.strlen(key));
-      const step = Math.max(env.windowBytes, 1);
-      for (let offset = 0; offset < length; offset += step) {
-        yield [(await source.getrangeBuffer(key, offset, Math.min(length, offset + step) - 1)) as Buffer];
-      }
-    }
-  }
-}
-
-function sizeOf(item: Buffer | [Buffer, Buffer[]]): number {
-  if (Buffer.isBuffer(item)) return item.length + 16;
-  return item[0].length + item[1].reduce((n, b) => n + b.length + 16, 16);
+  const ask = (command: Command): Promise<Reply> =>
+    server.callBuffer(String(command[0]), ...command.slice(1)) as Promise<Reply>;
+  return valueWindows(ask, key, type, { windowBytes: env.windowBytes, fromTail });
 }
 
 /** Fingerprints of the target list's elements, read in windows (for list union). */
