@@ -1,7 +1,7 @@
 /**
- * Runs the kvmerge CLI from source in a child process, and can stop it part-way: once its journal has
- * grown to a number of bytes, or after a delay, with a signal (kill -9, Ctrl-C). For the resume,
- * verify and Sentinel tests.
+ * Runs the kvmerge CLI from source in a child process, and can act on it part-way: once its journal
+ * has grown to a number of bytes, or after a delay, call back (a failover starts) or send a signal
+ * (kill -9, Ctrl-C). For the resume, verify and Sentinel tests.
  */
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
@@ -18,12 +18,16 @@ export interface CliRun {
   stoppedAt?: number;
 }
 
-/** When to stop the run: at a journal size (bytes) or after `afterMs`, whichever comes first. */
+/**
+ * When to act on the run: at a journal size (bytes) or after `afterMs`, whichever comes first. Then
+ * `reached` is called (a failover started, say) and, with `signal`, the CLI gets it.
+ */
 export interface StopAt {
   journal: string;
   bytes?: number;
   afterMs?: number;
-  signal: NodeJS.Signals;
+  signal?: NodeJS.Signals;
+  reached?: () => void;
 }
 
 export function kvmerge(args: string[], stopAt?: StopAt): Promise<CliRun> {
@@ -55,7 +59,8 @@ export function kvmerge(args: string[], stopAt?: StopAt): Promise<CliRun> {
         const late = stopAt.afterMs !== undefined && Date.now() - started >= stopAt.afterMs;
         if ((late || (stopAt.bytes !== undefined && size >= stopAt.bytes)) && stoppedAt === undefined) {
           stoppedAt = size;
-          child.kill(stopAt.signal);
+          stopAt.reached?.();
+          if (stopAt.signal) child.kill(stopAt.signal);
           return;
         }
         timer = setTimeout(poll, 2);

@@ -3,7 +3,6 @@
  * whose master changes: a failover during the run, or between a killed run and its resume. The target
  * is the master the sentinels name at the end, compared with DEBUG DIGEST.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +11,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
+import { kvmerge } from './cli-run.js';
 import { throttled } from './helpers.js';
 
-const ROOT = join(import.meta.dirname, '../..');
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-sentinel-journal-'));
 let n = 0;
 const fresh = (name: string): string => join(scratch, `${++n}-${name}`);
@@ -81,53 +80,6 @@ async function config(): Promise<string> {
   };
   await writeFile(file, JSON.stringify(doc));
   return file;
-}
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
-/** Runs the CLI; once the journal has grown to `at.bytes`, calls `at.reached` or kills the CLI (kill -9). */
-function kvmerge(
-  args: string[],
-  at?: { journal: string; bytes: number; reached?: () => void; kill?: boolean },
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, CI: 'true', NO_COLOR: '1' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    let timer: NodeJS.Timeout | undefined;
-    let fired = false;
-    if (at) {
-      const poll = async (): Promise<void> => {
-        const size = await stat(at.journal).then(
-          (s) => s.size,
-          () => 0,
-        );
-        if (size >= at.bytes && !fired) {
-          fired = true;
-          at.reached?.();
-          if (at.kill) child.kill('SIGKILL');
-          return;
-        }
-        timer = setTimeout(poll, 2);
-      };
-      void poll();
-    }
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stderr });
-    });
-  });
 }
 
 describe('the journal of a run into a Sentinel-managed target', () => {
@@ -217,7 +169,7 @@ describe('the journal of a run into a Sentinel-managed target', () => {
     const killed = await kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
       journal,
       bytes: Math.floor(journalBytes * 0.4),
-      kill: true,
+      signal: 'SIGKILL',
     });
     expect(killed.signal).toBe('SIGKILL');
     expect(await targetDigest()).not.toBe(expected);
