@@ -35,6 +35,11 @@ export interface TestCluster {
   /** The index of the node that owns `slot` now. */
   ownerOf(slot: number): Promise<number>;
   /**
+   * An error reply's count (`errorstat_<name>`: MOVED, ASK, …) summed over every node, replicas
+   * included (a demoted master answers MOVED), since the last CONFIG RESETSTAT (Redis 6.2+).
+   */
+  errorCount(name: string): Promise<number>;
+  /**
    * CLUSTER FAILOVER on replicas[j]: it becomes the master of nodes[j]'s slots, the old master its
    * replica (and answers MOVED for them). Resolves once every master agrees; nodes[j] and
    * replicas[j] are swapped, so `nodes` stays the masters.
@@ -171,6 +176,17 @@ class LocalCluster implements TestCluster {
       this.admins.map(async (admin) => String(await admin.call('CLUSTER', 'MYID'))),
     );
     return this.ids;
+  }
+
+  async errorCount(name: string): Promise<number> {
+    let total = 0;
+    for (const node of [...this.nodes, ...this.replicas]) {
+      const client = node.client();
+      const match = new RegExp(`errorstat_${name}:count=(\\d+)`).exec(await client.info('errorstats'));
+      client.disconnect();
+      total += match ? Number(match[1]) : 0;
+    }
+    return total;
   }
 
   async ownerOf(slot: number): Promise<number> {

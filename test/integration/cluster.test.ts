@@ -127,19 +127,6 @@ async function tempKeysLeft(cluster: TestCluster): Promise<string[]> {
   return left;
 }
 
-/** `errorstat_<name>` summed over the nodes (INFO errorstats, Redis 6.2+). */
-async function errorCount(cluster: TestCluster, name: string): Promise<number> {
-  let total = 0;
-  for (const node of [...cluster.nodes, ...cluster.replicas]) {
-    const client = node.client();
-    const info = await client.info('errorstats');
-    client.disconnect();
-    const match = new RegExp(`errorstat_${name}:count=(\\d+)`).exec(info);
-    total += match ? Number(match[1]) : 0;
-  }
-  return total;
-}
-
 describe('Redis Cluster as target and source', () => {
   let cluster: TestCluster;
   let a: RedisServer;
@@ -296,8 +283,8 @@ describe('Redis Cluster as target and source', () => {
     expect(report.outcome, report.error).toBe('done');
     for (const move of moves) expect(await cluster.ownerOf(move.slot)).toBe((move.from + 1) % 3);
     // Both redirections happened during the run, and were followed.
-    expect(await errorCount(cluster, 'ASK')).toBeGreaterThan(0);
-    expect(await errorCount(cluster, 'MOVED')).toBeGreaterThan(0);
+    expect(await cluster.errorCount('ASK')).toBeGreaterThan(0);
+    expect(await cluster.errorCount('MOVED')).toBeGreaterThan(0);
     expect(canonical(await readClusterStore(cluster))).toEqual(canonical(model.store));
     expect(counters(report)).toEqual(predicted(model));
   }, 60_000);
@@ -371,7 +358,7 @@ describe('Redis Cluster as target and source', () => {
       await failingOver;
       expect(report.outcome, report.error).toBe('done');
       expect(ha.nodes[0]).not.toBe(oldMaster);
-      expect(await errorCount(ha, 'MOVED')).toBeGreaterThan(0);
+      expect(await ha.errorCount('MOVED')).toBeGreaterThan(0);
       expect(canonical(await readClusterStore(ha))).toEqual(canonical(model.store));
       expect(counters(report)).toEqual(predicted(model));
 

@@ -114,18 +114,6 @@ describe('backup journal, rollback and resume with a Redis Cluster target', () =
     await q.exec();
   }
 
-  /** `errorstat_<name>` summed over the masters (INFO errorstats). */
-  async function errorCount(name: string): Promise<number> {
-    let total = 0;
-    for (const node of cluster.nodes) {
-      const client = node.client();
-      const match = new RegExp(`errorstat_${name}:count=(\\d+)`).exec(await client.info('errorstats'));
-      client.disconnect();
-      total += match ? Number(match[1]) : 0;
-    }
-    return total;
-  }
-
   async function tempKeysLeft(): Promise<string[]> {
     const left: string[] = [];
     for (const node of cluster.nodes) {
@@ -156,7 +144,7 @@ describe('backup journal, rollback and resume with a Redis Cluster target', () =
       expect([kinds.big, kinds.bigz, kinds.bigl, kinds.h]).toEqual(['windows', 'windows', 'windows', 'dump']);
 
       // Every prior read went to the master of its key's slot: no MOVED on the way.
-      expect(await errorCount('MOVED')).toBe(0);
+      expect(await cluster.errorCount('MOVED')).toBe(0);
 
       const undone = await rollback({ backup, target: cluster.url });
       // s h st z l x big bigz bigl restored; new1 new2 new3 deleted.
