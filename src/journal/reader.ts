@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
 import { isSameDatabase, parseRedisUrl, redactUrl } from '../redis/url.js';
 import { decodeFrame, type JournalHeader, type JournalRecord, MAGIC, READABLE_FORMATS } from './format.js';
@@ -19,7 +19,9 @@ export interface ScanEnd {
 /**
  * The records of a journal, in order, read a chunk at a time (the file can be large: it holds DUMP
  * payloads). Stops at the first frame that is short or fails its checksum: a record torn by a crash.
- * `end` is filled in when the iteration is over.
+ * A crash tears only the end of the file, so when whole records follow that frame the journal was
+ * damaged after the run, and reading it stops with exit 2 rather than ignore what follows (a rollback
+ * would leave those keys changed). `end` is filled in when the iteration is over.
  */
 export async function* readRecords(path: string, end?: ScanEnd): AsyncGenerator<JournalRecord> {
   const file = await openOrExplain(path);
@@ -49,16 +51,13 @@ export async function* readRecords(path: string, end?: ScanEnd): AsyncGenerator<
     let torn = false;
     for (;;) {
       const frame = decodeFrame(data, offset);
-      if (frame === 'short') {
-        if (eof) {
-          torn = offset < data.length;
-          break;
-        }
+      if (frame === 'short' && !eof) {
         await fill();
         continue;
       }
-      if (frame === 'bad') {
-        torn = true;
+      if (frame === 'short' || frame === 'bad') {
+        torn = offset < data.length;
+        if (torn) await refuseDamage(file, path, consumed);
         break;
       }
       consumed += frame.end - offset;
@@ -71,6 +70,33 @@ export async function* readRecords(path: string, end?: ScanEnd): AsyncGenerator<
     }
   } finally {
     await file.close();
+  }
+}
+
+/** How far past a bad frame a whole record is looked for; one record is at most this long too. */
+const DAMAGE_SCAN_RECORD = 1024 * 1024;
+
+/**
+ * A bad frame at `at` ends a journal torn by a crash; one followed by a whole record (length, matching
+ * checksum, a body that decodes) is damage in the middle: exit 2, naming where. The search tries every
+ * byte after `at` (a corrupt length hides where the next frame starts) and stops at the first record.
+ */
+async function refuseDamage(file: FileHandle, path: string, at: number): Promise<void> {
+  const size = (await file.stat()).size;
+  const window = Buffer.alloc(4 * DAMAGE_SCAN_RECORD);
+  for (let from = at + 1; from < size; from += window.length - DAMAGE_SCAN_RECORD) {
+    const { bytesRead } = await file.read(window, 0, window.length, from);
+    const data = window.subarray(0, bytesRead);
+    const last = bytesRead < window.length ? bytesRead : window.length - DAMAGE_SCAN_RECORD;
+    for (let i = 0; i < last; i++) {
+      const frame = decodeFrame(data, i);
+      if (typeof frame === 'string' || typeof frame.record?.kind !== 'string') continue;
+      throw new ConfigError(
+        '--backup',
+        `${path} is damaged: the record at byte ${at} fails its checksum and whole records follow it (byte ${from + i}), so it was changed after the run; use an intact copy (if a power loss cut the run, what follows byte ${at} was never synced: cut it off with truncate -s ${at})`,
+      );
+    }
+    if (bytesRead < window.length) return;
   }
 }
 

@@ -180,6 +180,37 @@ describe('backup journal and rollback', () => {
     });
   });
 
+  it('a journal damaged in the middle is refused (exit 2) before anything is written, torn ends are not', async () => {
+    await seedAll();
+    const backup = journalPath();
+    await servers.merge(MERGING, { backup });
+    const whole = await readFile(backup);
+    // The second record (the first after the header) gets one byte changed: the records after it are whole.
+    const second = 16 + 8 + whole.readUInt32LE(16);
+    const damaged = Buffer.from(whole);
+    damaged.writeUInt8(damaged.readUInt8(second + 9) ^ 0x01, second + 9);
+    await writeFile(backup, damaged);
+    const after = await digest(servers.target);
+    const refused = {
+      exitCode: 2,
+      message: expect.stringContaining(`is damaged: the record at byte ${second} fails its checksum`),
+    };
+    await expect(rollback({ backup, target: servers.target.url })).rejects.toMatchObject(refused);
+    // A length that points past the end hides where the next record starts: still found.
+    damaged.set(whole);
+    damaged.writeUInt32LE(whole.length, second);
+    await writeFile(backup, damaged);
+    await expect(rollback({ backup, target: servers.target.url })).rejects.toMatchObject(refused);
+    expect(await digest(servers.target)).toBe(after);
+    // What a power loss leaves (zeros, or garbage, after the last record) is an ordinary torn end.
+    for (const tail of [Buffer.alloc(4096), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251))]) {
+      await writeFile(backup, Buffer.concat([whole, tail]));
+      await expect(rollback({ backup, target: servers.target.url, dryRun: true })).resolves.toMatchObject({
+        outcome: 'done',
+      });
+    }
+  });
+
   it('a journal of another target is refused (exit 2) before anything is written', async () => {
     await seedAll();
     const backup = journalPath();
