@@ -203,7 +203,10 @@ describe('backup journal and rollback', () => {
     await expect(rollback({ backup, target: servers.target.url })).rejects.toMatchObject(refused);
     expect(await digest(servers.target)).toBe(after);
     // What a power loss leaves (zeros, or garbage, after the last record) is an ordinary torn end.
-    for (const tail of [Buffer.alloc(4096), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251))]) {
+    for (const tail of [
+      Buffer.alloc(4096),
+      Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251)),
+    ]) {
       await writeFile(backup, Buffer.concat([whole, tail]));
       await expect(rollback({ backup, target: servers.target.url, dryRun: true })).resolves.toMatchObject({
         outcome: 'done',
