@@ -105,7 +105,9 @@ export async function loadResumeState(path: string, plan: MergePlan): Promise<Re
     header,
     finished,
     applied,
-    unsettled: [...unsettled.values()].map(({ key, prior }) => ({ key, prior })),
+    // Undone last first: where one key has several unsettled steps (the types of a Pika 3.x name), a
+    // later step's prior is what an earlier step left, and the earliest prior must be the last put back.
+    unsettled: [...unsettled.values()].reverse().map(({ key, prior }) => ({ key, prior })),
     tempKeys: [...temps.values()],
     end,
   };
