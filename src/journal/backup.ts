@@ -99,6 +99,11 @@ export async function loadResumeState(path: string, plan: MergePlan): Promise<Re
       case 'temp':
         temps.set(record.key.toString('latin1'), record.key);
         break;
+      case 'rollback':
+        throw new ConfigError(
+          '--resume',
+          `${path} records a run that a rollback began to undo (${record.at}); it cannot be resumed: run the merge again with a new journal`,
+        );
     }
   }
   return {

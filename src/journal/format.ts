@@ -47,7 +47,12 @@ export type JournalRecord =
   /** Every step of the source was settled. */
   | { kind: 'sourceDone'; source: number }
   /** Resume began: the interrupted run's unsettled steps were put back (informational). */
-  | { kind: 'resumed'; at: string };
+  | { kind: 'resumed'; at: string }
+  /**
+   * A rollback began (durable before its first write): the run can no longer be resumed, since the keys
+   * its journal marks applied may have been put back.
+   */
+  | { kind: 'rollback'; at: string };
 
 export function encodeFrame(record: JournalRecord): Buffer {
   const compact = compactSize(record);

@@ -185,9 +185,9 @@ export async function openJournal(
 }
 
 /** The temporary keys the run announced (big keys built aside): none may outlive a resume or rollback. */
-export async function journaledTempKeys(path: string): Promise<Buffer[]> {
+export async function journaledTempKeys(path: string, end?: ScanEnd): Promise<Buffer[]> {
   const keys = new Map<string, Buffer>();
-  for await (const record of readRecords(path)) {
+  for await (const record of readRecords(path, end)) {
     if (record.kind === 'temp') keys.set(record.key.toString('latin1'), record.key);
   }
   return [...keys.values()];

@@ -10,7 +10,8 @@ import type { Command } from '../write/commands.js';
 import { sendIdempotent } from '../write/confirm.js';
 import { now } from '../write/ttl.js';
 import { dumpsPriors, restoreKeys } from './prior.js';
-import { journaledTempKeys, journalTargetIs, openJournal, openWindows } from './reader.js';
+import { JournalFile } from './file.js';
+import { journaledTempKeys, journalTargetIs, openJournal, openWindows, type ScanEnd } from './reader.js';
 import type { JournaledKey } from './types.js';
 
 export interface RollbackOptions {
@@ -103,6 +104,9 @@ export async function rollback(opts: RollbackOptions, hooks: RollbackHooks = {})
         });
       }
     }
+    // Every temporary key the run announced, and where its whole records end.
+    const end: ScanEnd = { validBytes: 0, torn: false };
+    const temps = await journaledTempKeys(opts.backup, end);
     const clock = await serverClock(server);
     pipe = await openTransport(server, 'target', network).catch((err: Error) => {
       throw err instanceof KvmergeError
@@ -110,6 +114,7 @@ export async function rollback(opts: RollbackOptions, hooks: RollbackHooks = {})
         : new ConnectionError(`cannot connect to target ${redactUrl(url)}: ${err.message}`);
     });
     windows = await openWindows(opts.backup);
+    if (!opts.dryRun) await markRolledBack(opts.backup, end);
     const batchSize = opts.batchSize ?? 256;
     let batch: JournaledKey[] = [];
     const flush = async (): Promise<void> => {
@@ -140,7 +145,6 @@ export async function rollback(opts: RollbackOptions, hooks: RollbackHooks = {})
     }
     if (report.outcome === 'done') {
       await flush();
-      const temps = await journaledTempKeys(opts.backup);
       report.tempKeys = temps.length;
       if (!opts.dryRun) {
         // One DEL per key: on a cluster, keys of different slots cannot share a command.
@@ -162,4 +166,23 @@ export async function rollback(opts: RollbackOptions, hooks: RollbackHooks = {})
   }
   report.durationMs = Math.round(now() - started);
   return report;
+}
+
+/**
+ * Records in the journal, durably and before the first write, that a rollback began: from then on the
+ * keys it marks applied may be back in their prior state, so a `--resume` of the run is refused. A torn
+ * last record is cut off first, as a resume does, so that the mark follows whole records.
+ */
+async function markRolledBack(path: string, end: ScanEnd): Promise<void> {
+  const file = await JournalFile.reopen(path, end.validBytes).catch((err: NodeJS.ErrnoException) => {
+    throw new ConfigError(
+      '--backup',
+      `cannot write to the journal ${path} (${err.code ?? err.message}); a rollback marks it so that the run is not resumed after: make it writable`,
+    );
+  });
+  try {
+    await file.append([{ kind: 'rollback', at: new Date().toISOString() }], true);
+  } finally {
+    await file.close();
+  }
 }

@@ -150,7 +150,7 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
     expect(await digest(servers.target)).toBe(seeded);
   }, 60_000);
 
-  it('a killed run rolled back with its journal leaves the target as before, temporary keys included', async () => {
+  it('a killed run rolled back with its journal leaves the target as before, temporary keys included; it cannot be resumed after', async () => {
     const cfg = await config();
     await seedAll(servers.t, servers.s);
     const before = await digest(servers.target);
@@ -165,6 +165,16 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
     expect(undo.code, undo.stderr).toBe(0);
     expect(await digest(servers.target)).toBe(before);
     expect(await tempKeys()).toBe(0);
+    // The keys the journal marks applied are back as they were: a resume would skip them.
+    const resumed = await kvmerge(['-c', cfg, '--backup', journal, '--resume']);
+    expect(resumed.code).toBe(2);
+    expect(resumed.stderr).toMatch(
+      /^kvmerge: --resume: .* records a run that a rollback began to undo .*\n$/,
+    );
+    expect(await digest(servers.target)).toBe(before);
+    const again = await kvmerge(['rollback', '--backup', journal, '-t', servers.target.url, '--quiet']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await digest(servers.target)).toBe(before);
   }, 60_000);
 
   it('--resume with another plan or another target is refused (exit 2) and writes nothing', async () => {
