@@ -9,8 +9,8 @@ import { parseRedisUrl, redactUrl } from '../redis/url.js';
 import type { Command } from '../write/commands.js';
 import { sendIdempotent } from '../write/confirm.js';
 import { now } from '../write/ttl.js';
-import { dumpsPriors, restoreKeys } from './prior.js';
 import { JournalFile } from './file.js';
+import { dumpsPriors, restoreKeys } from './prior.js';
 import { journaledTempKeys, journalTargetIs, openJournal, openWindows, type ScanEnd } from './reader.js';
 import type { JournaledKey } from './types.js';
 
