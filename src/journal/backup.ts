@@ -12,8 +12,15 @@ import type { TargetClock } from '../write/ttl.js';
 import { JournalFile } from './file.js';
 import { FORMAT_VERSION, type JournalHeader } from './format.js';
 import { type BigPriors, readPriors, restoreKeys } from './prior.js';
-import { journalTargetIs, openWindows, readHeader, readRecords, type ScanEnd } from './reader.js';
-import type { PriorState, StepKey, WriteDoor } from './types.js';
+import {
+  journaledKey,
+  journalTargetIs,
+  openWindows,
+  readHeader,
+  readRecords,
+  type ScanEnd,
+} from './reader.js';
+import type { JournaledKey, PriorState, StepKey, WriteDoor } from './types.js';
 
 /**
  * What decides the fold's result (SPEC §1): sources in order with their matches and prefixes, the
@@ -41,7 +48,7 @@ export interface ResumeState {
   /** Per source: target key (latin1) → the types whose step was applied. */
   applied: Map<number, Map<string, Set<string>>>;
   /** Steps announced but not known to be applied: put back to their prior state before going on. */
-  unsettled: { key: Buffer; prior: PriorState }[];
+  unsettled: JournaledKey[];
   /** Temporary keys the run announced: deleted before going on. */
   tempKeys: Buffer[];
   /** Where whole records end (a torn last record is cut off before appending). */
@@ -70,12 +77,15 @@ export async function loadResumeState(path: string, plan: MergePlan): Promise<Re
   const end: ScanEnd = { validBytes: 0, torn: false };
   const finished = new Set<number>();
   const applied = new Map<number, Map<string, Set<string>>>();
-  const unsettled = new Map<string, { source: number; key: Buffer; prior: PriorState }>();
+  const unsettled = new Map<string, { source: number; step: JournaledKey }>();
   const temps = new Map<string, Buffer>();
   for await (const record of readRecords(path, end)) {
     switch (record.kind) {
       case 'before':
-        unsettled.set(stepId(record.source, record.key, record.type), record);
+        unsettled.set(stepId(record.source, record.key, record.type), {
+          source: record.source,
+          step: journaledKey(header, record),
+        });
         break;
       case 'applied': {
         const keys = applied.get(record.source) ?? new Map<string, Set<string>>();
@@ -112,7 +122,7 @@ export async function loadResumeState(path: string, plan: MergePlan): Promise<Re
     applied,
     // Undone last first: where one key has several unsettled steps (the types of a Pika 3.x name), a
     // later step's prior is what an earlier step left, and the earliest prior must be the last put back.
-    unsettled: [...unsettled.values()].reverse().map(({ key, prior }) => ({ key, prior })),
+    unsettled: [...unsettled.values()].reverse().map(({ step }) => step),
     tempKeys: [...temps.values()],
     end,
   };
@@ -225,6 +235,7 @@ export class Backup {
       planDigest: planDigest(plan),
       runId: randomUUID(),
       startedAt: new Date().toISOString(),
+      ...(caps.multiTypeNames ? { typedPriors: true } : {}),
     };
     return new Backup(await JournalFile.create(path, header), target, caps, clock, undefined, plan.write);
   }
@@ -269,6 +280,7 @@ export class Backup {
                 this.clock,
                 asked.map((s) => s.key),
                 this.big,
+                asked.map((s) => s.type),
               );
         let next = 0;
         const priors = steps.map((s): PriorState => (s.absent ? { kind: 'absent' } : read[next++]!));

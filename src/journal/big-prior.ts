@@ -13,11 +13,12 @@ import {
   UNCONFIRMED,
   UnconfirmedError,
 } from '../write/confirm.js';
+import { clearType } from '../write/native/clear-type.js';
 import { CODECS } from '../write/native/index.js';
 import { TEMP_LEASE_RENEW_MS, TEMP_PREFIX, TEMP_TTL_MS } from '../write/temp-keys.js';
-import { now, relativeTtl, type TargetClock } from '../write/ttl.js';
+import { now, type TargetClock } from '../write/ttl.js';
 import { valueWindows } from '../write/windows.js';
-import { targetTime } from './prior.js';
+import { lifetimeOf, targetTime } from './prior.js';
 import type { WindowLoader } from './reader.js';
 import type { PriorState, WindowedType } from './types.js';
 
@@ -75,21 +76,18 @@ export async function restoreWindows(
   key: Buffer,
   prior: Extract<PriorState, { kind: 'windows' }>,
   load: WindowLoader,
+  oneType = false,
 ): Promise<void> {
   // Without RENAME (Pika) the key itself is emptied and rebuilt: a reader may see it part-way.
   const aside = caps.rename;
   const tmp = aside ? restoreTempKey(key) : key;
+  // `oneType`: the prior is one type of a Pika 3.x name, emptied alone (DEL would take the others).
+  const empty = (): Promise<void> =>
+    oneType ? clearType(target, key, prior.type) : sendChecked(target, [['DEL', tmp]]);
   // Its prior lifetime is over by now: it would be gone, so it is deleted.
   if (prior.expireAt !== null && prior.expireAt <= targetTime(clock)) {
-    await sendChecked(
-      target,
-      aside
-        ? [
-            ['DEL', key],
-            ['DEL', tmp],
-          ]
-        : [['DEL', key]],
-    );
+    if (aside) await sendChecked(target, [['DEL', key]]);
+    await empty();
     return;
   }
   const refused = (err: unknown): never => {
@@ -116,15 +114,17 @@ export async function restoreWindows(
   // A window whose reply a drop hid (or that WAIT did not confirm) may or may not be there; a list's or
   // a string's window sent again would be there twice. The value is built again from the start instead.
   for (let attempt = 1; ; attempt++) {
-    await sendChecked(target, [['DEL', tmp]]);
+    await empty();
     if (await rebuild().catch(refused)) break;
     if (attempt >= MAX_FAILOVER_ROUNDS) throw new UnconfirmedError(UNCONFIRMED);
     await afterUnconfirmed(target);
   }
   const targetNow = targetTime(clock);
   if (!aside) {
+    // One type of a name: the name may have had another expiry from the run, so none is said too.
     if (prior.expireAt !== null)
       await sendChecked(target, [lifetimeOf(key, prior.expireAt, caps, clock, targetNow)]);
+    else if (oneType) await sendChecked(target, [['PERSIST', key]]);
     return;
   }
   const lifetime: Command =
@@ -134,19 +134,6 @@ export async function restoreWindows(
     kind: 'removes',
     key: tmp,
   }).catch(refused);
-}
-
-/** The command that gives `key` back its absolute expiry (relative where the target cannot take one). */
-function lifetimeOf(
-  key: Buffer,
-  expireAt: number,
-  caps: Caps,
-  clock: TargetClock,
-  targetNow: number,
-): Command {
-  return clock.offset !== null && caps.absoluteExpiry
-    ? ['PEXPIREAT', key, expireAt]
-    : ['PEXPIRE', key, relativeTtl(expireAt - targetNow, clock)];
 }
 
 /** Idempotent writes of a put-back (DELs, a lifetime). */

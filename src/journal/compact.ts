@@ -21,7 +21,8 @@ export const isCompact = (body: Buffer): boolean => body.length > 0 && body[0]! 
 export function compactSize(record: JournalRecord): number | undefined {
   if (record.kind === 'before') {
     const head = 1 + 4 + 4 + record.key.length + 1 + record.type.length;
-    if (record.prior.kind === 'absent') return head;
+    // An absent type of a Pika 3.x name with the name's expiry stays JSON (rare: not a small key's copy).
+    if (record.prior.kind === 'absent') return record.prior.expireAt === undefined ? head : undefined;
     if (record.prior.kind === 'dump') return head + 8 + 4 + record.prior.payload.length;
     return undefined;
   }

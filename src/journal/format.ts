@@ -32,6 +32,11 @@ export interface JournalHeader {
   planDigest: string;
   runId: string;
   startedAt: string;
+  /**
+   * The target holds several types under one name (Pika 3.x): each `before` record's prior is of its
+   * step's type alone, and is put back without touching the name's other types. Absent elsewhere.
+   */
+  typedPriors?: boolean;
 }
 
 export type JournalRecord =

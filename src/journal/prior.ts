@@ -1,16 +1,17 @@
 import type { NativeType } from '../decide/types.js';
-import { typeFromReply } from '../probe/probe.js';
+import { typeAsks, typeFromReply, typesFrom } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
 import type { Reply } from '../redis/pipe.js';
 import type { Transport } from '../redis/transport.js';
 import { surelySmallBelow } from '../write/big-threshold.js';
 import type { Command } from '../write/commands.js';
 import { sendIdempotent } from '../write/confirm.js';
+import { clearCommands, clearType } from '../write/native/clear-type.js';
 import { CODECS } from '../write/native/index.js';
 import { now, relativeTtl, type TargetClock } from '../write/ttl.js';
 import { journalWindows, restoreWindows, type WindowSink } from './big-prior.js';
 import type { WindowLoader } from './reader.js';
-import type { PriorState, WindowedType } from './types.js';
+import type { JournaledKey, PriorState, WindowedType } from './types.js';
 
 /** The target's clock, in Unix ms, at our `at` (performance.now() ms). */
 export function targetTime(clock: TargetClock, at = now()): number {
@@ -51,23 +52,30 @@ export async function readPriors(
   clock: TargetClock,
   keys: readonly Buffer[],
   big?: BigPriors,
+  stepTypes?: readonly string[],
 ): Promise<PriorState[]> {
   if (keys.length === 0) return [];
   if (dumpsPriors(caps)) {
     return big ? await readSizedPriors(target, caps, clock, keys, big) : await readDumps(target, clock, keys);
   }
   const expiry = expiryFrom(clock);
+  const typed = caps.multiTypeNames && stepTypes !== undefined;
   // Pika 4.0's TYPE may name the type of a deleted key: EXISTS decides (capabilities.ts, staleType).
-  const first = await target.send(
-    keys.flatMap((key): Command[] => [
-      ['TYPE', key],
-      ['EXISTS', key],
-      ['PTTL', key],
-    ]),
-  );
-  const types = keys.map((_key, i) => {
-    const type = typeFromReply(first[3 * i]);
-    const exists = first[3 * i + 1];
+  // Pika 3.x: the types the name holds (PTYPE, XLEN), of which the step's own is the prior.
+  const asks = (key: Buffer): Command[] =>
+    typed
+      ? typeAsks(caps, key)
+      : [
+          ['TYPE', key],
+          ['EXISTS', key],
+        ];
+  const per = asks(Buffer.alloc(0)).length + 1;
+  const first = await target.send(keys.flatMap((key): Command[] => [...asks(key), ['PTTL', key]]));
+  const ttlOf = (i: number): Reply | undefined => first[per * i + per - 1];
+  const types = keys.map((_key, i): ReturnType<typeof typeFromReply> => {
+    if (typed) return typesFrom(caps, first, per * i).find((t) => t === stepTypes[i]) ?? null;
+    const type = typeFromReply(first[per * i]);
+    const exists = first[per * i + 1];
     return type === null || (exists === 0 && type !== 'stream') ? null : type;
   });
   // With `big`, the element counts (no MEMORY USAGE here) tell which keys to read in windows.
@@ -76,11 +84,15 @@ export async function readPriors(
   const plan: { type: NativeType; at: number; count: number; expireAt: number | null }[] = [];
   const out: PriorState[] = keys.map((key, i) => {
     const type = types[i]!;
+    // The step's type is not there, but the name may hold others, which an expiry the run sets on this
+    // type changes too (DEL and PEXPIRE act on every type of a Pika 3.x name): their expiry is kept.
+    if (type === null && typed && typesFrom(caps, first, per * i).length > 0)
+      return { kind: 'absent', expireAt: expiry(ttlOf(i)) };
     if (type === null || bigAt.has(i)) return { kind: 'absent' };
     if (type === 'other') throw new Error('cannot back up a key of a module type on a target without DUMP');
     const commands = CODECS[type].read(key, caps);
     // Pika's PTTL on a stream means nothing (capabilities.ts, streamTtl): a stream there has no lifetime.
-    const expireAt = type === 'stream' && !caps.streamTtl ? null : expiry(first[3 * i + 2]);
+    const expireAt = type === 'stream' && !caps.streamTtl ? null : expiry(ttlOf(i));
     plan[i] = { type, at: reads.length, count: commands.length, expireAt };
     reads.push(...commands);
     return { kind: 'absent' };
@@ -92,13 +104,7 @@ export async function readPriors(
     if (value !== null) out[i] = { kind: 'native', type: p.type, value, expireAt: p.expireAt };
   });
   for (const i of bigAt) {
-    out[i] = await journalWindows(
-      target,
-      keys[i]!,
-      types[i] as WindowedType,
-      expiry(first[3 * i + 2]),
-      big!.sink,
-    );
+    out[i] = await journalWindows(target, keys[i]!, types[i] as WindowedType, expiry(ttlOf(i)), big!.sink);
   }
   return out;
 }
@@ -229,27 +235,69 @@ export function restoreCommands(
     return { commands: [['DEL', key]], transaction: false };
   }
   if (prior.kind === 'windows') throw new Error('a big key is put back window by window (restoreWindows)');
-  const absolute = clock.offset !== null && caps.absoluteExpiry;
   if (prior.kind === 'dump') {
     if (prior.expireAt === null)
       return { commands: [['RESTORE', key, 0, prior.payload, 'REPLACE']], transaction: false };
-    const restore: Command = absolute
-      ? ['RESTORE', key, prior.expireAt, prior.payload, 'REPLACE', 'ABSTTL']
-      : ['RESTORE', key, relativeTtl(prior.expireAt - targetNow, clock), prior.payload, 'REPLACE'];
+    const restore: Command =
+      clock.offset !== null && caps.absoluteExpiry
+        ? ['RESTORE', key, prior.expireAt, prior.payload, 'REPLACE', 'ABSTTL']
+        : ['RESTORE', key, relativeTtl(prior.expireAt - targetNow, clock), prior.payload, 'REPLACE'];
     return { commands: [restore], transaction: false };
   }
   const commands: Command[] = [
     ['DEL', key],
     ...CODECS[prior.type as NativeType].write(key, prior.value, caps),
   ];
-  if (prior.expireAt !== null) {
-    commands.push(
-      absolute
-        ? ['PEXPIREAT', key, prior.expireAt]
-        : ['PEXPIRE', key, relativeTtl(prior.expireAt - targetNow, clock)],
-    );
-  }
+  if (prior.expireAt !== null) commands.push(lifetimeOf(key, prior.expireAt, caps, clock, targetNow));
   return { commands, transaction: true };
+}
+
+/** The command that gives `key` back its absolute expiry (relative where the target cannot take one). */
+export function lifetimeOf(
+  key: Buffer,
+  expireAt: number,
+  caps: Caps,
+  clock: TargetClock,
+  targetNow: number,
+): Command {
+  return clock.offset !== null && caps.absoluteExpiry
+    ? ['PEXPIREAT', key, expireAt]
+    : ['PEXPIRE', key, relativeTtl(expireAt - targetNow, clock)];
+}
+
+/**
+ * Puts one type of a Pika 3.x name back (JournaledKey.type), leaving the name's other types as they
+ * are: the type is emptied (clear-type.ts; for a zset, list or stream inside the MULTI that writes, so
+ * that the whole is idempotent), then its prior image is written. The expiry is the name's (DEL and
+ * PEXPIRE act on every type there), put back as it was before the run, also where the type was absent.
+ */
+async function restoreType(
+  target: Transport,
+  caps: Caps,
+  clock: TargetClock,
+  key: Buffer,
+  type: NativeType,
+  prior: PriorState,
+  windows: WindowLoader,
+): Promise<void> {
+  if (prior.kind === 'windows') {
+    await restoreWindows(target, caps, clock, key, prior, windows, true);
+    return;
+  }
+  if (prior.kind === 'dump') throw new Error('a DUMP payload cannot be put back into one type of a name');
+  const targetNow = targetTime(clock);
+  const expireAt = prior.expireAt;
+  const gone = prior.kind === 'absent' || (expireAt != null && expireAt <= targetNow);
+  const clear = clearCommands(key, type);
+  if (!clear) await clearType(target, key, type);
+  const commands: Command[] = [...(clear ?? [])];
+  if (!gone) commands.push(...CODECS[prior.type as NativeType].write(key, prior.value, caps));
+  // The name's expiry, unless the type was a live one that is now gone (its expiry went with it).
+  if (expireAt !== undefined && !(prior.kind === 'native' && gone)) {
+    commands.push(expireAt === null ? ['PERSIST', key] : lifetimeOf(key, expireAt, caps, clock, targetNow));
+  }
+  if (commands.length > 0)
+    await sendIdempotent(target, [['MULTI'], ...commands, ['EXEC']], 'the target refused a restore');
 }
 
 /**
@@ -262,12 +310,18 @@ export async function restoreKeys(
   target: Transport,
   caps: Caps,
   clock: TargetClock,
-  keys: readonly { key: Buffer; prior: PriorState }[],
+  keys: readonly JournaledKey[],
   windows: WindowLoader,
 ): Promise<void> {
   const commands: Command[] = [];
   const bigKeys: { key: Buffer; prior: Extract<PriorState, { kind: 'windows' }> }[] = [];
-  for (const { key, prior } of keys) {
+  const typed: JournaledKey[] = [];
+  for (const entry of keys) {
+    const { key, prior } = entry;
+    if (entry.type !== undefined && caps.multiTypeNames) {
+      typed.push(entry);
+      continue;
+    }
     if (prior.kind === 'windows') {
       bigKeys.push({ key, prior });
       continue;
@@ -278,4 +332,6 @@ export async function restoreKeys(
   }
   await sendIdempotent(target, commands, 'the target refused a restore');
   for (const { key, prior } of bigKeys) await restoreWindows(target, caps, clock, key, prior, windows);
+  for (const { key, prior, type } of typed)
+    await restoreType(target, caps, clock, key, type as NativeType, prior, windows);
 }

@@ -175,13 +175,28 @@ export async function openJournal(
       const seen = new Set<string>();
       for await (const record of readRecords(path)) {
         if (record.kind !== 'before') continue;
-        const name = record.key.toString('latin1');
-        if (seen.has(name)) continue;
-        seen.add(name);
-        yield { key: record.key, prior: record.prior };
+        const id = priorId(header, record);
+        if (seen.has(id)) continue;
+        seen.add(id);
+        yield journaledKey(header, record);
       }
     },
   };
+}
+
+type BeforeRecord = Extract<JournalRecord, { kind: 'before' }>;
+
+/** What a prior is the state of: the key, or with typed priors (Pika 3.x) one type of the name. */
+function priorId(header: JournalHeader, record: BeforeRecord): string {
+  const name = record.key.toString('latin1');
+  return header.typedPriors ? `${record.type}\u0000${name}` : name;
+}
+
+/** A `before` record as the put-back takes it: with its type where the priors are typed. */
+export function journaledKey(header: JournalHeader, record: BeforeRecord): JournaledKey {
+  return header.typedPriors
+    ? { key: record.key, prior: record.prior, type: record.type }
+    : { key: record.key, prior: record.prior };
 }
 
 /** The temporary keys the run announced (big keys built aside): none may outlive a resume or rollback. */

@@ -3,8 +3,12 @@
  * Shared by the journal's writer and reader, rollback, resume and verify.
  */
 export type PriorState =
-  /** The key did not exist: rollback deletes it. */
-  | { kind: 'absent' }
+  /**
+   * The key did not exist: rollback deletes it. Where a name holds several types (a Pika 3.x target,
+   * JournaledKey.type set), the step's type did not exist, and `expireAt` is the name's expiry then
+   * (absolute ms, null: none), which the run's expiry of this type also set on the name's other types.
+   */
+  | { kind: 'absent'; expireAt?: number | null }
   /** A DUMP payload and the key's absolute expiry in ms since the epoch (null: no TTL). */
   | { kind: 'dump'; payload: Buffer; expireAt: number | null }
   /**
@@ -28,6 +32,11 @@ export type WindowedType = 'string' | 'hash' | 'set' | 'zset' | 'list';
 export interface JournaledKey {
   key: Buffer;
   prior: PriorState;
+  /**
+   * On a target where one name holds several types (Pika 3.x): the type this prior is of, put back
+   * without touching the name's other types. Undefined elsewhere: the prior is the whole key's.
+   */
+  type?: string;
 }
 
 /** One step of the fold as the journal names it: the target key and the type the step writes. */

@@ -128,7 +128,7 @@ type TypeCaps = Pick<Caps, 'multiTypeNames' | 'staleType'>;
  * deleted key's type), or where a name holds several, PTYPE (which lists them) and XLEN (Pika 3.x streams
  * show in neither TYPE nor PTYPE).
  */
-function typeAsks(caps: TypeCaps, key: Buffer): Command[] {
+export function typeAsks(caps: TypeCaps, key: Buffer): Command[] {
   if (caps.multiTypeNames) {
     return [
       ['PTYPE', key],
@@ -144,9 +144,9 @@ function typeAsks(caps: TypeCaps, key: Buffer): Command[] {
     : [['TYPE', key]];
 }
 
-const typeAskCount = (caps: TypeCaps): number => (caps.multiTypeNames ? 2 : caps.staleType ? 3 : 1);
+export const typeAskCount = (caps: TypeCaps): number => (caps.multiTypeNames ? 2 : caps.staleType ? 3 : 1);
 
-function typesFrom(caps: TypeCaps, replies: Reply[], at: number): DataType[] {
+export function typesFrom(caps: TypeCaps, replies: Reply[], at: number): DataType[] {
   if (!caps.multiTypeNames) {
     const type = typeFromReply(value(replies[at]));
     if (caps.staleType) {

@@ -1,0 +1,45 @@
+import type { NativeType } from '../../decide/types.js';
+import type { Transport } from '../../redis/transport.js';
+import type { Command } from '../commands.js';
+import { sendIdempotent } from '../confirm.js';
+import { valueWindows } from '../windows.js';
+import { CODECS } from './index.js';
+
+/** Bytes of a hash's or set's members held at a time while it is emptied. */
+const CLEAR_WINDOW_BYTES = 256 * 1024;
+/** Passes over a hash or set before giving up (a pass misses only members added meanwhile). */
+const CLEAR_PASSES = 5;
+const REFUSED = 'the target refused to empty one type of a key';
+
+/**
+ * Empties one type of a name and leaves its other types as they are, without knowing its present
+ * value: for a put-back on Pika 3.x, where one name holds several types and DEL removes them all
+ * (capabilities.ts, multiTypeNames). A string is set to expire at a time long past (PKSETEXAT, which
+ * sets the string's own expiry; an expired string is no string); a zset, list or stream is emptied by
+ * rank, range or length; a hash or set is read a window at a time (HSCAN, SSCAN) and what came is
+ * deleted, so memory holds one window whatever its size. Idempotent.
+ */
+export async function clearType(target: Transport, key: Buffer, type: NativeType): Promise<void> {
+  const commands = clearCommands(key, type);
+  if (commands) {
+    await sendIdempotent(target, commands, REFUSED);
+    return;
+  }
+  const ask = async (command: Command) => (await target.send([command]))[0] ?? null;
+  for (let pass = 0; pass < CLEAR_PASSES; pass++) {
+    for await (const items of valueWindows(ask, key, type, { windowBytes: CLEAR_WINDOW_BYTES })) {
+      await sendIdempotent(target, CODECS[type].clear(key, items), REFUSED);
+    }
+    if ((await ask(CODECS[type].count(key))) === 0) return;
+  }
+  throw new Error(`the target's ${type} at the key kept members through ${CLEAR_PASSES} passes of deletes`);
+}
+
+/**
+ * The commands that empty a type that needs no read first (string, zset, list, stream), so that they
+ * can share a MULTI with what is written next; undefined for a hash or set (clearType reads them).
+ */
+export function clearCommands(key: Buffer, type: NativeType): Command[] | undefined {
+  if (type === 'string') return [['PKSETEXAT', key, 1, Buffer.alloc(0)]];
+  return type === 'hash' || type === 'set' ? undefined : CODECS[type].clear(key, null);
+}

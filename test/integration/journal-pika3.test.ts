@@ -1,0 +1,124 @@
+/**
+ * The journal on a Pika 3.5 target (SPEC §6.2, §6.3, §7), where one name holds several types and DEL
+ * or PEXPIRE act on all of them: each step's prior is of its own type, and rollback and resume put
+ * that type back without touching the name's other types (a big one window by window), with the
+ * name's expiry as it was before the run.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { expect, it } from 'vitest';
+import { rollback } from '../../src/index.js';
+import { readHeader } from '../../src/journal/reader.js';
+import { describeServer } from '../harness/servers.js';
+import {
+  addType,
+  hash,
+  list,
+  type MergeConfig,
+  readValue,
+  set,
+  str,
+  type TypeName,
+  type Value,
+  useServers,
+  zset,
+} from './helpers.js';
+import { forgetApplied } from './journal-edit.js';
+
+const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-journal-pika3-'));
+let n = 0;
+const fresh = (name: string): string => join(scratch, `${++n}-${name}`);
+
+const NAMES = 20;
+const bigHash = (which: string, fields: number): Value =>
+  hash(Array.from({ length: fields }, (_, f): [string, string] => [`f${f}`, which]));
+
+async function seedAll(t: Redis, s: Redis): Promise<void> {
+  for (let i = 0; i < NAMES; i++) {
+    const name = `mt${i}`;
+    await addType(t, name, str(`t-${i}`));
+    await addType(t, name, hash({ old: 'x', f: 't' }));
+    await addType(t, name, set('t1'));
+    if (i % 2 === 0) await addType(t, name, list('t-l'));
+    await addType(s, name, hash({ f: 's', g: 's' }));
+    await addType(s, name, set('s1'));
+    await addType(s, name, list('l1', 'l2'));
+    await addType(s, name, zset(['m', i]));
+  }
+  // A name only the source holds, with two types: both created.
+  await addType(s, 'new', str('n'));
+  await addType(s, 'new', hash({ a: '1' }));
+  // A big hash on the target (over bigKeyElements), merged into: its prior is journaled in windows.
+  await addType(t, 'big', bigHash('t', 300));
+  await addType(t, 'big', str('big-string'));
+  await addType(s, 'big', bigHash('s', 320));
+  // The run's expiry of a list it creates changes the name's other types' expiry too (PEXPIRE acts on
+  // every type): rollback gives the name its expiry back.
+  await addType(t, 'ttl', hash({ h: 'v' }));
+  await addType(t, 'ttl', str('v'));
+  await t.expire('ttl', 100);
+  await addType(s, 'ttl', list('x'));
+  await s.expire('ttl', 40);
+}
+
+/** Every name with each type it holds and whether it has an expiry (PTTL is the name's on Pika 3.x). */
+async function snapshot(r: Redis): Promise<Record<string, unknown>> {
+  const names = new Set<string>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await r.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) names.add(key);
+  } while (cursor !== '0');
+  const out: Record<string, unknown> = {};
+  for (const name of [...names].sort()) {
+    const types = (await r.call('PTYPE', name)) as string[];
+    const values: Partial<Record<TypeName, Value>> = {};
+    for (const type of types) values[type as TypeName] = await readValue(r, name, undefined, type as TypeName);
+    out[name] = { values, ttl: (await r.pttl(name)) >= 0 };
+  }
+  return out;
+}
+
+describeServer('pika-3.5.5', 'the journal on a Pika 3.5 target: one name, several types', () => {
+  const servers = useServers(1, { source: { server: 'pika-3.5.5' }, target: { server: 'pika-3.5.5' } });
+  const config: MergeConfig = {
+    strategies: { default: 'merge', string: 'override', stream: 'override' },
+    merge: { list: 'append', ttl: 'source' },
+    write: { batchSize: 8, bigKeyElements: 100 },
+  };
+
+  it('rollback puts back each type the run changed and leaves the others; resume re-applies each once', async () => {
+    await seedAll(servers.t, servers.s[0]!);
+    const before = await snapshot(servers.t);
+    const backup = fresh('run.journal');
+    const report = await servers.merge(config, { backup });
+    expect(report.outcome, report.error).toBe('done');
+    expect((await readHeader(backup)).typedPriors).toBe(true);
+    const after = await snapshot(servers.t);
+    expect(after).not.toEqual(before);
+    // The run appended to the list and set an expiry on the name: every type of `ttl` has 40 s now.
+    expect(await servers.t.ttl('ttl')).toBeLessThanOrEqual(40);
+
+    const undo = await rollback({ backup, target: servers.target.url });
+    expect(undo.outcome).toBe('done');
+    expect(await snapshot(servers.t)).toEqual(before);
+    expect(await servers.t.ttl('ttl')).toBeGreaterThan(90);
+    // Run twice, nothing changes.
+    await rollback({ backup, target: servers.target.url });
+    expect(await snapshot(servers.t)).toEqual(before);
+
+    // A crash that lost every `applied` mark: each step's type is put back from its prior and applied
+    // again, once (the appended lists would show a second application).
+    const again = fresh('again.journal');
+    expect((await servers.merge(config, { backup: again })).outcome).toBe('done');
+    expect(await snapshot(servers.t)).toEqual(after);
+    const crashed = fresh('lost-marks.journal');
+    await forgetApplied(again, crashed, [0]);
+    const resumed = await servers.merge(config, { backup: crashed, resume: true });
+    expect(resumed.outcome, resumed.error).toBe('done');
+    expect(await snapshot(servers.t)).toEqual(after);
+  }, 180_000);
+});
