@@ -21,8 +21,8 @@ import {
   set,
   str,
   type TypeName,
-  type Value,
   useServers,
+  type Value,
   zset,
 } from './helpers.js';
 import { forgetApplied } from './journal-edit.js';
@@ -76,7 +76,8 @@ async function snapshot(r: Redis): Promise<Record<string, unknown>> {
   for (const name of [...names].sort()) {
     const types = (await r.call('PTYPE', name)) as string[];
     const values: Partial<Record<TypeName, Value>> = {};
-    for (const type of types) values[type as TypeName] = await readValue(r, name, undefined, type as TypeName);
+    for (const type of types)
+      values[type as TypeName] = await readValue(r, name, undefined, type as TypeName);
     out[name] = { values, ttl: (await r.pttl(name)) >= 0 };
   }
   return out;
