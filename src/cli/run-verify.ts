@@ -1,6 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { loadPlan } from '../config/load.js';
 import { ConfigError } from '../errors.js';
+import type { MergePlan } from '../config/plan.js';
+import { isPlanOf } from '../journal/backup.js';
+import { journalTargetIs, openJournal } from '../journal/reader.js';
 import type { JournaledKey } from '../journal/types.js';
 import { redactUrl } from '../redis/url.js';
 import type { Difference, VerifyReport } from '../verify/verify.js';
@@ -23,7 +26,7 @@ export async function verifyCommand(flags: VerifyFlags, out: Output): Promise<nu
   out.addUrls([...plan.sources.map((s) => s.url), plan.target.url]);
   // The journal: --backup, or the config file's safety.backup (the merge's option, SPEC §3.1).
   const backup = flags.backup ?? (plan.safety as { backup?: string }).backup;
-  const priors = backup ? await journalPriors(backup, plan.target.url) : undefined;
+  const priors = backup ? await journalPriors(backup, plan) : undefined;
 
   const interrupt = handleInterrupts({ onFirst: () => out.error(INTERRUPT_NOTICE) });
   // A status line every few seconds on stderr (SPEC §5.1's plain mode), so a long check shows life.
@@ -95,29 +98,22 @@ function summaryLine(r: VerifyReport): string {
 }
 
 /**
- * The journal's priors (`--backup FILE`), from the journal reader of src/journal/reader.ts. Loaded by
- * name, so that this command builds without it; a journal of another target is refused (exit 2).
+ * The journal's priors (`--backup FILE`). A journal of another target or of another plan is refused
+ * (exit 2): its priors would be folded with other sources or strategies, and every key would differ.
  */
-async function journalPriors(file: string, targetUrl: string): Promise<AsyncIterable<JournaledKey>> {
-  const readerModule = '../journal/reader.js';
-  let reader: {
-    openJournal(path: string): Promise<{ header: unknown; firstPriors(): AsyncIterable<JournaledKey> }>;
-  };
-  try {
-    reader = await import(readerModule);
-  } catch {
+async function journalPriors(file: string, plan: MergePlan): Promise<AsyncIterable<JournaledKey>> {
+  const journal = await openJournal(file);
+  const { header } = journal;
+  if (!journalTargetIs(header, plan.target.url)) {
     throw new ConfigError(
       '--backup',
-      'this build of kvmerge cannot read journals; run verify without --backup',
+      `${file} is the journal of a run into ${header.target}, not ${redactUrl(plan.target.url)}; give the journal of this target`,
     );
   }
-  const journal = await reader.openJournal(file);
-  const header = journal.header as { target?: { url?: unknown } | string } | undefined;
-  const journaled = typeof header?.target === 'string' ? header.target : header?.target?.url;
-  if (typeof journaled === 'string' && journaled !== redactUrl(targetUrl)) {
+  if (!isPlanOf(header, plan)) {
     throw new ConfigError(
       '--backup',
-      `${file} is the journal of a run into ${journaled}, not ${redactUrl(targetUrl)}; give the journal of this target`,
+      `${file} records a run with other sources, strategies or merge options; verify with that run's configuration, or without --backup`,
     );
   }
   return journal.firstPriors();

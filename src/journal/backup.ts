@@ -4,7 +4,7 @@ import type { MergePlan } from '../config/plan.js';
 import { ConfigError, ConnectionError } from '../errors.js';
 import type { Caps } from '../redis/capabilities.js';
 import type { Transport } from '../redis/transport.js';
-import { redactUrl } from '../redis/url.js';
+import { databaseId, parseRedisUrl, redactUrl } from '../redis/url.js';
 import { toolVersion } from '../version.js';
 import type { Command } from '../write/commands.js';
 import { sendIdempotent } from '../write/confirm.js';
@@ -25,12 +25,13 @@ import type { JournaledKey, PriorState, StepKey, WriteDoor } from './types.js';
 /**
  * What decides the fold's result (SPEC §1): sources in order with their matches and prefixes, the
  * strategies and the merge options. Tuning (mode, concurrency, batch) does not change the result, so
- * a resume may change it. URLs are redacted: the journal never holds a password.
+ * a resume may change it. A source is its database (host, port, db: databaseId), so another spelling
+ * of its host or another user is the same plan; the journal never holds a password.
  */
-export function planDigest(plan: MergePlan): string {
+export function planDigest(plan: MergePlan, source: (url: string) => string = sourceId): string {
   const fold = {
     sources: plan.sources.map((s) => ({
-      url: redactUrl(s.url),
+      url: source(s.url),
       match: s.match ?? null,
       prefix: s.prefix.toString('hex'),
     })),
@@ -38,6 +39,16 @@ export function planDigest(plan: MergePlan): string {
     merge: plan.merge,
   };
   return createHash('sha256').update(JSON.stringify(fold)).digest('hex');
+}
+
+const sourceId = (url: string): string => databaseId(parseRedisUrl(url));
+
+/**
+ * Whether a journal records this plan: its digest, or the digest of kvmerge 0.1's first journals,
+ * which named each source by its redacted URL as written.
+ */
+export function isPlanOf(header: JournalHeader, plan: MergePlan): boolean {
+  return header.planDigest === planDigest(plan) || header.planDigest === planDigest(plan, redactUrl);
 }
 
 /** What an interrupted run's journal says is done and what is not. */
@@ -68,7 +79,7 @@ export async function loadResumeState(path: string, plan: MergePlan): Promise<Re
       `${path} is the journal of a run into ${header.target}, not ${target}; resume with that run's target, or start a new journal`,
     );
   }
-  if (header.planDigest !== planDigest(plan)) {
+  if (!isPlanOf(header, plan)) {
     throw new ConfigError(
       '--resume',
       `${path} records a run with other sources, strategies or merge options; resume with the same configuration, or start a new journal`,

@@ -98,7 +98,9 @@ export function decodeFrame(
   try {
     const record = isCompact(body)
       ? readCompact(body)
-      : (JSON.parse(body.toString(), reviver) as JournalRecord);
+      : (JSON.parse(body.toString(), reviver) as JournalRecord | null);
+    // A checksum only says the bytes are as written: what was written must still be a record.
+    if (typeof record !== 'object' || record === null || typeof record.kind !== 'string') return 'bad';
     return { record, end };
   } catch {
     return 'bad';

@@ -90,7 +90,7 @@ async function refuseDamage(file: FileHandle, path: string, at: number): Promise
     const last = bytesRead < window.length ? bytesRead : window.length - DAMAGE_SCAN_RECORD;
     for (let i = 0; i < last; i++) {
       const frame = decodeFrame(data, i);
-      if (typeof frame === 'string' || typeof frame.record?.kind !== 'string') continue;
+      if (typeof frame === 'string') continue;
       throw new ConfigError(
         '--backup',
         `${path} is damaged: the record at byte ${at} fails its checksum and whole records follow it (byte ${from + i}), so it was changed after the run; use an intact copy (if a power loss cut the run, what follows byte ${at} was never synced: cut it off with truncate -s ${at})`,
@@ -102,7 +102,13 @@ async function refuseDamage(file: FileHandle, path: string, at: number): Promise
 
 async function openOrExplain(path: string) {
   try {
-    return await open(path, 'r');
+    const file = await open(path, 'r');
+    // open() takes a directory; only its read would fail (EISDIR).
+    if (!(await file.stat()).isFile()) {
+      await file.close();
+      throw Object.assign(new Error('not a file'), { code: 'not a file' });
+    }
+    return file;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message);
@@ -147,6 +153,13 @@ export type WindowLoader = (offset: number) => Promise<Buffer[]>;
 export async function readHeader(path: string): Promise<JournalHeader> {
   for await (const record of readRecords(path)) {
     if (record.kind !== 'header') break;
+    const named = ['target', 'planDigest', 'runId'] as const;
+    if (typeof record.format !== 'number' || named.some((field) => typeof record[field] !== 'string')) {
+      throw new ConfigError(
+        '--backup',
+        `${path} has a journal header without its format, target, plan or run (it was changed after the run); use the file that --backup wrote`,
+      );
+    }
     if (!READABLE_FORMATS.includes(record.format)) {
       throw new ConfigError(
         '--backup',

@@ -315,6 +315,15 @@ export function isSameDatabase(a: RedisEndpoint, b: RedisEndpoint): boolean {
   return a.port === b.port && a.db === b.db && canonicalHost(a.host) === canonicalHost(b.host);
 }
 
+/**
+ * The database a URL names, as a text that two spellings of it share (isSameDatabase's notion: host
+ * spelling, user and password do not count): what a journal's plan digest keeps of a source.
+ */
+export function databaseId(endpoint: RedisEndpoint): string {
+  if (endpoint.sentinel) return `sentinel:${endpoint.sentinel.name}/${endpoint.db}`;
+  return `${canonicalHost(endpoint.host)}:${endpoint.port}/${endpoint.db}`;
+}
+
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '[::ffff:7f00:1]']);
 
 function canonicalHost(host: string): string {
