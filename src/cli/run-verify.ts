@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { loadPlan } from '../config/load.js';
-import { ConfigError } from '../errors.js';
 import type { MergePlan } from '../config/plan.js';
+import { ConfigError } from '../errors.js';
 import { isPlanOf } from '../journal/backup.js';
 import { journalTargetIs, openJournal } from '../journal/reader.js';
 import type { JournaledKey } from '../journal/types.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import pLimit from 'p-limit';
 import { describe, expect, it } from 'vitest';
-import { encodeFrame, MAGIC } from '../../src/journal/format.js';
+import { MAGIC } from '../../src/journal/format.js';
 import { digest } from '../harness/redis.js';
 import { kvmerge } from './cli-run.js';
 import { hash, list, seed, str, useServers, zset } from './helpers.js';
@@ -99,7 +99,7 @@ describe('journals that are not what a run wrote', () => {
     expect(await digest(servers.target)).toBe(before);
   }, 240_000);
 
-  it('the same target and sources spelled otherwise are the journal own; another plan is refused', async () => {
+  it('the same target and sources spelled otherwise are the journal's own; another plan is refused', async () => {
     const journal = await journalOfARun();
     const respell = (url: string) => url.replace('127.0.0.1', 'localhost');
     const target = respell(servers.target.url).replace('//:', '//default:');
