@@ -99,7 +99,7 @@ describe('journals that are not what a run wrote', () => {
     expect(await digest(servers.target)).toBe(before);
   }, 240_000);
 
-  it('the same target and sources spelled otherwise are the journal's own; another plan is refused', async () => {
+  it('the same target and sources spelled otherwise belong to the journal; another plan is refused', async () => {
     const journal = await journalOfARun();
     const respell = (url: string) => url.replace('127.0.0.1', 'localhost');
     const target = respell(servers.target.url).replace('//:', '//default:');
