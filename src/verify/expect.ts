@@ -21,7 +21,8 @@ import { parseScore } from '../write/native/zset.js';
  *   source score; `min`: at most the smallest; `target`/`sum`: any score); list `append`: ends with the
  *   sources' elements in order, `prepend`: starts with them (the last source's first), `union`: holds
  *   every element; TTL: `merge.ttl` where it does not depend on the unknown prior, otherwise anything;
- * - absent: no key (never an outcome once a source holds the key).
+ * - absent: no key (never an outcome once a source holds the key), or any outcome whose lifetime may
+ *   be over by now (mayHaveExpired): a key that expired after the run is no difference.
  *
  * So without the journal a key the run created or overrode is checked exactly only when no prior
  * could have kept it (strategy override, and typeMismatch override or a type the prior cannot have);
@@ -137,9 +138,27 @@ export function matches(found: Observed | null, outcome: Outcome, rules: Rules):
 /** Presence, type and TTL: all of `matches` but the value (a big key's value is compared in windows). */
 export function shapeMatches(found: Observed | null, outcome: Outcome, rules: Rules): boolean {
   if (outcome.kind === 'absent') return found === null;
-  if (found === null || found.type !== outcome.type) return false;
-  const ttlKept = found.type !== 'stream' || rules.targetStreamTtl !== false;
-  return !ttlKept || ttlMatches(found.ttl, outcome.ttl, rules.ttlToleranceMs);
+  if (found === null) return mayHaveExpired(outcome, rules);
+  if (found.type !== outcome.type) return false;
+  return !ttlKept(found.type, rules) || ttlMatches(found.ttl, outcome.ttl, rules.ttlToleranceMs);
+}
+
+const ttlKept = (type: DataType, rules: Rules): boolean =>
+  type !== 'stream' || rules.targetStreamTtl !== false;
+
+/**
+ * Whether the key an outcome describes may be gone by now through its own expiry: a lifetime the fold
+ * knows that is over (within the tolerance), or one an unknown prior decides (kept by skip, or merged
+ * under `merge.ttl` target or min). Under `max` a merged key lives at least as long as a source's copy,
+ * which is still there.
+ */
+function mayHaveExpired(outcome: Exclude<Outcome, { kind: 'absent' }>, rules: Rules): boolean {
+  if (!ttlKept(outcome.type, rules)) return false;
+  const { ttl } = outcome;
+  if (typeof ttl === 'number') return ttl <= rules.ttlToleranceMs;
+  if (ttl !== 'unknown') return false;
+  const keptPrior = outcome.kind === 'contains' && outcome.merged.length === 0;
+  return keptPrior || rules.merge.ttl === 'target' || rules.merge.ttl === 'min';
 }
 
 function ttlMatches(found: number | null, expected: Lifetime, tolerance: number): boolean {

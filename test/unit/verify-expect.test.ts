@@ -186,4 +186,31 @@ describe("verify's fold agrees with the model of SPEC §1", () => {
     ).toBe(false);
     expect(outcomes.some((o) => matches(null, o, rules))).toBe(false);
   });
+
+  it('a key whose lifetime may be over by now is no difference when it is gone', () => {
+    const hashes = { string: 'override', hash: 'merge', set: 'merge', zset: 'merge', list: 'merge' } as const;
+    const rules = (ttl: MergeOptions['ttl'], hash: 'merge' | 'skip' = 'merge'): Rules =>
+      rulesOf(
+        { ...hashes, hash, typeMismatch: 'override' },
+        { hashField: 'source', zsetScore: 'source', list: 'append', ttl },
+      );
+    const source = (ms: number | null): Observed => ({ type: 'hash', value: [b('f'), b('s')], ttl: ms });
+    const gone = (starts: ReturnType<typeof unknownPriors>, ms: number | null, r: Rules): boolean =>
+      foldOutcomes(starts, [source(ms)], r).some((o) => matches(null, o, r));
+    // The journal's prior: a hash whose expiry (5 ms from now, within the tolerance) min keeps.
+    const prior = (ms: number): ReturnType<typeof unknownPriors> => [
+      knownPrior({ type: 'hash', value: [b('t'), b('t')], ttl: ms }),
+    ];
+    expect(gone(prior(5), null, rules('min'))).toBe(true);
+    expect(gone(prior(60_000), null, rules('min'))).toBe(false);
+    expect(gone(prior(5), null, rules('source'))).toBe(false);
+    // Without the journal: an unknown prior kept by skip, or whose lifetime min or target keep, may
+    // have run out; under max the merged key lives at least as long as the source's copy.
+    expect(gone(unknownPriors(), null, rules('max', 'skip'))).toBe(true);
+    expect(gone(unknownPriors(), 60_000, rules('min'))).toBe(true);
+    expect(gone(unknownPriors(), null, rules('target'))).toBe(true);
+    expect(gone(unknownPriors(), 60_000, rules('max'))).toBe(false);
+    expect(gone(unknownPriors(), null, rules('max'))).toBe(false);
+    expect(gone(unknownPriors(), null, rules('source'))).toBe(false);
+  });
 });
