@@ -147,18 +147,15 @@ const ttlKept = (type: DataType, rules: Rules): boolean =>
   type !== 'stream' || rules.targetStreamTtl !== false;
 
 /**
- * Whether the key an outcome describes may be gone by now through its own expiry: a lifetime the fold
- * knows that is over (within the tolerance), or one an unknown prior decides (kept by skip, or merged
- * under `merge.ttl` target or min). Under `max` a merged key lives at least as long as a source's copy,
- * which is still there.
+ * Whether the key an outcome describes may be gone by now through its own expiry: the fold knows its
+ * lifetime (a source's, or the journal's prior's) and it is over, within the tolerance. A lifetime an
+ * unknown prior decides is not taken to be over: a deleted key would then pass wherever the run kept
+ * or merged into a key the target held, and a missing key is the first thing verify must name.
  */
 function mayHaveExpired(outcome: Exclude<Outcome, { kind: 'absent' }>, rules: Rules): boolean {
-  if (!ttlKept(outcome.type, rules)) return false;
-  const { ttl } = outcome;
-  if (typeof ttl === 'number') return ttl <= rules.ttlToleranceMs;
-  if (ttl !== 'unknown') return false;
-  const keptPrior = outcome.kind === 'contains' && outcome.merged.length === 0;
-  return keptPrior || rules.merge.ttl === 'target' || rules.merge.ttl === 'min';
+  return (
+    ttlKept(outcome.type, rules) && typeof outcome.ttl === 'number' && outcome.ttl <= rules.ttlToleranceMs
+  );
 }
 
 function ttlMatches(found: number | null, expected: Lifetime, tolerance: number): boolean {
