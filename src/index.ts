@@ -18,7 +18,7 @@ export type {
   StrategyTable,
 } from './decide/types.js';
 export { ConfigError, ConnectionError, KvmergeError, RunError } from './errors.js';
-export { type JournalHeader, openJournal } from './journal/reader.js';
+export { type JournalHeader, openJournal, openWindows, type WindowLoader } from './journal/reader.js';
 export {
   type RollbackHooks,
   type RollbackOptions,

@@ -3,7 +3,7 @@ import { loadPlan } from '../config/load.js';
 import type { MergePlan } from '../config/plan.js';
 import { ConfigError } from '../errors.js';
 import { isPlanOf } from '../journal/backup.js';
-import { journalTargetIs, openJournal } from '../journal/reader.js';
+import { journalTargetIs, openJournal, openWindows } from '../journal/reader.js';
 import type { JournaledKey } from '../journal/types.js';
 import { redactUrl } from '../redis/url.js';
 import type { Difference, VerifyReport } from '../verify/verify.js';
@@ -26,7 +26,7 @@ export async function verifyCommand(flags: VerifyFlags, out: Output): Promise<nu
   out.addUrls([...plan.sources.map((s) => s.url), plan.target.url]);
   // The journal: --backup, or the config file's safety.backup (the merge's option, SPEC §3.1).
   const backup = flags.backup ?? (plan.safety as { backup?: string }).backup;
-  const priors = backup ? await journalPriors(backup, plan) : undefined;
+  const journal = backup ? await journalPriors(backup, plan) : undefined;
 
   const interrupt = handleInterrupts({ onFirst: () => out.error(INTERRUPT_NOTICE) });
   // A status line every few seconds on stderr (SPEC §5.1's plain mode), so a long check shows life.
@@ -36,7 +36,7 @@ export async function verifyCommand(flags: VerifyFlags, out: Output): Promise<nu
     const { verify } = await import('../verify/verify.js');
     raw = await verify(
       plan,
-      { priors, sample: flags.sample },
+      { priors: journal?.priors, windows: journal?.windows.read, sample: flags.sample },
       {
         signal: interrupt.signal,
         log: (line) => out.info(line),
@@ -52,6 +52,7 @@ export async function verifyCommand(flags: VerifyFlags, out: Output): Promise<nu
     );
   } finally {
     interrupt.dispose();
+    await journal?.windows.close();
   }
   const report = out.redactDeep(raw);
   let code =
@@ -101,7 +102,10 @@ function summaryLine(r: VerifyReport): string {
  * The journal's priors (`--backup FILE`). A journal of another target or of another plan is refused
  * (exit 2): its priors would be folded with other sources or strategies, and every key would differ.
  */
-async function journalPriors(file: string, plan: MergePlan): Promise<AsyncIterable<JournaledKey>> {
+async function journalPriors(
+  file: string,
+  plan: MergePlan,
+): Promise<{ priors: AsyncIterable<JournaledKey>; windows: Awaited<ReturnType<typeof openWindows>> }> {
   const journal = await openJournal(file);
   const { header } = journal;
   if (!journalTargetIs(header, plan.target.url)) {
@@ -116,5 +120,5 @@ async function journalPriors(file: string, plan: MergePlan): Promise<AsyncIterab
       `${file} records a run with other sources, strategies or merge options; verify with that run's configuration, or without --backup`,
     );
   }
-  return journal.firstPriors();
+  return { priors: journal.firstPriors(), windows: await openWindows(file) };
 }

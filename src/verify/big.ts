@@ -13,6 +13,7 @@ import {
   compareHeld,
   type Held,
   HeldValue,
+  JournalValue,
   type Mismatch,
   type Recipe,
   RemoteValue,
@@ -27,11 +28,13 @@ import {
  * journaled prior, which the journal reader holds anyway) take part from memory.
  */
 
-export function isBig(observed: Observed | null | undefined): boolean {
-  return observed?.value instanceof RemoteValue;
+/** Read in windows: a big key on a server, or a big prior in the journal. */
+export function isBig(observed: Pick<Observed, 'value'> | null | undefined): boolean {
+  return observed?.value instanceof RemoteValue || observed?.value instanceof JournalValue;
 }
 
-const isHeld = (v: unknown): v is Held => v instanceof RemoteValue || v instanceof HeldValue;
+const isHeld = (v: unknown): v is Held =>
+  v instanceof RemoteValue || v instanceof HeldValue || v instanceof JournalValue;
 
 function asHeld(o: Observed): Observed {
   if (o.type === 'other' || isHeld(o.value)) return o;

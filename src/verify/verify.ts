@@ -2,6 +2,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import type { MergePlan, TlsPlan } from '../config/plan.js';
 import type { DataType, NativeType } from '../decide/types.js';
 import { ConnectionError } from '../errors.js';
+import type { WindowLoader } from '../journal/reader.js';
 import type { JournaledKey, PriorState } from '../journal/types.js';
 import { askTypes, TYPE_ORDER } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
@@ -32,7 +33,7 @@ import {
 } from './expect.js';
 import { type FieldTtls, fieldTtlMismatch, fieldTtlsOf, keepsFieldTtls } from './field-ttls.js';
 import { showExpected, showFound } from './show.js';
-import { type Mismatch, RemoteValue, refused } from './windowed.js';
+import { JournalValue, type Mismatch, RemoteValue, refused } from './windowed.js';
 
 export interface VerifyOptions {
   /**
@@ -40,6 +41,12 @@ export interface VerifyOptions {
    * checked exactly against fold(prior, sources); every other key as without a journal.
    */
   priors?: AsyncIterable<JournaledKey>;
+  /**
+   * Reads a big key's prior state from the journal, a window at a time, by the offsets its PriorState
+   * 'windows' names (`openWindows(file).read`): such a key is then checked exactly too. Without it,
+   * those keys are checked as without a journal.
+   */
+  windows?: WindowLoader;
   /** Check this many random keys of the sources instead of all. */
   sample?: number;
   /** How far a TTL may be off, in ms (default 2,000, plus the server's TTL step). */
@@ -152,6 +159,7 @@ export async function verify(
     target,
     sources,
     rules,
+    windows: options.windows,
     record(key, outcomes, found, origin) {
       const passing = outcomes.filter((o) => matches(found, o, rules));
       if (passing.length === 0) {
@@ -267,6 +275,8 @@ interface Checker {
   target: Side;
   sources: Side[];
   rules: Rules;
+  /** Reads the journal's windows of a big key's prior (VerifyOptions.windows). */
+  windows?: WindowLoader;
   /** `origin`: the field TTLs of a value as read (a source's or the prior's), by the value itself. */
   record(
     key: Buffer,
@@ -314,6 +324,12 @@ async function checkKeys(
     ...c.sources.map((side, j) => valuesOf(side, sourceKeys[j]!, sourceTypes[j]!, c.plan.write)),
   ]);
   const multiTarget = c.target.caps.multiTypeNames;
+  // The journal's priors of these keys as values; a big one is walked in the journal when compared.
+  const priors = new Map<Buffer, Observed | null | string>();
+  for (const key of multiTarget ? [] : keys) {
+    const journaled = opts.priors?.get(key.toString('latin1'));
+    if (journaled) priors.set(key, await priorObserved(journaled.prior, c.windows));
+  }
   const big: { key: Buffer; starts: Outcome[]; holders: Observed[]; found: Observed | null }[] = [];
   keys.forEach((key, i) => {
     // Every source's values of the key in declared order (several types of one name in TYPE_ORDER).
@@ -322,7 +338,7 @@ async function checkKeys(
     let starts = unknownPriors();
     if (journaled && multiTarget) c.priorUnused(MULTI_TYPE_PRIOR);
     else if (journaled) {
-      const prior = priorObserved(journaled.prior);
+      const prior = priors.get(key)!;
       if (typeof prior === 'string') c.priorUnused(prior);
       else {
         starts = [knownPrior(prior)];
@@ -349,7 +365,8 @@ async function checkKeys(
         origins.set(o.value, (o as Observed).fieldTtls);
     }
     for (const step of steps) {
-      if (isBig(step.found) || step.holders.some(isBig)) big.push({ key, ...step });
+      const bigPrior = step.starts.some((s) => s.kind === 'exact' && isBig(s));
+      if (bigPrior || isBig(step.found) || step.holders.some(isBig)) big.push({ key, ...step });
       else c.record(key, foldOutcomes(step.starts, step.holders, c.rules), step.found, (v) => origins.get(v));
     }
   });
@@ -483,15 +500,19 @@ async function valuesOf(
 }
 
 /** A journaled prior as a value, or the reason it cannot be one (the key is then checked without it). */
-function priorObserved(prior: PriorState): Observed | null | string {
+async function priorObserved(prior: PriorState, windows?: WindowLoader): Promise<Observed | null | string> {
   if (prior.kind === 'absent') return null;
   const ttl = prior.expireAt === null ? null : prior.expireAt - Date.now();
   if (prior.kind === 'native') {
     const type = prior.type as DataType;
     return { type, value: fromImage(type, prior.value), ttl };
   }
-  // A big key's prior, journaled in windows, would have to be read back whole to fold over it.
-  if (prior.kind === 'windows') return 'prior journaled in windows (a big key): checked as if unknown';
+  if (prior.kind === 'windows') {
+    // A big key's prior, journaled in windows: walked in the journal when it is compared.
+    if (!windows)
+      return 'prior journaled in windows (a big key), and no reader of its windows: checked as if unknown';
+    return { type: prior.type, value: await JournalValue.open(prior.type, prior.at, windows), ttl };
+  }
   try {
     const { type, value, fieldExpiries } = decodePayload(prior.payload);
     const fieldTtls = fieldExpiries && new Map(fieldExpiries.map(([f, at]) => [f.toString('latin1'), at]));

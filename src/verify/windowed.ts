@@ -1,5 +1,7 @@
 import type { MergeOptions, NativeType } from '../decide/types.js';
 import { ConnectionError } from '../errors.js';
+import type { WindowLoader } from '../journal/reader.js';
+import type { WindowedType } from '../journal/types.js';
 import type { Reply } from '../redis/pipe.js';
 import type { Transport } from '../redis/transport.js';
 import { SeenKeys } from '../scan/seen-keys.js';
@@ -156,6 +158,78 @@ export class HeldValue implements Held {
   }
 }
 
+/**
+ * A big key's prior state as the journal holds it (PriorState 'windows', journal/big-prior.ts), read a
+ * window at a time from the journal: never whole in memory. A member that the backup's SCAN returned
+ * twice is given once (a 64-bit fingerprint per member: ~11 bytes each while it is walked). It cannot
+ * be looked up by field: a comparison walks it instead (exactKeyedOverBase). `open` reads it once to
+ * count it.
+ */
+export class JournalValue implements Held {
+  private constructor(
+    readonly type: WindowedType,
+    readonly size: number,
+    private readonly at: readonly number[],
+    private readonly load: WindowLoader,
+  ) {}
+
+  static async open(type: WindowedType, at: readonly number[], load: WindowLoader): Promise<JournalValue> {
+    let size = 0;
+    for await (const window of new JournalValue(type, 0, at, load).windows()) {
+      size +=
+        type === 'string' ? (window[0] as Buffer).length : keyed(type) ? window.length / 2 : window.length;
+    }
+    return new JournalValue(type, size, at, load);
+  }
+
+  async *windows(from = 0): AsyncGenerator<unknown[]> {
+    const seen = this.type === 'set' || keyed(this.type) ? new SeenKeys() : undefined;
+    let skip = from;
+    let text: Buffer[] = [];
+    let textBytes = 0;
+    for (const offset of this.at) {
+      let items = await this.load(offset);
+      if (this.type === 'string') {
+        // Cut as the target's windows are cut (STRING_CHUNK), so that chunks compare one to one.
+        text.push(...items);
+        textBytes += items.reduce((n, b) => n + b.length, 0);
+        while (textBytes >= STRING_CHUNK) {
+          const all = Buffer.concat(text);
+          yield [all.subarray(0, STRING_CHUNK)];
+          text = [all.subarray(STRING_CHUNK)];
+          textBytes -= STRING_CHUNK;
+        }
+        continue;
+      }
+      if (seen) items = firstSeen(this.type, items, seen);
+      if (skip > 0) {
+        const dropped = Math.min(skip, items.length);
+        items = items.slice(dropped);
+        skip -= dropped;
+      }
+      if (items.length > 0) yield items;
+    }
+    if (textBytes > 0) yield [Buffer.concat(text)];
+  }
+
+  lookup(): Promise<(Buffer | null)[]> {
+    return Promise.reject(new Error('internal: a journaled big prior is walked, not looked up'));
+  }
+}
+
+const keyed = (type: NativeType): boolean => type === 'hash' || type === 'zset';
+
+/** The window's members (with their values) that `seen` has not had yet, recording them. */
+function firstSeen(type: NativeType, items: Buffer[], seen: SeenKeys): Buffer[] {
+  if (type === 'set') return items.filter((m) => seen.add(m));
+  const out: Buffer[] = [];
+  const member = type === 'zset' ? 1 : 0;
+  for (let i = 0; i < items.length; i += 2) {
+    if (seen.add(items[i + member]!)) out.push(items[i]!, items[i + 1]!);
+  }
+  return out;
+}
+
 const id = (b: Buffer): string => b.toString('latin1');
 
 /** A keyed window's fields and their values (zset: scores; set: a mark). */
@@ -259,6 +333,7 @@ function foldField(type: NativeType, values: (Buffer | null)[], opts: MergeOptio
  * of every side is on the target. Memory: a window of the target and the sides' answers for it.
  */
 async function exactKeyed(found: Held, sides: Held[], opts: MergeOptions): Promise<Mismatch | null> {
+  if (sides[0] instanceof JournalValue) return exactKeyedOverBase(found, sides[0], sides.slice(1), opts);
   const type = found.type;
   const expectedOf = async (fields: Buffer[]): Promise<(Buffer | null)[]> => {
     const per = await Promise.all(sides.map((s) => s.lookup(fields)));
@@ -297,6 +372,63 @@ async function exactKeyed(found: Held, sides: Held[], opts: MergeOptions): Promi
       }
     }
   }
+  return null;
+}
+
+/**
+ * Exact, keyed, over a base that can only be walked (a journaled big prior: JournalValue): every field
+ * of the base is on the target with the fold of it over the base and the merged sides; every field of
+ * a merged side that the base lacks (known by fingerprint, ~11 bytes a field of the base) is on the
+ * target with the fold over the merged sides; and the target holds no other field (its size is the
+ * count of those). Memory: a window, the base's fingerprints.
+ */
+async function exactKeyedOverBase(
+  found: Held,
+  base: JournalValue,
+  merged: Held[],
+  opts: MergeOptions,
+): Promise<Mismatch | null> {
+  const type = found.type;
+  const inBase = new SeenKeys();
+  let fields = 0;
+  const differs = (field: Buffer, want: Buffer | null, have: Buffer | null): Mismatch | null =>
+    want !== null && have !== null && sameField(type, want, have)
+      ? null
+      : { expected: showField(type, field, want), found: showField(type, field, have) };
+  for await (const window of base.windows()) {
+    const { fields: names, values } = split(type, window as Buffer[]);
+    for (const name of names) inBase.add(name);
+    fields += names.length;
+    const [have, ...per] = await Promise.all([found, ...merged].map((side) => side.lookup(names)));
+    for (let i = 0; i < names.length; i++) {
+      const want = foldField(type, [values[i]!, ...per.map((p) => p[i]!)], opts);
+      const mismatch = differs(names[i]!, want, have![i]!);
+      if (mismatch) return mismatch;
+    }
+  }
+  for (const [j, side] of merged.entries()) {
+    for await (const window of side.windows()) {
+      // Each field once: where the base lacks it and no earlier merged side has it.
+      const names = split(type, window as Buffer[]).fields.filter((f) => !inBase.has(f));
+      if (names.length === 0) continue;
+      const [have, ...per] = await Promise.all([found, ...merged].map((m) => m.lookup(names)));
+      for (let i = 0; i < names.length; i++) {
+        if (per.slice(0, j).some((p) => p[i] !== null)) continue;
+        fields++;
+        const mismatch = differs(
+          names[i]!,
+          foldField(
+            type,
+            per.map((p) => p[i]!),
+            opts,
+          ),
+          have![i]!,
+        );
+        if (mismatch) return mismatch;
+      }
+    }
+  }
+  if (found.size !== fields) return { expected: `${type} of ${fields} ${NAMES[type]}`, found: 'more' };
   return null;
 }
 

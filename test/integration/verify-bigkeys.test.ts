@@ -4,9 +4,13 @@
  * element are named. The windows are checked with MONITOR: no whole read (HGETALL, LRANGE 0 -1) of
  * a big key reaches any server.
  */
+
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { verify } from '../../src/index.js';
+import { openJournal, openWindows, verify } from '../../src/index.js';
 import type { MergeConfig } from './helpers.js';
 import { useServers } from './helpers.js';
 
@@ -85,4 +89,67 @@ describe('verify on big keys', () => {
     expect(seen.filter((a) => a.startsWith('hgetall') || /^lrange \S+ 0 -1/.test(a))).toEqual([]);
     expect(seen.some((a) => a.startsWith('hscan hm'))).toBe(true);
   }, 240_000);
+
+  it("with the journal, a big target key's prior (journaled in windows) is folded exactly: a tamper of the target's own part is named", async () => {
+    const M = 6_000;
+    const range = (p: string): string[] => Array.from({ length: M }, (_, i) => `${p}${i}`);
+    const [s] = servers.s as [Redis];
+    await servers.t.hset('bh', ...range('f').flatMap((f) => [f, 't']));
+    await s.hset('bh', ...range('g').flatMap((f) => [f, 's']), 'f0', 's');
+    await servers.t.sadd('bs', ...range('t'));
+    await s.sadd('bs', ...range('s'));
+    await servers.t.zadd('bz', ...range('m').flatMap((m, i) => [i, m]));
+    await s.zadd('bz', 100, 'm5', ...range('n').flatMap((m, i) => [i, m]));
+    await servers.t.rpush('bl', ...range('t'));
+    await s.rpush('bl', ...range('a'));
+    await servers.t.set('bstr', 'y'.repeat(3_000_000));
+    await s.set('bstr', 'x'.repeat(2_500_000));
+    await servers.t.pexpire('bh', 600_000);
+    const config: MergeConfig = {
+      strategies: { default: 'merge', string: 'override', stream: 'override' },
+      merge: { hashField: 'source', zsetScore: 'sum', list: 'append' },
+      write: { bigKeyElements: 1_000, bigKeyBytes: 100_000 },
+    };
+    const backup = join(await mkdtemp(join(tmpdir(), 'kvmerge-verify-big-')), 'run.journal');
+    expect((await servers.merge(config, { backup })).outcome).toBe('done');
+    const kinds = new Set<string>();
+    for await (const { prior } of (await openJournal(backup)).firstPriors()) kinds.add(prior.kind);
+    expect([...kinds]).toEqual(['windows']);
+
+    const plan = servers.plan(config);
+    const check = async () => {
+      const windows = await openWindows(backup);
+      try {
+        return await verify(plan, {
+          priors: (await openJournal(backup)).firstPriors(),
+          windows: windows.read,
+        });
+      } finally {
+        await windows.close();
+      }
+    };
+    expect(await check()).toMatchObject({ checked: 5, exact: 5, priorsUnused: [], differences: 0 });
+    // A tamper of what only the prior held, which without the journal no check can tell; the string,
+    // overridden, is compared with the source's whatever its prior.
+    const tampers: [string, () => Promise<unknown>, RegExp, boolean][] = [
+      ['bh', () => servers.t.hset('bh', 'f4000', 'X'), /"f4000": "t"/, false],
+      ['bh', () => servers.t.hset('bh', 'zzz', 'X'), /hash of 12000 fields/, false],
+      ['bs', () => servers.t.srem('bs', 't3000'), /member "t3000"/, false],
+      ['bz', () => servers.t.zadd('bz', 7_777, 'm5'), /"m5": 105/, false],
+      ['bl', () => servers.t.lset('bl', 10, 'X'), /"t10" at \[10\]/, false],
+      ['bstr', () => servers.t.setrange('bstr', 1_500_000, 'z'), /at byte 1048576\+/, true],
+      // Small now, on every side but the prior: still compared with the prior walked in the journal.
+      ['bs', () => servers.t.multi().del('bs').sadd('bs', 's1').exec(), /member "t\d+"/, true],
+    ];
+    for (const [key, tamper, expected, loose] of tampers) {
+      const before = (await servers.t.dumpBuffer(key))!;
+      const ttl = await servers.t.pttl(key);
+      await tamper();
+      expect((await verify(plan)).differences, `${key}: without the journal`).toBe(loose ? 1 : 0);
+      const report = await check();
+      expect(report.listed.map((d) => d.key)).toEqual([key]);
+      expect(report.listed[0]!.expected).toMatch(expected);
+      await servers.t.restore(key, Math.max(ttl, 0), before, 'REPLACE');
+    }
+  }, 120_000);
 });
