@@ -610,8 +610,18 @@ function showItem(type: NativeType, item: unknown): string {
 }
 
 function itemMismatch(type: NativeType, shown: Held, at: ZipMismatch, what?: string): Mismatch {
-  const where = type === 'string' ? `at byte ${at.index * STRING_CHUNK}+` : `at [${at.index}]`;
   const whole = what ?? `${type === 'list' ? 'a list' : showHeld(shown)} with`;
+  if (type === 'string') {
+    // Two chunks that differ: shown from their first differing byte, which is named.
+    const a = (at.expected as Buffer | undefined) ?? Buffer.alloc(0);
+    const b = (at.found as Buffer | undefined) ?? Buffer.alloc(0);
+    let d = 0;
+    while (d < a.length && d < b.length && a[d] === b[d]) d++;
+    const where = `at byte ${at.index * STRING_CHUNK + d}`;
+    const tail = (x: Buffer): string => (d < x.length ? showBytes(x.subarray(d)) : 'the end');
+    return { expected: `${whole} ${tail(a)} ${where}`, found: `${tail(b)} ${where}` };
+  }
+  const where = `at [${at.index}]`;
   return {
     expected: `${whole} ${showItem(type, at.expected)} ${where}`,
     found: `${showItem(type, at.found)} ${where}`,

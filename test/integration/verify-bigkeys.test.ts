@@ -137,7 +137,7 @@ describe('verify on big keys', () => {
       ['bs', () => servers.t.srem('bs', 't3000'), /member "t3000"/, false],
       ['bz', () => servers.t.zadd('bz', 7_777, 'm5'), /"m5": 105/, false],
       ['bl', () => servers.t.lset('bl', 10, 'X'), /"t10" at \[10\]/, false],
-      ['bstr', () => servers.t.setrange('bstr', 1_500_000, 'z'), /at byte 1048576\+/, true],
+      ['bstr', () => servers.t.setrange('bstr', 1_500_000, 'z'), /"x+"…\(\d+ bytes\) at byte 1500000,/, true],
       // Small now, on every side but the prior: still compared with the prior walked in the journal.
       ['bs', () => servers.t.multi().del('bs').sadd('bs', 's1').exec(), /member "t\d+"/, true],
     ];

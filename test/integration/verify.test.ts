@@ -169,7 +169,7 @@ describe('verify', () => {
         `a list that ends with the sources' elements: "c" at [3], no TTL`,
         'list of 6 elements, "X" at [3], no TTL',
       ],
-      str: ['string of 3 bytes with "two" at byte 0+, no TTL', 'string of 3 bytes, "tWo" at byte 0+, no TTL'],
+      str: ['string of 3 bytes with "wo" at byte 1, no TTL', 'string of 3 bytes, "Wo" at byte 1, no TTL'],
     });
     // With the journal, a merged key is its prior merged with the sources: the first wrong field is named.
     const exact = await byKey({ priors: iterate(priors) });
