@@ -9,6 +9,7 @@ import { toolVersion } from '../version.js';
 import type { Command } from '../write/commands.js';
 import { sendIdempotent } from '../write/confirm.js';
 import type { TargetClock } from '../write/ttl.js';
+import { restoreTempKey } from './big-prior.js';
 import { JournalFile } from './file.js';
 import { FORMAT_VERSION, type JournalHeader } from './format.js';
 import { type BigPriors, readPriors, restoreKeys } from './prior.js';
@@ -232,6 +233,15 @@ export class Backup {
     const path = plan.safety.backup!;
     if (state) {
       const file = await JournalFile.reopen(path, state.end.validBytes);
+      // A big key is put back under a temporary key (big-prior.ts): announced first, like any other,
+      // so that a resume killed during the put-back leaves nothing a rollback or resume does not delete.
+      const restoring = state.unsettled.filter((u) => u.prior.kind === 'windows' && caps.rename);
+      if (restoring.length > 0) {
+        await file.append(
+          restoring.map((u) => ({ kind: 'temp' as const, key: restoreTempKey(u.key) })),
+          true,
+        );
+      }
       await putBack(path, target, caps, clock, state);
       await file.append([{ kind: 'resumed', at: new Date().toISOString() }], true);
       return new Backup(file, target, caps, clock, state, plan.write);

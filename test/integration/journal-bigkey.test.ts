@@ -178,6 +178,42 @@ describe('a big key in the backup journal', () => {
   }, 120_000);
 });
 
+describe('a big key put back by a resume that is itself interrupted', () => {
+  const servers = useServers(2);
+
+  it("the put-back's temporary key is journaled before it is built: a rollback after deletes it", async () => {
+    const BIG = 3_000;
+    const items = (tag: string) => Array.from({ length: BIG }, (_, i) => `${tag}${i}`);
+    await servers.s[0]!.rpush('BL', ...items('a'));
+    await servers.s[1]!.rpush('BL', ...items('b'));
+    const before = await digest(servers.target);
+    const config = {
+      strategies: { list: 'merge' },
+      merge: { list: 'append' },
+      write: { bigKeyElements: 1_000 },
+    };
+    const backup = journalPath();
+    expect((await servers.merge(config, { backup })).outcome).toBe('done');
+    const after = await digest(servers.target);
+    // The crash came after the second source's append to BL (a prior in windows: the first source's
+    // 3,000 elements) was sent, before it was marked applied; BL's first prior is "absent".
+    const crashed = journalPath();
+    await forgetApplied(backup, crashed, [1]);
+    const resumed = await servers.merge(config, { backup: crashed, resume: true });
+    expect(resumed.outcome, resumed.error).toBe('done');
+    expect(await digest(servers.target)).toBe(after);
+    const tmp = restoreTempKey(Buffer.from('BL'));
+    const temps: Buffer[] = [];
+    for await (const r of readRecords(crashed)) if (r.kind === 'temp') temps.push(r.key);
+    expect(temps).toContainEqual(tmp);
+    // What a resume killed half-way through that put-back leaves: part of BL under the temporary key.
+    await servers.t.rpush(tmp, ...items('a').slice(0, 500));
+    expect((await rollback({ backup: crashed, target: servers.target.url })).tempKeys).toBeGreaterThan(0);
+    expect(await servers.t.keys('kvmerge-tmp:*')).toEqual([]);
+    expect(await digest(servers.target)).toBe(before);
+  }, 120_000);
+});
+
 describeServer(
   'pika-4.0.1',
   'a big key in the backup journal on a Pika 4 target (no DUMP, no RENAME)',
