@@ -3,6 +3,7 @@ import { describeKey, processBatch, type RunContext, type SourceRun } from './ba
 import type { MergePlan, TlsPlan } from './config/plan.js';
 import { ConnectionError, KvmergeError, RunError } from './errors.js';
 import { Backup, prepareBackup, type ResumeState } from './journal/backup.js';
+import { lockJournal } from './journal/lock.js';
 import { AbsenceGuess } from './probe/absence.js';
 import type { Caps } from './redis/capabilities.js';
 import { checkPermissions } from './redis/permissions.js';
@@ -62,6 +63,17 @@ const BUDGET_BIG_KEYS = 2;
  * whose `outcome` says whether the run finished, failed part-way or was interrupted.
  */
 export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<JsonReport> {
+  // One process at a time on a journal (lock.ts): two would apply the same steps twice.
+  const lock =
+    plan.safety.backup !== undefined && !plan.dryRun ? await lockJournal(plan.safety.backup) : undefined;
+  try {
+    return await mergeRun(plan, hooks);
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
   const startedAt = new Date();
   const started = now();
   const log = hooks.log ?? (() => {});

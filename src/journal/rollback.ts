@@ -10,6 +10,7 @@ import type { Command } from '../write/commands.js';
 import { sendIdempotent } from '../write/confirm.js';
 import { now } from '../write/ttl.js';
 import { JournalFile } from './file.js';
+import { type JournalLock, lockJournal } from './lock.js';
 import { dumpsPriors, restoreKeys } from './prior.js';
 import { journaledTempKeys, journalTargetIs, openJournal, openWindows, type ScanEnd } from './reader.js';
 import type { JournaledKey } from './types.js';
@@ -82,6 +83,7 @@ export async function rollback(opts: RollbackOptions, hooks: RollbackHooks = {})
   const server = await openServer(url, 'target', 'target', network);
   let pipe: Transport | undefined;
   let windows: Awaited<ReturnType<typeof openWindows>> | undefined;
+  let lock: JournalLock | undefined;
   const report: RollbackReport = {
     journal: opts.backup,
     target: header.target,
@@ -104,6 +106,8 @@ export async function rollback(opts: RollbackOptions, hooks: RollbackHooks = {})
         });
       }
     }
+    // Not beside a run or another rollback on this journal (lock.ts), from before it is read.
+    if (!opts.dryRun) lock = await lockJournal(opts.backup);
     // Every temporary key the run announced, and where its whole records end.
     const end: ScanEnd = { validBytes: 0, torn: false };
     const temps = await journaledTempKeys(opts.backup, end);
@@ -160,6 +164,7 @@ export async function rollback(opts: RollbackOptions, hooks: RollbackHooks = {})
       `the rollback stopped after ${report.keys} key(s): ${(err as Error).message.split('\n')[0]}; run it again to finish (it is safe to repeat)`,
     );
   } finally {
+    await lock?.release();
     await windows?.close();
     pipe?.close();
     await closeServer(server);

@@ -27,7 +27,8 @@ export interface StopAt {
   bytes?: number;
   afterMs?: number;
   signal?: NodeJS.Signals;
-  reached?: () => void;
+  /** Called with the CLI's pid (to SIGCONT a stopped one, say). */
+  reached?: (pid: number) => void;
 }
 
 export function kvmerge(args: string[], stopAt?: StopAt): Promise<CliRun> {
@@ -59,7 +60,7 @@ export function kvmerge(args: string[], stopAt?: StopAt): Promise<CliRun> {
         const late = stopAt.afterMs !== undefined && Date.now() - started >= stopAt.afterMs;
         if ((late || (stopAt.bytes !== undefined && size >= stopAt.bytes)) && stoppedAt === undefined) {
           stoppedAt = size;
-          stopAt.reached?.();
+          stopAt.reached?.(child.pid!);
           if (stopAt.signal) child.kill(stopAt.signal);
           return;
         }

@@ -177,6 +177,62 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
     expect(await digest(servers.target)).toBe(before);
   }, 60_000);
 
+  it('one kvmerge at a time on a journal: a resume or rollback beside a live run is refused; a dead one is taken over', async () => {
+    const cfg = await config();
+    const ref = await reference(cfg);
+    await servers.flush();
+    await seedAll(servers.t, servers.s);
+    const journal = fresh('locked.journal');
+    let pid = 0;
+    // The run stops (SIGSTOP) part-way, as a run on a slow or stalled machine: alive, its journal open.
+    const stopped = kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
+      journal,
+      bytes: 20_000,
+      signal: 'SIGSTOP',
+      reached: (p) => {
+        pid = p;
+      },
+    });
+    await expect.poll(() => pid, { timeout: 30_000 }).toBeGreaterThan(0);
+    try {
+      const during = await digest(servers.target);
+      const resume = await kvmerge(['-c', cfg, '--backup', journal, '--resume']);
+      expect(resume.code).toBe(2);
+      expect(resume.stderr).toMatch(
+        new RegExp(
+          `^kvmerge: --backup: .* is in use by another kvmerge \\(pid ${pid} on .*delete .*locked\\.journal\\.lock\\n$`,
+        ),
+      );
+      const undo = await kvmerge(['rollback', '--backup', journal, '-t', servers.target.url]);
+      expect(undo.code).toBe(2);
+      expect(undo.stderr).toMatch(/is in use by another kvmerge/);
+      expect(await digest(servers.target)).toBe(during);
+    } finally {
+      // Never left stopped, whatever failed above.
+      process.kill(pid, 'SIGCONT');
+    }
+    const run = await stopped;
+    expect(run.code, run.stderr).toBe(0);
+    expect(await digest(servers.target)).toBe(ref.digest);
+    await expect(stat(`${journal}.lock`)).rejects.toThrow();
+
+    // A run killed with -9 leaves its lock; its process is gone, so a resume takes the lock over.
+    await servers.flush();
+    await seedAll(servers.t, servers.s);
+    const killedJournal = fresh('killed-lock.journal');
+    const killed = await kvmerge(['-c', cfg, '--backup', killedJournal, '--quiet'], {
+      journal: killedJournal,
+      bytes: 20_000,
+      signal: 'SIGKILL',
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    expect((await stat(`${killedJournal}.lock`)).isFile()).toBe(true);
+    const resumed = await kvmerge(['-c', cfg, '--backup', killedJournal, '--resume', '--quiet']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await digest(servers.target)).toBe(ref.digest);
+    await expect(stat(`${killedJournal}.lock`)).rejects.toThrow();
+  }, 120_000);
+
   it('--resume with another plan or another target is refused (exit 2) and writes nothing', async () => {
     const cfg = await config();
     await seedAll(servers.t, servers.s);
