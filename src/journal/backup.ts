@@ -190,8 +190,8 @@ async function checkDump(target: Transport, caps: Caps, clock: TargetClock): Pro
     await readPriors(target, caps, clock, [Buffer.from(`kvmerge-journal-check:${randomUUID()}`)]);
   } catch (err) {
     throw new ConnectionError(
-      `--backup cannot read the target's keys (${(err as Error).message}); grant the target user DUMP and PTTL ` +
-        '(e.g. ACL SETUSER <user> +dump +pttl), or run without --backup',
+      `--backup cannot read the target's keys (${(err as Error).message}); grant the target user DUMP and PEXPIRETIME ` +
+        '(PTTL before Redis 7.0; e.g. ACL SETUSER <user> +dump +pexpiretime +pttl), or run without --backup',
     );
   }
 }

@@ -56,9 +56,11 @@ export async function readPriors(
 ): Promise<PriorState[]> {
   if (keys.length === 0) return [];
   if (dumpsPriors(caps)) {
-    return big ? await readSizedPriors(target, caps, clock, keys, big) : await readDumps(target, clock, keys);
+    return big
+      ? await readSizedPriors(target, caps, clock, keys, big)
+      : await readDumps(target, caps, clock, keys);
   }
-  const expiry = expiryFrom(clock);
+  const { command: expiryOf, read: expiry } = expiryAsk(caps, clock);
   const typed = caps.multiTypeNames && stepTypes !== undefined;
   // Pika 4.0's TYPE may name the type of a deleted key: EXISTS decides (capabilities.ts, staleType).
   // Pika 3.x: the types the name holds (PTYPE, XLEN), of which the step's own is the prior.
@@ -70,7 +72,7 @@ export async function readPriors(
           ['EXISTS', key],
         ];
   const per = asks(Buffer.alloc(0)).length + 1;
-  const first = await target.send(keys.flatMap((key): Command[] => [...asks(key), ['PTTL', key]]));
+  const first = await target.send(keys.flatMap((key): Command[] => [...asks(key), expiryOf(key)]));
   const ttlOf = (i: number): Reply | undefined => first[per * i + per - 1];
   const types = keys.map((_key, i): ReturnType<typeof typeFromReply> => {
     if (typed) return typesFrom(caps, first, per * i).find((t) => t === stepTypes[i]) ?? null;
@@ -130,26 +132,37 @@ async function bigByCount(
   );
 }
 
-/** Reads PTTL replies as absolute expiries (target clock, ms) as of now. */
-function expiryFrom(clock: TargetClock): (pttl: Reply | undefined) => number | null {
+/**
+ * How a key's expiry is asked, and its reply read as an absolute expiry (target clock, ms; null: none).
+ * PEXPIRETIME (Redis 7.0+) gives the very millisecond, so that a rollback puts back the expiry as it
+ * was; PTTL (older servers, Pika) counts from when it is sent (a few ms early, never late).
+ */
+function expiryAsk(caps: Caps, clock: TargetClock) {
+  if (caps.expireTime) {
+    return {
+      command: (key: Buffer): Command => ['PEXPIRETIME', key],
+      read: (reply: Reply | undefined): number | null =>
+        typeof reply === 'number' && reply >= 0 ? reply : null,
+    };
+  }
   const at = targetTime(clock, now());
-  return (pttl) => (typeof pttl === 'number' && pttl >= 0 ? at + pttl : null);
+  return {
+    command: (key: Buffer): Command => ['PTTL', key],
+    read: (pttl: Reply | undefined): number | null =>
+      typeof pttl === 'number' && pttl >= 0 ? at + pttl : null,
+  };
 }
 
 /** The DUMP payload and expiry of each key, in one round trip. */
 async function readDumps(
   target: Transport,
+  caps: Caps,
   clock: TargetClock,
   keys: readonly Buffer[],
 ): Promise<PriorState[]> {
-  const expiry = expiryFrom(clock);
-  const replies = await target.send(
-    keys.flatMap((key): Command[] => [
-      ['DUMP', key],
-      ['PTTL', key],
-    ]),
-  );
-  return keys.map((_key, i) => dumpPrior(replies[2 * i], replies[2 * i + 1], expiry));
+  const expiry = expiryAsk(caps, clock);
+  const replies = await target.send(keys.flatMap((key): Command[] => [['DUMP', key], expiry.command(key)]));
+  return keys.map((_key, i) => dumpPrior(replies[2 * i], replies[2 * i + 1], expiry.read));
 }
 
 function dumpPrior(
@@ -192,15 +205,15 @@ async function readSizedPriors(
     const unsure = windowed(type) && !isBig && (bytes === undefined || bytes > clearBelow);
     return { type, isBig, unsure };
   });
+  // PTTLs count from when they are sent, never lengthened by the round trip.
+  const expiry = expiryAsk(caps, clock);
   const second: Command[] = [];
   keys.forEach((key, i) => {
     const { type, isBig, unsure } = sizes[i]!;
     if (unsure) second.push(CODECS[type as WindowedType].count(key));
     if (!isBig) second.push(['DUMP', key]);
-    second.push(['PTTL', key]);
+    second.push(expiry.command(key));
   });
-  // Expiries count from when the PTTLs were sent, never lengthened by the round trip.
-  const expiry = expiryFrom(clock);
   const replies = await target.send(second);
   const out: PriorState[] = [];
   let r = 0;
@@ -211,8 +224,8 @@ async function readSizedPriors(
     const pttl = replies[r++];
     const limit = type === 'string' ? big.bigKeyBytes : big.bigKeyElements;
     if (isBig || (typeof count === 'number' && count > limit)) {
-      out.push(await journalWindows(target, key, type as WindowedType, expiry(pttl), big.sink));
-    } else out.push(dumpPrior(payload, pttl, expiry));
+      out.push(await journalWindows(target, key, type as WindowedType, expiry.read(pttl), big.sink));
+    } else out.push(dumpPrior(payload, pttl, expiry.read));
   }
   return out;
 }

@@ -25,6 +25,8 @@ export interface Caps {
   rename: boolean;
   /** PEXPIREAT / SET PXAT / RESTORE ABSTTL keep a millisecond Unix time as given. */
   absoluteExpiry: boolean;
+  /** PEXPIRETIME gives a key's absolute expiry to the millisecond (Redis 7.0+, Valkey). */
+  expireTime: boolean;
   /** SET … PXAT (Redis 6.2 and later, every Valkey). */
   setPxat: boolean;
   /** The smallest TTL step the server keeps: 1 ms, or 1000 where it keeps whole seconds. */
@@ -80,6 +82,7 @@ function redisCaps(kind: ServerKind, version: string): Caps {
     memoryUsage: true,
     rename: true,
     absoluteExpiry: true,
+    expireTime: kind === 'valkey' || atLeast(version, 7, 0),
     setPxat: kind === 'valkey' || atLeast(version, 6, 2),
     ttlGranularityMs: 1,
     multiPairHset: true,
@@ -122,6 +125,7 @@ function pikaCaps(version: string): Caps {
     memoryUsage: false,
     rename: false,
     absoluteExpiry: false,
+    expireTime: false,
     setPxat: false,
     ttlGranularityMs: three ? 1000 : 1,
     multiPairHset: false,
