@@ -524,9 +524,17 @@ async function copyBig(
         shared: sharesName(ctx, step),
       },
     ).catch((err: unknown) => {
-      if (!(err instanceof UnconfirmedError)) throw err;
+      // A server's error reply (OOM, NOPERM, a limit) fails this key as it fails a small one, and
+      // --on-error decides whether the run goes on; anything else (a lost server) stops the run.
+      const refused = err instanceof Error && err.name === 'ReplyError';
+      if (!(err instanceof UnconfirmedError) && !refused) throw err;
+      const left =
+        step.decision.action === 'merge'
+          ? 'the windows sent before it stay merged'
+          : 'the target key was left as it was';
+      const reason = refused ? `${err.message.split('\n')[0]} (${left})` : err.message;
       record(step, { ...step.decision, action: 'fail' });
-      ctx.keyFailed(src, step.probe.targetKey, step.type, err.message, false);
+      ctx.keyFailed(src, step.probe.targetKey, step.type, reason, false);
       return 'failed' as const;
     });
     if (result === 'failed') return;

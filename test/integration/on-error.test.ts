@@ -16,6 +16,47 @@ import { hash, seed, useServers } from './helpers.js';
 const VALUE = 'v'.repeat(20_000);
 const KEYS = 300;
 
+describe('a full target and big keys (copied in windows)', () => {
+  let source: RedisServer;
+  let target: RedisServer;
+  beforeAll(async () => {
+    [source, target] = await Promise.all([
+      startRedis(),
+      startRedis({ args: ['--maxmemory', '3mb', '--maxmemory-policy', 'noeviction'] }),
+    ]);
+    const s = source.client();
+    for (const key of ['bh:1', 'bh:2']) {
+      const fields = Array.from({ length: 2_000 }, (_, i) => [`f${i}`, 'x'.repeat(2_000)]).flat();
+      await s.hset(key, ...fields);
+    }
+    await s.mset(...Array.from({ length: 50 }, (_, i) => [`small:${i}`, 'v']).flat());
+  });
+  afterAll(async () => {
+    await Promise.all([source?.stop(), target?.stop()]);
+  });
+
+  it('skip: a big key the target refuses (OOM) fails alone, left as it was, and the run goes on', async () => {
+    const report = await runMerge(
+      resolvePlan({
+        sources: [{ url: source.url, name: 'src' }],
+        target: { url: target.url },
+        write: { bigKeyElements: 500 },
+        safety: { onError: 'skip' },
+      }),
+    );
+    expect(report.outcome).toBe('failed');
+    expect(report.error).toMatch(/key\(s\) could not be merged/);
+    expect(report.totals.scanned).toBe(52);
+    expect(report.failedKeys?.map((f) => f.key).sort()).toEqual(['bh:1', 'bh:2']);
+    for (const f of report.failedKeys ?? [])
+      expect(f.reason).toMatch(/^OOM .*\(the target key was left as it was\)$/);
+    expect(report.totals.created).toBe(50);
+    const t = target.client();
+    expect(await t.exists('bh:1', 'bh:2')).toBe(0);
+    expect(await t.keys('kvmerge-tmp:*')).toEqual([]);
+  });
+});
+
 describe('a full target (maxmemory, noeviction)', () => {
   let source: RedisServer;
   let target: RedisServer;
