@@ -5,6 +5,7 @@ import { ConnectionError, KvmergeError, RunError } from './errors.js';
 import { Backup, prepareBackup, type ResumeState } from './journal/backup.js';
 import { lockJournal } from './journal/lock.js';
 import { AbsenceGuess } from './probe/absence.js';
+import type { Unit } from './probe/probe.js';
 import type { Caps } from './redis/capabilities.js';
 import { checkPermissions } from './redis/permissions.js';
 import { type NetworkOptions, RespPipe } from './redis/pipe.js';
@@ -26,6 +27,7 @@ import { Tally } from './report/tally.js';
 import type { JsonReport, ProgressSink, RunOutcome } from './report/types.js';
 import { scanBatches } from './scan/scanner.js';
 import { SeenKeys } from './scan/seen-keys.js';
+import { sourceKeyOf } from './scan/source-key.js';
 import { toolVersion } from './version.js';
 import { ByteBudget } from './write/budget.js';
 import { TempKeys } from './write/temp-keys.js';
@@ -158,35 +160,40 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
       log(
         `resuming ${plan.safety.backup}: ${resumed.finished} source(s) finished, ${resumed.applied} key(s) of the ` +
           `next already applied, ${resumed.putBack} key(s) with an unknown outcome put back, ` +
-          `${resumed.tempKeys} temporary key(s) removed`,
+          `${resumed.tempKeys} temporary key(s) removed` +
+          (resumed.failed > 0
+            ? `, ${resumed.failed} key(s) a finished source did not apply put back to be applied again`
+            : ''),
       );
     }
   }
 
+  const sourceRun = (index: number): SourceRun => ({
+    index,
+    plan: plan.sources[index]!,
+    redis: sources[index]!.control,
+    nodes: sources[index]!.nodes,
+    cluster: clusterView(sources[index]!),
+    pipe: sourcePipes[index]!,
+    dumps: sourceInfos[index]!.dump !== false,
+    nativeReason: sourceInfos[index]!.dump === false ? 'source has no DUMP' : undefined,
+    caps: sourceInfos[index]!,
+    earlier: plan.sources.slice(0, index).map((s, j) => ({
+      pipe: sourcePipes[j]!,
+      caps: sourceInfos[j]!,
+      prefix: s.prefix,
+      match: s.match === undefined ? undefined : Buffer.from(s.match),
+    })),
+  });
+
   let outcome: RunOutcome = 'done';
   let error: string | undefined;
   try {
+    if (ctx.backup) await retryFailed(ctx, ctx.backup, sourceRun);
     for (let index = 0; index < plan.sources.length; index++) {
       if (ctx.stopped || hooks.signal?.aborted) break;
       if (ctx.backup?.sourceFinished(index)) continue;
-      const source: SourceRun = {
-        index,
-        plan: plan.sources[index]!,
-        redis: sources[index]!.control,
-        nodes: sources[index]!.nodes,
-        cluster: clusterView(sources[index]!),
-        pipe: sourcePipes[index]!,
-        dumps: sourceInfos[index]!.dump !== false,
-        nativeReason: sourceInfos[index]!.dump === false ? 'source has no DUMP' : undefined,
-        caps: sourceInfos[index]!,
-        earlier: plan.sources.slice(0, index).map((s, j) => ({
-          pipe: sourcePipes[j]!,
-          caps: sourceInfos[j]!,
-          prefix: s.prefix,
-          match: s.match === undefined ? undefined : Buffer.from(s.match),
-        })),
-      };
-      await mergeSource(ctx, source, hooks);
+      await mergeSource(ctx, sourceRun(index), hooks);
       if (!ctx.stopped && !hooks.signal?.aborted) await ctx.backup?.sourceDone(index);
     }
   } catch (err) {
@@ -238,6 +245,40 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
  * declared order whatever the concurrency (SPEC §1.2). The scan pulls a new batch only when a
  * slot is free, so memory holds at most `concurrency` batches (SPEC §2.2).
  */
+/**
+ * Resume (SPEC §6.3): the keys a finished source did not apply (their step failed under --on-error
+ * skip), put back into their first prior when the journal was opened, go through every finished
+ * source again, in order, before the run goes on; the source it stopped in and the later ones apply
+ * them in their own pass. So each ends as the fold over every source, as a run without the failure
+ * leaves it. Marked retried once every finished source had them (a key that fails again stays failed).
+ */
+async function retryFailed(
+  ctx: RunContext,
+  backup: Backup,
+  sourceRun: (index: number) => SourceRun,
+): Promise<void> {
+  const keys = backup.retryKeys();
+  if (keys.length === 0) return;
+  const { batchSize } = ctx.plan.write;
+  for (let index = 0; index < ctx.plan.sources.length && backup.sourceFinished(index); index++) {
+    const src = sourceRun(index);
+    const units = keys.flatMap((targetKey): Unit[] => {
+      const key = sourceKeyOf(src.plan, targetKey);
+      // Only a question: a key this source does not hold is not counted.
+      return key === undefined ? [] : [{ key, ifHeld: true }];
+    });
+    for (let i = 0; i < units.length; i += batchSize) {
+      if (ctx.stopped || ctx.signal?.aborted) return;
+      try {
+        await processBatch(ctx, src, units.slice(i, i + batchSize));
+      } catch (err) {
+        ctx.stopped ??= asRunError(err);
+      }
+    }
+  }
+  if (!ctx.stopped && !ctx.signal?.aborted) await backup.retried(keys);
+}
+
 async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Promise<void> {
   const { write } = ctx.plan;
   // The keyspace only feeds the progress estimate: a user who may not ask gets one from the cursor.

@@ -16,6 +16,7 @@ import { type BigPriors, readPriors, restoreKeys } from './prior.js';
 import {
   journaledKey,
   journalTargetIs,
+  openJournal,
   openWindows,
   readHeader,
   readRecords,
@@ -63,6 +64,11 @@ export interface ResumeState {
   unsettled: JournaledKey[];
   /** Temporary keys the run announced: deleted before going on. */
   tempKeys: Buffer[];
+  /**
+   * Keys a step of a finished source did not apply (it failed under --on-error skip, or its source key
+   * expired meanwhile): put back to their first prior and applied again through every source.
+   */
+  failed: Buffer[];
   /** Where whole records end (a torn last record is cut off before appending). */
   end: ScanEnd;
 }
@@ -91,6 +97,15 @@ export async function loadResumeState(path: string, plan: MergePlan): Promise<Re
   const applied = new Map<number, Map<string, Set<string>>>();
   const unsettled = new Map<string, { source: number; step: JournaledKey }>();
   const temps = new Map<string, Buffer>();
+  const failed = new Map<string, Buffer>();
+  // A finished source's steps that never came to be applied: their keys failed (see ResumeState).
+  const settleFinished = (): void => {
+    for (const [id, { source, step }] of unsettled) {
+      if (!finished.has(source)) continue;
+      failed.set(step.key.toString('latin1'), step.key);
+      unsettled.delete(id);
+    }
+  };
   for await (const record of readRecords(path, end)) {
     switch (record.kind) {
       case 'before':
@@ -112,11 +127,15 @@ export async function loadResumeState(path: string, plan: MergePlan): Promise<Re
         break;
       }
       case 'sourceDone':
-        // Its steps that were never applied (failed, expired) are settled too: a later source may have
-        // written those keys since, so they are never put back.
+        // Its steps that were never applied (failed, expired) are not put back alone: a later source
+        // may write those keys. Their keys are applied again from their first prior (ResumeState.failed).
         finished.add(record.source);
         applied.delete(record.source);
-        for (const [id, step] of unsettled) if (step.source === record.source) unsettled.delete(id);
+        settleFinished();
+        break;
+      case 'retried':
+        for (const key of record.keys) failed.delete(key.toString('latin1'));
+        settleFinished();
         break;
       case 'temp':
         temps.set(record.key.toString('latin1'), record.key);
@@ -128,10 +147,13 @@ export async function loadResumeState(path: string, plan: MergePlan): Promise<Re
         );
     }
   }
+  // A failed key is applied again through every source: none of its steps counts as applied.
+  for (const keys of applied.values()) for (const name of failed.keys()) keys.delete(name);
   return {
     header,
     finished,
     applied,
+    failed: [...failed.values()],
     // Undone last first: where one key has several unsettled steps (the types of a Pika 3.x name), a
     // later step's prior is what an earlier step left, and the earliest prior must be the last put back.
     unsettled: [...unsettled.values()].reverse().map(({ step }) => step),
@@ -181,6 +203,38 @@ async function putBack(
   for (let i = 0; i < state.tempKeys.length; i += 256) {
     const dels = state.tempKeys.slice(i, i + 256).map((key): Command => ['DEL', key]);
     await sendIdempotent(target, dels, 'the target refused to delete a temporary key');
+  }
+}
+
+/**
+ * Puts each failed key (ResumeState.failed) back into its first prior, the state before the run's
+ * first change to it, read from the journal a batch at a time: the resume then applies every source's
+ * step on it again, in order.
+ */
+async function putBackFailed(
+  path: string,
+  target: Transport,
+  caps: Caps,
+  clock: TargetClock,
+  failed: readonly Buffer[],
+): Promise<void> {
+  if (failed.length === 0) return;
+  const wanted = new Set(failed.map((k) => k.toString('latin1')));
+  const journal = await openJournal(path);
+  const windows = await openWindows(path);
+  try {
+    let batch: JournaledKey[] = [];
+    for await (const entry of journal.firstPriors()) {
+      if (!wanted.has(entry.key.toString('latin1'))) continue;
+      batch.push(entry);
+      if (batch.length >= 256) {
+        await restoreKeys(target, caps, clock, batch, windows.read);
+        batch = [];
+      }
+    }
+    await restoreKeys(target, caps, clock, batch, windows.read);
+  } finally {
+    await windows.close();
   }
 }
 
@@ -243,6 +297,7 @@ export class Backup {
         );
       }
       await putBack(path, target, caps, clock, state);
+      await putBackFailed(path, target, caps, clock, state.failed);
       await file.append([{ kind: 'resumed', at: new Date().toISOString() }], true);
       return new Backup(file, target, caps, clock, state, plan.write);
     }
@@ -262,12 +317,34 @@ export class Backup {
   }
 
   /** What the resumed run's journal said, for the log line. */
-  resumeSummary(): { finished: number; applied: number; putBack: number; tempKeys: number } | undefined {
+  resumeSummary():
+    | { finished: number; applied: number; putBack: number; tempKeys: number; failed: number }
+    | undefined {
     const s = this.state;
     if (!s) return undefined;
     let applied = 0;
     for (const keys of s.applied.values()) applied += keys.size;
-    return { finished: s.finished.size, applied, putBack: s.unsettled.length, tempKeys: s.tempKeys.length };
+    return {
+      finished: s.finished.size,
+      applied,
+      putBack: s.unsettled.length,
+      tempKeys: s.tempKeys.length,
+      failed: s.failed.length,
+    };
+  }
+
+  /**
+   * The keys whose step a finished source did not apply: put back to their first prior when the
+   * journal was opened, to be applied again through every finished source, in order, before the run
+   * goes on (merge.ts).
+   */
+  retryKeys(): readonly Buffer[] {
+    return this.state?.failed ?? [];
+  }
+
+  /** Every finished source applied these keys again (durable): a later resume does not retry them. */
+  async retried(keys: readonly Buffer[]): Promise<void> {
+    await this.file.append([{ kind: 'retried', keys: [...keys] }], true);
   }
 
   /** The interrupted run finished this source: the resumed run skips it. */

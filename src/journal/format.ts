@@ -54,6 +54,12 @@ export type JournalRecord =
   /** Resume began: the interrupted run's unsettled steps were put back (informational). */
   | { kind: 'resumed'; at: string }
   /**
+   * A resume applied these keys again from their first prior, through every finished source (keys
+   * whose step failed, under --on-error skip): they are no longer failed, unless a step of it failed
+   * again (a step of a finished source left unsettled).
+   */
+  | { kind: 'retried'; keys: Buffer[] }
+  /**
    * A rollback began (durable before its first write): the run can no longer be resumed, since the keys
    * its journal marks applied may have been put back.
    */

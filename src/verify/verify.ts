@@ -11,9 +11,9 @@ import { closeServer, clusterView, openServer, openTransport, type Server } from
 import { tlsOptions } from '../redis/tls.js';
 import type { Transport } from '../redis/transport.js';
 import { redactUrl } from '../redis/url.js';
-import { globMatch } from '../scan/glob.js';
 import { type ScanBatch, scanBatches } from '../scan/scanner.js';
 import { SeenKeys } from '../scan/seen-keys.js';
+import { sourceKeyOf } from '../scan/source-key.js';
 import { toolVersion } from '../version.js';
 import type { Command } from '../write/commands.js';
 import { CODECS } from '../write/native/index.js';
@@ -381,13 +381,7 @@ const MULTI_TYPE_PRIOR =
 
 /** Where each target key lives on source `j` (undefined: its prefix or match rules the key out). */
 function admitted(plan: MergePlan, j: number, keys: Buffer[]): (Buffer | undefined)[] {
-  const { prefix, match } = plan.sources[j]!;
-  const pattern = match === undefined ? undefined : Buffer.from(match);
-  return keys.map((k) => {
-    if (!startsWith(k, prefix)) return undefined;
-    const key = k.subarray(prefix.length);
-    return pattern === undefined || globMatch(pattern, key) ? key : undefined;
-  });
+  return keys.map((k) => sourceKeyOf(plan.sources[j]!, k));
 }
 
 /**
@@ -670,10 +664,6 @@ function scanSide(plan: MergePlan, side: Side, match: string | undefined): Async
 
 function withPrefix(prefix: Buffer, key: Buffer): Buffer {
   return prefix.length > 0 ? Buffer.concat([prefix, key]) : key;
-}
-
-function startsWith(buf: Buffer, prefix: Buffer): boolean {
-  return buf.length >= prefix.length && buf.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
 }
 
 function keyField(key: Buffer): { key: string } | { keyBase64: string } {

@@ -233,6 +233,41 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
     await expect(stat(`${killedJournal}.lock`)).rejects.toThrow();
   }, 120_000);
 
+  it('keys that failed under --on-error skip (exit 1) are applied by --resume once the cause is fixed, in fold order', async () => {
+    const seedShared = async (): Promise<void> => {
+      await servers.flush();
+      for (const [w, c] of servers.s.entries()) {
+        const p = c.pipeline();
+        for (let i = 0; i < 200; i++) p.rpush(`ok:${i}`, `s${w}`).rpush(`d:${i}`, `s${w}`);
+        if (w === 0) p.zadd('d:only-first', 1, 'm');
+        await p.exec();
+      }
+      await servers.t.rpush('d:1', 'target');
+    };
+    const merging = { strategies: { list: 'merge', zset: 'merge' }, merge: { list: 'append' } };
+    await seedShared();
+    expect((await servers.merge(merging)).outcome).toBe('done');
+    const uninterrupted = await digest(servers.target);
+    expect(await servers.t.lrange('d:1', 0, -1)).toEqual(['target', 's0', 's1']);
+
+    await seedShared();
+    // The target user may write ok:* only (and read every key): each d:* step fails with NOPERM.
+    await servers.t.call('ACL', 'SETUSER', 'limited', 'reset', 'on', '>pw', '~ok:*', '%R~*', '+@all');
+    const limited = servers.target.url.replace('redis://', 'redis://limited:pw@');
+    const config = { ...merging, target: { url: limited } };
+    const backup = fresh('skip.journal');
+    const run = await servers.merge(config, { backup, onError: 'skip' });
+    expect(run.outcome).toBe('failed');
+    expect(run.totals.failed).toBe(401);
+    await servers.t.call('ACL', 'SETUSER', 'limited', '~*');
+    const resumed = await servers.merge(config, { backup, resume: true });
+    expect(resumed.outcome, resumed.error).toBe('done');
+    expect(await digest(servers.target)).toBe(uninterrupted);
+    // Nothing is left to retry: a second resume changes nothing.
+    expect((await servers.merge(config, { backup, resume: true })).totals.scanned).toBe(0);
+    expect(await digest(servers.target)).toBe(uninterrupted);
+  }, 60_000);
+
   it('--resume with another plan or another target is refused (exit 2) and writes nothing', async () => {
     const cfg = await config();
     await seedAll(servers.t, servers.s);
