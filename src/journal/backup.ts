@@ -267,7 +267,7 @@ export class Backup {
     this.big = {
       bigKeyElements: write.bigKeyElements,
       bigKeyBytes: write.bigKeyBytes,
-      sink: async (key, items) => (await this.file.append([{ kind: 'window', key, items }], true))[0]!,
+      sink: async (key, window) => (await this.file.append([{ kind: 'window', key, ...window }], true))[0]!,
     };
   }
 

@@ -19,14 +19,14 @@ import { TEMP_LEASE_RENEW_MS, TEMP_PREFIX, TEMP_TTL_MS } from '../write/temp-key
 import { now, type TargetClock } from '../write/ttl.js';
 import { valueWindows } from '../write/windows.js';
 import { lifetimeOf, targetTime } from './prior.js';
-import type { WindowLoader } from './reader.js';
+import type { PriorWindow, WindowLoader } from './reader.js';
 import type { PriorState, WindowedType } from './types.js';
 
 /** Bytes a window of a big key's prior state aims at: bounds a journal record and what is held in memory. */
 export const PRIOR_WINDOW_BYTES = 256 * 1024;
 
 /** Appends one window record durably and resolves to its offset in the journal. */
-export type WindowSink = (key: Buffer, items: Buffer[]) => Promise<number>;
+export type WindowSink = (key: Buffer, window: PriorWindow) => Promise<number>;
 
 /**
  * Reads a big target key's present state window by window (HSCAN/SSCAN/ZSCAN, LRANGE, GETRANGE) and
@@ -40,7 +40,7 @@ export async function journalWindows(
   type: WindowedType,
   expireAt: number | null,
   sink: WindowSink,
-  windowBytes = PRIOR_WINDOW_BYTES,
+  { fieldTtls = false, windowBytes = PRIOR_WINDOW_BYTES }: { fieldTtls?: boolean; windowBytes?: number } = {},
 ): Promise<PriorState> {
   const at: number[] = [];
   const ask = async (command: Command): Promise<Reply> => {
@@ -48,8 +48,39 @@ export async function journalWindows(
     if (reply instanceof Error) throw new Error(`cannot back up the target's big key (${reply.message})`);
     return reply;
   };
-  for await (const items of valueWindows(ask, key, type, { windowBytes })) at.push(await sink(key, items));
+  for await (const items of valueWindows(ask, key, type, { windowBytes })) {
+    // A hash's fields may each have an expiry (Redis 7.4+): HPEXPIRETIME of the window's fields.
+    const fieldExpiries = type === 'hash' && fieldTtls ? await expiriesOf(ask, key, items) : undefined;
+    at.push(await sink(key, fieldExpiries ? { items, fieldExpiries } : { items }));
+  }
   return at.length === 0 ? { kind: 'absent' } : { kind: 'windows', type, expireAt, at };
+}
+
+/** Each field's absolute expiry (ms, -1: none) of a hash window (field, value, …); undefined when none has one. */
+async function expiriesOf(
+  ask: (command: Command) => Promise<Reply>,
+  key: Buffer,
+  items: Buffer[],
+): Promise<number[] | undefined> {
+  const fields = items.filter((_, i) => i % 2 === 0);
+  if (fields.length === 0) return undefined;
+  const reply = await ask(['HPEXPIRETIME', key, 'FIELDS', fields.length, ...fields]);
+  const expiries = Array.isArray(reply) ? reply.map((r) => (typeof r === 'number' && r >= 0 ? r : -1)) : [];
+  return expiries.some((e) => e >= 0) ? expiries : undefined;
+}
+
+/** The commands that give a hash window's fields their expiries back, one per expiry time. */
+function fieldExpiryCommands(key: Buffer, items: Buffer[], expiries: number[]): Command[] {
+  const byTime = new Map<number, Buffer[]>();
+  expiries.forEach((at, i) => {
+    if (at < 0) return;
+    const fields = byTime.get(at) ?? [];
+    byTime.set(at, fields);
+    fields.push(items[2 * i]!);
+  });
+  return [...byTime].map(
+    ([at, fields]): Command => ['HPEXPIREAT', key, at, 'FIELDS', fields.length, ...fields],
+  );
 }
 
 /**
@@ -99,9 +130,10 @@ export async function restoreWindows(
   const rebuild = async (): Promise<boolean> => {
     let leasedAt = Number.NEGATIVE_INFINITY;
     for (const offset of prior.at) {
-      const items = await load(offset);
+      const { items, fieldExpiries } = await load(offset);
       const commands: Command[] =
         prior.type === 'string' ? [['APPEND', tmp, items[0]!]] : CODECS[prior.type].write(tmp, items, caps);
+      if (fieldExpiries) commands.push(...fieldExpiryCommands(tmp, items, fieldExpiries));
       // The lease: a rebuild that dies half-way leaves nothing for long.
       if (aside && now() - leasedAt > TEMP_LEASE_RENEW_MS) {
         commands.push(['PEXPIRE', tmp, TEMP_TTL_MS]);

@@ -43,8 +43,12 @@ export type JournalRecord =
   | JournalHeader
   /** Written and made durable before step (source, key, type) sends anything: the key's state then. */
   | { kind: 'before'; source: number; key: Buffer; type: string; prior: PriorState }
-  /** One window of a big key's prior state (PriorState 'windows' names it by its offset). */
-  | { kind: 'window'; key: Buffer; items: Buffer[] }
+  /**
+   * One window of a big key's prior state (PriorState 'windows' names it by its offset). A hash's
+   * window on a server with field TTLs (Redis 7.4+) has each field's absolute expiry in ms, -1 for
+   * none, where any field of it has one.
+   */
+  | { kind: 'window'; key: Buffer; items: Buffer[]; fieldExpiries?: number[] }
   /** A temporary key is about to be created (a big key built aside): resume and rollback delete it. */
   | { kind: 'temp'; key: Buffer }
   /** The steps' replies came and say they were applied. Not synced: a lost one only means a redo. */

@@ -33,6 +33,9 @@ export interface BigPriors {
   sink: WindowSink;
 }
 
+/** How a big prior is journaled on this target: its hash fields' expiries too, where it keeps them. */
+const windowOptions = (caps: Caps) => ({ fieldTtls: caps.hashFieldTtls });
+
 /** The types whose big keys are journaled in windows (a stream stays one DUMP payload). */
 const WINDOWED: ReadonlySet<string> = new Set<WindowedType>(['string', 'hash', 'set', 'zset', 'list']);
 
@@ -106,7 +109,14 @@ export async function readPriors(
     if (value !== null) out[i] = { kind: 'native', type: p.type, value, expireAt: p.expireAt };
   });
   for (const i of bigAt) {
-    out[i] = await journalWindows(target, keys[i]!, types[i] as WindowedType, expiry(ttlOf(i)), big!.sink);
+    out[i] = await journalWindows(
+      target,
+      keys[i]!,
+      types[i] as WindowedType,
+      expiry(ttlOf(i)),
+      big!.sink,
+      windowOptions(caps),
+    );
   }
   return out;
 }
@@ -224,7 +234,16 @@ async function readSizedPriors(
     const pttl = replies[r++];
     const limit = type === 'string' ? big.bigKeyBytes : big.bigKeyElements;
     if (isBig || (typeof count === 'number' && count > limit)) {
-      out.push(await journalWindows(target, key, type as WindowedType, expiry.read(pttl), big.sink));
+      out.push(
+        await journalWindows(
+          target,
+          key,
+          type as WindowedType,
+          expiry.read(pttl),
+          big.sink,
+          windowOptions(caps),
+        ),
+      );
     } else out.push(dumpPrior(payload, pttl, expiry.read));
   }
   return out;

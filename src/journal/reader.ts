@@ -123,9 +123,7 @@ async function openOrExplain(path: string) {
  * Reads the `window` records of big keys' prior states by their offsets (PriorState 'windows'), one at
  * a time: a big key is put back without its whole image in memory. Close it when done.
  */
-export async function openWindows(
-  path: string,
-): Promise<{ read(offset: number): Promise<Buffer[]>; close(): Promise<void> }> {
+export async function openWindows(path: string): Promise<{ read: WindowLoader; close(): Promise<void> }> {
   const file = await openOrExplain(path);
   return {
     async read(offset) {
@@ -140,14 +138,21 @@ export async function openWindows(
           `${path} lacks the window of a big key's prior state at byte ${offset} (the journal is damaged)`,
         );
       }
-      return decoded.record.items;
+      const { items, fieldExpiries } = decoded.record;
+      return fieldExpiries ? { items, fieldExpiries } : { items };
     },
     close: () => file.close(),
   };
 }
 
-/** Reads one window's items, by its journal offset. */
-export type WindowLoader = (offset: number) => Promise<Buffer[]>;
+/** One window of a big prior: its items, and a hash's field expiries where it has any (a window record). */
+export interface PriorWindow {
+  items: Buffer[];
+  fieldExpiries?: number[];
+}
+
+/** Reads one window of a big prior, by its journal offset. */
+export type WindowLoader = (offset: number) => Promise<PriorWindow>;
 
 /** The header of a journal; exit 2 when the file is not a journal of a format this version reads. */
 export async function readHeader(path: string): Promise<JournalHeader> {

@@ -27,6 +27,8 @@ export interface Caps {
   absoluteExpiry: boolean;
   /** PEXPIRETIME gives a key's absolute expiry to the millisecond (Redis 7.0+, Valkey). */
   expireTime: boolean;
+  /** A hash field can have its own expiry (HPEXPIRE, HPEXPIRETIME: Redis 7.4+). */
+  hashFieldTtls: boolean;
   /** SET … PXAT (Redis 6.2 and later, every Valkey). */
   setPxat: boolean;
   /** The smallest TTL step the server keeps: 1 ms, or 1000 where it keeps whole seconds. */
@@ -83,6 +85,7 @@ function redisCaps(kind: ServerKind, version: string): Caps {
     rename: true,
     absoluteExpiry: true,
     expireTime: kind === 'valkey' || atLeast(version, 7, 0),
+    hashFieldTtls: kind === 'redis' && atLeast(version, 7, 4),
     setPxat: kind === 'valkey' || atLeast(version, 6, 2),
     ttlGranularityMs: 1,
     multiPairHset: true,
@@ -126,6 +129,7 @@ function pikaCaps(version: string): Caps {
     rename: false,
     absoluteExpiry: false,
     expireTime: false,
+    hashFieldTtls: false,
     setPxat: false,
     ttlGranularityMs: three ? 1000 : 1,
     multiPairHset: false,

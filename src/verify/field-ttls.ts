@@ -14,11 +14,9 @@ import { showBytes } from './show.js';
 /** Field → absolute expiry (Unix ms), for the fields that have one. */
 export type FieldTtls = Map<string, number>;
 
-/** Redis 7.4 and later keep a TTL per hash field. */
-export function keepsFieldTtls(caps: Pick<Caps, 'kind' | 'version'>): boolean {
-  if (caps.kind !== 'redis') return false;
-  const [major = 0, minor = 0] = caps.version.split('.').map(Number);
-  return major > 7 || (major === 7 && minor >= 4);
+/** Redis 7.4 and later keep a TTL per hash field (capabilities.ts). */
+export function keepsFieldTtls(caps: Pick<Caps, 'hashFieldTtls'>): boolean {
+  return caps.hashFieldTtls;
 }
 
 /** The field TTLs in a DUMP payload of a hash; undefined where it cannot be read (then not compared). */

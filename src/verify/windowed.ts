@@ -188,7 +188,7 @@ export class JournalValue implements Held {
     let text: Buffer[] = [];
     let textBytes = 0;
     for (const offset of this.at) {
-      let items = await this.load(offset);
+      let { items } = await this.load(offset);
       if (this.type === 'string') {
         // Cut as the target's windows are cut (STRING_CHUNK), so that chunks compare one to one.
         text.push(...items);

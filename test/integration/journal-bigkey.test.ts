@@ -214,6 +214,42 @@ describe('a big key put back by a resume that is itself interrupted', () => {
   }, 120_000);
 });
 
+describeServer('redis-7.4.1', 'a big hash with field TTLs in the backup journal (Redis 7.4+)', () => {
+  const servers = useServers(1, { target: { server: 'redis-7.4.1' }, source: { server: 'redis-7.4.1' } });
+
+  it("rollback and resume give a big hash's fields their expiries back, as they were", async () => {
+    const t = servers.t;
+    const fields = Array.from({ length: 3_000 }, (_, i) => [`f${i}`, 't']).flat();
+    await t.hset('fh', ...fields);
+    const at = Date.now() + 600_000;
+    await t.call('HPEXPIREAT', 'fh', at, 'FIELDS', 3, 'f1', 'f2', 'f3');
+    await t.call('HPEXPIREAT', 'fh', at + 5_000, 'FIELDS', 1, 'f2999');
+    await servers.s[0]!.hset('fh', ...Array.from({ length: 100 }, (_, i) => [`g${i}`, 's']).flat());
+    const expiries = () => t.call('HPEXPIRETIME', 'fh', 'FIELDS', 5, 'f1', 'f2', 'f3', 'f4', 'f2999');
+    const before = { value: await t.hgetall('fh'), expiries: await expiries() };
+    expect(before.expiries).toEqual([at, at, at, -1, at + 5_000]);
+    const config = { strategies: { hash: 'merge' }, write: { bigKeyElements: 500 } };
+    const backup = journalPath();
+    expect((await servers.merge(config, { backup })).outcome).toBe('done');
+    const after = { value: await t.hgetall('fh'), expiries: await expiries() };
+    let withExpiries = 0;
+    for await (const r of readRecords(backup)) if (r.kind === 'window' && r.fieldExpiries) withExpiries++;
+    expect(withExpiries).toBeGreaterThan(0);
+
+    await rollback({ backup, target: servers.target.url });
+    expect({ value: await t.hgetall('fh'), expiries: await expiries() }).toEqual(before);
+
+    // The merge again, then a crash that lost its `applied` mark: put back from the windows with the
+    // field expiries, merged again, as the uninterrupted run left it.
+    const again = journalPath();
+    expect((await servers.merge(config, { backup: again })).outcome).toBe('done');
+    const crashed = journalPath();
+    await forgetApplied(again, crashed, [0]);
+    expect((await servers.merge(config, { backup: crashed, resume: true })).outcome).toBe('done');
+    expect({ value: await t.hgetall('fh'), expiries: await expiries() }).toEqual(after);
+  }, 60_000);
+});
+
 describeServer(
   'pika-4.0.1',
   'a big key in the backup journal on a Pika 4 target (no DUMP, no RENAME)',
