@@ -42,7 +42,7 @@ export interface SentinelSet {
    * its clients' connections as they do (CLIENT KILL TYPE normal).
    */
   demoted(server: RedisServer): Promise<void>;
-  /** Waits until every server that is not the master replicates it with its link up. */
+  /** Waits until every server that is not the master replicates it with its link up, and the sentinels list it. */
   synced(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -128,6 +128,9 @@ class MasterSet implements SentinelSet {
       }
       return true;
     });
+    // Ready for the next failover too (where a replica is left): the sentinels learn a demoted master's
+    // new role only from INFO every 10 s, which a loaded machine can stretch past a test's patience.
+    if (this.servers.length > 1) await this.sentinelsKnowReplica();
   }
 
   /** Every sentinel lists the replica (SENTINEL FAILOVER answers NOGOODSLAVE until then). */
@@ -192,7 +195,7 @@ class MasterSet implements SentinelSet {
 
 /** Polls `check` every 100 ms until it is true, for at most 30 s. */
 async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     try {
       if (await check()) return;
