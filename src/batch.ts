@@ -513,7 +513,8 @@ async function copyBig(
         clock: ctx.clock,
         // A window must fit in one bulk string of the target.
         windowBytes: Math.min(WINDOW_BYTES, Math.floor(ctx.targetCaps.protoMaxBulkLen / 4)),
-        signal: ctx.signal ? AbortSignal.any([ctx.signal, lost.signal]) : lost.signal,
+        signal: ctx.signal,
+        lost: lost.signal,
         door: ctx.backup?.door(src.index),
       },
       {

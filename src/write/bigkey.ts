@@ -58,8 +58,15 @@ export interface BigKeyEnv {
   /** Bytes a window aims at: bounds what one window holds in memory and what one command carries. */
   windowBytes: number;
   clock: TargetClock;
-  /** Ctrl-C: stop between windows and leave the key as it was. */
+  /**
+   * Ctrl-C: a value built aside (create, override, a zset sum) stops between windows and leaves the
+   * key as it was; a merge applied to the key itself goes on to its last window (SPEC §4: in-flight
+   * work settles), since stopping it would leave the key half merged, which without a journal no
+   * run can tell.
+   */
   signal?: AbortSignal;
+  /** The source's connection was re-established: its cursor means nothing, the copy stops at once. */
+  lost?: AbortSignal;
   /** The backup journal (--backup): the key's prior state and the temporary key's name, before any write. */
   door?: WriteDoor;
 }
@@ -144,7 +151,7 @@ async function copyWindows(
       env,
       job.action === 'merge' && env.merge.list === 'prepend',
     )) {
-      if (env.signal?.aborted) {
+      if (env.lost?.aborted || (tmp && env.signal?.aborted)) {
         await writing;
         return 'interrupted';
       }
@@ -273,7 +280,7 @@ async function copyInTransaction(env: BigKeyEnv, job: BigKeyJob, deadline: Deadl
     if (job.type === 'string' && job.shared) await queue(tx, [['SET', key, '']]);
     let elements = 0;
     for await (const window of readWindows(env.source, job.sourceKey, job.type, env, false)) {
-      if (env.signal?.aborted) return 'interrupted';
+      if (env.signal?.aborted || env.lost?.aborted) return 'interrupted';
       elements += window.length;
       await queue(tx, await windowCommands(env, job, key, window, true, undefined));
     }

@@ -198,4 +198,30 @@ describe('big keys are copied in windows (SPEC §2.3)', () => {
     await noTempKeys();
     expect(await t.get('big:list')).toBe('keep');
   });
+
+  it('an interrupted run finishes a big key it is merging into in place: never half appended', async () => {
+    const p = s.pipeline();
+    const item = 'i'.repeat(500);
+    for (let i = 0; i < 40; i++)
+      p.rpush('big:append', ...Array.from({ length: 1000 }, (_, j) => `${i}:${j}:${item}`));
+    await p.exec();
+    await t.rpush('big:append', 'target-a', 'target-b');
+    const abort = new AbortController();
+    const running = runMerge(
+      plan({
+        strategies: { default: 'merge', string: 'override', stream: 'override' },
+        write: { concurrency: 1 },
+      }),
+      { signal: abort.signal },
+    );
+    // Interrupt once the first windows are appended: the append goes on to its last window.
+    const deadline = Date.now() + 20_000;
+    while ((await t.llen('big:append')) <= 2 && Date.now() < deadline);
+    abort.abort();
+    const report = await running;
+    expect(report.outcome).toBe('interrupted');
+    expect(await t.llen('big:append')).toBe(40_002);
+    expect(await t.lrange('big:append', -1, -1)).toEqual([`39:999:${item}`]);
+    await noTempKeys();
+  });
 });
