@@ -174,13 +174,18 @@ describe('big keys are copied in windows (SPEC §2.3)', () => {
     expect([...seen].every((n) => n === 1 || n === N)).toBe(true);
   });
 
-  it('an interrupted run leaves no temporary key and the target key as it was', async () => {
-    // One big list of ~20 MB: about 80 windows, so the copy is under way when the run is interrupted.
+  /** 40,000 elements of ~500 bytes (about 80 windows) in a list on the source; the element filler. */
+  async function bigListOnSource(key: string): Promise<string> {
     const p = s.pipeline();
     const item = 'i'.repeat(500);
-    for (let i = 0; i < 40; i++)
-      p.rpush('big:list', ...Array.from({ length: 1000 }, (_, j) => `${i}:${j}:${item}`));
+    for (let i = 0; i < 40; i++) p.rpush(key, ...Array.from({ length: 1000 }, (_, j) => `${i}:${j}:${item}`));
     await p.exec();
+    return item;
+  }
+
+  it('an interrupted run leaves no temporary key and the target key as it was', async () => {
+    // One big list of ~20 MB: about 80 windows, so the copy is under way when the run is interrupted.
+    await bigListOnSource('big:list');
     await t.set('big:list', 'keep');
     const abort = new AbortController();
     const running = runMerge(
@@ -200,11 +205,7 @@ describe('big keys are copied in windows (SPEC §2.3)', () => {
   });
 
   it('an interrupted run finishes a big key it is merging into in place: never half appended', async () => {
-    const p = s.pipeline();
-    const item = 'i'.repeat(500);
-    for (let i = 0; i < 40; i++)
-      p.rpush('big:append', ...Array.from({ length: 1000 }, (_, j) => `${i}:${j}:${item}`));
-    await p.exec();
+    const item = await bigListOnSource('big:append');
     await t.rpush('big:append', 'target-a', 'target-b');
     const abort = new AbortController();
     const running = runMerge(

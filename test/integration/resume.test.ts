@@ -70,6 +70,13 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
     return (await servers.t.keys('kvmerge-tmp:*')).length;
   }
 
+  /** `kvmerge rollback` with the journal: exit 0, and the target's digest is `expected`. */
+  async function expectRollback(journal: string, expected: string): Promise<void> {
+    const undo = await kvmerge(['rollback', '--backup', journal, '-t', servers.target.url, '--quiet']);
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(await digest(servers.target)).toBe(expected);
+  }
+
   it('kill -9 at several points, then --resume: the target equals an uninterrupted run, nothing applied twice', async () => {
     const cfg = await config();
     const ref = await reference(cfg);
@@ -145,9 +152,7 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
     expect(await digest(servers.target)).toBe(ref.digest);
     expect(await tempKeys()).toBe(0);
     // The journal of the interrupted and the resumed run together: rollback gives the seeded target back.
-    const undo = await kvmerge(['rollback', '--backup', journal, '-t', servers.target.url, '--quiet']);
-    expect(undo.code, undo.stderr).toBe(0);
-    expect(await digest(servers.target)).toBe(seeded);
+    await expectRollback(journal, seeded);
   }, 60_000);
 
   it('a killed run rolled back with its journal leaves the target as before, temporary keys included; it cannot be resumed after', async () => {
@@ -161,9 +166,7 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
       signal: 'SIGKILL',
     });
     expect(killed.signal).toBe('SIGKILL');
-    const undo = await kvmerge(['rollback', '--backup', journal, '-t', servers.target.url, '--quiet']);
-    expect(undo.code, undo.stderr).toBe(0);
-    expect(await digest(servers.target)).toBe(before);
+    await expectRollback(journal, before);
     expect(await tempKeys()).toBe(0);
     // The keys the journal marks applied are back as they were: a resume would skip them.
     const resumed = await kvmerge(['-c', cfg, '--backup', journal, '--resume']);
@@ -172,9 +175,7 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
       /^kvmerge: --resume: .* records a run that a rollback began to undo .*\n$/,
     );
     expect(await digest(servers.target)).toBe(before);
-    const again = await kvmerge(['rollback', '--backup', journal, '-t', servers.target.url, '--quiet']);
-    expect(again.code, again.stderr).toBe(0);
-    expect(await digest(servers.target)).toBe(before);
+    await expectRollback(journal, before);
   }, 60_000);
 
   it('one kvmerge at a time on a journal: a resume or rollback beside a live run is refused; a dead one is taken over', async () => {
