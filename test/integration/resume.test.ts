@@ -57,13 +57,17 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
 
   /** The target after an uninterrupted run, and the size of that run's journal. */
   async function reference(cfg: string): Promise<{ digest: string; journalBytes: number }> {
-    await servers.flush();
-    await seedAll(servers.t, servers.s);
+    await reseed();
     const journal = fresh('reference.journal');
     const run = await kvmerge(['-c', cfg, '--backup', journal, '--quiet']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     return { digest: await digest(servers.target), journalBytes: (await stat(journal)).size };
+  }
+
+  /** The servers seeded again, as before the reference run: for the run under test. */
+  async function reseed(): Promise<void> {
+    await reseed();
   }
 
   async function tempKeys(): Promise<number> {
@@ -81,8 +85,7 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
     const cfg = await config();
     const ref = await reference(cfg);
     for (const fraction of [0.1, 0.45, 0.8]) {
-      await servers.flush();
-      await seedAll(servers.t, servers.s);
+      await reseed();
       const journal = fresh('killed.journal');
       const killed = await kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
         journal,
@@ -112,13 +115,11 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
   it('kill -9 of a native-mode run, then --resume: the target equals an uninterrupted native run', async () => {
     const cfg = await config();
     const native = ['--mode', 'native'];
-    await servers.flush();
-    await seedAll(servers.t, servers.s);
+    await reseed();
     const refJournal = fresh('native-reference.journal');
     expect((await kvmerge(['-c', cfg, ...native, '--backup', refJournal, '--quiet'])).code).toBe(0);
     const ref = await digest(servers.target);
-    await servers.flush();
-    await seedAll(servers.t, servers.s);
+    await reseed();
     const journal = fresh('native-killed.journal');
     const killed = await kvmerge(['-c', cfg, ...native, '--backup', journal, '--quiet'], {
       journal,
@@ -136,8 +137,7 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
   it('Ctrl-C (SIGINT), then --resume: the target equals an uninterrupted run; rollback then undoes both', async () => {
     const cfg = await config();
     const ref = await reference(cfg);
-    await servers.flush();
-    await seedAll(servers.t, servers.s);
+    await reseed();
     const seeded = await digest(servers.target);
     const journal = fresh('interrupted.journal');
     const interrupted = await kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
@@ -181,8 +181,7 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
   it('one kvmerge at a time on a journal: a resume or rollback beside a live run is refused; a dead one is taken over', async () => {
     const cfg = await config();
     const ref = await reference(cfg);
-    await servers.flush();
-    await seedAll(servers.t, servers.s);
+    await reseed();
     const journal = fresh('locked.journal');
     let pid = 0;
     // The run stops (SIGSTOP) part-way, as a run on a slow or stalled machine: alive, its journal open.
@@ -218,8 +217,7 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
     await expect(stat(`${journal}.lock`)).rejects.toThrow();
 
     // A run killed with -9 leaves its lock; its process is gone, so a resume takes the lock over.
-    await servers.flush();
-    await seedAll(servers.t, servers.s);
+    await reseed();
     const killedJournal = fresh('killed-lock.journal');
     const killed = await kvmerge(['-c', cfg, '--backup', killedJournal, '--quiet'], {
       journal: killedJournal,
