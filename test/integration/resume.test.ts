@@ -67,7 +67,8 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
 
   /** The servers seeded again, as before the reference run: for the run under test. */
   async function reseed(): Promise<void> {
-    await reseed();
+    await servers.flush();
+    await seedAll(servers.t, servers.s);
   }
 
   async function tempKeys(): Promise<number> {
