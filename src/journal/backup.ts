@@ -191,14 +191,7 @@ async function putBack(
   clock: TargetClock,
   state: ResumeState,
 ): Promise<void> {
-  const windows = await openWindows(path);
-  try {
-    for (let i = 0; i < state.unsettled.length; i += 256) {
-      await restoreKeys(target, caps, clock, state.unsettled.slice(i, i + 256), windows.read);
-    }
-  } finally {
-    await windows.close();
-  }
+  await restoreFromJournal(path, target, caps, clock, state.unsettled);
   // One DEL per key: on a cluster, keys of different slots cannot share a command.
   for (let i = 0; i < state.tempKeys.length; i += 256) {
     const dels = state.tempKeys.slice(i, i + 256).map((key): Command => ['DEL', key]);
@@ -208,8 +201,7 @@ async function putBack(
 
 /**
  * Puts each failed key (ResumeState.failed) back into its first prior, the state before the run's
- * first change to it, read from the journal a batch at a time: the resume then applies every source's
- * step on it again, in order.
+ * first change to it: the resume then applies every source's step on it again, in order.
  */
 async function putBackFailed(
   path: string,
@@ -221,16 +213,29 @@ async function putBackFailed(
   if (failed.length === 0) return;
   const wanted = new Set(failed.map((k) => k.toString('latin1')));
   const journal = await openJournal(path);
+  async function* firstPriorsOfFailed(): AsyncGenerator<JournaledKey> {
+    for await (const entry of journal.firstPriors())
+      if (wanted.has(entry.key.toString('latin1'))) yield entry;
+  }
+  await restoreFromJournal(path, target, caps, clock, firstPriorsOfFailed());
+}
+
+/** Puts keys back into journaled priors, 256 to a pipeline, big ones from the journal's windows. */
+async function restoreFromJournal(
+  path: string,
+  target: Transport,
+  caps: Caps,
+  clock: TargetClock,
+  entries: Iterable<JournaledKey> | AsyncIterable<JournaledKey>,
+): Promise<void> {
   const windows = await openWindows(path);
   try {
     let batch: JournaledKey[] = [];
-    for await (const entry of journal.firstPriors()) {
-      if (!wanted.has(entry.key.toString('latin1'))) continue;
+    for await (const entry of entries) {
       batch.push(entry);
-      if (batch.length >= 256) {
-        await restoreKeys(target, caps, clock, batch, windows.read);
-        batch = [];
-      }
+      if (batch.length < 256) continue;
+      await restoreKeys(target, caps, clock, batch, windows.read);
+      batch = [];
     }
     await restoreKeys(target, caps, clock, batch, windows.read);
   } finally {

@@ -77,8 +77,10 @@ export async function readPriors(
   const per = asks(Buffer.alloc(0)).length + 1;
   const first = await target.send(keys.flatMap((key): Command[] => [...asks(key), expiryOf(key)]));
   const ttlOf = (i: number): Reply | undefined => first[per * i + per - 1];
+  // Pika 3.x: every type the name holds (an absent step type keeps the name's expiry, below).
+  const held = keys.map((_key, i) => (typed ? typesFrom(caps, first, per * i) : []));
   const types = keys.map((_key, i): ReturnType<typeof typeFromReply> => {
-    if (typed) return typesFrom(caps, first, per * i).find((t) => t === stepTypes[i]) ?? null;
+    if (typed) return held[i]!.find((t) => t === stepTypes[i]) ?? null;
     const type = typeFromReply(first[per * i]);
     const exists = first[per * i + 1];
     return type === null || (exists === 0 && type !== 'stream') ? null : type;
@@ -91,8 +93,7 @@ export async function readPriors(
     const type = types[i]!;
     // The step's type is not there, but the name may hold others, which an expiry the run sets on this
     // type changes too (DEL and PEXPIRE act on every type of a Pika 3.x name): their expiry is kept.
-    if (type === null && typed && typesFrom(caps, first, per * i).length > 0)
-      return { kind: 'absent', expireAt: expiry(ttlOf(i)) };
+    if (type === null && held[i]!.length > 0) return { kind: 'absent', expireAt: expiry(ttlOf(i)) };
     if (type === null || bigAt.has(i)) return { kind: 'absent' };
     if (type === 'other') throw new Error('cannot back up a key of a module type on a target without DUMP');
     const commands = CODECS[type].read(key, caps);
