@@ -76,6 +76,8 @@ export class ClusterTransport implements Transport {
    * of by gossip, which a fresh cluster's replicas are.
    */
   private readonly replicaCount = new Map<string, Promise<number>>();
+  /** The most replicas ROLE has listed for each master (host:port): what its writes must reach. */
+  private readonly replicasSeen = new Map<string, number>();
   /** The user may not run WAIT (or the server has none): writes are not confirmed on replicas. */
   private noWait = false;
   /** Each node's pipe once open: their reconnections count in `reconnects`. */
@@ -290,12 +292,19 @@ export class ClusterTransport implements Transport {
   private replicasOf(addr: string): Promise<number> {
     let count = this.replicaCount.get(addr);
     if (!count) {
+      // Never fewer than this master has been seen with (SPEC §6.6): a master whose replica was just
+      // promoted lists none, takes writes until it learns of its demotion, and then drops them.
       count = this.pipe(addr)
         .then((pipe) => pipe.send([['ROLE']]))
         .then(
           ([role]) => (Array.isArray(role) && Array.isArray(role[2]) ? role[2].length : 0),
           () => 0,
-        );
+        )
+        .then((listed) => {
+          const most = Math.max(listed, this.replicasSeen.get(addr) ?? 0);
+          this.replicasSeen.set(addr, most);
+          return most;
+        });
       this.replicaCount.set(addr, count);
     }
     return count;

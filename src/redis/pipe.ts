@@ -103,6 +103,8 @@ export class RespPipe {
    * write must reach before it counts as done (the writer WAITs for them). Undefined elsewhere.
    */
   replicas?: number;
+  /** Behind Sentinel: the most replicas ROLE has listed for each master (host:port) this pipe reached. */
+  private readonly replicasSeen = new Map<string, number>();
   /** When ROLE was last asked for the replicas (refreshReplicas). */
   private replicasCheckedAt = 0;
   /** A READONLY reply came: the socket is dropped once the data in hand is parsed. */
@@ -195,7 +197,10 @@ export class RespPipe {
   private async attach(): Promise<void> {
     const e = this.endpoint;
     const timeout = this.net.connectTimeoutMs;
-    const address = e.sentinel ? await resolveMaster(e.sentinel, this.net) : { host: e.host, port: e.port };
+    // Behind Sentinel the lookup also counts the replicas the sentinels list for that master (see below).
+    const address = e.sentinel
+      ? await resolveMaster(e.sentinel, this.net, true)
+      : { host: e.host, port: e.port, replicas: undefined };
     const socket = await connectSocket(address.host, address.port, e.tls, this.net.tls, timeout);
     socket.setNoDelay(true);
     const hello: Command[] = [];
@@ -213,7 +218,7 @@ export class RespPipe {
         socket.destroy();
         throw replicas;
       }
-      this.replicas = replicas;
+      this.replicas = this.replicasToConfirm(address, replicas ?? 0, address.replicas);
     }
     const parser = new RedisParser({
       returnBuffers: true,
@@ -252,11 +257,39 @@ export class RespPipe {
    * go on taking writes unconfirmed. A reconnect counts afresh.
    */
   async refreshReplicas(): Promise<void> {
-    if (!this.endpoint.sentinel || Date.now() - this.replicasCheckedAt < 1_000) return;
+    const spec = this.endpoint.sentinel;
+    if (!spec || Date.now() - this.replicasCheckedAt < 1_000) return;
     this.replicasCheckedAt = Date.now();
+    const at = this.address;
     const [role] = await this.send([['ROLE']]);
-    const replicas = replicasFromRole(role, this.label);
-    if (typeof replicas === 'number' && replicas > (this.replicas ?? 0)) this.replicas = replicas;
+    const listed = replicasFromRole(role, this.label);
+    if (typeof listed !== 'number' || !at || at !== this.address) return;
+    const named = await resolveMaster(spec, this.net, true).catch(() => undefined);
+    if (at !== this.address) return;
+    if (named && (named.host !== at.host || named.port !== at.port)) {
+      // The sentinels switched: what waits goes to the new master.
+      if (this.socket)
+        this.drop(this.socket, new Error(`the sentinels now name ${named.host}:${named.port} as the master`));
+      return;
+    }
+    // A failed lookup lowers nothing: the count stays what it was.
+    this.replicas = this.replicasToConfirm(at, listed, named?.replicas ?? this.replicas);
+  }
+
+  /**
+   * How many replicas must acknowledge a write on this master before it counts (SPEC §6.6): as many as
+   * it has ever been seen with on this pipe (ROLE), and as many as the sentinels list for it and do not
+   * take as down. A replica promoted a moment ago has left its old master's ROLE, but the sentinels list
+   * it under the old master until they switch: so the old master, which goes on taking writes until it
+   * is demoted (and then drops them in its resynchronisation), confirms none of them. A replica the
+   * sentinels take as down stops counting (a dead old master never comes back to confirm), but not below
+   * what this master had: one that loses its replicas confirms nothing until they are back.
+   */
+  private replicasToConfirm(at: { host: string; port: number }, listed: number, sentinels?: number): number {
+    const key = `${at.host}:${at.port}`;
+    const seen = Math.max(this.replicasSeen.get(key) ?? 0, listed);
+    this.replicasSeen.set(key, seen);
+    return Math.max(seen, sentinels ?? 0);
   }
 
   /**

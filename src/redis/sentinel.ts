@@ -6,6 +6,12 @@ import type { SentinelSpec } from './url.js';
 export interface MasterAddress {
   host: string;
   port: number;
+  /**
+   * With `withReplicas`: how many replicas that sentinel lists for the master and does not take as down
+   * (`s_down`, `o_down`, or no link to it). Any of them may be promoted in a failover, so a write counts
+   * only once each has it (SPEC §6.6).
+   */
+  replicas?: number;
 }
 
 /**
@@ -25,7 +31,11 @@ export class SentinelLookupError extends Error {
  * knows no such master set, is skipped. The address is only a claim: right after a failover a
  * sentinel may still name the old master, so the caller checks ROLE on the server before using it.
  */
-export async function resolveMaster(spec: SentinelSpec, network: NetworkOptions): Promise<MasterAddress> {
+export async function resolveMaster(
+  spec: SentinelSpec,
+  network: NetworkOptions,
+  withReplicas = false,
+): Promise<MasterAddress> {
   const problems: string[] = [];
   let unknownName = 0;
   let refused = 0;
@@ -35,6 +45,7 @@ export async function resolveMaster(spec: SentinelSpec, network: NetworkOptions)
     if (spec.password !== undefined)
       ask.push(spec.username ? ['AUTH', spec.username, spec.password] : ['AUTH', spec.password]);
     ask.push(['SENTINEL', 'get-master-addr-by-name', spec.name]);
+    if (withReplicas) ask.push(['SENTINEL', 'REPLICAS', spec.name]);
     let replies: Reply[];
     try {
       const socket = await connectSocket(node.host, node.port, false, undefined, network.connectTimeoutMs);
@@ -49,9 +60,11 @@ export async function resolveMaster(spec: SentinelSpec, network: NetworkOptions)
       problems.push(`${where}: ${message}`);
       continue;
     }
-    const answer = replies.at(-1);
+    const answer = replies.at(withReplicas ? -2 : -1);
     if (Array.isArray(answer) && answer.length === 2 && Buffer.isBuffer(answer[0])) {
-      return { host: answer[0].toString(), port: Number(String(answer[1])) };
+      const address: MasterAddress = { host: answer[0].toString(), port: Number(String(answer[1])) };
+      if (withReplicas) address.replicas = liveReplicas(replies.at(-1));
+      return address;
     }
     unknownName++;
     problems.push(`${where}: knows no master named "${spec.name}"`);
@@ -72,6 +85,21 @@ export async function resolveMaster(spec: SentinelSpec, network: NetworkOptions)
   throw new SentinelLookupError(
     `cannot reach any sentinel of ${list} (${problems.join('; ')}); check the hosts and ports`,
   );
+}
+
+/**
+ * The replicas in a `SENTINEL REPLICAS` reply (one flat field/value list each) whose flags say neither
+ * down nor disconnected. A replica promoted a moment ago is still listed under its old master until the
+ * sentinels switch: counting it is what keeps the old master from confirming writes it alone took.
+ */
+function liveReplicas(reply: Reply | undefined): number {
+  if (!Array.isArray(reply)) return 0;
+  return reply.filter((entry) => {
+    if (!Array.isArray(entry)) return false;
+    const at = entry.findIndex((field) => Buffer.isBuffer(field) && field.toString() === 'flags');
+    const flags = String(entry[at + 1] ?? '').split(',');
+    return at >= 0 && !flags.some((f) => f === 's_down' || f === 'o_down' || f === 'disconnected');
+  }).length;
 }
 
 /**

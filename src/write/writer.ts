@@ -123,8 +123,8 @@ interface Unit {
   index: number;
   commands: Command[];
   /**
-   * Behind Sentinel and on a cluster, a zset sum: the members' scores (ZSCORE replies) read in the same pipeline just
-   * before the unit, so that after a failover the scores tell whether the unit was applied.
+   * A zset sum: the members' scores (ZSCORE replies) read just before the unit is sent, so that after a
+   * drop or a failover the scores tell whether the unit was applied.
    */
   scoresBefore?: Reply[];
 }
@@ -148,10 +148,9 @@ const MAX_RESOLVE_ROUNDS = 5;
  * - list append/prepend/union: the list's length before the step is known (LLEN read with the merge's
  *   TTL, or the list read for a union), so LLEN tells: before + pushed means applied, before means not
  *   (sent again), anything else cannot be told and the key fails with that reason;
- * - zset `sum` (ZINCRBY): on one server its outcome cannot be observed, so the key fails with that
- *   reason (under --on-error, skip goes on), never added twice. Behind Sentinel and on a cluster, where a failover
- *   drops every connection, the members' scores are read (ZSCORE) in the pipeline just before the unit:
- *   all moved by their increments means applied, none moved means sent again, else the key fails.
+ * - zset `sum` (ZINCRBY): the members' scores are read (ZSCORE) in a round trip of their own just before
+ *   the units are sent (readScoresBefore): all moved by their increments means applied, none moved means
+ *   sent again, anything else cannot be told and the key fails with that reason, never added twice.
  * The resolution assumes that nothing else writes these keys of the target during the run.
  *
  * Behind Sentinel and on a cluster (where the transport ends each node's pipeline with WAIT) the same
@@ -227,17 +226,11 @@ const LOST = 'the connection dropped with this write in flight and its outcome c
  */
 async function sendUnits(target: Transport, units: Unit[], results: WriteResult[]): Promise<Unit[]> {
   if (units.length === 0) return [];
+  await readScoresBefore(target, units);
   const commands: Command[] = [];
   const first: number[] = [];
   const last: number[] = [];
-  const scoresAt = new Map<Unit, number>();
   for (const u of units) {
-    u.scoresBefore = undefined;
-    const sums = confirming(target) ? increments(u) : [];
-    if (sums.length > 0) {
-      scoresAt.set(u, commands.length);
-      for (const [, key, , member] of sums) commands.push(['ZSCORE', key!, member!]);
-    }
     first.push(commands.length);
     commands.push(...u.commands);
     last.push(commands.length - 1);
@@ -260,8 +253,6 @@ async function sendUnits(target: Transport, units: Unit[], results: WriteResult[
   const unknown: Unit[] = [];
   units.forEach((u, n) => {
     const at = last[n]!;
-    const from = scoresAt.get(u);
-    if (from !== undefined && first[n]! <= replies.length) u.scoresBefore = replies.slice(from, first[n]!);
     if (at >= replies.length) {
       unknown.push(u);
       return;
@@ -280,6 +271,28 @@ async function sendUnits(target: Transport, units: Unit[], results: WriteResult[
   }
   if (!lost && (demoted || !confirmed)) await target.followMaster?.();
   return unknown;
+}
+
+/**
+ * Behind Sentinel and on a cluster, where a failover drops every connection: the scores of the members a
+ * zset sum increments, read just before the units are sent, so that after a drop or an unconfirmed WAIT
+ * the scores then tell whether the sum was applied (resolveLost). A read of its own, which the transport
+ * sends again after a drop, so that a drop never leaves a sum without them. What it reads is what the
+ * master that survives holds too: every earlier step of these keys was confirmed on its replicas.
+ */
+async function readScoresBefore(target: Transport, units: Unit[]): Promise<void> {
+  const reads: Command[] = [];
+  const from = new Map<Unit, number>();
+  for (const u of units) {
+    u.scoresBefore = undefined;
+    const sums = increments(u);
+    if (sums.length === 0) continue;
+    from.set(u, reads.length);
+    for (const [, key, , member] of sums) reads.push(['ZSCORE', key!, member!]);
+  }
+  if (reads.length === 0) return;
+  const replies = await target.send(reads);
+  for (const [u, at] of from) u.scoresBefore = replies.slice(at, at + increments(u).length);
 }
 
 /**
