@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ConnectionError } from '../errors.js';
+import { describeForeignReply } from './foreign-reply.js';
 import { DEFAULT_NETWORK, type NetworkOptions } from './pipe.js';
 import { resolveMaster, SentinelLookupError } from './sentinel.js';
 import { explainTls } from './tls.js';
@@ -71,25 +72,73 @@ export async function connect(
   redis.on('ready', () => {
     lostAt = undefined;
   });
+  // The first bytes the server sent, to tell a port that speaks something else (HTTP, TLS) by them.
+  let firstBytes: Buffer | undefined;
+  redis.on('connect', () => {
+    if (!ready) redis.stream.once('data', (chunk: Buffer) => (firstBytes ??= chunk));
+  });
   const where = `${label} ${redactUrl(url)}`;
+  let deadline: NodeJS.Timeout | undefined;
   try {
     // Our own lookup first: it tells an unknown master name from sentinels that are down, where ioredis
     // says "All sentinels are unreachable" for both.
     if (endpoint.sentinel) await resolveMaster(endpoint.sentinel, network);
-    await redis.connect();
-    await provenUsable(redis);
-    // ioredis selects the db by itself but only emits a failed SELECT as an event: ask again, so that a
-    // db out of range is a clear error here (exit 2) instead of a run on the wrong db.
-    if (endpoint.db !== 0) await redis.select(endpoint.db);
+    const proving = (async () => {
+      await redis.connect();
+      await provenUsable(redis);
+      // ioredis selects the db by itself but only emits a failed SELECT as an event: ask again, so that
+      // a db out of range is a clear error here (exit 2) instead of a run on the wrong db.
+      if (endpoint.db !== 0) await redis.select(endpoint.db);
+    })();
+    // Settled by the disconnect below when the deadline comes first.
+    proving.catch(() => {});
+    // One deadline for the whole proof. Each step alone waits up to the command timeout (15 s): ioredis
+    // awaits its CLIENT SETINFO before it is ready, then PING, so a port that accepts and never answers
+    // took 2 × 15 s. A server that has never answered gets no more than the connect timeout; the retry
+    // budget is for one that answered and was lost (retryStrategy above).
+    await Promise.race([
+      proving,
+      new Promise<never>((_, reject) => {
+        deadline = setTimeout(
+          () => reject(new NoAnswerError(redis.status !== 'connecting')),
+          network.connectTimeoutMs,
+        );
+      }),
+    ]);
     ready = true;
     return namingServer(redis, where);
   } catch (err) {
     redis.disconnect();
+    // disconnect() only half-closes, and waits 2 s for a silent server to close its side: the process
+    // would stay that long after the error.
+    redis.stream?.destroy();
     if (err instanceof SentinelLookupError) throw new ConnectionError(`cannot use ${where}: ${err.message}`);
+    const foreign = describeForeignReply(firstBytes);
+    if (foreign) throw new ConnectionError(`${where} ${foreign}`);
+    const seconds = network.connectTimeoutMs / 1000;
+    if (err instanceof NoAnswerError && !err.accepted) {
+      throw new ConnectionError(
+        `cannot reach ${where}: no connection within ${seconds}s; check the host, port and firewall`,
+      );
+    }
+    if (err instanceof NoAnswerError) {
+      throw new ConnectionError(
+        `${where} accepted the connection but ${firstBytes ? 'did not answer' : 'never answered: not a byte'} within ${seconds}s; is it a Redis server, and is it overloaded or stopped?`,
+      );
+    }
     const error = err instanceof Error ? err : new Error(String(err));
     const tlsHint = explainTls((lastError ?? error) as Error & { code?: string }, endpoint.tls);
     if (tlsHint) throw new ConnectionError(`cannot connect to ${where}: ${tlsHint}`);
     throw describeConnectFailure(error, lastError, where, network.connectTimeoutMs);
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
+/** The connect timeout passed before the server was proven usable; `accepted`: TCP (and TLS) was up. */
+class NoAnswerError extends Error {
+  constructor(readonly accepted: boolean) {
+    super('no answer within the connect timeout');
   }
 }
 

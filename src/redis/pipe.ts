@@ -2,6 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import RedisParser from 'redis-parser';
 import type { Command } from '../write/commands.js';
+import { describeForeignReply } from './foreign-reply.js';
 import { replicasFromRole } from './role.js';
 import { resolveMaster } from './sentinel.js';
 import { parseRedisUrl, type RedisEndpoint, redactUrl } from './url.js';
@@ -430,9 +431,17 @@ export function handshake(
         if (replies.length >= optionalFrom && /^NOPERM/.test(error.message)) take(error);
         else finish(error);
       },
-      returnFatalError: (error) => finish(error),
+      // Bytes that are no RESP: say what the port speaks instead, when that can be told.
+      returnFatalError: (error) => {
+        const foreign = describeForeignReply(first);
+        finish(foreign ? new Error(foreign) : error);
+      },
     });
-    const onData = (chunk: Buffer): void => parser.execute(chunk);
+    let first: Buffer | undefined;
+    const onData = (chunk: Buffer): void => {
+      first ??= chunk;
+      parser.execute(chunk);
+    };
     const onClose = (): void => finish(new Error('connection closed during AUTH/SELECT'));
     const timer = setTimeout(() => finish(new Error(`no reply within ${timeoutMs / 1000}s`)), timeoutMs);
     socket.on('data', onData);

@@ -37,8 +37,9 @@ export function explainTls(err: Error & { code?: string }, tls: boolean): string
   const code = err.code ?? '';
   const text = `${code} ${err.message}`;
   if (!tls) {
-    // A TLS port closes a plain-text connection at once (or answers bytes that are no RESP).
-    if (/ECONNRESET|Protocol error|socket hang up|closed/i.test(text)) {
+    // A TLS port (Redis's own) resets a plain-text connection at once. Bytes that are no RESP, a TLS
+    // alert among them, are told apart by describeForeignReply (foreign-reply.ts), which runs first.
+    if (/ECONNRESET|socket hang up|closed/i.test(text)) {
       return 'the server closed the connection at once; if this port speaks TLS, use a rediss:// URL';
     }
     return undefined;

@@ -424,7 +424,7 @@ describe('a server that accepts TCP and never answers', () => {
       expect((err as KvmergeError).exitCode).toBe(2);
       const message = (err as Error).message;
       expect(message).toContain(`target redis://:***@127.0.0.1:${proxy.port}/0`);
-      expect(message).toMatch(/did not answer within 1s/);
+      expect(message).toMatch(/never answered: not a byte within 1s/);
       expect(message).not.toContain('s3cret');
       expect(Date.now() - started).toBeLessThan(5_000);
     } finally {
