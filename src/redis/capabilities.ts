@@ -230,7 +230,7 @@ async function isClusterNode(redis: Redis): Promise<boolean> {
  * recount found, and where that is 0 (none has run yet), it is asked again once the recount has had
  * a moment. An estimate, for progress only.
  */
-export async function keyspaceSize(redis: Redis, caps: Caps): Promise<number> {
+export async function keyspaceSize(redis: Redis, caps: Pick<Caps, 'keyspaceNeedsStats'>): Promise<number> {
   if (!caps.keyspaceNeedsStats) return Number(await redis.dbsize());
   await optional(() => redis.info('keyspace', '1') as Promise<string>);
   const counted = Number(await redis.dbsize());

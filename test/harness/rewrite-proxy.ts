@@ -37,7 +37,7 @@ export async function startRewriteProxy(targetPort: number, rewrite: Rewrite): P
       sockets.delete(client);
       sockets.delete(upstream);
     };
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
     client.on('data', (chunk: Buffer) => {
       pending = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk;
       for (;;) {

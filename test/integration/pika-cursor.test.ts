@@ -30,11 +30,11 @@ const COUNT = 10;
 /** A run that would loop is stopped by vitest well before this, as a failure, not a hang. */
 const TIMEOUT_MS = 60_000;
 
-/** Name i's types, in fold order (string > hash > list > zset > set); every other name holds two. */
+/** Name i's types, in fold order (string > hash > list > zset > set); about half the names hold two. */
 function typesOf(i: number): Value[] {
   const all = [str(`v${i}`), hash({ f: `${i}` }), list('a', `${i}`), zset([`m${i}`, i]), set(`${i}`)];
   const first = i % 5;
-  return i % 2 === 0 ? [all[first]!, all[(first + 1) % 5]!] : [all[first]!];
+  return i % 2 === 0 && first < 4 ? [all[first]!, all[first + 1]!] : [all[first]!];
 }
 
 async function seedNames(s: Redis): Promise<void> {
@@ -53,9 +53,10 @@ function cyclingScanx(args: Buffer[]): Buffer[] {
   return [args[0]!, args[1]!, Buffer.alloc(0), ...args.slice(3)];
 }
 
-/** KEYS refused, as a user's ACL or a renamed command would. */
+/** KEYS refused, as a user's ACL would (an error reply: KEYS without its pattern; Pika drops a client
+ * that sends an unknown command). */
 function noKeys(args: Buffer[]): Buffer[] {
-  return upper(args[0]) === 'KEYS' ? [Buffer.from('KVMERGE-TEST-NO-SUCH-COMMAND')] : args;
+  return upper(args[0]) === 'KEYS' ? [args[0]!] : args;
 }
 
 describeServer('pika-3.5.5', 'Pika 3.5: a SCAN cursor that never returns to 0 (SPEC §7)', () => {
@@ -81,7 +82,7 @@ describeServer('pika-3.5.5', 'Pika 3.5: a SCAN cursor that never returns to 0 (S
     }
   }
 
-  const STEPS = NAMES + NAMES / 2;
+  const STEPS = Array.from({ length: NAMES }, (_, i) => typesOf(i).length).reduce((a, b) => a + b, 0);
 
   describe('the work-arounds', () => {
     it(
