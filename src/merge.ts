@@ -199,6 +199,8 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
   } catch (err) {
     outcome = 'failed';
     error = err instanceof Error ? err.message : String(err);
+    // The cause, before closing the connections makes the batches still in flight fail on them.
+    if (err instanceof RunError) ctx.stopped ??= err;
   } finally {
     hooks.progress?.stop();
     await ctx.temp.removeAll(target.control).catch(() => undefined);
@@ -291,7 +293,13 @@ async function mergeSource(ctx: RunContext, src: SourceRun, hooks: RunHooks): Pr
   let walked = 0;
   const batches = scanBatches(
     src.nodes,
-    { match: src.plan.match, count: write.scanCount, batchSize: write.batchSize },
+    {
+      match: src.plan.match,
+      count: write.scanCount,
+      batchSize: write.batchSize,
+      server: `source ${src.plan.name} (${redactUrl(src.plan.url)})`,
+      ...(hooks.log ? { log: hooks.log } : {}),
+    },
     // Sized for the keyspace at once (growing re-inserts every key seen so far), within reason.
     new SeenKeys(Math.max(MIN_SEEN, Math.min(Math.ceil(((keyspace ?? 0) * 4) / 3), MAX_SEEN_PRESIZE))),
     keyspace ?? 0,

@@ -115,7 +115,9 @@ function redisCaps(kind: ServerKind, version: string): Caps {
  * names a stream `streams`, and TYPE still names the type of a deleted key (EXISTS says 0, but 1
  * for a deleted stream, whose XLEN is 0). 3.x: TTLs are whole seconds (rounded down), one name holds several types
  * (TYPE names the first of string > hash > list > zset > set, PTYPE lists them, streams show in
- * neither: XLEN finds them), DEL and PEXPIRE act on every type of the name.
+ * neither: XLEN finds them), DEL and PEXPIRE act on every type of the name; a SCAN/SCANX cursor can
+ * cycle and never return 0 (positions cached on the server by cursor number; seen on 3.5.5 in
+ * production): every cursor walk is watched by scan/cursor-guard.ts, never trusted to end.
  */
 function pikaCaps(version: string): Caps {
   const three = !atLeast(version, 4, 0);
@@ -230,7 +232,7 @@ async function isClusterNode(redis: Redis): Promise<boolean> {
  * recount found, and where that is 0 (none has run yet), it is asked again once the recount has had
  * a moment. An estimate, for progress only.
  */
-export async function keyspaceSize(redis: Redis, caps: Caps): Promise<number> {
+export async function keyspaceSize(redis: Redis, caps: Pick<Caps, 'keyspaceNeedsStats'>): Promise<number> {
   if (!caps.keyspaceNeedsStats) return Number(await redis.dbsize());
   await optional(() => redis.info('keyspace', '1') as Promise<string>);
   const counted = Number(await redis.dbsize());

@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import type { Unit } from '../probe/probe.js';
-import type { Caps } from '../redis/capabilities.js';
+import { type Caps, keyspaceSize as countKeys } from '../redis/capabilities.js';
 import type { ClusterView } from '../redis/server.js';
+import { BrokenCursorError, CursorGuard } from './cursor-guard.js';
 import { SeenKeys } from './seen-keys.js';
 
 export interface ScanOptions {
@@ -12,7 +13,13 @@ export interface ScanOptions {
   count: number;
   /** Keys per yielded batch: the unit of probing and writing. */
   batchSize: number;
+  /** The server as a user may read it (redacted URL): named where its cursor is broken. */
+  server?: string;
+  /** Where the line saying that a work-around replaced a broken cursor goes. */
+  log?: (line: string) => void;
 }
+
+type ScanCaps = Pick<Caps, 'scanx' | 'multiTypeNames' | 'keyspaceNeedsStats'>;
 
 export interface ScanBatch {
   units: Unit[];
@@ -50,18 +57,25 @@ export async function* scanBatches(
   opts: ScanOptions,
   seen: SeenKeys,
   keyspaceSize: number,
-  caps: Pick<Caps, 'scanx' | 'multiTypeNames'>,
+  caps: ScanCaps,
   cluster?: ClusterView,
 ): AsyncGenerator<ScanBatch> {
   if (caps.scanx) {
-    yield* scanPika(nodes[0]!, opts, seen, caps.multiTypeNames);
+    yield* scanPika(nodes[0]!, opts, seen, caps);
     return;
   }
   const batches = new Batches(opts.batchSize);
   for (let walk = 0; ; walk++) {
     const before = await cluster?.layout();
     const lost: Error[] = [];
-    for await (const { keys, walked } of walkNodes(nodes, opts, keyspaceSize, cluster ? lost : undefined)) {
+    for await (const { keys, walked } of walkNodes(
+      nodes,
+      opts,
+      keyspaceSize,
+      seen,
+      caps,
+      cluster ? lost : undefined,
+    )) {
       for (const key of keys) if (seen.add(key)) batches.add({ key });
       yield* batches.full(walk === 0 ? walked : 1);
     }
@@ -92,9 +106,11 @@ async function* walkNodes(
   nodes: readonly Redis[],
   opts: ScanOptions,
   keyspaceSize: number,
+  seen: SeenKeys,
+  caps: ScanCaps,
   lost?: Error[],
 ): AsyncGenerator<{ keys: Buffer[]; walked: number }> {
-  const walks = nodes.map((node) => scanPages(node, opts, keyspaceSize / nodes.length));
+  const walks = nodes.map((node) => scanPages(node, opts, keyspaceSize / nodes.length, seen, caps));
   const walked = nodes.map(() => 0);
   const share = (): number => walked.reduce((a, b) => a + b, 0) / nodes.length;
   let live = walks.map((_, i) => i);
@@ -139,11 +155,14 @@ async function* walkNodes(
  * failover) hashes keys with another seed, and going on from the old cursor silently skips keys (seen
  * in the source-restart test: ~2,600 of 12,000). Walking again from 0 is safe because the scanner
  * drops keys it has already yielded (SeenKeys, SPEC §1.6); it costs one more walk per reconnection.
+ * A cursor that cycles (CursorGuard) ends the walk: its keys are listed with KEYS instead (keysInstead).
  */
 async function* scanPages(
   redis: Redis,
   opts: ScanOptions,
   keyspaceSize: number,
+  seen: SeenKeys,
+  caps: ScanCaps,
 ): AsyncGenerator<{ keys: Buffer[]; walked: number }> {
   let connections = 0;
   const onReady = (): void => {
@@ -156,10 +175,12 @@ async function* scanPages(
       : ['COUNT', opts.count];
     let cursor = '0';
     let known = connections;
+    const guard = new CursorGuard(keyspaceSize, opts.count);
     for (;;) {
       if (connections !== known) {
         known = connections;
         cursor = '0';
+        guard.restart();
       }
       const [next, keys] = (await redis.scanBuffer(cursor, ...(args as ['COUNT', number]))) as [
         Buffer,
@@ -172,8 +193,16 @@ async function* scanPages(
         continue;
       }
       cursor = next.toString();
+      const broken =
+        cursor === '0'
+          ? undefined
+          : guard.page(cursor, keys.length, keys.filter((key) => !seen.has(key)).length);
       yield { keys, walked: cursor === '0' ? 1 : cursorFraction(cursor, keyspaceSize) };
       if (cursor === '0') return;
+      if (broken) {
+        for await (const keys of keysInstead(redis, opts, caps, 'SCAN', broken)) yield { keys, walked: 1 };
+        return;
+      }
     }
   } finally {
     redis.removeListener('ready', onReady);
@@ -192,11 +221,23 @@ async function* scanPika(
   redis: Redis,
   opts: ScanOptions,
   seen: SeenKeys,
-  multiType: boolean,
+  caps: ScanCaps,
 ): AsyncGenerator<ScanBatch> {
+  const multiType = caps.multiTypeNames;
   const match = opts.match === undefined ? [] : ['MATCH', opts.match];
   const batches = new Batches(opts.batchSize);
   for (const type of SCANX_TYPES) {
+    // Several types a name (3.x): a name comes once per type pass, and once only within it.
+    const listed = multiType ? new SeenKeys() : seen;
+    const add = (keys: Buffer[]): void => {
+      for (const key of keys) {
+        if (!listed.add(key)) continue;
+        if (multiType) seen.add(key);
+        batches.add(multiType ? { key, type } : { key });
+      }
+    };
+    // SCANX's next key is a cursor too, and cycles like SCAN's where the server's walk is broken.
+    const guard = new CursorGuard();
     let start: Buffer = Buffer.alloc(0);
     do {
       const [next, keys] = (await redis.callBuffer('SCANX', type, start, ...match, 'COUNT', opts.count)) as [
@@ -204,17 +245,22 @@ async function* scanPika(
         Buffer[],
       ];
       start = next;
-      for (const key of keys) {
-        // One type per name (4.x): a name is listed by one pass. Several (3.x): by one pass per type.
-        if (seen.add(key) || multiType) batches.add(multiType ? { key, type } : { key });
-      }
+      add(keys);
       yield* batches.full(0);
+      const broken = start.length > 0 ? guard.page(start.toString('latin1')) : undefined;
+      if (broken) {
+        for await (const keys of keysInstead(redis, opts, caps, `SCANX ${type}`, broken, type)) {
+          add(keys);
+          yield* batches.full(0);
+        }
+        break;
+      }
     } while (start.length > 0);
     yield* batches.rest(0);
     batches.barrier();
   }
   const streamAsked = new SeenKeys();
-  for await (const { keys } of scanPages(redis, opts, 0)) {
+  for await (const { keys } of scanPages(redis, opts, await countKeys(redis, caps), seen, caps)) {
     for (const key of keys) {
       if (seen.add(key)) batches.add({ key });
       // SCAN lists a 3.x name once per type: its stream is asked about once.
@@ -223,6 +269,47 @@ async function* scanPika(
     yield* batches.full(0);
   }
   yield* batches.rest(1);
+}
+
+/** Past this many keys, KEYS would block the server too long to stand in for a broken cursor. */
+export const KEYS_LIMIT = 100_000;
+
+/**
+ * The keys of a walk whose cursor is broken (CursorGuard), listed with KEYS (Pika's `KEYS pattern TYPE`
+ * for one type's pass) and yielded in pieces of batchSize: on a small database that is one short
+ * command, and it has no cursor to cycle. On a large one, or where KEYS is refused, no work-around is
+ * left and the run stops (BrokenCursorError, exit 1) rather than looping. The keys the broken walk
+ * gave before are given again: the caller's SeenKeys drops them (SPEC §1.6).
+ */
+async function* keysInstead(
+  redis: Redis,
+  opts: ScanOptions,
+  caps: ScanCaps,
+  command: string,
+  why: string,
+  type?: string,
+): AsyncGenerator<Buffer[]> {
+  const server = opts.server ?? 'the source';
+  const size = await countKeys(redis, caps);
+  if (size > KEYS_LIMIT) {
+    throw new BrokenCursorError(
+      server,
+      command,
+      why,
+      `its ${size} keys are too many for KEYS (at most ${KEYS_LIMIT})`,
+    );
+  }
+  let keys: Buffer[];
+  try {
+    keys = (await redis.callBuffer('KEYS', opts.match ?? '*', ...(type ? [type] : []))) as Buffer[];
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new BrokenCursorError(server, command, why, `KEYS, its work-around, failed: ${reason}`);
+  }
+  opts.log?.(
+    `fallback: ${server}: ${command}'s cursor never returns to 0 (${why}); its ${keys.length} keys listed with KEYS instead`,
+  );
+  for (let i = 0; i < keys.length; i += opts.batchSize) yield keys.slice(i, i + opts.batchSize);
 }
 
 /**

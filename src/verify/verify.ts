@@ -232,7 +232,7 @@ export async function verify(
       for (let index = 0; index < sources.length && !hooks.signal?.aborted; index++) {
         const side = sources[index]!;
         const { prefix, match } = plan.sources[index]!;
-        const batches = scanSide(plan, side, match);
+        const batches = scanSide(plan, side, match, hooks.log);
         // A name holding several types (Pika 3.x) is listed once per type: it is checked once, all types.
         const named = side.caps.multiTypeNames ? new SeenKeys() : undefined;
         for await (const batch of batches) {
@@ -650,10 +650,21 @@ class Limit {
 }
 
 /** The keys of one side, in batches, each once: as the merge scans it. */
-function scanSide(plan: MergePlan, side: Side, match: string | undefined): AsyncGenerator<ScanBatch> {
+function scanSide(
+  plan: MergePlan,
+  side: Side,
+  match: string | undefined,
+  log?: (line: string) => void,
+): AsyncGenerator<ScanBatch> {
   return scanBatches(
     side.server.nodes,
-    { match, count: plan.write.scanCount, batchSize: plan.write.batchSize },
+    {
+      match,
+      count: plan.write.scanCount,
+      batchSize: plan.write.batchSize,
+      server: side.label,
+      ...(log ? { log } : {}),
+    },
     new SeenKeys(),
     0,
     side.caps,

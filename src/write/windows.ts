@@ -1,5 +1,6 @@
 import type { NativeType } from '../decide/types.js';
 import type { Reply } from '../redis/pipe.js';
+import { BrokenCursorError, CursorGuard } from '../scan/cursor-guard.js';
 import type { Command } from './commands.js';
 import { scoreFirst } from './native/zset.js';
 
@@ -24,6 +25,8 @@ export interface WindowOptions {
   from?: number;
   /** The list's length or the string's, where the caller knows it (else LLEN or STRLEN is asked). */
   length?: number;
+  /** The server that holds the value, as a user may read it: named where its cursor is broken. */
+  server?: string;
 }
 
 /**
@@ -51,11 +54,16 @@ export async function* valueWindows(
     case 'zset': {
       const command = type === 'hash' ? 'HSCAN' : type === 'set' ? 'SSCAN' : 'ZSCAN';
       let cursor: Buffer | string = '0';
+      // A value's cursor can cycle like a database's (Pika 3.x): no work-around for one value, so stop.
+      const guard = new CursorGuard();
       do {
         const reply = await ask([command, key, cursor, 'COUNT', count]);
         if (!Array.isArray(reply)) return;
         const [next, flat] = reply as [Buffer, Buffer[]];
         cursor = next;
+        const broken = next.toString() === '0' ? undefined : guard.page(next.toString('latin1'));
+        if (broken)
+          throw new BrokenCursorError(opts.server ?? 'the server', `${command} of a big key`, broken, '');
         if (flat.length > 0) {
           adapt(bytesOf(flat), type === 'set' ? flat.length : flat.length / 2);
           yield type === 'zset' ? scoreFirst(flat) : flat;
