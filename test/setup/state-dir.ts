@@ -4,8 +4,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 
 process.env.KVMERGE_STATE_DIR = mkdtempSync(join(tmpdir(), 'kvmerge-state-'));
 
 const dir = process.env.KVMERGE_STATE_DIR;
-process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+// Test workers are not always let run their exit handlers: the directory goes with the file's last hook.
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
