@@ -48,8 +48,8 @@ export interface Outcome {
 }
 
 export const LABELS: Record<ContenderName, string> = {
-  copy: 'kvmerge (defaults)',
-  backup: 'kvmerge --backup',
+  copy: 'kvmerge --no-backup',
+  backup: 'kvmerge (defaults: journal)',
   dump: 'kvmerge --mode dump',
   native: 'kvmerge --mode native',
   merge: 'kvmerge merge (½ on target)',
@@ -231,7 +231,8 @@ async function runKvmerge(
     for (const s of ctx.sources) args.push('-s', s.url);
     args.push('-t', ctx.target.url, '--mode', job.mode);
     if (job.dryRun) args.push('--dry-run');
-    if (job.backup) args.push('--backup', job.backup);
+    // The journal is the default (SPEC §6.2): every contender but `backup` runs without it.
+    args.push(...(job.backup ? ['--backup', job.backup] : ['--no-backup']));
     for (const [type, strategy] of Object.entries(job.strategies)) args.push(`--${type}`, strategy);
     if (opts.concurrency !== undefined) args.push('--concurrency', String(opts.concurrency));
     if (opts.batch !== undefined) args.push('--batch', String(opts.batch));

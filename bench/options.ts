@@ -58,8 +58,8 @@ export interface BenchOptions {
 export const USAGE = `Usage: npm run bench -- [options]
 
 Starts its own redis-server processes, generates a dataset on the sources and times, on the same data:
-  copy     kvmerge with default flags (auto mode) into an empty target: what a user gets untuned
-  backup   the same copy with --backup (the journal of prior states, made durable before each write)
+  copy     kvmerge --no-backup (auto mode) into an empty target: the copy without its journal
+  backup   the same copy with the default journal of prior states (made durable before each write)
   dump     kvmerge --mode dump into an empty target
   native   kvmerge --mode native into an empty target
   merge    kvmerge, hash/set/zset/list merge and string override, into a target holding half the keys

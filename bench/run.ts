@@ -163,6 +163,8 @@ async function main(argv: string[]): Promise<number> {
 
   const dir = mkdtempSync(path.join(tmpdir(), 'kvmerge-bench-'));
   const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
+  // kvmerge's state directory (its default journals, the rerun guard) for the runs it starts: not $HOME's.
+  process.env.KVMERGE_STATE_DIR = path.join(dir, 'state');
   process.on('exit', removeDir);
   const servers: LocalRedis[] = [];
   const clients: Redis[] = [];

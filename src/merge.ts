@@ -2,8 +2,9 @@ import type { Socket } from 'node:net';
 import { describeKey, processBatch, type RunContext, type SourceRun } from './batch.js';
 import type { MergePlan, TlsPlan } from './config/plan.js';
 import { ConnectionError, KvmergeError, RunError } from './errors.js';
-import { Backup, prepareBackup, type ResumeState } from './journal/backup.js';
+import { Backup, chooseJournal, prepareBackup, type ResumeState } from './journal/backup.js';
 import { lockJournal } from './journal/lock.js';
+import { checkJournalRoom, repeatsDouble } from './journal/state-dir.js';
 import { AbsenceGuess } from './probe/absence.js';
 import type { Unit } from './probe/probe.js';
 import type { Caps } from './redis/capabilities.js';
@@ -64,7 +65,9 @@ const BUDGET_BIG_KEYS = 2;
  * failed authentication, a source that is the target. Otherwise resolves to the report,
  * whose `outcome` says whether the run finished, failed part-way or was interrupted.
  */
-export async function runMerge(plan: MergePlan, hooks: RunHooks = {}): Promise<JsonReport> {
+export async function runMerge(given: MergePlan, hooks: RunHooks = {}): Promise<JsonReport> {
+  // Which journal, if any, and whether this plan may run again (SPEC §6.2, §6.3); a dry run never journals.
+  const plan = given.dryRun ? given : await chooseJournal(given, new Date());
   // One process at a time on a journal (lock.ts): two would apply the same steps twice.
   const lock =
     plan.safety.backup !== undefined && !plan.dryRun ? await lockJournal(plan.safety.backup) : undefined;
@@ -79,6 +82,14 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
   const startedAt = new Date();
   const started = now();
   const log = hooks.log ?? (() => {});
+  if (plan.safety.noBackup && !plan.dryRun) {
+    const doubles = repeatsDouble(plan);
+    log(
+      'no journal (--no-backup): this run cannot be rolled back, and if it is cut short (a crash, kill -9) ' +
+        'running it again can apply some steps twice' +
+        (doubles ? ` (this plan's ${doubles} would double)` : ''),
+    );
+  }
   const tally = new Tally(
     plan.sources.map((s) => s.name),
     plan.report.sample,
@@ -148,6 +159,7 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
   // first write; a target that refuses DUMP to the journal is exit 2 here, not a failure half-way.
   if (plan.safety.backup !== undefined && !plan.dryRun) {
     try {
+      if (!resumeState) await checkRoom(plan.safety.backup, connected);
       ctx.backup = await Backup.open(plan, resumeState, targetPipe, targetInfo, ctx.clock);
     } catch (err) {
       for (const pipe of [targetPipe, ...sourcePipes]) pipe.close();
@@ -155,6 +167,7 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
       await failedKeys?.close();
       throw err instanceof KvmergeError ? err : asRunError(err);
     }
+    if (!resumeState) log(`journal: ${plan.safety.backup}`);
     const resumed = ctx.backup.resumeSummary();
     if (resumed) {
       log(
@@ -204,7 +217,16 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
   } finally {
     hooks.progress?.stop();
     await ctx.temp.removeAll(target.control).catch(() => undefined);
-    const journalError = await ctx.backup?.close().then(
+    // Completed: every source's every step applied. The plan's next plain run reads this (SPEC §6.3).
+    const completed =
+      outcome === 'done' && !ctx.stopped && !hooks.signal?.aborted && tally.totals().failed === 0;
+    const journalError = await (async () => {
+      try {
+        if (completed) await ctx.backup?.complete();
+      } finally {
+        await ctx.backup?.close();
+      }
+    })().then(
       () => undefined,
       (err: Error) => err,
     );
@@ -227,7 +249,7 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
     error = `${tally.totals().failed} key(s) could not be merged`;
   }
 
-  return buildReport({
+  const report = buildReport({
     version: toolVersion(),
     dryRun: plan.dryRun,
     startedAt,
@@ -239,6 +261,31 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
     outcome,
     error,
   });
+  if (ctx.backup) report.journal = plan.safety.backup;
+  return report;
+}
+
+/**
+ * SPEC §6.2: before the first write, the journal's disk must have room for it: a record per key of the
+ * sources (DBSIZE) and the prior values of the keys the target already holds, estimated from its
+ * dataset size (INFO memory) for at most as many keys as the sources hold. Exit 2 otherwise.
+ */
+async function checkRoom(path: string, connected: Connected): Promise<void> {
+  const { sources, sourceInfos, target, targetInfo } = connected;
+  const sizes = await Promise.all(
+    sources.map((s, i) => serverKeyspace(s.nodes, sourceInfos[i]!).catch(() => 0)),
+  );
+  const keys = sizes.reduce((a, b) => a + b, 0);
+  const targetKeys = await serverKeyspace(target.nodes, targetInfo).catch(() => 0);
+  let dataset = 0;
+  if (targetKeys > 0) {
+    for (const node of target.nodes) {
+      const info = await node.info('memory').catch(() => '');
+      dataset += Number(/^used_memory_dataset:(\d+)/m.exec(info)?.[1] ?? 0);
+    }
+  }
+  const priorBytes = targetKeys > 0 ? (Math.min(keys, targetKeys) * dataset) / targetKeys : 0;
+  await checkJournalRoom(path, keys, Math.round(priorBytes));
 }
 
 /**

@@ -56,8 +56,22 @@ export const MERGE_OPTIONS: Record<string, Options> = {
     RUN,
   ),
   'failed-keys': text('FILE: list every failed key with its reason, one JSON object a line', RUN),
-  backup: text("FILE: journal each changed key's prior state there first (for rollback and --resume)", RUN),
-  resume: flag('continue the interrupted run that --backup FILE records', RUN),
+  backup: text(
+    "FILE: the journal of each changed key's prior state, for rollback and --resume (default: a new file in the state directory, $KVMERGE_STATE_DIR or ~/.local/state/kvmerge)",
+    RUN,
+  ),
+  'no-backup': flag(
+    'run without a journal: no rollback, and a rerun after a crash can apply steps twice',
+    RUN,
+  ),
+  resume: flag(
+    "continue this plan's interrupted run (its journal in the state directory, or --backup FILE)",
+    RUN,
+  ),
+  again: flag(
+    'apply the plan although its last run was interrupted, or completed and list append/zset sum would repeat',
+    RUN,
+  ),
 
   'tls-ca': text("FILE: CA certificate(s) (PEM) that sign the servers' certificates", TLS),
   'tls-cert': text('FILE: client certificate (PEM), for servers that ask for one', TLS),
@@ -147,6 +161,8 @@ export function readMergeFlags(argv: Argv): MergeFlags {
   set('failedKeys', single(argv, 'failed-keys'));
   set('backup', single(argv, 'backup'));
   set('resume', bool(argv, 'resume'));
+  set('noBackup', bool(argv, 'no-backup'));
+  set('again', bool(argv, 'again'));
   set('tlsCa', single(argv, 'tls-ca'));
   set('tlsCert', single(argv, 'tls-cert'));
   set('tlsKey', single(argv, 'tls-key'));

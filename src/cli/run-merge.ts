@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { loadPlan } from '../config/load.js';
 import type { MergePlan } from '../config/plan.js';
 import { ConfigError } from '../errors.js';
+import { defaultStateDir } from '../journal/state-dir.js';
 import { redactUrl } from '../redis/url.js';
 import { writeReportFile } from '../report/json.js';
 import { createProgress, type ProgressMode } from '../report/progress.js';
@@ -24,7 +25,9 @@ export async function mergeCommand(flags: MergeFlags, out: Output): Promise<numb
     ...(flags.overrides.source ?? []),
     ...(flags.overrides.target ? [flags.overrides.target] : []),
   ]);
-  const plan = await loadPlan(flags.overrides);
+  // The CLI journals into kvmerge's state directory unless told otherwise (SPEC §6.2); the library opts in.
+  const loaded = await loadPlan(flags.overrides);
+  const plan: MergePlan = { ...loaded, safety: { ...loaded.safety, stateDir: defaultStateDir() } };
   out.addUrls([...plan.sources.map((s) => s.url), plan.target.url]);
   if (plan.report.file !== undefined) await checkReportTarget(plan.report.file);
   if (flags.display.verbose) out.info(describePlan(plan));

@@ -60,6 +60,8 @@ export interface CliOverrides {
   failedKeys?: string;
   backup?: string;
   resume?: boolean;
+  noBackup?: boolean;
+  again?: boolean;
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -175,6 +177,8 @@ export function resolvePlan(
       ...(failedKeys ? { failedKeys } : {}),
       ...(backup ? { backup } : {}),
       resume: flags.resume ?? file.safety.resume,
+      noBackup: flags.noBackup ?? false,
+      again: flags.again ?? false,
     },
     network: file.network,
   };
@@ -232,6 +236,8 @@ function checkFlags(o: CliOverrides) {
     failedKeys: checkFlag('--failed-keys', fileNameSchema, o.failedKeys),
     backup: checkFlag('--backup', fileNameSchema, o.backup),
     resume: o.resume,
+    noBackup: o.noBackup,
+    again: o.again,
     tls: {
       ca: checkFlag('--tls-ca', fileNameSchema, o.tlsCa),
       cert: checkFlag('--tls-cert', fileNameSchema, o.tlsCert),

@@ -59,6 +59,16 @@ export interface MergePlan {
     /** SPEC §6.2: the journal of the target's prior states; §6.3 resume continues the run it records. */
     backup?: string;
     resume: boolean;
+    /** SPEC §6.2: no journal at all (`--no-backup`); the run says at its start what a crash then costs. */
+    noBackup: boolean;
+    /** SPEC §6.3: apply the plan although its last run was interrupted, or completed and repeats double. */
+    again: boolean;
+    /**
+     * kvmerge's state directory (state-dir.ts defaultStateDir), where a run journals when no `backup`
+     * is given and where the rerun guard of §6.3 looks for this plan's earlier runs. The CLI sets it;
+     * a library caller opts in (README "Library"). Undefined: journal only into `backup`, no guard.
+     */
+    stateDir?: string;
   };
   network: NetworkPlan;
 }

@@ -67,7 +67,13 @@ export type JournalRecord =
    * A rollback began (durable before its first write): the run can no longer be resumed, since the keys
    * its journal marks applied may have been put back.
    */
-  | { kind: 'rollback'; at: string };
+  | { kind: 'rollback'; at: string }
+  /**
+   * The run completed: every source's every step applied (SPEC §6.3). Its last record, so that the
+   * state directory's lookup (state-dir.ts) reads it from the file's tail. Readers of format 2 that
+   * predate it skip it like any record they do not use.
+   */
+  | { kind: 'done'; at: string };
 
 export function encodeFrame(record: JournalRecord): Buffer {
   const compact = compactSize(record);

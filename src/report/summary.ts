@@ -67,6 +67,9 @@ export function formatSummary(report: JsonReport, opts: { color?: boolean } = {}
   }
   const rate = keysPerSecond(report.totals.scanned, report.durationMs);
   lines.push(`duration: ${formatDuration(report.durationMs)}, ${groupDigits(rate)} keys/s`);
+  if (report.journal !== undefined) {
+    lines.push(`journal: ${report.journal} (undo with: kvmerge rollback --backup ${report.journal})`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

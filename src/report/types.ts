@@ -58,6 +58,8 @@ export interface JsonReport {
   failedKeys?: FailedKeySample[];
   outcome: RunOutcome;
   error?: string;
+  /** The run's journal (SPEC §6.2), for `kvmerge rollback --backup` and `--resume`; absent without one. */
+  journal?: string;
 }
 
 export interface FailedKeySample {

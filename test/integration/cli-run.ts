@@ -4,7 +4,7 @@
  * (kill -9, Ctrl-C). For the resume, verify and Sentinel tests.
  */
 import { spawn } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -23,6 +23,7 @@ export interface CliRun {
  * `reached` is called (a failover started, say) and, with `signal`, the CLI gets it.
  */
 export interface StopAt {
+  /** The journal's path, or a state directory: then the size of the journals in it (SPEC §6.2). */
   journal: string;
   bytes?: number;
   afterMs?: number;
@@ -53,10 +54,7 @@ export function kvmerge(args: string[], stopAt?: StopAt): Promise<CliRun> {
       const started = Date.now();
       const poll = async (): Promise<void> => {
         if (exited) return;
-        const size = await stat(stopAt.journal).then(
-          (s) => s.size,
-          () => 0,
-        );
+        const size = await journalBytes(stopAt.journal);
         const late = stopAt.afterMs !== undefined && Date.now() - started >= stopAt.afterMs;
         if ((late || (stopAt.bytes !== undefined && size >= stopAt.bytes)) && stoppedAt === undefined) {
           stoppedAt = size;
@@ -75,4 +73,16 @@ export function kvmerge(args: string[], stopAt?: StopAt): Promise<CliRun> {
       resolve({ code, signal, stdout, stderr, stoppedAt });
     });
   });
+}
+
+/** A journal's size, or the sum of the `.journal` files' sizes in a directory (0 while there is none). */
+export async function journalBytes(path: string): Promise<number> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) return 0;
+  if (!info.isDirectory()) return info.size;
+  let total = 0;
+  for (const name of await readdir(path)) {
+    if (name.endsWith('.journal')) total += (await stat(join(path, name)).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
 }

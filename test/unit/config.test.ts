@@ -87,7 +87,7 @@ describe('defaults', () => {
       report: { sample: 100 },
       dryRun: false,
       failOnConflict: false,
-      safety: { onError: 'stop', resume: false },
+      safety: { onError: 'stop', resume: false, noBackup: false, again: false },
       network: { connectTimeoutMs: 5000, commandTimeoutMs: 15000, retryBudgetMs: 30000 },
     });
   });
