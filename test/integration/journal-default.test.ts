@@ -192,6 +192,7 @@ describe('the default journal and the rerun guard (SPEC §6.2, §6.3)', () => {
   } catch {
     mounted = false;
   }
+  // biome-ignore lint/suspicious/noDuplicateTestHooks: the tmpfs is this block's own, unmounted after its test
   afterAll(() => {
     if (mounted) execFileSync('umount', [small]);
     execFileSync('rm', ['-rf', small]);
