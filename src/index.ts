@@ -6,8 +6,10 @@
  *   const check = await verify(plan);   // check.differences === 0 when the target is the fold
  */
 
+export { ConfigError, ConnectionError, KvmergeError, RunError } from './common/errors.js';
 export { type CliOverrides, loadPlan, resolvePlan } from './config/load.js';
 export type { MergePlan, SourcePlan, WriteMode, WritePlan } from './config/plan.js';
+export { redactUrl } from './config/url.js';
 export { decide, foldTypes } from './decide/decide.js';
 export type {
   Action,
@@ -17,7 +19,6 @@ export type {
   Strategy,
   StrategyTable,
 } from './decide/types.js';
-export { ConfigError, ConnectionError, KvmergeError, RunError } from './errors.js';
 export { type JournalHeader, openJournal, openWindows, type WindowLoader } from './journal/reader.js';
 export {
   type RollbackHooks,
@@ -27,7 +28,6 @@ export {
 } from './journal/rollback.js';
 export type { JournaledKey, PriorState } from './journal/types.js';
 export { type RunHooks, runMerge } from './merge.js';
-export { redactUrl } from './redis/url.js';
 export type { Counts } from './report/counters.js';
 export { writeReportFile } from './report/json.js';
 export { formatSummary } from './report/summary.js';

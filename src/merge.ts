@@ -1,15 +1,24 @@
 import type { Socket } from 'node:net';
 import { describeKey, processBatch, type RunContext, type SourceRun } from './batch.js';
+import { ConnectionError, KvmergeError, RunError } from './common/errors.js';
+import { toolVersion } from './common/version.js';
 import type { MergePlan, TlsPlan } from './config/plan.js';
-import { ConnectionError, KvmergeError, RunError } from './errors.js';
+import { parseRedisUrl, redactUrl } from './config/url.js';
 import { Backup, chooseJournal, prepareBackup, type ResumeState } from './journal/backup.js';
 import { lockJournal } from './journal/lock.js';
 import { checkJournalRoom, repeatsDouble } from './journal/state-dir.js';
 import { AbsenceGuess } from './probe/absence.js';
 import type { Unit } from './probe/probe.js';
-import type { Caps } from './redis/capabilities.js';
-import { checkPermissions } from './redis/permissions.js';
-import { type NetworkOptions, RespPipe } from './redis/pipe.js';
+import { FailedKeysFile } from './report/failed-keys.js';
+import { buildReport } from './report/json.js';
+import { Tally } from './report/tally.js';
+import type { JsonReport, ProgressSink, RunOutcome } from './report/types.js';
+import { scanBatches } from './scan/scanner.js';
+import { SeenKeys } from './scan/seen-keys.js';
+import { sourceKeyOf } from './scan/source-key.js';
+import type { Caps } from './servers/caps.js';
+import { checkPermissions } from './servers/permissions.js';
+import { type NetworkOptions, RespPipe } from './servers/pipe.js';
 import {
   closeServer,
   clusterView,
@@ -18,18 +27,9 @@ import {
   type Server,
   serverClock,
   serverKeyspace,
-} from './redis/server.js';
-import { explainTls, tlsOptions } from './redis/tls.js';
-import type { Transport } from './redis/transport.js';
-import { parseRedisUrl, redactUrl } from './redis/url.js';
-import { FailedKeysFile } from './report/failed-keys.js';
-import { buildReport } from './report/json.js';
-import { Tally } from './report/tally.js';
-import type { JsonReport, ProgressSink, RunOutcome } from './report/types.js';
-import { scanBatches } from './scan/scanner.js';
-import { SeenKeys } from './scan/seen-keys.js';
-import { sourceKeyOf } from './scan/source-key.js';
-import { toolVersion } from './version.js';
+} from './servers/server.js';
+import { explainTls, tlsOptions } from './servers/tls.js';
+import type { Transport } from './servers/transport.js';
 import { ByteBudget } from './write/budget.js';
 import { TempKeys } from './write/temp-keys.js';
 import { now } from './write/ttl.js';
@@ -413,7 +413,7 @@ function asRunError(err: unknown): RunError {
 
 /**
  * Connects to the target and every source and checks them, before anything is written. A URL that
- * names a node of a cluster brings the whole cluster (redis/server.ts): its masters are probed,
+ * names a node of a cluster brings the whole cluster (servers/server.ts): its masters are probed,
  * checked for permissions and compared with the other side one by one.
  */
 async function connectAll(plan: MergePlan): Promise<Connected> {

@@ -1,11 +1,11 @@
 import { writeFile } from 'node:fs/promises';
+import { ConfigError } from '../common/errors.js';
 import { loadPlan } from '../config/load.js';
 import type { MergePlan } from '../config/plan.js';
-import { ConfigError } from '../errors.js';
+import { redactUrl } from '../config/url.js';
 import { isPlanOf } from '../journal/backup.js';
 import { journalTargetIs, openJournal, openWindows } from '../journal/reader.js';
 import type { JournaledKey } from '../journal/types.js';
-import { redactUrl } from '../redis/url.js';
 import type { Difference, VerifyReport } from '../verify/verify.js';
 import { EXIT } from './exit-codes.js';
 import { handleInterrupts, INTERRUPT_NOTICE } from './interrupt.js';

@@ -1,12 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ConfigError, ConnectionError } from '../common/errors.js';
+import { toolVersion } from '../common/version.js';
 import type { MergePlan } from '../config/plan.js';
-import { ConfigError, ConnectionError } from '../errors.js';
-import type { Caps } from '../redis/capabilities.js';
-import type { Transport } from '../redis/transport.js';
-import { databaseId, parseRedisUrl, redactUrl } from '../redis/url.js';
-import { toolVersion } from '../version.js';
+import { databaseId, parseRedisUrl, redactUrl } from '../config/url.js';
+import type { Caps } from '../servers/caps.js';
+import type { Transport } from '../servers/transport.js';
 import type { Command } from '../write/commands.js';
 import { sendIdempotent } from '../write/confirm.js';
 import type { TargetClock } from '../write/ttl.js';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Caps } from '../redis/capabilities.js';
-import type { Reply } from '../redis/pipe.js';
-import { keySlot, tagForSlot } from '../redis/slot.js';
-import type { Transport } from '../redis/transport.js';
+import type { Caps } from '../servers/caps.js';
+import { keySlot, tagForSlot } from '../servers/cluster/slot.js';
+import type { Reply } from '../servers/pipe.js';
+import type { Transport } from '../servers/transport.js';
 import type { Command } from '../write/commands.js';
 import {
   afterUnconfirmed,

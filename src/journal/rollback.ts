@@ -1,11 +1,11 @@
+import { ConfigError, ConnectionError, KvmergeError, RunError } from '../common/errors.js';
 import type { NetworkPlan, TlsPlan } from '../config/plan.js';
-import { ConfigError, ConnectionError, KvmergeError, RunError } from '../errors.js';
-import { checkPermissions } from '../redis/permissions.js';
-import { DEFAULT_NETWORK } from '../redis/pipe.js';
-import { closeServer, openServer, openTransport, serverClock } from '../redis/server.js';
-import { tlsOptions } from '../redis/tls.js';
-import type { Transport } from '../redis/transport.js';
-import { parseRedisUrl, redactUrl } from '../redis/url.js';
+import { parseRedisUrl, redactUrl } from '../config/url.js';
+import { checkPermissions } from '../servers/permissions.js';
+import { DEFAULT_NETWORK } from '../servers/pipe.js';
+import { closeServer, openServer, openTransport, serverClock } from '../servers/server.js';
+import { tlsOptions } from '../servers/tls.js';
+import type { Transport } from '../servers/transport.js';
 import type { Command } from '../write/commands.js';
 import { sendIdempotent } from '../write/confirm.js';
 import { now } from '../write/ttl.js';

@@ -1,11 +1,11 @@
 import type { MergeOptions, NativeType } from '../decide/types.js';
 import type { WriteDoor } from '../journal/types.js';
 import { typeFromReply } from '../probe/probe.js';
-import type { Caps } from '../redis/capabilities.js';
-import type { Reply, RespPipe } from '../redis/pipe.js';
-import type { Control } from '../redis/server.js';
-import type { Transport } from '../redis/transport.js';
 import { SeenKeys } from '../scan/seen-keys.js';
+import type { Caps } from '../servers/caps.js';
+import type { Reply, RespPipe } from '../servers/pipe.js';
+import type { Control } from '../servers/server.js';
+import type { Transport } from '../servers/transport.js';
 import type { Command } from './commands.js';
 import {
   afterUnconfirmed,

@@ -1,6 +1,6 @@
-import { RepliesLostError, type Reply } from '../redis/pipe.js';
-import { replicasCaughtUp } from '../redis/role.js';
-import type { Transport } from '../redis/transport.js';
+import { RepliesLostError, type Reply } from '../servers/pipe.js';
+import { replicasCaughtUp } from '../servers/role.js';
+import type { Transport } from '../servers/transport.js';
 import type { Command } from './commands.js';
 
 /** Rounds of resolution behind Sentinel, each after a pause: together longer than a failover. */

@@ -1,5 +1,5 @@
 import type { MergeOptions } from '../decide/types.js';
-import type { Caps } from '../redis/capabilities.js';
+import type { Caps } from '../servers/caps.js';
 import type { Command } from './commands.js';
 
 /**

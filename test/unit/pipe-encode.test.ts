@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encode } from '../../src/redis/pipe.js';
+import { encode } from '../../src/servers/pipe.js';
 import type { Arg, Command } from '../../src/write/commands.js';
 
 /** RESP as the protocol defines it, written the plain way. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/common/errors.js';
 import {
   endpointLabel,
   isSameDatabase,
@@ -7,7 +7,7 @@ import {
   redactUrl,
   redactUrlsInText,
   toIoredisOptions,
-} from '../../src/redis/url.js';
+} from '../../src/config/url.js';
 
 describe('redis+sentinel:// URLs', () => {
   it('reads the sentinels, the master name, the db and both sets of credentials', () => {

@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../common/errors.js';
 
 /** One Redis database as named by a `redis://` or `rediss://` URL, with credentials decoded. */
 export interface RedisEndpoint {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
+import { ConfigError } from '../common/errors.js';
 import type { TlsPlan } from '../config/plan.js';
-import { ConfigError } from '../errors.js';
 
 /**
  * Node's TLS options for a rediss:// server from the plan's files (SPEC §4 --tls-*, §3.1 `tls`).

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { ConnectionError } from '../errors.js';
+import { ConnectionError } from '../common/errors.js';
 
 /**
  * Permission checks before the first write (SPEC §6.4): a target user who may not write, or a source

@@ -1,9 +1,9 @@
-import type { Command } from '../write/commands.js';
-import { type NetworkOptions, RepliesLostError, type Reply, RespPipe, ServerLostError } from './pipe.js';
-import { replicasCaughtUp } from './role.js';
+import { parseRedisUrl } from '../../config/url.js';
+import type { Command } from '../../write/commands.js';
+import { type NetworkOptions, RepliesLostError, type Reply, RespPipe, ServerLostError } from '../pipe.js';
+import { replicasCaughtUp } from '../role.js';
+import type { Transport } from '../transport.js';
 import { keySlot, SLOTS } from './slot.js';
-import type { Transport } from './transport.js';
-import { parseRedisUrl } from './url.js';
 
 /** A unit sent to this many wrong nodes in a row is given up, its last error reply kept. */
 const MAX_REDIRECTS = 16;

@@ -1,11 +1,11 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
-import { ConnectionError } from '../errors.js';
+import { ConnectionError } from '../common/errors.js';
+import { parseRedisUrl, redactUrl, toIoredisOptions } from '../config/url.js';
 import { describeForeignReply } from './foreign-reply.js';
 import { DEFAULT_NETWORK, type NetworkOptions } from './pipe.js';
-import { resolveMaster, SentinelLookupError } from './sentinel.js';
+import { resolveMaster, SentinelLookupError } from './sentinel/lookup.js';
 import { explainTls } from './tls.js';
-import { parseRedisUrl, redactUrl, toIoredisOptions } from './url.js';
 
 export type Role = 'source' | 'target';
 

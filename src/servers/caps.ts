@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { scriptCheckCommands } from '../probe/batch-scripts.js';
-import { tagForSlot } from './slot.js';
+import { tagForSlot } from './cluster/slot.js';
 
 export type ServerKind = 'redis' | 'valkey' | 'pika' | 'unknown';
 
@@ -58,7 +58,7 @@ export interface Caps {
   staleType: boolean;
   /**
    * A node of a Redis Cluster (`INFO cluster`: cluster_enabled:1): its URL names the whole cluster,
-   * every master is scanned and written, and the hot path routes by hash slot (redis/server.ts).
+   * every master is scanned and written, and the hot path routes by hash slot (servers/server.ts).
    */
   cluster: boolean;
   /** Keys are walked with SCANX (Pika: its SCAN cannot be trusted, scanner.ts says why). */

@@ -1,4 +1,8 @@
 import { Redis } from 'ioredis';
+import { EXIT, exitCodeFor } from '../cli/exit-codes.js';
+import { handleInterrupts, INTERRUPT_NOTICE } from '../cli/interrupt.js';
+import { Output } from '../cli/output.js';
+import { progressMode } from '../cli/run-merge.js';
 import {
   type ConflictSample,
   formatSummary,
@@ -7,6 +11,8 @@ import {
   resolvePlan,
   runMerge,
 } from '../index.js';
+import { createProgress } from '../report/progress.js';
+import { BINARY_KEY, describeKey, fillShard, fillTarget, SHARD_NAMES, SHOWCASE } from './demo-data.js';
 import {
   findRedisServer,
   type LocalRedis,
@@ -14,13 +20,7 @@ import {
   redisServerName,
   startLocalRedis,
   stopAllLocalRedisSync,
-} from '../redis/local-server.js';
-import { createProgress } from '../report/progress.js';
-import { BINARY_KEY, describeKey, fillShard, fillTarget, SHARD_NAMES, SHOWCASE } from './demo-data.js';
-import { EXIT, exitCodeFor } from './exit-codes.js';
-import { handleInterrupts, INTERRUPT_NOTICE } from './interrupt.js';
-import { Output } from './output.js';
-import { progressMode } from './run-merge.js';
+} from './local-server.js';
 
 export interface DemoOptions {
   /** false: plain status lines instead of bars (`--no-progress`). */

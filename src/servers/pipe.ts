@@ -1,11 +1,11 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import RedisParser from 'redis-parser';
+import { parseRedisUrl, type RedisEndpoint, redactUrl } from '../config/url.js';
 import type { Command } from '../write/commands.js';
 import { describeForeignReply } from './foreign-reply.js';
 import { replicasFromRole } from './role.js';
-import { resolveMaster } from './sentinel.js';
-import { parseRedisUrl, type RedisEndpoint, redactUrl } from './url.js';
+import { resolveMaster } from './sentinel/lookup.js';
 
 /** A RESP2 reply as the parser gives it: bulk and status strings as Buffers, integers as numbers. */
 export type Reply = Buffer | number | null | Reply[] | Error;

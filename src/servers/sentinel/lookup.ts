@@ -1,6 +1,6 @@
-import type { Command } from '../write/commands.js';
-import { connectSocket, handshake, type NetworkOptions, type Reply } from './pipe.js';
-import type { SentinelSpec } from './url.js';
+import type { SentinelSpec } from '../../config/url.js';
+import type { Command } from '../../write/commands.js';
+import { connectSocket, handshake, type NetworkOptions, type Reply } from '../pipe.js';
 
 /** Where a master set's master is, as the sentinels said. */
 export interface MasterAddress {
