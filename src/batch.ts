@@ -9,18 +9,19 @@ import type { AbsenceGuess } from './probe/absence.js';
 import { type HolderView, type KeyProbe, probeBatch, type Unit } from './probe/probe.js';
 import type { Tally } from './report/tally.js';
 import type { Caps } from './servers/caps.js';
+import { now, type TargetClock } from './servers/clock.js';
 import type { RespPipe } from './servers/pipe.js';
+import type { Command } from './servers/resp.js';
 import type { ClusterView, Control } from './servers/server.js';
 import type { Transport } from './servers/transport.js';
 import { surelySmallBelow } from './write/big-threshold.js';
 import { copyBigKey } from './write/bigkey.js';
 import type { ByteBudget } from './write/budget.js';
-import type { Command } from './write/commands.js';
 import { UnconfirmedError } from './write/confirm.js';
 import { CODECS } from './write/native/index.js';
 import { type ReadHow, readValues, type SourceValue } from './write/read.js';
 import type { TempKeys } from './write/temp-keys.js';
-import { type Deadline, deadlineFrom, now, type TargetClock } from './write/ttl.js';
+import { type Deadline, deadlineFrom } from './write/ttl.js';
 import { type WriteItem, writeBatch } from './write/writer.js';
 
 /** State shared by every batch of a run. */

@@ -17,8 +17,9 @@ import { scanBatches } from './scan/scanner.js';
 import { SeenKeys } from './scan/seen-keys.js';
 import { sourceKeyOf } from './scan/source-key.js';
 import type { Caps } from './servers/caps.js';
+import { now } from './servers/clock.js';
 import { checkPermissions } from './servers/permissions.js';
-import { type NetworkOptions, RespPipe } from './servers/pipe.js';
+import { RespPipe } from './servers/pipe.js';
 import {
   closeServer,
   clusterView,
@@ -28,11 +29,11 @@ import {
   serverClock,
   serverKeyspace,
 } from './servers/server.js';
+import type { NetworkOptions } from './servers/socket.js';
 import { explainTls, tlsOptions } from './servers/tls.js';
 import type { Transport } from './servers/transport.js';
 import { ByteBudget } from './write/budget.js';
 import { TempKeys } from './write/temp-keys.js';
-import { now } from './write/ttl.js';
 
 export interface RunHooks {
   /** Receives progress; the CLI renders it. */

@@ -1,32 +1,7 @@
+import type { RedisEndpoint, SentinelSpec } from '../common/endpoint.js';
 import { ConfigError } from '../common/errors.js';
 
-/** One Redis database as named by a `redis://` or `rediss://` URL, with credentials decoded. */
-export interface RedisEndpoint {
-  /** Host name (lower case) or IP address; an IPv6 address is stored without its brackets. */
-  host: string;
-  port: number;
-  db: number;
-  username?: string;
-  password?: string;
-  /** `rediss://`: connect over TLS. */
-  tls: boolean;
-  /**
-   * `redis+sentinel://`: the master is found through these sentinels, and `host`/`port` are the first
-   * sentinel's (the master's address is known only at connect time, and changes on a failover).
-   */
-  sentinel?: SentinelSpec;
-}
-
-/** A master set watched by Sentinel, as a `redis+sentinel://` URL names it. */
-export interface SentinelSpec {
-  /** The sentinels to ask, in the URL's order (at least one). */
-  nodes: { host: string; port: number }[];
-  /** The master set's name (`sentinel monitor <name> …`). */
-  name: string;
-  /** The sentinels' own credentials (`?sentinelUsername=…&sentinelPassword=…`), when they have any. */
-  username?: string;
-  password?: string;
-}
+export type { RedisEndpoint, SentinelSpec } from '../common/endpoint.js';
 
 /** The subset of ioredis's `RedisOptions` that a URL determines (structurally compatible with it). */
 export interface EndpointOptions {

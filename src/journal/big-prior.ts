@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Caps } from '../servers/caps.js';
+import { now, type TargetClock } from '../servers/clock.js';
 import { keySlot, tagForSlot } from '../servers/cluster/slot.js';
-import type { Reply } from '../servers/pipe.js';
+import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
-import type { Command } from '../write/commands.js';
 import {
   afterUnconfirmed,
   applyConfirmed,
@@ -16,7 +16,6 @@ import {
 import { clearType } from '../write/native/clear-type.js';
 import { CODECS } from '../write/native/index.js';
 import { TEMP_LEASE_RENEW_MS, TEMP_PREFIX, TEMP_TTL_MS } from '../write/temp-keys.js';
-import { now, type TargetClock } from '../write/ttl.js';
 import { valueWindows } from '../write/windows.js';
 import { lifetimeOf, targetTime } from './prior.js';
 import type { PriorWindow, WindowLoader } from './reader.js';

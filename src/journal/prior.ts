@@ -1,14 +1,14 @@
 import type { NativeType } from '../decide/types.js';
 import { typeAsks, typeFromReply, typesFrom } from '../probe/probe.js';
 import type { Caps } from '../servers/caps.js';
-import type { Reply } from '../servers/pipe.js';
+import { now, type TargetClock } from '../servers/clock.js';
+import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
 import { surelySmallBelow } from '../write/big-threshold.js';
-import type { Command } from '../write/commands.js';
 import { sendIdempotent } from '../write/confirm.js';
 import { clearCommands, clearType } from '../write/native/clear-type.js';
 import { CODECS } from '../write/native/index.js';
-import { now, relativeTtl, type TargetClock } from '../write/ttl.js';
+import { relativeTtl } from '../write/ttl.js';
 import { journalWindows, restoreWindows, type WindowSink } from './big-prior.js';
 import type { WindowLoader } from './reader.js';
 import type { JournaledKey, PriorState, WindowedType } from './types.js';

@@ -1,14 +1,14 @@
 import { ConfigError, ConnectionError, KvmergeError, RunError } from '../common/errors.js';
 import type { NetworkPlan, TlsPlan } from '../config/plan.js';
 import { parseRedisUrl, redactUrl } from '../config/url.js';
+import { now } from '../servers/clock.js';
 import { checkPermissions } from '../servers/permissions.js';
-import { DEFAULT_NETWORK } from '../servers/pipe.js';
+import type { Command } from '../servers/resp.js';
 import { closeServer, openServer, openTransport, serverClock } from '../servers/server.js';
+import { DEFAULT_NETWORK } from '../servers/socket.js';
 import { tlsOptions } from '../servers/tls.js';
 import type { Transport } from '../servers/transport.js';
-import type { Command } from '../write/commands.js';
 import { sendIdempotent } from '../write/confirm.js';
-import { now } from '../write/ttl.js';
 import { JournalFile } from './file.js';
 import { type JournalLock, lockJournal } from './lock.js';
 import { dumpsPriors, restoreKeys } from './prior.js';

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { scriptCheckCommands } from '../probe/batch-scripts.js';
+import { scriptCheckCommands } from './batch-scripts.js';
 import { tagForSlot } from './cluster/slot.js';
 
 export type ServerKind = 'redis' | 'valkey' | 'pika' | 'unknown';
@@ -64,7 +64,7 @@ export interface Caps {
   /** Keys are walked with SCANX (Pika: its SCAN cannot be trusted, scanner.ts says why). */
   scanx: boolean;
   /**
-   * A batch of keys is probed (and small values dumped) by one EVAL (probe/batch-scripts.ts): a
+   * A batch of keys is probed (and small values dumped) by one EVAL (servers/batch-scripts.ts): a
    * standalone Redis or Valkey whose user may run EVAL. Not on a cluster (a batch spans slots) nor
    * Pika (no EVAL). Turned off for the rest of the run if a script is refused later.
    */

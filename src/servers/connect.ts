@@ -3,8 +3,8 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { ConnectionError } from '../common/errors.js';
 import { parseRedisUrl, redactUrl, toIoredisOptions } from '../config/url.js';
 import { describeForeignReply } from './foreign-reply.js';
-import { DEFAULT_NETWORK, type NetworkOptions } from './pipe.js';
 import { resolveMaster, SentinelLookupError } from './sentinel/lookup.js';
+import { DEFAULT_NETWORK, type NetworkOptions } from './socket.js';
 import { explainTls } from './tls.js';
 
 export type Role = 'source' | 'target';

@@ -1,11 +1,12 @@
 import { Cluster, type Redis } from 'ioredis';
 import { ConnectionError } from '../common/errors.js';
 import { parseRedisUrl, redactUrl } from '../config/url.js';
-import { measureClock, type TargetClock } from '../write/ttl.js';
 import { type Caps, keyspaceSize, probeServer } from './caps.js';
+import { measureClock, type TargetClock } from './clock.js';
 import { ClusterTransport, NODE_RETRY_MS, nodeUrl } from './cluster/cluster-transport.js';
 import { close, connect, type Role } from './connect.js';
-import { type NetworkOptions, RespPipe } from './pipe.js';
+import { RespPipe } from './pipe.js';
+import type { NetworkOptions } from './socket.js';
 import type { Transport } from './transport.js';
 
 /** A control connection: one server, or a whole cluster (ioredis routes by slot and follows MOVED/ASK). */

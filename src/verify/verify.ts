@@ -11,15 +11,15 @@ import { type ScanBatch, scanBatches } from '../scan/scanner.js';
 import { SeenKeys } from '../scan/seen-keys.js';
 import { sourceKeyOf } from '../scan/source-key.js';
 import type { Caps } from '../servers/caps.js';
-import type { NetworkOptions } from '../servers/pipe.js';
+import { now } from '../servers/clock.js';
+import type { Command } from '../servers/resp.js';
 import { closeServer, clusterView, openServer, openTransport, type Server } from '../servers/server.js';
+import type { NetworkOptions } from '../servers/socket.js';
 import { tlsOptions } from '../servers/tls.js';
 import type { Transport } from '../servers/transport.js';
-import type { Command } from '../write/commands.js';
 import { CODECS } from '../write/native/index.js';
 import { formatScore } from '../write/native/zset.js';
 import { decodePayload, UnsupportedPayloadError } from '../write/rdb-payload.js';
-import { now } from '../write/ttl.js';
 import { checkBig, isBig } from './big.js';
 import {
   foldOutcomes,

@@ -14,7 +14,7 @@ import type { MergeOptions } from '../../src/decide/types.js';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import type { ProgressSink } from '../../src/report/types.js';
 import { ClusterTransport } from '../../src/servers/cluster/cluster-transport.js';
-import { DEFAULT_NETWORK } from '../../src/servers/pipe.js';
+import { DEFAULT_NETWORK } from '../../src/servers/socket.js';
 import { verify } from '../../src/verify/verify.js';
 import { slotOf, startCluster } from '../harness/cluster.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';

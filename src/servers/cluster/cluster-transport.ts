@@ -1,7 +1,8 @@
 import { parseRedisUrl } from '../../config/url.js';
-import type { Command } from '../../write/commands.js';
-import { type NetworkOptions, RepliesLostError, type Reply, RespPipe, ServerLostError } from '../pipe.js';
+import { RepliesLostError, RespPipe, ServerLostError } from '../pipe.js';
+import type { Command, Reply } from '../resp.js';
 import { replicasCaughtUp } from '../role.js';
+import type { NetworkOptions } from '../socket.js';
 import type { Transport } from '../transport.js';
 import { keySlot, SLOTS } from './slot.js';
 
