@@ -10,6 +10,7 @@ import { type HolderView, type KeyProbe, probeBatch, type Unit } from './probe/p
 import type { Tally } from './report/tally.js';
 import type { Caps } from './servers/caps.js';
 import { now, type TargetClock } from './servers/clock.js';
+import { isServerReply, replyText } from './servers/errors/classify.js';
 import type { RespPipe } from './servers/pipe.js';
 import type { Command } from './servers/resp.js';
 import type { ClusterView, Control } from './servers/server.js';
@@ -528,13 +529,13 @@ async function copyBig(
     ).catch((err: unknown) => {
       // A server's error reply (OOM, NOPERM, a limit) fails this key as it fails a small one, and
       // --on-error decides whether the run goes on; anything else (a lost server) stops the run.
-      const refused = err instanceof Error && err.name === 'ReplyError';
+      const refused = isServerReply(err);
       if (!(err instanceof UnconfirmedError) && !refused) throw err;
       const left =
         step.decision.action === 'merge'
           ? 'the windows sent before it stay merged'
           : 'the target key was left as it was';
-      const reason = refused ? `${err.message.split('\n')[0]} (${left})` : err.message;
+      const reason = refused ? `${replyText(err)} (${left})` : (err as Error).message;
       record(step, { ...step.decision, action: 'fail' });
       ctx.keyFailed(src, step.probe.targetKey, step.type, reason, false);
       return 'failed' as const;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Caps } from '../servers/caps.js';
 import { now, type TargetClock } from '../servers/clock.js';
 import { keySlot, tagForSlot } from '../servers/cluster/slot.js';
+import { isServerReply, replyText } from '../servers/errors/classify.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
 import {
@@ -121,9 +122,7 @@ export async function restoreWindows(
     return;
   }
   const refused = (err: unknown): never => {
-    throw err instanceof Error && err.name === 'ReplyError'
-      ? new Error(`the target refused a restore: ${err.message.split('\n')[0]}`)
-      : err;
+    throw isServerReply(err) ? new Error(`the target refused a restore: ${replyText(err)}`) : err;
   };
   /** Writes the windows into `tmp` (emptied before); false when one of them was not confirmed. */
   const rebuild = async (): Promise<boolean> => {

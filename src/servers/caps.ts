@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { scriptCheckCommands } from './batch-scripts.js';
 import { tagForSlot } from './cluster/slot.js';
+import { replyIs } from './errors/classify.js';
 
 export type ServerKind = 'redis' | 'valkey' | 'pika' | 'unknown';
 
@@ -220,7 +221,7 @@ async function isClusterNode(redis: Redis): Promise<boolean> {
     try {
       await redis.exists(`{${tagForSlot(slot)}}`);
     } catch (err) {
-      if (/^MOVED /.test((err as Error).message)) return true;
+      if (replyIs(err, 'moved')) return true;
     }
   }
   return false;

@@ -2,6 +2,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ConnectionError } from '../common/errors.js';
 import { parseRedisUrl, redactUrl, toIoredisOptions } from '../config/url.js';
+import { classifyReply, replyIs } from './errors/classify.js';
 import { describeForeignReply } from './foreign-reply.js';
 import { resolveMaster, SentinelLookupError } from './sentinel/lookup.js';
 import { DEFAULT_NETWORK, type NetworkOptions } from './socket.js';
@@ -43,7 +44,7 @@ export async function connect(
     enableOfflineQueue: true,
     // A restarted server answers LOADING until its dataset is in memory: the command was not run, so
     // it is sent again once the connection is re-established (with the backoff below).
-    reconnectOnError: (err) => (/^LOADING/.test(err.message) ? 2 : false),
+    reconnectOnError: (err) => (classifyReply(err) === 'loading' ? 2 : false),
     maxRetriesPerRequest: role === 'target' ? 0 : 5,
     autoResendUnfulfilledCommands: role !== 'target',
     // Until the first PING succeeds a failure is final: the user gets one clear line, not a retry loop.
@@ -211,7 +212,7 @@ async function provenUsable(redis: Redis): Promise<void> {
   try {
     await redis.ping();
   } catch (err) {
-    if (!(err instanceof Error && /^NOPERM/.test(err.message))) throw err;
+    if (!replyIs(err, 'noperm')) throw err;
   }
 }
 
@@ -222,7 +223,7 @@ function describeConnectFailure(
   timeoutMs: number,
 ): ConnectionError {
   const text = `${err.message} ${cause?.message ?? ''}`;
-  if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(text)) {
+  if (replyIs(err, 'auth') || replyIs(cause, 'auth')) {
     return new ConnectionError(
       `authentication failed for ${where}: check the user name and password in the URL`,
     );
@@ -242,7 +243,7 @@ function describeConnectFailure(
     return new ConnectionError(
       `cannot reach ${where}: timed out after ${timeoutMs / 1000}s; check the host, port and firewall`,
     );
-  if (/DB index is out of range|invalid DB index/i.test(text))
+  if (replyIs(err, 'bad-db') || replyIs(cause, 'bad-db'))
     return new ConnectionError(
       `cannot use ${where}: the database number is out of range on that server; use a db below its \`databases\` setting`,
     );

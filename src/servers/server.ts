@@ -5,6 +5,7 @@ import { type Caps, keyspaceSize, probeServer } from './caps.js';
 import { measureClock, type TargetClock } from './clock.js';
 import { ClusterTransport, NODE_RETRY_MS, nodeUrl } from './cluster/cluster-transport.js';
 import { close, connect, type Role } from './connect.js';
+import { replyIs } from './errors/classify.js';
 import { RespPipe } from './pipe.js';
 import type { NetworkOptions } from './socket.js';
 import type { Transport } from './transport.js';
@@ -243,7 +244,7 @@ async function mastersOf(
   try {
     slots = (await seed.call('CLUSTER', 'SLOTS')) as typeof slots;
   } catch (err) {
-    if (!/NOPERM/.test((err as Error).message)) throw err;
+    if (!replyIs(err, 'noperm')) throw err;
     throw new ConnectionError(
       `${where} is a node of a Redis Cluster, and its user may not run CLUSTER SLOTS, which finds the ` +
         `cluster's masters; grant it (ACL SETUSER ${user ?? '<user>'} +cluster|slots) on every node`,

@@ -12,6 +12,7 @@ import { SeenKeys } from '../scan/seen-keys.js';
 import { sourceKeyOf } from '../scan/source-key.js';
 import type { Caps } from '../servers/caps.js';
 import { now } from '../servers/clock.js';
+import { classifyReply } from '../servers/errors/classify.js';
 import type { Command } from '../servers/resp.js';
 import { closeServer, clusterView, openServer, openTransport, type Server } from '../servers/server.js';
 import type { NetworkOptions } from '../servers/socket.js';
@@ -451,7 +452,7 @@ async function valuesOf(
     // MEMORY USAGE may be denied to a read-only user: the count decides alone then.
     const bytes = memory ? sizes[at + 2] : undefined;
     // A refusal (NOPERM, a lost server) is an error of the check; WRONGTYPE means the key changed type.
-    const refusal = [pttl, count].find((r) => r instanceof Error && !r.message.startsWith('WRONGTYPE'));
+    const refusal = [pttl, count].find((r) => r instanceof Error && classifyReply(r) !== 'wrongtype');
     if (refusal) throw refused(side, refusal as Error);
     // Where a stream keeps no TTL, PTTL may say -2 of a live one (Pika 3.x): its entries decide.
     const noTtl = type === 'stream' && !side.caps.streamTtl;
@@ -482,7 +483,7 @@ async function valuesOf(
   const replies = reads.length > 0 ? await side.pipe.send(reads) : [];
   for (const { i, type, ttl, at, count, dump } of plan) {
     const valueReplies = replies.slice(at, at + count);
-    const refusal = valueReplies.find((r) => r instanceof Error && !r.message.startsWith('WRONGTYPE'));
+    const refusal = valueReplies.find((r) => r instanceof Error && classifyReply(r) !== 'wrongtype');
     if (refusal) throw refused(side, refusal as Error);
     if (valueReplies.some((r) => r instanceof Error)) continue;
     const value = CODECS[type as NativeType].decode(valueReplies, side.caps);

@@ -1,4 +1,5 @@
 import { parseRedisUrl } from '../../config/url.js';
+import { replyIs, slotRedirect } from '../errors/classify.js';
 import { RepliesLostError, RespPipe, ServerLostError } from '../pipe.js';
 import type { Command, Reply } from '../resp.js';
 import { replicasCaughtUp } from '../role.js';
@@ -315,7 +316,7 @@ export class ClusterTransport implements Transport {
   private waited(got: Reply[], length: number, replicas: number): boolean {
     if (got.length < length) return false;
     const acked = got[length - 1];
-    if (acked instanceof Error && /^(NOPERM|ERR unknown command)/.test(acked.message)) {
+    if (replyIs(acked, 'noperm', 'unknown-command')) {
       // WAIT is not allowed to this user: writes go on unconfirmed, as on a cluster without replicas.
       this.noWait = true;
       return true;
@@ -453,9 +454,9 @@ function redirectOf(replies: Reply[]): Redirect | undefined {
   if (replies.length > 1 && !(last instanceof Error)) return undefined;
   for (const reply of replies) {
     if (!(reply instanceof Error)) continue;
-    const match = /^(MOVED|ASK) (\d+) (\S+)/.exec(reply.message);
-    if (match) return { kind: match[1] as 'MOVED' | 'ASK', slot: Number(match[2]), addr: match[3]! };
-    if (/^(TRYAGAIN|CLUSTERDOWN)/.test(reply.message)) return { kind: 'WAIT' };
+    const moved = slotRedirect(reply);
+    if (moved) return { kind: moved.kind === 'moved' ? 'MOVED' : 'ASK', slot: moved.slot, addr: moved.addr };
+    if (replyIs(reply, 'tryagain', 'clusterdown')) return { kind: 'WAIT' };
   }
   return undefined;
 }

@@ -54,7 +54,10 @@ const CODES: Record<string, ReplyKind> = {
 
 /** Texts after `ERR` (or of a server that uses no code) that name a kind, checked in this order. */
 const PHRASES: [RegExp, ReplyKind][] = [
-  [/invalid password|invalid username-password|without any password configured/i, 'auth'],
+  [
+    /invalid password|invalid username-password|without any password configured|authentication required/i,
+    'auth',
+  ],
   [/unknown command/i, 'unknown-command'],
   [/payload version or checksum/i, 'bad-payload'],
   [/DB index is out of range|invalid DB index/i, 'bad-db'],
@@ -92,7 +95,7 @@ export function refusesCommand(err: Error): boolean {
 }
 
 /** A MOVED or ASK reply: the slot and the node (`host:port`) that serves it. */
-export function redirectOf(err: Error): { kind: 'moved' | 'ask'; slot: number; addr: string } | undefined {
+export function slotRedirect(err: Error): { kind: 'moved' | 'ask'; slot: number; addr: string } | undefined {
   const match = /^(MOVED|ASK) (\d+) (\S+)/.exec(err.message);
   if (!match) return undefined;
   return { kind: match[1] === 'MOVED' ? 'moved' : 'ask', slot: Number(match[2]), addr: match[3]! };
