@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { describeKey, processBatch, type RunContext, type SourceRun } from './batch.js';
+import { endpointText } from './common/endpoint.js';
 import { ConnectionError, KvmergeError, RunError } from './common/errors.js';
 import { toolVersion } from './common/version.js';
 import type { MergePlan, TlsPlan } from './config/plan.js';
@@ -130,7 +131,10 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
     // A transaction does not survive a reconnect (a new connection is not inside MULTI, and what it
     // was sent would run at once): this connection is never re-established, a drop fails the key.
     openTarget: () =>
-      RespPipe.open(plan.target.url, 'target', { ...network(plan, plan.target.tls), retryBudgetMs: 0 }),
+      RespPipe.open(parseRedisUrl(plan.target.url), 'target', {
+        ...network(plan, plan.target.tls),
+        retryBudgetMs: 0,
+      }),
     clock: await serverClock(target),
     budget: new ByteBudget(BUDGET_BIG_KEYS * plan.write.bigKeyBytes),
     temp: new TempKeys(),
@@ -421,12 +425,17 @@ async function connectAll(plan: MergePlan): Promise<Connected> {
   const opened: Server[] = [];
   const pipes: Transport[] = [];
   try {
-    const target = await openServer(plan.target.url, 'target', 'target', network(plan, plan.target.tls));
+    const target = await openServer(
+      parseRedisUrl(plan.target.url, 'target.url'),
+      'target',
+      'target',
+      network(plan, plan.target.tls),
+    );
     opened.push(target);
     const sources: Server[] = [];
     for (const source of plan.sources) {
       const server = await openServer(
-        source.url,
+        parseRedisUrl(source.url, 'sources[].url'),
         'source',
         `source ${source.name}`,
         network(plan, source.tls),
@@ -496,15 +505,15 @@ function network(plan: MergePlan, tls: TlsPlan | undefined): NetworkOptions {
 
 /** The hot path's connection; failing to open it is found before any write (exit 2). */
 async function openPipe(server: Server, label: string, options: NetworkOptions): Promise<Transport> {
-  const url = server.url;
+  const endpoint = server.endpoint;
   try {
     return await openTransport(server, label, options);
   } catch (err) {
     if (err instanceof KvmergeError) throw err;
     const cause = ((err as Error).cause ?? err) as Error;
-    const hint = explainTls(cause, parseRedisUrl(url).tls);
+    const hint = explainTls(cause, endpoint.tls);
     const why = hint ?? (err as Error).message;
-    throw new ConnectionError(hint ? `cannot connect to ${label} ${redactUrl(url)}: ${why}` : why);
+    throw new ConnectionError(hint ? `cannot connect to ${label} ${endpointText(endpoint)}: ${why}` : why);
   }
 }
 

@@ -28,3 +28,34 @@ export interface SentinelSpec {
   username?: string;
   password?: string;
 }
+
+/** What a password shows as in output. */
+export const MASK = '***';
+
+/** `host:port/db`, with brackets around an IPv6 address: the default name of a source. */
+export function endpointLabel(e: RedisEndpoint): string {
+  if (e.sentinel) {
+    const nodes = e.sentinel.nodes.map((n) => hostPort(n.host, n.port)).join(',');
+    return `${nodes}/${e.sentinel.name}/${e.db}`;
+  }
+  return `${hostPort(e.host, e.port)}/${e.db}`;
+}
+
+function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * The endpoint as a URL fit for output: `redis://user:***@host:port/db` (port and db spelt out, host in
+ * lower case); passwords never show.
+ */
+export function endpointText(e: RedisEndpoint): string {
+  const scheme = e.sentinel ? 'redis+sentinel' : e.tls ? 'rediss' : 'redis';
+  const user = e.username === undefined ? '' : encodeURIComponent(e.username);
+  const userinfo = e.password !== undefined ? `${user}:${MASK}@` : user !== '' ? `${user}@` : '';
+  const query: string[] = [];
+  if (e.sentinel?.username !== undefined)
+    query.push(`sentinelUsername=${encodeURIComponent(e.sentinel.username)}`);
+  if (e.sentinel?.password !== undefined) query.push(`sentinelPassword=${MASK}`);
+  return `${scheme}://${userinfo}${endpointLabel(e)}${query.length > 0 ? `?${query.join('&')}` : ''}`;
+}

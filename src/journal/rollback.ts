@@ -80,7 +80,7 @@ export async function rollback(opts: RollbackOptions, hooks: RollbackHooks = {})
   }
   const network = { ...(opts.network ?? DEFAULT_NETWORK), tls: tlsOptions(opts.tls) };
   // A cluster target is the whole cluster: every key goes to the master of its slot.
-  const server = await openServer(url, 'target', 'target', network);
+  const server = await openServer(parseRedisUrl(url, 'target.url'), 'target', 'target', network);
   let pipe: Transport | undefined;
   let windows: Awaited<ReturnType<typeof openWindows>> | undefined;
   let lock: JournalLock | undefined;

@@ -1,7 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
+import { endpointText, type RedisEndpoint } from '../common/endpoint.js';
 import { ConnectionError } from '../common/errors.js';
-import { parseRedisUrl, redactUrl, toIoredisOptions } from '../config/url.js';
 import { classifyReply, replyIs } from './errors/classify.js';
 import { describeForeignReply } from './foreign-reply.js';
 import { resolveMaster, SentinelLookupError } from './sentinel/lookup.js';
@@ -23,12 +23,11 @@ const MAX_BACKOFF_MS = 2_000;
  * has a timeout (`commandTimeoutMs`): a server that stops answering is an error, never a hang.
  */
 export async function connect(
-  url: string,
+  endpoint: RedisEndpoint,
   role: Role,
   label: string = role,
   network: NetworkOptions = DEFAULT_NETWORK,
 ): Promise<Redis> {
-  const endpoint = parseRedisUrl(url, role === 'target' ? 'target.url' : 'sources[].url');
   let ready = false;
   let lostAt: number | undefined;
   const base = toIoredisOptions(endpoint);
@@ -78,7 +77,7 @@ export async function connect(
   redis.on('connect', () => {
     if (!ready) redis.stream.once('data', (chunk: Buffer) => (firstBytes ??= chunk));
   });
-  const where = `${label} ${redactUrl(url)}`;
+  const where = `${label} ${endpointText(endpoint)}`;
   let deadline: NodeJS.Timeout | undefined;
   try {
     // Our own lookup first: it tells an unknown master name from sentinels that are down, where ioredis
@@ -258,4 +257,34 @@ export async function close(redis: Redis | undefined): Promise<void> {
   } catch {
     redis.disconnect();
   }
+}
+
+/** The subset of ioredis's `RedisOptions` that a URL determines (structurally compatible with it). */
+export interface EndpointOptions {
+  host: string;
+  port: number;
+  db: number;
+  username?: string;
+  password?: string;
+  tls?: Record<string, never>;
+  /** A Sentinel-managed master: ioredis asks these sentinels for the master named `name`. */
+  sentinels?: { host: string; port: number }[];
+  name?: string;
+  sentinelUsername?: string;
+  sentinelPassword?: string;
+}
+
+/** The ioredis connection options an endpoint determines; everything else (retries, timeouts) is the caller's. */
+export function toIoredisOptions(e: RedisEndpoint): EndpointOptions {
+  const options: EndpointOptions = { host: e.host, port: e.port, db: e.db };
+  if (e.username !== undefined) options.username = e.username;
+  if (e.password !== undefined) options.password = e.password;
+  if (e.tls) options.tls = {};
+  if (e.sentinel) {
+    options.sentinels = e.sentinel.nodes.map((n) => ({ ...n }));
+    options.name = e.sentinel.name;
+    if (e.sentinel.username !== undefined) options.sentinelUsername = e.sentinel.username;
+    if (e.sentinel.password !== undefined) options.sentinelPassword = e.sentinel.password;
+  }
+  return options;
 }

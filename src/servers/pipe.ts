@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { parseRedisUrl, type RedisEndpoint, redactUrl } from '../config/url.js';
+import { endpointText, type RedisEndpoint } from '../common/endpoint.js';
 import { type Address, type Connector, directConnector, type PipeHandle } from './connector.js';
 import { replyIs } from './errors/classify.js';
 import { type Command, encode, type Reply, replyDecoder } from './resp.js';
@@ -89,11 +89,10 @@ export class RespPipe implements PipeHandle {
   private current?: Address;
 
   private constructor(
-    url: string,
+    endpoint: RedisEndpoint,
     readonly label: string,
     private readonly net: NetworkOptions,
   ) {
-    const endpoint = parseRedisUrl(url);
     this.endpoint = endpoint;
     if (endpoint.sentinel) {
       const sentinel = new SentinelConnector(endpoint.sentinel, net, this);
@@ -107,11 +106,11 @@ export class RespPipe implements PipeHandle {
 
   /** Connects, authenticates and selects the URL's database. The URL has already been proven usable. */
   static async open(
-    url: string,
+    endpoint: RedisEndpoint,
     label: string,
     network: NetworkOptions = DEFAULT_NETWORK,
   ): Promise<RespPipe> {
-    const pipe = new RespPipe(url, `${label} ${redactUrl(url)}`, network);
+    const pipe = new RespPipe(endpoint, `${label} ${endpointText(endpoint)}`, network);
     try {
       await pipe.attach();
     } catch (err) {

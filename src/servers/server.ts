@@ -1,9 +1,9 @@
 import { Cluster, type Redis } from 'ioredis';
+import { endpointText, type RedisEndpoint } from '../common/endpoint.js';
 import { ConnectionError } from '../common/errors.js';
-import { parseRedisUrl, redactUrl } from '../config/url.js';
 import { type Caps, keyspaceSize, probeServer } from './caps.js';
 import { measureClock, type TargetClock } from './clock.js';
-import { ClusterTransport, NODE_RETRY_MS, nodeUrl } from './cluster/cluster-transport.js';
+import { ClusterTransport, NODE_RETRY_MS, nodeEndpoint } from './cluster/cluster-transport.js';
 import { close, connect, type Role } from './connect.js';
 import { replyIs } from './errors/classify.js';
 import { RespPipe } from './pipe.js';
@@ -18,7 +18,7 @@ export type Control = Redis | Cluster;
  * (SPEC §4: recognised by `INFO cluster`, no flag).
  */
 export interface Server {
-  url: string;
+  endpoint: RedisEndpoint;
   label: string;
   /** For control work on any key (big keys, temporary keys): a Redis, or a Cluster. */
   control: Control;
@@ -56,12 +56,12 @@ export function clusterView(server: Server): ClusterView | undefined {
  * Failures are ConnectionErrors (exit 2), found before any write.
  */
 export async function openServer(
-  url: string,
+  endpoint: RedisEndpoint,
   role: Role,
   label: string,
   network: NetworkOptions,
 ): Promise<Server> {
-  const seed = await connect(url, role, label, network);
+  const seed = await connect(endpoint, role, label, network);
   let caps: Caps;
   try {
     caps = await probeServer(seed);
@@ -69,21 +69,30 @@ export async function openServer(
     await close(seed);
     throw err;
   }
-  if (!caps.cluster) return { url, label, control: seed, nodes: [seed], caps, runIds: runIdsOf([caps]) };
+  if (!caps.cluster) return { endpoint, label, control: seed, nodes: [seed], caps, runIds: runIdsOf([caps]) };
   const nodes: Redis[] = [];
   let control: Cluster | undefined;
   try {
-    const endpoint = parseRedisUrl(url);
-    const masters = await mastersOf(seed, endpoint.host, `${label} ${redactUrl(url)}`, endpoint.username);
+    const masters = await mastersOf(
+      seed,
+      endpoint.host,
+      `${label} ${endpointText(endpoint)}`,
+      endpoint.username,
+    );
     for (const { host, port } of masters) {
       nodes.push(
-        await connect(nodeUrl(url, host, port), role, `${label} node ${host}:${port}`, nodeNetwork(network)),
+        await connect(
+          nodeEndpoint(endpoint, host, port),
+          role,
+          `${label} node ${host}:${port}`,
+          nodeNetwork(network),
+        ),
       );
     }
     const all = await Promise.all(nodes.map((node) => probeServer(node)));
-    control = await connectCluster(url, masters, network, label);
-    const refreshMasters = () => refreshNodes(nodes, url, role, label, network);
-    return { url, label, control, nodes, caps: clusterCaps(all), runIds: runIdsOf(all), refreshMasters };
+    control = await connectCluster(endpoint, masters, network, label);
+    const refreshMasters = () => refreshNodes(nodes, endpoint, role, label, network);
+    return { endpoint, label, control, nodes, caps: clusterCaps(all), runIds: runIdsOf(all), refreshMasters };
   } catch (err) {
     control?.disconnect();
     await Promise.all(nodes.map((node) => close(node)));
@@ -105,8 +114,8 @@ export async function closeServer(server: Server | undefined): Promise<void> {
 /** The hot path's transport: a RespPipe to a standalone server, a ClusterTransport to a cluster. */
 export function openTransport(server: Server, label: string, network: NetworkOptions): Promise<Transport> {
   return server.caps.cluster
-    ? ClusterTransport.open(server.url, label, network)
-    : RespPipe.open(server.url, label, network);
+    ? ClusterTransport.open(server.endpoint, label, network)
+    : RespPipe.open(server.endpoint, label, network);
 }
 
 /** Keys held, for progress totals: DBSIZE of each master (of one server: its own), summed. */
@@ -166,7 +175,7 @@ const REFRESH_BACKOFF_MS = 250;
 /** Server.refreshMasters: `nodes` replaced in place by the masters CLUSTER SLOTS names now. */
 async function refreshNodes(
   nodes: Redis[],
-  url: string,
+  endpoint: RedisEndpoint,
   role: Role,
   label: string,
   network: NetworkOptions,
@@ -187,7 +196,7 @@ async function refreshNodes(
           next.push(
             byAddr.get(`${host}:${port}`) ??
               (await connect(
-                nodeUrl(url, host, port),
+                nodeEndpoint(endpoint, host, port),
                 role,
                 `${label} node ${host}:${port}`,
                 nodeNetwork(network),
@@ -204,7 +213,7 @@ async function refreshNodes(
     } catch (err) {
       if (Date.now() - started + REFRESH_BACKOFF_MS > network.retryBudgetMs) {
         throw new ConnectionError(
-          `${label} ${redactUrl(url)}: the cluster's masters could not all be reached for ` +
+          `${label} ${endpointText(endpoint)}: the cluster's masters could not all be reached for ` +
             `${Math.round((Date.now() - started) / 1000)}s (${(err as Error).message.split('\n')[0]}); ` +
             'check CLUSTER NODES on its nodes, then run again',
         );
@@ -262,12 +271,11 @@ async function mastersOf(
 }
 
 async function connectCluster(
-  url: string,
+  endpoint: RedisEndpoint,
   masters: { host: string; port: number }[],
   network: NetworkOptions,
   label: string,
 ): Promise<Cluster> {
-  const endpoint = parseRedisUrl(url);
   const cluster = new Cluster(masters, {
     lazyConnect: true,
     enableReadyCheck: false,
@@ -295,7 +303,7 @@ async function connectCluster(
   } catch (err) {
     cluster.disconnect();
     throw new ConnectionError(
-      `cannot use ${label} ${redactUrl(url)} as a cluster: ${(err as Error).message.split('\n')[0]}`,
+      `cannot use ${label} ${endpointText(endpoint)} as a cluster: ${(err as Error).message.split('\n')[0]}`,
     );
   } finally {
     clearTimeout(timer);

@@ -2,7 +2,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { ConnectionError } from '../common/errors.js';
 import { toolVersion } from '../common/version.js';
 import type { MergePlan, TlsPlan } from '../config/plan.js';
-import { redactUrl } from '../config/url.js';
+import { parseRedisUrl, redactUrl } from '../config/url.js';
 import type { DataType, NativeType } from '../decide/types.js';
 import type { WindowLoader } from '../journal/reader.js';
 import type { JournaledKey, PriorState } from '../journal/types.js';
@@ -592,7 +592,7 @@ async function connectAll(plan: MergePlan): Promise<Connected> {
   const opened: Side[] = [];
   const open = async (url: string, label: string, tls: TlsPlan | undefined): Promise<Side> => {
     const network: NetworkOptions = { ...plan.network, tls: tlsOptions(tls) };
-    const server = await openServer(url, 'source', label, network);
+    const server = await openServer(parseRedisUrl(url, 'sources[].url'), 'source', label, network);
     try {
       const caps = server.caps;
       const pipe = await openTransport(server, label, network);

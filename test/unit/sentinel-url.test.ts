@@ -6,8 +6,8 @@ import {
   parseRedisUrl,
   redactUrl,
   redactUrlsInText,
-  toIoredisOptions,
 } from '../../src/config/url.js';
+import { toIoredisOptions } from '../../src/servers/connect.js';
 
 describe('redis+sentinel:// URLs', () => {
   it('reads the sentinels, the master name, the db and both sets of credentials', () => {

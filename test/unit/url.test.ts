@@ -7,8 +7,8 @@ import {
   redactSecrets,
   redactUrl,
   redactUrlsInText,
-  toIoredisOptions,
 } from '../../src/config/url.js';
+import { toIoredisOptions } from '../../src/servers/connect.js';
 
 /** The ConfigError thrown by `fn`, failing the test when there is none. */
 function configError(fn: () => unknown): ConfigError {

@@ -1,4 +1,4 @@
-import { parseRedisUrl } from '../../config/url.js';
+import type { RedisEndpoint } from '../../common/endpoint.js';
 import { replyIs, slotRedirect } from '../errors/classify.js';
 import { RepliesLostError, RespPipe, ServerLostError } from '../pipe.js';
 import type { Command, Reply } from '../resp.js';
@@ -90,15 +90,14 @@ export class ClusterTransport implements Transport {
   private closed = false;
 
   private constructor(
-    private readonly seedUrl: string,
+    private readonly seed: RedisEndpoint,
     private readonly label: string,
     private readonly net: NetworkOptions,
   ) {}
 
-  /** Reads the slot table from the node the URL names and connects to every master. */
-  static async open(url: string, label: string, network: NetworkOptions): Promise<ClusterTransport> {
-    const transport = new ClusterTransport(url, label, network);
-    const seed = parseRedisUrl(url);
+  /** Reads the slot table from the node `seed` names and connects to every master. */
+  static async open(seed: RedisEndpoint, label: string, network: NetworkOptions): Promise<ClusterTransport> {
+    const transport = new ClusterTransport(seed, label, network);
     try {
       await transport.loadSlots([`${seed.host}:${seed.port}`]);
       await Promise.all(transport.masters().map((addr) => transport.pipe(addr)));
@@ -336,7 +335,7 @@ export class ClusterTransport implements Transport {
     let pipe = this.pipes.get(addr);
     if (!pipe) {
       const net = { ...this.net, retryBudgetMs: Math.min(this.net.retryBudgetMs, NODE_RETRY_MS) };
-      pipe = RespPipe.open(this.nodeUrl(addr), `${this.label} node`, net);
+      pipe = RespPipe.open(this.nodeEndpoint(addr), `${this.label} node`, net);
       this.pipes.set(addr, pipe);
       pipe.then(
         (opened) => this.pipes.get(addr) === pipe && this.open.set(addr, opened),
@@ -399,18 +398,15 @@ export class ClusterTransport implements Transport {
     throw last ?? new ServerLostError(`${this.label}: no cluster node to ask for the slot table`);
   }
 
-  private nodeUrl(addr: string): string {
+  private nodeEndpoint(addr: string): RedisEndpoint {
     const colon = addr.lastIndexOf(':');
-    return nodeUrl(this.seedUrl, addr.slice(0, colon), Number(addr.slice(colon + 1)));
+    return nodeEndpoint(this.seed, addr.slice(0, colon), Number(addr.slice(colon + 1)));
   }
 }
 
-/** The URL of one node of a cluster: the seed URL (credentials, TLS) pointed at `host:port`. */
-export function nodeUrl(seedUrl: string, host: string, port: number): string {
-  const url = new URL(seedUrl);
-  url.hostname = host.includes(':') ? `[${host}]` : host;
-  url.port = String(port);
-  return url.toString();
+/** One node of a cluster: the seed's endpoint (credentials, TLS) pointed at `host:port`. */
+export function nodeEndpoint(seed: RedisEndpoint, host: string, port: number): RedisEndpoint {
+  return { ...seed, host: host.toLowerCase(), port };
 }
 
 /** Cuts a command list into units: MULTI … EXEC together, every other command alone. */
