@@ -4,6 +4,7 @@ import { endpointText } from './common/endpoint.js';
 import { ConnectionError, KvmergeError, RunError } from './common/errors.js';
 import { toolVersion } from './common/version.js';
 import type { MergePlan, TlsPlan } from './config/plan.js';
+import { tlsOptions } from './config/tls.js';
 import { parseRedisUrl, redactUrl } from './config/url.js';
 import { Backup, chooseJournal, prepareBackup, type ResumeState } from './journal/backup.js';
 import { lockJournal } from './journal/lock.js';
@@ -31,7 +32,7 @@ import {
   serverKeyspace,
 } from './servers/server.js';
 import type { NetworkOptions } from './servers/socket.js';
-import { explainTls, tlsOptions } from './servers/tls.js';
+import { explainTls } from './servers/tls.js';
 import type { Transport } from './servers/transport.js';
 import { ByteBudget } from './write/budget.js';
 import { TempKeys } from './write/temp-keys.js';

@@ -27,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'demo':
         // Loaded on demand, like the engine: it pulls in ioredis and the whole pipeline.
-        return await (await import('../demo/demo.js')).runDemo({ progress: command.progress });
+        return await (await import('./run-demo.js')).runDemo({ progress: command.progress });
       case 'verify': {
         const { display } = command.flags;
         out = new Output({ quiet: display.quiet, verbose: display.verbose });

@@ -1,12 +1,12 @@
 import { ConfigError, ConnectionError, KvmergeError, RunError } from '../common/errors.js';
 import type { NetworkPlan, TlsPlan } from '../config/plan.js';
+import { tlsOptions } from '../config/tls.js';
 import { parseRedisUrl, redactUrl } from '../config/url.js';
 import { now } from '../servers/clock.js';
 import { checkPermissions } from '../servers/permissions.js';
 import type { Command } from '../servers/resp.js';
 import { closeServer, openServer, openTransport, serverClock } from '../servers/server.js';
 import { DEFAULT_NETWORK } from '../servers/socket.js';
-import { tlsOptions } from '../servers/tls.js';
 import type { Transport } from '../servers/transport.js';
 import { sendIdempotent } from '../write/confirm.js';
 import { JournalFile } from './file.js';

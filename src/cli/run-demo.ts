@@ -1,8 +1,13 @@
 import { Redis } from 'ioredis';
-import { EXIT, exitCodeFor } from '../cli/exit-codes.js';
-import { handleInterrupts, INTERRUPT_NOTICE } from '../cli/interrupt.js';
-import { Output } from '../cli/output.js';
-import { progressMode } from '../cli/run-merge.js';
+import { BINARY_KEY, describeKey, fillShard, fillTarget, SHARD_NAMES, SHOWCASE } from '../demo/demo-data.js';
+import {
+  findRedisServer,
+  type LocalRedis,
+  RedisServerNotFoundError,
+  redisServerName,
+  startLocalRedis,
+  stopAllLocalRedisSync,
+} from '../demo/local-server.js';
 import {
   type ConflictSample,
   formatSummary,
@@ -12,15 +17,10 @@ import {
   runMerge,
 } from '../index.js';
 import { createProgress } from '../report/progress.js';
-import { BINARY_KEY, describeKey, fillShard, fillTarget, SHARD_NAMES, SHOWCASE } from './demo-data.js';
-import {
-  findRedisServer,
-  type LocalRedis,
-  RedisServerNotFoundError,
-  redisServerName,
-  startLocalRedis,
-  stopAllLocalRedisSync,
-} from './local-server.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { handleInterrupts, INTERRUPT_NOTICE } from './interrupt.js';
+import { Output } from './output.js';
+import { progressMode } from './run-merge.js';
 
 export interface DemoOptions {
   /** false: plain status lines instead of bars (`--no-progress`). */
