@@ -6,6 +6,7 @@
  *   const check = await verify(plan);   // check.differences === 0 when the target is the fold
  */
 
+export { describeKey } from './batch.js';
 export { ConfigError, ConnectionError, KvmergeError, RunError } from './common/errors.js';
 export { type CliOverrides, loadPlan, resolvePlan } from './config/load.js';
 export type { MergePlan, SourcePlan, WriteMode, WritePlan } from './config/plan.js';
@@ -19,7 +20,14 @@ export type {
   Strategy,
   StrategyTable,
 } from './decide/types.js';
-export { type JournalHeader, openJournal, openWindows, type WindowLoader } from './journal/reader.js';
+export { isPlanOf } from './journal/backup.js';
+export {
+  type JournalHeader,
+  journalTargetIs,
+  openJournal,
+  openWindows,
+  type WindowLoader,
+} from './journal/reader.js';
 export {
   type RollbackHooks,
   type RollbackOptions,
