@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { freeClusterPort, type LocalRedis, startLocalRedis } from '../src/redis/local-server.js';
+import { freeClusterPort, type LocalRedis, startLocalRedis } from '../src/demo/local-server.js';
 
 /**
  * The bench's target as a Redis Cluster (`--cluster`): `n` masters of the same redis-server, every

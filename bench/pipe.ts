@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { findRedisServer } from '../src/redis/local-server.js';
+import { findRedisServer } from '../src/demo/local-server.js';
 
 /** redis-cli next to the redis-server the bench runs (same version), else the one on PATH. */
 export function redisCliPath(): string {

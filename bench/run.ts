@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
-import { findRedisServer, type LocalRedis, startLocalRedis } from '../src/redis/local-server.js';
+import { findRedisServer, type LocalRedis, startLocalRedis } from '../src/demo/local-server.js';
 import { startBenchCluster } from './cluster.js';
 import {
   type BenchContext,

@@ -1,26 +1,28 @@
 import type { Redis } from 'ioredis';
+import { RunError } from './common/errors.js';
 import type { MergePlan, SourcePlan } from './config/plan.js';
 import { decide, foldTypes } from './decide/decide.js';
 import type { DataType, Decision, NativeType } from './decide/types.js';
-import { RunError } from './errors.js';
 import type { Backup } from './journal/backup.js';
 import type { StepKey, WriteDoor } from './journal/types.js';
 import type { AbsenceGuess } from './probe/absence.js';
 import { type HolderView, type KeyProbe, probeBatch, type Unit } from './probe/probe.js';
-import type { Caps } from './redis/capabilities.js';
-import type { RespPipe } from './redis/pipe.js';
-import type { ClusterView, Control } from './redis/server.js';
-import type { Transport } from './redis/transport.js';
 import type { Tally } from './report/tally.js';
+import type { Caps } from './servers/caps.js';
+import { now, type TargetClock } from './servers/clock.js';
+import { isServerReply, replyText } from './servers/errors/classify.js';
+import type { RespPipe } from './servers/pipe.js';
+import type { Command } from './servers/resp.js';
+import type { ClusterView, Control } from './servers/server.js';
+import type { Transport } from './servers/transport.js';
 import { surelySmallBelow } from './write/big-threshold.js';
 import { copyBigKey } from './write/bigkey.js';
 import type { ByteBudget } from './write/budget.js';
-import type { Command } from './write/commands.js';
 import { UnconfirmedError } from './write/confirm.js';
 import { CODECS } from './write/native/index.js';
 import { type ReadHow, readValues, type SourceValue } from './write/read.js';
 import type { TempKeys } from './write/temp-keys.js';
-import { type Deadline, deadlineFrom, now, type TargetClock } from './write/ttl.js';
+import { type Deadline, deadlineFrom } from './write/ttl.js';
 import { type WriteItem, writeBatch } from './write/writer.js';
 
 /** State shared by every batch of a run. */
@@ -527,13 +529,13 @@ async function copyBig(
     ).catch((err: unknown) => {
       // A server's error reply (OOM, NOPERM, a limit) fails this key as it fails a small one, and
       // --on-error decides whether the run goes on; anything else (a lost server) stops the run.
-      const refused = err instanceof Error && err.name === 'ReplyError';
+      const refused = isServerReply(err);
       if (!(err instanceof UnconfirmedError) && !refused) throw err;
       const left =
         step.decision.action === 'merge'
           ? 'the windows sent before it stay merged'
           : 'the target key was left as it was';
-      const reason = refused ? `${err.message.split('\n')[0]} (${left})` : err.message;
+      const reason = refused ? `${replyText(err)} (${left})` : (err as Error).message;
       record(step, { ...step.decision, action: 'fail' });
       ctx.keyFailed(src, step.probe.targetKey, step.type, reason, false);
       return 'failed' as const;

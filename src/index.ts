@@ -6,8 +6,11 @@
  *   const check = await verify(plan);   // check.differences === 0 when the target is the fold
  */
 
+export { describeKey } from './batch.js';
+export { ConfigError, ConnectionError, KvmergeError, RunError } from './common/errors.js';
 export { type CliOverrides, loadPlan, resolvePlan } from './config/load.js';
 export type { MergePlan, SourcePlan, WriteMode, WritePlan } from './config/plan.js';
+export { redactUrl } from './config/url.js';
 export { decide, foldTypes } from './decide/decide.js';
 export type {
   Action,
@@ -17,8 +20,14 @@ export type {
   Strategy,
   StrategyTable,
 } from './decide/types.js';
-export { ConfigError, ConnectionError, KvmergeError, RunError } from './errors.js';
-export { type JournalHeader, openJournal, openWindows, type WindowLoader } from './journal/reader.js';
+export { isPlanOf } from './journal/backup.js';
+export {
+  type JournalHeader,
+  journalTargetIs,
+  openJournal,
+  openWindows,
+  type WindowLoader,
+} from './journal/reader.js';
 export {
   type RollbackHooks,
   type RollbackOptions,
@@ -27,7 +36,6 @@ export {
 } from './journal/rollback.js';
 export type { JournaledKey, PriorState } from './journal/types.js';
 export { type RunHooks, runMerge } from './merge.js';
-export { redactUrl } from './redis/url.js';
 export type { Counts } from './report/counters.js';
 export { writeReportFile } from './report/json.js';
 export { formatSummary } from './report/summary.js';

@@ -1,15 +1,27 @@
 import type { Socket } from 'node:net';
 import { describeKey, processBatch, type RunContext, type SourceRun } from './batch.js';
+import { endpointText } from './common/endpoint.js';
+import { ConnectionError, KvmergeError, RunError } from './common/errors.js';
+import { toolVersion } from './common/version.js';
 import type { MergePlan, TlsPlan } from './config/plan.js';
-import { ConnectionError, KvmergeError, RunError } from './errors.js';
+import { tlsOptions } from './config/tls.js';
+import { parseRedisUrl, redactUrl } from './config/url.js';
 import { Backup, chooseJournal, prepareBackup, type ResumeState } from './journal/backup.js';
 import { lockJournal } from './journal/lock.js';
 import { checkJournalRoom, repeatsDouble } from './journal/state-dir.js';
 import { AbsenceGuess } from './probe/absence.js';
 import type { Unit } from './probe/probe.js';
-import type { Caps } from './redis/capabilities.js';
-import { checkPermissions } from './redis/permissions.js';
-import { type NetworkOptions, RespPipe } from './redis/pipe.js';
+import { FailedKeysFile } from './report/failed-keys.js';
+import { buildReport } from './report/json.js';
+import { Tally } from './report/tally.js';
+import type { JsonReport, ProgressSink, RunOutcome } from './report/types.js';
+import { scanBatches } from './scan/scanner.js';
+import { SeenKeys } from './scan/seen-keys.js';
+import { sourceKeyOf } from './scan/source-key.js';
+import type { Caps } from './servers/caps.js';
+import { now } from './servers/clock.js';
+import { checkPermissions } from './servers/permissions.js';
+import { RespPipe } from './servers/pipe.js';
 import {
   closeServer,
   clusterView,
@@ -18,21 +30,12 @@ import {
   type Server,
   serverClock,
   serverKeyspace,
-} from './redis/server.js';
-import { explainTls, tlsOptions } from './redis/tls.js';
-import type { Transport } from './redis/transport.js';
-import { parseRedisUrl, redactUrl } from './redis/url.js';
-import { FailedKeysFile } from './report/failed-keys.js';
-import { buildReport } from './report/json.js';
-import { Tally } from './report/tally.js';
-import type { JsonReport, ProgressSink, RunOutcome } from './report/types.js';
-import { scanBatches } from './scan/scanner.js';
-import { SeenKeys } from './scan/seen-keys.js';
-import { sourceKeyOf } from './scan/source-key.js';
-import { toolVersion } from './version.js';
+} from './servers/server.js';
+import type { NetworkOptions } from './servers/socket.js';
+import { explainTls } from './servers/tls.js';
+import type { Transport } from './servers/transport.js';
 import { ByteBudget } from './write/budget.js';
 import { TempKeys } from './write/temp-keys.js';
-import { now } from './write/ttl.js';
 
 export interface RunHooks {
   /** Receives progress; the CLI renders it. */
@@ -129,7 +132,10 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
     // A transaction does not survive a reconnect (a new connection is not inside MULTI, and what it
     // was sent would run at once): this connection is never re-established, a drop fails the key.
     openTarget: () =>
-      RespPipe.open(plan.target.url, 'target', { ...network(plan, plan.target.tls), retryBudgetMs: 0 }),
+      RespPipe.open(parseRedisUrl(plan.target.url), 'target', {
+        ...network(plan, plan.target.tls),
+        retryBudgetMs: 0,
+      }),
     clock: await serverClock(target),
     budget: new ByteBudget(BUDGET_BIG_KEYS * plan.write.bigKeyBytes),
     temp: new TempKeys(),
@@ -413,19 +419,24 @@ function asRunError(err: unknown): RunError {
 
 /**
  * Connects to the target and every source and checks them, before anything is written. A URL that
- * names a node of a cluster brings the whole cluster (redis/server.ts): its masters are probed,
+ * names a node of a cluster brings the whole cluster (servers/server.ts): its masters are probed,
  * checked for permissions and compared with the other side one by one.
  */
 async function connectAll(plan: MergePlan): Promise<Connected> {
   const opened: Server[] = [];
   const pipes: Transport[] = [];
   try {
-    const target = await openServer(plan.target.url, 'target', 'target', network(plan, plan.target.tls));
+    const target = await openServer(
+      parseRedisUrl(plan.target.url, 'target.url'),
+      'target',
+      'target',
+      network(plan, plan.target.tls),
+    );
     opened.push(target);
     const sources: Server[] = [];
     for (const source of plan.sources) {
       const server = await openServer(
-        source.url,
+        parseRedisUrl(source.url, 'sources[].url'),
         'source',
         `source ${source.name}`,
         network(plan, source.tls),
@@ -495,15 +506,15 @@ function network(plan: MergePlan, tls: TlsPlan | undefined): NetworkOptions {
 
 /** The hot path's connection; failing to open it is found before any write (exit 2). */
 async function openPipe(server: Server, label: string, options: NetworkOptions): Promise<Transport> {
-  const url = server.url;
+  const endpoint = server.endpoint;
   try {
     return await openTransport(server, label, options);
   } catch (err) {
     if (err instanceof KvmergeError) throw err;
     const cause = ((err as Error).cause ?? err) as Error;
-    const hint = explainTls(cause, parseRedisUrl(url).tls);
+    const hint = explainTls(cause, endpoint.tls);
     const why = hint ?? (err as Error).message;
-    throw new ConnectionError(hint ? `cannot connect to ${label} ${redactUrl(url)}: ${why}` : why);
+    throw new ConnectionError(hint ? `cannot connect to ${label} ${endpointText(endpoint)}: ${why}` : why);
   }
 }
 

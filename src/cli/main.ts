@@ -1,4 +1,4 @@
-import { KvmergeError } from '../errors.js';
+import { KvmergeError } from '../common/errors.js';
 import { EXIT } from './exit-codes.js';
 import { Output } from './output.js';
 import { parseCommandLine } from './parser.js';
@@ -27,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'demo':
         // Loaded on demand, like the engine: it pulls in ioredis and the whole pipeline.
-        return await (await import('./demo.js')).runDemo({ progress: command.progress });
+        return await (await import('./run-demo.js')).runDemo({ progress: command.progress });
       case 'verify': {
         const { display } = command.flags;
         out = new Output({ quiet: display.quiet, verbose: display.verbose });

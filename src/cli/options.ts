@@ -1,7 +1,7 @@
 import type { Options } from 'yargs';
+import { ConfigError } from '../common/errors.js';
 import type { CliOverrides } from '../config/load.js';
 import { positiveIntSchema } from '../config/schema.js';
-import { ConfigError } from '../errors.js';
 
 /*
  * The `merge` options of SPEC §4 and their translation to

@@ -1,4 +1,4 @@
-import { parseRedisUrl, redactSecrets, redactUrlsInText } from '../redis/url.js';
+import { parseRedisUrl, redactSecrets, redactUrlsInText } from '../config/url.js';
 
 export interface OutputOptions {
   /** `--quiet`: nothing on stderr but errors. */

@@ -1,6 +1,6 @@
 import yargs, { type Argv } from 'yargs';
-import { KvmergeError } from '../errors.js';
-import { toolVersion } from '../version.js';
+import { KvmergeError } from '../common/errors.js';
+import { toolVersion } from '../common/version.js';
 import {
   BOOLEAN_FLAGS,
   checkSwitchValues,

@@ -1,11 +1,11 @@
 import { constants as fsConstants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { ConfigError } from '../common/errors.js';
 import { loadPlan } from '../config/load.js';
 import type { MergePlan } from '../config/plan.js';
-import { ConfigError } from '../errors.js';
+import { redactUrl } from '../config/url.js';
 import { defaultStateDir } from '../journal/state-dir.js';
-import { redactUrl } from '../redis/url.js';
 import { writeReportFile } from '../report/json.js';
 import { createProgress, type ProgressMode } from '../report/progress.js';
 import { formatSummary } from '../report/summary.js';
@@ -48,7 +48,7 @@ export async function mergeCommand(flags: MergeFlags, out: Output): Promise<numb
   let raw: JsonReport;
   try {
     // The engine (ioredis and the pipeline) is loaded only now: --help and usage errors stay fast.
-    const { runMerge } = await import('../merge.js');
+    const { runMerge } = await import('../index.js');
     raw = await runMerge(plan, {
       progress,
       signal: interrupt.signal,

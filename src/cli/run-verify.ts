@@ -1,12 +1,18 @@
 import { writeFile } from 'node:fs/promises';
-import { loadPlan } from '../config/load.js';
-import type { MergePlan } from '../config/plan.js';
-import { ConfigError } from '../errors.js';
-import { isPlanOf } from '../journal/backup.js';
-import { journalTargetIs, openJournal, openWindows } from '../journal/reader.js';
-import type { JournaledKey } from '../journal/types.js';
-import { redactUrl } from '../redis/url.js';
-import type { Difference, VerifyReport } from '../verify/verify.js';
+import {
+  ConfigError,
+  type Difference,
+  isPlanOf,
+  type JournaledKey,
+  journalTargetIs,
+  loadPlan,
+  type MergePlan,
+  openJournal,
+  openWindows,
+  redactUrl,
+  type VerifyReport,
+  verify,
+} from '../index.js';
 import { EXIT } from './exit-codes.js';
 import { handleInterrupts, INTERRUPT_NOTICE } from './interrupt.js';
 import type { VerifyFlags } from './options.js';
@@ -33,7 +39,6 @@ export async function verifyCommand(flags: VerifyFlags, out: Output): Promise<nu
   let lastStatus = Date.now();
   let raw: VerifyReport;
   try {
-    const { verify } = await import('../verify/verify.js');
     raw = await verify(
       plan,
       { priors: journal?.priors, windows: journal?.windows.read, sample: flags.sample },

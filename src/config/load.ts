@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type * as z from 'zod';
+import { ConfigError } from '../common/errors.js';
 import {
   DATA_TYPES,
   type NativeType,
@@ -7,14 +8,6 @@ import {
   type Strategy,
   UNMERGEABLE_TYPES,
 } from '../decide/types.js';
-import { ConfigError } from '../errors.js';
-import {
-  endpointLabel,
-  isSameDatabase,
-  parseRedisUrl,
-  type RedisEndpoint,
-  redactUrlsInText,
-} from '../redis/url.js';
 import type { MergePlan, SourcePlan, TlsPlan } from './plan.js';
 import {
   type ConfigDoc,
@@ -31,6 +24,7 @@ import {
   strategySchemaFor,
   writeModeSchema,
 } from './schema.js';
+import { endpointLabel, isSameDatabase, parseRedisUrl, type RedisEndpoint, redactUrlsInText } from './url.js';
 
 /**
  * The command-line flags of SPEC §4 that feed the plan. A flag that was not given must be undefined

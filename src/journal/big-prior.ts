@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Caps } from '../redis/capabilities.js';
-import type { Reply } from '../redis/pipe.js';
-import { keySlot, tagForSlot } from '../redis/slot.js';
-import type { Transport } from '../redis/transport.js';
-import type { Command } from '../write/commands.js';
+import type { Caps } from '../servers/caps.js';
+import { now, type TargetClock } from '../servers/clock.js';
+import { keySlot, tagForSlot } from '../servers/cluster/slot.js';
+import { isServerReply, replyText } from '../servers/errors/classify.js';
+import type { Command, Reply } from '../servers/resp.js';
+import type { Transport } from '../servers/transport.js';
 import {
   afterUnconfirmed,
   applyConfirmed,
@@ -16,7 +17,6 @@ import {
 import { clearType } from '../write/native/clear-type.js';
 import { CODECS } from '../write/native/index.js';
 import { TEMP_LEASE_RENEW_MS, TEMP_PREFIX, TEMP_TTL_MS } from '../write/temp-keys.js';
-import { now, type TargetClock } from '../write/ttl.js';
 import { valueWindows } from '../write/windows.js';
 import { lifetimeOf, targetTime } from './prior.js';
 import type { PriorWindow, WindowLoader } from './reader.js';
@@ -122,9 +122,7 @@ export async function restoreWindows(
     return;
   }
   const refused = (err: unknown): never => {
-    throw err instanceof Error && err.name === 'ReplyError'
-      ? new Error(`the target refused a restore: ${err.message.split('\n')[0]}`)
-      : err;
+    throw isServerReply(err) ? new Error(`the target refused a restore: ${replyText(err)}`) : err;
   };
   /** Writes the windows into `tmp` (emptied before); false when one of them was not confirmed. */
   const rebuild = async (): Promise<boolean> => {

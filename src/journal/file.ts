@@ -1,6 +1,6 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../common/errors.js';
 import { encodeFrame, type JournalHeader, type JournalRecord, MAGIC } from './format.js';
 
 /** How long a record that need not be durable may wait for the next write. */

@@ -1,6 +1,6 @@
 import { open, readFile, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../common/errors.js';
 
 /** A journal held by this process: release it when the run or rollback ends. */
 export interface JournalLock {

@@ -1,14 +1,14 @@
 import type { NativeType } from '../decide/types.js';
 import { typeAsks, typeFromReply, typesFrom } from '../probe/probe.js';
-import type { Caps } from '../redis/capabilities.js';
-import type { Reply } from '../redis/pipe.js';
-import type { Transport } from '../redis/transport.js';
+import type { Caps } from '../servers/caps.js';
+import { now, type TargetClock } from '../servers/clock.js';
+import type { Command, Reply } from '../servers/resp.js';
+import type { Transport } from '../servers/transport.js';
 import { surelySmallBelow } from '../write/big-threshold.js';
-import type { Command } from '../write/commands.js';
 import { sendIdempotent } from '../write/confirm.js';
 import { clearCommands, clearType } from '../write/native/clear-type.js';
 import { CODECS } from '../write/native/index.js';
-import { now, relativeTtl, type TargetClock } from '../write/ttl.js';
+import { relativeTtl } from '../write/ttl.js';
 import { journalWindows, restoreWindows, type WindowSink } from './big-prior.js';
 import type { WindowLoader } from './reader.js';
 import type { JournaledKey, PriorState, WindowedType } from './types.js';
@@ -65,7 +65,7 @@ export async function readPriors(
   }
   const { command: expiryOf, read: expiry } = expiryAsk(caps, clock);
   const typed = caps.multiTypeNames && stepTypes !== undefined;
-  // Pika 4.0's TYPE may name the type of a deleted key: EXISTS decides (capabilities.ts, staleType).
+  // Pika 4.0's TYPE may name the type of a deleted key: EXISTS decides (servers/caps.ts, staleType).
   // Pika 3.x: the types the name holds (PTYPE, XLEN), of which the step's own is the prior.
   const asks = (key: Buffer): Command[] =>
     typed
@@ -97,7 +97,7 @@ export async function readPriors(
     if (type === null || bigAt.has(i)) return { kind: 'absent' };
     if (type === 'other') throw new Error('cannot back up a key of a module type on a target without DUMP');
     const commands = CODECS[type].read(key, caps);
-    // Pika's PTTL on a stream means nothing (capabilities.ts, streamTtl): a stream there has no lifetime.
+    // Pika's PTTL on a stream means nothing (servers/caps.ts, streamTtl): a stream there has no lifetime.
     const expireAt = type === 'stream' && !caps.streamTtl ? null : expiry(ttlOf(i));
     plan[i] = { type, at: reads.length, count: commands.length, expireAt };
     reads.push(...commands);

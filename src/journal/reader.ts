@@ -1,6 +1,6 @@
 import { type FileHandle, open } from 'node:fs/promises';
-import { ConfigError } from '../errors.js';
-import { isSameDatabase, parseRedisUrl, redactUrl } from '../redis/url.js';
+import { ConfigError } from '../common/errors.js';
+import { isSameDatabase, parseRedisUrl, redactUrl } from '../config/url.js';
 import { decodeFrame, type JournalHeader, type JournalRecord, MAGIC, READABLE_FORMATS } from './format.js';
 import type { JournaledKey } from './types.js';
 

@@ -1,14 +1,14 @@
+import { ConfigError, ConnectionError, KvmergeError, RunError } from '../common/errors.js';
 import type { NetworkPlan, TlsPlan } from '../config/plan.js';
-import { ConfigError, ConnectionError, KvmergeError, RunError } from '../errors.js';
-import { checkPermissions } from '../redis/permissions.js';
-import { DEFAULT_NETWORK } from '../redis/pipe.js';
-import { closeServer, openServer, openTransport, serverClock } from '../redis/server.js';
-import { tlsOptions } from '../redis/tls.js';
-import type { Transport } from '../redis/transport.js';
-import { parseRedisUrl, redactUrl } from '../redis/url.js';
-import type { Command } from '../write/commands.js';
+import { tlsOptions } from '../config/tls.js';
+import { parseRedisUrl, redactUrl } from '../config/url.js';
+import { now } from '../servers/clock.js';
+import { checkPermissions } from '../servers/permissions.js';
+import type { Command } from '../servers/resp.js';
+import { closeServer, openServer, openTransport, serverClock } from '../servers/server.js';
+import { DEFAULT_NETWORK } from '../servers/socket.js';
+import type { Transport } from '../servers/transport.js';
 import { sendIdempotent } from '../write/confirm.js';
-import { now } from '../write/ttl.js';
 import { JournalFile } from './file.js';
 import { type JournalLock, lockJournal } from './lock.js';
 import { dumpsPriors, restoreKeys } from './prior.js';
@@ -80,7 +80,7 @@ export async function rollback(opts: RollbackOptions, hooks: RollbackHooks = {})
   }
   const network = { ...(opts.network ?? DEFAULT_NETWORK), tls: tlsOptions(opts.tls) };
   // A cluster target is the whole cluster: every key goes to the master of its slot.
-  const server = await openServer(url, 'target', 'target', network);
+  const server = await openServer(parseRedisUrl(url, 'target.url'), 'target', 'target', network);
   let pipe: Transport | undefined;
   let windows: Awaited<ReturnType<typeof openWindows>> | undefined;
   let lock: JournalLock | undefined;

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, statfs } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { ConfigError } from '../common/errors.js';
 import type { MergePlan } from '../config/plan.js';
-import { ConfigError } from '../errors.js';
-import { databaseId, parseRedisUrl } from '../redis/url.js';
+import { databaseId, parseRedisUrl } from '../config/url.js';
 import { decodeFrame } from './format.js';
 import { type JournalHeader, readHeader } from './reader.js';
 

@@ -1,11 +1,10 @@
 import { DATA_TYPES, type DataType } from '../decide/types.js';
-import type { Caps } from '../redis/capabilities.js';
-import type { Reply } from '../redis/pipe.js';
-import type { Transport } from '../redis/transport.js';
 import { globMatch } from '../scan/glob.js';
-import type { Command } from '../write/commands.js';
-import { now } from '../write/ttl.js';
-import { PROBE_REPLIES_PER_KEY, probeAndDumpCommand, typesCommand } from './batch-scripts.js';
+import { PROBE_REPLIES_PER_KEY, probeAndDumpCommand, typesCommand } from '../servers/batch-scripts.js';
+import type { Caps } from '../servers/caps.js';
+import { now } from '../servers/clock.js';
+import type { Command, Reply } from '../servers/resp.js';
+import type { Transport } from '../servers/transport.js';
 
 /**
  * The unit of work (DESIGN.md seam 2): a key of a source, and, where one name holds several types

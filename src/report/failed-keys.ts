@@ -1,5 +1,5 @@
 import { type FileHandle, open } from 'node:fs/promises';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../common/errors.js';
 
 /** One failed key, as a line of `--failed-keys FILE` (SPEC §6.4). */
 export interface FailedKey {

@@ -1,4 +1,4 @@
-import { RunError } from '../errors.js';
+import { RunError } from '../common/errors.js';
 
 /**
  * Watches one pass over a server cursor (SCAN, SCANX's next key, HSCAN/SSCAN/ZSCAN) so that kvmerge

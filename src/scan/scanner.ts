@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import type { Unit } from '../probe/probe.js';
-import { type Caps, keyspaceSize as countKeys } from '../redis/capabilities.js';
-import type { ClusterView } from '../redis/server.js';
+import { type Caps, keyspaceSize as countKeys } from '../servers/caps.js';
+import type { ClusterView } from '../servers/server.js';
 import { BrokenCursorError, CursorGuard } from './cursor-guard.js';
 import { SeenKeys } from './seen-keys.js';
 

@@ -1,4 +1,4 @@
-import type { Caps } from '../redis/capabilities.js';
+import type { Caps } from '../servers/caps.js';
 import { decodePayload } from '../write/rdb-payload.js';
 import { showBytes } from './show.js';
 
@@ -14,7 +14,7 @@ import { showBytes } from './show.js';
 /** Field → absolute expiry (Unix ms), for the fields that have one. */
 export type FieldTtls = Map<string, number>;
 
-/** Redis 7.4 and later keep a TTL per hash field (capabilities.ts). */
+/** Redis 7.4 and later keep a TTL per hash field (servers/caps.ts). */
 export function keepsFieldTtls(caps: Pick<Caps, 'hashFieldTtls'>): boolean {
   return caps.hashFieldTtls;
 }

@@ -1,25 +1,26 @@
 import pLimit, { type LimitFunction } from 'p-limit';
+import { ConnectionError } from '../common/errors.js';
+import { toolVersion } from '../common/version.js';
 import type { MergePlan, TlsPlan } from '../config/plan.js';
+import { tlsOptions } from '../config/tls.js';
+import { parseRedisUrl, redactUrl } from '../config/url.js';
 import type { DataType, NativeType } from '../decide/types.js';
-import { ConnectionError } from '../errors.js';
 import type { WindowLoader } from '../journal/reader.js';
 import type { JournaledKey, PriorState } from '../journal/types.js';
 import { askTypes, TYPE_ORDER } from '../probe/probe.js';
-import type { Caps } from '../redis/capabilities.js';
-import type { NetworkOptions } from '../redis/pipe.js';
-import { closeServer, clusterView, openServer, openTransport, type Server } from '../redis/server.js';
-import { tlsOptions } from '../redis/tls.js';
-import type { Transport } from '../redis/transport.js';
-import { redactUrl } from '../redis/url.js';
 import { type ScanBatch, scanBatches } from '../scan/scanner.js';
 import { SeenKeys } from '../scan/seen-keys.js';
 import { sourceKeyOf } from '../scan/source-key.js';
-import { toolVersion } from '../version.js';
-import type { Command } from '../write/commands.js';
+import type { Caps } from '../servers/caps.js';
+import { now } from '../servers/clock.js';
+import { classifyReply } from '../servers/errors/classify.js';
+import type { Command } from '../servers/resp.js';
+import { closeServer, clusterView, openServer, openTransport, type Server } from '../servers/server.js';
+import type { NetworkOptions } from '../servers/socket.js';
+import type { Transport } from '../servers/transport.js';
 import { CODECS } from '../write/native/index.js';
 import { formatScore } from '../write/native/zset.js';
 import { decodePayload, UnsupportedPayloadError } from '../write/rdb-payload.js';
-import { now } from '../write/ttl.js';
 import { checkBig, isBig } from './big.js';
 import {
   foldOutcomes,
@@ -451,7 +452,7 @@ async function valuesOf(
     // MEMORY USAGE may be denied to a read-only user: the count decides alone then.
     const bytes = memory ? sizes[at + 2] : undefined;
     // A refusal (NOPERM, a lost server) is an error of the check; WRONGTYPE means the key changed type.
-    const refusal = [pttl, count].find((r) => r instanceof Error && !r.message.startsWith('WRONGTYPE'));
+    const refusal = [pttl, count].find((r) => r instanceof Error && classifyReply(r) !== 'wrongtype');
     if (refusal) throw refused(side, refusal as Error);
     // Where a stream keeps no TTL, PTTL may say -2 of a live one (Pika 3.x): its entries decide.
     const noTtl = type === 'stream' && !side.caps.streamTtl;
@@ -482,7 +483,7 @@ async function valuesOf(
   const replies = reads.length > 0 ? await side.pipe.send(reads) : [];
   for (const { i, type, ttl, at, count, dump } of plan) {
     const valueReplies = replies.slice(at, at + count);
-    const refusal = valueReplies.find((r) => r instanceof Error && !r.message.startsWith('WRONGTYPE'));
+    const refusal = valueReplies.find((r) => r instanceof Error && classifyReply(r) !== 'wrongtype');
     if (refusal) throw refused(side, refusal as Error);
     if (valueReplies.some((r) => r instanceof Error)) continue;
     const value = CODECS[type as NativeType].decode(valueReplies, side.caps);
@@ -591,7 +592,7 @@ async function connectAll(plan: MergePlan): Promise<Connected> {
   const opened: Side[] = [];
   const open = async (url: string, label: string, tls: TlsPlan | undefined): Promise<Side> => {
     const network: NetworkOptions = { ...plan.network, tls: tlsOptions(tls) };
-    const server = await openServer(url, 'source', label, network);
+    const server = await openServer(parseRedisUrl(url, 'sources[].url'), 'source', label, network);
     try {
       const caps = server.caps;
       const pipe = await openTransport(server, label, network);

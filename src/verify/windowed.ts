@@ -1,11 +1,11 @@
+import { ConnectionError } from '../common/errors.js';
 import type { MergeOptions, NativeType } from '../decide/types.js';
-import { ConnectionError } from '../errors.js';
 import type { WindowLoader } from '../journal/reader.js';
 import type { WindowedType } from '../journal/types.js';
-import type { Reply } from '../redis/pipe.js';
-import type { Transport } from '../redis/transport.js';
 import { SeenKeys } from '../scan/seen-keys.js';
-import type { Command } from '../write/commands.js';
+import { classifyReply } from '../servers/errors/classify.js';
+import type { Command, Reply } from '../servers/resp.js';
+import type { Transport } from '../servers/transport.js';
 import { hashCodec } from '../write/native/hash.js';
 import { CODECS } from '../write/native/index.js';
 import type { StreamValue } from '../write/native/stream.js';
@@ -76,8 +76,7 @@ export function refused(side: { label: string }, reply: Error): ConnectionError 
 async function read(side: Reader, commands: Command[]): Promise<Reply[]> {
   if (commands.length === 0) return [];
   const replies = await side.pipe.send(commands);
-  for (const r of replies)
-    if (r instanceof Error && !r.message.startsWith('WRONGTYPE')) throw refused(side, r);
+  for (const r of replies) if (r instanceof Error && classifyReply(r) !== 'wrongtype') throw refused(side, r);
   return replies;
 }
 

@@ -1,12 +1,13 @@
 import type { MergeOptions, NativeType } from '../decide/types.js';
 import type { WriteDoor } from '../journal/types.js';
 import { typeFromReply } from '../probe/probe.js';
-import type { Caps } from '../redis/capabilities.js';
-import type { Reply, RespPipe } from '../redis/pipe.js';
-import type { Control } from '../redis/server.js';
-import type { Transport } from '../redis/transport.js';
 import { SeenKeys } from '../scan/seen-keys.js';
-import type { Command } from './commands.js';
+import type { Caps } from '../servers/caps.js';
+import { now, type TargetClock } from '../servers/clock.js';
+import type { RespPipe } from '../servers/pipe.js';
+import type { Command, Reply } from '../servers/resp.js';
+import type { Control } from '../servers/server.js';
+import type { Transport } from '../servers/transport.js';
 import {
   afterUnconfirmed,
   applyConfirmed,
@@ -24,9 +25,7 @@ import {
   expireCommand,
   mergedDeadline,
   mergeTtlCommand,
-  now,
   remaining,
-  type TargetClock,
 } from './ttl.js';
 import { MAX_WINDOW, MIN_WINDOW, valueWindows } from './windows.js';
 

@@ -1,7 +1,8 @@
-import { RepliesLostError, type Reply } from '../redis/pipe.js';
-import { replicasCaughtUp } from '../redis/role.js';
-import type { Transport } from '../redis/transport.js';
-import type { Command } from './commands.js';
+import { classifyReply, isServerReply } from '../servers/errors/classify.js';
+import { RepliesLostError } from '../servers/pipe.js';
+import type { Command, Reply } from '../servers/resp.js';
+import { replicasCaughtUp } from '../servers/role.js';
+import type { Transport } from '../servers/transport.js';
 
 /** Rounds of resolution behind Sentinel, each after a pause: together longer than a failover. */
 export const MAX_FAILOVER_ROUNDS = 20;
@@ -18,7 +19,7 @@ export const UNCONFIRMED =
  * write with WAIT there). Elsewhere there is one server, and its reply settles the write.
  */
 export const confirming = (target: Transport): boolean =>
-  target.replicas !== undefined || target.replicatedKeys !== undefined;
+  target.failover !== undefined || target.replicatedKeys !== undefined;
 
 /**
  * Whether the state a check (EXISTS, LLEN) found is on the replicas, for writes found applied after an
@@ -34,11 +35,12 @@ export async function replicated(
   keys: readonly Buffer[],
 ): Promise<boolean> {
   if (target.replicatedKeys) return target.replicatedKeys(keys, epoch);
-  const wanted = target.replicas;
+  const failover = target.failover;
   // Neither behind Sentinel nor a cluster: there is one server, and what the check saw holds.
-  if (wanted === undefined) return true;
+  if (failover === undefined) return true;
+  const wanted = failover.replicas;
   if (wanted === 0) return target.reconnects === epoch;
-  const deadline = Date.now() + (target.waitTimeoutMs ?? DEFAULT_WAIT_MS);
+  const deadline = Date.now() + failover.waitTimeoutMs;
   for (;;) {
     const [role] = await target.send([['ROLE']]);
     const acked = replicasCaughtUp(role);
@@ -51,7 +53,7 @@ export async function replicated(
 
 /** After an unconfirmed write: go to the master the sentinels name now, and give a failover time. */
 export async function afterUnconfirmed(target: Transport): Promise<void> {
-  await target.followMaster?.();
+  await target.failover?.followMaster();
   await new Promise((r) => setTimeout(r, FAILOVER_PAUSE_MS));
 }
 
@@ -63,10 +65,10 @@ export async function afterUnconfirmed(target: Transport): Promise<void> {
  * Another error reply is thrown: the step cannot be applied at all.
  */
 export async function sendAndWait(target: Transport, commands: readonly Command[]): Promise<boolean> {
-  await target.refreshReplicas?.();
-  const replicas = target.replicas ?? 0;
+  await target.failover?.refreshReplicas();
+  const replicas = target.failover?.replicas ?? 0;
   const all: Command[] = [...commands];
-  if (replicas > 0) all.push(['WAIT', replicas, target.waitTimeoutMs ?? DEFAULT_WAIT_MS]);
+  if (replicas > 0) all.push(['WAIT', replicas, target.failover?.waitTimeoutMs ?? DEFAULT_WAIT_MS]);
   let replies: Reply[];
   try {
     replies = await target.send(all, { resend: false });
@@ -78,8 +80,8 @@ export async function sendAndWait(target: Transport, commands: readonly Command[
     .slice(0, commands.length)
     .flat(2)
     .filter((r): r is Error => r instanceof Error);
-  if (errors.some((e) => /^READONLY/.test(e.message))) {
-    await target.followMaster?.();
+  if (errors.some((e) => classifyReply(e) === 'readonly')) {
+    await target.failover?.followMaster();
     return false;
   }
   if (errors.length > 0) throw errors[0];
@@ -112,7 +114,7 @@ export class UnconfirmedError extends Error {
  * sent with WAIT; when not confirmed, resolved on the master the sentinels name then, as the writer
  * resolves its units (writer.ts): sent again when that cannot apply it twice (`check`), or found applied
  * and then confirmed once the replicas have caught up. Where it cannot be told, UnconfirmedError.
- * Error replies are thrown. Meant for a transport behind Sentinel (`target.replicas` set).
+ * Error replies are thrown. Meant for a transport behind Sentinel (`target.failover` set) or a cluster.
  */
 export async function applyConfirmed(
   target: Transport,
@@ -159,7 +161,7 @@ export async function sendIdempotent(target: Transport, commands: Command[], wha
   if (confirming(target)) {
     // applyConfirmed throws an error reply as it came: a server's reply, as redis-parser names it.
     await applyConfirmed(target, commands, { kind: 'again' }).catch((err: unknown) => {
-      throw err instanceof Error && err.name === 'ReplyError' ? refused(err) : err;
+      throw isServerReply(err) ? refused(err) : err;
     });
     return;
   }

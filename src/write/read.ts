@@ -1,12 +1,13 @@
 import type { DataType, NativeType } from '../decide/types.js';
 import { typeFromReply } from '../probe/probe.js';
-import type { Caps } from '../redis/capabilities.js';
-import type { Transport } from '../redis/transport.js';
-import type { Command } from './commands.js';
+import type { Caps } from '../servers/caps.js';
+import { now } from '../servers/clock.js';
+import type { Command } from '../servers/resp.js';
+import type { Transport } from '../servers/transport.js';
 import type { Dialect } from './native/codec.js';
 import { CODECS } from './native/index.js';
 import { payloadType } from './rdb-type.js';
-import { type Deadline, deadlineFrom, now } from './ttl.js';
+import { type Deadline, deadlineFrom } from './ttl.js';
 
 export type ReadHow = 'dump' | 'native';
 
@@ -24,7 +25,7 @@ export interface ReadRequest {
   key: Buffer;
   type: DataType;
   how: ReadHow;
-  /** The PTTL reply and payload the probe already read (probe/batch-scripts.ts): the dump path uses them. */
+  /** The PTTL reply and payload the probe already read (servers/batch-scripts.ts): the dump path uses them. */
   prefetched?: { pttl: number; payload: Buffer | null; sentAt: number };
 }
 

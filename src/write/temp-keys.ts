@@ -1,5 +1,5 @@
-import type { Control } from '../redis/server.js';
-import { keySlot, tagForSlot } from '../redis/slot.js';
+import { keySlot, tagForSlot } from '../servers/cluster/slot.js';
+import type { Control } from '../servers/server.js';
 
 /** Temporary keys are named `kvmerge-tmp:{tag}:…` so an operator can find them with SCAN MATCH kvmerge-tmp:*. */
 export const TEMP_PREFIX = 'kvmerge-tmp:';
@@ -25,7 +25,7 @@ export class TempKeys {
 
   /**
    * A fresh temporary key in the same hash slot as `key`, so that RENAME and ZUNIONSTORE with it
-   * never cross slots on a cluster: its hash tag is the short tag of that slot (redis/slot.ts), not
+   * never cross slots on a cluster: its hash tag is the short tag of that slot (servers/cluster/slot.ts), not
    * the key's own bytes, which need not make a well-formed tag (`}` in a key without a tag).
    */
   create(key: Buffer): Buffer {

@@ -1,8 +1,10 @@
 import type { DataType, MergeOptions, NativeType } from '../decide/types.js';
 import type { WriteDoor } from '../journal/types.js';
-import { RepliesLostError, type Reply } from '../redis/pipe.js';
-import type { Transport } from '../redis/transport.js';
-import type { Command } from './commands.js';
+import { now, type TargetClock } from '../servers/clock.js';
+import { classifyReply, replyIs, replyText } from '../servers/errors/classify.js';
+import { RepliesLostError } from '../servers/pipe.js';
+import type { Command, Reply } from '../servers/resp.js';
+import type { Transport } from '../servers/transport.js';
 import {
   confirming,
   DEFAULT_WAIT_MS,
@@ -14,15 +16,7 @@ import {
 import { type Dialect, REDIS_DIALECT } from './native/codec.js';
 import { CODECS } from './native/index.js';
 import type { SourceValue } from './read.js';
-import {
-  type Deadline,
-  expireCommand,
-  mergeTtlCommand,
-  now,
-  relativeTtl,
-  remaining,
-  type TargetClock,
-} from './ttl.js';
+import { type Deadline, expireCommand, mergeTtlCommand, relativeTtl, remaining } from './ttl.js';
 
 export interface WriteItem {
   /** The key on the target. */
@@ -187,7 +181,7 @@ export async function writeBatch(
   if (opts.door) await opts.door.before(steps(units));
   let pending = await sendUnits(target, units, results);
   // Behind Sentinel a failover takes seconds (and the old master keeps its clients a while): more rounds.
-  const rounds = target.replicas === undefined ? MAX_RESOLVE_ROUNDS : MAX_FAILOVER_ROUNDS;
+  const rounds = target.failover === undefined ? MAX_RESOLVE_ROUNDS : MAX_FAILOVER_ROUNDS;
   for (let round = 0; pending.length > 0; round++) {
     if (round >= rounds) {
       const message = confirming(target) ? UNCONFIRMED : LOST;
@@ -204,7 +198,7 @@ export async function writeBatch(
     }
     pending = [...unconfirmed, ...(await sendUnits(target, again, results))];
     if (unconfirmed.length > 0) {
-      await target.followMaster?.();
+      await target.failover?.followMaster();
       await new Promise((r) => setTimeout(r, FAILOVER_PAUSE_MS));
     }
   }
@@ -216,7 +210,7 @@ const LOST = 'the connection dropped with this write in flight and its outcome c
 /**
  * Sends units in one pipeline; settles those whose reply came, returns those whose fate is unknown.
  *
- * Behind Sentinel (`target.replicas` set), the pipeline ends with `WAIT <replicas> <timeout>`:
+ * Behind Sentinel (`target.failover` set), the pipeline ends with `WAIT <replicas> <timeout>`:
  * replication is asynchronous, and a write that the master acknowledged but no replica received is lost
  * when a replica is promoted (the old master resynchronises from it). Units applied but not confirmed
  * by WAIT are unknown, and resolved like units whose reply a drop hid: on the master of that moment,
@@ -235,9 +229,9 @@ async function sendUnits(target: Transport, units: Unit[], results: WriteResult[
     commands.push(...u.commands);
     last.push(commands.length - 1);
   }
-  await target.refreshReplicas?.();
-  const replicas = target.replicas ?? 0;
-  if (replicas > 0) commands.push(['WAIT', replicas, target.waitTimeoutMs ?? DEFAULT_WAIT_MS]);
+  await target.failover?.refreshReplicas();
+  const replicas = target.failover?.replicas ?? 0;
+  if (replicas > 0) commands.push(['WAIT', replicas, target.failover?.waitTimeoutMs ?? DEFAULT_WAIT_MS]);
   let replies: Reply[];
   let lost = false;
   try {
@@ -257,7 +251,7 @@ async function sendUnits(target: Transport, units: Unit[], results: WriteResult[
       unknown.push(u);
       return;
     }
-    if (replies.slice(first[n]!, at + 1).some((r) => r instanceof Error && /^READONLY/.test(r.message))) {
+    if (replies.slice(first[n]!, at + 1).some((r) => replyIs(r, 'readonly'))) {
       demoted = true;
       unknown.push(u);
       return;
@@ -269,7 +263,7 @@ async function sendUnits(target: Transport, units: Unit[], results: WriteResult[
   if (!lost && confirmed && !demoted && unknown.length > 0) {
     throw new Error('internal: replies missing without a lost connection');
   }
-  if (!lost && (demoted || !confirmed)) await target.followMaster?.();
+  if (!lost && (demoted || !confirmed)) await target.failover?.followMaster();
   return unknown;
 }
 
@@ -390,16 +384,17 @@ function outcome(reply: Reply, item: WriteItem): WriteResult {
 
 /** What an error reply means for the key and the rest of the run. */
 function classify(err: Error, item: WriteItem): WriteResult {
-  const message = err.message;
   if (item.value.dump) {
-    if (/payload version or checksum/i.test(message)) {
-      return { status: 'native', reason: 'payload rejected by target', wholeRun: true };
+    switch (classifyReply(err)) {
+      case 'bad-payload':
+        return { status: 'native', reason: 'payload rejected by target', wholeRun: true };
+      case 'unknown-command':
+        return { status: 'native', reason: 'target has no RESTORE', wholeRun: true };
+      case 'noperm':
+        return { status: 'native', reason: 'RESTORE not permitted on target', wholeRun: true };
+      case 'busykey':
+        return { status: 'retry', reason: 'key appeared on the target meanwhile' };
     }
-    if (/unknown command/i.test(message))
-      return { status: 'native', reason: 'target has no RESTORE', wholeRun: true };
-    if (/NOPERM/.test(message))
-      return { status: 'native', reason: 'RESTORE not permitted on target', wholeRun: true };
-    if (/BUSYKEY/.test(message)) return { status: 'retry', reason: 'key appeared on the target meanwhile' };
   }
-  return { status: 'failed', message: message.split('\n')[0]! };
+  return { status: 'failed', message: replyText(err) };
 }

@@ -9,8 +9,8 @@
  *   await cluster.stop();
  */
 import { Cluster, type Redis } from 'ioredis';
-import { freeClusterPort } from '../../src/redis/local-server.js';
-import { keySlot } from '../../src/redis/slot.js';
+import { freeClusterPort } from '../../src/demo/local-server.js';
+import { keySlot } from '../../src/servers/cluster/slot.js';
 import { type RedisServer, startRedis } from './redis.js';
 
 export interface TestCluster {

@@ -12,8 +12,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import type { LocalRedis } from '../../src/redis/local-server.js';
-import { deathSignalPrefix } from '../../src/redis/local-server.js';
+import type { LocalRedis } from '../../src/demo/local-server.js';
+import { deathSignalPrefix } from '../../src/demo/local-server.js';
 
 const HOST = '127.0.0.1';
 const START_TIMEOUT_MS = 30_000;

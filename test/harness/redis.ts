@@ -2,7 +2,7 @@
  * Real redis-server processes for tests: no Docker, no mocks.
  *
  * The process management (free ports, PING wait, config file, cleanup on exit, Ctrl-C or the death of
- * the test process) is the product's own local-server launcher (src/redis/local-server.ts), which the
+ * the test process) is the product's own local-server launcher (src/demo/local-server.ts), which the
  * demo and the benchmark use too. This layer adds what only tests need: ioredis clients that stop() closes,
  * ACL users, and `digest()`.
  *
@@ -20,7 +20,7 @@ import {
   type LocalRedisOptions,
   RedisServerNotFoundError,
   startLocalRedis,
-} from '../../src/redis/local-server.js';
+} from '../../src/demo/local-server.js';
 import { startLocalPika } from './pika.js';
 import { DEFAULT_SERVER, isPika, locateServer, type TestServer } from './servers.js';
 

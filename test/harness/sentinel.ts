@@ -11,7 +11,7 @@
  *   await set.stop();
  */
 import type { Redis } from 'ioredis';
-import { type LocalRedis, startLocalRedis } from '../../src/redis/local-server.js';
+import { type LocalRedis, startLocalRedis } from '../../src/demo/local-server.js';
 import { type RedisServer, startRedis } from './redis.js';
 
 export const MASTER_NAME = 'mymaster';

@@ -1,5 +1,5 @@
 /**
- * A standalone Redis is probed by one script per batch (probe/batch-scripts.ts), which also reads
+ * A standalone Redis is probed by one script per batch (servers/batch-scripts.ts), which also reads
  * small values: the run must give the same target as the key-by-key path, and a user whose scripts
  * are refused part-way must still get every key.
  */

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/redis/local-server.js';
+import { freePort } from '../../src/demo/local-server.js';
 import { digest, type RedisServer, startRedis } from '../harness/redis.js';
 
 const ROOT = join(import.meta.dirname, '../..');

@@ -10,11 +10,12 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MergePlan } from '../../src/config/plan.js';
+import { parseRedisUrl } from '../../src/config/url.js';
 import type { MergeOptions } from '../../src/decide/types.js';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
-import { ClusterTransport } from '../../src/redis/cluster-transport.js';
-import { DEFAULT_NETWORK } from '../../src/redis/pipe.js';
 import type { ProgressSink } from '../../src/report/types.js';
+import { ClusterTransport } from '../../src/servers/cluster/cluster-transport.js';
+import { DEFAULT_NETWORK } from '../../src/servers/socket.js';
 import { verify } from '../../src/verify/verify.js';
 import { slotOf, startCluster } from '../harness/cluster.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
@@ -208,7 +209,7 @@ describe('Redis Cluster changing under a run: a master killed, a master added, a
 
   it('a write a check found applied counts only once its master’s replicas have it: false while the replica sleeps, true after, false after a layout change', async () => {
     const ha = await startCluster(3, { replicas: 3, nodeTimeoutMs: 6_000 });
-    const transport = await ClusterTransport.open(ha.url, 'target', DEFAULT_NETWORK);
+    const transport = await ClusterTransport.open(parseRedisUrl(ha.url), 'target', DEFAULT_NETWORK);
     try {
       const key = Buffer.from('checked');
       const owner = await ha.ownerOf(slotOf(key));

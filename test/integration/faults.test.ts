@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalRedis } from '../../src/demo/local-server.js';
 import { type JsonReport, KvmergeError, resolvePlan, runMerge } from '../../src/index.js';
-import { startLocalRedis } from '../../src/redis/local-server.js';
 import { startProxy, type TcpProxy } from '../harness/proxy.js';
 import { digest, type RedisServer, startRedis } from '../harness/redis.js';
 

@@ -1,11 +1,11 @@
 /**
- * The harness's servers (src/redis/local-server.ts) are the tests' own: a server started on a port that
+ * The harness's servers (src/demo/local-server.ts) are the tests' own: a server started on a port that
  * another process holds exits ("address already in use") while that other server answers on the port,
  * and must not be taken for the new one. Before the check, a test could write into, or flush, a server
  * that belonged to a test running beside it.
  */
 import { expect, it } from 'vitest';
-import { freePort, startLocalRedis } from '../../src/redis/local-server.js';
+import { freePort, startLocalRedis } from '../../src/demo/local-server.js';
 
 it('a port held by another server is not taken for the new server: a fixed port fails, a picker is asked again', async () => {
   const holder = await startLocalRedis();

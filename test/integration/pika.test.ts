@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
-import { keyspaceSize, probeServer } from '../../src/redis/capabilities.js';
+import { keyspaceSize, probeServer } from '../../src/servers/caps.js';
 import { startProxy } from '../harness/proxy.js';
 import { startRedis } from '../harness/redis.js';
 import { describeServer } from '../harness/servers.js';

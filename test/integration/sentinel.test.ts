@@ -3,8 +3,8 @@
  * a replica and three sentinels (test/harness/sentinel.ts).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalRedis } from '../../src/demo/local-server.js';
 import { ConnectionError, type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
-import { startLocalRedis } from '../../src/redis/local-server.js';
 import type { ProgressSink } from '../../src/report/types.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';

@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/demo/local-server.js';
 import { type CliOverrides, KvmergeError, runMerge } from '../../src/index.js';
-import { freePort } from '../../src/redis/local-server.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { hash, type Servers, seed, startServers, str } from './helpers.js';
 

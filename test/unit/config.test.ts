@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../../src/common/errors.js';
 import { type CliOverrides, loadPlan, resolvePlan } from '../../src/config/load.js';
 import { configFieldPaths } from '../../src/config/schema.js';
-import { ConfigError } from '../../src/errors.js';
 
 const SOURCE_A = 'redis://127.0.0.1:6379/0';
 const SOURCE_B = 'redis://127.0.0.1:6380/0';

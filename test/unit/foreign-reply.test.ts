@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeForeignReply } from '../../src/redis/foreign-reply.js';
+import { describeForeignReply } from '../../src/servers/foreign-reply.js';
 
 describe('describeForeignReply: what a port that is no Redis server sent back', () => {
   it('says nothing of RESP2 and RESP3 replies, or of no bytes at all', () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encode } from '../../src/redis/pipe.js';
-import type { Arg, Command } from '../../src/write/commands.js';
+import type { Arg, Command } from '../../src/servers/resp.js';
+import { encode } from '../../src/servers/resp.js';
 
 /** RESP as the protocol defines it, written the plain way. */
 function plain(commands: Command[]): Buffer {

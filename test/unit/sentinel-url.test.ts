@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/common/errors.js';
 import {
   endpointLabel,
   isSameDatabase,
   parseRedisUrl,
   redactUrl,
   redactUrlsInText,
-  toIoredisOptions,
-} from '../../src/redis/url.js';
+} from '../../src/config/url.js';
+import { toIoredisOptions } from '../../src/servers/connect.js';
 
 describe('redis+sentinel:// URLs', () => {
   it('reads the sentinels, the master name, the db and both sets of credentials', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/common/errors.js';
 import {
   endpointLabel,
   isSameDatabase,
@@ -7,8 +7,8 @@ import {
   redactSecrets,
   redactUrl,
   redactUrlsInText,
-  toIoredisOptions,
-} from '../../src/redis/url.js';
+} from '../../src/config/url.js';
+import { toIoredisOptions } from '../../src/servers/connect.js';
 
 /** The ConfigError thrown by `fn`, failing the test when there is none. */
 function configError(fn: () => unknown): ConfigError {

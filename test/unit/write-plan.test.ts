@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { MergeOptions } from '../../src/decide/types.js';
+import { RELATIVE_CLOCK } from '../../src/servers/clock.js';
 import { listCodec } from '../../src/write/native/list.js';
 import { zsetCodec } from '../../src/write/native/zset.js';
-import { mergeTtlCommand, RELATIVE_CLOCK } from '../../src/write/ttl.js';
+import { mergeTtlCommand } from '../../src/write/ttl.js';
 import { planWrite, type WriteItem } from '../../src/write/writer.js';
 
 const b = (s: string) => Buffer.from(s);

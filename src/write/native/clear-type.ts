@@ -1,6 +1,6 @@
 import type { NativeType } from '../../decide/types.js';
-import type { Transport } from '../../redis/transport.js';
-import type { Command } from '../commands.js';
+import type { Command } from '../../servers/resp.js';
+import type { Transport } from '../../servers/transport.js';
 import { sendIdempotent } from '../confirm.js';
 import { valueWindows } from '../windows.js';
 import { CODECS } from './index.js';
@@ -14,7 +14,7 @@ const REFUSED = 'the target refused to empty one type of a key';
 /**
  * Empties one type of a name and leaves its other types as they are, without knowing its present
  * value: for a put-back on Pika 3.x, where one name holds several types and DEL removes them all
- * (capabilities.ts, multiTypeNames). A string is set to expire at a time long past (PKSETEXAT, which
+ * (servers/caps.ts, multiTypeNames). A string is set to expire at a time long past (PKSETEXAT, which
  * sets the string's own expiry; an expired string is no string); a zset, list or stream is emptied by
  * rank, range or length; a hash or set is read a window at a time (HSCAN, SSCAN) and what came is
  * deleted, so memory holds one window whatever its size. Idempotent.

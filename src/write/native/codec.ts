@@ -1,6 +1,6 @@
 import type { MergeOptions, NativeType } from '../../decide/types.js';
-import type { Caps } from '../../redis/capabilities.js';
-import type { Command } from '../commands.js';
+import type { Caps } from '../../servers/caps.js';
+import type { Command } from '../../servers/resp.js';
 
 /** What a codec must know of the server it reads from or writes to (DESIGN.md seam 1). */
 export type Dialect = Pick<Caps, 'multiPairHset' | 'zaddFlags' | 'zrangeComplete' | 'streamGroups'>;

@@ -1,4 +1,4 @@
-import type { Command } from '../commands.js';
+import type { Command } from '../../servers/resp.js';
 import { ARGS_PER_COMMAND, chunked, type NativeCodec } from './codec.js';
 
 export const listCodec: NativeCodec<Buffer[]> = {

@@ -1,4 +1,4 @@
-import type { Command } from '../commands.js';
+import type { Command } from '../../servers/resp.js';
 import { type NativeCodec, REDIS_DIALECT } from './codec.js';
 
 export interface StreamValue {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { ConnectionError } from '../errors.js';
+import { ConnectionError } from '../common/errors.js';
+import { refusesCommand, replyText } from './errors/classify.js';
 
 /**
  * Permission checks before the first write (SPEC §6.4): a target user who may not write, or a source
@@ -116,12 +117,9 @@ async function dryRun(redis: Redis, user: string, command: string[]): Promise<Ve
 }
 
 function verdictOf(err: unknown): Verdict {
-  const message = err instanceof Error ? err.message : String(err);
   // Only a refused command counts: a refused key (the user is limited to some key patterns) is about
   // the random probe key, not the run's keys, which then fail one by one under --on-error.
-  if (/^NOPERM/.test(message) && /permissions to run/i.test(message)) {
-    return { refused: message.split('\n')[0]! };
-  }
+  if (err instanceof Error && refusesCommand(err)) return { refused: replyText(err) };
   return 'unknown';
 }
 

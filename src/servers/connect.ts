@@ -1,11 +1,12 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
-import { ConnectionError } from '../errors.js';
+import { endpointText, type RedisEndpoint } from '../common/endpoint.js';
+import { ConnectionError } from '../common/errors.js';
+import { classifyReply, replyIs } from './errors/classify.js';
 import { describeForeignReply } from './foreign-reply.js';
-import { DEFAULT_NETWORK, type NetworkOptions } from './pipe.js';
-import { resolveMaster, SentinelLookupError } from './sentinel.js';
+import { resolveMaster, SentinelLookupError } from './sentinel/lookup.js';
+import { DEFAULT_NETWORK, type NetworkOptions } from './socket.js';
 import { explainTls } from './tls.js';
-import { parseRedisUrl, redactUrl, toIoredisOptions } from './url.js';
 
 export type Role = 'source' | 'target';
 
@@ -22,12 +23,11 @@ const MAX_BACKOFF_MS = 2_000;
  * has a timeout (`commandTimeoutMs`): a server that stops answering is an error, never a hang.
  */
 export async function connect(
-  url: string,
+  endpoint: RedisEndpoint,
   role: Role,
   label: string = role,
   network: NetworkOptions = DEFAULT_NETWORK,
 ): Promise<Redis> {
-  const endpoint = parseRedisUrl(url, role === 'target' ? 'target.url' : 'sources[].url');
   let ready = false;
   let lostAt: number | undefined;
   const base = toIoredisOptions(endpoint);
@@ -43,7 +43,7 @@ export async function connect(
     enableOfflineQueue: true,
     // A restarted server answers LOADING until its dataset is in memory: the command was not run, so
     // it is sent again once the connection is re-established (with the backoff below).
-    reconnectOnError: (err) => (/^LOADING/.test(err.message) ? 2 : false),
+    reconnectOnError: (err) => (classifyReply(err) === 'loading' ? 2 : false),
     maxRetriesPerRequest: role === 'target' ? 0 : 5,
     autoResendUnfulfilledCommands: role !== 'target',
     // Until the first PING succeeds a failure is final: the user gets one clear line, not a retry loop.
@@ -77,7 +77,7 @@ export async function connect(
   redis.on('connect', () => {
     if (!ready) redis.stream.once('data', (chunk: Buffer) => (firstBytes ??= chunk));
   });
-  const where = `${label} ${redactUrl(url)}`;
+  const where = `${label} ${endpointText(endpoint)}`;
   let deadline: NodeJS.Timeout | undefined;
   try {
     // Our own lookup first: it tells an unknown master name from sentinels that are down, where ioredis
@@ -211,7 +211,7 @@ async function provenUsable(redis: Redis): Promise<void> {
   try {
     await redis.ping();
   } catch (err) {
-    if (!(err instanceof Error && /^NOPERM/.test(err.message))) throw err;
+    if (!replyIs(err, 'noperm')) throw err;
   }
 }
 
@@ -222,7 +222,7 @@ function describeConnectFailure(
   timeoutMs: number,
 ): ConnectionError {
   const text = `${err.message} ${cause?.message ?? ''}`;
-  if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(text)) {
+  if (replyIs(err, 'auth') || replyIs(cause, 'auth')) {
     return new ConnectionError(
       `authentication failed for ${where}: check the user name and password in the URL`,
     );
@@ -242,7 +242,7 @@ function describeConnectFailure(
     return new ConnectionError(
       `cannot reach ${where}: timed out after ${timeoutMs / 1000}s; check the host, port and firewall`,
     );
-  if (/DB index is out of range|invalid DB index/i.test(text))
+  if (replyIs(err, 'bad-db') || replyIs(cause, 'bad-db'))
     return new ConnectionError(
       `cannot use ${where}: the database number is out of range on that server; use a db below its \`databases\` setting`,
     );
@@ -257,4 +257,34 @@ export async function close(redis: Redis | undefined): Promise<void> {
   } catch {
     redis.disconnect();
   }
+}
+
+/** The subset of ioredis's `RedisOptions` that a URL determines (structurally compatible with it). */
+export interface EndpointOptions {
+  host: string;
+  port: number;
+  db: number;
+  username?: string;
+  password?: string;
+  tls?: Record<string, never>;
+  /** A Sentinel-managed master: ioredis asks these sentinels for the master named `name`. */
+  sentinels?: { host: string; port: number }[];
+  name?: string;
+  sentinelUsername?: string;
+  sentinelPassword?: string;
+}
+
+/** The ioredis connection options an endpoint determines; everything else (retries, timeouts) is the caller's. */
+export function toIoredisOptions(e: RedisEndpoint): EndpointOptions {
+  const options: EndpointOptions = { host: e.host, port: e.port, db: e.db };
+  if (e.username !== undefined) options.username = e.username;
+  if (e.password !== undefined) options.password = e.password;
+  if (e.tls) options.tls = {};
+  if (e.sentinel) {
+    options.sentinels = e.sentinel.nodes.map((n) => ({ ...n }));
+    options.name = e.sentinel.name;
+    if (e.sentinel.username !== undefined) options.sentinelUsername = e.sentinel.username;
+    if (e.sentinel.password !== undefined) options.sentinelPassword = e.sentinel.password;
+  }
+  return options;
 }

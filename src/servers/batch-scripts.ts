@@ -1,4 +1,4 @@
-import type { Command } from '../write/commands.js';
+import type { Command } from './resp.js';
 
 /**
  * Server-side Lua scripts that ask about a whole batch of keys in one command.

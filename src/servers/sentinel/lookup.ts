@@ -1,6 +1,7 @@
-import type { Command } from '../write/commands.js';
-import { connectSocket, handshake, type NetworkOptions, type Reply } from './pipe.js';
-import type { SentinelSpec } from './url.js';
+import type { SentinelSpec } from '../../common/endpoint.js';
+import { replyIs } from '../errors/classify.js';
+import type { Command, Reply } from '../resp.js';
+import { connectSocket, handshake, type NetworkOptions } from '../socket.js';
 
 /** Where a master set's master is, as the sentinels said. */
 export interface MasterAddress {
@@ -19,7 +20,11 @@ export interface MasterAddress {
  * of that name, or refused our credentials. The message says which, naming the sentinels.
  */
 export class SentinelLookupError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Every sentinel that answered refused the credentials: trying again cannot help. */
+    readonly credentialsRefused = false,
+  ) {
     super(message);
     this.name = 'SentinelLookupError';
   }
@@ -56,7 +61,7 @@ export async function resolveMaster(
       }
     } catch (err) {
       const message = (err as Error).message.split('\n')[0]!;
-      if (/WRONGPASS|NOAUTH|invalid password|AUTH/i.test(message)) refused++;
+      if (replyIs(err, 'auth')) refused++;
       problems.push(`${where}: ${message}`);
       continue;
     }
@@ -74,6 +79,7 @@ export async function resolveMaster(
     throw new SentinelLookupError(
       `the sentinels (${list}) refused the credentials (${problems.join('; ')}); ` +
         'give their password as ?sentinelPassword=… in the URL',
+      true,
     );
   }
   if (unknownName > 0) {

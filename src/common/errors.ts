@@ -1,6 +1,6 @@
 /**
  * Errors a user sees. Each carries the exit code of SPEC §4 and a one-line message that names
- * the culprit and suggests the fix. Messages never contain a password (see redis/url.ts).
+ * the culprit and suggests the fix. Messages never contain a password (see config/url.ts).
  */
 export class KvmergeError extends Error {
   readonly exitCode: number;

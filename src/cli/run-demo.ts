@@ -1,4 +1,13 @@
 import { Redis } from 'ioredis';
+import { BINARY_KEY, describeKey, fillShard, fillTarget, SHARD_NAMES, SHOWCASE } from '../demo/demo-data.js';
+import {
+  findRedisServer,
+  type LocalRedis,
+  RedisServerNotFoundError,
+  redisServerName,
+  startLocalRedis,
+  stopAllLocalRedisSync,
+} from '../demo/local-server.js';
 import {
   type ConflictSample,
   formatSummary,
@@ -7,16 +16,7 @@ import {
   resolvePlan,
   runMerge,
 } from '../index.js';
-import {
-  findRedisServer,
-  type LocalRedis,
-  RedisServerNotFoundError,
-  redisServerName,
-  startLocalRedis,
-  stopAllLocalRedisSync,
-} from '../redis/local-server.js';
 import { createProgress } from '../report/progress.js';
-import { BINARY_KEY, describeKey, fillShard, fillTarget, SHARD_NAMES, SHOWCASE } from './demo-data.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { handleInterrupts, INTERRUPT_NOTICE } from './interrupt.js';
 import { Output } from './output.js';

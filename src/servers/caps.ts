@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
-import { scriptCheckCommands } from '../probe/batch-scripts.js';
-import { tagForSlot } from './slot.js';
+import { scriptCheckCommands } from './batch-scripts.js';
+import { tagForSlot } from './cluster/slot.js';
+import { replyIs } from './errors/classify.js';
 
 export type ServerKind = 'redis' | 'valkey' | 'pika' | 'unknown';
 
@@ -58,13 +59,13 @@ export interface Caps {
   staleType: boolean;
   /**
    * A node of a Redis Cluster (`INFO cluster`: cluster_enabled:1): its URL names the whole cluster,
-   * every master is scanned and written, and the hot path routes by hash slot (redis/server.ts).
+   * every master is scanned and written, and the hot path routes by hash slot (servers/server.ts).
    */
   cluster: boolean;
   /** Keys are walked with SCANX (Pika: its SCAN cannot be trusted, scanner.ts says why). */
   scanx: boolean;
   /**
-   * A batch of keys is probed (and small values dumped) by one EVAL (probe/batch-scripts.ts): a
+   * A batch of keys is probed (and small values dumped) by one EVAL (servers/batch-scripts.ts): a
    * standalone Redis or Valkey whose user may run EVAL. Not on a cluster (a batch spans slots) nor
    * Pika (no EVAL). Turned off for the rest of the run if a script is refused later.
    */
@@ -220,7 +221,7 @@ async function isClusterNode(redis: Redis): Promise<boolean> {
     try {
       await redis.exists(`{${tagForSlot(slot)}}`);
     } catch (err) {
-      if (/^MOVED /.test((err as Error).message)) return true;
+      if (replyIs(err, 'moved')) return true;
     }
   }
   return false;

@@ -1,4 +1,4 @@
-// redis-parser ships no types; this is the part of its API that pipe.ts uses.
+// redis-parser ships no types; this is the part of its API that resp.ts uses.
 declare module 'redis-parser' {
   interface ParserOptions {
     returnReply(reply: unknown): void;

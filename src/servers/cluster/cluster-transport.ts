@@ -1,9 +1,12 @@
-import type { Command } from '../write/commands.js';
-import { type NetworkOptions, RepliesLostError, type Reply, RespPipe, ServerLostError } from './pipe.js';
-import { replicasCaughtUp } from './role.js';
+import type { RedisEndpoint } from '../../common/endpoint.js';
+import { replyIs } from '../errors/classify.js';
+import { RepliesLostError, RespPipe, ServerLostError } from '../pipe.js';
+import type { Command, Reply } from '../resp.js';
+import { replicasCaughtUp } from '../role.js';
+import type { NetworkOptions } from '../socket.js';
+import type { Transport } from '../transport.js';
 import { keySlot, SLOTS } from './slot.js';
-import type { Transport } from './transport.js';
-import { parseRedisUrl } from './url.js';
+import { cut, nodeEndpoint, redirectOf } from './units.js';
 
 /** A unit sent to this many wrong nodes in a row is given up, its last error reply kept. */
 const MAX_REDIRECTS = 16;
@@ -22,16 +25,6 @@ export const NODE_RETRY_MS = 1_000;
  * reported unknown (the writer checks or re-sends them).
  */
 const WAIT_TIMEOUT_MS = 2_000;
-
-/** A slice of the command list that goes to one node as a whole: one command, or MULTI … EXEC. */
-interface Unit {
-  start: number;
-  end: number;
-  slot: number;
-  /** An ASK redirection: the next attempt goes to this node, preceded by ASKING. */
-  ask?: string;
-  redirects: number;
-}
 
 /**
  * The hot path's transport to a Redis Cluster (DESIGN.md seam 3): one pipelining RespPipe per
@@ -88,15 +81,14 @@ export class ClusterTransport implements Transport {
   private closed = false;
 
   private constructor(
-    private readonly seedUrl: string,
+    private readonly seed: RedisEndpoint,
     private readonly label: string,
     private readonly net: NetworkOptions,
   ) {}
 
-  /** Reads the slot table from the node the URL names and connects to every master. */
-  static async open(url: string, label: string, network: NetworkOptions): Promise<ClusterTransport> {
-    const transport = new ClusterTransport(url, label, network);
-    const seed = parseRedisUrl(url);
+  /** Reads the slot table from the node `seed` names and connects to every master. */
+  static async open(seed: RedisEndpoint, label: string, network: NetworkOptions): Promise<ClusterTransport> {
+    const transport = new ClusterTransport(seed, label, network);
     try {
       await transport.loadSlots([`${seed.host}:${seed.port}`]);
       await Promise.all(transport.masters().map((addr) => transport.pipe(addr)));
@@ -314,7 +306,7 @@ export class ClusterTransport implements Transport {
   private waited(got: Reply[], length: number, replicas: number): boolean {
     if (got.length < length) return false;
     const acked = got[length - 1];
-    if (acked instanceof Error && /^(NOPERM|ERR unknown command)/.test(acked.message)) {
+    if (replyIs(acked, 'noperm', 'unknown-command')) {
       // WAIT is not allowed to this user: writes go on unconfirmed, as on a cluster without replicas.
       this.noWait = true;
       return true;
@@ -334,7 +326,7 @@ export class ClusterTransport implements Transport {
     let pipe = this.pipes.get(addr);
     if (!pipe) {
       const net = { ...this.net, retryBudgetMs: Math.min(this.net.retryBudgetMs, NODE_RETRY_MS) };
-      pipe = RespPipe.open(this.nodeUrl(addr), `${this.label} node`, net);
+      pipe = RespPipe.open(this.nodeEndpoint(addr), `${this.label} node`, net);
       this.pipes.set(addr, pipe);
       pipe.then(
         (opened) => this.pipes.get(addr) === pipe && this.open.set(addr, opened),
@@ -397,66 +389,10 @@ export class ClusterTransport implements Transport {
     throw last ?? new ServerLostError(`${this.label}: no cluster node to ask for the slot table`);
   }
 
-  private nodeUrl(addr: string): string {
+  private nodeEndpoint(addr: string): RedisEndpoint {
     const colon = addr.lastIndexOf(':');
-    return nodeUrl(this.seedUrl, addr.slice(0, colon), Number(addr.slice(colon + 1)));
+    return nodeEndpoint(this.seed, addr.slice(0, colon), Number(addr.slice(colon + 1)));
   }
-}
-
-/** The URL of one node of a cluster: the seed URL (credentials, TLS) pointed at `host:port`. */
-export function nodeUrl(seedUrl: string, host: string, port: number): string {
-  const url = new URL(seedUrl);
-  url.hostname = host.includes(':') ? `[${host}]` : host;
-  url.port = String(port);
-  return url.toString();
-}
-
-/** Cuts a command list into units: MULTI … EXEC together, every other command alone. */
-function cut(commands: readonly Command[]): Unit[] {
-  const units: Unit[] = [];
-  for (let i = 0; i < commands.length; i++) {
-    const start = i;
-    let keyed = commands[i]!;
-    if (isCommand(keyed, 'MULTI')) {
-      while (i < commands.length - 1 && !isCommand(commands[i]!, 'EXEC')) i++;
-      keyed = commands[start + 1] ?? keyed;
-    }
-    const key = keyed[keyIndex(keyed)];
-    const slot = key === undefined ? 0 : keySlot(Buffer.isBuffer(key) ? key : String(key));
-    units.push({ start, end: i + 1, slot, redirects: 0 });
-  }
-  return units;
-}
-
-/** Commands whose argv[1] is a subcommand: their key is argv[2] (MEMORY USAGE key, XGROUP CREATE key …). */
-const SUBCOMMANDS = new Set(['MEMORY', 'XINFO', 'XGROUP', 'OBJECT']);
-
-/** Where a command names its key: argv[1], or argv[2] after a subcommand. */
-function keyIndex(command: Command): number {
-  const name = command[0];
-  return name.length <= 6 && SUBCOMMANDS.has(name.toUpperCase()) ? 2 : 1;
-}
-
-function isCommand(command: Command, name: string): boolean {
-  return command[0].length === name.length && command[0].toUpperCase() === name;
-}
-
-type Redirect = { kind: 'MOVED' | 'ASK'; slot: number; addr: string } | { kind: 'WAIT' };
-
-/**
- * Whether a unit's replies say that it did not run on this node, and where to send it. A MULTI unit
- * that was refused at queueing time has its EXEC aborted (EXECABORT): nothing of it ran.
- */
-function redirectOf(replies: Reply[]): Redirect | undefined {
-  const last = replies[replies.length - 1];
-  if (replies.length > 1 && !(last instanceof Error)) return undefined;
-  for (const reply of replies) {
-    if (!(reply instanceof Error)) continue;
-    const match = /^(MOVED|ASK) (\d+) (\S+)/.exec(reply.message);
-    if (match) return { kind: match[1] as 'MOVED' | 'ASK', slot: Number(match[2]), addr: match[3]! };
-    if (/^(TRYAGAIN|CLUSTERDOWN)/.test(reply.message)) return { kind: 'WAIT' };
-  }
-  return undefined;
 }
 
 function sleep(ms: number): Promise<void> {

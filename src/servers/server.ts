@@ -1,12 +1,15 @@
 import { Cluster, type Redis } from 'ioredis';
-import { ConnectionError } from '../errors.js';
-import { measureClock, type TargetClock } from '../write/ttl.js';
-import { type Caps, keyspaceSize, probeServer } from './capabilities.js';
-import { ClusterTransport, NODE_RETRY_MS, nodeUrl } from './cluster-transport.js';
+import { endpointText, type RedisEndpoint } from '../common/endpoint.js';
+import { ConnectionError } from '../common/errors.js';
+import { type Caps, keyspaceSize, probeServer } from './caps.js';
+import { measureClock, type TargetClock } from './clock.js';
+import { ClusterTransport, NODE_RETRY_MS } from './cluster/cluster-transport.js';
+import { nodeEndpoint } from './cluster/units.js';
 import { close, connect, type Role } from './connect.js';
-import { type NetworkOptions, RespPipe } from './pipe.js';
+import { replyIs } from './errors/classify.js';
+import { RespPipe } from './pipe.js';
+import type { NetworkOptions } from './socket.js';
 import type { Transport } from './transport.js';
-import { parseRedisUrl, redactUrl } from './url.js';
 
 /** A control connection: one server, or a whole cluster (ioredis routes by slot and follows MOVED/ASK). */
 export type Control = Redis | Cluster;
@@ -16,7 +19,7 @@ export type Control = Redis | Cluster;
  * (SPEC §4: recognised by `INFO cluster`, no flag).
  */
 export interface Server {
-  url: string;
+  endpoint: RedisEndpoint;
   label: string;
   /** For control work on any key (big keys, temporary keys): a Redis, or a Cluster. */
   control: Control;
@@ -54,12 +57,12 @@ export function clusterView(server: Server): ClusterView | undefined {
  * Failures are ConnectionErrors (exit 2), found before any write.
  */
 export async function openServer(
-  url: string,
+  endpoint: RedisEndpoint,
   role: Role,
   label: string,
   network: NetworkOptions,
 ): Promise<Server> {
-  const seed = await connect(url, role, label, network);
+  const seed = await connect(endpoint, role, label, network);
   let caps: Caps;
   try {
     caps = await probeServer(seed);
@@ -67,21 +70,30 @@ export async function openServer(
     await close(seed);
     throw err;
   }
-  if (!caps.cluster) return { url, label, control: seed, nodes: [seed], caps, runIds: runIdsOf([caps]) };
+  if (!caps.cluster) return { endpoint, label, control: seed, nodes: [seed], caps, runIds: runIdsOf([caps]) };
   const nodes: Redis[] = [];
   let control: Cluster | undefined;
   try {
-    const endpoint = parseRedisUrl(url);
-    const masters = await mastersOf(seed, endpoint.host, `${label} ${redactUrl(url)}`, endpoint.username);
+    const masters = await mastersOf(
+      seed,
+      endpoint.host,
+      `${label} ${endpointText(endpoint)}`,
+      endpoint.username,
+    );
     for (const { host, port } of masters) {
       nodes.push(
-        await connect(nodeUrl(url, host, port), role, `${label} node ${host}:${port}`, nodeNetwork(network)),
+        await connect(
+          nodeEndpoint(endpoint, host, port),
+          role,
+          `${label} node ${host}:${port}`,
+          nodeNetwork(network),
+        ),
       );
     }
     const all = await Promise.all(nodes.map((node) => probeServer(node)));
-    control = await connectCluster(url, masters, network, label);
-    const refreshMasters = () => refreshNodes(nodes, url, role, label, network);
-    return { url, label, control, nodes, caps: clusterCaps(all), runIds: runIdsOf(all), refreshMasters };
+    control = await connectCluster(endpoint, masters, network, label);
+    const refreshMasters = () => refreshNodes(nodes, endpoint, role, label, network);
+    return { endpoint, label, control, nodes, caps: clusterCaps(all), runIds: runIdsOf(all), refreshMasters };
   } catch (err) {
     control?.disconnect();
     await Promise.all(nodes.map((node) => close(node)));
@@ -103,8 +115,8 @@ export async function closeServer(server: Server | undefined): Promise<void> {
 /** The hot path's transport: a RespPipe to a standalone server, a ClusterTransport to a cluster. */
 export function openTransport(server: Server, label: string, network: NetworkOptions): Promise<Transport> {
   return server.caps.cluster
-    ? ClusterTransport.open(server.url, label, network)
-    : RespPipe.open(server.url, label, network);
+    ? ClusterTransport.open(server.endpoint, label, network)
+    : RespPipe.open(server.endpoint, label, network);
 }
 
 /** Keys held, for progress totals: DBSIZE of each master (of one server: its own), summed. */
@@ -164,7 +176,7 @@ const REFRESH_BACKOFF_MS = 250;
 /** Server.refreshMasters: `nodes` replaced in place by the masters CLUSTER SLOTS names now. */
 async function refreshNodes(
   nodes: Redis[],
-  url: string,
+  endpoint: RedisEndpoint,
   role: Role,
   label: string,
   network: NetworkOptions,
@@ -185,7 +197,7 @@ async function refreshNodes(
           next.push(
             byAddr.get(`${host}:${port}`) ??
               (await connect(
-                nodeUrl(url, host, port),
+                nodeEndpoint(endpoint, host, port),
                 role,
                 `${label} node ${host}:${port}`,
                 nodeNetwork(network),
@@ -202,7 +214,7 @@ async function refreshNodes(
     } catch (err) {
       if (Date.now() - started + REFRESH_BACKOFF_MS > network.retryBudgetMs) {
         throw new ConnectionError(
-          `${label} ${redactUrl(url)}: the cluster's masters could not all be reached for ` +
+          `${label} ${endpointText(endpoint)}: the cluster's masters could not all be reached for ` +
             `${Math.round((Date.now() - started) / 1000)}s (${(err as Error).message.split('\n')[0]}); ` +
             'check CLUSTER NODES on its nodes, then run again',
         );
@@ -242,7 +254,7 @@ async function mastersOf(
   try {
     slots = (await seed.call('CLUSTER', 'SLOTS')) as typeof slots;
   } catch (err) {
-    if (!/NOPERM/.test((err as Error).message)) throw err;
+    if (!replyIs(err, 'noperm')) throw err;
     throw new ConnectionError(
       `${where} is a node of a Redis Cluster, and its user may not run CLUSTER SLOTS, which finds the ` +
         `cluster's masters; grant it (ACL SETUSER ${user ?? '<user>'} +cluster|slots) on every node`,
@@ -260,12 +272,11 @@ async function mastersOf(
 }
 
 async function connectCluster(
-  url: string,
+  endpoint: RedisEndpoint,
   masters: { host: string; port: number }[],
   network: NetworkOptions,
   label: string,
 ): Promise<Cluster> {
-  const endpoint = parseRedisUrl(url);
   const cluster = new Cluster(masters, {
     lazyConnect: true,
     enableReadyCheck: false,
@@ -293,7 +304,7 @@ async function connectCluster(
   } catch (err) {
     cluster.disconnect();
     throw new ConnectionError(
-      `cannot use ${label} ${redactUrl(url)} as a cluster: ${(err as Error).message.split('\n')[0]}`,
+      `cannot use ${label} ${endpointText(endpoint)} as a cluster: ${(err as Error).message.split('\n')[0]}`,
     );
   } finally {
     clearTimeout(timer);

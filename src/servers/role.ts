@@ -1,4 +1,4 @@
-import type { Reply } from './pipe.js';
+import type { Reply } from './resp.js';
 
 /** What a ROLE reply says about a master's replicas: `master`, offset, [[ip, port, acknowledged offset], …]. */
 

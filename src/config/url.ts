@@ -1,54 +1,13 @@
-import { ConfigError } from '../errors.js';
+import { endpointText, MASK, type RedisEndpoint, type SentinelSpec } from '../common/endpoint.js';
+import { ConfigError } from '../common/errors.js';
 
-/** One Redis database as named by a `redis://` or `rediss://` URL, with credentials decoded. */
-export interface RedisEndpoint {
-  /** Host name (lower case) or IP address; an IPv6 address is stored without its brackets. */
-  host: string;
-  port: number;
-  db: number;
-  username?: string;
-  password?: string;
-  /** `rediss://`: connect over TLS. */
-  tls: boolean;
-  /**
-   * `redis+sentinel://`: the master is found through these sentinels, and `host`/`port` are the first
-   * sentinel's (the master's address is known only at connect time, and changes on a failover).
-   */
-  sentinel?: SentinelSpec;
-}
-
-/** A master set watched by Sentinel, as a `redis+sentinel://` URL names it. */
-export interface SentinelSpec {
-  /** The sentinels to ask, in the URL's order (at least one). */
-  nodes: { host: string; port: number }[];
-  /** The master set's name (`sentinel monitor <name> …`). */
-  name: string;
-  /** The sentinels' own credentials (`?sentinelUsername=…&sentinelPassword=…`), when they have any. */
-  username?: string;
-  password?: string;
-}
-
-/** The subset of ioredis's `RedisOptions` that a URL determines (structurally compatible with it). */
-export interface EndpointOptions {
-  host: string;
-  port: number;
-  db: number;
-  username?: string;
-  password?: string;
-  tls?: Record<string, never>;
-  /** A Sentinel-managed master: ioredis asks these sentinels for the master named `name`. */
-  sentinels?: { host: string; port: number }[];
-  name?: string;
-  sentinelUsername?: string;
-  sentinelPassword?: string;
-}
+export { endpointLabel, type RedisEndpoint, type SentinelSpec } from '../common/endpoint.js';
 
 const DEFAULT_PORT = 6379;
 const DEFAULT_SENTINEL_PORT = 26379;
 const URL_FORMS =
   'redis://[user:password@]host[:port][/db], rediss://… for TLS, or ' +
   'redis+sentinel://[user:password@]sentinel1[:port],sentinel2[:port]/MASTER-NAME[/db][?sentinelPassword=…]';
-const MASK = '***';
 
 /**
  * Parses `redis://[user:password@]host[:port][/db]` (or `rediss://` for TLS).
@@ -198,19 +157,6 @@ function decodeCredential(text: string, fail: (what: string) => never): string {
   }
 }
 
-/** `host:port/db`, with brackets around an IPv6 address: the default name of a source. */
-export function endpointLabel(e: RedisEndpoint): string {
-  if (e.sentinel) {
-    const nodes = e.sentinel.nodes.map((n) => hostPort(n.host, n.port)).join(',');
-    return `${nodes}/${e.sentinel.name}/${e.db}`;
-  }
-  return `${hostPort(e.host, e.port)}/${e.db}`;
-}
-
-function hostPort(host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
-
 /**
  * The URL fit for output: `redis://user:***@host:port/db`. A valid URL comes back normalised (port and
  * db spelt out, host in lower case); a URL that does not parse is masked textually, so that whatever
@@ -223,14 +169,7 @@ export function redactUrl(url: string): string {
   } catch {
     return redactLoosely(url);
   }
-  const scheme = e.sentinel ? 'redis+sentinel' : e.tls ? 'rediss' : 'redis';
-  const user = e.username === undefined ? '' : encodeURIComponent(e.username);
-  const userinfo = e.password !== undefined ? `${user}:${MASK}@` : user !== '' ? `${user}@` : '';
-  const query: string[] = [];
-  if (e.sentinel?.username !== undefined)
-    query.push(`sentinelUsername=${encodeURIComponent(e.sentinel.username)}`);
-  if (e.sentinel?.password !== undefined) query.push(`sentinelPassword=${MASK}`);
-  return `${scheme}://${userinfo}${endpointLabel(e)}${query.length > 0 ? `?${query.join('&')}` : ''}`;
+  return endpointText(e);
 }
 
 function redactLoosely(text: string): string {
@@ -278,21 +217,6 @@ export function redactSecrets(text: string, secrets: readonly string[]): string 
   let out = text;
   for (const form of [...forms].sort((a, b) => b.length - a.length)) out = out.split(form).join(MASK);
   return out;
-}
-
-/** The ioredis connection options a URL determines; everything else (retries, timeouts) is the caller's. */
-export function toIoredisOptions(e: RedisEndpoint): EndpointOptions {
-  const options: EndpointOptions = { host: e.host, port: e.port, db: e.db };
-  if (e.username !== undefined) options.username = e.username;
-  if (e.password !== undefined) options.password = e.password;
-  if (e.tls) options.tls = {};
-  if (e.sentinel) {
-    options.sentinels = e.sentinel.nodes.map((n) => ({ ...n }));
-    options.name = e.sentinel.name;
-    if (e.sentinel.username !== undefined) options.sentinelUsername = e.sentinel.username;
-    if (e.sentinel.password !== undefined) options.sentinelPassword = e.sentinel.password;
-  }
-  return options;
 }
 
 /**

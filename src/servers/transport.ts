@@ -1,5 +1,4 @@
-import type { Command } from '../write/commands.js';
-import type { Reply } from './pipe.js';
+import type { Command, Reply } from './resp.js';
 
 /**
  * The hot path's connection to one server or one whole cluster (DESIGN.md seam 3): probes, value
@@ -17,24 +16,15 @@ import type { Reply } from './pipe.js';
  *   are a prefix of the replies: every unit wholly inside the prefix has its outcome there; every
  *   unit after it may or may not have been applied (write/writer.ts resolves them, SPEC §1.6).
  * A standalone RespPipe also carries commands with no key at argv[1]: the batch scripts' EVALs
- * (probe/batch-scripts.ts), which are never sent to a cluster.
+ * (servers/batch-scripts.ts), which are never sent to a cluster.
  */
 export interface Transport {
   send(commands: readonly Command[], opts?: { resend?: boolean }): Promise<Reply[]>;
   close(): void;
-  /**
-   * Behind Sentinel: the replicas a write must reach (WAIT) before it counts as done on the master
-   * that survives a failover (pipe.ts); undefined elsewhere.
-   */
-  readonly replicas?: number;
   /** Times the connection was re-established: two replies with the same count came over one connection. */
   readonly reconnects?: number;
-  /** Behind Sentinel: how long WAIT waits for the replicas after a write pipeline. */
-  readonly waitTimeoutMs?: number;
-  /** Behind Sentinel: learns again how many replicas the master has (at most once a second). */
-  refreshReplicas?(): Promise<void>;
-  /** Behind Sentinel: moves to the master the sentinels name now, if that is another one. */
-  followMaster?(): Promise<void>;
+  /** Behind Sentinel (sentinel/connector.ts): what a write must reach to survive a failover; undefined elsewhere. */
+  readonly failover?: FailoverWatch;
   /**
    * On a cluster: whether what the masters of these keys hold now is on their replicas (ROLE offsets),
    * for steps a check found applied after an unconfirmed WAIT (a check is not a write, so a WAIT after
@@ -42,4 +32,19 @@ export interface Transport {
    * `reconnects` read with the check's reply), or the replicas do not catch up within WAIT's timeout.
    */
   replicatedKeys?(keys: readonly Buffer[], epoch: number | undefined): Promise<boolean>;
+}
+
+/**
+ * Behind Sentinel, a write counts as done only once it is on the master that survives a failover: the
+ * writer ends its pipelines with `WAIT <replicas> <waitTimeoutMs>` (SPEC §6.6).
+ */
+export interface FailoverWatch {
+  /** The replicas a write must reach on the master of the current connection. */
+  readonly replicas: number;
+  /** How long WAIT waits for the replicas after a write pipeline. */
+  readonly waitTimeoutMs: number;
+  /** Learns again how many replicas the master has (at most once a second). */
+  refreshReplicas(): Promise<void>;
+  /** Moves to the master the sentinels name now, if that is another one. */
+  followMaster(): Promise<void>;
 }
