@@ -8,15 +8,6 @@
 
 export { type CliOverrides, loadPlan, resolvePlan } from './config/load.js';
 export type { MergePlan, SourcePlan, WriteMode, WritePlan } from './config/plan.js';
-export { decide, foldTypes } from './decide/decide.js';
-export type {
-  Action,
-  DataType,
-  MergeOptions,
-  MismatchPolicy,
-  Strategy,
-  StrategyTable,
-} from './decide/types.js';
 export { ConfigError, ConnectionError, KvmergeError, RunError } from './errors.js';
 export { type JournalHeader, openJournal, openWindows, type WindowLoader } from './journal/reader.js';
 export {
@@ -26,7 +17,6 @@ export {
   rollback,
 } from './journal/rollback.js';
 export type { JournaledKey, PriorState } from './journal/types.js';
-export { type RunHooks, runMerge } from './merge.js';
 export { redactUrl } from './redis/url.js';
 export type { Counts } from './report/counters.js';
 export { writeReportFile } from './report/json.js';
@@ -39,6 +29,16 @@ export type {
   ProgressSink,
   RunOutcome,
 } from './report/types.js';
+export { decide, foldTypes } from './run/decide.js';
+export { type RunHooks, runMerge } from './run/merge.js';
+export type {
+  Action,
+  DataType,
+  MergeOptions,
+  MismatchPolicy,
+  Strategy,
+  StrategyTable,
+} from './types/strategy.js';
 export {
   type Difference,
   type VerifyHooks,

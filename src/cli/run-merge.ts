@@ -48,7 +48,7 @@ export async function mergeCommand(flags: MergeFlags, out: Output): Promise<numb
   let raw: JsonReport;
   try {
     // The engine (ioredis and the pipeline) is loaded only now: --help and usage errors stay fast.
-    const { runMerge } = await import('../merge.js');
+    const { runMerge } = await import('../run/merge.js');
     raw = await runMerge(plan, {
       progress,
       signal: interrupt.signal,

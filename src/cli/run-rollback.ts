@@ -1,5 +1,5 @@
-import { describeKey } from '../batch.js';
 import { rollback } from '../journal/rollback.js';
+import { describeKey } from '../run/batch.js';
 import { EXIT } from './exit-codes.js';
 import { handleInterrupts, INTERRUPT_NOTICE } from './interrupt.js';
 import type { RollbackFlags } from './options.js';

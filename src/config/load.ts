@@ -1,12 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import type * as z from 'zod';
-import {
-  DATA_TYPES,
-  type NativeType,
-  STRATEGIES,
-  type Strategy,
-  UNMERGEABLE_TYPES,
-} from '../decide/types.js';
 import { ConfigError } from '../errors.js';
 import {
   endpointLabel,
@@ -15,6 +8,13 @@ import {
   type RedisEndpoint,
   redactUrlsInText,
 } from '../redis/url.js';
+import {
+  DATA_TYPES,
+  type NativeType,
+  STRATEGIES,
+  type Strategy,
+  UNMERGEABLE_TYPES,
+} from '../types/strategy.js';
 import type { MergePlan, SourcePlan, TlsPlan } from './plan.js';
 import {
   type ConfigDoc,

@@ -1,8 +1,8 @@
-import type { NativeType } from '../decide/types.js';
 import { typeAsks, typeFromReply, typesFrom } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
 import type { Reply } from '../redis/pipe.js';
 import type { Transport } from '../redis/transport.js';
+import type { NativeType } from '../types/strategy.js';
 import { surelySmallBelow } from '../write/big-threshold.js';
 import type { Command } from '../write/commands.js';
 import { sendIdempotent } from '../write/confirm.js';

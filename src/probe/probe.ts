@@ -1,8 +1,8 @@
-import { DATA_TYPES, type DataType } from '../decide/types.js';
 import type { Caps } from '../redis/capabilities.js';
 import type { Reply } from '../redis/pipe.js';
 import type { Transport } from '../redis/transport.js';
 import { globMatch } from '../scan/glob.js';
+import { DATA_TYPES, type DataType } from '../types/strategy.js';
 import type { Command } from '../write/commands.js';
 import { now } from '../write/ttl.js';
 import { PROBE_REPLIES_PER_KEY, probeAndDumpCommand, typesCommand } from './batch-scripts.js';

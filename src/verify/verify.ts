@@ -1,6 +1,5 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { MergePlan, TlsPlan } from '../config/plan.js';
-import type { DataType, NativeType } from '../decide/types.js';
 import { ConnectionError } from '../errors.js';
 import type { WindowLoader } from '../journal/reader.js';
 import type { JournaledKey, PriorState } from '../journal/types.js';
@@ -14,6 +13,7 @@ import { redactUrl } from '../redis/url.js';
 import { type ScanBatch, scanBatches } from '../scan/scanner.js';
 import { SeenKeys } from '../scan/seen-keys.js';
 import { sourceKeyOf } from '../scan/source-key.js';
+import type { DataType, NativeType } from '../types/strategy.js';
 import { toolVersion } from '../version.js';
 import type { Command } from '../write/commands.js';
 import { CODECS } from '../write/native/index.js';

@@ -1,10 +1,10 @@
-import type { MergeOptions, NativeType } from '../decide/types.js';
 import { ConnectionError } from '../errors.js';
 import type { WindowLoader } from '../journal/reader.js';
 import type { WindowedType } from '../journal/types.js';
 import type { Reply } from '../redis/pipe.js';
 import type { Transport } from '../redis/transport.js';
 import { SeenKeys } from '../scan/seen-keys.js';
+import type { MergeOptions, NativeType } from '../types/strategy.js';
 import type { Command } from '../write/commands.js';
 import { hashCodec } from '../write/native/hash.js';
 import { CODECS } from '../write/native/index.js';

@@ -1,4 +1,3 @@
-import type { MergeOptions, NativeType } from '../decide/types.js';
 import type { WriteDoor } from '../journal/types.js';
 import { typeFromReply } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
@@ -6,6 +5,7 @@ import type { Reply, RespPipe } from '../redis/pipe.js';
 import type { Control } from '../redis/server.js';
 import type { Transport } from '../redis/transport.js';
 import { SeenKeys } from '../scan/seen-keys.js';
+import type { MergeOptions, NativeType } from '../types/strategy.js';
 import type { Command } from './commands.js';
 import {
   afterUnconfirmed,

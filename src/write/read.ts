@@ -1,7 +1,7 @@
-import type { DataType, NativeType } from '../decide/types.js';
 import { typeFromReply } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
 import type { Transport } from '../redis/transport.js';
+import type { DataType, NativeType } from '../types/strategy.js';
 import type { Command } from './commands.js';
 import type { Dialect } from './native/codec.js';
 import { CODECS } from './native/index.js';

@@ -1,5 +1,5 @@
-import type { MergeOptions } from '../decide/types.js';
 import type { Caps } from '../redis/capabilities.js';
+import type { MergeOptions } from '../types/strategy.js';
 import type { Command } from './commands.js';
 
 /**

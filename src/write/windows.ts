@@ -1,6 +1,6 @@
-import type { NativeType } from '../decide/types.js';
 import type { Reply } from '../redis/pipe.js';
 import { BrokenCursorError, CursorGuard } from '../scan/cursor-guard.js';
+import type { NativeType } from '../types/strategy.js';
 import type { Command } from './commands.js';
 import { scoreFirst } from './native/zset.js';
 

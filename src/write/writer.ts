@@ -1,7 +1,7 @@
-import type { DataType, MergeOptions, NativeType } from '../decide/types.js';
 import type { WriteDoor } from '../journal/types.js';
 import { RepliesLostError, type Reply } from '../redis/pipe.js';
 import type { Transport } from '../redis/transport.js';
+import type { DataType, MergeOptions, NativeType } from '../types/strategy.js';
 import type { Command } from './commands.js';
 import {
   confirming,

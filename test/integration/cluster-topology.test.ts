@@ -10,11 +10,11 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MergePlan } from '../../src/config/plan.js';
-import type { MergeOptions } from '../../src/decide/types.js';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import { ClusterTransport } from '../../src/redis/cluster-transport.js';
 import { DEFAULT_NETWORK } from '../../src/redis/pipe.js';
 import type { ProgressSink } from '../../src/report/types.js';
+import type { MergeOptions } from '../../src/types/strategy.js';
 import { verify } from '../../src/verify/verify.js';
 import { slotOf, startCluster } from '../harness/cluster.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { MergeOptions } from '../../src/decide/types.js';
+import type { MergeOptions } from '../../src/types/strategy.js';
 import { listCodec } from '../../src/write/native/list.js';
 import { zsetCodec } from '../../src/write/native/zset.js';
 import { mergeTtlCommand, RELATIVE_CLOCK } from '../../src/write/ttl.js';

@@ -1,5 +1,5 @@
-import type { NativeType } from '../../decide/types.js';
 import type { Transport } from '../../redis/transport.js';
+import type { NativeType } from '../../types/strategy.js';
 import type { Command } from '../commands.js';
 import { sendIdempotent } from '../confirm.js';
 import { valueWindows } from '../windows.js';

@@ -1,5 +1,5 @@
-import type { MergeOptions, NativeType } from '../../decide/types.js';
 import type { Caps } from '../../redis/capabilities.js';
+import type { MergeOptions, NativeType } from '../../types/strategy.js';
 import type { Command } from '../commands.js';
 
 /** What a codec must know of the server it reads from or writes to (DESIGN.md seam 1). */

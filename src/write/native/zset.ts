@@ -1,4 +1,4 @@
-import type { MergeOptions } from '../../decide/types.js';
+import type { MergeOptions } from '../../types/strategy.js';
 import type { Command } from '../commands.js';
 import { ARGS_PER_COMMAND, chunked, type Dialect, type NativeCodec, REDIS_DIALECT } from './codec.js';
 

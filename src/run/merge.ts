@@ -1,15 +1,14 @@
 import type { Socket } from 'node:net';
-import { describeKey, processBatch, type RunContext, type SourceRun } from './batch.js';
-import type { MergePlan, TlsPlan } from './config/plan.js';
-import { ConnectionError, KvmergeError, RunError } from './errors.js';
-import { Backup, chooseJournal, prepareBackup, type ResumeState } from './journal/backup.js';
-import { lockJournal } from './journal/lock.js';
-import { checkJournalRoom, repeatsDouble } from './journal/state-dir.js';
-import { AbsenceGuess } from './probe/absence.js';
-import type { Unit } from './probe/probe.js';
-import type { Caps } from './redis/capabilities.js';
-import { checkPermissions } from './redis/permissions.js';
-import { type NetworkOptions, RespPipe } from './redis/pipe.js';
+import type { MergePlan, TlsPlan } from '../config/plan.js';
+import { ConnectionError, KvmergeError, RunError } from '../errors.js';
+import { Backup, chooseJournal, prepareBackup, type ResumeState } from '../journal/backup.js';
+import { lockJournal } from '../journal/lock.js';
+import { checkJournalRoom, repeatsDouble } from '../journal/state-dir.js';
+import { AbsenceGuess } from '../probe/absence.js';
+import type { Unit } from '../probe/probe.js';
+import type { Caps } from '../redis/capabilities.js';
+import { checkPermissions } from '../redis/permissions.js';
+import { type NetworkOptions, RespPipe } from '../redis/pipe.js';
 import {
   closeServer,
   clusterView,
@@ -18,21 +17,22 @@ import {
   type Server,
   serverClock,
   serverKeyspace,
-} from './redis/server.js';
-import { explainTls, tlsOptions } from './redis/tls.js';
-import type { Transport } from './redis/transport.js';
-import { parseRedisUrl, redactUrl } from './redis/url.js';
-import { FailedKeysFile } from './report/failed-keys.js';
-import { buildReport } from './report/json.js';
-import { Tally } from './report/tally.js';
-import type { JsonReport, ProgressSink, RunOutcome } from './report/types.js';
-import { scanBatches } from './scan/scanner.js';
-import { SeenKeys } from './scan/seen-keys.js';
-import { sourceKeyOf } from './scan/source-key.js';
-import { toolVersion } from './version.js';
-import { ByteBudget } from './write/budget.js';
-import { TempKeys } from './write/temp-keys.js';
-import { now } from './write/ttl.js';
+} from '../redis/server.js';
+import { explainTls, tlsOptions } from '../redis/tls.js';
+import type { Transport } from '../redis/transport.js';
+import { parseRedisUrl, redactUrl } from '../redis/url.js';
+import { FailedKeysFile } from '../report/failed-keys.js';
+import { buildReport } from '../report/json.js';
+import { Tally } from '../report/tally.js';
+import type { JsonReport, ProgressSink, RunOutcome } from '../report/types.js';
+import { scanBatches } from '../scan/scanner.js';
+import { SeenKeys } from '../scan/seen-keys.js';
+import { sourceKeyOf } from '../scan/source-key.js';
+import { toolVersion } from '../version.js';
+import { ByteBudget } from '../write/budget.js';
+import { TempKeys } from '../write/temp-keys.js';
+import { now } from '../write/ttl.js';
+import { describeKey, processBatch, type RunContext, type SourceRun } from './batch.js';
 
 export interface RunHooks {
   /** Receives progress; the CLI renders it. */

@@ -1,4 +1,4 @@
-import type { DataType, Decision, StrategyTable } from './types.js';
+import type { DataType, Decision, StrategyTable } from '../types/strategy.js';
 
 /**
  * One step of the fold of SPEC §1.2: what happens when a source value of `sourceType` meets
