@@ -1,5 +1,5 @@
 import { rollback } from '../journal/rollback.js';
-import { describeKey } from '../run/batch.js';
+import { describeKey } from '../report/key-name.js';
 import { EXIT } from './exit-codes.js';
 import { handleInterrupts, INTERRUPT_NOTICE } from './interrupt.js';
 import type { RollbackFlags } from './options.js';
