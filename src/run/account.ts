@@ -7,10 +7,10 @@ import type { Step } from './decide.js';
 export const EXPIRED: Decision = { action: 'expired', conflict: false, typeMismatch: false };
 
 /** Counts the step with this decision. */
-export function record(ctx: RunContext, src: SourceRun, step: Step, decision: Decision): void {
+export function record(ctx: RunContext, step: Step, decision: Decision): void {
   ctx.tally.record({
-    sourceIndex: src.index,
-    key: step.probe.targetKey,
+    sourceIndex: step.source,
+    key: step.name,
     type: step.type,
     targetType: step.targetType,
     decision,
@@ -20,11 +20,11 @@ export function record(ctx: RunContext, src: SourceRun, step: Step, decision: De
 
 /** Counts the step as failed and lists it (SPEC §6.4); `--on-error stop` stops the run there. */
 export function failStep(ctx: RunContext, src: SourceRun, step: Step, reason: string): void {
-  record(ctx, src, step, { ...step.decision, action: 'fail' });
-  ctx.state.keyFailed(failedFrom(src), step.probe.targetKey, step.type, reason);
+  record(ctx, step, { ...step.decision, action: 'fail' });
+  ctx.state.keyFailed(failedFrom(src), step.name, step.type, reason);
 }
 
 /** Counts a key written natively although the mode wants DUMP, naming it in the report's sample (SPEC §5.3). */
-export function fellBack(ctx: RunContext, src: SourceRun, step: Step, reason: string): void {
-  ctx.tally.fallback(reason, 1, { key: step.probe.targetKey, sourceIndex: src.index });
+export function fellBack(ctx: RunContext, step: Step, reason: string): void {
+  ctx.tally.fallback(reason, 1, { key: step.name, sourceIndex: step.source });
 }

@@ -45,7 +45,7 @@ export async function copyBig(ctx: RunContext, src: SourceRun, step: Step, again
       },
       {
         sourceKey: step.probe.sourceKey,
-        targetKey: step.probe.targetKey,
+        targetKey: step.name,
         type: step.type as NativeType,
         action: step.decision.action as 'create' | 'override' | 'merge',
         shared: sharesName(ctx, step),
@@ -70,8 +70,8 @@ export async function copyBig(ctx: RunContext, src: SourceRun, step: Step, again
         step,
         `the source connection was lost during this big key's windowed copy (${left}); run again for this key`,
       );
-    } else if (result === 'written') record(ctx, src, step, step.decision);
-    else if (result === 'expired' || result === 'gone') record(ctx, src, step, EXPIRED);
+    } else if (result === 'written') record(ctx, step, step.decision);
+    else if (result === 'expired' || result === 'gone') record(ctx, step, EXPIRED);
     else if (result === 'changed') again.push(retryUnit(src, step));
   } finally {
     src.redis.off('ready', onReconnect);

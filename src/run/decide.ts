@@ -2,7 +2,7 @@ import type { KeyProbe, Unit } from '../probe/probe.js';
 import type { Caps } from '../redis/capabilities.js';
 import { describeKey } from '../report/key-name.js';
 import type { KeyOutcome } from '../report/types.js';
-import type { DataType, Decision, StrategyTable } from '../types/strategy.js';
+import type { DataType, Decision, KeyAtWork, StrategyTable } from '../types/strategy.js';
 
 /**
  * One step of the fold of SPEC §1.2: what happens when a source value of `sourceType` meets
@@ -47,9 +47,8 @@ export function foldTypes(
 }
 
 /** One (source key, type) of a batch, judged: what the fold does with it here. */
-export interface Step {
+export interface Step extends KeyAtWork {
   probe: KeyProbe;
-  type: DataType;
   decision: Decision;
   /** The target's holder at this step (predicted in a dry run). */
   targetType: DataType | null;
@@ -143,7 +142,15 @@ export function decideProbes(probes: readonly KeyProbe[], ctx: DecideContext): D
             : undefined,
       });
     } else {
-      out.toWrite.push({ probe, type, decision, targetType, overlap });
+      out.toWrite.push({
+        name: probe.targetKey,
+        type,
+        source: sourceIndex,
+        probe,
+        decision,
+        targetType,
+        overlap,
+      });
     }
   }
   return out;

@@ -41,15 +41,13 @@ export function sourceRefusesDump(ctx: RunContext, src: SourceRun, message: stri
 
 /** A copy that wants the dump path but goes native: counted as a fallback, with the reason. */
 export function nativeFallback(ctx: RunContext, src: SourceRun, step: Step): void {
-  fellBack(ctx, src, step, ctx.state.nativeReason ?? src.reads.nativeReason ?? 'native path');
+  fellBack(ctx, step, ctx.state.nativeReason ?? src.reads.nativeReason ?? 'native path');
 }
 
 /** A module type with no DUMP/RESTORE path: counted as failed under `other`, never dropped silently (SPEC §1.3). */
 export function unsupported(ctx: RunContext, src: SourceRun, step: Step): void {
-  record(ctx, src, step, { ...step.decision, action: 'fail' });
-  fellBack(ctx, src, step, 'module type not copyable without DUMP/RESTORE');
-  ctx.state.keyFailed(failedFrom(src), step.probe.targetKey, step.type, 'a module type needs DUMP/RESTORE');
-  ctx.log(
-    `cannot copy ${describeKey(step.probe.targetKey)} from ${src.plan.name}: a module type needs DUMP/RESTORE`,
-  );
+  record(ctx, step, { ...step.decision, action: 'fail' });
+  fellBack(ctx, step, 'module type not copyable without DUMP/RESTORE');
+  ctx.state.keyFailed(failedFrom(src), step.name, step.type, 'a module type needs DUMP/RESTORE');
+  ctx.log(`cannot copy ${describeKey(step.name)} from ${src.plan.name}: a module type needs DUMP/RESTORE`);
 }

@@ -34,7 +34,7 @@ export async function readForWrite(
     const merging = step.decision.action === 'merge';
     if (merging) {
       entry.ttlAt = targetAsks.length;
-      targetAsks.push(['PTTL', step.probe.targetKey]);
+      targetAsks.push(['PTTL', step.name]);
     }
     if (step.type === 'other') return;
     const codec = CODECS[step.type];
@@ -42,14 +42,14 @@ export async function readForWrite(
       ? (codec.needsCurrent?.(ctx.plan.merge, caps) ?? false)
       : step.decision.action === 'override' && sharesName(ctx, step);
     if (wantsCurrent) {
-      const reads = codec.read(step.probe.targetKey, caps);
+      const reads = codec.read(step.name, caps);
       entry.currentAt = targetAsks.length;
       entry.reads = reads.length;
       targetAsks.push(...reads);
     } else if (merging && step.type === 'list') {
       // A list merge also learns the list's length, so that a drop cannot make it append twice (writer.ts).
       entry.lengthAt = targetAsks.length;
-      targetAsks.push(['LLEN', step.probe.targetKey]);
+      targetAsks.push(['LLEN', step.name]);
     }
   });
   const sentAt = now();

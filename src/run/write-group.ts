@@ -49,7 +49,7 @@ export async function writeGroup(
       journalAhead(
         ctx.backup.door(src.index),
         reading.map(({ step, how }) => ({
-          key: step.probe.targetKey,
+          key: step.name,
           type: step.type,
           // A create on the dump path is a RESTORE without REPLACE: it never overwrites a key.
           absent: step.decision.action === 'create' && how === 'dump',
@@ -59,22 +59,23 @@ export async function writeGroup(
     const writing: { step: Step; item: WriteItem }[] = [];
     reading.forEach(({ step }, i) => {
       const { value, current, targetDeadline, targetLength } = values[i]!;
-      if (value.state === 'gone') record(ctx, src, step, EXPIRED);
+      if (value.state === 'gone') record(ctx, step, EXPIRED);
       else if (value.state === 'changed') again.push(retryUnit(src, step));
       else if (value.state === 'refused') {
         sourceRefusesDump(ctx, src, value.message);
         if (assumed(step)) decideAgain(step);
         else if (step.type === 'other') unsupported(ctx, src, step);
         else {
-          fellBack(ctx, src, step, src.reads.nativeReason ?? 'source refuses DUMP');
+          fellBack(ctx, step, src.reads.nativeReason ?? 'source refuses DUMP');
           toRead.push({ step, how: 'native' });
         }
       } else {
         writing.push({
           step,
           item: {
-            key: step.probe.targetKey,
+            name: step.name,
             type: step.type,
+            source: step.source,
             action: step.decision.action as WriteItem['action'],
             value,
             targetDeadline,
@@ -109,10 +110,10 @@ export async function writeGroup(
       }
       switch (result.status) {
         case 'written':
-          record(ctx, src, step, step.decision);
+          record(ctx, step, step.decision);
           break;
         case 'expired':
-          record(ctx, src, step, EXPIRED);
+          record(ctx, step, EXPIRED);
           break;
         case 'retry':
           again.push(retryUnit(src, step));
@@ -123,7 +124,7 @@ export async function writeGroup(
             decideAgain(step);
             break;
           }
-          fellBack(ctx, src, step, result.reason);
+          fellBack(ctx, step, result.reason);
           if (step.type === 'other') unsupported(ctx, src, step);
           // Over proto-max-bulk-len: one SET or RESTORE could not carry it either; windows can.
           else if (!result.wholeRun) tooLarge.push(step);

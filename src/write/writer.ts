@@ -1,7 +1,7 @@
 import type { WriteDoor } from '../journal/types.js';
 import { RepliesLostError, type Reply } from '../redis/pipe.js';
 import type { Transport } from '../redis/transport.js';
-import type { DataType, MergeOptions, NativeType } from '../types/strategy.js';
+import type { KeyAtWork, MergeOptions, NativeType } from '../types/strategy.js';
 import type { Command } from './commands.js';
 import {
   confirming,
@@ -24,10 +24,7 @@ import {
   type TargetClock,
 } from './ttl.js';
 
-export interface WriteItem {
-  /** The key on the target. */
-  key: Buffer;
-  type: DataType;
+export interface WriteItem extends KeyAtWork {
   action: 'create' | 'override' | 'merge';
   value: Extract<SourceValue, { state: 'ok' }>;
   targetDeadline: Deadline;
@@ -72,7 +69,7 @@ type Planned = { commands: Command[]; transaction: boolean } | WriteResult;
  * sees it half done. Pure, apart from reading the clock for the remaining TTL.
  */
 export function planWrite(item: WriteItem, opts: WriteOptions, at = now()): Planned {
-  const { key, type, action, value } = item;
+  const { name: key, type, action, value } = item;
   const dialect = opts.dialect ?? REDIS_DIALECT;
   if (action === 'merge') {
     const codec = CODECS[type as NativeType];
@@ -183,7 +180,7 @@ export async function writeBatch(
     units.push({ item, index: i, commands });
   });
   // DESIGN.md seam 5: nothing is sent before the journal holds every key's prior state.
-  const steps = (list: Unit[]) => list.map((u) => ({ key: u.item.key, type: u.item.type }));
+  const steps = (list: Unit[]) => list.map((u) => ({ key: u.item.name, type: u.item.type }));
   if (opts.door) await opts.door.before(steps(units));
   let pending = await sendUnits(target, units, results);
   // Behind Sentinel a failover takes seconds (and the old master keeps its clients a while): more rounds.
@@ -197,7 +194,7 @@ export async function writeBatch(
     const { again, present, epoch } = await resolveLost(target, pending, results);
     let unconfirmed: Unit[] = [];
     if (present.length > 0) {
-      const keys = present.map((u) => u.item.key);
+      const keys = present.map((u) => u.item.name);
       if (await replicated(target, epoch, keys))
         for (const u of present) results[u.index] = { status: 'written' };
       else unconfirmed = present;
@@ -311,10 +308,10 @@ async function resolveLost(
     const { item } = u;
     if (item.action === 'create') {
       checkAt[n] = checks.length;
-      checks.push(['EXISTS', item.key]);
+      checks.push(['EXISTS', item.name]);
     } else if (item.action === 'merge' && item.type === 'list' && item.targetLength !== undefined) {
       checkAt[n] = checks.length;
-      checks.push(['LLEN', item.key]);
+      checks.push(['LLEN', item.name]);
     } else if (u.scoresBefore) {
       checkAt[n] = checks.length;
       for (const [, key, , member] of increments(u)) checks.push(['ZSCORE', key!, member!]);

@@ -12,8 +12,9 @@ const AT = 1_000_000;
 
 function item(partial: Partial<WriteItem>): WriteItem {
   return {
-    key,
+    name: key,
     type: 'string',
+    source: 0,
     action: 'create',
     value: { state: 'ok', deadline: null, native: b('v') },
     targetDeadline: null,
