@@ -6,20 +6,10 @@
  *   const check = await verify(plan);   // check.differences === 0 when the target is the fold
  */
 
-export { describeKey } from './batch.js';
 export { ConfigError, ConnectionError, KvmergeError, RunError } from './common/errors.js';
 export { type CliOverrides, loadPlan, resolvePlan } from './config/load.js';
 export type { MergePlan, SourcePlan, WriteMode, WritePlan } from './config/plan.js';
 export { redactUrl } from './config/url.js';
-export { decide, foldTypes } from './decide/decide.js';
-export type {
-  Action,
-  DataType,
-  MergeOptions,
-  MismatchPolicy,
-  Strategy,
-  StrategyTable,
-} from './decide/types.js';
 export { isPlanOf } from './journal/backup.js';
 export {
   type JournalHeader,
@@ -35,9 +25,9 @@ export {
   rollback,
 } from './journal/rollback.js';
 export type { JournaledKey, PriorState } from './journal/types.js';
-export { type RunHooks, runMerge } from './merge.js';
 export type { Counts } from './report/counters.js';
 export { writeReportFile } from './report/json.js';
+export { describeKey } from './report/key-name.js';
 export { formatSummary } from './report/summary.js';
 export type {
   ConflictSample,
@@ -47,6 +37,16 @@ export type {
   ProgressSink,
   RunOutcome,
 } from './report/types.js';
+export { decide, foldTypes } from './run/decide.js';
+export { type RunHooks, runMerge } from './run/merge.js';
+export type {
+  Action,
+  DataType,
+  MergeOptions,
+  MismatchPolicy,
+  Strategy,
+  StrategyTable,
+} from './types/strategy.js';
 export {
   type Difference,
   type VerifyHooks,

@@ -7,7 +7,7 @@ import {
   STRATEGIES,
   type Strategy,
   UNMERGEABLE_TYPES,
-} from '../decide/types.js';
+} from '../types/strategy.js';
 import type { MergePlan, SourcePlan, TlsPlan } from './plan.js';
 import {
   type ConfigDoc,

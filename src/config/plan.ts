@@ -1,4 +1,4 @@
-import type { MergeOptions, StrategyTable } from '../decide/types.js';
+import type { MergeOptions, StrategyTable } from '../types/strategy.js';
 
 export const WRITE_MODES = ['auto', 'dump', 'native'] as const;
 export type WriteMode = (typeof WRITE_MODES)[number];

@@ -7,7 +7,7 @@ import {
   TTL_RULES,
   UNMERGEABLE_TYPES,
   ZSET_SCORE_RULES,
-} from '../decide/types.js';
+} from '../types/strategy.js';
 import { ON_ERROR, WRITE_MODES } from './plan.js';
 
 /*

@@ -1,9 +1,9 @@
-import type { NativeType } from '../decide/types.js';
 import { typeAsks, typeFromReply, typesFrom } from '../probe/probe.js';
 import type { Caps } from '../servers/caps.js';
 import { now, type TargetClock } from '../servers/clock.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
+import type { NativeType } from '../types/strategy.js';
 import { surelySmallBelow } from '../write/big-threshold.js';
 import { sendIdempotent } from '../write/confirm.js';
 import { clearCommands, clearType } from '../write/native/clear-type.js';

@@ -1,10 +1,10 @@
-import { DATA_TYPES, type DataType } from '../decide/types.js';
 import { globMatch } from '../scan/glob.js';
 import { PROBE_REPLIES_PER_KEY, probeAndDumpCommand, typesCommand } from '../servers/batch-scripts.js';
 import type { Caps } from '../servers/caps.js';
 import { now } from '../servers/clock.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
+import { DATA_TYPES, type DataType } from '../types/strategy.js';
 
 /**
  * The unit of work (DESIGN.md seam 2): a key of a source, and, where one name holds several types

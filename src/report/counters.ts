@@ -1,4 +1,4 @@
-import type { Action, DataType } from '../decide/types.js';
+import type { Action, DataType } from '../types/strategy.js';
 
 /** The counters of SPEC §5.3. scanned = created + overridden + merged + skipped + expired + failed. */
 export interface Counts {

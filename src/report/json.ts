@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { StrategyTable } from '../decide/types.js';
+import type { StrategyTable } from '../types/strategy.js';
 import type { Tally } from './tally.js';
 import type { JsonReport, RunOutcome } from './types.js';
 

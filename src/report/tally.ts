@@ -1,4 +1,4 @@
-import { DATA_TYPES } from '../decide/types.js';
+import { DATA_TYPES } from '../types/strategy.js';
 import { ACTION_COUNTER, type CountedType, type Counts, emptyCounts } from './counters.js';
 import type { ConflictSample, FailedKeySample, Fallback, FallbackSample, KeyOutcome } from './types.js';
 

@@ -1,4 +1,4 @@
-import type { DataType, Decision, StrategyTable } from '../decide/types.js';
+import type { DataType, Decision, StrategyTable } from '../types/strategy.js';
 import type { CountedType, Counts } from './counters.js';
 
 /** What happened to one (source, key): the unit that the tally counts. */

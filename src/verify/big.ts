@@ -1,4 +1,4 @@
-import type { DataType } from '../decide/types.js';
+import type { DataType } from '../types/strategy.js';
 import {
   foldOutcomes,
   type Merger,

@@ -1,4 +1,4 @@
-import { DATA_TYPES, type DataType, type MergeOptions, type StrategyTable } from '../decide/types.js';
+import { DATA_TYPES, type DataType, type MergeOptions, type StrategyTable } from '../types/strategy.js';
 import { CODECS } from '../write/native/index.js';
 import type { StreamValue } from '../write/native/stream.js';
 import { parseScore } from '../write/native/zset.js';

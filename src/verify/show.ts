@@ -1,4 +1,4 @@
-import type { DataType } from '../decide/types.js';
+import type { DataType } from '../types/strategy.js';
 import type { StreamValue } from '../write/native/stream.js';
 import type { Lifetime, Observed, Outcome } from './expect.js';
 

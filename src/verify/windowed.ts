@@ -1,11 +1,11 @@
 import { ConnectionError } from '../common/errors.js';
-import type { MergeOptions, NativeType } from '../decide/types.js';
 import type { WindowLoader } from '../journal/reader.js';
 import type { WindowedType } from '../journal/types.js';
 import { SeenKeys } from '../scan/seen-keys.js';
 import { classifyReply } from '../servers/errors/classify.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
+import type { MergeOptions, NativeType } from '../types/strategy.js';
 import { hashCodec } from '../write/native/hash.js';
 import { CODECS } from '../write/native/index.js';
 import type { StreamValue } from '../write/native/stream.js';

@@ -1,4 +1,3 @@
-import type { MergeOptions, NativeType } from '../decide/types.js';
 import type { WriteDoor } from '../journal/types.js';
 import { typeFromReply } from '../probe/probe.js';
 import { SeenKeys } from '../scan/seen-keys.js';
@@ -8,6 +7,7 @@ import type { RespPipe } from '../servers/pipe.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Control } from '../servers/server.js';
 import type { Transport } from '../servers/transport.js';
+import type { MergeOptions, NativeType } from '../types/strategy.js';
 import {
   afterUnconfirmed,
   applyConfirmed,

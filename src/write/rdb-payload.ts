@@ -1,4 +1,4 @@
-import type { NativeType } from '../decide/types.js';
+import type { NativeType } from '../types/strategy.js';
 import type { StreamValue } from './native/stream.js';
 import { formatScore, parseScore } from './native/zset.js';
 

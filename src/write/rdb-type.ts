@@ -1,4 +1,4 @@
-import type { DataType } from '../decide/types.js';
+import type { DataType } from '../types/strategy.js';
 
 /**
  * The data type a DUMP payload holds, from its first byte (the RDB object type), so a value read

@@ -1,9 +1,9 @@
-import type { DataType, NativeType } from '../decide/types.js';
 import { typeFromReply } from '../probe/probe.js';
 import type { Caps } from '../servers/caps.js';
 import { now } from '../servers/clock.js';
 import type { Command } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
+import type { DataType, NativeType } from '../types/strategy.js';
 import type { Dialect } from './native/codec.js';
 import { CODECS } from './native/index.js';
 import { payloadType } from './rdb-type.js';

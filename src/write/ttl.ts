@@ -1,6 +1,6 @@
-import type { MergeOptions } from '../decide/types.js';
 import { now, RELATIVE_CLOCK, type TargetClock } from '../servers/clock.js';
 import type { Command } from '../servers/resp.js';
+import type { MergeOptions } from '../types/strategy.js';
 
 /**
  * A key's end of life on our monotonic clock (performance.now() ms), or null for no expiry.

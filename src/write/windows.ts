@@ -1,6 +1,6 @@
-import type { NativeType } from '../decide/types.js';
 import { BrokenCursorError, CursorGuard } from '../scan/cursor-guard.js';
 import type { Command, Reply } from '../servers/resp.js';
+import type { NativeType } from '../types/strategy.js';
 import { scoreFirst } from './native/zset.js';
 
 /**

@@ -1,10 +1,10 @@
-import type { DataType, MergeOptions, NativeType } from '../decide/types.js';
 import type { WriteDoor } from '../journal/types.js';
 import { now, type TargetClock } from '../servers/clock.js';
 import { classifyReply, replyIs, replyText } from '../servers/errors/classify.js';
 import { RepliesLostError } from '../servers/pipe.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
+import type { KeyAtWork, MergeOptions, NativeType } from '../types/strategy.js';
 import {
   confirming,
   DEFAULT_WAIT_MS,
@@ -18,10 +18,7 @@ import { CODECS } from './native/index.js';
 import type { SourceValue } from './read.js';
 import { type Deadline, expireCommand, mergeTtlCommand, relativeTtl, remaining } from './ttl.js';
 
-export interface WriteItem {
-  /** The key on the target. */
-  key: Buffer;
-  type: DataType;
+export interface WriteItem extends KeyAtWork {
   action: 'create' | 'override' | 'merge';
   value: Extract<SourceValue, { state: 'ok' }>;
   targetDeadline: Deadline;
@@ -66,7 +63,7 @@ type Planned = { commands: Command[]; transaction: boolean } | WriteResult;
  * sees it half done. Pure, apart from reading the clock for the remaining TTL.
  */
 export function planWrite(item: WriteItem, opts: WriteOptions, at = now()): Planned {
-  const { key, type, action, value } = item;
+  const { name: key, type, action, value } = item;
   const dialect = opts.dialect ?? REDIS_DIALECT;
   if (action === 'merge') {
     const codec = CODECS[type as NativeType];
@@ -177,7 +174,7 @@ export async function writeBatch(
     units.push({ item, index: i, commands });
   });
   // DESIGN.md seam 5: nothing is sent before the journal holds every key's prior state.
-  const steps = (list: Unit[]) => list.map((u) => ({ key: u.item.key, type: u.item.type }));
+  const steps = (list: Unit[]) => list.map((u) => ({ key: u.item.name, type: u.item.type }));
   if (opts.door) await opts.door.before(steps(units));
   let pending = await sendUnits(target, units, results);
   // Behind Sentinel a failover takes seconds (and the old master keeps its clients a while): more rounds.
@@ -191,7 +188,7 @@ export async function writeBatch(
     const { again, present, epoch } = await resolveLost(target, pending, results);
     let unconfirmed: Unit[] = [];
     if (present.length > 0) {
-      const keys = present.map((u) => u.item.key);
+      const keys = present.map((u) => u.item.name);
       if (await replicated(target, epoch, keys))
         for (const u of present) results[u.index] = { status: 'written' };
       else unconfirmed = present;
@@ -305,10 +302,10 @@ async function resolveLost(
     const { item } = u;
     if (item.action === 'create') {
       checkAt[n] = checks.length;
-      checks.push(['EXISTS', item.key]);
+      checks.push(['EXISTS', item.name]);
     } else if (item.action === 'merge' && item.type === 'list' && item.targetLength !== undefined) {
       checkAt[n] = checks.length;
-      checks.push(['LLEN', item.key]);
+      checks.push(['LLEN', item.name]);
     } else if (u.scoresBefore) {
       checkAt[n] = checks.length;
       for (const [, key, , member] of increments(u)) checks.push(['ZSCORE', key!, member!]);

@@ -5,9 +5,9 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { MergeOptions } from '../../src/decide/types.js';
 import { ConnectionError, type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import type { ProgressSink } from '../../src/report/types.js';
+import type { MergeOptions } from '../../src/types/strategy.js';
 import { slotOf, startCluster, type TestCluster } from '../harness/cluster.js';
 import { digest, type RedisServer, startRedis } from '../harness/redis.js';
 import {

@@ -16,8 +16,8 @@
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { MergeOptions } from '../../src/decide/types.js';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
+import type { MergeOptions } from '../../src/types/strategy.js';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { describeServer, type TestServer } from '../harness/servers.js';

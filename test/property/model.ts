@@ -10,9 +10,9 @@
  * TTLs are abstract (`none` | `some`): the model only says whether a key should carry an expiry.
  */
 
-import type { MergeOptions, StrategyTable } from '../../src/decide/types.js';
 import type { Counts } from '../../src/report/counters.js';
 import { emptyCounts } from '../../src/report/counters.js';
+import type { MergeOptions, StrategyTable } from '../../src/types/strategy.js';
 
 export const MODEL_TYPES = ['string', 'hash', 'set', 'zset', 'list'] as const;
 export type ModelType = (typeof MODEL_TYPES)[number];

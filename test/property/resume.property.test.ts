@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { MergeOptions } from '../../src/decide/types.js';
+import type { MergeOptions } from '../../src/types/strategy.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { kvmerge } from '../integration/cli-run.js';
 import { canonical, type Entry, foldModel, MODEL_TYPES, type ModelTable, type ModelType } from './model.js';

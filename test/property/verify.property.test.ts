@@ -11,8 +11,8 @@
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { MergeOptions } from '../../src/decide/types.js';
 import { type JournaledKey, resolvePlan, runMerge, verify } from '../../src/index.js';
+import type { MergeOptions } from '../../src/types/strategy.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { describeServer } from '../harness/servers.js';
 import type { ModelTable } from './model.js';

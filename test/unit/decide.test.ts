@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decide, foldTypes, typeAfter } from '../../src/decide/decide.js';
+import { decide, foldTypes, typeAfter } from '../../src/run/decide.js';
 import {
   DATA_TYPES,
   type DataType,
@@ -7,7 +7,7 @@ import {
   STRATEGIES,
   type Strategy,
   type StrategyTable,
-} from '../../src/decide/types.js';
+} from '../../src/types/strategy.js';
 
 const TYPES: DataType[] = [...DATA_TYPES, 'other'];
 

@@ -11,7 +11,7 @@ import {
   type MergeOptions,
   TTL_RULES,
   ZSET_SCORE_RULES,
-} from '../../src/decide/types.js';
+} from '../../src/types/strategy.js';
 import { CODECS } from '../../src/write/native/index.js';
 import { parseScore } from '../../src/write/native/zset.js';
 import { canonical, type Entry, mergeEntries } from '../property/model.js';

@@ -2,7 +2,6 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Action, DataType, StrategyTable } from '../../src/decide/types.js';
 import { type CountedType, type Counts, emptyCounts } from '../../src/report/counters.js';
 import { failedKeyLine } from '../../src/report/failed-keys.js';
 import { buildReport, writeReportFile } from '../../src/report/json.js';
@@ -10,6 +9,7 @@ import { createProgress } from '../../src/report/progress.js';
 import { formatSummary } from '../../src/report/summary.js';
 import { Tally } from '../../src/report/tally.js';
 import type { JsonReport, KeyOutcome } from '../../src/report/types.js';
+import type { Action, DataType, StrategyTable } from '../../src/types/strategy.js';
 
 const STRATEGIES: StrategyTable = {
   string: 'override',

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { MergeOptions, StrategyTable } from '../../src/decide/types.js';
+import type { MergeOptions, StrategyTable } from '../../src/types/strategy.js';
 import {
   foldOutcomes,
   knownPrior,

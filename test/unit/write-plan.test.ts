@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { MergeOptions } from '../../src/decide/types.js';
 import { RELATIVE_CLOCK } from '../../src/servers/clock.js';
+import type { MergeOptions } from '../../src/types/strategy.js';
 import { listCodec } from '../../src/write/native/list.js';
 import { zsetCodec } from '../../src/write/native/zset.js';
 import { mergeTtlCommand } from '../../src/write/ttl.js';
@@ -13,8 +13,9 @@ const AT = 1_000_000;
 
 function item(partial: Partial<WriteItem>): WriteItem {
   return {
-    key,
+    name: key,
     type: 'string',
+    source: 0,
     action: 'create',
     value: { state: 'ok', deadline: null, native: b('v') },
     targetDeadline: null,

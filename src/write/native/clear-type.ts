@@ -1,6 +1,6 @@
-import type { NativeType } from '../../decide/types.js';
 import type { Command } from '../../servers/resp.js';
 import type { Transport } from '../../servers/transport.js';
+import type { NativeType } from '../../types/strategy.js';
 import { sendIdempotent } from '../confirm.js';
 import { valueWindows } from '../windows.js';
 import { CODECS } from './index.js';

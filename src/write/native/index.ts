@@ -1,4 +1,4 @@
-import type { NativeType } from '../../decide/types.js';
+import type { NativeType } from '../../types/strategy.js';
 import type { NativeCodec } from './codec.js';
 import { hashCodec } from './hash.js';
 import { listCodec } from './list.js';

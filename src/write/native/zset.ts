@@ -1,5 +1,5 @@
-import type { MergeOptions } from '../../decide/types.js';
 import type { Command } from '../../servers/resp.js';
+import type { MergeOptions } from '../../types/strategy.js';
 import { ARGS_PER_COMMAND, chunked, type Dialect, type NativeCodec, REDIS_DIALECT } from './codec.js';
 
 /**

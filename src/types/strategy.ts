@@ -46,3 +46,15 @@ export interface Decision {
   /** The conflict is between two different types. */
   typeMismatch: boolean;
 }
+
+/**
+ * A key at work (DESIGN.md seam 2): the unit that decide judges, write writes and account counts.
+ * `name` is the key on the target (the source's prefix included), `type` the type this step writes
+ * (one of several where a name holds several types, Pika 3.x), `source` the index of the source it
+ * comes from, in declared order. The run's other shapes of a key extend it.
+ */
+export interface KeyAtWork {
+  name: Buffer;
+  type: DataType;
+  source: number;
+}

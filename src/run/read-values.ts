@@ -1,0 +1,90 @@
+import { now } from '../servers/clock.js';
+import type { Command } from '../servers/resp.js';
+import type { NativeType } from '../types/strategy.js';
+import { CODECS } from '../write/native/index.js';
+import { type ReadHow, readValues, type SourceValue } from '../write/read.js';
+import { type Deadline, deadlineFrom } from '../write/ttl.js';
+import type { RunContext, SourceRun } from './context.js';
+import type { Step } from './decide.js';
+import { sharesName } from './units.js';
+
+/** What a write needs of one step: the source's value and what the target holds now. */
+export interface ReadForWrite {
+  value: SourceValue;
+  targetDeadline: Deadline;
+  current?: unknown;
+  targetLength?: number;
+}
+
+/**
+ * Reads the source values and, for merges, the target's TTL (for merge.ttl) and, where the step
+ * needs it (a list union, a zset rule the target's ZADD cannot apply, a shared-name override), the
+ * target's present value, all in one round trip to each side.
+ */
+export async function readForWrite(
+  ctx: RunContext,
+  src: SourceRun,
+  reading: { step: Step; how: ReadHow }[],
+): Promise<ReadForWrite[]> {
+  const targetAsks: Command[] = [];
+  const asked: { ttlAt?: number; currentAt?: number; reads: number; lengthAt?: number }[] = [];
+  const caps = ctx.targetCaps;
+  reading.forEach(({ step }, i) => {
+    const entry: (typeof asked)[number] = { reads: 0 };
+    asked[i] = entry;
+    const merging = step.decision.action === 'merge';
+    if (merging) {
+      entry.ttlAt = targetAsks.length;
+      targetAsks.push(['PTTL', step.name]);
+    }
+    if (step.type === 'other') return;
+    const codec = CODECS[step.type];
+    const wantsCurrent = merging
+      ? (codec.needsCurrent?.(ctx.plan.merge, caps) ?? false)
+      : step.decision.action === 'override' && sharesName(ctx, step);
+    if (wantsCurrent) {
+      const reads = codec.read(step.name, caps);
+      entry.currentAt = targetAsks.length;
+      entry.reads = reads.length;
+      targetAsks.push(...reads);
+    } else if (merging && step.type === 'list') {
+      // A list merge also learns the list's length, so that a drop cannot make it append twice (writer.ts).
+      entry.lengthAt = targetAsks.length;
+      targetAsks.push(['LLEN', step.name]);
+    }
+  });
+  const sentAt = now();
+  const [values, targetReplies] = await Promise.all([
+    readValues(
+      { pipe: src.pipe, caps: src.caps },
+      reading.map(({ step, how }) => ({
+        key: step.probe.sourceKey,
+        type: step.type,
+        how,
+        prefetched: step.probe.prefetched,
+      })),
+    ),
+    ctx.targetPipe.send(targetAsks),
+  ]);
+  return values.map((value, i) => {
+    const { ttlAt, currentAt, reads, lengthAt } = asked[i]!;
+    const deadline = ttlAt === undefined ? null : deadlineFrom(Number(targetReplies[ttlAt]), sentAt);
+    const type = reading[i]!.step.type as NativeType;
+    const current =
+      currentAt === undefined
+        ? undefined
+        : (CODECS[type].decode(targetReplies.slice(currentAt, currentAt + reads), caps) ?? undefined);
+    const length = lengthAt === undefined ? undefined : targetReplies[lengthAt];
+    return {
+      value,
+      targetDeadline: deadline === 'gone' ? null : deadline,
+      current,
+      targetLength:
+        lengthAt !== undefined
+          ? Number(length)
+          : currentAt !== undefined && type === 'list'
+            ? ((current as Buffer[] | undefined)?.length ?? 0)
+            : undefined,
+    };
+  });
+}

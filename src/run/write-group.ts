@@ -1,0 +1,139 @@
+import type { Unit } from '../probe/probe.js';
+import type { ReadHow } from '../write/read.js';
+import { type WriteItem, writeBatch } from '../write/writer.js';
+import { EXPIRED, failStep, fellBack, record } from './account.js';
+import type { RunContext, SourceRun } from './context.js';
+import type { Step } from './decide.js';
+import { journalAhead } from './journal-ahead.js';
+import { dumpPath, nativeFallback, sourceRefusesDump, targetRefusesRestore, unsupported } from './path.js';
+import { readForWrite } from './read-values.js';
+import { retryUnit, sharesName } from './units.js';
+
+/**
+ * Reads a group of values (and what the target holds, where a step needs it), writes them through
+ * the writer's door, and counts each step; what the dump path could not carry is read natively and
+ * written again in the same call. A step whose source or target changed meanwhile goes to `again`; a
+ * value over the target's proto-max-bulk-len goes to `tooLarge`, to be copied in windows.
+ */
+export async function writeGroup(
+  ctx: RunContext,
+  src: SourceRun,
+  steps: Step[],
+  again: Unit[],
+  tooLarge: Step[],
+  /** The run stopped at or before this batch: send nothing more. */
+  halted: () => boolean,
+): Promise<void> {
+  const { plan } = ctx;
+  // A step decided on a target assumed to lack its key may only be a RESTORE without REPLACE (which
+  // refuses to overwrite): any other way to write it is decided again, with the target asked.
+  const assumed = (step: Step): boolean => step.probe.targetAssumed === true;
+  const decideAgain = (step: Step): void => {
+    again.push(retryUnit(src, step));
+  };
+  const toRead = steps.flatMap((step) => {
+    if (assumed(step) && !dumpPath(ctx, src)) {
+      decideAgain(step);
+      return [];
+    }
+    const copies = step.decision.action !== 'merge';
+    if (copies && plan.write.mode !== 'native' && !dumpPath(ctx, src) && step.type !== 'other') {
+      nativeFallback(ctx, src, step);
+    }
+    return [{ step, how: (copies && dumpPath(ctx, src) ? 'dump' : 'native') as ReadHow }];
+  });
+  while (toRead.length > 0) {
+    const reading = toRead.splice(0);
+    const door =
+      ctx.backup &&
+      journalAhead(
+        ctx.backup.door(src.index),
+        reading.map(({ step, how }) => ({
+          key: step.name,
+          type: step.type,
+          // A create on the dump path is a RESTORE without REPLACE: it never overwrites a key.
+          absent: step.decision.action === 'create' && how === 'dump',
+        })),
+      );
+    const values = await readForWrite(ctx, src, reading);
+    const writing: { step: Step; item: WriteItem }[] = [];
+    reading.forEach(({ step }, i) => {
+      const { value, current, targetDeadline, targetLength } = values[i]!;
+      if (value.state === 'gone') record(ctx, step, EXPIRED);
+      else if (value.state === 'changed') again.push(retryUnit(src, step));
+      else if (value.state === 'refused') {
+        sourceRefusesDump(ctx, src, value.message);
+        if (assumed(step)) decideAgain(step);
+        else if (step.type === 'other') unsupported(ctx, src, step);
+        else {
+          fellBack(ctx, step, src.reads.nativeReason ?? 'source refuses DUMP');
+          toRead.push({ step, how: 'native' });
+        }
+      } else {
+        writing.push({
+          step,
+          item: {
+            name: step.name,
+            type: step.type,
+            source: step.source,
+            action: step.decision.action as WriteItem['action'],
+            value,
+            targetDeadline,
+            current,
+            shared: sharesName(ctx, step),
+            targetLength,
+          },
+        });
+      }
+    });
+
+    // Stop at the failing key (SPEC §1.2, §6.4): a group not yet sent is not sent.
+    if (halted()) return;
+    const results = await writeBatch(
+      ctx.targetPipe,
+      writing.map((w) => w.item),
+      {
+        merge: plan.merge,
+        protoMaxBulkLen: ctx.targetCaps.protoMaxBulkLen,
+        clock: ctx.clock,
+        dialect: ctx.targetCaps,
+        door,
+      },
+    );
+    let assumedSent = 0;
+    let assumedRefused = 0;
+    results.forEach((result, i) => {
+      const { step } = writing[i]!;
+      if (assumed(step)) {
+        assumedSent++;
+        if (result.status === 'retry') assumedRefused++;
+      }
+      switch (result.status) {
+        case 'written':
+          record(ctx, step, step.decision);
+          break;
+        case 'expired':
+          record(ctx, step, EXPIRED);
+          break;
+        case 'retry':
+          again.push(retryUnit(src, step));
+          break;
+        case 'native':
+          if (result.wholeRun) targetRefusesRestore(ctx, result.reason);
+          if (assumed(step)) {
+            decideAgain(step);
+            break;
+          }
+          fellBack(ctx, step, result.reason);
+          if (step.type === 'other') unsupported(ctx, src, step);
+          // Over proto-max-bulk-len: one SET or RESTORE could not carry it either; windows can.
+          else if (!result.wholeRun) tooLarge.push(step);
+          else toRead.push({ step, how: 'native' });
+          break;
+        case 'failed':
+          failStep(ctx, src, step, result.message);
+      }
+    });
+    if (assumedSent > 0) ctx.state.absence.record(assumedSent, assumedRefused);
+  }
+}

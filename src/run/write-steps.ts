@@ -1,0 +1,97 @@
+import type { Unit } from '../probe/probe.js';
+import type { Command } from '../servers/resp.js';
+import { surelySmallBelow } from '../write/big-threshold.js';
+import { CODECS } from '../write/native/index.js';
+import { copyBig } from './big.js';
+import type { RunContext, SourceRun } from './context.js';
+import type { Step } from './decide.js';
+import { writeGroup } from './write-group.js';
+
+/** Values read and written together in one group: many small keys per round trip, a bounded amount of bytes. */
+const GROUP_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Writes a batch's decided steps: the small ones in groups of at most GROUP_BYTES, each within the
+ * byte budget (SPEC §2.2), then the big ones (and values too large for one bulk string) window by
+ * window. Returns the units to decide again. `halted` is checked before each group.
+ */
+export async function writeSteps(
+  ctx: RunContext,
+  src: SourceRun,
+  steps: Step[],
+  halted: () => boolean,
+): Promise<Unit[]> {
+  const again: Unit[] = [];
+  const sized = await sizeUp(ctx, src, steps);
+  const big: Step[] = [];
+  // Values whose payload is over the target's proto-max-bulk-len, found while writing the groups.
+  const tooLarge: Step[] = [];
+  let group: Step[] = [];
+  let groupBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (group.length === 0 || halted()) return;
+    const grouped = group;
+    const taken = await ctx.budget.acquire(groupBytes);
+    group = [];
+    groupBytes = 0;
+    try {
+      await writeGroup(ctx, src, grouped, again, tooLarge, halted);
+    } finally {
+      ctx.budget.release(taken);
+    }
+  };
+  for (const [i, step] of steps.entries()) {
+    const { isBig, bytes } = sized[i]!;
+    if (isBig) {
+      big.push(step);
+      continue;
+    }
+    if (groupBytes + bytes > GROUP_BYTES) await flush();
+    group.push(step);
+    groupBytes += bytes;
+  }
+  await flush();
+  for (const step of [...big, ...tooLarge]) {
+    if (halted()) break;
+    await copyBig(ctx, src, step, again);
+  }
+  return again;
+}
+
+/**
+ * Which keys are big (SPEC §2.3: over bigKeyElements elements or bigKeyBytes bytes) and roughly how
+ * many bytes each will take in memory. MEMORY USAGE from the probe clears most keys at once; the
+ * few it cannot clear (and every key where the server does not answer it) get an element count.
+ */
+async function sizeUp(
+  ctx: RunContext,
+  src: SourceRun,
+  steps: Step[],
+): Promise<{ isBig: boolean; bytes: number }[]> {
+  const { bigKeyElements, bigKeyBytes } = ctx.plan.write;
+  const clearBelow = surelySmallBelow(ctx.plan.write);
+  const out = steps.map((step) => ({ isBig: false, bytes: step.probe.memory ?? 1024 }));
+  const counted: number[] = [];
+  const asks: Command[] = [];
+  steps.forEach((step, i) => {
+    const memory = step.probe.memory;
+    if (step.type === 'other') return; // only DUMP/RESTORE can carry it, whatever its size
+    if (memory !== undefined && memory > bigKeyBytes) out[i]!.isBig = true;
+    else if (memory === undefined || memory > clearBelow) {
+      asks.push(CODECS[step.type].count(step.probe.sourceKey));
+      counted.push(i);
+    }
+  });
+  if (counted.length === 0) return out;
+  const replies = await src.pipe.send(asks);
+  counted.forEach((i, n) => {
+    const reply = replies[n];
+    const count = typeof reply === 'number' ? reply : 0;
+    const step = steps[i]!;
+    const entry = out[i]!;
+    if (step.type === 'string') entry.isBig = count > bigKeyBytes;
+    else entry.isBig = count > bigKeyElements;
+    if (step.probe.memory === undefined) entry.bytes = step.type === 'string' ? count : count * 64;
+  });
+  return out;
+}
