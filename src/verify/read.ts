@@ -100,11 +100,7 @@ export async function valuesOf(
       continue;
     }
     const n = typeof count === 'number' ? count : 0;
-    const big =
-      type === 'string'
-        ? n > limits.bigKeyBytes
-        : n > limits.bigKeyElements || (typeof bytes === 'number' && bytes > limits.bigKeyBytes);
-    if (big) {
+    if (overLimits(type, n, typeof bytes === 'number' ? bytes : undefined, limits)) {
       out[i]!.push({ type, value: new RemoteValue(side, keys[i]!, type, n), ttl });
       continue;
     }
@@ -127,6 +123,21 @@ export async function valuesOf(
     if (value !== null) out[i]!.push({ type, value, ttl, ...(fieldTtls ? { fieldTtls } : {}) });
   }
   return out;
+}
+
+/**
+ * Whether a value of `count` elements (a string: bytes) and `bytes` of MEMORY USAGE (if known) is big.
+ * The same rule as the merge's (batch.ts sizeUp) and the journal's (journal/prior.ts bigByCount):
+ * to be replaced by the one per-type rule in src/types/ (issue 16).
+ */
+function overLimits(
+  type: NativeType,
+  count: number,
+  bytes: number | undefined,
+  limits: BigKeyLimits,
+): boolean {
+  if (type === 'string') return count > limits.bigKeyBytes;
+  return count > limits.bigKeyElements || (bytes !== undefined && bytes > limits.bigKeyBytes);
 }
 
 /** A journaled prior as a value, or the reason it cannot be one (the key is then checked without it). */
