@@ -1,4 +1,5 @@
 import type { Unit } from '../probe/probe.js';
+import { isServerReply, replyText } from '../servers/errors/classify.js';
 import type { NativeType } from '../types/strategy.js';
 import { copyBigKey } from '../write/bigkey.js';
 import { UnconfirmedError } from '../write/confirm.js';
@@ -82,11 +83,10 @@ export async function copyBig(ctx: RunContext, src: SourceRun, step: Step, again
 /** The reason a big key fails for this error, or undefined when the error must stop the run. */
 function failureOf(err: unknown, step: Step): string | undefined {
   if (err instanceof UnconfirmedError) return err.message;
-  const refused = err instanceof Error && err.name === 'ReplyError';
-  if (!refused) return undefined;
+  if (!isServerReply(err)) return undefined;
   const left =
     step.decision.action === 'merge'
       ? 'the windows sent before it stay merged'
       : 'the target key was left as it was';
-  return `${err.message.split('\n')[0]} (${left})`;
+  return `${replyText(err)} (${left})`;
 }

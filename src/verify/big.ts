@@ -1,4 +1,5 @@
 import type { DataType } from '../types/strategy.js';
+import { type Held, type Mismatch, type Recipe, showHeld } from '../types/verify.js';
 import {
   foldOutcomes,
   type Merger,
@@ -9,16 +10,7 @@ import {
   shownOutcome,
 } from './expect.js';
 import { showTtl } from './show.js';
-import {
-  compareHeld,
-  type Held,
-  HeldValue,
-  JournalValue,
-  type Mismatch,
-  type Recipe,
-  RemoteValue,
-  showHeld,
-} from './windowed.js';
+import { compareHeld, HeldValue, JournalValue, RemoteValue } from './windowed.js';
 
 /**
  * The check of one key that is big on some side (verify.ts reads it as a RemoteValue instead of

@@ -1,7 +1,7 @@
 import { DATA_TYPES, type DataType, type MergeOptions, type StrategyTable } from '../types/strategy.js';
+import { verifyOf } from '../types/verify.js';
 import { CODECS } from '../write/native/index.js';
-import type { StreamValue } from '../write/native/stream.js';
-import { parseScore } from '../write/native/zset.js';
+import { type Deadline, mergedDeadline } from '../write/ttl.js';
 
 /**
  * What verify expects of one target key, as pure functions (no I/O): the fold of SPEC §1.2 run over
@@ -109,21 +109,17 @@ function step(state: Outcome, incoming: Observed, { table, merge }: Rules, merge
   return { kind: 'exact', type: state.type, value, ttl };
 }
 
-/** merge.ttl (SPEC §1.5) over lifetimes, one of which may be unknown. */
+/**
+ * merge.ttl (SPEC §1.5) over lifetimes, one of which may be unknown: the merge's own rule
+ * (write/ttl.ts mergedDeadline). An unknown lifetime may be any, none included; the rule is
+ * monotonic in each side (no expiry counts as the longest), so its answer does not depend on the
+ * unknown side exactly when it is the same with that side at either extreme (-Infinity, none).
+ */
 export function mergeLifetime(rule: MergeOptions['ttl'], source: Lifetime, target: Lifetime): Lifetime {
-  switch (rule) {
-    case 'source':
-      return source;
-    case 'target':
-      return target;
-    case 'max': // no expiry is the longest
-      if (source === null || target === null) return null;
-      return source === 'unknown' || target === 'unknown' ? 'unknown' : Math.max(source, target);
-    case 'min':
-      if (source === null) return target;
-      if (target === null) return source;
-      return source === 'unknown' || target === 'unknown' ? 'unknown' : Math.min(source, target);
-  }
+  const at = (extreme: number | null): Deadline =>
+    mergedDeadline(rule, source === 'unknown' ? extreme : source, target === 'unknown' ? extreme : target);
+  const shortest = at(Number.NEGATIVE_INFINITY);
+  return shortest === at(null) ? shortest : 'unknown';
 }
 
 /** Whether the target's key (null: absent) is what `outcome` says. */
@@ -144,7 +140,7 @@ export function shapeMatches(found: Observed | null, outcome: Outcome, rules: Ru
 }
 
 const ttlKept = (type: DataType, rules: Rules): boolean =>
-  type !== 'stream' || rules.targetStreamTtl !== false;
+  verifyOf(type).keepsTtl({ streamTtl: rules.targetStreamTtl });
 
 /**
  * Whether the key an outcome describes may be gone by now through its own expiry: the fold knows its
@@ -164,112 +160,14 @@ function ttlMatches(found: number | null, expected: Lifetime, tolerance: number)
   return Math.abs(found - expected) <= tolerance;
 }
 
-const id = (b: Buffer): string => b.toString('latin1');
-
-function pairs(flat: Buffer[]): [Buffer, Buffer][] {
-  const out: [Buffer, Buffer][] = [];
-  for (let i = 0; i < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
-  return out;
-}
-
-/** hash: field → value; zset: member → score (flat arrays are score first). */
-function hashMap(flat: Buffer[]): Map<string, string> {
-  return new Map(pairs(flat).map(([f, v]) => [id(f), id(v)]));
-}
-function zsetMap(flat: Buffer[]): Map<string, number> {
-  return new Map(pairs(flat).map(([s, m]) => [id(m), parseScore(s)]));
-}
-
+/** Whether two values of `type` are the same value. */
 export function sameValue(type: DataType, a: unknown, b: unknown): boolean {
-  switch (type) {
-    case 'string':
-      return (a as Buffer).equals(b as Buffer);
-    case 'list': {
-      const x = a as Buffer[];
-      const y = b as Buffer[];
-      return x.length === y.length && x.every((e, i) => e.equals(y[i]!));
-    }
-    case 'set': {
-      const x = new Set((a as Buffer[]).map(id));
-      const y = new Set((b as Buffer[]).map(id));
-      return x.size === y.size && [...x].every((m) => y.has(m));
-    }
-    case 'hash':
-    case 'zset': {
-      const x = type === 'hash' ? hashMap(a as Buffer[]) : zsetMap(a as Buffer[]);
-      const y: Map<string, unknown> = type === 'hash' ? hashMap(b as Buffer[]) : zsetMap(b as Buffer[]);
-      return x.size === y.size && [...x].every(([k, v]) => y.has(k) && y.get(k) === v);
-    }
-    case 'stream': {
-      const x = (a as StreamValue).entries;
-      const y = (b as StreamValue).entries;
-      return (
-        x.length === y.length &&
-        x.every(([xid, xf], i) => {
-          const [yid, yf] = y[i]!;
-          return xid.equals(yid) && xf.length === yf.length && xf.every((f, j) => f.equals(yf[j]!));
-        })
-      );
-    }
-    case 'other':
-      return true;
-  }
+  return verifyOf(type).same(a, b);
 }
 
 /** Whether `found` holds what merging `merged` into an unknown value of its type guarantees. */
 function containsMerged(type: DataType, found: unknown, merged: unknown[], opts: MergeOptions): boolean {
-  if (merged.length === 0) return true;
-  switch (type) {
-    case 'set': {
-      const held = new Set((found as Buffer[]).map(id));
-      return merged.every((v) => (v as Buffer[]).every((m) => held.has(id(m))));
-    }
-    case 'hash': {
-      const held = hashMap(found as Buffer[]);
-      const wanted = new Map<string, string>();
-      for (const v of merged) for (const [f, val] of pairs(v as Buffer[])) wanted.set(id(f), id(val));
-      return [...wanted].every(
-        ([f, val]) => held.has(f) && (opts.hashField !== 'source' || held.get(f) === val),
-      );
-    }
-    case 'zset': {
-      const held = zsetMap(found as Buffer[]);
-      const last = new Map<string, number>();
-      const max = new Map<string, number>();
-      const min = new Map<string, number>();
-      for (const v of merged) {
-        for (const [m, s] of zsetMap(v as Buffer[])) {
-          last.set(m, s);
-          max.set(m, Math.max(s, max.get(m) ?? s));
-          min.set(m, Math.min(s, min.get(m) ?? s));
-        }
-      }
-      return [...last.keys()].every((m) => {
-        const score = held.get(m);
-        if (score === undefined) return false;
-        if (opts.zsetScore === 'source') return score === last.get(m);
-        if (opts.zsetScore === 'max') return score >= max.get(m)!;
-        if (opts.zsetScore === 'min') return score <= min.get(m)!;
-        return true;
-      });
-    }
-    case 'list': {
-      const held = found as Buffer[];
-      if (opts.list === 'union') {
-        const ids = new Set(held.map(id));
-        return merged.every((v) => (v as Buffer[]).every((e) => ids.has(id(e))));
-      }
-      // append: U ++ v1 ++ … ++ vk; prepend: vk ++ … ++ v1 ++ U.
-      const run =
-        opts.list === 'append' ? (merged as Buffer[][]).flat() : [...(merged as Buffer[][])].reverse().flat();
-      if (run.length > held.length) return false;
-      const at = opts.list === 'append' ? held.length - run.length : 0;
-      return run.every((e, i) => e.equals(held[at + i]!));
-    }
-    default:
-      // Strings and streams never merge (SPEC §1.4): nothing is ever merged into them.
-      return true;
-  }
+  return merged.length === 0 || verifyOf(type).contains(found, merged, opts);
 }
 
 /** The outcome to show as "expected" when none matched: one of the found type if any, else the first. */

@@ -1,6 +1,6 @@
 import type { Caps } from '../servers/caps.js';
+import { showBytes } from '../types/verify.js';
 import { decodePayload } from '../write/rdb-payload.js';
-import { showBytes } from './show.js';
 
 /**
  * Hash field TTLs (HPEXPIRE, Redis 7.4+) as verify compares them. A hash copied by DUMP/RESTORE keeps
