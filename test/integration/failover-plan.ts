@@ -63,12 +63,14 @@ export async function differences(
     if (JSON.stringify(found) !== JSON.stringify(want)) wrong.push(`${key}=${JSON.stringify(found)}`);
   };
   const lists = await inChunks(plan.lists, (j) => reader.lrange(`l:${j}`, 0, -1));
-  lists.forEach((found, j) =>
-    check(`l:${j}`, found, j < plan.listsOnTarget ? ['base', `a${j}`, `b${j}`] : [`a${j}`, `b${j}`]),
-  );
+  for (const [j, found] of lists.entries()) {
+    check(`l:${j}`, found, j < plan.listsOnTarget ? ['base', `a${j}`, `b${j}`] : [`a${j}`, `b${j}`]);
+  }
   const zsets = await inChunks(plan.zsets, (j) => reader.zrange(`z:${j}`, 0, -1, 'WITHSCORES'));
-  zsets.forEach((found, j) => check(`z:${j}`, found, ['m', '3', 'only-source', '5', 'only-target', '10']));
+  for (const [j, found] of zsets.entries()) {
+    check(`z:${j}`, found, ['m', '3', 'only-source', '5', 'only-target', '10']);
+  }
   const strings = await inChunks(plan.strings, (j) => reader.get(`s:${j}`));
-  strings.forEach((found, j) => check(`s:${j}`, found, `v${j}`));
+  for (const [j, found] of strings.entries()) check(`s:${j}`, found, `v${j}`);
   return { count: wrong.length, first: wrong.slice(0, 5) };
 }
