@@ -74,3 +74,20 @@ export async function differences(
   for (const [j, found] of strings.entries()) check(`s:${j}`, found, `v${j}`);
   return { count: wrong.length, first: wrong.slice(0, 5) };
 }
+
+/** Polls `check` every 100 ms until it holds, for at most `ms`. */
+export async function until(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** `replica` replicates `master` (on `port`) with its link up and has caught up with it. */
+export async function caughtUp(replica: Redis, master: Redis, port: number): Promise<boolean> {
+  const info = await replica.info('replication');
+  if (!info.includes(`master_port:${port}`) || !info.includes('master_link_status:up')) return false;
+  const masterOffset = /master_repl_offset:(\d+)/.exec(await master.info('replication'))?.[1];
+  return /slave_repl_offset:(\d+)/.exec(info)?.[1] === masterOffset;
+}

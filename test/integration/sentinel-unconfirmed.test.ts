@@ -19,7 +19,15 @@ import type { RedisServer } from '../harness/redis.js';
 import { startRedis } from '../harness/redis.js';
 import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
 import { kvmerge } from './cli-run.js';
-import { differences, type FailoverPlan, seedSource, seedTarget, writePlanConfig } from './failover-plan.js';
+import {
+  caughtUp,
+  differences,
+  type FailoverPlan,
+  seedSource,
+  seedTarget,
+  until,
+  writePlanConfig,
+} from './failover-plan.js';
 
 const RUNS = Number(process.env.KVMERGE_UNCONFIRMED_RUNS ?? 1);
 const PLAN: FailoverPlan = { lists: 3_000, listsOnTarget: 2_000, zsets: 1_000, strings: 1_000 };
@@ -43,23 +51,6 @@ const role = async (client: Redis): Promise<string> => String(((await client.cal
 /** ROLE's replicas on a master. */
 const replicasListed = async (client: Redis): Promise<number> =>
   (((await client.call('ROLE')) as unknown[])[2] as unknown[]).length;
-
-/** Polls `check` every 100 ms until it holds, for at most `ms`. */
-async function until(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** `replica` replicates `master` (on `port`) with its link up and has caught up with it. */
-async function caughtUp(replica: Redis, master: Redis, port: number): Promise<boolean> {
-  const info = await replica.info('replication');
-  if (!info.includes(`master_port:${port}`) || !info.includes('master_link_status:up')) return false;
-  const masterOffset = /master_repl_offset:(\d+)/.exec(await master.info('replication'))?.[1];
-  return /slave_repl_offset:(\d+)/.exec(info)?.[1] === masterOffset;
-}
 
 describe('a replica promoted behind the sentinels’ back before the run', () => {
   it(`never exits 0 with a write missing on the survivor (${RUNS} run(s))`, async () => {
