@@ -71,6 +71,11 @@ export class ClusterTransport implements Transport {
   private readonly replicaCount = new Map<string, Promise<number>>();
   /** The most replicas ROLE has listed for each master (host:port): what its writes must reach. */
   private readonly replicasSeen = new Map<string, number>();
+  /**
+   * The replicas the last slot table (CLUSTER SLOTS) lists under each master, whatever their link: any of
+   * them may be promoted, so a write counts only once each has it (SPEC §6.6).
+   */
+  private readonly replicasListed = new Map<string, number>();
   /** The user may not run WAIT (or the server has none): writes are not confirmed on replicas. */
   private noWait = false;
   /** Each node's pipe once open: their reconnections count in `reconnects`. */
@@ -284,8 +289,10 @@ export class ClusterTransport implements Transport {
   private replicasOf(addr: string): Promise<number> {
     let count = this.replicaCount.get(addr);
     if (!count) {
-      // Never fewer than this master has been seen with (SPEC §6.6): a master whose replica was just
-      // promoted lists none, takes writes until it learns of its demotion, and then drops them.
+      // Never fewer than this master has been seen with, nor than the cluster lists for it (SPEC §6.6): a
+      // master whose replica was just promoted, or whose link to it broke, lists none in ROLE, takes
+      // writes until it learns of its demotion, and then drops them. The slot table still lists that
+      // replica (the cluster leaves out only replicas it has failed).
       count = this.pipe(addr)
         .then((pipe) => pipe.send([['ROLE']]))
         .then(
@@ -295,7 +302,7 @@ export class ClusterTransport implements Transport {
         .then((listed) => {
           const most = Math.max(listed, this.replicasSeen.get(addr) ?? 0);
           this.replicasSeen.set(addr, most);
-          return most;
+          return Math.max(most, this.replicasListed.get(addr) ?? 0);
         });
       this.replicaCount.set(addr, count);
     }
@@ -374,9 +381,11 @@ export class ClusterTransport implements Transport {
         this.owners.fill(undefined);
         // Each master's replicas are asked again (a replica failed, or was promoted).
         this.replicaCount.clear();
+        this.replicasListed.clear();
         for (const range of reply as Reply[][]) {
           const [from, to, master, ...replicas] = range as [number, number, Reply[], ...Reply[][]];
           const owner = name(master);
+          this.replicasListed.set(owner, replicas.length);
           for (let slot = from; slot <= to; slot++) this.owners[slot] = owner;
           for (const node of [master, ...replicas]) this.known.add(name(node));
         }

@@ -1,0 +1,93 @@
+/**
+ * The data of the failover-confirmation tests (issue 15): steps that a lost write shows at once. Lists on
+ * both sides (appended: target's element first), lists only on the source (created), zsets on both
+ * (scores summed), strings only on the source (created). Written through ioredis, so the same code seeds
+ * and reads a standalone server and a Cluster (its commands are routed per key).
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Cluster, Redis } from 'ioredis';
+
+export interface FailoverPlan {
+  lists: number;
+  listsOnTarget: number;
+  zsets: number;
+  strings: number;
+}
+
+type Client = Redis | Cluster;
+
+const CHUNK = 500;
+
+/** Runs `each(i)` for i in [0, n) with at most CHUNK commands in flight. */
+async function inChunks<T>(n: number, each: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < n; i += CHUNK) {
+    const ids = Array.from({ length: Math.min(CHUNK, n - i) }, (_, k) => i + k);
+    out.push(...(await Promise.all(ids.map(each))));
+  }
+  return out;
+}
+
+/** A config file with the plan's strategies (zsetScore has no flag): list append, zset sum, override. */
+export async function writePlanConfig(): Promise<string> {
+  const path = join(await mkdtemp(join(tmpdir(), 'kvmerge-confirm-')), 'plan.yaml');
+  await writeFile(
+    path,
+    'version: 1\nstrategies: {list: merge, zset: merge, string: override}\nmerge: {zsetScore: sum}\n',
+  );
+  return path;
+}
+
+export async function seedSource(source: Redis, plan: FailoverPlan): Promise<void> {
+  await source.flushall();
+  await inChunks(plan.lists, (j) => source.rpush(`l:${j}`, `a${j}`, `b${j}`));
+  await inChunks(plan.zsets, (j) => source.zadd(`z:${j}`, 2, 'm', 5, 'only-source'));
+  await inChunks(plan.strings, (j) => source.set(`s:${j}`, `v${j}`));
+}
+
+/** The target's state before the run (the caller empties it first). */
+export async function seedTarget(target: Client, plan: FailoverPlan): Promise<void> {
+  await inChunks(plan.listsOnTarget, (j) => target.rpush(`l:${j}`, 'base'));
+  await inChunks(plan.zsets, (j) => target.zadd(`z:${j}`, 1, 'm', 10, 'only-target'));
+}
+
+/** How the server `reader` differs from the merge's result: the count, and the first few as `key=found`. */
+export async function differences(
+  reader: Client,
+  plan: FailoverPlan,
+): Promise<{ count: number; first: string[] }> {
+  const wrong: string[] = [];
+  const check = (key: string, found: unknown, want: unknown): void => {
+    if (JSON.stringify(found) !== JSON.stringify(want)) wrong.push(`${key}=${JSON.stringify(found)}`);
+  };
+  const lists = await inChunks(plan.lists, (j) => reader.lrange(`l:${j}`, 0, -1));
+  for (const [j, found] of lists.entries()) {
+    check(`l:${j}`, found, j < plan.listsOnTarget ? ['base', `a${j}`, `b${j}`] : [`a${j}`, `b${j}`]);
+  }
+  const zsets = await inChunks(plan.zsets, (j) => reader.zrange(`z:${j}`, 0, -1, 'WITHSCORES'));
+  for (const [j, found] of zsets.entries()) {
+    check(`z:${j}`, found, ['m', '3', 'only-source', '5', 'only-target', '10']);
+  }
+  const strings = await inChunks(plan.strings, (j) => reader.get(`s:${j}`));
+  for (const [j, found] of strings.entries()) check(`s:${j}`, found, `v${j}`);
+  return { count: wrong.length, first: wrong.slice(0, 5) };
+}
+
+/** Polls `check` every 100 ms until it holds, for at most `ms`. */
+export async function until(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** `replica` replicates `master` (on `port`) with its link up and has caught up with it. */
+export async function caughtUp(replica: Redis, master: Redis, port: number): Promise<boolean> {
+  const info = await replica.info('replication');
+  if (!info.includes(`master_port:${port}`) || !info.includes('master_link_status:up')) return false;
+  const masterOffset = /master_repl_offset:(\d+)/.exec(await master.info('replication'))?.[1];
+  return /slave_repl_offset:(\d+)/.exec(info)?.[1] === masterOffset;
+}
