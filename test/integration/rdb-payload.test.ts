@@ -1,6 +1,6 @@
 /**
- * The DUMP payload decoder (src/write/rdb-payload.ts, encodings in src/rdb/) against real servers of every RDB version the
- * product meets: values written to take each encoding the server has (small values in the compact
+ * The DUMP payload decoder (src/write/rdb-payload.ts, its encodings in src/rdb/) against real
+ * servers of every RDB version the product meets: values written to take each encoding the server has (small values in the compact
  * encodings, large ones in hashtables, skiplists and quicklists, integers, binary bytes, strings long
  * enough to be LZF-compressed, compressed quicklist nodes), DUMPed, decoded, and compared with the
  * server's own native read of the same key.
