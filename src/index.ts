@@ -10,7 +10,7 @@ export { ConfigError, ConnectionError, KvmergeError, RunError } from './common/e
 export { type CliOverrides, loadPlan, resolvePlan } from './config/load.js';
 export type { MergePlan, SourcePlan, WriteMode, WritePlan } from './config/plan.js';
 export { redactUrl } from './config/url.js';
-export { isPlanOf } from './journal/backup.js';
+export { isPlanOf } from './journal/plan-digest.js';
 export {
   type JournalHeader,
   journalTargetIs,

@@ -20,7 +20,7 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * The prefix of a default journal's name: what decides the run's result and where it goes (sources,
- * strategies and merge options: backup.ts planDigest; and the target's database). Two runs of one plan
+ * strategies and merge options: plan-digest.ts planDigest; and the target's database). Two runs of one plan
  * share it; the start time tells them apart.
  */
 export function planPrefix(plan: MergePlan, fold: string): string {
