@@ -20,12 +20,24 @@
  * too, because redis-server quotes each command-line argument before parsing it; for the same reason
  * `'""'` is NOT empty there: it renames RESTORE to a command literally called `""`.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants as fsConstants, openSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { installExitHooks, killChild, type Live, live } from './live-servers.js';
+import { freePort, LOOPBACK } from './ports.js';
+import { answersAs } from './server-answers.js';
+import { deathSignalPrefix, majorVersion, resolveBinary } from './server-binary.js';
+
+export { stopAllLocalRedisSync } from './live-servers.js';
+export { freeClusterPort, freePort } from './ports.js';
+export {
+  deathSignalPrefix,
+  findRedisServer,
+  RedisServerNotFoundError,
+  redisServerName,
+} from './server-binary.js';
 
 export interface LocalRedisOptions {
   /** Extra redis-server arguments, e.g. `['--maxmemory', '10mb']`. An empty string is passed as is. */
@@ -62,181 +74,8 @@ export interface LocalRedis {
   stop(): Promise<void>;
 }
 
-/** The server binary is not installed (or not where `bin` / `$KVMERGE_REDIS_SERVER` says). */
-export class RedisServerNotFoundError extends Error {
-  readonly binary: string;
-  constructor(binary: string) {
-    super(
-      `${binary} not found: install it with \`sudo apt-get install -y redis-server\` (Debian/Ubuntu) ` +
-        'or `brew install redis`',
-    );
-    this.name = 'RedisServerNotFoundError';
-    this.binary = binary;
-  }
-}
-
-const HOST = '127.0.0.1';
 const START_ATTEMPTS = 5;
-const STOP_GRACE_MS = 5_000;
 const OUTPUT_TAIL_BYTES = 4_096;
-
-interface Live {
-  child?: ChildProcess;
-  dir: string;
-}
-
-/** Every server started by this process and not yet stopped. */
-const live = new Set<Live>();
-let exitHookInstalled = false;
-let signalHooksInstalled = false;
-
-function installExitHooks(onSignals: boolean): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    // 'exit' handlers must be synchronous: SIGKILL and rmSync.
-    process.on('exit', stopAllLocalRedisSync);
-  }
-  if (onSignals && !signalHooksInstalled) {
-    signalHooksInstalled = true;
-    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-      const onSignal = (): void => {
-        stopAllLocalRedisSync();
-        process.removeListener(signal, onSignal);
-        // Re-raise so the default action (or another handler) still ends the process.
-        if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-      };
-      process.on(signal, onSignal);
-    }
-  }
-}
-
-/**
- * Kills every local server this process started and still runs, and removes their directories, without
- * waiting: for 'exit' handlers and a forced exit on a second Ctrl-C.
- */
-export function stopAllLocalRedisSync(): void {
-  for (const entry of live) {
-    try {
-      entry.child?.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-    try {
-      rmSync(entry.dir, { recursive: true, force: true });
-    } catch {
-      // best effort
-    }
-  }
-  live.clear();
-}
-
-/** The absolute path of an executable `name` on PATH, or undefined. */
-function which(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    try {
-      accessSync(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-/** The binary that startLocalRedis would run: `bin`, else `$KVMERGE_REDIS_SERVER`, else `redis-server`. */
-export function redisServerName(bin?: string): string {
-  return bin ?? process.env.KVMERGE_REDIS_SERVER ?? 'redis-server';
-}
-
-/**
- * The path of the server binary that startLocalRedis would run, or undefined when it is not installed:
- * a name is looked up on PATH, a path must be executable.
- */
-export function findRedisServer(bin?: string): string | undefined {
-  const wanted = redisServerName(bin);
-  if (!wanted.includes('/')) return which(wanted);
-  try {
-    accessSync(wanted, fsConstants.X_OK);
-    return wanted;
-  } catch {
-    return undefined;
-  }
-}
-
-function resolveBinary(bin: string | undefined): string {
-  const wanted = redisServerName(bin);
-  // A path is passed through: spawning it reports a clearer error (permissions, format) than a lookup.
-  if (wanted.includes('/')) return wanted;
-  const found = which(wanted);
-  if (!found) throw new RedisServerNotFoundError(wanted);
-  return found;
-}
-
-const majorVersions = new Map<string, number>();
-
-/** The major version of a server binary (`redis-server --version` prints `v=7.0.15`); 0 if unknown. */
-function majorVersion(bin: string): number {
-  let major = majorVersions.get(bin);
-  if (major === undefined) {
-    const out = spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout ?? '';
-    major = Number(/\bv=(\d+)\./.exec(out)?.[1] ?? 0);
-    majorVersions.set(bin, major);
-  }
-  return major;
-}
-
-let pdeathsigPrefix: string[] | undefined;
-
-/**
- * `['setpriv', '--pdeathsig', 'KILL', '--']` where util-linux supports it, else nothing: a server started
- * behind it dies with the process that started it, even on SIGKILL (the test harness starts Pika so too).
- */
-export function deathSignalPrefix(): string[] {
-  if (pdeathsigPrefix) return pdeathsigPrefix;
-  pdeathsigPrefix = [];
-  const setpriv = process.platform === 'linux' ? which('setpriv') : undefined;
-  if (setpriv && spawnSync(setpriv, ['--pdeathsig', 'KILL', '--', 'true']).status === 0) {
-    pdeathsigPrefix = [setpriv, '--pdeathsig', 'KILL', '--'];
-  }
-  return pdeathsigPrefix;
-}
-
-/**
- * A free port whose cluster bus port (port + 10000) is free too, for a node of a Redis Cluster: picked
- * at random below 55536, where both fit.
- */
-export async function freeClusterPort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 30_000);
-    if ((await isFree(port)) && (await isFree(port + 10_000))) return port;
-  }
-  throw new Error('no free port pair (port and port + 10000) for a cluster node');
-}
-
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, HOST, () => srv.close(() => resolve(true)));
-  });
-}
-
-/** A port that was free a moment ago (the OS picks it; the server may still lose a race for it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('could not pick a free port'))));
-    });
-  });
-}
 
 /** A config-file token: `"..."` with the bytes that sdssplitargs treats specially escaped. */
 function confQuote(value: string): string {
@@ -246,75 +85,8 @@ function confQuote(value: string): string {
     .replace(/\r/g, '\\r')}"`;
 }
 
-function respCommand(args: string[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-  for (const arg of args) {
-    const bytes = Buffer.from(arg);
-    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'));
-  }
-  return Buffer.concat(parts);
-}
-
-/**
- * Whether the server on `port` answers and is process `pid`: `INFO server` over a raw socket (AUTH first
- * when a password is set). The process id matters: while a server that lost the race for its port is
- * still starting up, another test's server on that port would answer a PING.
- */
-function answersAs(
-  port: number,
-  pid: number | undefined,
-  password: string | undefined,
-  timeoutMs: number,
-): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: HOST, port });
-    let received = '';
-    const done = (ok: boolean): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    socket.on('error', () => done(false));
-    socket.on('connect', () => {
-      const commands = password === undefined ? [] : [respCommand(['AUTH', password])];
-      commands.push(respCommand(['INFO', 'server']));
-      socket.write(Buffer.concat(commands));
-    });
-    socket.on('data', (chunk) => {
-      received += chunk.toString('latin1');
-      if (received.startsWith('-') || received.includes('\r\n-')) return done(false);
-      const id = /process_id:(\d+)\r\n/.exec(received)?.[1];
-      if (id !== undefined) done(id === String(pid));
-    });
-  });
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.removeListener('exit', onExit);
-      resolve(false);
-    }, ms);
-    const onExit = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    child.once('exit', onExit);
-  });
-}
-
-async function killChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  if (await waitForExit(child, STOP_GRACE_MS)) return;
-  child.kill('SIGKILL');
-  await waitForExit(child, STOP_GRACE_MS);
 }
 
 class PortInUse extends Error {}
@@ -337,7 +109,7 @@ async function launch(
     '--port',
     String(port),
     '--bind',
-    HOST,
+    LOOPBACK,
     '--save',
     '',
     '--appendonly',
@@ -436,7 +208,7 @@ export async function startLocalRedis(opts: LocalRedisOptions = {}): Promise<Loc
 }
 
 class LocalRedisProcess implements LocalRedis {
-  readonly host = HOST;
+  readonly host = LOOPBACK;
   readonly url: string;
   readonly pid: number;
   private stopping: Promise<void> | undefined;
@@ -454,7 +226,7 @@ class LocalRedisProcess implements LocalRedis {
 
   urlFor(db: number): string {
     const auth = this.password === undefined ? '' : `:${encodeURIComponent(this.password)}@`;
-    return `redis://${auth}${HOST}:${this.port}/${db}`;
+    return `redis://${auth}${LOOPBACK}:${this.port}/${db}`;
   }
 
   stop(): Promise<void> {
