@@ -1,0 +1,93 @@
+import type * as z from 'zod';
+import { ConfigError } from '../common/errors.js';
+import { DATA_TYPES, type NativeType, type Strategy } from '../types/strategy.js';
+import { renderValue } from './messages.js';
+import {
+  fileNameSchema,
+  globSchema,
+  mismatchSchema,
+  onErrorSchema,
+  positiveIntSchema,
+  strategySchema,
+  strategySchemaFor,
+  writeModeSchema,
+} from './schema.js';
+
+/**
+ * The command-line flags of SPEC §4 that feed the plan. A flag that was not given must be undefined
+ * (not `false`, not a default): a defined value wins over the config file.
+ */
+export interface CliOverrides {
+  config?: string;
+  source?: string[];
+  target?: string;
+  onConflict?: string;
+  string?: string;
+  hash?: string;
+  set?: string;
+  zset?: string;
+  list?: string;
+  stream?: string;
+  typeMismatch?: string;
+  match?: string;
+  dryRun?: boolean;
+  failOnConflict?: boolean;
+  report?: string;
+  mode?: string;
+  concurrency?: number;
+  batch?: number;
+  scanCount?: number;
+  onError?: string;
+  failedKeys?: string;
+  backup?: string;
+  resume?: boolean;
+  noBackup?: boolean;
+  again?: boolean;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsInsecure?: boolean;
+}
+
+export type CheckedFlags = ReturnType<typeof checkFlags>;
+
+/** Validates every given flag with the schema of the field it stands for, so both accept the same. */
+export function checkFlags(o: CliOverrides) {
+  const strategyFlags: Partial<Record<NativeType, Strategy>> = {};
+  for (const type of DATA_TYPES)
+    strategyFlags[type] = checkFlag(`--${type}`, strategySchemaFor(type), o[type]);
+  return {
+    source: o.source !== undefined && o.source.length > 0 ? o.source : undefined,
+    target: o.target,
+    onConflict: checkFlag('--on-conflict', strategySchema, o.onConflict),
+    strategies: strategyFlags,
+    typeMismatch: checkFlag('--type-mismatch', mismatchSchema, o.typeMismatch),
+    match: checkFlag('--match', globSchema, o.match),
+    dryRun: o.dryRun,
+    failOnConflict: o.failOnConflict,
+    report: checkFlag('--report', fileNameSchema, o.report),
+    mode: checkFlag('--mode', writeModeSchema, o.mode),
+    concurrency: checkFlag('--concurrency', positiveIntSchema, o.concurrency),
+    batch: checkFlag('--batch', positiveIntSchema, o.batch),
+    scanCount: checkFlag('--scan-count', positiveIntSchema, o.scanCount),
+    onError: checkFlag('--on-error', onErrorSchema, o.onError),
+    failedKeys: checkFlag('--failed-keys', fileNameSchema, o.failedKeys),
+    backup: checkFlag('--backup', fileNameSchema, o.backup),
+    resume: o.resume,
+    noBackup: o.noBackup,
+    again: o.again,
+    tls: {
+      ca: checkFlag('--tls-ca', fileNameSchema, o.tlsCa),
+      cert: checkFlag('--tls-cert', fileNameSchema, o.tlsCert),
+      key: checkFlag('--tls-key', fileNameSchema, o.tlsKey),
+      insecure: o.tlsInsecure,
+    },
+  };
+}
+
+function checkFlag<S extends z.ZodType>(flag: string, schema: S, value: unknown): z.output<S> | undefined {
+  if (value === undefined) return undefined;
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ConfigError(flag, `${renderValue(value)} is not valid; accepted: ${schema.description}`);
+}

@@ -1,0 +1,89 @@
+import { ConfigError } from '../common/errors.js';
+import type { CheckedFlags } from './flags.js';
+import type { SourcePlan, TlsPlan } from './plan.js';
+import type { ConfigDoc } from './schema.js';
+import { endpointLabel, parseRedisUrl, type RedisEndpoint } from './url.js';
+
+type TlsDoc = NonNullable<NonNullable<ConfigDoc['target']>['tls']>;
+
+/**
+ * A server's TLS settings: each --tls-* flag sets its field for every server, over the file's per-server
+ * `tls` (SPEC §3.3). Empty strings mean "not set". Undefined when nothing is set.
+ */
+export function resolveTls(doc: TlsDoc | undefined, flags: CheckedFlags): TlsPlan | undefined {
+  const pick = (flag: string | undefined, own: string | undefined): string | undefined =>
+    (flag ?? own) || undefined;
+  const tls: TlsPlan = { insecure: flags.tls.insecure ?? doc?.insecure ?? false };
+  const ca = pick(flags.tls.ca, doc?.ca);
+  const cert = pick(flags.tls.cert, doc?.cert);
+  const key = pick(flags.tls.key, doc?.key);
+  if (ca) tls.ca = ca;
+  if (cert) tls.cert = cert;
+  if (key) tls.key = key;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new ConfigError(
+      cert === undefined ? '--tls-cert' : '--tls-key',
+      'a client certificate needs both --tls-cert and --tls-key (tls.cert and tls.key)',
+    );
+  }
+  return tls.ca || tls.cert || tls.insecure ? tls : undefined;
+}
+
+export interface ResolvedSource {
+  plan: SourcePlan;
+  endpoint: RedisEndpoint;
+  /** Where the source came from, for error messages. */
+  field: string;
+}
+
+export function resolveSources(file: ConfigDoc, flags: CheckedFlags): ResolvedSource[] {
+  const fromFlags = flags.source !== undefined;
+  const entries =
+    flags.source?.map((url) => ({ url, prefix: '' }) as NonNullable<ConfigDoc['sources']>[number]) ??
+    file.sources ??
+    [];
+  if (entries.length === 0) {
+    throw new ConfigError(
+      'sources',
+      'no source given; pass -s URL (repeatable) or list sources in a config file (-c FILE)',
+    );
+  }
+
+  const byName = new Map<string, number>();
+  return entries.map((entry, i) => {
+    const field = fromFlags ? '--source' : `sources[${i}].url`;
+    const endpoint = parseRedisUrl(entry.url, field);
+    const name = entry.name ?? endpointLabel(endpoint);
+    const earlier = byName.get(name);
+    if (earlier !== undefined) {
+      throw new ConfigError(
+        fromFlags ? '--source' : `sources[${i}].name`,
+        `sources ${earlier} and ${i} are both named "${name}"; ` +
+          (fromFlags ? 'the same source is given twice' : 'give each source a distinct name'),
+      );
+    }
+    byName.set(name, i);
+
+    // MATCH * selects every key, like no MATCH; keeping it would only hide that DBSIZE is a valid estimate.
+    const match = flags.match ?? entry.match ?? file.match;
+    const plan: SourcePlan = { url: entry.url, name, prefix: Buffer.from(entry.prefix, 'utf8') };
+    const tls = resolveTls(entry.tls, flags);
+    if (tls) plan.tls = tls;
+    if (match !== undefined && match !== '*') plan.match = match;
+    return { plan, endpoint, field };
+  });
+}
+
+export function resolveTarget(
+  file: ConfigDoc,
+  flags: CheckedFlags,
+): { url: string; endpoint: RedisEndpoint } {
+  const url = flags.target ?? file.target?.url;
+  if (url === undefined) {
+    throw new ConfigError(
+      'target',
+      'no target given; pass -t URL or set target.url in a config file (-c FILE)',
+    );
+  }
+  return { url, endpoint: parseRedisUrl(url, flags.target !== undefined ? '--target' : 'target.url') };
+}
