@@ -130,30 +130,31 @@ export async function fillTarget(client: Redis): Promise<void> {
   });
 }
 
+type Describe = (client: Redis, key: string) => Promise<string>;
+
+/** Per type reply of TYPE: how a key of it is shown, its first members only. */
+const DESCRIBE: Record<string, Describe> = {
+  none: async () => '(absent)',
+  string: async (client, key) => `string ${JSON.stringify(await client.get(key))}`,
+  hash: async (client, key) => {
+    const fields = Object.entries(await client.hgetall(key)).sort(([a], [b]) => a.localeCompare(b));
+    return `hash { ${fields.map(([f, v]) => `${f}: ${v}`).join(', ')} }`;
+  },
+  zset: async (client, key) => {
+    const size = await client.zcard(key);
+    const top = await client.zrevrange(key, 0, 2, 'WITHSCORES');
+    const pairs: string[] = [];
+    for (let i = 0; i < top.length; i += 2) pairs.push(`${top[i]}=${top[i + 1]}`);
+    return `zset of ${size}, top 3: ${pairs.join(', ')}`;
+  },
+  set: async (client, key) => `set { ${(await client.smembers(key)).sort().join(', ')} }`,
+  list: async (client, key) =>
+    `list of ${await client.llen(key)}, first: ${(await client.lrange(key, 0, 2)).join(', ')}`,
+};
+
 /** A one-line rendering of a key's value (first members only), for the before/after display. */
 export async function describeKey(client: Redis, key: string): Promise<string> {
   const type = await client.type(key);
-  switch (type) {
-    case 'none':
-      return '(absent)';
-    case 'string':
-      return `string ${JSON.stringify(await client.get(key))}`;
-    case 'hash': {
-      const fields = Object.entries(await client.hgetall(key)).sort(([a], [b]) => a.localeCompare(b));
-      return `hash { ${fields.map(([f, v]) => `${f}: ${v}`).join(', ')} }`;
-    }
-    case 'zset': {
-      const size = await client.zcard(key);
-      const top = await client.zrevrange(key, 0, 2, 'WITHSCORES');
-      const pairs: string[] = [];
-      for (let i = 0; i < top.length; i += 2) pairs.push(`${top[i]}=${top[i + 1]}`);
-      return `zset of ${size}, top 3: ${pairs.join(', ')}`;
-    }
-    case 'set':
-      return `set { ${(await client.smembers(key)).sort().join(', ')} }`;
-    case 'list':
-      return `list of ${await client.llen(key)}, first: ${(await client.lrange(key, 0, 2)).join(', ')}`;
-    default:
-      return type;
-  }
+  const describe = Object.hasOwn(DESCRIBE, type) ? DESCRIBE[type] : undefined;
+  return describe ? describe(client, key) : type;
 }
