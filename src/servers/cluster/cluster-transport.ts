@@ -5,6 +5,7 @@ import type { Command, Reply } from '../resp.js';
 import { replicasCaughtUp } from '../role.js';
 import type { NetworkOptions } from '../socket.js';
 import type { Transport } from '../transport.js';
+import { ReplicaCounts } from './replica-counts.js';
 import { keySlot, SLOTS } from './slot.js';
 import { cut, nodeEndpoint, redirectOf } from './units.js';
 
@@ -63,19 +64,8 @@ export class ClusterTransport implements Transport {
   private readonly pipes = new Map<string, Promise<RespPipe>>();
   /** Every node CLUSTER SLOTS ever named, replicas too: who to ask for the table when masters die. */
   private readonly known = new Set<string>();
-  /**
-   * The replicas connected to each master (ROLE), asked on the first write to it after each slot
-   * table refresh. Not CLUSTER SLOTS: Redis 7 leaves out a replica whose offset it has not yet heard
-   * of by gossip, which a fresh cluster's replicas are.
-   */
-  private readonly replicaCount = new Map<string, Promise<number>>();
-  /** The most replicas ROLE has listed for each master (host:port): what its writes must reach. */
-  private readonly replicasSeen = new Map<string, number>();
-  /**
-   * The replicas the last slot table (CLUSTER SLOTS) lists under each master, whatever their link: any of
-   * them may be promoted, so a write counts only once each has it (SPEC §6.6).
-   */
-  private readonly replicasListed = new Map<string, number>();
+  /** How many replicas each master's writes must reach. */
+  private readonly replicaCounts = new ReplicaCounts();
   /** The user may not run WAIT (or the server has none): writes are not confirmed on replicas. */
   private noWait = false;
   /** Each node's pipe once open: their reconnections count in `reconnects`. */
@@ -285,28 +275,8 @@ export class ClusterTransport implements Transport {
     return true;
   }
 
-  /** How many replicas are connected to a master (ROLE); 0 where it cannot be told (ROLE not allowed). */
   private replicasOf(addr: string): Promise<number> {
-    let count = this.replicaCount.get(addr);
-    if (!count) {
-      // Never fewer than this master has been seen with, nor than the cluster lists for it (SPEC §6.6): a
-      // master whose replica was just promoted, or whose link to it broke, lists none in ROLE, takes
-      // writes until it learns of its demotion, and then drops them. The slot table still lists that
-      // replica (the cluster leaves out only replicas it has failed).
-      count = this.pipe(addr)
-        .then((pipe) => pipe.send([['ROLE']]))
-        .then(
-          ([role]) => (Array.isArray(role) && Array.isArray(role[2]) ? role[2].length : 0),
-          () => 0,
-        )
-        .then((listed) => {
-          const most = Math.max(listed, this.replicasSeen.get(addr) ?? 0);
-          this.replicasSeen.set(addr, most);
-          return Math.max(most, this.replicasListed.get(addr) ?? 0);
-        });
-      this.replicaCount.set(addr, count);
-    }
-    return count;
+    return this.replicaCounts.of(addr, (a) => this.pipe(a));
   }
 
   /** Whether the WAIT that ends a node's list says `replicas` replicas have everything before it. */
@@ -349,7 +319,7 @@ export class ClusterTransport implements Transport {
     this.pipes.delete(addr);
     this.changes += 1 + (this.open.get(addr)?.reconnects ?? 0);
     this.open.delete(addr);
-    this.replicaCount.delete(addr);
+    this.replicaCounts.forget(addr);
     pipe?.then((p) => p.close()).catch(() => undefined);
   }
 
@@ -379,13 +349,11 @@ export class ClusterTransport implements Transport {
         // A slot no node claims now (its master failed, no replica promoted yet) is left unowned.
         const before = this.owners.slice();
         this.owners.fill(undefined);
-        // Each master's replicas are asked again (a replica failed, or was promoted).
-        this.replicaCount.clear();
-        this.replicasListed.clear();
+        this.replicaCounts.newTable();
         for (const range of reply as Reply[][]) {
           const [from, to, master, ...replicas] = range as [number, number, Reply[], ...Reply[][]];
           const owner = name(master);
-          this.replicasListed.set(owner, replicas.length);
+          this.replicaCounts.listedUnder(owner, replicas.length);
           for (let slot = from; slot <= to; slot++) this.owners[slot] = owner;
           for (const node of [master, ...replicas]) this.known.add(name(node));
         }
