@@ -5,6 +5,7 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { prng } from '../../bench/prng.js';
+import { monitor } from '../harness/monitor.js';
 import { digest, type RedisServer } from '../harness/redis.js';
 import {
   hash,
@@ -144,19 +145,15 @@ describe('a dry run reports what the real run does', () => {
 
 /** Records every command a server receives (MONITOR), and which of them are write commands. */
 async function watch(server: RedisServer): Promise<{ stop(): Promise<string[]> }> {
-  const client = server.client();
-  const monitor = await client.monitor();
-  const seen: string[][] = [];
-  monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+  const m = await monitor(server);
   return {
     async stop() {
-      // A marker: once MONITOR shows it, every earlier command has been shown.
-      const marker = `kvmerge-test-marker-${Math.random()}`;
-      await server.client().echo(marker);
-      while (!seen.some((args) => args[1] === marker)) await new Promise((r) => setTimeout(r, 5));
-      monitor.disconnect();
+      const seen = await m.settle();
+      m.close();
       const names = [...new Set(seen.map((args) => String(args[0]).toLowerCase()))];
+      const client = server.client();
       const info = (await client.call('COMMAND', 'INFO', ...names)) as unknown[];
+      client.disconnect();
       return names.filter((_name, i) => {
         const entry = info[i];
         return Array.isArray(entry) && (entry[2] as string[]).includes('write');

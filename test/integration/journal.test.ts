@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openJournal, resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { FORMAT_VERSION } from '../../src/journal/format.js';
+import { monitor } from '../harness/monitor.js';
 import { digest, startRedis } from '../harness/redis.js';
 import { describeServer } from '../harness/servers.js';
 import {
@@ -235,16 +236,14 @@ describe('backup journal and rollback', () => {
     const backup = journalPath();
     await servers.merge(MERGING, { backup });
     const after = await snapshot(servers.t);
-    const monitor = await servers.target.client().monitor();
-    const seen: string[] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => seen.push(String(args[0]).toUpperCase()));
+    const watcher = await monitor(servers.target);
     const listed: string[] = [];
     const report = await rollback(
       { backup, target: servers.target.url, dryRun: true },
       { planned: ({ key }) => listed.push(key.toString()) },
     );
-    await new Promise((r) => setTimeout(r, 200));
-    monitor.disconnect();
+    const seen = (await watcher.settle()).map((args) => String(args[0]).toUpperCase());
+    watcher.close();
     expect(report).toMatchObject({ dryRun: true, keys: 9 });
     expect(listed.sort()).toEqual(['h', 'l', 'new1', 'new2', 'new3', 's', 'st', 'x', 'z']);
     const writes = seen.filter((c) =>

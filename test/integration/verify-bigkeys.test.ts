@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { openJournal, openWindows, verify } from '../../src/index.js';
+import { monitor } from '../harness/monitor.js';
 import type { MergeConfig } from './helpers.js';
 import { useServers } from './helpers.js';
 
@@ -50,16 +51,7 @@ describe('verify on big keys', () => {
     expect(run.outcome).toBe('done');
     expect(await servers.t.hlen('hm')).toBe(N + 500);
 
-    const seen: string[] = [];
-    const monitors = await Promise.all(
-      [servers.target, ...servers.sources].map(async (server) => {
-        const m = await server.client().monitor();
-        m.on('monitor', (_time: string, args: string[]) =>
-          seen.push(args.slice(0, 4).join(' ').toLowerCase()),
-        );
-        return m;
-      }),
-    );
+    const monitors = await Promise.all([servers.target, ...servers.sources].map(monitor));
     const plan = servers.plan(config);
     const clean = await verify(plan);
     expect(clean.listed).toEqual([]);
@@ -83,9 +75,10 @@ describe('verify on big keys', () => {
       },
     ]);
 
-    await Promise.all([servers.t, ...servers.s].map((c) => c.echo('verify-done')));
-    await expect.poll(() => seen.filter((a) => a.startsWith('echo')).length).toBe(2);
-    for (const m of monitors) m.disconnect();
+    const seen = (await Promise.all(monitors.map((m) => m.settle())))
+      .flat()
+      .map((args) => args.slice(0, 4).join(' ').toLowerCase());
+    for (const m of monitors) m.close();
     expect(seen.filter((a) => a.startsWith('hgetall') || /^lrange \S+ 0 -1/.test(a))).toEqual([]);
     expect(seen.some((a) => a.startsWith('hscan hm'))).toBe(true);
   }, 240_000);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { type JournaledKey, type MergePlan, verify } from '../../src/index.js';
+import { monitor } from '../harness/monitor.js';
 import { describeServer, type TestServer } from '../harness/servers.js';
 import { kvmerge } from './cli-run.js';
 import { hash, list, type MergeConfig, seed, set, str, stream, useServers, zset } from './helpers.js';
@@ -343,23 +344,17 @@ describe('verify', () => {
     const config: MergeConfig = { strategies: { default: 'merge', string: 'override', stream: 'skip' } };
     const priors = await priorsBefore(servers.t, ALL_KEYS);
     await servers.merge(config);
-    const seen: string[][] = [];
-    const monitors = await Promise.all(
-      [servers.target, ...servers.sources].map(async (server, i) => {
-        const m = await server.client().monitor();
-        m.on('monitor', (_time: string, args: string[]) => seen.push([String(i), ...args]));
-        return m;
-      }),
-    );
+    const monitors = await Promise.all([servers.target, ...servers.sources].map(monitor));
     // The detector works: a write from this test is seen as one.
     await servers.t.set('probe-write', '1');
     await verify(servers.plan(config));
     await verify(servers.plan(config), { priors: iterate(priors) });
     await verify(servers.plan(config), { sample: 3 });
-    // MONITOR output lags: wait for a marker sent after everything else.
-    await Promise.all([servers.t, ...servers.s].map((c) => c.echo('verify-done')));
-    await expect.poll(() => seen.filter((a) => a[1] === 'echo').length).toBe(3);
-    for (const m of monitors) m.disconnect();
+    // MONITOR output lags: settle() waits for a marker sent after everything else.
+    const seen = (await Promise.all(monitors.map((m) => m.settle()))).flatMap((commands, i) =>
+      commands.map((args) => [String(i), ...args]),
+    );
+    for (const m of monitors) m.close();
 
     const names = [...new Set(seen.map((a) => a[1]!.toLowerCase()))];
     const writes: string[] = [];
