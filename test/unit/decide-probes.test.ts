@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { KeyProbe } from '../../src/probe/probe.js';
 import { type DecideContext, decideProbes } from '../../src/run/decide.js';
-import type { DataType, Strategy, StrategyTable } from '../../src/types/strategy.js';
-
-function table(strategy: Strategy, typeMismatch: StrategyTable['typeMismatch'] = 'skip'): StrategyTable {
-  return {
-    string: strategy,
-    hash: strategy,
-    set: strategy,
-    zset: strategy,
-    list: strategy,
-    stream: strategy,
-    other: strategy,
-    typeMismatch,
-  };
-}
+import type { DataType } from '../../src/types/strategy.js';
+import { table } from './strategy-table.js';
 
 /** A probe of key `k` of type `type` that no earlier source holds and the target lacks. */
 function probe(key: string, type: DataType | null, more: Partial<KeyProbe> = {}): KeyProbe {

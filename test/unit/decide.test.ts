@@ -5,24 +5,11 @@ import {
   type DataType,
   MISMATCH_POLICIES,
   STRATEGIES,
-  type Strategy,
   type StrategyTable,
 } from '../../src/types/strategy.js';
+import { table } from './strategy-table.js';
 
 const TYPES: DataType[] = [...DATA_TYPES, 'other'];
-
-function table(strategy: Strategy, typeMismatch: StrategyTable['typeMismatch'] = 'skip'): StrategyTable {
-  return {
-    string: strategy,
-    hash: strategy,
-    set: strategy,
-    zset: strategy,
-    list: strategy,
-    stream: strategy,
-    other: strategy,
-    typeMismatch,
-  };
-}
 
 describe('decide: one step of the fold (SPEC §1.2)', () => {
   for (const type of TYPES) {
