@@ -8,12 +8,12 @@ import type { TargetClock } from '../servers/clock.js';
 import type { Transport } from '../servers/transport.js';
 import { restoreTempKey } from './big-prior.js';
 import { JournalFile } from './file.js';
-import { FORMAT_VERSION, type JournalHeader } from './format.js';
+import { FORMAT_VERSION } from './format.js';
 import { planDigest } from './plan-digest.js';
 import { type BigPriors, readPriors } from './prior.js';
 import { putBack, putBackFailed } from './put-back.js';
 import type { ResumeState } from './resume-state.js';
-import type { PriorState, StepKey, WriteDoor } from './types.js';
+import type { JournalHeader, PriorState, StepKey, WriteDoor } from './types.js';
 
 /** The journal reads every prior state with DUMP (or the type's reads): a user who may not is exit 2 now. */
 async function checkDump(target: Transport, caps: Caps, clock: TargetClock): Promise<void> {

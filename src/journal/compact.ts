@@ -1,4 +1,4 @@
-import type { JournalRecord } from './format.js';
+import type { JournalRecord } from './types.js';
 
 /**
  * The binary form of the records a run writes for every small key it changes: `before` with an

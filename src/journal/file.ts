@@ -1,7 +1,8 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ConfigError } from '../common/errors.js';
-import { encodeFrame, type JournalHeader, type JournalRecord, MAGIC } from './format.js';
+import { encodeFrame, MAGIC } from './format.js';
+import type { JournalHeader, JournalRecord } from './types.js';
 
 /** How long a record that need not be durable may wait for the next write. */
 const LAZY_MS = 50;

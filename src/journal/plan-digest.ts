@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { MergePlan } from '../config/plan.js';
 import { databaseId, parseRedisUrl, redactUrl } from '../config/url.js';
-import type { JournalHeader } from './format.js';
+import type { JournalHeader } from './types.js';
 
 /**
  * What decides the fold's result (SPEC §1): sources in order with their matches and prefixes, the

@@ -1,10 +1,10 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import { ConfigError } from '../common/errors.js';
 import { isSameDatabase, parseRedisUrl, redactUrl } from '../config/url.js';
-import { decodeFrame, type JournalHeader, type JournalRecord, MAGIC, READABLE_FORMATS } from './format.js';
-import type { JournaledKey } from './types.js';
+import { decodeFrame, MAGIC, READABLE_FORMATS } from './format.js';
+import type { JournaledKey, JournalHeader, JournalRecord } from './types.js';
 
-export type { JournalHeader } from './format.js';
+export type { JournalHeader } from './types.js';
 
 const CHUNK = 1024 * 1024;
 

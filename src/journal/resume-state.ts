@@ -1,10 +1,9 @@
 import { ConfigError } from '../common/errors.js';
 import type { MergePlan } from '../config/plan.js';
 import { redactUrl } from '../config/url.js';
-import type { JournalHeader } from './format.js';
 import { isPlanOf } from './plan-digest.js';
 import { journaledKey, journalTargetIs, readHeader, readRecords, type ScanEnd } from './reader.js';
-import type { JournaledKey } from './types.js';
+import type { JournaledKey, JournalHeader } from './types.js';
 
 /** What an interrupted run's journal says is done and what is not. */
 export interface ResumeState {

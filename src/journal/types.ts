@@ -62,3 +62,59 @@ export interface WriteDoor {
   /** The steps were applied (their replies came). */
   applied(steps: readonly StepKey[]): void;
 }
+
+/** The first record: which run, plan and target the journal belongs to. Never holds a password. */
+export interface JournalHeader {
+  kind: 'header';
+  format: number;
+  tool: 'kvmerge';
+  version: string;
+  /** The target URL, password redacted. */
+  target: string;
+  /** sha256 of what decides the fold's result (sources, prefixes, matches, strategies, merge options). */
+  planDigest: string;
+  runId: string;
+  startedAt: string;
+  /**
+   * The target holds several types under one name (Pika 3.x): each `before` record's prior is of its
+   * step's type alone, and is put back without touching the name's other types. Absent elsewhere.
+   */
+  typedPriors?: boolean;
+}
+
+/** One record of the journal file (format.ts frames it, compact.ts gives the hot ones a binary body). */
+export type JournalRecord =
+  | JournalHeader
+  /** Written and made durable before step (source, key, type) sends anything: the key's state then. */
+  | { kind: 'before'; source: number; key: Buffer; type: string; prior: PriorState }
+  /**
+   * One window of a big key's prior state (PriorState 'windows' names it by its offset). A hash's
+   * window on a server with field TTLs (Redis 7.4+) has each field's absolute expiry in ms, -1 for
+   * none, where any field of it has one.
+   */
+  | { kind: 'window'; key: Buffer; items: Buffer[]; fieldExpiries?: number[] }
+  /** A temporary key is about to be created (a big key built aside): resume and rollback delete it. */
+  | { kind: 'temp'; key: Buffer }
+  /** The steps' replies came and say they were applied. Not synced: a lost one only means a redo. */
+  | { kind: 'applied'; source: number; steps: [Buffer, string][] }
+  /** Every step of the source was settled. */
+  | { kind: 'sourceDone'; source: number }
+  /** Resume began: the interrupted run's unsettled steps were put back (informational). */
+  | { kind: 'resumed'; at: string }
+  /**
+   * A resume applied these keys again from their first prior, through every finished source (keys
+   * whose step failed, under --on-error skip): they are no longer failed, unless a step of it failed
+   * again (a step of a finished source left unsettled).
+   */
+  | { kind: 'retried'; keys: Buffer[] }
+  /**
+   * A rollback began (durable before its first write): the run can no longer be resumed, since the keys
+   * its journal marks applied may have been put back.
+   */
+  | { kind: 'rollback'; at: string }
+  /**
+   * The run completed: every source's every step applied (SPEC §6.3). Its last record, so that the
+   * state directory's lookup (state-dir.ts) reads it from the file's tail. Readers of format 2 that
+   * predate it skip it like any record they do not use.
+   */
+  | { kind: 'done'; at: string };

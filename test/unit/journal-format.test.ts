@@ -1,6 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, encodeFrame, type JournalRecord } from '../../src/journal/format.js';
+import { decodeFrame, encodeFrame } from '../../src/journal/format.js';
+import type { JournalRecord } from '../../src/journal/types.js';
 
 describe('journal frames', () => {
   const record: JournalRecord = {
