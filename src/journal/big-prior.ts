@@ -5,6 +5,7 @@ import { keySlot, tagForSlot } from '../servers/cluster/slot.js';
 import { isServerReply, replyText } from '../servers/errors/classify.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
+import { CODECS } from '../types/index.js';
 import {
   afterUnconfirmed,
   applyConfirmed,
@@ -14,10 +15,9 @@ import {
   UNCONFIRMED,
   UnconfirmedError,
 } from '../write/confirm.js';
-import { clearType } from '../write/native/clear-type.js';
-import { CODECS } from '../write/native/index.js';
 import { TEMP_LEASE_RENEW_MS, TEMP_PREFIX, TEMP_TTL_MS } from '../write/temp-keys.js';
 import { valueWindows } from '../write/windows.js';
+import { clearType } from './clear-type.js';
 import { lifetimeOf, targetTime } from './prior.js';
 import type { PriorWindow, WindowLoader } from './reader.js';
 import type { PriorState, WindowedType } from './types.js';

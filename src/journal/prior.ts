@@ -3,13 +3,14 @@ import type { Caps } from '../servers/caps.js';
 import { now, type TargetClock } from '../servers/clock.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
+import { clearCommands } from '../types/clear.js';
+import { CODECS } from '../types/index.js';
 import type { NativeType } from '../types/strategy.js';
 import { surelySmallBelow } from '../write/big-threshold.js';
 import { sendIdempotent } from '../write/confirm.js';
-import { clearCommands, clearType } from '../write/native/clear-type.js';
-import { CODECS } from '../write/native/index.js';
 import { relativeTtl } from '../write/ttl.js';
 import { journalWindows, restoreWindows, type WindowSink } from './big-prior.js';
+import { clearType } from './clear-type.js';
 import type { WindowLoader } from './reader.js';
 import type { JournaledKey, PriorState, WindowedType } from './types.js';
 
@@ -300,7 +301,7 @@ export function lifetimeOf(
 
 /**
  * Puts one type of a Pika 3.x name back (JournaledKey.type), leaving the name's other types as they
- * are: the type is emptied (clear-type.ts; for a zset, list or stream inside the MULTI that writes, so
+ * are: the type is emptied (types/clear.ts; for a zset, list or stream inside the MULTI that writes, so
  * that the whole is idempotent), then its prior image is written. The expiry is the name's (DEL and
  * PEXPIRE act on every type there), put back as it was before the run, also where the type was absent.
  */

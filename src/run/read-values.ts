@@ -1,7 +1,7 @@
 import { now } from '../servers/clock.js';
 import type { Command } from '../servers/resp.js';
+import { CODECS } from '../types/index.js';
 import type { NativeType } from '../types/strategy.js';
-import { CODECS } from '../write/native/index.js';
 import { type ReadHow, readValues, type SourceValue } from '../write/read.js';
 import { type Deadline, deadlineFrom } from '../write/ttl.js';
 import type { RunContext, SourceRun } from './context.js';

@@ -1,7 +1,7 @@
 import type { Unit } from '../probe/probe.js';
 import type { Command } from '../servers/resp.js';
+import { CODECS } from '../types/index.js';
 import { surelySmallBelow } from '../write/big-threshold.js';
-import { CODECS } from '../write/native/index.js';
 import { copyBig } from './big.js';
 import type { RunContext, SourceRun } from './context.js';
 import type { Step } from './decide.js';

@@ -3,9 +3,9 @@ import type { Caps } from '../servers/caps.js';
 import { now } from '../servers/clock.js';
 import type { Command } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
+import type { Dialect } from '../types/codec.js';
+import { CODECS } from '../types/index.js';
 import type { DataType, NativeType } from '../types/strategy.js';
-import type { Dialect } from './native/codec.js';
-import { CODECS } from './native/index.js';
 import { payloadType } from './rdb-type.js';
 import { type Deadline, deadlineFrom } from './ttl.js';
 

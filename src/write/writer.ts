@@ -4,6 +4,8 @@ import { classifyReply, replyIs, replyText } from '../servers/errors/classify.js
 import { RepliesLostError } from '../servers/pipe.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
+import { type Dialect, REDIS_DIALECT } from '../types/codec.js';
+import { CODECS } from '../types/index.js';
 import type { KeyAtWork, MergeOptions, NativeType } from '../types/strategy.js';
 import {
   confirming,
@@ -13,8 +15,6 @@ import {
   replicated,
   UNCONFIRMED,
 } from './confirm.js';
-import { type Dialect, REDIS_DIALECT } from './native/codec.js';
-import { CODECS } from './native/index.js';
 import type { SourceValue } from './read.js';
 import { type Deadline, expireCommand, mergeTtlCommand, relativeTtl, remaining } from './ttl.js';
 

@@ -1,8 +1,8 @@
-import type { StreamValue } from '../../write/native/stream.js';
-import { streamCodec } from '../../write/native/stream.js';
 import { showHeld, type WindowedVerify } from '../compare/held.js';
 import { itemMismatch, zip } from '../compare/sequence.js';
 import { items } from '../compare/show.js';
+import type { StreamValue } from './codec.js';
+import { streamCodec } from './codec.js';
 
 /** A stream as verify compares it: its entries (id, fields) in order. A stream never merges (SPEC §1.4). */
 

@@ -1,11 +1,11 @@
-import type { NativeType } from '../../types/strategy.js';
 import type { NativeCodec } from './codec.js';
-import { hashCodec } from './hash.js';
-import { listCodec } from './list.js';
-import { setCodec } from './set.js';
-import { streamCodec } from './stream.js';
-import { stringCodec } from './string.js';
-import { zsetCodec } from './zset.js';
+import { hashCodec } from './hash/codec.js';
+import { listCodec } from './list/codec.js';
+import { setCodec } from './set/codec.js';
+import type { NativeType } from './strategy.js';
+import { streamCodec } from './stream/codec.js';
+import { stringCodec } from './string/codec.js';
+import { zsetCodec } from './zset/codec.js';
 
 export const CODECS: Record<NativeType, NativeCodec<unknown>> = {
   string: stringCodec as NativeCodec<unknown>,

@@ -1,5 +1,5 @@
 import type { Command } from '../../servers/resp.js';
-import { type NativeCodec, REDIS_DIALECT } from './codec.js';
+import { type NativeCodec, REDIS_DIALECT } from '../codec.js';
 
 export interface StreamValue {
   /** Entries in id order: id, then field, value, field, value, … */
