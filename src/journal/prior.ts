@@ -1,4 +1,3 @@
-import { typeAsks, typeFromReply, typesFrom } from '../probe/probe.js';
 import type { Caps } from '../servers/caps.js';
 import { now, type TargetClock } from '../servers/clock.js';
 import type { Command, Reply } from '../servers/resp.js';
@@ -6,6 +5,7 @@ import type { Transport } from '../servers/transport.js';
 import { clearCommands } from '../types/clear.js';
 import { CODECS } from '../types/index.js';
 import type { NativeType } from '../types/strategy.js';
+import { typeAsks, typeFromReply, typesFrom } from '../types/type-reply.js';
 import { surelySmallBelow } from '../write/big-threshold.js';
 import { sendIdempotent } from '../write/confirm.js';
 import { relativeTtl } from '../write/ttl.js';

@@ -1,5 +1,4 @@
 import type { WriteDoor } from '../journal/types.js';
-import { typeFromReply } from '../probe/probe.js';
 import { SeenKeys } from '../scan/seen-keys.js';
 import type { Caps } from '../servers/caps.js';
 import { now, type TargetClock } from '../servers/clock.js';
@@ -10,6 +9,7 @@ import type { Transport } from '../servers/transport.js';
 import { CODECS } from '../types/index.js';
 import type { MergeOptions, NativeType } from '../types/strategy.js';
 import { type StreamValue, streamCodec } from '../types/stream/codec.js';
+import { typeFromReply } from '../types/type-reply.js';
 import {
   afterUnconfirmed,
   applyConfirmed,

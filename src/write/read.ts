@@ -1,4 +1,3 @@
-import { typeFromReply } from '../probe/probe.js';
 import type { Caps } from '../servers/caps.js';
 import { now } from '../servers/clock.js';
 import type { Command } from '../servers/resp.js';
@@ -6,6 +5,7 @@ import type { Transport } from '../servers/transport.js';
 import type { Dialect } from '../types/codec.js';
 import { CODECS } from '../types/index.js';
 import type { DataType, NativeType } from '../types/strategy.js';
+import { typeFromReply } from '../types/type-reply.js';
 import { payloadType } from './rdb-type.js';
 import { type Deadline, deadlineFrom } from './ttl.js';
 
