@@ -18,7 +18,7 @@ import {
 import { TEMP_LEASE_RENEW_MS, TEMP_PREFIX, TEMP_TTL_MS } from '../write/temp-keys.js';
 import { valueWindows } from '../write/windows.js';
 import { clearType } from './clear-type.js';
-import { lifetimeOf, targetTime } from './prior.js';
+import { lifetimeOf, targetTime } from './expiry.js';
 import type { PriorWindow, WindowLoader } from './reader.js';
 import type { PriorState, WindowedType } from './types.js';
 

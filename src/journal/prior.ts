@@ -11,13 +11,9 @@ import { sendIdempotent } from '../write/confirm.js';
 import { relativeTtl } from '../write/ttl.js';
 import { journalWindows, restoreWindows, type WindowSink } from './big-prior.js';
 import { clearType } from './clear-type.js';
+import { lifetimeOf, targetTime } from './expiry.js';
 import type { WindowLoader } from './reader.js';
 import type { JournaledKey, PriorState, WindowedType } from './types.js';
-
-/** The target's clock, in Unix ms, at our `at` (performance.now() ms). */
-export function targetTime(clock: TargetClock, at = now()): number {
-  return clock.offset === null ? Date.now() - (now() - at) : Math.floor(at + clock.offset);
-}
 
 /** The target can give and take DUMP payloads: priors are journaled as payloads, else as native images. */
 export function dumpsPriors(caps: Caps): boolean {
@@ -284,19 +280,6 @@ export function restoreCommands(
   ];
   if (prior.expireAt !== null) commands.push(lifetimeOf(key, prior.expireAt, caps, clock, targetNow));
   return { commands, transaction: true };
-}
-
-/** The command that gives `key` back its absolute expiry (relative where the target cannot take one). */
-export function lifetimeOf(
-  key: Buffer,
-  expireAt: number,
-  caps: Caps,
-  clock: TargetClock,
-  targetNow: number,
-): Command {
-  return clock.offset !== null && caps.absoluteExpiry
-    ? ['PEXPIREAT', key, expireAt]
-    : ['PEXPIRE', key, relativeTtl(expireAt - targetNow, clock)];
 }
 
 /**
