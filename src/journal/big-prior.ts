@@ -6,6 +6,7 @@ import { isServerReply, replyText } from '../servers/errors/classify.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
 import { CODECS } from '../types/index.js';
+import { windowedOf } from '../types/verify.js';
 import {
   afterUnconfirmed,
   applyConfirmed,
@@ -50,7 +51,8 @@ export async function journalWindows(
   };
   for await (const items of valueWindows(ask, key, type, { windowBytes })) {
     // A hash's fields may each have an expiry (Redis 7.4+): HPEXPIRETIME of the window's fields.
-    const fieldExpiries = type === 'hash' && fieldTtls ? await expiriesOf(ask, key, items) : undefined;
+    const fieldExpiries =
+      fieldTtls && windowedOf(type).fieldTtls ? await expiriesOf(ask, key, items) : undefined;
     at.push(await sink(key, fieldExpiries ? { items, fieldExpiries } : { items }));
   }
   return at.length === 0 ? { kind: 'absent' } : { kind: 'windows', type, expireAt, at };

@@ -3,9 +3,9 @@ import { now, type TargetClock } from '../servers/clock.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
 import { clearCommands } from '../types/clear.js';
-import { CODECS } from '../types/index.js';
+import { CODECS, TYPES } from '../types/index.js';
 import type { NativeType } from '../types/strategy.js';
-import { typeAsks, typeFromReply, typesFrom } from '../types/type-reply.js';
+import { typeAsks, typeBesideExists, typeFromReply, typesFrom } from '../types/type-reply.js';
 import { surelySmallBelow } from '../write/big-threshold.js';
 import { sendIdempotent } from '../write/confirm.js';
 import { relativeTtl } from '../write/ttl.js';
@@ -78,9 +78,7 @@ export async function readPriors(
   const held = keys.map((_key, i) => (typed ? typesFrom(caps, first, per * i) : []));
   const types = keys.map((_key, i): ReturnType<typeof typeFromReply> => {
     if (typed) return held[i]!.find((t) => t === stepTypes[i]) ?? null;
-    const type = typeFromReply(first[per * i]);
-    const exists = first[per * i + 1];
-    return type === null || (exists === 0 && type !== 'stream') ? null : type;
+    return typeBesideExists(first[per * i], first[per * i + 1]);
   });
   // With `big`, the element counts (no MEMORY USAGE here) tell which keys to read in windows.
   const bigAt = big ? await bigByCount(target, keys, types, big) : new Set<number>();
@@ -95,7 +93,7 @@ export async function readPriors(
     if (type === 'other') throw new Error('cannot back up a key of a module type on a target without DUMP');
     const commands = CODECS[type].read(key, caps);
     // Pika's PTTL on a stream means nothing (servers/caps.ts, streamTtl): a stream there has no lifetime.
-    const expireAt = type === 'stream' && !caps.streamTtl ? null : expiry(ttlOf(i));
+    const expireAt = TYPES[type].keepsTtl(caps) ? expiry(ttlOf(i)) : null;
     plan[i] = { type, at: reads.length, count: commands.length, expireAt };
     reads.push(...commands);
     return { kind: 'absent' };
@@ -134,8 +132,7 @@ async function bigByCount(
   return new Set(
     asked.filter((i, n) => {
       const count = counts[n];
-      const limit = types[i] === 'string' ? big.bigKeyBytes : big.bigKeyElements;
-      return typeof count === 'number' && count > limit;
+      return typeof count === 'number' && TYPES[types[i] as WindowedType].isBig(count, big);
     }),
   );
 }
@@ -230,8 +227,7 @@ async function readSizedPriors(
     const count = unsure ? replies[r++] : undefined;
     const payload = isBig ? undefined : replies[r++];
     const pttl = replies[r++];
-    const limit = type === 'string' ? big.bigKeyBytes : big.bigKeyElements;
-    if (isBig || (typeof count === 'number' && count > limit)) {
+    if (isBig || (typeof count === 'number' && TYPES[type as WindowedType].isBig(count, big))) {
       out.push(
         await journalWindows(
           target,

@@ -77,6 +77,15 @@ export function typeAsks(caps: TypeCaps, key: Buffer): Command[] {
     : [['TYPE', key]];
 }
 
+/**
+ * The type a TYPE reply names, given the EXISTS reply asked beside it (Pika 4.0's TYPE may name the
+ * type of a deleted key, servers/caps.ts staleType): EXISTS 0 rules out any type but a stream.
+ */
+export function typeBesideExists(type: Reply | undefined, exists: Reply | undefined): DataType | null {
+  const named = typeFromReply(type);
+  return named === null || (exists === 0 && named !== 'stream') ? null : named;
+}
+
 export const typeAskCount = (caps: TypeCaps): number => (caps.multiTypeNames ? 2 : caps.staleType ? 3 : 1);
 
 export function typesFrom(caps: TypeCaps, replies: Reply[], at: number): DataType[] {
