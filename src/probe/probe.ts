@@ -8,16 +8,25 @@ import type { DataType } from '../types/strategy.js';
 import { typeAskCount, typeAsks, typeFromReply, typesFrom, value } from '../types/type-reply.js';
 
 /**
- * The unit of work (DESIGN.md seam 2): a key of a source, and, where one name holds several types
- * (Pika 3.x), which of them. `type` is unset for a key as SCAN found it; the probe then expands it
- * into one unit per type the name holds.
+ * A name as SCAN found it, before the probe learns which types it holds: not yet a key at work
+ * (KeyAtWork, types/strategy.ts), which the probe expands it into, one per type the name holds.
  */
-export interface Unit {
+export interface ScannedName {
   key: Buffer;
-  type?: DataType;
   /** Only a question (does the name also hold this type?): where it does not, nothing is counted. */
   ifHeld?: boolean;
 }
+
+/**
+ * One type of a source name (Pika 3.x, where a name holds several): probed for that type only, gone
+ * if the name no longer holds it.
+ */
+export interface NamedType extends ScannedName {
+  type: DataType;
+}
+
+/** What the probe is given: a name as scanned, or one type of it. */
+export type ProbeUnit = ScannedName | NamedType;
 
 /** An endpoint as the probe asks it: its pipe, and whether one name can hold several types there. */
 export interface ProbeSide {
@@ -53,7 +62,7 @@ export interface KeyProbe {
   earlierHolders: number;
   /** The source's estimate of the key's memory (MEMORY USAGE), when asked and answered. */
   memory?: number;
-  /** From a unit that only asked (Unit.ifHeld). */
+  /** From a unit that only asked (ScannedName.ifHeld). */
   ifHeld?: boolean;
   /**
    * The target was not asked: assumed not to hold the key (`assumeAbsent`). Only a RESTORE without
@@ -87,7 +96,7 @@ export async function probeBatch(
   prefix: Buffer,
   target: ProbeSide,
   earlierSources: readonly HolderView[],
-  units: readonly Unit[],
+  units: readonly ProbeUnit[],
   opts: {
     withMemory: boolean;
     dryRun: boolean;
@@ -138,7 +147,7 @@ export async function probeBatch(
   units.forEach((unit, i) => {
     const { types: held, memory, prefetched } = sourceAnswers[i]!;
     // A unit that names its type is about that type only: gone if the name no longer holds it.
-    const types: (DataType | null)[] = unit.type ? [held.includes(unit.type) ? unit.type : null] : held;
+    const types: (DataType | null)[] = 'type' in unit ? [held.includes(unit.type) ? unit.type : null] : held;
     if (types.length === 0) types.push(null);
     const earlier: DataType[] = [];
     let earlierHolders = 0;

@@ -1,4 +1,4 @@
-import type { Unit } from '../probe/probe.js';
+import type { ProbeUnit } from '../probe/probe.js';
 import type { Command } from '../servers/resp.js';
 import { CODECS, TYPES } from '../types/index.js';
 import type { NativeType } from '../types/strategy.js';
@@ -21,8 +21,8 @@ export async function writeSteps(
   src: SourceRun,
   steps: Step[],
   halted: () => boolean,
-): Promise<Unit[]> {
-  const again: Unit[] = [];
+): Promise<ProbeUnit[]> {
+  const again: ProbeUnit[] = [];
   const sized = await sizeUp(ctx, src, steps);
   const big: Step[] = [];
   // Values whose payload is over the target's proto-max-bulk-len, found while writing the groups.
