@@ -5,6 +5,8 @@ import { keySlot, tagForSlot } from '../servers/cluster/slot.js';
 import { isServerReply, replyText } from '../servers/errors/classify.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
+import { CODECS } from '../types/index.js';
+import { windowedOf } from '../types/verify.js';
 import {
   afterUnconfirmed,
   applyConfirmed,
@@ -14,11 +16,10 @@ import {
   UNCONFIRMED,
   UnconfirmedError,
 } from '../write/confirm.js';
-import { clearType } from '../write/native/clear-type.js';
-import { CODECS } from '../write/native/index.js';
 import { TEMP_LEASE_RENEW_MS, TEMP_PREFIX, TEMP_TTL_MS } from '../write/temp-keys.js';
 import { valueWindows } from '../write/windows.js';
-import { lifetimeOf, targetTime } from './prior.js';
+import { clearType } from './clear-type.js';
+import { lifetimeOf, targetTime } from './expiry.js';
 import type { PriorWindow, WindowLoader } from './reader.js';
 import type { PriorState, WindowedType } from './types.js';
 
@@ -50,7 +51,8 @@ export async function journalWindows(
   };
   for await (const items of valueWindows(ask, key, type, { windowBytes })) {
     // A hash's fields may each have an expiry (Redis 7.4+): HPEXPIRETIME of the window's fields.
-    const fieldExpiries = type === 'hash' && fieldTtls ? await expiriesOf(ask, key, items) : undefined;
+    const fieldExpiries =
+      fieldTtls && windowedOf(type).fieldTtls ? await expiriesOf(ask, key, items) : undefined;
     at.push(await sink(key, fieldExpiries ? { items, fieldExpiries } : { items }));
   }
   return at.length === 0 ? { kind: 'absent' } : { kind: 'windows', type, expireAt, at };

@@ -1,22 +1,19 @@
-import { typeAsks, typeFromReply, typesFrom } from '../probe/probe.js';
 import type { Caps } from '../servers/caps.js';
 import { now, type TargetClock } from '../servers/clock.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
+import { clearCommands } from '../types/clear.js';
+import { CODECS, TYPES } from '../types/index.js';
 import type { NativeType } from '../types/strategy.js';
+import { typeAsks, typeBesideExists, typeFromReply, typesFrom } from '../types/type-reply.js';
 import { surelySmallBelow } from '../write/big-threshold.js';
 import { sendIdempotent } from '../write/confirm.js';
-import { clearCommands, clearType } from '../write/native/clear-type.js';
-import { CODECS } from '../write/native/index.js';
 import { relativeTtl } from '../write/ttl.js';
 import { journalWindows, restoreWindows, type WindowSink } from './big-prior.js';
+import { clearType } from './clear-type.js';
+import { lifetimeOf, targetTime } from './expiry.js';
 import type { WindowLoader } from './reader.js';
 import type { JournaledKey, PriorState, WindowedType } from './types.js';
-
-/** The target's clock, in Unix ms, at our `at` (performance.now() ms). */
-export function targetTime(clock: TargetClock, at = now()): number {
-  return clock.offset === null ? Date.now() - (now() - at) : Math.floor(at + clock.offset);
-}
 
 /** The target can give and take DUMP payloads: priors are journaled as payloads, else as native images. */
 export function dumpsPriors(caps: Caps): boolean {
@@ -81,9 +78,7 @@ export async function readPriors(
   const held = keys.map((_key, i) => (typed ? typesFrom(caps, first, per * i) : []));
   const types = keys.map((_key, i): ReturnType<typeof typeFromReply> => {
     if (typed) return held[i]!.find((t) => t === stepTypes[i]) ?? null;
-    const type = typeFromReply(first[per * i]);
-    const exists = first[per * i + 1];
-    return type === null || (exists === 0 && type !== 'stream') ? null : type;
+    return typeBesideExists(first[per * i], first[per * i + 1]);
   });
   // With `big`, the element counts (no MEMORY USAGE here) tell which keys to read in windows.
   const bigAt = big ? await bigByCount(target, keys, types, big) : new Set<number>();
@@ -98,7 +93,7 @@ export async function readPriors(
     if (type === 'other') throw new Error('cannot back up a key of a module type on a target without DUMP');
     const commands = CODECS[type].read(key, caps);
     // Pika's PTTL on a stream means nothing (servers/caps.ts, streamTtl): a stream there has no lifetime.
-    const expireAt = type === 'stream' && !caps.streamTtl ? null : expiry(ttlOf(i));
+    const expireAt = TYPES[type].keepsTtl(caps) ? expiry(ttlOf(i)) : null;
     plan[i] = { type, at: reads.length, count: commands.length, expireAt };
     reads.push(...commands);
     return { kind: 'absent' };
@@ -137,8 +132,7 @@ async function bigByCount(
   return new Set(
     asked.filter((i, n) => {
       const count = counts[n];
-      const limit = types[i] === 'string' ? big.bigKeyBytes : big.bigKeyElements;
-      return typeof count === 'number' && count > limit;
+      return typeof count === 'number' && TYPES[types[i] as WindowedType].isBig(count, big);
     }),
   );
 }
@@ -233,8 +227,7 @@ async function readSizedPriors(
     const count = unsure ? replies[r++] : undefined;
     const payload = isBig ? undefined : replies[r++];
     const pttl = replies[r++];
-    const limit = type === 'string' ? big.bigKeyBytes : big.bigKeyElements;
-    if (isBig || (typeof count === 'number' && count > limit)) {
+    if (isBig || (typeof count === 'number' && TYPES[type as WindowedType].isBig(count, big))) {
       out.push(
         await journalWindows(
           target,
@@ -285,22 +278,9 @@ export function restoreCommands(
   return { commands, transaction: true };
 }
 
-/** The command that gives `key` back its absolute expiry (relative where the target cannot take one). */
-export function lifetimeOf(
-  key: Buffer,
-  expireAt: number,
-  caps: Caps,
-  clock: TargetClock,
-  targetNow: number,
-): Command {
-  return clock.offset !== null && caps.absoluteExpiry
-    ? ['PEXPIREAT', key, expireAt]
-    : ['PEXPIRE', key, relativeTtl(expireAt - targetNow, clock)];
-}
-
 /**
  * Puts one type of a Pika 3.x name back (JournaledKey.type), leaving the name's other types as they
- * are: the type is emptied (clear-type.ts; for a zset, list or stream inside the MULTI that writes, so
+ * are: the type is emptied (types/clear.ts; for a zset, list or stream inside the MULTI that writes, so
  * that the whole is idempotent), then its prior image is written. The expiry is the name's (DEL and
  * PEXPIRE act on every type there), put back as it was before the run, also where the type was absent.
  */

@@ -1,3 +1,5 @@
+import type { DataType } from '../types/strategy.js';
+
 /**
  * What the backup journal (SPEC §6.2) says of one target key: its state before the run changed it.
  * Shared by the journal's writer and reader, rollback, resume and verify.
@@ -39,10 +41,13 @@ export interface JournaledKey {
   type?: string;
 }
 
-/** One step of the fold as the journal names it: the target key and the type the step writes. */
+/**
+ * One step of the fold as the journal names it: a key at work (KeyAtWork, types/strategy.ts) without
+ * its source, which the door it goes through is bound to; `key` is the target key (KeyAtWork.name).
+ */
 export interface StepKey {
   key: Buffer;
-  type: string;
+  type: DataType;
   /**
    * The probe found no key there and the step is a create that cannot overwrite one (RESTORE without
    * REPLACE answers BUSYKEY instead): its prior state is "absent" without asking the target.

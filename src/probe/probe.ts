@@ -4,19 +4,29 @@ import type { Caps } from '../servers/caps.js';
 import { now } from '../servers/clock.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
-import { DATA_TYPES, type DataType } from '../types/strategy.js';
+import type { DataType } from '../types/strategy.js';
+import { typeAskCount, typeAsks, typeFromReply, typesFrom, value } from '../types/type-reply.js';
 
 /**
- * The unit of work (DESIGN.md seam 2): a key of a source, and, where one name holds several types
- * (Pika 3.x), which of them. `type` is unset for a key as SCAN found it; the probe then expands it
- * into one unit per type the name holds.
+ * A name as SCAN found it, before the probe learns which types it holds: not yet a key at work
+ * (KeyAtWork, types/strategy.ts), which the probe expands it into, one per type the name holds.
  */
-export interface Unit {
+export interface ScannedName {
   key: Buffer;
-  type?: DataType;
   /** Only a question (does the name also hold this type?): where it does not, nothing is counted. */
   ifHeld?: boolean;
 }
+
+/**
+ * One type of a source name (Pika 3.x, where a name holds several): probed for that type only, gone
+ * if the name no longer holds it.
+ */
+export interface NamedType extends ScannedName {
+  type: DataType;
+}
+
+/** What the probe is given: a name as scanned, or one type of it. */
+export type ProbeUnit = ScannedName | NamedType;
 
 /** An endpoint as the probe asks it: its pipe, and whether one name can hold several types there. */
 export interface ProbeSide {
@@ -52,7 +62,7 @@ export interface KeyProbe {
   earlierHolders: number;
   /** The source's estimate of the key's memory (MEMORY USAGE), when asked and answered. */
   memory?: number;
-  /** From a unit that only asked (Unit.ifHeld). */
+  /** From a unit that only asked (ScannedName.ifHeld). */
   ifHeld?: boolean;
   /**
    * The target was not asked: assumed not to hold the key (`assumeAbsent`). Only a RESTORE without
@@ -73,102 +83,6 @@ interface SourceAnswer {
   prefetched?: KeyProbe['prefetched'];
 }
 
-const KNOWN = new Set<string>(DATA_TYPES);
-
-/**
- * The order in which the types of one name are folded where a name holds several (Pika 3.x): the
- * order Pika's own TYPE ranks them in (string > hash > list > zset > set), then stream.
- */
-export const TYPE_ORDER: readonly DataType[] = ['string', 'hash', 'list', 'zset', 'set', 'stream'];
-
-export function typeFromReply(reply: unknown): DataType | null {
-  if (Buffer.isBuffer(reply)) {
-    const known = knownType(reply);
-    if (known !== undefined) return known;
-  }
-  const name = String(reply);
-  if (name === 'none') return null;
-  // Pika 4's TYPE names a stream `streams`.
-  if (name === 'streams') return 'stream';
-  return KNOWN.has(name) ? (name as DataType) : 'other';
-}
-
-/**
- * TYPE's common replies told from their bytes, undefined for any other: a string made of every reply
- * costs more than the rest of the probe on small keys (one TYPE per key of the run). A module type's
- * name has 9 characters, so lengths 3 to 6 are the built-in names, checked by first and last byte.
- */
-function knownType(reply: Buffer): DataType | null | undefined {
-  const first = reply[0];
-  const last = reply[reply.length - 1];
-  switch (reply.length) {
-    case 3:
-      return first === 0x73 && last === 0x74 ? 'set' : undefined; // set
-    case 4:
-      if (last === 0x65 && first === 0x6e) return null; // none
-      if (last === 0x68 && first === 0x68) return 'hash';
-      if (last === 0x74 && first === 0x6c) return 'list';
-      if (last === 0x74 && first === 0x7a) return 'zset';
-      return undefined;
-    case 6:
-      if (first !== 0x73) return undefined;
-      if (last === 0x67) return 'string';
-      if (last === 0x6d) return 'stream';
-      return undefined;
-    default:
-      return undefined;
-  }
-}
-
-type TypeCaps = Pick<Caps, 'multiTypeNames' | 'staleType'>;
-
-/**
- * The commands that tell which types a name holds: TYPE (and EXISTS and XLEN where TYPE can name a
- * deleted key's type), or where a name holds several, PTYPE (which lists them) and XLEN (Pika 3.x streams
- * show in neither TYPE nor PTYPE).
- */
-export function typeAsks(caps: TypeCaps, key: Buffer): Command[] {
-  if (caps.multiTypeNames) {
-    return [
-      ['PTYPE', key],
-      ['XLEN', key],
-    ];
-  }
-  return caps.staleType
-    ? [
-        ['TYPE', key],
-        ['EXISTS', key],
-        ['XLEN', key],
-      ]
-    : [['TYPE', key]];
-}
-
-export const typeAskCount = (caps: TypeCaps): number => (caps.multiTypeNames ? 2 : caps.staleType ? 3 : 1);
-
-export function typesFrom(caps: TypeCaps, replies: Reply[], at: number): DataType[] {
-  if (!caps.multiTypeNames) {
-    const type = typeFromReply(value(replies[at]));
-    if (caps.staleType) {
-      // A deleted key lingers in TYPE (and a deleted stream in EXISTS too) on Pika 4.0: only a key
-      // that EXISTS, and for a stream one with entries, is there.
-      if (value(replies[at + 1]) === 0) return [];
-      if (type === 'stream' && replies[at + 2] === 0) return [];
-    }
-    return type === null ? [] : [type];
-  }
-  const listed = value(replies[at]);
-  const held = new Set<DataType>();
-  for (const name of Array.isArray(listed) ? listed : []) {
-    const type = typeFromReply(name);
-    if (type) held.add(type);
-  }
-  // A deleted stream keeps answering XLEN 0 on Pika 3.5, and an emptied one leaves SCAN: only
-  // entries make a stream there.
-  const entries = replies[at + 1];
-  if (typeof entries === 'number' && entries > 0) held.add('stream');
-  return TYPE_ORDER.filter((t) => held.has(t));
-}
-
 /**
  * One pipelined round trip to each server for a whole batch, all in parallel: the source's types
  * (and MEMORY USAGE where the server has it and `withMemory`, to find big keys before reading
@@ -182,7 +96,7 @@ export async function probeBatch(
   prefix: Buffer,
   target: ProbeSide,
   earlierSources: readonly HolderView[],
-  units: readonly Unit[],
+  units: readonly ProbeUnit[],
   opts: {
     withMemory: boolean;
     dryRun: boolean;
@@ -233,7 +147,7 @@ export async function probeBatch(
   units.forEach((unit, i) => {
     const { types: held, memory, prefetched } = sourceAnswers[i]!;
     // A unit that names its type is about that type only: gone if the name no longer holds it.
-    const types: (DataType | null)[] = unit.type ? [held.includes(unit.type) ? unit.type : null] : held;
+    const types: (DataType | null)[] = 'type' in unit ? [held.includes(unit.type) ? unit.type : null] : held;
     if (types.length === 0) types.push(null);
     const earlier: DataType[] = [];
     let earlierHolders = 0;
@@ -373,11 +287,4 @@ async function askHolder(
 
 function startsWith(buf: Buffer, prefix: Buffer): boolean {
   return buf.length >= prefix.length && buf.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
-}
-
-/** A pipeline reply's value; an error reply for a probe is a fault of the server or the user's rights. */
-function value(reply: Reply | undefined): Reply {
-  if (reply === undefined) throw new Error('pipeline returned fewer replies than commands');
-  if (reply instanceof Error) throw reply;
-  return reply;
 }

@@ -1,5 +1,5 @@
 import { RunError } from '../common/errors.js';
-import { probeBatch, type Unit } from '../probe/probe.js';
+import { type ProbeUnit, probeBatch } from '../probe/probe.js';
 import { describeKey } from '../report/key-name.js';
 import { failedFrom, type RunContext, type SourceRun } from './context.js';
 import { decideProbes } from './decide.js';
@@ -28,7 +28,7 @@ export interface BatchOrder {
 export async function processBatch(
   ctx: RunContext,
   src: SourceRun,
-  units: Unit[],
+  units: ProbeUnit[],
   attempt = 1,
   order?: BatchOrder,
 ): Promise<void> {

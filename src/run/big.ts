@@ -1,4 +1,4 @@
-import type { Unit } from '../probe/probe.js';
+import type { ProbeUnit } from '../probe/probe.js';
 import { isServerReply, replyText } from '../servers/errors/classify.js';
 import type { NativeType } from '../types/strategy.js';
 import { copyBigKey } from '../write/bigkey.js';
@@ -17,7 +17,12 @@ export const WINDOW_BYTES = 4 * 1024 * 1024;
  * cannot be told (behind Sentinel) fails this key as it fails a small one, and --on-error decides
  * whether the run goes on; anything else (a lost server) is thrown and stops the run.
  */
-export async function copyBig(ctx: RunContext, src: SourceRun, step: Step, again: Unit[]): Promise<void> {
+export async function copyBig(
+  ctx: RunContext,
+  src: SourceRun,
+  step: Step,
+  again: ProbeUnit[],
+): Promise<void> {
   const taken = await ctx.budget.acquire(WINDOW_BYTES * 2);
   // A window read on a connection that was re-established may come from a restarted server, where
   // the HSCAN/SSCAN/ZSCAN cursor means nothing and windows would be skipped: the copy is abandoned

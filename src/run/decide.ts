@@ -1,4 +1,4 @@
-import type { KeyProbe, Unit } from '../probe/probe.js';
+import type { KeyProbe, ProbeUnit } from '../probe/probe.js';
 import { describeKey } from '../report/key-name.js';
 import type { KeyOutcome } from '../report/types.js';
 import type { Caps } from '../servers/caps.js';
@@ -68,7 +68,7 @@ export interface Decided {
   /** Steps to write, in probe order. */
   toWrite: Step[];
   /** Further types of a name already in this round (Pika 3.x): written in a later round. */
-  later: Unit[];
+  later: ProbeUnit[];
 }
 
 export interface DecideContext {

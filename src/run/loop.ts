@@ -1,7 +1,7 @@
 import { RunError } from '../common/errors.js';
 import { redactUrl } from '../config/url.js';
 import type { Backup } from '../journal/backup.js';
-import type { Unit } from '../probe/probe.js';
+import type { ProbeUnit } from '../probe/probe.js';
 import type { ProgressSink } from '../report/types.js';
 import { scanBatches } from '../scan/scanner.js';
 import { SeenKeys } from '../scan/seen-keys.js';
@@ -53,7 +53,7 @@ async function retryFailed(
   const { batchSize } = ctx.plan.write;
   for (let index = 0; index < ctx.plan.sources.length && backup.sourceFinished(index); index++) {
     const src = sourceRun(index);
-    const units = keys.flatMap((targetKey): Unit[] => {
+    const units = keys.flatMap((targetKey): ProbeUnit[] => {
       const key = sourceKeyOf(src.plan, targetKey);
       // Only a question: a key this source does not hold is not counted.
       return key === undefined ? [] : [{ key, ifHeld: true }];
@@ -113,7 +113,12 @@ async function mergeSource(ctx: RunContext, src: SourceRun, progress?: ProgressS
     const backup = ctx.backup;
     const units = backup
       ? batch.units.filter(
-          (u) => !backup.wasApplied(src.index, Buffer.concat([src.plan.prefix, u.key]), u.type),
+          (u) =>
+            !backup.wasApplied(
+              src.index,
+              Buffer.concat([src.plan.prefix, u.key]),
+              'type' in u ? u.type : undefined,
+            ),
         )
       : batch.units;
     const earlier = previous;

@@ -1,7 +1,7 @@
 import { now } from '../servers/clock.js';
 import type { Command } from '../servers/resp.js';
+import { CODECS, TYPES } from '../types/index.js';
 import type { NativeType } from '../types/strategy.js';
-import { CODECS } from '../write/native/index.js';
 import { type ReadHow, readValues, type SourceValue } from '../write/read.js';
 import { type Deadline, deadlineFrom } from '../write/ttl.js';
 import type { RunContext, SourceRun } from './context.js';
@@ -42,15 +42,16 @@ export async function readForWrite(
     const wantsCurrent = merging
       ? (codec.needsCurrent?.(ctx.plan.merge, caps) ?? false)
       : step.decision.action === 'override' && sharesName(ctx, step);
+    const lengthBefore = TYPES[step.type].lostMerge?.lengthBefore;
     if (wantsCurrent) {
       const reads = codec.read(step.name, caps);
       entry.currentAt = targetAsks.length;
       entry.reads = reads.length;
       targetAsks.push(...reads);
-    } else if (merging && step.type === 'list') {
+    } else if (merging && lengthBefore) {
       // A list merge also learns the list's length, so that a drop cannot make it append twice (writer.ts).
       entry.lengthAt = targetAsks.length;
-      targetAsks.push(['LLEN', step.name]);
+      targetAsks.push(lengthBefore.command(step.name));
     }
   });
   const sentAt = now();
@@ -75,6 +76,7 @@ export async function readForWrite(
         ? undefined
         : (CODECS[type].decode(targetReplies.slice(currentAt, currentAt + reads), caps) ?? undefined);
     const length = lengthAt === undefined ? undefined : targetReplies[lengthAt];
+    const lengthBefore = TYPES[type].lostMerge?.lengthBefore;
     return {
       value,
       targetDeadline: deadline === 'gone' ? null : deadline,
@@ -82,8 +84,8 @@ export async function readForWrite(
       targetLength:
         lengthAt !== undefined
           ? Number(length)
-          : currentAt !== undefined && type === 'list'
-            ? ((current as Buffer[] | undefined)?.length ?? 0)
+          : currentAt !== undefined && lengthBefore
+            ? lengthBefore.of(current)
             : undefined,
     };
   });

@@ -1,9 +1,9 @@
-import type { Unit } from '../probe/probe.js';
+import type { ProbeUnit } from '../probe/probe.js';
 import type { RunContext, SourceRun } from './context.js';
 import type { Step } from './decide.js';
 
 /** The unit to decide again: on a source of one type per name, the key (its type may have changed). */
-export function retryUnit(src: SourceRun, step: Step): Unit {
+export function retryUnit(src: SourceRun, step: Step): ProbeUnit {
   return src.caps.multiTypeNames
     ? { key: step.probe.sourceKey, type: step.type }
     : { key: step.probe.sourceKey };

@@ -1,4 +1,4 @@
-import type { Unit } from '../probe/probe.js';
+import type { ProbeUnit } from '../probe/probe.js';
 import type { ReadHow } from '../write/read.js';
 import { type WriteItem, writeBatch } from '../write/writer.js';
 import { EXPIRED, failStep, fellBack, record } from './account.js';
@@ -19,7 +19,7 @@ export async function writeGroup(
   ctx: RunContext,
   src: SourceRun,
   steps: Step[],
-  again: Unit[],
+  again: ProbeUnit[],
   tooLarge: Step[],
   /** The run stopped at or before this batch: send nothing more. */
   halted: () => boolean,

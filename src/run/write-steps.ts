@@ -1,7 +1,8 @@
-import type { Unit } from '../probe/probe.js';
+import type { ProbeUnit } from '../probe/probe.js';
 import type { Command } from '../servers/resp.js';
+import { CODECS, TYPES } from '../types/index.js';
+import type { NativeType } from '../types/strategy.js';
 import { surelySmallBelow } from '../write/big-threshold.js';
-import { CODECS } from '../write/native/index.js';
 import { copyBig } from './big.js';
 import type { RunContext, SourceRun } from './context.js';
 import type { Step } from './decide.js';
@@ -20,8 +21,8 @@ export async function writeSteps(
   src: SourceRun,
   steps: Step[],
   halted: () => boolean,
-): Promise<Unit[]> {
-  const again: Unit[] = [];
+): Promise<ProbeUnit[]> {
+  const again: ProbeUnit[] = [];
   const sized = await sizeUp(ctx, src, steps);
   const big: Step[] = [];
   // Values whose payload is over the target's proto-max-bulk-len, found while writing the groups.
@@ -68,7 +69,7 @@ async function sizeUp(
   src: SourceRun,
   steps: Step[],
 ): Promise<{ isBig: boolean; bytes: number }[]> {
-  const { bigKeyElements, bigKeyBytes } = ctx.plan.write;
+  const { bigKeyBytes } = ctx.plan.write;
   const clearBelow = surelySmallBelow(ctx.plan.write);
   const out = steps.map((step) => ({ isBig: false, bytes: step.probe.memory ?? 1024 }));
   const counted: number[] = [];
@@ -89,8 +90,7 @@ async function sizeUp(
     const count = typeof reply === 'number' ? reply : 0;
     const step = steps[i]!;
     const entry = out[i]!;
-    if (step.type === 'string') entry.isBig = count > bigKeyBytes;
-    else entry.isBig = count > bigKeyElements;
+    entry.isBig = TYPES[step.type as NativeType].isBig(count, ctx.plan.write);
     if (step.probe.memory === undefined) entry.bytes = step.type === 'string' ? count : count * 64;
   });
   return out;

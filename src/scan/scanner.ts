@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
-import type { Unit } from '../probe/probe.js';
+import type { ProbeUnit } from '../probe/probe.js';
 import { type Caps, keyspaceSize as countKeys } from '../servers/caps.js';
 import type { ClusterView } from '../servers/server.js';
 import { BrokenCursorError, CursorGuard } from './cursor-guard.js';
@@ -22,7 +22,7 @@ export interface ScanOptions {
 type ScanCaps = Pick<Caps, 'scanx' | 'multiTypeNames' | 'keyspaceNeedsStats'>;
 
 export interface ScanBatch {
-  units: Unit[];
+  units: ProbeUnit[];
   /** Estimated fraction of the keyspace walked so far (0..1), from the SCAN cursor; 0 when unknown. */
   walked: number;
   /**
@@ -317,12 +317,12 @@ async function* keysInstead(
  * waits for every batch before it (a later type of the names already yielded).
  */
 class Batches {
-  private pending: Unit[] = [];
+  private pending: ProbeUnit[] = [];
   private after = false;
 
   constructor(private readonly size: number) {}
 
-  add(unit: Unit): void {
+  add(unit: ProbeUnit): void {
     this.pending.push(unit);
   }
 
@@ -340,7 +340,7 @@ class Batches {
     if (this.pending.length > 0) yield this.take(this.pending.splice(0), walked);
   }
 
-  private take(units: Unit[], walked: number): ScanBatch {
+  private take(units: ProbeUnit[], walked: number): ScanBatch {
     const batch: ScanBatch = this.after ? { units, walked, after: true } : { units, walked };
     this.after = false;
     return batch;

@@ -1,7 +1,7 @@
 import type { MergePlan } from '../config/plan.js';
 import type { WindowLoader } from '../journal/reader.js';
 import type { JournaledKey } from '../journal/types.js';
-import { TYPE_ORDER } from '../probe/probe.js';
+import { TYPE_ORDER } from '../types/type-reply.js';
 import { verifyOf } from '../types/verify.js';
 import { checkBig, isBig } from './big.js';
 import {

@@ -1,6 +1,6 @@
+import { CODECS } from '../types/index.js';
 import { DATA_TYPES, type DataType, type MergeOptions, type StrategyTable } from '../types/strategy.js';
 import { verifyOf } from '../types/verify.js';
-import { CODECS } from '../write/native/index.js';
 import { type Deadline, mergedDeadline } from '../write/ttl.js';
 
 /**

@@ -6,9 +6,9 @@ import { askTypes } from '../probe/probe.js';
 import { sourceKeyOf } from '../scan/source-key.js';
 import { classifyReply } from '../servers/errors/classify.js';
 import type { Command } from '../servers/resp.js';
+import { CODECS, TYPES } from '../types/index.js';
 import type { DataType, NativeType } from '../types/strategy.js';
 import { verifyOf } from '../types/verify.js';
-import { CODECS } from '../write/native/index.js';
 import { decodePayload, UnsupportedPayloadError } from '../write/rdb-payload.js';
 import type { Observed } from './expect.js';
 import { fieldTtlsOf, keepsFieldTtls } from './field-ttls.js';
@@ -101,7 +101,7 @@ export async function valuesOf(
       continue;
     }
     const n = typeof count === 'number' ? count : 0;
-    if (overLimits(type, n, typeof bytes === 'number' ? bytes : undefined, limits)) {
+    if (TYPES[type].isBig(n, limits, typeof bytes === 'number' ? bytes : undefined)) {
       out[i]!.push({ type, value: new RemoteValue(side, keys[i]!, type, n), ttl });
       continue;
     }
@@ -124,21 +124,6 @@ export async function valuesOf(
     if (value !== null) out[i]!.push({ type, value, ttl, ...(fieldTtls ? { fieldTtls } : {}) });
   }
   return out;
-}
-
-/**
- * Whether a value of `count` elements (a string: bytes) and `bytes` of MEMORY USAGE (if known) is big.
- * The same rule as the merge's (batch.ts sizeUp) and the journal's (journal/prior.ts bigByCount):
- * to be replaced by the one per-type rule in src/types/ (issue 16).
- */
-function overLimits(
-  type: NativeType,
-  count: number,
-  bytes: number | undefined,
-  limits: BigKeyLimits,
-): boolean {
-  if (type === 'string') return count > limits.bigKeyBytes;
-  return count > limits.bigKeyElements || (bytes !== undefined && bytes > limits.bigKeyBytes);
 }
 
 /** A journaled prior as a value, or the reason it cannot be one (the key is then checked without it). */

@@ -1,5 +1,4 @@
 import type { WriteDoor } from '../journal/types.js';
-import { typeFromReply } from '../probe/probe.js';
 import { SeenKeys } from '../scan/seen-keys.js';
 import type { Caps } from '../servers/caps.js';
 import { now, type TargetClock } from '../servers/clock.js';
@@ -7,7 +6,10 @@ import type { RespPipe } from '../servers/pipe.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Control } from '../servers/server.js';
 import type { Transport } from '../servers/transport.js';
+import { CODECS } from '../types/index.js';
 import type { MergeOptions, NativeType } from '../types/strategy.js';
+import { type StreamValue, streamCodec } from '../types/stream/codec.js';
+import { typeFromReply } from '../types/type-reply.js';
 import {
   afterUnconfirmed,
   applyConfirmed,
@@ -16,8 +18,6 @@ import {
   UNCONFIRMED,
   UnconfirmedError,
 } from './confirm.js';
-import { CODECS } from './native/index.js';
-import { type StreamValue, streamCodec } from './native/stream.js';
 import { TEMP_LEASE_RENEW_MS, TEMP_TTL_MS, type TempKeys } from './temp-keys.js';
 import {
   type Deadline,

@@ -4,8 +4,8 @@ import { listpack } from '../rdb/listpack.js';
 import { RdbReader } from '../rdb/reader.js';
 import { ziplist } from '../rdb/ziplist.js';
 import type { NativeType } from '../types/strategy.js';
-import type { StreamValue } from './native/stream.js';
-import { formatScore, parseScore } from './native/zset.js';
+import type { StreamValue } from '../types/stream/codec.js';
+import { formatScore, parseScore } from '../types/zset/codec.js';
 import { decodeStream } from './rdb-stream.js';
 
 export { UnsupportedPayloadError };

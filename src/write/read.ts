@@ -1,11 +1,11 @@
-import { typeFromReply } from '../probe/probe.js';
 import type { Caps } from '../servers/caps.js';
 import { now } from '../servers/clock.js';
 import type { Command } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
+import type { Dialect } from '../types/codec.js';
+import { CODECS, keepsTtl } from '../types/index.js';
 import type { DataType, NativeType } from '../types/strategy.js';
-import type { Dialect } from './native/codec.js';
-import { CODECS } from './native/index.js';
+import { typeFromReply } from '../types/type-reply.js';
 import { payloadType } from './rdb-type.js';
 import { type Deadline, deadlineFrom } from './ttl.js';
 
@@ -83,7 +83,7 @@ export async function readValues(source: ReadSide, requests: readonly ReadReques
     if (typeReply instanceof Error) throw typeReply;
     const nowType = typeFromReply(typeReply);
     // Where streams have no TTL (Pika), PTTL says nothing about one: it lives until deleted.
-    const deadline = type === 'stream' && !source.caps.streamTtl ? null : deadlineFrom(Number(pttl), sentAt);
+    const deadline = keepsTtl(type, source.caps) ? deadlineFrom(Number(pttl), sentAt) : null;
     if (nowType === null || deadline === 'gone') return { state: 'gone' };
     if (nowType !== type) return { state: 'changed' };
     // A value read that fails (an XINFO on a stream deleted meanwhile) shows as a missing value.

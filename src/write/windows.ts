@@ -1,7 +1,7 @@
 import { BrokenCursorError, CursorGuard } from '../scan/cursor-guard.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { NativeType } from '../types/strategy.js';
-import { scoreFirst } from './native/zset.js';
+import { scoreFirst } from '../types/zset/codec.js';
 
 /**
  * One command to the server that holds the value, and its reply. An error reply may be thrown or

@@ -4,6 +4,9 @@ import { classifyReply, replyIs, replyText } from '../servers/errors/classify.js
 import { RepliesLostError } from '../servers/pipe.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
+import { type Dialect, REDIS_DIALECT } from '../types/codec.js';
+import { CODECS, TYPES } from '../types/index.js';
+import type { BeforeMerge, LostMergeCheck } from '../types/lost-merge.js';
 import type { KeyAtWork, MergeOptions, NativeType } from '../types/strategy.js';
 import {
   confirming,
@@ -13,8 +16,6 @@ import {
   replicated,
   UNCONFIRMED,
 } from './confirm.js';
-import { type Dialect, REDIS_DIALECT } from './native/codec.js';
-import { CODECS } from './native/index.js';
 import type { SourceValue } from './read.js';
 import { type Deadline, expireCommand, mergeTtlCommand, relativeTtl, remaining } from './ttl.js';
 
@@ -109,19 +110,21 @@ export function planWrite(item: WriteItem, opts: WriteOptions, at = now()): Plan
   return { commands, transaction: commands.length > 1 };
 }
 
-interface Unit {
+/** One item's commands on their way: a single command or a MULTI/EXEC, applied whole or not at all. */
+interface InFlight {
   item: WriteItem;
   index: number;
   commands: Command[];
   /**
-   * A zset sum: the members' scores (ZSCORE replies) read just before the unit is sent, so that after a
-   * drop or a failover the scores tell whether the unit was applied.
+   * The replies of the type's readBefore() (a zset sum: its members' scores), read just before the
+   * commands are sent, so that after a drop or a failover they tell whether the merge was applied.
    */
-  scoresBefore?: Reply[];
+  before?: Reply[];
 }
 
-/** A zset sum's increments: ZINCRBY key increment member. */
-const increments = (u: Unit): Command[] => u.commands.filter((c) => c[0] === 'ZINCRBY');
+/** The check that tells a lost merge of this item applied or not; undefined where sending it again is harmless. */
+const lostMergeOf = (item: WriteItem): LostMergeCheck | undefined =>
+  item.action === 'merge' && item.type !== 'other' ? TYPES[item.type].lostMerge : undefined;
 
 /** Rounds of "check, then send again" after drops before a unit is given up as failed. */
 const MAX_RESOLVE_ROUNDS = 5;
@@ -155,7 +158,7 @@ export async function writeBatch(
   opts: WriteOptions,
 ): Promise<WriteResult[]> {
   const results: WriteResult[] = new Array(items.length);
-  const units: Unit[] = [];
+  const units: InFlight[] = [];
   const at = now();
   items.forEach((item, i) => {
     const planned = planWrite(item, opts, at);
@@ -174,7 +177,7 @@ export async function writeBatch(
     units.push({ item, index: i, commands });
   });
   // DESIGN.md seam 5: nothing is sent before the journal holds every key's prior state.
-  const steps = (list: Unit[]) => list.map((u) => ({ key: u.item.name, type: u.item.type }));
+  const steps = (list: InFlight[]) => list.map((u) => ({ key: u.item.name, type: u.item.type }));
   if (opts.door) await opts.door.before(steps(units));
   let pending = await sendUnits(target, units, results);
   // Behind Sentinel a failover takes seconds (and the old master keeps its clients a while): more rounds.
@@ -186,7 +189,7 @@ export async function writeBatch(
       break;
     }
     const { again, present, epoch } = await resolveLost(target, pending, results);
-    let unconfirmed: Unit[] = [];
+    let unconfirmed: InFlight[] = [];
     if (present.length > 0) {
       const keys = present.map((u) => u.item.name);
       if (await replicated(target, epoch, keys))
@@ -203,6 +206,13 @@ export async function writeBatch(
   return results;
 }
 
+/** What a merge's check knows of the target from before the merge was sent. */
+const known = (u: InFlight): BeforeMerge => ({
+  key: u.item.name,
+  targetLength: u.item.targetLength,
+  before: u.before,
+});
+
 const LOST = 'the connection dropped with this write in flight and its outcome could not be told';
 /**
  * Sends units in one pipeline; settles those whose reply came, returns those whose fate is unknown.
@@ -215,7 +225,7 @@ const LOST = 'the connection dropped with this write in flight and its outcome c
  * promote a replica that does not exist, so the master's copy is the one that survives. A unit refused
  * with READONLY (the master was demoted under us) was not applied; it is resolved the same way.
  */
-async function sendUnits(target: Transport, units: Unit[], results: WriteResult[]): Promise<Unit[]> {
+async function sendUnits(target: Transport, units: InFlight[], results: WriteResult[]): Promise<InFlight[]> {
   if (units.length === 0) return [];
   await readScoresBefore(target, units);
   const commands: Command[] = [];
@@ -241,7 +251,7 @@ async function sendUnits(target: Transport, units: Unit[], results: WriteResult[
   const acked = replicas > 0 ? replies[commands.length - 1] : replicas;
   const confirmed = typeof acked === 'number' && acked >= replicas;
   let demoted = false;
-  const unknown: Unit[] = [];
+  const unknown: InFlight[] = [];
   units.forEach((u, n) => {
     const at = last[n]!;
     if (at >= replies.length) {
@@ -271,19 +281,19 @@ async function sendUnits(target: Transport, units: Unit[], results: WriteResult[
  * sends again after a drop, so that a drop never leaves a sum without them. What it reads is what the
  * master that survives holds too: every earlier step of these keys was confirmed on its replicas.
  */
-async function readScoresBefore(target: Transport, units: Unit[]): Promise<void> {
+async function readScoresBefore(target: Transport, units: InFlight[]): Promise<void> {
   const reads: Command[] = [];
-  const from = new Map<Unit, number>();
+  const from = new Map<InFlight, [number, number]>();
   for (const u of units) {
-    u.scoresBefore = undefined;
-    const sums = increments(u);
-    if (sums.length === 0) continue;
-    from.set(u, reads.length);
-    for (const [, key, , member] of sums) reads.push(['ZSCORE', key!, member!]);
+    u.before = undefined;
+    const asks = lostMergeOf(u.item)?.readBefore(u.commands) ?? [];
+    if (asks.length === 0) continue;
+    from.set(u, [reads.length, asks.length]);
+    reads.push(...asks);
   }
   if (reads.length === 0) return;
   const replies = await target.send(reads);
-  for (const [u, at] of from) u.scoresBefore = replies.slice(at, at + increments(u).length);
+  for (const [u, [at, n]] of from) u.before = replies.slice(at, at + n);
 }
 
 /**
@@ -293,80 +303,44 @@ async function readScoresBefore(target: Transport, units: Unit[]): Promise<void>
  */
 async function resolveLost(
   target: Transport,
-  units: Unit[],
+  units: InFlight[],
   results: WriteResult[],
-): Promise<{ again: Unit[]; present: Unit[]; epoch: number | undefined }> {
+): Promise<{ again: InFlight[]; present: InFlight[]; epoch: number | undefined }> {
   const checks: Command[] = [];
-  const checkAt: number[] = [];
+  const checkAt: [number, number][] = [];
+  // A merge whose type has a check and whose reads() is null is idempotent after all: sent again.
+  const mergeReads = units.map((u) => lostMergeOf(u.item)?.reads(u.commands, known(u)));
   for (const [n, u] of units.entries()) {
-    const { item } = u;
-    if (item.action === 'create') {
-      checkAt[n] = checks.length;
-      checks.push(['EXISTS', item.name]);
-    } else if (item.action === 'merge' && item.type === 'list' && item.targetLength !== undefined) {
-      checkAt[n] = checks.length;
-      checks.push(['LLEN', item.name]);
-    } else if (u.scoresBefore) {
-      checkAt[n] = checks.length;
-      for (const [, key, , member] of increments(u)) checks.push(['ZSCORE', key!, member!]);
-    }
+    const asks = u.item.action === 'create' ? [['EXISTS', u.item.name] as Command] : (mergeReads[n] ?? []);
+    checkAt[n] = [checks.length, asks.length];
+    checks.push(...asks);
   }
   // Reads only: the pipe sends them again by itself after another drop.
   const replies = await target.send(checks);
   // No reconnection can complete between the reply and here (it needs I/O): the checks' connection.
   const epoch = target.reconnects;
-  const again: Unit[] = [];
-  const present: Unit[] = [];
+  const again: InFlight[] = [];
+  const present: InFlight[] = [];
   for (const [n, u] of units.entries()) {
     const { item } = u;
-    const reply = checkAt[n] === undefined ? undefined : replies[checkAt[n]!];
+    const [at, count] = checkAt[n]!;
+    const check = lostMergeOf(item);
     if (item.action === 'create') {
+      const reply = replies[at];
       if (reply === 1) present.push(u);
       else if (reply === 0) again.push(u);
       else results[u.index] = { status: 'failed', message: LOST };
-    } else if (item.action === 'override') {
+    } else if (!check || mergeReads[n] === null) {
+      // An override, or a merge that applies the same value twice: sending it again is harmless.
       again.push(u);
-    } else if (item.type === 'list') {
-      const before = item.targetLength;
-      const pushed = u.commands.reduce(
-        (sum, c) => sum + (c[0] === 'RPUSH' || c[0] === 'LPUSH' ? c.length - 2 : 0),
-        0,
-      );
-      if (before !== undefined && reply === before + pushed) present.push(u);
-      else if (before !== undefined && reply === before) again.push(u);
-      else results[u.index] = { status: 'failed', message: LOST };
-    } else if (item.type === 'zset' && u.commands.some((c) => c[0] === 'ZINCRBY')) {
-      const after = u.scoresBefore && replies.slice(checkAt[n]!, checkAt[n]! + u.scoresBefore.length);
-      const sum = after ? summed(increments(u), u.scoresBefore!, after) : 'unknown';
-      if (sum === 'applied') present.push(u);
-      else if (sum === 'not applied') again.push(u);
-      else results[u.index] = { status: 'failed', message: `${LOST} (a zset sum cannot be re-sent)` };
     } else {
-      again.push(u);
+      const applied = check.judge(u.commands, known(u), replies.slice(at, at + count));
+      if (applied === 'applied') present.push(u);
+      else if (applied === 'not applied') again.push(u);
+      else results[u.index] = { status: 'failed', message: `${LOST}${check.unknownNote}` };
     }
   }
   return { again, present, epoch };
-}
-
-/**
- * Whether a zset sum was applied, from its members' scores before it and now: every score moved by its
- * increment, or none moved (ZINCRBY on a missing member starts from 0). Doubles are added as Redis adds
- * them; anything else (a score that is not a number, some moved and some not) cannot be told.
- */
-function summed(sums: Command[], before: Reply[], after: Reply[]): 'applied' | 'not applied' | 'unknown' {
-  const score = (r: Reply | undefined): number | undefined =>
-    r === null ? undefined : Buffer.isBuffer(r) ? Number(r.toString()) : Number.NaN;
-  let moved = 0;
-  let still = 0;
-  sums.forEach((c, i) => {
-    const was = score(before[i]);
-    const now = score(after[i]);
-    // A member whose score the increment leaves as it was counts both ways.
-    if (now !== undefined && now === (was ?? 0) + Number(String(c[2]))) moved++;
-    if (now === was) still++;
-  });
-  if (moved === sums.length) return 'applied';
-  return still === sums.length ? 'not applied' : 'unknown';
 }
 
 /** The fate of one item from its reply; an EXEC reply holds one reply per queued command. */

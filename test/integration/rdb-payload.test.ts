@@ -7,8 +7,8 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StreamValue } from '../../src/write/native/stream.js';
-import { parseScore } from '../../src/write/native/zset.js';
+import type { StreamValue } from '../../src/types/stream/codec.js';
+import { parseScore } from '../../src/types/zset/codec.js';
 import { decodePayload, UnsupportedPayloadError } from '../../src/write/rdb-payload.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { DEFAULT_SERVER, describeServer, REDIS_SERVERS, type TestServer } from '../harness/servers.js';

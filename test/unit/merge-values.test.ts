@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { CODECS } from '../../src/types/index.js';
 import {
   HASH_FIELD_WINNERS,
   LIST_MERGES,
@@ -12,8 +13,7 @@ import {
   TTL_RULES,
   ZSET_SCORE_RULES,
 } from '../../src/types/strategy.js';
-import { CODECS } from '../../src/write/native/index.js';
-import { parseScore } from '../../src/write/native/zset.js';
+import { parseScore } from '../../src/types/zset/codec.js';
 import { canonical, type Entry, mergeEntries } from '../property/model.js';
 
 const RUNS = Number(process.env.KVMERGE_PROPERTY_RUNS ?? 300);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { typeFromReply } from '../../src/probe/probe.js';
+import { typeFromReply } from '../../src/types/type-reply.js';
 
 describe('typeFromReply', () => {
   it.each([

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { RELATIVE_CLOCK } from '../../src/servers/clock.js';
+import { listCodec } from '../../src/types/list/codec.js';
 import type { MergeOptions } from '../../src/types/strategy.js';
-import { listCodec } from '../../src/write/native/list.js';
-import { zsetCodec } from '../../src/write/native/zset.js';
+import { zsetCodec } from '../../src/types/zset/codec.js';
 import { mergeTtlCommand } from '../../src/write/ttl.js';
 import { planWrite, type WriteItem } from '../../src/write/writer.js';
 

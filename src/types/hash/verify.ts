@@ -1,9 +1,9 @@
 import type { Command } from '../../servers/resp.js';
 import type { MergeOptions } from '../../types/strategy.js';
-import { hashCodec } from '../../write/native/hash.js';
 import { type Held, type HeldOutcome, id, PRESENT, type WindowedVerify } from '../compare/held.js';
 import { compareKeyed, firstSeenPairs, type Keyed, splitPairs } from '../compare/keyed.js';
 import { flatPairs, items, showBytes } from '../compare/show.js';
+import { hashCodec } from './codec.js';
 
 /** A hash as verify compares it: field → value, in the codec's flat layout (field, value, …). */
 

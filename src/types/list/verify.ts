@@ -1,9 +1,9 @@
 import { SeenKeys } from '../../scan/seen-keys.js';
 import type { MergeOptions } from '../../types/strategy.js';
-import { listCodec } from '../../write/native/list.js';
 import { type Held, id, type Mismatch, type Recipe, type WindowedVerify } from '../compare/held.js';
 import { concat, itemMismatch, zip } from '../compare/sequence.js';
 import { items, showBytes } from '../compare/show.js';
+import { listCodec } from './codec.js';
 
 /** A list as verify compares it: its elements in order. */
 

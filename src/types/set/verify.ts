@@ -1,8 +1,8 @@
 import type { Command } from '../../servers/resp.js';
-import { setCodec } from '../../write/native/set.js';
 import { id, PRESENT, type WindowedVerify } from '../compare/held.js';
 import { compareKeyed, type Keyed } from '../compare/keyed.js';
 import { items, showBytes, sorted } from '../compare/show.js';
+import { setCodec } from './codec.js';
 
 /** A set as verify compares it: its members, each with the mark PRESENT where a keyed value has one. */
 

@@ -1,8 +1,8 @@
-import type { StreamValue } from '../../write/native/stream.js';
-import { streamCodec } from '../../write/native/stream.js';
 import { showHeld, type WindowedVerify } from '../compare/held.js';
 import { itemMismatch, zip } from '../compare/sequence.js';
 import { items } from '../compare/show.js';
+import type { StreamValue } from './codec.js';
+import { keepsStreamTtl, streamCodec } from './codec.js';
 
 /** A stream as verify compares it: its entries (id, fields) in order. A stream never merges (SPEC §1.4). */
 
@@ -23,8 +23,8 @@ export const streamVerify: WindowedVerify = {
   // Nothing is ever merged into a stream.
   contains: () => true,
   show: (value) => `stream [${items((value as StreamValue).entries.map(([entryId]) => entryId.toString()))}]`,
-  /** Pika keeps no TTL on a stream (`streamTtl` false): there its lifetime is not compared. */
-  keepsTtl: (caps) => caps.streamTtl !== false,
+  /** Where the server keeps no TTL on a stream, its lifetime is not compared. */
+  keepsTtl: keepsStreamTtl,
   elements: 'entries',
   size: (value) => streamCodec.size(value as StreamValue),
   windowsOf: (value) => [(value as StreamValue).entries],

@@ -1,8 +1,8 @@
 import type { Command } from '../../servers/resp.js';
-import { formatScore, parseScore, zsetCodec } from '../../write/native/zset.js';
 import { id, PRESENT, type WindowedVerify } from '../compare/held.js';
 import { compareKeyed, firstSeenPairs, type Keyed, splitPairs } from '../compare/keyed.js';
 import { flatPairs, items, showBytes } from '../compare/show.js';
+import { formatScore, parseScore, zsetCodec } from './codec.js';
 
 /** A zset as verify compares it: member → score, in the codec's flat layout (score, member, …). */
 

@@ -1,5 +1,5 @@
 import type { Command } from '../../servers/resp.js';
-import { ARGS_PER_COMMAND, chunked, type NativeCodec } from './codec.js';
+import { ARGS_PER_COMMAND, chunked, type NativeCodec } from '../codec.js';
 
 export const listCodec: NativeCodec<Buffer[]> = {
   type: 'list',

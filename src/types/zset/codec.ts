@@ -1,6 +1,6 @@
 import type { Command } from '../../servers/resp.js';
-import type { MergeOptions } from '../../types/strategy.js';
-import { ARGS_PER_COMMAND, chunked, type Dialect, type NativeCodec, REDIS_DIALECT } from './codec.js';
+import { ARGS_PER_COMMAND, chunked, type Dialect, type NativeCodec, REDIS_DIALECT } from '../codec.js';
+import type { MergeOptions } from '../strategy.js';
 
 /**
  * ZSCAN's COUNT for a whole read where ZRANGE hides members (Pika leaves out -inf scores): large

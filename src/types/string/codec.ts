@@ -1,4 +1,4 @@
-import type { NativeCodec } from './codec.js';
+import type { NativeCodec } from '../codec.js';
 
 export const stringCodec: NativeCodec<Buffer> = {
   type: 'string',

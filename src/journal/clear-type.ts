@@ -1,9 +1,10 @@
-import type { Command } from '../../servers/resp.js';
-import type { Transport } from '../../servers/transport.js';
-import type { NativeType } from '../../types/strategy.js';
-import { sendIdempotent } from '../confirm.js';
-import { valueWindows } from '../windows.js';
-import { CODECS } from './index.js';
+import type { Command } from '../servers/resp.js';
+import type { Transport } from '../servers/transport.js';
+import { clearCommands } from '../types/clear.js';
+import { CODECS } from '../types/index.js';
+import type { NativeType } from '../types/strategy.js';
+import { sendIdempotent } from '../write/confirm.js';
+import { valueWindows } from '../write/windows.js';
 
 /** Bytes of a hash's or set's members held at a time while it is emptied. */
 const CLEAR_WINDOW_BYTES = 256 * 1024;
@@ -14,10 +15,9 @@ const REFUSED = 'the target refused to empty one type of a key';
 /**
  * Empties one type of a name and leaves its other types as they are, without knowing its present
  * value: for a put-back on Pika 3.x, where one name holds several types and DEL removes them all
- * (servers/caps.ts, multiTypeNames). A string is set to expire at a time long past (PKSETEXAT, which
- * sets the string's own expiry; an expired string is no string); a zset, list or stream is emptied by
- * rank, range or length; a hash or set is read a window at a time (HSCAN, SSCAN) and what came is
- * deleted, so memory holds one window whatever its size. Idempotent.
+ * (servers/caps.ts, multiTypeNames). A type that needs no read is emptied by types/clear.ts's
+ * commands; a hash or set is read a window at a time (HSCAN, SSCAN) and what came is deleted, so
+ * memory holds one window whatever its size. Idempotent.
  */
 export async function clearType(target: Transport, key: Buffer, type: NativeType): Promise<void> {
   const commands = clearCommands(key, type);
@@ -33,13 +33,4 @@ export async function clearType(target: Transport, key: Buffer, type: NativeType
     if ((await ask(CODECS[type].count(key))) === 0) return;
   }
   throw new Error(`the target's ${type} at the key kept members through ${CLEAR_PASSES} passes of deletes`);
-}
-
-/**
- * The commands that empty a type that needs no read first (string, zset, list, stream), so that they
- * can share a MULTI with what is written next; undefined for a hash or set (clearType reads them).
- */
-export function clearCommands(key: Buffer, type: NativeType): Command[] | undefined {
-  if (type === 'string') return [['PKSETEXAT', key, 1, Buffer.alloc(0)]];
-  return type === 'hash' || type === 'set' ? undefined : CODECS[type].clear(key, null);
 }

@@ -1,6 +1,6 @@
-import type { Caps } from '../../servers/caps.js';
-import type { Command } from '../../servers/resp.js';
-import type { MergeOptions, NativeType } from '../../types/strategy.js';
+import type { Caps } from '../servers/caps.js';
+import type { Command } from '../servers/resp.js';
+import type { MergeOptions, NativeType } from './strategy.js';
 
 /** What a codec must know of the server it reads from or writes to (DESIGN.md seam 1). */
 export type Dialect = Pick<Caps, 'multiPairHset' | 'zaddFlags' | 'zrangeComplete' | 'streamGroups'>;

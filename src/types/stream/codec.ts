@@ -1,5 +1,6 @@
+import type { Caps } from '../../servers/caps.js';
 import type { Command } from '../../servers/resp.js';
-import { type NativeCodec, REDIS_DIALECT } from './codec.js';
+import { type NativeCodec, REDIS_DIALECT } from '../codec.js';
 
 export interface StreamValue {
   /** Entries in id order: id, then field, value, field, value, … */
@@ -15,6 +16,9 @@ function field(flat: unknown, name: string): unknown {
   for (let i = 0; i + 1 < flat.length; i += 2) if (String(flat[i]) === name) return flat[i + 1];
   return undefined;
 }
+
+/** Pika keeps no TTL on a stream (servers/caps.ts, `streamTtl` false): its PTTL says nothing there. */
+export const keepsStreamTtl = (caps: Partial<Pick<Caps, 'streamTtl'>>): boolean => caps.streamTtl !== false;
 
 export const streamCodec: NativeCodec<StreamValue> = {
   type: 'stream',

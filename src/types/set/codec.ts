@@ -1,4 +1,4 @@
-import { ARGS_PER_COMMAND, chunked, type NativeCodec } from './codec.js';
+import { ARGS_PER_COMMAND, chunked, type NativeCodec } from '../codec.js';
 
 export const setCodec: NativeCodec<Buffer[]> = {
   type: 'set',

@@ -1,4 +1,4 @@
-import { ARGS_PER_COMMAND, chunked, type Dialect, type NativeCodec, REDIS_DIALECT } from './codec.js';
+import { ARGS_PER_COMMAND, chunked, type Dialect, type NativeCodec, REDIS_DIALECT } from '../codec.js';
 
 /** HSET takes many pairs on Redis 4+; Pika's takes one, and its HMSET many. */
 const setFields = (key: Buffer, flat: Buffer[], dialect: Dialect = REDIS_DIALECT) =>
