@@ -22,15 +22,13 @@ export async function copyBig(ctx: RunContext, src: SourceRun, step: Step, again
   // A window read on a connection that was re-established may come from a restarted server, where
   // the HSCAN/SSCAN/ZSCAN cursor means nothing and windows would be skipped: the copy is abandoned
   // (create and override leave the target key as it was) and the key fails with that reason.
-  const lost = new AbortController();
-  const onReconnect = (): void => lost.abort();
-  src.redis.on('ready', onReconnect);
+  const epoch = src.pipe.reconnects;
+  const lost = (): boolean => src.pipe.reconnects !== epoch;
   try {
     const result = await copyBigKey(
       {
-        source: src.redis,
-        target: ctx.target,
-        transport: ctx.targetPipe,
+        source: src.pipe,
+        target: ctx.targetPipe,
         sourceCaps: src.caps,
         targetCaps: ctx.targetCaps,
         openTarget: ctx.openTarget,
@@ -41,13 +39,14 @@ export async function copyBig(ctx: RunContext, src: SourceRun, step: Step, again
         windowBytes: Math.min(WINDOW_BYTES, Math.floor(ctx.targetCaps.protoMaxBulkLen / 4)),
         // Only the user's stop abandons a copy half-way; a failure elsewhere lets it finish.
         signal: ctx.state.userStop,
-        lost: lost.signal,
+        lost,
         door: ctx.backup?.door(src.index),
       },
       {
-        sourceKey: step.probe.sourceKey,
-        targetKey: step.name,
+        name: step.name,
         type: step.type as NativeType,
+        source: step.source,
+        sourceKey: step.probe.sourceKey,
         action: step.decision.action as 'create' | 'override' | 'merge',
         shared: sharesName(ctx, step),
       },
@@ -58,7 +57,7 @@ export async function copyBig(ctx: RunContext, src: SourceRun, step: Step, again
       return 'failed' as const;
     });
     if (result === 'failed') return;
-    if (lost.signal.aborted && !ctx.state.interrupted) {
+    if (lost() && !ctx.state.interrupted) {
       const left =
         step.decision.action === 'merge'
           ? 'the windows sent before stay merged'
@@ -75,7 +74,6 @@ export async function copyBig(ctx: RunContext, src: SourceRun, step: Step, again
     else if (result === 'expired' || result === 'gone') record(ctx, step, EXPIRED);
     else if (result === 'changed') again.push(retryUnit(src, step));
   } finally {
-    src.redis.off('ready', onReconnect);
     ctx.budget.release(taken);
   }
 }
