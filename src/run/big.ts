@@ -21,7 +21,9 @@ export async function copyBig(ctx: RunContext, src: SourceRun, step: Step, again
   const taken = await ctx.budget.acquire(WINDOW_BYTES * 2);
   // A window read on a connection that was re-established may come from a restarted server, where
   // the HSCAN/SSCAN/ZSCAN cursor means nothing and windows would be skipped: the copy is abandoned
-  // (create and override leave the target key as it was) and the key fails with that reason.
+  // (create and override leave the target key as it was) and the key fails with that reason. The
+  // windows are read through the source's pipe, so its reconnections tell; on a cluster they count
+  // every master's, and any of them abandons the copy (the safe side: the key is run again).
   const epoch = src.pipe.reconnects;
   const lost = (): boolean => src.pipe.reconnects !== epoch;
   try {
