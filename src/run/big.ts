@@ -26,16 +26,16 @@ export async function copyBig(
   const taken = await ctx.budget.acquire(WINDOW_BYTES * 2);
   // A window read on a connection that was re-established may come from a restarted server, where
   // the HSCAN/SSCAN/ZSCAN cursor means nothing and windows would be skipped: the copy is abandoned
-  // (create and override leave the target key as it was) and the key fails with that reason.
-  const lost = new AbortController();
-  const onReconnect = (): void => lost.abort();
-  src.redis.on('ready', onReconnect);
+  // (create and override leave the target key as it was) and the key fails with that reason. The
+  // windows are read through the source's pipe, so its reconnections tell; on a cluster they count
+  // every master's, and any of them abandons the copy (the safe side: the key is run again).
+  const epoch = src.pipe.reconnects;
+  const lost = (): boolean => src.pipe.reconnects !== epoch;
   try {
     const result = await copyBigKey(
       {
-        source: src.redis,
-        target: ctx.target,
-        transport: ctx.targetPipe,
+        source: src.pipe,
+        target: ctx.targetPipe,
         sourceCaps: src.caps,
         targetCaps: ctx.targetCaps,
         openTarget: ctx.openTarget,
@@ -46,13 +46,14 @@ export async function copyBig(
         windowBytes: Math.min(WINDOW_BYTES, Math.floor(ctx.targetCaps.protoMaxBulkLen / 4)),
         // Only the user's stop abandons a copy half-way; a failure elsewhere lets it finish.
         signal: ctx.state.userStop,
-        lost: lost.signal,
+        lost,
         door: ctx.backup?.door(src.index),
       },
       {
-        sourceKey: step.probe.sourceKey,
-        targetKey: step.name,
+        name: step.name,
         type: step.type as NativeType,
+        source: step.source,
+        sourceKey: step.probe.sourceKey,
         action: step.decision.action as 'create' | 'override' | 'merge',
         shared: sharesName(ctx, step),
       },
@@ -63,7 +64,7 @@ export async function copyBig(
       return 'failed' as const;
     });
     if (result === 'failed') return;
-    if (lost.signal.aborted && !ctx.state.interrupted) {
+    if (lost() && !ctx.state.interrupted) {
       const left =
         step.decision.action === 'merge'
           ? 'the windows sent before stay merged'
@@ -80,7 +81,6 @@ export async function copyBig(
     else if (result === 'expired' || result === 'gone') record(ctx, step, EXPIRED);
     else if (result === 'changed') again.push(retryUnit(src, step));
   } finally {
-    src.redis.off('ready', onReconnect);
     ctx.budget.release(taken);
   }
 }

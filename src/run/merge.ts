@@ -184,7 +184,7 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
     if (err instanceof RunError) state.stop(err);
   } finally {
     hooks.progress?.stop();
-    await ctx.temp.removeAll(target.control).catch(() => undefined);
+    await ctx.temp.removeAll(targetPipe).catch(() => undefined);
     // Completed: every source's every step applied. The plan's next plain run reads this (SPEC §6.3).
     const completed = outcome === 'done' && !state.signal.aborted && tally.totals().failed === 0;
     const journalError = await (async () => {

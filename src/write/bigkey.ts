@@ -1,15 +1,13 @@
 import type { WriteDoor } from '../journal/types.js';
-import { SeenKeys } from '../scan/seen-keys.js';
 import type { Caps } from '../servers/caps.js';
 import { now, type TargetClock } from '../servers/clock.js';
 import type { RespPipe } from '../servers/pipe.js';
 import type { Command, Reply } from '../servers/resp.js';
-import type { Control } from '../servers/server.js';
 import type { Transport } from '../servers/transport.js';
 import { CODECS } from '../types/index.js';
-import type { MergeOptions, NativeType } from '../types/strategy.js';
-import { type StreamValue, streamCodec } from '../types/stream/codec.js';
+import type { KeyAtWork, MergeOptions, NativeType } from '../types/strategy.js';
 import { typeFromReply } from '../types/type-reply.js';
+import { WINDOWS, type WindowMerge } from '../types/windows.js';
 import {
   afterUnconfirmed,
   applyConfirmed,
@@ -27,30 +25,38 @@ import {
   mergeTtlCommand,
   remaining,
 } from './ttl.js';
-import { MAX_WINDOW, MIN_WINDOW, valueWindows } from './windows.js';
+import { valueWindows } from './windows.js';
 
-export interface BigKeyJob {
-  sourceKey: Buffer;
-  targetKey: Buffer;
+/** One big key at work: `name` is the key on the target, `sourceKey` the key read on the source. */
+export interface BigKeyJob extends KeyAtWork {
   type: NativeType;
+  sourceKey: Buffer;
   action: 'create' | 'override' | 'merge';
   /** The target's name holds other types beside this one (Pika 3.x): an override empties this type alone. */
   shared: boolean;
 }
 
 export interface BigKeyEnv {
-  source: Control;
-  target: Control;
+  /**
+   * The source's transport (its hot-path pipe): TYPE and PTTL, the windows, a stream's XINFO. A read
+   * sent again after a drop reaches a server whose SCAN cursor may mean nothing: `lost` tells.
+   */
+  source: Transport;
+  /**
+   * The hot path's transport to the target: every read and write goes through it (the windows, the
+   * temporary key's lease and deletion, the last step: RENAME or ZUNIONSTORE with the TTL in one
+   * MULTI/EXEC), so that on a cluster it is routed by the slot Redis computes (ioredis's Cluster
+   * computes another for a key such as `{}a}` and refuses the pair) and a slot moving mid-copy is
+   * followed like any write.
+   */
+  target: Transport;
   sourceCaps: Caps;
   targetCaps: Caps;
   /**
-   * The hot path's transport to the target: every write goes through it (the windows, the temporary
-   * key's lease and deletion, the last step: RENAME or ZUNIONSTORE with the TTL in one MULTI/EXEC), so
-   * that on a cluster it is routed by the slot Redis computes (ioredis's Cluster computes another for a
-   * key such as `{}a}` and refuses the pair) and a slot moving mid-copy is followed like any write.
+   * A connection of its own to the target, for a value built inside one transaction: the windows
+   * queue inside one MULTI that only that connection holds, which the shared transport cannot give
+   * (its other traffic would land inside the transaction, and a reconnect would run it half queued).
    */
-  transport: Transport;
-  /** A connection of its own to the target, for a value built inside one transaction. */
   openTarget(): Promise<RespPipe>;
   merge: MergeOptions;
   temp: TempKeys;
@@ -64,8 +70,8 @@ export interface BigKeyEnv {
    * run can tell.
    */
   signal?: AbortSignal;
-  /** The source's connection was re-established: its cursor means nothing, the copy stops at once. */
-  lost?: AbortSignal;
+  /** Whether the source's connection was re-established: its cursor means nothing, the copy stops at once. */
+  lost?(): boolean;
   /** The backup journal (--backup): the key's prior state and the temporary key's name, before any write. */
   door?: WriteDoor;
 }
@@ -83,28 +89,29 @@ export type BigKeyResult = 'written' | 'expired' | 'gone' | 'changed' | 'interru
  */
 export async function copyBigKey(env: BigKeyEnv, job: BigKeyJob): Promise<BigKeyResult> {
   const result = await copyOrMerge(env, job);
-  if (result === 'written') env.door?.applied([{ key: job.targetKey, type: job.type }]);
+  if (result === 'written') env.door?.applied([{ key: job.name, type: job.type }]);
   return result;
 }
 
 async function copyOrMerge(env: BigKeyEnv, job: BigKeyJob): Promise<BigKeyResult> {
-  const { source } = env;
+  const ops = WINDOWS[job.type];
   const sentAt = now();
-  const [replies, targetPttl] = await Promise.all([
-    source.pipeline().type(job.sourceKey).pttl(job.sourceKey).exec() as Promise<[Error | null, unknown][]>,
+  const [[typeReply, pttl], targetPttl] = await Promise.all([
+    env.source.send([
+      ['TYPE', job.sourceKey],
+      ['PTTL', job.sourceKey],
+    ]),
     // Through the transport: a read it sends again after a drop (behind Sentinel, to the new master).
-    job.action === 'merge' ? env.transport.send([['PTTL', job.targetKey]]).then(([r]) => Number(r)) : -1,
+    job.action === 'merge' ? env.target.send([['PTTL', job.name]]).then(([r]) => Number(r)) : -1,
   ]);
-  const type = typeFromReply(replies[0]![1]);
-  const pttl = replies[1]![1];
-  const deadline =
-    job.type === 'stream' && !env.sourceCaps.streamTtl ? null : deadlineFrom(Number(pttl), sentAt);
+  const type = typeFromReply(typeReply);
+  const deadline = ops.ttlKept?.(env.sourceCaps) === false ? null : deadlineFrom(Number(pttl), sentAt);
   const targetLife = deadlineFrom(targetPttl, sentAt);
   const targetDeadline = targetLife === 'gone' ? null : targetLife;
   // Where a name holds several types, TYPE names only the first: an empty read says "gone" instead.
   if (deadline === 'gone' || (!env.sourceCaps.multiTypeNames && type === null)) return 'gone';
   if (!env.sourceCaps.multiTypeNames && type !== job.type) return 'changed';
-  await env.door?.before([{ key: job.targetKey, type: job.type }]);
+  await env.door?.before([{ key: job.name, type: job.type }]);
   if (job.action !== 'merge' && !env.targetCaps.rename) return copyInTransaction(env, job, deadline);
   for (let attempt = 1; ; attempt++) {
     try {
@@ -114,7 +121,7 @@ async function copyOrMerge(env: BigKeyEnv, job: BigKeyJob): Promise<BigKeyResult
       if (attempt >= MAX_FAILOVER_ROUNDS) throw new UnconfirmedError(UNCONFIRMED);
       // A window of a value built aside was not confirmed (a failover, a replica that lags): built
       // again under a new temporary key on the master of the moment. The key itself was not touched yet.
-      await afterUnconfirmed(env.transport);
+      await afterUnconfirmed(env.target);
     }
   }
 }
@@ -129,32 +136,22 @@ async function copyWindows(
   deadline: Deadline,
   targetDeadline: Deadline,
 ): Promise<BigKeyResult> {
-  const { source, target } = env;
-  const buildsAside = job.action !== 'merge' || (job.type === 'zset' && env.merge.zsetScore === 'sum');
-  const tmp = buildsAside ? env.temp.create(job.targetKey) : undefined;
+  const ops = WINDOWS[job.type];
+  const buildsAside = job.action !== 'merge' || ops.mergeAside?.wanted(env.merge) === true;
+  const tmp = buildsAside ? env.temp.create(job.name) : undefined;
   try {
     if (tmp) await env.door?.temp(tmp);
-    const into = tmp ?? job.targetKey;
-    const held =
-      job.action === 'merge' && job.type === 'list' && env.merge.list === 'union'
-        ? await fingerprintList(target, job.targetKey, env.windowBytes)
-        : undefined;
+    const merging = tmp ? undefined : await mergeOf(env, job);
     const write = await windowWriter(env, job, tmp);
     let writing: Promise<void> = Promise.resolve();
     let elements = 0;
     let leasedAt = Number.NEGATIVE_INFINITY;
-    for await (const window of readWindows(
-      source,
-      job.sourceKey,
-      job.type,
-      env,
-      job.action === 'merge' && env.merge.list === 'prepend',
-    )) {
-      if (env.lost?.aborted || (tmp && env.signal?.aborted)) {
+    for await (const window of readWindows(env.source, job.sourceKey, job.type, env, merging?.fromTail)) {
+      if (env.lost?.() || (tmp && env.signal?.aborted)) {
         await writing;
         return 'interrupted';
       }
-      const commands = await windowCommands(env, job, into, window, tmp !== undefined, held);
+      const commands = merging ? await merging.commands(window) : ops.write(tmp!, window, env.targetCaps);
       // The temporary key's lease: set with the first window, renewed well before it could run out.
       if (tmp && now() - leasedAt > TEMP_LEASE_RENEW_MS) {
         commands.push(['PEXPIRE', tmp, TEMP_TTL_MS]);
@@ -168,17 +165,35 @@ async function copyWindows(
       writing.catch(() => undefined);
     }
     await writing;
-    if (job.type === 'stream' && tmp) await write(await streamTail(env, job.sourceKey, tmp));
+    if (tmp && ops.tail)
+      await write(await ops.tail(env.source, job.sourceKey, tmp, env.sourceCaps, env.targetCaps));
     if (elements === 0) return 'gone';
     return await finish(env, job, tmp, deadline, targetDeadline);
   } finally {
     if (tmp) {
       // Renamed away on success; otherwise (expired, error, interrupted, rebuilt) it must not survive.
       // Confirmed like any write: behind Sentinel, a DEL the old master took during a failover is lost.
-      await applyConfirmed(env.transport, [['DEL', tmp]], { kind: 'again' }).catch(() => undefined);
+      await applyConfirmed(env.target, [['DEL', tmp]], { kind: 'again' }).catch(() => undefined);
       env.temp.release(tmp);
     }
   }
+}
+
+/** How the windows merge into the key itself (what the type reads of the target first, list union's). */
+function mergeOf(env: BigKeyEnv, job: BigKeyJob): Promise<WindowMerge> {
+  const ops = WINDOWS[job.type];
+  // The configuration refuses to merge a type that cannot (SPEC §1.4): its windows are written as they come.
+  if (!ops.merge) {
+    const commands = async (window: Buffer[]) => ops.write(job.name, window, env.targetCaps);
+    return Promise.resolve({ fromTail: false, commands });
+  }
+  return ops.merge({
+    target: env.target,
+    key: job.name,
+    opts: env.merge,
+    dialect: env.targetCaps,
+    windowBytes: env.windowBytes,
+  });
 }
 
 /**
@@ -196,25 +211,22 @@ async function windowWriter(
   job: BigKeyJob,
   tmp: Buffer | undefined,
 ): Promise<(commands: Command[]) => Promise<void>> {
-  const transport = env.transport;
+  const target = env.target;
   if (tmp) {
     return async (commands) => {
-      if (commands.length > 0 && !(await sendAndWait(transport, commands))) throw new Rebuild();
+      if (commands.length > 0 && !(await sendAndWait(target, commands))) throw new Rebuild();
     };
   }
-  let length =
-    job.type === 'list' ? Number((await transport.send([['LLEN', job.targetKey]]))[0]) : Number.NaN;
+  const pushes = WINDOWS[job.type].pushes;
+  let length = pushes ? Number((await target.send([CODECS[job.type].count(job.name)]))[0]) : Number.NaN;
   return async (commands) => {
     if (commands.length === 0) return;
     // All or nothing, so that a check after a drop sees the window applied or not, never half.
     const unit: Command[] =
       commands.length > 1 && env.targetCaps.transactions ? [['MULTI'], ...commands, ['EXEC']] : commands;
-    if (job.type !== 'list') return applyConfirmed(transport, unit, { kind: 'again' });
-    const pushed = commands.reduce(
-      (n, c) => n + (c[0] === 'RPUSH' || c[0] === 'LPUSH' ? c.length - 2 : 0),
-      0,
-    );
-    await applyConfirmed(transport, unit, { kind: 'length', key: job.targetKey, before: length, pushed });
+    if (!pushes) return applyConfirmed(target, unit, { kind: 'again' });
+    const pushed = pushes(commands);
+    await applyConfirmed(target, unit, { kind: 'length', key: job.name, before: length, pushed });
     length += pushed;
   };
 }
@@ -227,31 +239,32 @@ async function finish(
   deadline: Deadline,
   targetDeadline: Deadline,
 ): Promise<BigKeyResult> {
-  const key = job.targetKey;
+  const key = job.name;
   if (job.action === 'merge' && !tmp) {
     const ttl = mergeTtlCommand(key, env.merge.ttl, deadline, targetDeadline, now(), env.clock);
-    if (ttl) await applyConfirmed(env.transport, [ttl], { kind: 'again' });
+    if (ttl) await applyConfirmed(env.target, [ttl], { kind: 'again' });
     return 'written';
   }
   const commands: Command[] = [];
   let wanted: Deadline = deadline;
-  if (job.action === 'merge') {
+  const fold = job.action === 'merge' ? WINDOWS[job.type].mergeAside?.fold : undefined;
+  if (fold) {
     // zset sum: ZUNIONSTORE replaces the key, so the merged lifetime is set afresh. The aside is
     // deleted in the same transaction: after an unconfirmed WAIT its absence tells that the sum was applied.
-    commands.push(['ZUNIONSTORE', key, 2, key, tmp!, 'AGGREGATE', 'SUM']);
+    commands.push(fold(key, tmp!));
     wanted = mergedDeadline(env.merge.ttl, deadline, targetDeadline);
   } else {
     commands.push(['RENAME', tmp!, key]);
   }
   const ttl = remaining(wanted);
-  if (ttl !== null && ttl <= 0 && job.action !== 'merge') return 'expired';
+  if (ttl !== null && ttl <= 0 && !fold) return 'expired';
   commands.push(wanted === null ? ['PERSIST', key] : expireCommand(key, wanted, env.clock));
-  if (job.action === 'merge') commands.push(['DEL', tmp!]);
+  if (fold) commands.push(['DEL', tmp!]);
   const unit: Command[] = [['MULTI'], ...commands, ['EXEC']];
   // The windows were confirmed, so the temporary key is there (on every replica): where it is gone
   // after a drop or a failover, this step was applied (RENAME and the sum's DEL remove it); where it
   // is there, it was not, and it is sent again.
-  await applyConfirmed(env.transport, unit, { kind: 'removes', key: tmp! });
+  await applyConfirmed(env.target, unit, { kind: 'removes', key: tmp! });
   return 'written';
 }
 
@@ -263,27 +276,29 @@ async function finish(
  * connection, which discards the transaction: nothing of it reaches the key.
  */
 async function copyInTransaction(env: BigKeyEnv, job: BigKeyJob, deadline: Deadline): Promise<BigKeyResult> {
+  const ops = WINDOWS[job.type];
   const tx = await env.openTarget();
   try {
-    const key = job.targetKey;
+    const key = job.name;
     await queue(tx, [['MULTI']], false);
     if (job.action === 'override') {
       if (!job.shared) await queue(tx, [['DEL', key]]);
-      else if (job.type === 'hash' || job.type === 'set') {
+      else if (ops.clearReads) {
         // Emptying one type needs its members: read from the target in windows, before EXEC runs.
-        for await (const window of readWindows(env.target, key, job.type, env, false)) {
+        for await (const window of readWindows(env.target, key, job.type, env)) {
           await queue(tx, CODECS[job.type].clear(key, window));
         }
       } else await queue(tx, CODECS[job.type].clear(key, null));
     }
-    if (job.type === 'string' && job.shared) await queue(tx, [['SET', key, '']]);
+    if (job.shared && ops.startShared) await queue(tx, ops.startShared(key));
     let elements = 0;
-    for await (const window of readWindows(env.source, job.sourceKey, job.type, env, false)) {
-      if (env.signal?.aborted || env.lost?.aborted) return 'interrupted';
+    for await (const window of readWindows(env.source, job.sourceKey, job.type, env)) {
+      if (env.signal?.aborted || env.lost?.()) return 'interrupted';
       elements += window.length;
-      await queue(tx, await windowCommands(env, job, key, window, true, undefined));
+      await queue(tx, ops.write(key, window, env.targetCaps));
     }
-    if (job.type === 'stream') await queue(tx, await streamTail(env, job.sourceKey, key));
+    if (ops.tail)
+      await queue(tx, await ops.tail(env.source, job.sourceKey, key, env.sourceCaps, env.targetCaps));
     if (elements === 0) return 'gone';
     const ttl = remaining(deadline);
     if (ttl !== null && ttl <= 0) return 'expired';
@@ -310,80 +325,21 @@ async function queue(tx: RespPipe, commands: Command[], queued = true): Promise<
   }
 }
 
-async function windowCommands(
-  env: BigKeyEnv,
-  job: BigKeyJob,
-  into: Buffer,
-  window: Buffer[],
-  aside: boolean,
-  held: SeenKeys | undefined,
-): Promise<Command[]> {
-  if (job.type === 'string') return [['APPEND', into, window[0]!]];
-  if (job.type === 'stream') {
-    return (window as unknown as StreamValue['entries']).map(
-      ([id, fields]) => ['XADD', into, id, ...fields] as Command,
-    );
-  }
-  const codec = CODECS[job.type];
-  const dialect = env.targetCaps;
-  if (aside) return codec.write(into, window, dialect);
-  if (held) {
-    // List union over windows: what the target list holds, and what earlier windows added.
-    const added = window.filter((item) => held.add(item));
-    return added.length > 0 ? codec.write(into, added, dialect) : [];
-  }
-  const current = codec.needsCurrent?.(env.merge, dialect)
-    ? await scoresOnTarget(env.target, into, window)
-    : undefined;
-  return codec.merge(into, window, env.merge, current, dialect);
-}
-
-/** The target's scores of a window's members (score, member, …), for a ZADD without NX/GT/LT (Pika). */
-async function scoresOnTarget(target: Control, key: Buffer, pairs: Buffer[]): Promise<Buffer[]> {
-  const pipeline = target.pipeline();
-  for (let i = 1; i < pairs.length; i += 2) pipeline.zscoreBuffer(key, pairs[i]!);
-  const replies = (await pipeline.exec()) as [Error | null, Buffer | null][];
-  const current: Buffer[] = [];
-  replies.forEach(([err, score], n) => {
-    if (err) throw err;
-    if (score) current.push(score, pairs[n * 2 + 1]!);
-  });
-  return current;
-}
-
-/** Stream metadata that XADD does not carry: the last id and the consumer groups, where both sides have them. */
-async function streamTail(env: BigKeyEnv, key: Buffer, into: Buffer): Promise<Command[]> {
-  const pipeline = env.source.pipeline().callBuffer('XINFO', 'STREAM', key);
-  // Pika never answers XINFO GROUPS: it is not asked there.
-  if (env.sourceCaps.streamGroups) pipeline.callBuffer('XINFO', 'GROUPS', key);
-  const replies = (await pipeline.exec()) as [Error | null, Reply][];
-  const value = streamCodec.decode([[], replies[0]![1], replies[1]?.[1]]);
-  if (!value) return [];
-  return streamCodec
-    .write(into, { ...value, entries: [] }, env.targetCaps)
-    .filter(([name]) => name !== 'XADD');
-}
-
-/** The value in windows of about `windowBytes`, in the codec's flat layout (windows.ts), read through `server`. */
+/**
+ * The value in windows of about `windowBytes`, in the codec's flat layout (windows.ts), read through
+ * `server`. An error reply is thrown: the key fails with it rather than being copied in part.
+ */
 function readWindows(
-  server: Control,
+  server: Transport,
   key: Buffer,
   type: NativeType,
   env: BigKeyEnv,
-  fromTail: boolean,
+  fromTail = false,
 ): AsyncGenerator<Buffer[]> {
-  const ask = (command: Command): Promise<Reply> =>
-    server.callBuffer(String(command[0]), ...command.slice(1)) as Promise<Reply>;
+  const ask = async (command: Command): Promise<Reply> => {
+    const [reply = null] = await server.send([command]);
+    if (reply instanceof Error) throw reply;
+    return reply;
+  };
   return valueWindows(ask, key, type, { windowBytes: env.windowBytes, fromTail });
-}
-
-/** Fingerprints of the target list's elements, read in windows (for list union). */
-async function fingerprintList(target: Control, key: Buffer, windowBytes: number): Promise<SeenKeys> {
-  const held = new SeenKeys();
-  const length = Number(await target.llen(key));
-  const step = Math.max(MIN_WINDOW, Math.min(MAX_WINDOW, Math.floor(windowBytes / 64)));
-  for (let start = 0; start < length; start += step) {
-    for (const item of (await target.lrangeBuffer(key, start, start + step - 1)) as Buffer[]) held.add(item);
-  }
-  return held;
 }

@@ -1,5 +1,5 @@
 import { keySlot, tagForSlot } from '../servers/cluster/slot.js';
-import type { Control } from '../servers/server.js';
+import type { Transport } from '../servers/transport.js';
 
 /** Temporary keys are named `kvmerge-tmp:{tag}:…` so an operator can find them with SCAN MATCH kvmerge-tmp:*. */
 export const TEMP_PREFIX = 'kvmerge-tmp:';
@@ -40,9 +40,12 @@ export class TempKeys {
   }
 
   /** One DEL per key: on a cluster they live in different slots. */
-  async removeAll(target: Control): Promise<void> {
+  async removeAll(target: Transport): Promise<void> {
     const left = [...this.live.values()];
     this.live.clear();
-    await Promise.all(left.map((tmp) => target.del(tmp)));
+    if (left.length === 0) return;
+    const replies = await target.send(left.map((tmp) => ['DEL', tmp]));
+    const refused = replies.find((r) => r instanceof Error);
+    if (refused) throw refused;
   }
 }
