@@ -3,12 +3,12 @@ import type { MergePlan } from '../config/plan.js';
 import { redactUrl } from '../config/url.js';
 import type { WindowLoader } from '../journal/reader.js';
 import type { JournaledKey } from '../journal/types.js';
+import { Limiter } from '../run/limiter.js';
 import { SeenKeys } from '../scan/seen-keys.js';
 import { now } from '../servers/clock.js';
 import { closeServer } from '../servers/server.js';
 import { type Checker, checkKeys, fieldTtlDifference } from './check.js';
 import { matches, type Rules, shownOutcome } from './expect.js';
-import { Limit } from './limit.js';
 import { priorsOf, sampleKeys } from './sample.js';
 import { showExpected, showFound } from './show.js';
 import { connectAll, scanSide, withPrefix } from './sides.js';
@@ -162,7 +162,7 @@ export async function verify(
   };
 
   try {
-    const limit = new Limit(plan.write.concurrency);
+    const limit = new Limiter(plan.write.concurrency);
     if (options.sample !== undefined) {
       const keys = await sampleKeys(plan, sources, options.sample, hooks.signal);
       const priors = options.priors ? await priorsOf(options.priors, keys) : undefined;
