@@ -3,6 +3,7 @@ import { isServerReply, replyText } from '../servers/errors/classify.js';
 import type { NativeType } from '../types/strategy.js';
 import { copyBigKey } from '../write/bigkey.js';
 import { UnconfirmedError } from '../write/confirm.js';
+import { openDoor } from '../write/door.js';
 import { EXPIRED, failStep, record } from './account.js';
 import type { RunContext, SourceRun } from './context.js';
 import type { Step } from './decide.js';
@@ -47,7 +48,7 @@ export async function copyBig(
         // Only the user's stop abandons a copy half-way; a failure elsewhere lets it finish.
         signal: ctx.state.userStop,
         lost,
-        door: ctx.backup?.door(src.index),
+        door: openDoor(ctx.backup, src.index),
       },
       {
         name: step.name,

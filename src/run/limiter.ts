@@ -1,26 +1,34 @@
+import pLimit, { type LimitFunction } from 'p-limit';
+
 /**
- * At most `concurrency` tasks at once, with back-pressure: `run` resolves once the task has started
- * and a slot is free for the next, so a producer that awaits it (the scan) never gets more than
- * `concurrency` tasks ahead, and memory holds that many batches (SPEC §2.2). A task's failure is
- * kept and thrown by the next `run` or by `idle`; the run loop's tasks catch their own.
+ * At most `concurrency` tasks at once (p-limit), with back-pressure: `run` resolves once a slot is
+ * free for the next task, so a producer that awaits it (a scan, the journal's reader) never gets more
+ * than `concurrency` tasks ahead, and memory holds that many batches (SPEC §2.2). A task's failure is
+ * kept and thrown by the next `run` or by `idle`, so the producer stops at the first one; the run
+ * loop's tasks catch their own. Shared by merge, resume and verify.
  */
 export class Limiter {
+  private readonly limit: LimitFunction;
   private readonly running = new Set<Promise<void>>();
+  // Boxed: a task may throw undefined, and that still counts as a failure.
   private failure: { error: unknown } | undefined;
 
-  constructor(readonly concurrency: number) {}
+  constructor(readonly concurrency: number) {
+    this.limit = pLimit(concurrency);
+  }
 
   async run(task: () => Promise<void>): Promise<void> {
     if (this.failure) throw this.failure.error;
-    const started = task().catch((error: unknown) => {
+    const settled = this.limit(task).catch((error: unknown) => {
       this.failure ??= { error };
     });
-    this.running.add(started);
-    void started.finally(() => this.running.delete(started));
+    this.running.add(settled);
+    void settled.finally(() => this.running.delete(settled));
+    // Counted here, not by p-limit's activeCount: that one only catches up a few microtasks later.
     while (this.running.size >= this.concurrency) await Promise.race(this.running);
   }
 
-  /** Resolves once every task started has settled. */
+  /** Resolves once every task started has settled; throws the first failure. */
   async idle(): Promise<void> {
     await Promise.all(this.running);
     if (this.failure) throw this.failure.error;

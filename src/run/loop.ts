@@ -1,12 +1,14 @@
+import type { Redis } from 'ioredis';
 import { RunError } from '../common/errors.js';
 import { redactUrl } from '../config/url.js';
 import type { Backup } from '../journal/backup.js';
 import type { ProbeUnit } from '../probe/probe.js';
 import type { ProgressSink } from '../report/types.js';
-import { scanBatches } from '../scan/scanner.js';
+import { type ScanBatch, scanBatches } from '../scan/scanner.js';
 import { SeenKeys } from '../scan/seen-keys.js';
 import { sourceKeyOf } from '../scan/source-key.js';
-import { serverKeyspace } from '../servers/server.js';
+import type { Caps } from '../servers/caps.js';
+import { type ClusterView, serverKeyspace } from '../servers/server.js';
 import { processBatch } from './batch.js';
 import type { RunContext, SourceRun } from './context.js';
 import { Limiter } from './limiter.js';
@@ -14,6 +16,88 @@ import { Limiter } from './limiter.js';
 /** The key set allocated up front: 8 bytes a slot, at most 2^24 slots (128 MiB, for 12M keys); past it, it grows. */
 const MIN_SEEN = 1 << 14;
 const MAX_SEEN_PRESIZE = 1 << 24;
+
+/** One source as it is scanned: its masters, what its SCAN can do, and what of it is walked. */
+export interface ScannedSource {
+  nodes: readonly Redis[];
+  caps: Caps;
+  /** A cluster: its masters as they are (a failover, a reshard, a master added) are walked. */
+  cluster?: ClusterView | undefined;
+  match?: string | undefined;
+  /** The server as a user may read it (redacted URL), for messages. */
+  label: string;
+  log?: ((line: string) => void) | undefined;
+  /** Its key count where known: sizes the set of keys seen, and the scan's progress estimate. */
+  keyspace?: number | undefined;
+}
+
+/** What a command does with one source's scan. */
+export interface SourcePass {
+  scan: ScannedSource;
+  /** Called in scan order, one batch at a time: the work on the batch, run within the limiter. */
+  task(batch: ScanBatch): () => Promise<void>;
+  /** Once its batches have settled, after a stop too (not after a failure the limiter rethrows). */
+  finished?(): Promise<void>;
+}
+
+export interface SourceWalk {
+  /** How many sources, walked in declared order (SPEC §1.2). */
+  sources: number;
+  /** Aborted: no further batch or source is started; the batches under way finish. */
+  signal?: AbortSignal | undefined;
+  /** Bounds the batches at once; it is idle between two sources. */
+  limiter: Limiter;
+  scan: { scanCount: number; batchSize: number };
+  /** The pass over a source, or undefined to pass it over (a resume: already finished). */
+  open(index: number): Promise<SourcePass | undefined>;
+  /** A batch marked `after` (a later type of names earlier batches held, Pika 3.x) waits for them. */
+  typeOrder?: boolean;
+}
+
+/**
+ * The walk merge and verify share: every source in order, each scanned (each key once) and its
+ * batches handed to the limiter as the scan yields them, so the scan pulls a new batch only when a
+ * slot is free (SPEC §2.2). A source's batches all settle before the next source starts.
+ */
+export async function walkSources(walk: SourceWalk): Promise<void> {
+  const { signal, limiter } = walk;
+  for (let index = 0; index < walk.sources; index++) {
+    if (signal?.aborted) break;
+    const pass = await walk.open(index);
+    if (!pass) continue;
+    for await (const batch of sourceBatches(pass.scan, walk.scan)) {
+      if (signal?.aborted) break;
+      const task = pass.task(batch);
+      if (walk.typeOrder && batch.after) await limiter.idle();
+      await limiter.run(task);
+    }
+    await limiter.idle();
+    await pass.finished?.();
+  }
+}
+
+/** The keys of one source in batches, each once (SCAN may return a key twice). */
+function sourceBatches(
+  source: ScannedSource,
+  write: { scanCount: number; batchSize: number },
+): AsyncGenerator<ScanBatch> {
+  const keyspace = source.keyspace ?? 0;
+  return scanBatches(
+    source.nodes,
+    {
+      match: source.match,
+      count: write.scanCount,
+      batchSize: write.batchSize,
+      server: source.label,
+      ...(source.log ? { log: source.log } : {}),
+    },
+    // Sized for the keyspace at once (growing re-inserts every key seen so far), within reason.
+    new SeenKeys(Math.max(MIN_SEEN, Math.min(Math.ceil((keyspace * 4) / 3), MAX_SEEN_PRESIZE))),
+    keyspace,
+    source.caps,
+    source.cluster,
+  );
+}
 
 /**
  * The run loop: every source in declared order (SPEC §1.2), each scanned and its batches carried
@@ -28,12 +112,15 @@ export async function runSources(
 ): Promise<void> {
   const { state, backup } = ctx;
   if (backup) await retryFailed(ctx, backup, sourceRun);
-  for (let index = 0; index < ctx.plan.sources.length; index++) {
-    if (state.signal.aborted) break;
-    if (backup?.sourceFinished(index)) continue;
-    await mergeSource(ctx, sourceRun(index), progress);
-    if (!state.signal.aborted) await backup?.sourceDone(index);
-  }
+  await walkSources({
+    sources: ctx.plan.sources.length,
+    signal: state.signal,
+    limiter: new Limiter(ctx.plan.write.concurrency),
+    scan: ctx.plan.write,
+    typeOrder: true,
+    open: async (index) =>
+      backup?.sourceFinished(index) ? undefined : mergePass(ctx, sourceRun(index), progress),
+  });
 }
 
 /**
@@ -71,85 +158,78 @@ async function retryFailed(
 }
 
 /**
- * Scans one source and runs its batches, at most `concurrency` at once (limiter.ts). Keys of one
+ * One source's pass of the merge: its batches, at most `concurrency` at once (limiter.ts). Keys of one
  * source are distinct, so their batches commute; sources run one after the other, which keeps the
  * fold in declared order whatever the concurrency (SPEC §1.2). The scan pulls a new batch only when
  * a slot is free, so memory holds at most `concurrency` batches (SPEC §2.2).
  */
-async function mergeSource(ctx: RunContext, src: SourceRun, progress?: ProgressSink): Promise<void> {
-  const { write } = ctx.plan;
+async function mergePass(ctx: RunContext, src: SourceRun, progress?: ProgressSink): Promise<SourcePass> {
   const { state } = ctx;
   // The keyspace only feeds the progress estimate: a user who may not ask gets one from the cursor.
   const keyspace = await serverKeyspace(src.nodes, src.caps).catch(() => undefined);
   const filtered = src.plan.match !== undefined || keyspace === undefined;
   progress?.sourceStarted(src.index, src.plan.name, filtered ? 0 : (keyspace ?? 0));
-  const limiter = new Limiter(write.concurrency);
   let done = 0;
   let walked = 0;
-  const batches = scanBatches(
-    src.nodes,
-    {
-      match: src.plan.match,
-      count: write.scanCount,
-      batchSize: write.batchSize,
-      server: `source ${src.plan.name} (${redactUrl(src.plan.url)})`,
-      log: ctx.log,
-    },
-    // Sized for the keyspace at once (growing re-inserts every key seen so far), within reason.
-    new SeenKeys(Math.max(MIN_SEEN, Math.min(Math.ceil(((keyspace ?? 0) * 4) / 3), MAX_SEEN_PRESIZE))),
-    keyspace ?? 0,
-    src.caps,
-    src.cluster,
-  );
   // Batches decide in scan order (each after the one before it) and write only after deciding: a
   // typeMismatch `fail` in batch n stops the run with nothing of batch n written and nothing of a later
   // batch decided or written, whatever the concurrency (SPEC §1.2).
   let previous: Promise<void> = Promise.resolve();
   let batchNumber = 0;
-  for await (const batch of batches) {
-    if (state.signal.aborted) break;
-    walked = batch.walked;
-    // Resume (SPEC §6.3): a step the interrupted run applied is not applied again.
-    const backup = ctx.backup;
-    const units = backup
-      ? batch.units.filter(
-          (u) =>
-            !backup.wasApplied(
-              src.index,
-              Buffer.concat([src.plan.prefix, u.key]),
-              'type' in u ? u.type : undefined,
-            ),
-        )
-      : batch.units;
-    const earlier = previous;
-    const seq = batchNumber++;
-    let markDecided!: () => void;
-    previous = new Promise<void>((resolve) => {
-      markDecided = resolve;
-    });
-    // A later type of names that earlier batches held (Pika 3.x) waits for them: the fold order.
-    if (batch.after) await limiter.idle();
-    await limiter.run(async () => {
-      try {
-        await processBatch(ctx, src, units, 1, { seq, earlier, decided: markDecided });
-      } catch (err) {
-        state.stop(asRunError(err));
-      } finally {
-        // A batch that failed before deciding must not hold the later ones back.
-        await earlier;
-        markDecided();
-      }
-      done += batch.units.length;
-      const estimate = filtered
-        ? walked > 0
-          ? Math.max(done, Math.round(done / walked))
-          : 0
-        : (keyspace ?? 0);
-      progress?.update(src.index, done, estimate, ctx.tally.totals());
-    });
-  }
-  await limiter.idle();
-  progress?.sourceFinished(src.index);
+  return {
+    scan: {
+      nodes: src.nodes,
+      caps: src.caps,
+      cluster: src.cluster,
+      match: src.plan.match,
+      label: `source ${src.plan.name} (${redactUrl(src.plan.url)})`,
+      log: ctx.log,
+      keyspace,
+    },
+    task: (batch) => {
+      walked = batch.walked;
+      // Resume (SPEC §6.3): a step the interrupted run applied is not applied again.
+      const backup = ctx.backup;
+      const units = backup
+        ? batch.units.filter(
+            (u) =>
+              !backup.wasApplied(
+                src.index,
+                Buffer.concat([src.plan.prefix, u.key]),
+                'type' in u ? u.type : undefined,
+              ),
+          )
+        : batch.units;
+      const earlier = previous;
+      const seq = batchNumber++;
+      let markDecided!: () => void;
+      previous = new Promise<void>((resolve) => {
+        markDecided = resolve;
+      });
+      return async () => {
+        try {
+          await processBatch(ctx, src, units, 1, { seq, earlier, decided: markDecided });
+        } catch (err) {
+          state.stop(asRunError(err));
+        } finally {
+          // A batch that failed before deciding must not hold the later ones back.
+          await earlier;
+          markDecided();
+        }
+        done += batch.units.length;
+        const estimate = filtered
+          ? walked > 0
+            ? Math.max(done, Math.round(done / walked))
+            : 0
+          : (keyspace ?? 0);
+        progress?.update(src.index, done, estimate, ctx.tally.totals());
+      };
+    },
+    finished: async () => {
+      progress?.sourceFinished(src.index);
+      if (!state.signal.aborted) await ctx.backup?.sourceDone(src.index);
+    },
+  };
 }
 
 export function asRunError(err: unknown): RunError {

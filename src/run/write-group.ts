@@ -1,10 +1,10 @@
 import type { ProbeUnit } from '../probe/probe.js';
+import { openDoorAhead } from '../write/door.js';
 import type { ReadHow } from '../write/read.js';
 import { type WriteItem, writeBatch } from '../write/writer.js';
 import { EXPIRED, failStep, fellBack, record } from './account.js';
 import type { RunContext, SourceRun } from './context.js';
 import type { Step } from './decide.js';
-import { journalAhead } from './journal-ahead.js';
 import { dumpPath, nativeFallback, sourceRefusesDump, targetRefusesRestore, unsupported } from './path.js';
 import { readForWrite } from './read-values.js';
 import { retryUnit, sharesName } from './units.js';
@@ -44,17 +44,16 @@ export async function writeGroup(
   });
   while (toRead.length > 0) {
     const reading = toRead.splice(0);
-    const door =
-      ctx.backup &&
-      journalAhead(
-        ctx.backup.door(src.index),
-        reading.map(({ step, how }) => ({
-          key: step.name,
-          type: step.type,
-          // A create on the dump path is a RESTORE without REPLACE: it never overwrites a key.
-          absent: step.decision.action === 'create' && how === 'dump',
-        })),
-      );
+    const door = openDoorAhead(
+      ctx.backup,
+      src.index,
+      reading.map(({ step, how }) => ({
+        key: step.name,
+        type: step.type,
+        // A create on the dump path is a RESTORE without REPLACE: it never overwrites a key.
+        absent: step.decision.action === 'create' && how === 'dump',
+      })),
+    );
     const values = await readForWrite(ctx, src, reading);
     const writing: { step: Step; item: WriteItem }[] = [];
     reading.forEach(({ step }, i) => {

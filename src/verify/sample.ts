@@ -1,6 +1,8 @@
 import type { MergePlan } from '../config/plan.js';
 import type { JournaledKey } from '../journal/types.js';
-import { type Side, scanSide, withPrefix } from './sides.js';
+import { Limiter } from '../run/limiter.js';
+import { walkSources } from '../run/loop.js';
+import { type Side, scannedSide, withPrefix } from './sides.js';
 
 /** `verify --sample N`: which keys are checked, and their journaled priors. */
 
@@ -17,30 +19,38 @@ export async function sampleKeys(
   const chosen: Buffer[] = [];
   const ids = new Set<string>();
   let seen = 0;
-  for (const [index, side] of sources.entries()) {
-    const { prefix, match } = plan.sources[index]!;
-    const batches = scanSide(plan, side, match);
-    for await (const batch of batches) {
-      if (signal?.aborted) return chosen;
-      for (const unit of batch.units) {
-        const key = withPrefix(prefix, unit.key);
-        const id = key.toString('latin1');
-        if (ids.has(id)) continue;
-        seen++;
-        if (chosen.length < n) {
-          chosen.push(key);
-          ids.add(id);
-        } else {
-          const slot = Math.floor(Math.random() * seen);
-          if (slot < n) {
-            ids.delete(chosen[slot]!.toString('latin1'));
-            chosen[slot] = key;
-            ids.add(id);
-          }
-        }
+  const pick = (key: Buffer): void => {
+    const id = key.toString('latin1');
+    if (ids.has(id)) return;
+    seen++;
+    if (chosen.length < n) {
+      chosen.push(key);
+      ids.add(id);
+    } else {
+      const slot = Math.floor(Math.random() * seen);
+      if (slot < n) {
+        ids.delete(chosen[slot]!.toString('latin1'));
+        chosen[slot] = key;
+        ids.add(id);
       }
     }
-  }
+  };
+  // One batch at a time: the reservoir sees the keys in scan order.
+  await walkSources({
+    sources: sources.length,
+    signal,
+    limiter: new Limiter(1),
+    scan: plan.write,
+    open: async (index) => {
+      const { prefix, match } = plan.sources[index]!;
+      return {
+        scan: scannedSide(sources[index]!, match),
+        task: (batch) => async () => {
+          for (const unit of batch.units) pick(withPrefix(prefix, unit.key));
+        },
+      };
+    },
+  });
   return chosen;
 }
 

@@ -2,8 +2,7 @@ import { ConnectionError } from '../common/errors.js';
 import type { MergePlan, TlsPlan } from '../config/plan.js';
 import { tlsOptions } from '../config/tls.js';
 import { parseRedisUrl, redactUrl } from '../config/url.js';
-import { type ScanBatch, scanBatches } from '../scan/scanner.js';
-import { SeenKeys } from '../scan/seen-keys.js';
+import type { ScannedSource } from '../run/loop.js';
 import type { Caps } from '../servers/caps.js';
 import { closeServer, clusterView, openServer, openTransport, type Server } from '../servers/server.js';
 import type { NetworkOptions } from '../servers/socket.js';
@@ -57,28 +56,21 @@ export async function connectAll(plan: MergePlan): Promise<Connected> {
   }
 }
 
-/** The keys of one side, in batches, each once: as the merge scans it. */
-export function scanSide(
-  plan: MergePlan,
+/** One side as the run loop's walk scans it (run/loop.ts), as the merge scans a source. */
+export function scannedSide(
   side: Side,
   match: string | undefined,
   log?: (line: string) => void,
-): AsyncGenerator<ScanBatch> {
-  return scanBatches(
-    side.server.nodes,
-    {
-      match,
-      count: plan.write.scanCount,
-      batchSize: plan.write.batchSize,
-      server: side.label,
-      ...(log ? { log } : {}),
-    },
-    new SeenKeys(),
-    0,
-    side.caps,
+): ScannedSource {
+  return {
+    nodes: side.server.nodes,
+    caps: side.caps,
     // A cluster: its masters as they are (a failover, a reshard, a master added) are walked.
-    clusterView(side.server),
-  );
+    cluster: clusterView(side.server),
+    match,
+    label: side.label,
+    log,
+  };
 }
 
 export function withPrefix(prefix: Buffer, key: Buffer): Buffer {

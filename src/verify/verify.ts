@@ -3,15 +3,16 @@ import type { MergePlan } from '../config/plan.js';
 import { redactUrl } from '../config/url.js';
 import type { WindowLoader } from '../journal/reader.js';
 import type { JournaledKey } from '../journal/types.js';
+import { Limiter } from '../run/limiter.js';
+import { walkSources } from '../run/loop.js';
 import { SeenKeys } from '../scan/seen-keys.js';
 import { now } from '../servers/clock.js';
 import { closeServer } from '../servers/server.js';
 import { type Checker, checkKeys, fieldTtlDifference } from './check.js';
 import { matches, type Rules, shownOutcome } from './expect.js';
-import { Limit } from './limit.js';
 import { priorsOf, sampleKeys } from './sample.js';
 import { showExpected, showFound } from './show.js';
-import { connectAll, scanSide, withPrefix } from './sides.js';
+import { connectAll, scannedSide, withPrefix } from './sides.js';
 
 export interface VerifyOptions {
   /**
@@ -162,7 +163,7 @@ export async function verify(
   };
 
   try {
-    const limit = new Limit(plan.write.concurrency);
+    const limit = new Limiter(plan.write.concurrency);
     if (options.sample !== undefined) {
       const keys = await sampleKeys(plan, sources, options.sample, hooks.signal);
       const priors = options.priors ? await priorsOf(options.priors, keys) : undefined;
@@ -193,21 +194,27 @@ export async function verify(
         if (batch.size > 0) await flush();
         await limit.idle();
       }
-      for (let index = 0; index < sources.length && !hooks.signal?.aborted; index++) {
-        const side = sources[index]!;
-        const { prefix, match } = plan.sources[index]!;
-        const batches = scanSide(plan, side, match, hooks.log);
-        // A name holding several types (Pika 3.x) is listed once per type: it is checked once, all types.
-        const named = side.caps.multiTypeNames ? new SeenKeys() : undefined;
-        for await (const batch of batches) {
-          if (hooks.signal?.aborted) break;
-          const units = named ? batch.units.filter((u) => named.add(u.key)) : batch.units;
-          const keys = units.map((u) => withPrefix(prefix, u.key));
-          const fresh = options.priors ? keys.filter((k) => !journaled.has(k)) : keys;
-          await limit.run(() => checkKeys(checker, fresh, { firstHolder: index }));
-        }
-        await limit.idle();
-      }
+      await walkSources({
+        sources: sources.length,
+        signal: hooks.signal,
+        limiter: limit,
+        scan: plan.write,
+        open: async (index) => {
+          const side = sources[index]!;
+          const { prefix, match } = plan.sources[index]!;
+          // A name holding several types (Pika 3.x) is listed once per type: it is checked once, all types.
+          const named = side.caps.multiTypeNames ? new SeenKeys() : undefined;
+          return {
+            scan: scannedSide(side, match, hooks.log),
+            task: (batch) => {
+              const units = named ? batch.units.filter((u) => named.add(u.key)) : batch.units;
+              const keys = units.map((u) => withPrefix(prefix, u.key));
+              const fresh = options.priors ? keys.filter((k) => !journaled.has(k)) : keys;
+              return () => checkKeys(checker, fresh, { firstHolder: index });
+            },
+          };
+        },
+      });
     }
     await limit.idle();
   } finally {
