@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { rollback } from '../../src/index.js';
-import { useServers } from './helpers.js';
+import { useServers } from '../harness/merge-servers.js';
 
 /** calls and failed_calls of one command since the last CONFIG RESETSTAT. */
 async function stat(r: Redis, command: string): Promise<{ calls: number; failed: number }> {

@@ -5,8 +5,19 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, ConnectionError, KvmergeError, resolvePlan, runMerge } from '../../src/index.js';
+import {
+  counts,
+  hash,
+  list,
+  type Servers,
+  seed,
+  set,
+  startServers,
+  str,
+  stream,
+  zset,
+} from '../harness/merge-servers.js';
 import { digest, type RedisServer } from '../harness/redis.js';
-import { counts, hash, list, type Servers, seed, set, startServers, str, stream, zset } from './helpers.js';
 
 // `+@read` is the canonical read-only user; the others may also PING.
 const READ_ONLY = 'readonly on >pw ~* &* +@read -@write';

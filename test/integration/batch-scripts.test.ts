@@ -6,8 +6,19 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
+import {
+  counts,
+  hash,
+  list,
+  type Servers,
+  seed,
+  set,
+  startServers,
+  str,
+  stream,
+  zset,
+} from '../harness/merge-servers.js';
 import { digest, type RedisServer } from '../harness/redis.js';
-import { counts, hash, list, type Servers, seed, set, startServers, str, stream, zset } from './helpers.js';
 
 // May run EVAL, but not DUMP: a script that DUMPs is refused only once a key is there to dump.
 const EVAL_NO_DUMP = 'evalnodump on >pw ~* &* +@read -@write +ping +eval -dump';

@@ -5,7 +5,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
-import { digest } from '../harness/redis.js';
 import {
   counts,
   hash,
@@ -20,7 +19,8 @@ import {
   useServers,
   type Value,
   zset,
-} from './helpers.js';
+} from '../harness/merge-servers.js';
+import { digest } from '../harness/redis.js';
 
 const servers = useServers(1);
 

@@ -4,7 +4,6 @@
  * the report names an invalid UTF-8 key by `keyBase64` (SPEC §5.3).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { digest } from '../harness/redis.js';
 import {
   counts,
   hash,
@@ -21,7 +20,8 @@ import {
   useServers,
   type Value,
   zset,
-} from './helpers.js';
+} from '../harness/merge-servers.js';
+import { digest } from '../harness/redis.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));

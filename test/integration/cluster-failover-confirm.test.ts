@@ -11,9 +11,8 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kvmerge } from '../harness/cli-run.js';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
-import { type RedisServer, startRedis } from '../harness/redis.js';
-import { kvmerge } from './cli-run.js';
 import {
   caughtUp,
   differences,
@@ -22,7 +21,8 @@ import {
   seedTarget,
   until,
   writePlanConfig,
-} from './failover-plan.js';
+} from '../harness/failover-plan.js';
+import { type RedisServer, startRedis } from '../harness/redis.js';
 
 /** Keys the run creates on the master before its replica takes over. */
 const WRITES_BEFORE_PROMOTION = 200;

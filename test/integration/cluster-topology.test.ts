@@ -18,9 +18,9 @@ import { DEFAULT_NETWORK } from '../../src/servers/socket.js';
 import type { MergeOptions } from '../../src/types/strategy.js';
 import { verify } from '../../src/verify/verify.js';
 import { slotOf, startCluster } from '../harness/cluster.js';
+import { load, loadCluster, readClusterStore, readStore } from '../harness/model-store.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { canonical, type Entry, foldModel, type ModelTable, type Store } from '../property/model.js';
-import { load, loadCluster, readClusterStore, readStore } from '../property/store.js';
 
 const MERGE: MergeOptions = { hashField: 'source', zsetScore: 'sum', list: 'append', ttl: 'max' };
 

@@ -4,7 +4,6 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { digest } from '../harness/redis.js';
 import {
   hash,
   list,
@@ -16,7 +15,8 @@ import {
   str,
   type Value,
   zset,
-} from './helpers.js';
+} from '../harness/merge-servers.js';
+import { digest } from '../harness/redis.js';
 
 let servers: Servers;
 

@@ -5,8 +5,6 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { prng } from '../../bench/prng.js';
-import { monitor } from '../harness/monitor.js';
-import { digest, type RedisServer } from '../harness/redis.js';
 import {
   hash,
   list,
@@ -18,7 +16,9 @@ import {
   useServers,
   type Value,
   zset,
-} from './helpers.js';
+} from '../harness/merge-servers.js';
+import { monitor } from '../harness/monitor.js';
+import { digest, type RedisServer } from '../harness/redis.js';
 
 const servers = useServers(3);
 

@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KvmergeError, resolvePlan, runMerge } from '../../src/index.js';
-import { digest, type RedisServer, startRedis } from '../harness/redis.js';
 import {
   counts,
   hash,
@@ -20,7 +19,8 @@ import {
   stream,
   type Value,
   zset,
-} from './helpers.js';
+} from '../harness/merge-servers.js';
+import { digest, type RedisServer, startRedis } from '../harness/redis.js';
 
 const DATA: Record<string, Value> = {
   s: str('v'),

@@ -17,7 +17,7 @@ import {
   str,
   useServers,
   zset,
-} from './helpers.js';
+} from '../harness/merge-servers.js';
 
 const servers = useServers(3);
 let s1: Servers['t'];

@@ -12,9 +12,9 @@ import { crc32 } from 'node:zlib';
 import pLimit from 'p-limit';
 import { describe, expect, it } from 'vitest';
 import { MAGIC } from '../../src/journal/format.js';
+import { kvmerge } from '../harness/cli-run.js';
+import { hash, list, seed, str, useServers, zset } from '../harness/merge-servers.js';
 import { digest } from '../harness/redis.js';
-import { kvmerge } from './cli-run.js';
-import { hash, list, seed, str, useServers, zset } from './helpers.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-bad-journal-'));
 let n = 0;

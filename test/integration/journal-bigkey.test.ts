@@ -12,11 +12,11 @@ import { resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { PRIOR_WINDOW_BYTES, restoreTempKey } from '../../src/journal/big-prior.js';
 import { MAGIC } from '../../src/journal/format.js';
 import { readRecords } from '../../src/journal/reader.js';
+import { forgetApplied } from '../harness/journal-edit.js';
+import { snapshot, useServers } from '../harness/merge-servers.js';
 import { startProxy } from '../harness/proxy.js';
 import { digest } from '../harness/redis.js';
 import { describeServer } from '../harness/servers.js';
-import { snapshot, useServers } from './helpers.js';
-import { forgetApplied } from './journal-edit.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-journal-bigkey-'));
 let n = 0;

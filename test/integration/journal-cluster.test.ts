@@ -12,10 +12,10 @@ import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { readRecords } from '../../src/journal/reader.js';
+import { kvmerge } from '../harness/cli-run.js';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
+import { forgetApplied } from '../harness/journal-edit.js';
 import { digest, type RedisServer, startRedis } from '../harness/redis.js';
-import { kvmerge } from './cli-run.js';
-import { forgetApplied } from './journal-edit.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-journal-cluster-'));
 let n = 0;

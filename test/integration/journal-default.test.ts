@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { journalBytes, kvmerge } from '../harness/cli-run.js';
+import { useServers } from '../harness/merge-servers.js';
 import { digest } from '../harness/redis.js';
-import { journalBytes, kvmerge } from './cli-run.js';
-import { useServers } from './helpers.js';
 
 const LISTS = 3000;
 

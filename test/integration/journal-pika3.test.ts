@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import { rollback } from '../../src/index.js';
 import { readHeader } from '../../src/journal/reader.js';
-import { describeServer } from '../harness/servers.js';
+import { forgetApplied } from '../harness/journal-edit.js';
 import {
   addType,
   hash,
@@ -24,8 +24,8 @@ import {
   useServers,
   type Value,
   zset,
-} from './helpers.js';
-import { forgetApplied } from './journal-edit.js';
+} from '../harness/merge-servers.js';
+import { describeServer } from '../harness/servers.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-journal-pika3-'));
 let n = 0;

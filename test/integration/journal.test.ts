@@ -8,9 +8,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openJournal, resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { FORMAT_VERSION } from '../../src/journal/format.js';
-import { monitor } from '../harness/monitor.js';
-import { digest, startRedis } from '../harness/redis.js';
-import { describeServer } from '../harness/servers.js';
 import {
   hash,
   list,
@@ -22,7 +19,10 @@ import {
   stream,
   useServers,
   zset,
-} from './helpers.js';
+} from '../harness/merge-servers.js';
+import { monitor } from '../harness/monitor.js';
+import { digest, startRedis } from '../harness/redis.js';
+import { describeServer } from '../harness/servers.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-journal-test-'));
 let n = 0;

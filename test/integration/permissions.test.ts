@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KvmergeError, runMerge } from '../../src/index.js';
+import { hash, list, type Servers, seed, startServers, str } from '../harness/merge-servers.js';
 import { digest, type RedisServer } from '../harness/redis.js';
-import { hash, list, type Servers, seed, startServers, str } from './helpers.js';
 
 const TARGET_USERS = [
   // Reads and transactions, no writes: the MULTI … DISCARD probe answers.

@@ -9,8 +9,6 @@
  */
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type RewriteProxy, startRewriteProxy, upper } from '../harness/rewrite-proxy.js';
-import { describeServer } from '../harness/servers.js';
 import {
   addType,
   hash,
@@ -23,7 +21,9 @@ import {
   useServers,
   type Value,
   zset,
-} from './helpers.js';
+} from '../harness/merge-servers.js';
+import { type RewriteProxy, startRewriteProxy, upper } from '../harness/rewrite-proxy.js';
+import { describeServer } from '../harness/servers.js';
 
 const NAMES = 200;
 const COUNT = 10;

@@ -8,9 +8,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
 import { keyspaceSize, probeServer } from '../../src/servers/caps.js';
-import { startProxy } from '../harness/proxy.js';
-import { startRedis } from '../harness/redis.js';
-import { describeServer } from '../harness/servers.js';
 import {
   addType,
   counts,
@@ -28,7 +25,10 @@ import {
   useServers,
   type Value,
   zset,
-} from './helpers.js';
+} from '../harness/merge-servers.js';
+import { startProxy } from '../harness/proxy.js';
+import { startRedis } from '../harness/redis.js';
+import { describeServer } from '../harness/servers.js';
 
 describeServer('pika-3.5.5', 'Pika 3.5: one name, several types (SPEC §7)', () => {
   describe('into Redis', () => {

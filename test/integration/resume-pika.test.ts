@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import { readRecords } from '../../src/journal/reader.js';
+import { kvmerge } from '../harness/cli-run.js';
+import { forgetApplied } from '../harness/journal-edit.js';
+import { snapshot, useServers } from '../harness/merge-servers.js';
 import { describeServer } from '../harness/servers.js';
-import { kvmerge } from './cli-run.js';
-import { snapshot, useServers } from './helpers.js';
-import { forgetApplied } from './journal-edit.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-resume-pika-'));
 let n = 0;

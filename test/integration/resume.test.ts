@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { readRecords, type ScanEnd } from '../../src/journal/reader.js';
+import { kvmerge } from '../harness/cli-run.js';
+import { useServers } from '../harness/merge-servers.js';
 import { digest } from '../harness/redis.js';
-import { kvmerge } from './cli-run.js';
-import { useServers } from './helpers.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-resume-test-'));
 let n = 0;

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, rollback, runMerge } from '../../src/index.js';
+import { kvmerge } from '../harness/cli-run.js';
+import { throttled } from '../harness/merge-servers.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
-import { kvmerge } from './cli-run.js';
-import { throttled } from './helpers.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-sentinel-journal-'));
 let n = 0;

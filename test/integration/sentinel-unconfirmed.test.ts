@@ -15,10 +15,7 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RedisServer } from '../harness/redis.js';
-import { startRedis } from '../harness/redis.js';
-import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
-import { kvmerge } from './cli-run.js';
+import { kvmerge } from '../harness/cli-run.js';
 import {
   caughtUp,
   differences,
@@ -27,7 +24,10 @@ import {
   seedTarget,
   until,
   writePlanConfig,
-} from './failover-plan.js';
+} from '../harness/failover-plan.js';
+import type { RedisServer } from '../harness/redis.js';
+import { startRedis } from '../harness/redis.js';
+import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
 
 const RUNS = Number(process.env.KVMERGE_UNCONFIRMED_RUNS ?? 1);
 const PLAN: FailoverPlan = { lists: 3_000, listsOnTarget: 2_000, zsets: 1_000, strings: 1_000 };

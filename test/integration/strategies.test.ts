@@ -6,7 +6,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, resolvePlan } from '../../src/index.js';
-import { describeServer, isPika, PIKA_SERVERS, type TestServer } from '../harness/servers.js';
 import {
   counts,
   hash,
@@ -24,7 +23,8 @@ import {
   useServers,
   type Value,
   zset,
-} from './helpers.js';
+} from '../harness/merge-servers.js';
+import { describeServer, isPika, PIKA_SERVERS, type TestServer } from '../harness/servers.js';
 
 interface Sides {
   source: TestServer;

@@ -21,7 +21,7 @@ import {
   useServers,
   type Value,
   zset,
-} from './helpers.js';
+} from '../harness/merge-servers.js';
 
 const servers = useServers(1);
 

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { openJournal, openWindows, verify } from '../../src/index.js';
+import type { MergeConfig } from '../harness/merge-servers.js';
+import { useServers } from '../harness/merge-servers.js';
 import { monitor } from '../harness/monitor.js';
-import type { MergeConfig } from './helpers.js';
-import { useServers } from './helpers.js';
 
 const N = 200_000;
 const CHUNK = 5_000;

@@ -7,7 +7,6 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { verify } from '../../src/index.js';
-import { describeServer } from '../harness/servers.js';
 import {
   addType,
   hash,
@@ -20,7 +19,8 @@ import {
   stream,
   useServers,
   zset,
-} from './helpers.js';
+} from '../harness/merge-servers.js';
+import { describeServer } from '../harness/servers.js';
 
 /** The source: a name of every type (and a stream), a name of two types, names of one type. */
 async function seedSource(r: Redis): Promise<void> {

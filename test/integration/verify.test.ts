@@ -10,10 +10,20 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { type JournaledKey, type MergePlan, verify } from '../../src/index.js';
+import { kvmerge } from '../harness/cli-run.js';
+import {
+  hash,
+  list,
+  type MergeConfig,
+  seed,
+  set,
+  str,
+  stream,
+  useServers,
+  zset,
+} from '../harness/merge-servers.js';
 import { monitor } from '../harness/monitor.js';
 import { describeServer, type TestServer } from '../harness/servers.js';
-import { kvmerge } from './cli-run.js';
-import { hash, list, type MergeConfig, seed, set, str, stream, useServers, zset } from './helpers.js';
 
 const BINARY = Buffer.from([0, 0xff, 0x0a, 0xc3]);
 

@@ -3,8 +3,8 @@
  * standalone server and for a Redis Cluster (test/harness/cluster.ts).
  */
 import type { Redis } from 'ioredis';
-import type { TestCluster } from '../harness/cluster.js';
-import type { Entry, Store } from './model.js';
+import type { Entry, Store } from '../property/model.js';
+import type { TestCluster } from './cluster.js';
 
 export const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 export const text = (b: Buffer): string => b.toString('latin1');

@@ -14,8 +14,8 @@ import {
 } from '../../src/index.js';
 import type { Counts } from '../../src/report/counters.js';
 import { emptyCounts } from '../../src/report/counters.js';
-import { type RedisServer, type StartRedisOptions, startRedis } from '../harness/redis.js';
-import { isPika } from '../harness/servers.js';
+import { type RedisServer, type StartRedisOptions, startRedis } from './redis.js';
+import { isPika } from './servers.js';
 
 export type Bytes = string | Buffer;
 
