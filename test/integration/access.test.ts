@@ -5,18 +5,9 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, ConnectionError, KvmergeError, resolvePlan, runMerge } from '../../src/index.js';
-import {
-  counts,
-  hash,
-  list,
-  type Servers,
-  seed,
-  set,
-  startServers,
-  str,
-  stream,
-  zset,
-} from '../harness/merge-servers.js';
+import { counts } from '../harness/counts.js';
+import { hash, list, seed, set, str, stream, zset } from '../harness/data.js';
+import { type Servers, startServers } from '../harness/merge-servers.js';
 import { digest, type RedisServer } from '../harness/redis.js';
 
 // `+@read` is the canonical read-only user; the others may also PING.

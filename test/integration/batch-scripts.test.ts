@@ -6,18 +6,9 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
-import {
-  counts,
-  hash,
-  list,
-  type Servers,
-  seed,
-  set,
-  startServers,
-  str,
-  stream,
-  zset,
-} from '../harness/merge-servers.js';
+import { counts } from '../harness/counts.js';
+import { hash, list, seed, set, str, stream, zset } from '../harness/data.js';
+import { type Servers, startServers } from '../harness/merge-servers.js';
 import { digest, type RedisServer } from '../harness/redis.js';
 
 // May run EVAL, but not DUMP: a script that DUMPs is refused only once a key is there to dump.

@@ -4,23 +4,22 @@
  * the report names an invalid UTF-8 key by `keyBase64` (SPEC §5.3).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { counts } from '../harness/counts.js';
 import {
-  counts,
   hash,
   hex,
   list,
   normalize,
   readValue,
-  type Servers,
   seed,
   set,
   snapshot,
   str,
   stream,
-  useServers,
   type Value,
   zset,
-} from '../harness/merge-servers.js';
+} from '../harness/data.js';
+import { type Servers, useServers } from '../harness/merge-servers.js';
 import { digest } from '../harness/redis.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');

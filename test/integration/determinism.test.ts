@@ -4,18 +4,8 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  hash,
-  list,
-  type MergeConfig,
-  type Servers,
-  seed,
-  set,
-  startServers,
-  str,
-  type Value,
-  zset,
-} from '../harness/merge-servers.js';
+import { hash, list, seed, set, str, type Value, zset } from '../harness/data.js';
+import { type MergeConfig, type Servers, startServers } from '../harness/merge-servers.js';
 import { digest } from '../harness/redis.js';
 
 let servers: Servers;

@@ -5,18 +5,8 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { prng } from '../../bench/prng.js';
-import {
-  hash,
-  list,
-  type MergeConfig,
-  seed,
-  set,
-  str,
-  stream,
-  useServers,
-  type Value,
-  zset,
-} from '../harness/merge-servers.js';
+import { hash, list, seed, set, str, stream, type Value, zset } from '../harness/data.js';
+import { type MergeConfig, useServers } from '../harness/merge-servers.js';
 import { monitor } from '../harness/monitor.js';
 import { digest, type RedisServer } from '../harness/redis.js';
 

@@ -13,7 +13,8 @@ import pLimit from 'p-limit';
 import { describe, expect, it } from 'vitest';
 import { MAGIC } from '../../src/journal/format.js';
 import { kvmerge } from '../harness/cli-run.js';
-import { hash, list, seed, str, useServers, zset } from '../harness/merge-servers.js';
+import { hash, list, seed, str, zset } from '../harness/data.js';
+import { useServers } from '../harness/merge-servers.js';
 import { digest } from '../harness/redis.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-bad-journal-'));

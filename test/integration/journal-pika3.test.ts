@@ -11,20 +11,19 @@ import type { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import { rollback } from '../../src/index.js';
 import { readHeader } from '../../src/journal/reader.js';
-import { forgetApplied } from '../harness/journal-edit.js';
 import {
   addType,
   hash,
   list,
-  type MergeConfig,
   readValue,
   set,
   str,
   type TypeName,
-  useServers,
   type Value,
   zset,
-} from '../harness/merge-servers.js';
+} from '../harness/data.js';
+import { forgetApplied } from '../harness/journal-edit.js';
+import { type MergeConfig, useServers } from '../harness/merge-servers.js';
 import { describeServer } from '../harness/servers.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-journal-pika3-'));

@@ -8,18 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openJournal, resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { FORMAT_VERSION } from '../../src/journal/format.js';
-import {
-  hash,
-  list,
-  type MergeConfig,
-  seed,
-  set,
-  snapshot,
-  str,
-  stream,
-  useServers,
-  zset,
-} from '../harness/merge-servers.js';
+import { hash, list, seed, set, snapshot, str, stream, zset } from '../harness/data.js';
+import { type MergeConfig, useServers } from '../harness/merge-servers.js';
 import { monitor } from '../harness/monitor.js';
 import { digest, startRedis } from '../harness/redis.js';
 import { describeServer } from '../harness/servers.js';

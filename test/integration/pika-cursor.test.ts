@@ -18,10 +18,10 @@ import {
   readValue,
   set,
   str,
-  useServers,
   type Value,
   zset,
-} from '../harness/merge-servers.js';
+} from '../harness/data.js';
+import { useServers } from '../harness/merge-servers.js';
 import { type RewriteProxy, startRewriteProxy, upper } from '../harness/rewrite-proxy.js';
 import { describeServer } from '../harness/servers.js';
 

@@ -8,9 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
 import { keyspaceSize, probeServer } from '../../src/servers/caps.js';
+import { counts } from '../harness/counts.js';
 import {
   addType,
-  counts,
   hash,
   keyCount,
   list,
@@ -22,10 +22,10 @@ import {
   str,
   stream,
   TYPES,
-  useServers,
   type Value,
   zset,
-} from '../harness/merge-servers.js';
+} from '../harness/data.js';
+import { useServers } from '../harness/merge-servers.js';
 import { startProxy } from '../harness/proxy.js';
 import { startRedis } from '../harness/redis.js';
 import { describeServer } from '../harness/servers.js';

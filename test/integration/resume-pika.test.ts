@@ -11,8 +11,9 @@ import type { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import { readRecords } from '../../src/journal/reader.js';
 import { kvmerge } from '../harness/cli-run.js';
+import { snapshot } from '../harness/data.js';
 import { forgetApplied } from '../harness/journal-edit.js';
-import { snapshot, useServers } from '../harness/merge-servers.js';
+import { useServers } from '../harness/merge-servers.js';
 import { describeServer } from '../harness/servers.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-resume-pika-'));

@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { kvmerge } from '../harness/cli-run.js';
-import { throttled } from '../harness/merge-servers.js';
+import { throttled } from '../harness/failover-plan.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
 

@@ -7,18 +7,8 @@ import { startLocalRedis } from '../../src/demo/local-server.js';
 import { ConnectionError, type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import type { ProgressSink } from '../../src/report/types.js';
 import { kvmerge } from '../harness/cli-run.js';
-import {
-  hash,
-  list,
-  normalize,
-  put,
-  readValue,
-  set,
-  str,
-  throttled,
-  type Value,
-  zset,
-} from '../harness/merge-servers.js';
+import { hash, list, normalize, put, readValue, set, str, type Value, zset } from '../harness/data.js';
+import { throttled } from '../harness/failover-plan.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
 

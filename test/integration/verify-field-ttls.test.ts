@@ -5,7 +5,8 @@
  */
 import { expect, it } from 'vitest';
 import { verify } from '../../src/index.js';
-import { hash, type MergeConfig, seed, useServers } from '../harness/merge-servers.js';
+import { hash, seed } from '../harness/data.js';
+import { type MergeConfig, useServers } from '../harness/merge-servers.js';
 import { describeServer } from '../harness/servers.js';
 
 describeServer('redis-7.4.1', 'verify, hash field TTLs on Redis 7.4', () => {

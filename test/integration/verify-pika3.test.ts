@@ -7,19 +7,8 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { verify } from '../../src/index.js';
-import {
-  addType,
-  hash,
-  list,
-  type MergeConfig,
-  MULTI,
-  seed,
-  set,
-  str,
-  stream,
-  useServers,
-  zset,
-} from '../harness/merge-servers.js';
+import { addType, hash, list, MULTI, seed, set, str, stream, zset } from '../harness/data.js';
+import { type MergeConfig, useServers } from '../harness/merge-servers.js';
 import { describeServer } from '../harness/servers.js';
 
 /** The source: a name of every type (and a stream), a name of two types, names of one type. */

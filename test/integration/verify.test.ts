@@ -11,17 +11,8 @@ import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { type JournaledKey, type MergePlan, verify } from '../../src/index.js';
 import { kvmerge } from '../harness/cli-run.js';
-import {
-  hash,
-  list,
-  type MergeConfig,
-  seed,
-  set,
-  str,
-  stream,
-  useServers,
-  zset,
-} from '../harness/merge-servers.js';
+import { hash, list, seed, set, str, stream, zset } from '../harness/data.js';
+import { type MergeConfig, useServers } from '../harness/merge-servers.js';
 import { monitor } from '../harness/monitor.js';
 import { describeServer, type TestServer } from '../harness/servers.js';
 
