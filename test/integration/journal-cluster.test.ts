@@ -5,9 +5,7 @@
  * does, with list append and zset sum (a second application would show) and big keys built under a
  * temporary key in the key's slot.
  */
-import { mkdtemp, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { stat, writeFile } from 'node:fs/promises';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, rollback, runMerge } from '../../src/index.js';
@@ -16,10 +14,7 @@ import { kvmerge } from '../harness/cli-run.js';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
 import { forgetApplied } from '../harness/journal-edit.js';
 import { digest, type RedisServer, startRedis } from '../harness/redis.js';
-
-const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-journal-cluster-'));
-let n = 0;
-const fresh = (name: string): string => join(scratch, `${++n}-${name}`);
+import { fresh } from '../harness/scratch.js';
 
 const CONFIG = {
   strategies: {

@@ -4,9 +4,6 @@
  * that type back without touching the name's other types (a big one window by window), with the
  * name's expiry as it was before the run.
  */
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import { rollback } from '../../src/index.js';
@@ -24,11 +21,8 @@ import {
 } from '../harness/data.js';
 import { forgetApplied } from '../harness/journal-edit.js';
 import { type MergeConfig, useServers } from '../harness/merge-servers.js';
+import { fresh } from '../harness/scratch.js';
 import { describeServer } from '../harness/servers.js';
-
-const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-journal-pika3-'));
-let n = 0;
-const fresh = (name: string): string => join(scratch, `${++n}-${name}`);
 
 const NAMES = 20;
 const bigHash = (which: string, fields: number): Value =>

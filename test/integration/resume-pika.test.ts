@@ -4,9 +4,7 @@
  * -9 part-way, then run with --resume; the target must equal an uninterrupted run's, with list append
  * and zset sum (which a second application would show) and a big hash copied inside one MULTI.
  */
-import { mkdtemp, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { stat, writeFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import { readRecords } from '../../src/journal/reader.js';
@@ -14,11 +12,8 @@ import { kvmerge } from '../harness/cli-run.js';
 import { snapshot } from '../harness/data.js';
 import { forgetApplied } from '../harness/journal-edit.js';
 import { useServers } from '../harness/merge-servers.js';
+import { fresh } from '../harness/scratch.js';
 import { describeServer } from '../harness/servers.js';
-
-const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-resume-pika-'));
-let n = 0;
-const fresh = (name: string): string => join(scratch, `${++n}-${name}`);
 
 const KEYS = 400;
 

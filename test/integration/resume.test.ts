@@ -4,19 +4,14 @@
  * with list append and zset sum, which would double what the interrupted run applied, and a big key
  * built under a temporary key, which must not be left behind.
  */
-import { appendFile, mkdtemp, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { appendFile, stat, writeFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { readRecords, type ScanEnd } from '../../src/journal/reader.js';
 import { kvmerge } from '../harness/cli-run.js';
 import { useServers } from '../harness/merge-servers.js';
 import { digest } from '../harness/redis.js';
-
-const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-resume-test-'));
-let n = 0;
-const fresh = (name: string): string => join(scratch, `${++n}-${name}`);
+import { fresh } from '../harness/scratch.js';
 
 const KEYS = 1500;
 

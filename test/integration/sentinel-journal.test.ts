@@ -3,20 +3,15 @@
  * whose master changes: a failover during the run, or between a killed run and its resume. The target
  * is the master the sentinels name at the end, compared with DEBUG DIGEST.
  */
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { kvmerge } from '../harness/cli-run.js';
 import { throttled } from '../harness/failover-plan.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
+import { fresh } from '../harness/scratch.js';
 import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
-
-const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-sentinel-journal-'));
-let n = 0;
-const fresh = (name: string): string => join(scratch, `${++n}-${name}`);
 
 let sentinel: SentinelSet;
 let source: RedisServer;
