@@ -25,8 +25,13 @@ export interface Key {
   ttl?: number;
 }
 
-/** Keys to write: by name, as [name, value] pairs (Buffer names), or as Keys (with expiries). */
-export type Keys = Record<string, Value> | readonly [Bytes, Value][] | readonly Key[];
+/** Keys to write: by name (a value from expiring() has a TTL), or listed (Buffer names). */
+export type Keys = Record<string, Value> | readonly (Key | [Bytes, Value])[];
+
+/** `value` with a time to live of `ms`, for a Keys record. */
+export function expiring(ms: number, value: Value): Value {
+  return Object.assign({ ttl: ms }, value);
+}
 
 export const str = (value: Bytes): Value => ({ type: 'string', value });
 export const hash = (value: Record<string, string> | [Bytes, Bytes][]): Value => ({
@@ -73,27 +78,47 @@ function writes(name: Bytes, value: Value): Arg[][] {
 
 function keyList(keys: Keys): Key[] {
   const entries = Array.isArray(keys) ? keys : Object.entries(keys);
-  return entries.map((k: Key | [Bytes, Value]) => (Array.isArray(k) ? { name: k[0], value: k[1] } : k));
+  return entries.map((k: Key | [Bytes, Value]) => {
+    if (!Array.isArray(k)) return k;
+    const [name, value] = k;
+    const { ttl } = value as { ttl?: number };
+    return ttl === undefined ? { name, value } : { name, value, ttl };
+  });
+}
+
+/** How many keys of a Cluster are written at once. */
+const CHUNK = 500;
+
+function commandsOf({ name, value, ttl }: Key, add: boolean): Arg[][] {
+  return [
+    ...(add ? [] : [['DEL', name]]),
+    ...writes(name, value),
+    ...(ttl === undefined ? [] : [['PEXPIRE', name, ttl]]),
+  ];
 }
 
 /**
  * Writes `keys`, each replacing what its name held, unless `add` (a Pika 3.x name holds one value of
  * each type: `add` writes one type without touching the others). A standalone server gets one
- * pipeline; a Cluster gets the keys one by one, as its pipelines need every key on one node.
+ * pipeline; a Cluster gets CHUNK keys at a time, each key's commands in order (its pipelines need
+ * every key on one node), so a name must not appear twice there.
  */
 export async function writeKeys(client: Redis | Cluster, keys: Keys, { add = false } = {}): Promise<void> {
-  const commands: Arg[][] = [];
-  for (const { name, value, ttl } of keyList(keys)) {
-    if (!add) commands.push(['DEL', name]);
-    commands.push(...writes(name, value));
-    if (ttl !== undefined) commands.push(['PEXPIRE', name, ttl]);
-  }
   if (client.isCluster) {
-    for (const [command, ...args] of commands) await client.call(String(command), ...args);
+    const each = keyList(keys);
+    for (let i = 0; i < each.length; i += CHUNK) {
+      await Promise.all(
+        each.slice(i, i + CHUNK).map(async (key) => {
+          for (const [command, ...args] of commandsOf(key, add)) await client.call(String(command), ...args);
+        }),
+      );
+    }
     return;
   }
   const p = client.pipeline();
-  for (const [command, ...args] of commands) p.call(String(command), ...args);
+  for (const [command, ...args] of keyList(keys).flatMap((key) => commandsOf(key, add))) {
+    p.call(String(command), ...args);
+  }
   const failed = ((await p.exec()) ?? []).find(([err]) => err);
   if (failed) throw failed[0];
 }
@@ -107,6 +132,24 @@ export const seed = (r: Redis, data: Keys): Promise<void> => writeKeys(r, data);
 /** Writes one type of a Pika 3.x name without touching its other types. */
 export const addType = (r: Redis, key: string, value: Value): Promise<void> =>
   writeKeys(r, [[key, value]], { add: true });
+
+/** What each server holds before a test: the target's keys and each source's, by position. */
+export interface Layout {
+  target?: Keys;
+  sources?: readonly (Keys | undefined)[];
+}
+
+/** Writes a layout to the servers it names, all at once (`add`: as writeKeys). */
+export async function seedAll(
+  servers: { t: Redis | Cluster; s: readonly Redis[] },
+  layout: Layout,
+  opts: { add?: boolean } = {},
+): Promise<void> {
+  await Promise.all([
+    layout.target && writeKeys(servers.t, layout.target, opts),
+    ...(layout.sources ?? []).map((keys, i) => keys && writeKeys(servers.s[i]!, keys, opts)),
+  ]);
+}
 
 /**
  * The value at `key` in the shape of `Value`, with every byte string turned into text by `text`

@@ -5,13 +5,11 @@
  * folded as SPEC §1 says; once many are refused the target is asked about every key again. A target
  * that held keys is always asked.
  */
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { rollback } from '../../src/index.js';
 import { useServers } from '../harness/merge-servers.js';
+import { fresh } from '../harness/scratch.js';
 
 /** calls and failed_calls of one command since the last CONFIG RESETSTAT. */
 async function stat(r: Redis, command: string): Promise<{ calls: number; failed: number }> {
@@ -83,7 +81,7 @@ describe('creates into an empty target', () => {
     await fill(servers.s[0]!, 0, KEYS, 'a');
     await fill(servers.s[1]!, KEYS - 20, 2 * KEYS, 'b');
     await servers.t.config('RESETSTAT');
-    const backup = join(await mkdtemp(join(tmpdir(), 'kvmerge-absence-')), 'run.journal');
+    const backup = fresh('run.journal');
     const report = await servers.merge(
       { strategies: { string: 'override', hash: 'merge', list: 'merge' }, merge: { list: 'append' } },
       { backup },

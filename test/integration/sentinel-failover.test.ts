@@ -5,13 +5,12 @@
  * starts, and a CPU-bound process beside it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonReport } from '../../src/index.js';
 import { kvmerge } from '../harness/cli-run.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
+import { fresh } from '../harness/scratch.js';
 import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
 
 let sentinel: SentinelSet;
@@ -96,7 +95,7 @@ describe('a Sentinel failover during a run, on a busy machine', () => {
   it(`ends exact on the master that survives, or does not exit 0 (${RUNS} runs)`, async () => {
     const outcomes: string[] = [];
     // zsetScore has no flag yet: the config file says it.
-    const config = join(await mkdtemp(join(tmpdir(), 'kvmerge-failover-')), 'plan.yaml');
+    const config = fresh('plan.yaml');
     await writeFile(
       config,
       'version: 1\nstrategies: {list: merge, zset: merge, string: override}\nmerge: {zsetScore: sum}\n',
