@@ -5,10 +5,11 @@
  * built under a temporary key, which must not be left behind.
  */
 import { appendFile, stat, writeFile } from 'node:fs/promises';
-import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { readRecords, type ScanEnd } from '../../src/journal/reader.js';
 import { kvmerge } from '../harness/cli-run.js';
+import { seedAll } from '../harness/data.js';
+import { overlapping } from '../harness/layouts.js';
 import { useServers } from '../harness/merge-servers.js';
 import { digest } from '../harness/redis.js';
 import { fresh } from '../harness/scratch.js';
@@ -16,22 +17,7 @@ import { fresh } from '../harness/scratch.js';
 const KEYS = 1500;
 
 /** Sources and target sharing lists and zsets (append and sum double on a second application), and a big hash. */
-async function seedAll(t: Redis, s: Redis[]): Promise<void> {
-  const fill = async (r: Redis, which: number): Promise<void> => {
-    const p = r.pipeline();
-    for (let i = 0; i < KEYS; i++) {
-      if (which === 0 && i % 2 === 1) continue; // the target holds half of the keys
-      p.rpush(`l:${i}`, `e${which}-a`, `e${which}-b`);
-      p.zadd(`z:${i}`, 1.5 + which, 'shared', which, `only${which}`);
-      if (which > 0) p.set(`s${which}:${i}`, `v${i}`);
-    }
-    const fields: string[] = [];
-    for (let f = 0; f < 400; f++) fields.push(`f${f}`, `v${which}`);
-    p.hset('big', ...fields);
-    await p.exec();
-  };
-  await Promise.all([fill(t, 0), fill(s[0]!, 1), fill(s[1]!, 2)]);
-}
+const LAYOUT = overlapping(KEYS, 400);
 
 describe('resume after an interrupted merge (SPEC §6.3)', () => {
   const servers = useServers(2);
@@ -63,7 +49,7 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
   /** The servers seeded again, as before the reference run: for the run under test. */
   async function reseed(): Promise<void> {
     await servers.flush();
-    await seedAll(servers.t, servers.s);
+    await seedAll(servers, LAYOUT);
   }
 
   async function tempKeys(): Promise<number> {
@@ -153,7 +139,7 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
 
   it('a killed run rolled back with its journal leaves the target as before, temporary keys included; it cannot be resumed after', async () => {
     const cfg = await config();
-    await seedAll(servers.t, servers.s);
+    await seedAll(servers, LAYOUT);
     const before = await digest(servers.target);
     const journal = fresh('rolled-back.journal');
     const killed = await kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
@@ -265,7 +251,7 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
 
   it('--resume with another plan or another target is refused (exit 2) and writes nothing', async () => {
     const cfg = await config();
-    await seedAll(servers.t, servers.s);
+    await seedAll(servers, LAYOUT);
     const journal = fresh('refused.journal');
     const killed = await kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
       journal,
