@@ -126,8 +126,11 @@ export async function writeKeys(client: Redis | Cluster, keys: Keys, { add = fal
 /** Writes `value` at `key` (deleting what was there). */
 export const put = (r: Redis, key: Bytes, value: Value): Promise<void> => writeKeys(r, [[key, value]]);
 
-/** Writes every key of `data`. */
-export const seed = (r: Redis, data: Keys): Promise<void> => writeKeys(r, data);
+/** Writes every key of `data`; with `flush`, on an emptied server (FLUSHALL first). */
+export async function seed(r: Redis, data: Keys, { flush = false } = {}): Promise<void> {
+  if (flush) await r.flushall();
+  await writeKeys(r, data);
+}
 
 /** Writes one type of a Pika 3.x name without touching its other types. */
 export const addType = (r: Redis, key: string, value: Value): Promise<void> =>
