@@ -297,8 +297,8 @@ describe('Redis Cluster changing under a run: a master killed, a master added, a
           while (!grown) await sleeper.call('DEBUG', 'SLEEP', '0.2');
         })();
         try {
-          const fresh = await cs.addMaster();
-          for (const tag of tags) await cs.migrateSlot(slotOf(`{${tag}}`), fresh);
+          const newMaster = await cs.addMaster();
+          for (const tag of tags) await cs.migrateSlot(slotOf(`{${tag}}`), newMaster);
         } finally {
           grown = true;
           await throttle;

@@ -8,7 +8,7 @@ import { appendFile, stat, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { readRecords, type ScanEnd } from '../../src/journal/reader.js';
 import { kvmerge } from '../harness/cli-run.js';
-import { seedAll } from '../harness/data.js';
+import { type Layout, list, seedAll, type Value, zset } from '../harness/data.js';
 import { overlapping } from '../harness/layouts.js';
 import { useServers } from '../harness/merge-servers.js';
 import { digest } from '../harness/redis.js';
@@ -215,23 +215,25 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
   }, 120_000);
 
   it('keys that failed under --on-error skip (exit 1) are applied by --resume once the cause is fixed, in fold order', async () => {
-    const seedShared = async (): Promise<void> => {
-      await servers.flush();
-      for (const [w, c] of servers.s.entries()) {
-        const p = c.pipeline();
-        for (let i = 0; i < 200; i++) p.rpush(`ok:${i}`, `s${w}`).rpush(`d:${i}`, `s${w}`);
-        if (w === 0) p.zadd('d:only-first', 1, 'm');
-        await p.exec();
+    const shared = (w: number): Record<string, Value> => {
+      const keys: Record<string, Value> = {};
+      for (let i = 0; i < 200; i++) {
+        keys[`ok:${i}`] = list(`s${w}`);
+        keys[`d:${i}`] = list(`s${w}`);
       }
-      await servers.t.rpush('d:1', 'target');
+      if (w === 0) keys['d:only-first'] = zset(['m', 1]);
+      return keys;
     };
+    const SHARED: Layout = { target: { 'd:1': list('target') }, sources: [shared(0), shared(1)] };
     const merging = { strategies: { list: 'merge', zset: 'merge' }, merge: { list: 'append' } };
-    await seedShared();
+    await servers.flush();
+    await seedAll(servers, SHARED);
     expect((await servers.merge(merging)).outcome).toBe('done');
     const uninterrupted = await digest(servers.target);
     expect(await servers.t.lrange('d:1', 0, -1)).toEqual(['target', 's0', 's1']);
 
-    await seedShared();
+    await servers.flush();
+    await seedAll(servers, SHARED);
     // The target user may write ok:* only (and read every key): each d:* step fails with NOPERM.
     await servers.t.call('ACL', 'SETUSER', 'limited', 'reset', 'on', '>pw', '~ok:*', '%R~*', '+@all');
     const limited = servers.target.url.replace('redis://', 'redis://limited:pw@');
