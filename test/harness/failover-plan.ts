@@ -95,28 +95,3 @@ export async function caughtUp(replica: Redis, master: Redis, port: number): Pro
   const masterOffset = /master_repl_offset:(\d+)/.exec(await master.info('replication'))?.[1];
   return /slave_repl_offset:(\d+)/.exec(info)?.[1] === masterOffset;
 }
-
-/**
- * Waits for `until` (a failover) while slowing down what servers serve: each is paused (CLIENT PAUSE,
- * `ALL` or only `WRITE` commands) for 150 ms of every 200, so a run against them still reads and writes
- * during the switch but cannot end before it, however long the sentinels take.
- */
-export async function throttled<T>(
-  servers: Redis[],
-  until: Promise<T>,
-  mode: 'ALL' | 'WRITE' = 'ALL',
-): Promise<T> {
-  let done = false;
-  const slowing = servers.map(async (server) => {
-    while (!done) {
-      await server.call('CLIENT', 'PAUSE', 150, mode);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  });
-  try {
-    return await until;
-  } finally {
-    done = true;
-    await Promise.all(slowing);
-  }
-}

@@ -8,10 +8,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { kvmerge } from '../harness/cli-run.js';
 import { hash, type Keys, type Layout, list, seedAll, str, type Value, zset } from '../harness/data.js';
-import { throttled } from '../harness/failover-plan.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { fresh } from '../harness/scratch.js';
-import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
+import { type SentinelSet, startSentinelSet, throttled } from '../harness/sentinel.js';
 
 let sentinel: SentinelSet;
 let source: RedisServer;

@@ -8,9 +8,8 @@ import { ConnectionError, type JsonReport, resolvePlan, runMerge } from '../../s
 import type { ProgressSink } from '../../src/report/types.js';
 import { kvmerge } from '../harness/cli-run.js';
 import { hash, list, normalize, put, readValue, set, str, type Value, zset } from '../harness/data.js';
-import { throttled } from '../harness/failover-plan.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
-import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
+import { type SentinelSet, startSentinelSet, throttled } from '../harness/sentinel.js';
 
 let sentinel: SentinelSet;
 let plain: RedisServer;
