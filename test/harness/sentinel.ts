@@ -206,3 +206,28 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * Waits for `until` (a failover) while slowing down what servers serve: each is paused (CLIENT PAUSE,
+ * `ALL` or only `WRITE` commands) for 150 ms of every 200, so a run against them still reads and writes
+ * during the switch but cannot end before it, however long the sentinels take.
+ */
+export async function throttled<T>(
+  servers: Redis[],
+  until: Promise<T>,
+  mode: 'ALL' | 'WRITE' = 'ALL',
+): Promise<T> {
+  let done = false;
+  const slowing = servers.map(async (server) => {
+    while (!done) {
+      await server.call('CLIENT', 'PAUSE', 150, mode);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+  try {
+    return await until;
+  } finally {
+    done = true;
+    await Promise.all(slowing);
+  }
+}

@@ -5,13 +5,12 @@
  * folded as SPEC §1 says; once many are refused the target is asked about every key again. A target
  * that held keys is always asked.
  */
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { rollback } from '../../src/index.js';
-import { useServers } from './helpers.js';
+import { hash, list, seedAll, str, type Value } from '../harness/data.js';
+import { useServers } from '../harness/merge-servers.js';
+import { fresh } from '../harness/scratch.js';
 
 /** calls and failed_calls of one command since the last CONFIG RESETSTAT. */
 async function stat(r: Redis, command: string): Promise<{ calls: number; failed: number }> {
@@ -23,14 +22,15 @@ async function stat(r: Redis, command: string): Promise<{ calls: number; failed:
 
 const KEYS = 2000;
 
-async function fill(r: Redis, from: number, to: number, tag: string): Promise<void> {
-  const p = r.pipeline();
+/** A string, a hash and a list for each of keys `from`..`to`, valued by `tag`. */
+function shard(from: number, to: number, tag: string): Record<string, Value> {
+  const keys: Record<string, Value> = {};
   for (let i = from; i < to; i++) {
-    p.set(`s:${i}`, `${tag}${i}`);
-    p.hset(`h:${i}`, 'f', `${tag}${i}`);
-    p.rpush(`l:${i}`, tag, `${i}`);
+    keys[`s:${i}`] = str(`${tag}${i}`);
+    keys[`h:${i}`] = hash({ f: `${tag}${i}` });
+    keys[`l:${i}`] = list(tag, `${i}`);
   }
-  await p.exec();
+  return keys;
 }
 
 describe('creates into an empty target', () => {
@@ -38,8 +38,7 @@ describe('creates into an empty target', () => {
 
   it('are sent without asking the target; a key an earlier source wrote is decided again and folded', async () => {
     // Disjoint shards, but for 20 keys of each type held by both sources.
-    await fill(servers.s[0]!, 0, KEYS, 'a');
-    await fill(servers.s[1]!, KEYS - 20, 2 * KEYS, 'b');
+    await seedAll(servers, { sources: [shard(0, KEYS, 'a'), shard(KEYS - 20, 2 * KEYS, 'b')] });
     await servers.t.config('RESETSTAT');
     const report = await servers.merge({
       strategies: { string: 'override', hash: 'merge', list: 'merge' },
@@ -66,8 +65,7 @@ describe('creates into an empty target', () => {
   });
 
   it('asks the target again once many RESTOREs were refused (sources that share their keys)', async () => {
-    await fill(servers.s[0]!, 0, KEYS, 'a');
-    await fill(servers.s[1]!, 0, KEYS, 'b');
+    await seedAll(servers, { sources: [shard(0, KEYS, 'a'), shard(0, KEYS, 'b')] });
     await servers.t.config('RESETSTAT');
     const report = await servers.merge({ strategies: { default: 'override' }, write: { concurrency: 1 } });
     expect(report.outcome, report.error).toBe('done');
@@ -80,10 +78,9 @@ describe('creates into an empty target', () => {
   });
 
   it('with the backup journal: every create journaled absent, and the rollback leaves the target empty again', async () => {
-    await fill(servers.s[0]!, 0, KEYS, 'a');
-    await fill(servers.s[1]!, KEYS - 20, 2 * KEYS, 'b');
+    await seedAll(servers, { sources: [shard(0, KEYS, 'a'), shard(KEYS - 20, 2 * KEYS, 'b')] });
     await servers.t.config('RESETSTAT');
-    const backup = join(await mkdtemp(join(tmpdir(), 'kvmerge-absence-')), 'run.journal');
+    const backup = fresh('run.journal');
     const report = await servers.merge(
       { strategies: { string: 'override', hash: 'merge', list: 'merge' }, merge: { list: 'append' } },
       { backup },
@@ -98,7 +95,7 @@ describe('creates into an empty target', () => {
   });
 
   it('into a target that holds keys, asks it about every key', async () => {
-    await fill(servers.s[0]!, 0, KEYS, 'a');
+    await seedAll(servers, { sources: [shard(0, KEYS, 'a')] });
     await servers.t.set('unrelated', 'x');
     await servers.t.config('RESETSTAT');
     const report = await servers.merge({ strategies: { default: 'override' } });

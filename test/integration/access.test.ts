@@ -5,8 +5,10 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, ConnectionError, KvmergeError, resolvePlan, runMerge } from '../../src/index.js';
+import { counts } from '../harness/counts.js';
+import { hash, type Keys, list, seed, set, str, stream, zset } from '../harness/data.js';
+import { type Servers, startServers } from '../harness/merge-servers.js';
 import { digest, type RedisServer } from '../harness/redis.js';
-import { counts, hash, list, type Servers, seed, set, startServers, str, stream, zset } from './helpers.js';
 
 // `+@read` is the canonical read-only user; the others may also PING.
 const READ_ONLY = 'readonly on >pw ~* &* +@read -@write';
@@ -36,16 +38,14 @@ beforeEach(async () => {
 const asUser = (user: string, host = '127.0.0.1', db = 0): string =>
   `redis://${user}:pw@${host}:${source.port}/${db}`;
 
-async function seedAllTypes(r: Redis): Promise<void> {
-  await seed(r, {
-    s: str('v'),
-    h: hash({ f: 'v', g: 'w' }),
-    set: set('a', 'b'),
-    z: zset(['a', 1], ['b', 2]),
-    l: list('x', 'y', 'x'),
-    x: stream(['1-0', ['f', 'v']]),
-  });
-}
+const ALL_TYPES: Keys = {
+  s: str('v'),
+  h: hash({ f: 'v', g: 'w' }),
+  set: set('a', 'b'),
+  z: zset(['a', 1], ['b', 2]),
+  l: list('x', 'y', 'x'),
+  x: stream(['1-0', ['f', 'v']]),
+};
 
 /** The write commands the source refused (its ACL LOG), i.e. the writes kvmerge tried to send it. */
 async function refusedWrites(): Promise<string[]> {
@@ -64,7 +64,7 @@ async function refused(): Promise<string[]> {
 
 describe('a read-only source user', () => {
   it.each(['auto', 'native'])('is enough to merge every type (%s mode)', async (mode) => {
-    await seedAllTypes(s);
+    await seed(s, ALL_TYPES);
     await seed(servers.t, { h: hash({ t: '1' }), l: list('t') });
     const before = await digest(source);
     const report = await runMerge(
@@ -90,7 +90,7 @@ describe('a read-only source user', () => {
   });
 
   it('a user with nothing but +@read is enough (SPEC §1.7)', async () => {
-    await seedAllTypes(s);
+    await seed(s, ALL_TYPES);
     const before = await digest(source);
     const report = await runMerge(
       resolvePlan(servers.doc({ sources: [{ url: asUser('readonly') }] }), {}, {}),
@@ -101,7 +101,7 @@ describe('a read-only source user', () => {
   });
 
   it('without DUMP permission, auto mode reads natively and still copies every key', async () => {
-    await seedAllTypes(s);
+    await seed(s, ALL_TYPES);
     const before = await digest(source);
     const report = await runMerge(
       resolvePlan(servers.doc({ sources: [{ url: asUser('nodump') }], write: { mode: 'auto' } }), {}, {}),
@@ -116,7 +116,7 @@ describe('a read-only source user', () => {
   });
 
   it('without DUMP permission, an override in auto mode replaces the target values natively', async () => {
-    await seedAllTypes(s);
+    await seed(s, ALL_TYPES);
     await seed(servers.t, { s: str('old'), h: hash({ old: '1' }), l: list('old') });
     const before = await digest(source);
     const report = await runMerge(

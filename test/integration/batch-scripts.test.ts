@@ -6,8 +6,10 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
+import { counts } from '../harness/counts.js';
+import { hash, type Keys, list, seed, set, str, stream, type Value, zset } from '../harness/data.js';
+import { type Servers, startServers } from '../harness/merge-servers.js';
 import { digest, type RedisServer } from '../harness/redis.js';
-import { counts, hash, list, type Servers, seed, set, startServers, str, stream, zset } from './helpers.js';
 
 // May run EVAL, but not DUMP: a script that DUMPs is refused only once a key is there to dump.
 const EVAL_NO_DUMP = 'evalnodump on >pw ~* &* +@read -@write +ping +eval -dump';
@@ -29,8 +31,9 @@ beforeEach(async () => {
   await s.call('CONFIG', 'RESETSTAT');
 });
 
-async function seedAllTypes(r: Redis, n: number): Promise<void> {
-  const data: Record<string, ReturnType<typeof str>> = {};
+/** `n` keys of each type. */
+function allTypes(n: number): Keys {
+  const data: Record<string, Value> = {};
   for (let i = 0; i < n; i++) {
     data[`s${i}`] = str(`v${i}`);
     data[`h${i}`] = hash({ f: `${i}`, g: 'w' });
@@ -39,7 +42,7 @@ async function seedAllTypes(r: Redis, n: number): Promise<void> {
     data[`l${i}`] = list('x', `${i}`, 'x');
     data[`x${i}`] = stream(['1-0', ['f', `${i}`]]);
   }
-  await seed(r, data);
+  return data;
 }
 
 /** How many times the source ran a command, from INFO commandstats (calls inside scripts count too). */
@@ -51,7 +54,7 @@ async function calls(r: Redis, command: string): Promise<number> {
 
 describe('batch scripts on a standalone source', () => {
   it('one EVAL per batch probes and dumps the keys, and the target equals the source', async () => {
-    await seedAllTypes(s, 100);
+    await seed(s, allTypes(100));
     await s.pexpire('s1', 600_000);
     const report = await runMerge(resolvePlan(servers.doc({ write: { batchSize: 100 } }), {}, {}));
     expect(report.outcome).toBe('done');
@@ -72,7 +75,7 @@ describe('batch scripts on a standalone source', () => {
   });
 
   it('a user whose scripts may not DUMP is probed key by key and read natively, every key copied', async () => {
-    await seedAllTypes(s, 20);
+    await seed(s, allTypes(20));
     const before = await digest(source);
     const report = await runMerge(
       resolvePlan(

@@ -5,22 +5,21 @@
  */
 import { describe, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
-import { digest } from '../harness/redis.js';
+import { counts } from '../harness/counts.js';
 import {
-  counts,
   hash,
   list,
-  type MergeConfig,
   normalize,
   readValue,
   seed,
   set,
   str,
   stream,
-  useServers,
   type Value,
   zset,
-} from './helpers.js';
+} from '../harness/data.js';
+import { type MergeConfig, useServers } from '../harness/merge-servers.js';
+import { digest } from '../harness/redis.js';
 
 const servers = useServers(1);
 

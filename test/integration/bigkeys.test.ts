@@ -1,6 +1,18 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
+import {
+  type Bytes,
+  expiring,
+  hash,
+  list,
+  seed,
+  set,
+  str,
+  stream,
+  type Value,
+  zset,
+} from '../harness/data.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 
 // Thresholds far below the defaults so that keys of a few thousand elements take the chunked path
@@ -27,29 +39,22 @@ beforeEach(async () => {
 
 const b = (x: string | number) => Buffer.from(String(x));
 
-async function fill(): Promise<void> {
-  const p = s.pipeline();
-  for (let i = 0; i < N; i += 500) {
-    const hash: Buffer[] = [];
-    const members: Buffer[] = [];
-    const zset: (Buffer | number)[] = [];
-    const items: Buffer[] = [];
-    for (let j = i; j < i + 500; j++) {
-      hash.push(b(`f${j}`), Buffer.from([0xff, j % 256, 0]));
-      members.push(b(`m${j}`));
-      zset.push(j, b(`z${j}`));
-      items.push(b(`i${j}`));
-    }
-    p.hset('big:hash', ...hash);
-    p.sadd('big:set', ...members);
-    p.zadd('big:zset', ...zset);
-    p.rpush('big:list', ...items);
-  }
-  for (let j = 0; j < 1200; j++) p.xadd('big:stream', `${j + 1}-0`, 'n', String(j));
-  p.set('big:string', Buffer.alloc(3 * 1024 * 1024 + 17, 0xab));
-  p.pexpire('big:hash', 600_000);
-  await p.exec();
-}
+/** Big keys of every type on the source (binary hash values; the hash with a TTL). */
+const BIG_KEYS: Record<string, Value> = {
+  'big:hash': expiring(
+    600_000,
+    hash(
+      Array.from({ length: N }, (_, j): [Buffer, Buffer] => [b(`f${j}`), Buffer.from([0xff, j % 256, 0])]),
+    ),
+  ),
+  'big:set': set(...Array.from({ length: N }, (_, j) => b(`m${j}`))),
+  'big:zset': zset(...Array.from({ length: N }, (_, j): [Buffer, number] => [b(`z${j}`), j])),
+  'big:list': list(...Array.from({ length: N }, (_, j) => b(`i${j}`))),
+  'big:stream': stream(
+    ...Array.from({ length: 1200 }, (_, j): [string, Bytes[]] => [`${j + 1}-0`, ['n', String(j)]]),
+  ),
+  'big:string': str(Buffer.alloc(3 * 1024 * 1024 + 17, 0xab)),
+};
 
 function plan(doc: Record<string, unknown>) {
   return resolvePlan(
@@ -70,7 +75,7 @@ async function noTempKeys(): Promise<void> {
 
 describe('big keys are copied in windows (SPEC §2.3)', () => {
   it('create: every type arrives whole, with its TTL, and no temporary key is left', async () => {
-    await fill();
+    await seed(s, BIG_KEYS);
     await Promise.all([s.config('RESETSTAT'), t.config('RESETSTAT')]);
     const report = await runMerge(plan({ strategies: { default: 'override' } }));
     expect(report.outcome).toBe('done');
@@ -90,7 +95,7 @@ describe('big keys are copied in windows (SPEC §2.3)', () => {
   });
 
   it('override replaces the target key of another type in one step', async () => {
-    await fill();
+    await seed(s, BIG_KEYS);
     await t.set('big:hash', 'old');
     await t.rpush('big:list', 'old');
     const report = await runMerge(plan({ strategies: { default: 'override' }, typeMismatch: 'override' }));
@@ -102,7 +107,7 @@ describe('big keys are copied in windows (SPEC §2.3)', () => {
   });
 
   it('merge applies the windows: hash union, set union, list append and prepend', async () => {
-    await fill();
+    await seed(s, BIG_KEYS);
     await t.hset('big:hash', 'f1', 'target', 'only', 'here');
     await t.sadd('big:set', 'extra');
     await t.rpush('big:list', 'T');
@@ -131,7 +136,7 @@ describe('big keys are copied in windows (SPEC §2.3)', () => {
   });
 
   it('list union adds only what the list does not hold, across windows', async () => {
-    await fill();
+    await seed(s, BIG_KEYS);
     await t.rpush('big:list', 'i5', 'i2999', 'x');
     await runMerge(plan({ strategies: { default: 'skip', list: 'merge' }, merge: { list: 'union' } }));
     const list = await t.lrange('big:list', 0, -1);
@@ -140,7 +145,7 @@ describe('big keys are copied in windows (SPEC §2.3)', () => {
   });
 
   it('zset sum adds each member once, even across windows', async () => {
-    await fill();
+    await seed(s, BIG_KEYS);
     await t.zadd('big:zset', 1000, 'z1', 5, 'other');
     await runMerge(plan({ strategies: { default: 'skip', zset: 'merge' }, merge: { zsetScore: 'sum' } }));
     expect(await t.zcard('big:zset')).toBe(N + 1);
@@ -150,7 +155,7 @@ describe('big keys are copied in windows (SPEC §2.3)', () => {
   });
 
   it('zset max and min merge across windows', async () => {
-    await fill();
+    await seed(s, BIG_KEYS);
     await t.zadd('big:zset', 1000, 'z1', -5, 'z2');
     await runMerge(plan({ strategies: { default: 'skip', zset: 'merge' }, merge: { zsetScore: 'max' } }));
     expect(Number(await t.zscore('big:zset', 'z1'))).toBe(1000);
@@ -160,7 +165,7 @@ describe('big keys are copied in windows (SPEC §2.3)', () => {
   });
 
   it('a concurrent reader never sees a half-written override', async () => {
-    await fill();
+    await seed(s, BIG_KEYS);
     await t.hset('big:hash', 'old', '1');
     const reader = target.client();
     let running = true;

@@ -4,24 +4,23 @@
  * the report names an invalid UTF-8 key by `keyBase64` (SPEC §5.3).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { digest } from '../harness/redis.js';
+import { counts } from '../harness/counts.js';
 import {
-  counts,
   hash,
   hex,
   list,
   normalize,
   readValue,
-  type Servers,
   seed,
   set,
   snapshot,
   str,
   stream,
-  useServers,
   type Value,
   zset,
-} from './helpers.js';
+} from '../harness/data.js';
+import { type Servers, useServers } from '../harness/merge-servers.js';
+import { digest } from '../harness/redis.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));

@@ -11,23 +11,24 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kvmerge } from '../harness/cli-run.js';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
-import { type RedisServer, startRedis } from '../harness/redis.js';
-import { kvmerge } from './cli-run.js';
+import { seed, seedAll } from '../harness/data.js';
 import {
   caughtUp,
   differences,
   type FailoverPlan,
-  seedSource,
-  seedTarget,
+  failoverLayout,
   until,
   writePlanConfig,
-} from './failover-plan.js';
+} from '../harness/failover-plan.js';
+import { type RedisServer, startRedis } from '../harness/redis.js';
 
 /** Keys the run creates on the master before its replica takes over. */
 const WRITES_BEFORE_PROMOTION = 200;
 const RUNS = Number(process.env.KVMERGE_CLUSTER_CONFIRM_RUNS ?? 1);
 const PLAN: FailoverPlan = { lists: 3_000, listsOnTarget: 2_000, zsets: 1_000, strings: 1_000 };
+const LAYOUT = failoverLayout(PLAN);
 
 let cluster: TestCluster;
 let source: RedisServer;
@@ -35,7 +36,7 @@ let config: string;
 
 beforeAll(async () => {
   [cluster, source] = await Promise.all([startCluster(3, { replicas: 1 }), startRedis()]);
-  await seedSource(source.client(), PLAN);
+  await seed(source.client(), LAYOUT.sources[0], { flush: true });
   config = await writePlanConfig();
 }, 90_000);
 
@@ -69,7 +70,7 @@ describe('a cluster master that lost its replica, which is then promoted', () =>
     for (let run = 0; run < RUNS; run++) {
       await cluster.flushall();
       const seeding = cluster.client();
-      await seedTarget(seeding, PLAN);
+      await seedAll({ t: seeding, s: [] }, { target: LAYOUT.target });
       seeding.disconnect();
       await until('the replica in sync', () => caughtUp(r, m, master.port));
 

@@ -18,9 +18,9 @@ import { DEFAULT_NETWORK } from '../../src/servers/socket.js';
 import type { MergeOptions } from '../../src/types/strategy.js';
 import { verify } from '../../src/verify/verify.js';
 import { slotOf, startCluster } from '../harness/cluster.js';
+import { load, loadCluster, readClusterStore, readStore } from '../harness/model-store.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { canonical, type Entry, foldModel, type ModelTable, type Store } from '../property/model.js';
-import { load, loadCluster, readClusterStore, readStore } from '../property/store.js';
 
 const MERGE: MergeOptions = { hashField: 'source', zsetScore: 'sum', list: 'append', ttl: 'max' };
 
@@ -297,8 +297,8 @@ describe('Redis Cluster changing under a run: a master killed, a master added, a
           while (!grown) await sleeper.call('DEBUG', 'SLEEP', '0.2');
         })();
         try {
-          const fresh = await cs.addMaster();
-          for (const tag of tags) await cs.migrateSlot(slotOf(`{${tag}}`), fresh);
+          const newMaster = await cs.addMaster();
+          for (const tag of tags) await cs.migrateSlot(slotOf(`{${tag}}`), newMaster);
         } finally {
           grown = true;
           await throttle;

@@ -9,6 +9,7 @@ import { ConnectionError, type JsonReport, resolvePlan, runMerge } from '../../s
 import type { ProgressSink } from '../../src/report/types.js';
 import type { MergeOptions } from '../../src/types/strategy.js';
 import { slotOf, startCluster, type TestCluster } from '../harness/cluster.js';
+import { load, loadCluster, readClusterStore, readStore } from '../harness/model-store.js';
 import { digest, type RedisServer, startRedis } from '../harness/redis.js';
 import {
   canonical,
@@ -19,7 +20,6 @@ import {
   type Prediction,
   type Store,
 } from '../property/model.js';
-import { load, loadCluster, readClusterStore, readStore } from '../property/store.js';
 
 const MERGE: MergeOptions = { hashField: 'source', zsetScore: 'sum', list: 'append', ttl: 'max' };
 

@@ -2,21 +2,10 @@
  * SPEC §1.2: the result does not depend on concurrency, batch size or write mode. The data set is
  * built so that order matters (list append, zset sum, override by the last source, type mismatches).
  */
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hash, list, seed, seedAll, set, str, type Value, zset } from '../harness/data.js';
+import { type MergeConfig, type Servers, startServers } from '../harness/merge-servers.js';
 import { digest } from '../harness/redis.js';
-import {
-  hash,
-  list,
-  type MergeConfig,
-  type Servers,
-  seed,
-  set,
-  startServers,
-  str,
-  type Value,
-  zset,
-} from './helpers.js';
 
 let servers: Servers;
 
@@ -43,16 +32,19 @@ function holderValue(h: number, k: number): Value | null {
   }
 }
 
-async function seedHolder(redis: Redis, h: number): Promise<void> {
+/** The keys holder `h` (0: the target) holds. */
+function holderKeys(h: number): Record<string, Value> {
+  const out: Record<string, Value> = {};
   for (let k = 0; k < KEYS; k++) {
     const value = holderValue(h, k);
-    if (value) await seed(redis, { [`k${k}`]: value });
+    if (value) out[`k${k}`] = value;
   }
+  return out;
 }
 
 beforeAll(async () => {
   servers = await startServers(3);
-  await Promise.all(servers.s.map((redis, i) => seedHolder(redis, i + 1)));
+  await seedAll(servers, { sources: servers.s.map((_, i) => holderKeys(i + 1)) });
 });
 afterAll(async () => {
   await servers?.stop();
@@ -66,8 +58,7 @@ const CONFIG: MergeConfig = {
 
 /** Runs the merge into the target reset to its initial data; returns the target's digest and the report. */
 async function runWith(write: MergeConfig['write']) {
-  await servers.t.flushall();
-  await seedHolder(servers.t, 0);
+  await seed(servers.t, holderKeys(0), { flush: true });
   const report = await servers.merge({ ...CONFIG, write });
   expect(report.outcome).toBe('done');
   return { digest: await digest(servers.target), totals: report.totals };

@@ -2,23 +2,23 @@
  * The dry run (SPEC §6.1, §5.3): it writes nothing anywhere and reports exactly the counters of the
  * real run on the same data. And a real run only reads its sources (SPEC §1.7).
  */
-import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { prng } from '../../bench/prng.js';
-import { monitor } from '../harness/monitor.js';
-import { digest, type RedisServer } from '../harness/redis.js';
 import {
   hash,
+  type Layout,
   list,
-  type MergeConfig,
   seed,
+  seedAll,
   set,
   str,
   stream,
-  useServers,
   type Value,
   zset,
-} from './helpers.js';
+} from '../harness/data.js';
+import { type MergeConfig, useServers } from '../harness/merge-servers.js';
+import { monitor } from '../harness/monitor.js';
+import { digest, type RedisServer } from '../harness/redis.js';
 
 const servers = useServers(3);
 
@@ -39,17 +39,19 @@ type KeyNames = (h: number, k: number) => string;
  * as different types (so later sources meet what earlier ones created, and type mismatches).
  * Types are mostly hash/set/zset/list so that merges happen too.
  */
-async function seedMixed(seedValue: number, names: KeyNames = (_h, k) => `k${k}`): Promise<void> {
+function mixedLayout(seedValue: number, names: KeyNames = (_h, k) => `k${k}`): Layout {
   const random = prng(seedValue);
-  const holders: Redis[] = [servers.t, ...servers.s];
+  const holders: Record<string, Value>[] = [servers.t, ...servers.s].map(() => ({}));
   for (let k = 0; k < 80; k++) {
-    for (const [h, redis] of holders.entries()) {
+    for (const [h, keys] of holders.entries()) {
       if (random() < (h === 0 ? 0.3 : 0.55)) {
         const type = random() < 0.7 ? 1 + (k % 4) : Math.floor(random() * MAKERS.length);
-        await seed(redis, { [names(h, k)]: MAKERS[type]!(k * 10 + h) });
+        keys[names(h, k)] = MAKERS[type]!(k * 10 + h);
       }
     }
   }
+  const [target, ...sources] = holders;
+  return { target, sources };
 }
 
 async function digests(list: RedisServer[]): Promise<string[]> {
@@ -100,7 +102,7 @@ describe('a dry run reports what the real run does', () => {
   it.each(CONFIGS)(
     'same counters as the real run, and the target untouched (%s)',
     async (_name, config, names) => {
-      await seedMixed(0xfeed, names);
+      await seedAll(servers, mixedLayout(0xfeed, names));
       const targetBefore = await digest(servers.target);
       const sourcesBefore = await digests(servers.sources);
 
@@ -164,7 +166,7 @@ async function watch(server: RedisServer): Promise<{ stop(): Promise<string[]> }
 
 describe('what is sent to whom', () => {
   it('a dry run sends no write command to any server', async () => {
-    await seedMixed(0xabc);
+    await seedAll(servers, mixedLayout(0xabc));
     const watchers = await Promise.all([servers.target, ...servers.sources].map(watch));
     await servers.merge(
       { strategies: { default: 'merge', string: 'override', stream: 'override' }, typeMismatch: 'override' },
@@ -175,7 +177,7 @@ describe('what is sent to whom', () => {
   });
 
   it('a real run sends no write command to a source', async () => {
-    await seedMixed(0xabc);
+    await seedAll(servers, mixedLayout(0xabc));
     const watchers = await Promise.all(servers.sources.map(watch));
     const target = await watch(servers.target);
     const report = await servers.merge({

@@ -5,22 +5,21 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KvmergeError, resolvePlan, runMerge } from '../../src/index.js';
-import { digest, type RedisServer, startRedis } from '../harness/redis.js';
+import { counts } from '../harness/counts.js';
 import {
-  counts,
   hash,
   list,
   normalize,
   readValue,
-  type Servers,
   seed,
   set,
-  startServers,
   str,
   stream,
   type Value,
   zset,
-} from './helpers.js';
+} from '../harness/data.js';
+import { type Servers, startServers } from '../harness/merge-servers.js';
+import { digest, type RedisServer, startRedis } from '../harness/redis.js';
 
 const DATA: Record<string, Value> = {
   s: str('v'),

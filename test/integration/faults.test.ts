@@ -7,10 +7,10 @@
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalRedis } from '../../src/demo/local-server.js';
 import { type JsonReport, KvmergeError, resolvePlan, runMerge } from '../../src/index.js';
+import { hash, list, seed, set, str, type Value, zset } from '../harness/data.js';
 import { startProxy, type TcpProxy } from '../harness/proxy.js';
 import { digest, type RedisServer, startRedis } from '../harness/redis.js';
 
@@ -18,54 +18,29 @@ const KEYS = 12_000;
 const STRATEGIES = { string: 'override', hash: 'merge', set: 'merge', zset: 'merge', list: 'merge' };
 
 /** Source data of every type; one key in ten is also on the target beforehand (a conflict to merge). */
-async function seedSource(r: Redis): Promise<void> {
-  const p = r.pipeline();
-  for (let i = 0; i < KEYS; i++) {
-    switch (i % 5) {
-      case 0:
-        p.set(`s:${i}`, `value-${i}-${'x'.repeat(i % 40)}`);
-        break;
-      case 1:
-        p.hset(`h:${i}`, 'a', `${i}`, 'b', 'src');
-        break;
-      case 2:
-        p.sadd(`set:${i}`, 'm1', `m${i}`);
-        break;
-      case 3:
-        p.zadd(`z:${i}`, i, 'one', -i, 'two');
-        break;
-      case 4:
-        p.rpush(`l:${i}`, 'x', `y${i}`, 'x');
-        break;
-    }
-  }
-  await p.exec();
+const SOURCE: Record<string, Value> = {};
+for (let i = 0; i < KEYS; i++) {
+  const value = [
+    () => str(`value-${i}-${'x'.repeat(i % 40)}`),
+    () => hash({ a: `${i}`, b: 'src' }),
+    () => set('m1', `m${i}`),
+    () => zset(['one', i], ['two', -i]),
+    () => list('x', `y${i}`, 'x'),
+  ][i % 5]!();
+  SOURCE[`${['s', 'h', 'set', 'z', 'l'][i % 5]}:${i}`] = value;
 }
 
-async function seedTarget(r: Redis): Promise<void> {
-  await r.flushall();
-  const p = r.pipeline();
-  for (let i = 0; i < KEYS; i += 10) {
-    const k = i + ((i / 10) % 5); // spread the conflicts over the types
-    switch (k % 5) {
-      case 0:
-        p.set(`s:${k}`, 'old');
-        break;
-      case 1:
-        p.hset(`h:${k}`, 'b', 'tgt', 'c', 'tgt');
-        break;
-      case 2:
-        p.sadd(`set:${k}`, 'tm');
-        break;
-      case 3:
-        p.zadd(`z:${k}`, 5, 'one', 7, 'three');
-        break;
-      case 4:
-        p.rpush(`l:${k}`, 'head');
-        break;
-    }
-  }
-  await p.exec();
+const TARGET: Record<string, Value> = {};
+for (let i = 0; i < KEYS; i += 10) {
+  const k = i + ((i / 10) % 5); // spread the conflicts over the types
+  const value = [
+    () => str('old'),
+    () => hash({ b: 'tgt', c: 'tgt' }),
+    () => set('tm'),
+    () => zset(['one', 5], ['three', 7]),
+    () => list('head'),
+  ][k % 5]!();
+  TARGET[`${['s', 'h', 'set', 'z', 'l'][k % 5]}:${k}`] = value;
 }
 
 let source: RedisServer;
@@ -82,8 +57,8 @@ const doc = (sourceUrl: string, targetUrl: string, extra: Record<string, unknown
 
 beforeAll(async () => {
   [source, reference] = await Promise.all([startRedis(), startRedis()]);
-  await seedSource(source.client());
-  await seedTarget(reference.client());
+  await seed(source.client(), SOURCE);
+  await seed(reference.client(), TARGET, { flush: true });
   const report = await runMerge(resolvePlan(doc(source.url, reference.url)));
   expect(report.outcome).toBe('done');
   expected = { digest: await digest(reference), totals: report.totals };
@@ -126,7 +101,7 @@ describe.each<{ side: string; cuts: Cut[] }>([
   });
 
   it.each(cuts)('cut three times (%s lost)', async (_what, direction, bytes) => {
-    await seedTarget(target.client());
+    await seed(target.client(), TARGET, { flush: true });
     proxy.cutAfter(bytes, direction, 3);
     const plan = toTarget ? doc(source.url, proxy.url(target.url)) : doc(proxy.url(source.url), target.url);
     const report = await runMerge(resolvePlan(plan));
@@ -227,7 +202,7 @@ describe('the target killed and restarted on its port mid-run', () => {
       const admin = (await import('ioredis')).Redis;
       const t = new admin({ port: first.port, password: 'pw', lazyConnect: true });
       t.on('error', () => {});
-      await seedTarget(t);
+      await seed(t, TARGET, { flush: true });
       t.disconnect();
       const running = runMerge(resolvePlan(doc(source.url, first.url)));
       // Kill it once a part of the keys has arrived.
@@ -264,11 +239,11 @@ describe('a source killed and restarted on its port mid-run', () => {
       const { Redis } = await import('ioredis');
       const s = new Redis({ port: first.port, password: 'pw', db: 3 });
       s.on('error', () => {});
-      await seedSource(s);
+      await seed(s, SOURCE);
       // The restarted server loads this snapshot: the same data, as after a crash of a persisted source.
       await s.save();
       s.disconnect();
-      await seedTarget(target.client());
+      await seed(target.client(), TARGET, { flush: true });
       const running = runMerge(resolvePlan(doc(first.urlFor(3), target.url)));
       const t = target.client();
       for (let n = 0; n < KEYS / 10 + 2_000; ) n = await t.dbsize();
@@ -420,7 +395,7 @@ describe('a server that accepts TCP and never answers', () => {
   });
 
   it('mid-run: exits 1 naming it once the retry budget is spent', async () => {
-    await seedTarget(target.client());
+    await seed(target.client(), TARGET, { flush: true });
     const plan = resolvePlan(
       doc(source.url, proxy.url(target.url), {
         network: { commandTimeoutMs: 1000, connectTimeoutMs: 1000, retryBudgetMs: 2000 },

@@ -4,20 +4,9 @@
  * prefix and match (SPEC §1.1).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  counts,
-  hash,
-  list,
-  NONE,
-  normalize,
-  readValue,
-  type Servers,
-  seed,
-  set,
-  str,
-  useServers,
-  zset,
-} from './helpers.js';
+import { counts } from '../harness/counts.js';
+import { hash, list, NONE, normalize, readValue, seed, set, str, zset } from '../harness/data.js';
+import { type Servers, useServers } from '../harness/merge-servers.js';
 
 const servers = useServers(3);
 let s1: Servers['t'];

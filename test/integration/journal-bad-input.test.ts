@@ -5,20 +5,17 @@
  * journal's own, for every command.
  */
 
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import pLimit from 'p-limit';
 import { describe, expect, it } from 'vitest';
 import { MAGIC } from '../../src/journal/format.js';
+import { kvmerge } from '../harness/cli-run.js';
+import { hash, list, seed, str, zset } from '../harness/data.js';
+import { useServers } from '../harness/merge-servers.js';
 import { digest } from '../harness/redis.js';
-import { kvmerge } from './cli-run.js';
-import { hash, list, seed, str, useServers, zset } from './helpers.js';
+import { fresh } from '../harness/scratch.js';
 
-const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-bad-journal-'));
-let n = 0;
-const fresh = (name: string): string => join(scratch, `${++n}-${name}`);
 const PASSWORD = 'Zq9-secret';
 
 /** A frame around any body, with its right checksum: bytes as written, but not a record a run writes. */

@@ -4,23 +4,19 @@
  * bounded size), never as one DUMP payload; rollback puts it back exactly (DEBUG DIGEST-VALUE), TTL
  * included, by way of a temporary key in its slot that leaves nothing behind.
  */
-import { mkdtemp, open } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { open } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { PRIOR_WINDOW_BYTES, restoreTempKey } from '../../src/journal/big-prior.js';
 import { MAGIC } from '../../src/journal/format.js';
 import { readRecords } from '../../src/journal/reader.js';
+import { snapshot } from '../harness/data.js';
+import { forgetApplied } from '../harness/journal-edit.js';
+import { useServers } from '../harness/merge-servers.js';
 import { startProxy } from '../harness/proxy.js';
 import { digest } from '../harness/redis.js';
+import { fresh } from '../harness/scratch.js';
 import { describeServer } from '../harness/servers.js';
-import { snapshot, useServers } from './helpers.js';
-import { forgetApplied } from './journal-edit.js';
-
-const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-journal-bigkey-'));
-let n = 0;
-const journalPath = (): string => join(scratch, `run${++n}.journal`);
 
 const ELEMENTS = 200_000;
 
@@ -69,7 +65,7 @@ describe('a big key in the backup journal', () => {
       Promise.all(['bighash', 'biglist', 'bigzset', 'small'].map((k) => t.call('DEBUG', 'DIGEST-VALUE', k)));
     const valuesBefore = await values();
 
-    const backup = journalPath();
+    const backup = fresh('run.journal');
     const report = await servers.merge(
       {
         strategies: { hash: 'override', list: 'merge', zset: 'merge', string: 'override' },
@@ -124,7 +120,7 @@ describe('a big key in the backup journal', () => {
     // The journal names the target by its URL: the run and the rollback both go through the proxy.
     const proxy = await startProxy(servers.target.port);
     try {
-      const backup = journalPath();
+      const backup = fresh('run.journal');
       const report = await runMerge(
         resolvePlan({
           sources: [{ url: servers.sources[0]!.url }],
@@ -157,7 +153,7 @@ describe('a big key in the backup journal', () => {
     await servers.s[0]!.rpush('biglist', 'appended-1', 'appended-2');
     // ttl: target keeps the list's lifetime, so that a put-back that lost it would show.
     const config = { strategies: { list: 'merge' }, merge: { list: 'append', ttl: 'target' } };
-    const backup = journalPath();
+    const backup = fresh('run.journal');
     expect((await servers.merge(config, { backup })).outcome).toBe('done');
     const after = await t.call('DEBUG', 'DIGEST-VALUE', 'biglist');
     expect(await t.llen('biglist')).toBe(ELEMENTS + 2);
@@ -165,7 +161,7 @@ describe('a big key in the backup journal', () => {
 
     // The journal as a crash right after the append was sent leaves it: the step journaled (its prior in
     // windows), its `applied` mark and the source's end lost.
-    const crashed = journalPath();
+    const crashed = fresh('run.journal');
     await forgetApplied(backup, crashed, [0]);
     const resumed = await servers.merge(config, { backup: crashed, resume: true });
     expect(resumed.outcome, resumed.error).toBe('done');
@@ -192,12 +188,12 @@ describe('a big key put back by a resume that is itself interrupted', () => {
       merge: { list: 'append' },
       write: { bigKeyElements: 1_000 },
     };
-    const backup = journalPath();
+    const backup = fresh('run.journal');
     expect((await servers.merge(config, { backup })).outcome).toBe('done');
     const after = await digest(servers.target);
     // The crash came after the second source's append to BL (a prior in windows: the first source's
     // 3,000 elements) was sent, before it was marked applied; BL's first prior is "absent".
-    const crashed = journalPath();
+    const crashed = fresh('run.journal');
     await forgetApplied(backup, crashed, [1]);
     const resumed = await servers.merge(config, { backup: crashed, resume: true });
     expect(resumed.outcome, resumed.error).toBe('done');
@@ -229,7 +225,7 @@ describeServer('redis-7.4.1', 'a big hash with field TTLs in the backup journal 
     const before = { value: await t.hgetall('fh'), expiries: await expiries() };
     expect(before.expiries).toEqual([at, at, at, -1, at + 5_000]);
     const config = { strategies: { hash: 'merge' }, write: { bigKeyElements: 500 } };
-    const backup = journalPath();
+    const backup = fresh('run.journal');
     expect((await servers.merge(config, { backup })).outcome).toBe('done');
     const after = { value: await t.hgetall('fh'), expiries: await expiries() };
     let withExpiries = 0;
@@ -241,9 +237,9 @@ describeServer('redis-7.4.1', 'a big hash with field TTLs in the backup journal 
 
     // The merge again, then a crash that lost its `applied` mark: put back from the windows with the
     // field expiries, merged again, as the uninterrupted run left it.
-    const again = journalPath();
+    const again = fresh('run.journal');
     expect((await servers.merge(config, { backup: again })).outcome).toBe('done');
-    const crashed = journalPath();
+    const crashed = fresh('run.journal');
     await forgetApplied(again, crashed, [0]);
     expect((await servers.merge(config, { backup: crashed, resume: true })).outcome).toBe('done');
     expect({ value: await t.hgetall('fh'), expiries: await expiries() }).toEqual(after);
@@ -273,7 +269,7 @@ describeServer(
       await servers.s[0]!.hset('bighash', 'field:1', 'source');
       await servers.s[0]!.rpush('biglist', 'appended');
       const before = await snapshot(t);
-      const backup = journalPath();
+      const backup = fresh('run.journal');
       const report = await servers.merge(
         {
           strategies: { hash: 'override', list: 'merge' },

@@ -5,21 +5,18 @@
  * does, with list append and zset sum (a second application would show) and big keys built under a
  * temporary key in the key's slot.
  */
-import { mkdtemp, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { stat, writeFile } from 'node:fs/promises';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { readRecords } from '../../src/journal/reader.js';
+import { kvmerge } from '../harness/cli-run.js';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
+import { expiring, hash, type Layout, list, seedAll, set, str, stream, zset } from '../harness/data.js';
+import { forgetApplied } from '../harness/journal-edit.js';
+import { overlapping } from '../harness/layouts.js';
 import { digest, type RedisServer, startRedis } from '../harness/redis.js';
-import { kvmerge } from './cli-run.js';
-import { forgetApplied } from './journal-edit.js';
-
-const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-journal-cluster-'));
-let n = 0;
-const fresh = (name: string): string => join(scratch, `${++n}-${name}`);
+import { fresh } from '../harness/scratch.js';
 
 const CONFIG = {
   strategies: {
@@ -74,45 +71,43 @@ describe('backup journal, rollback and resume with a Redis Cluster target', () =
   });
 
   /** Every type on the target (some with TTLs), overlapping the sources; big keys on both sides. */
-  async function seedEveryType(): Promise<void> {
-    await Promise.all([
-      ct.set('s', 'target'),
-      ct.hset('h', 'a', 't', 'only', 't'),
-      ct.sadd('st', 'x', 'y'),
-      ct.zadd('z', 1, 'm', 2, 'n'),
-      ct.rpush('l', 't1', 't2'),
-      ct.xadd('x', '1-1', 'f', 'target'),
-      ct.set('untouched', 'stays'),
-      ct.hset('big', ...Array.from({ length: 300 }, (_, i) => [`f${i}`, 't']).flat()),
-      ct.zadd('bigz', ...Array.from({ length: 200 }, (_, i) => [i, `m${i}`]).flat()),
+  const EVERY_TYPE: Layout = {
+    target: {
+      s: str('target'),
+      h: expiring(500_000, hash({ a: 't', only: 't' })),
+      st: set('x', 'y'),
+      z: zset(['m', 1], ['n', 2]),
+      l: expiring(900_000, list('t1', 't2')),
+      x: stream(['1-1', ['f', 'target']]),
+      untouched: str('stays'),
+      big: hash(Array.from({ length: 300 }, (_, i): [string, string] => [`f${i}`, 't'])),
+      bigz: expiring(800_000, zset(...Array.from({ length: 200 }, (_, i): [string, number] => [`m${i}`, i]))),
       // Elements of 20 bytes: big by MEMORY USAGE too (tiny ones pack under 16 bytes each).
-      ct.rpush('bigl', ...Array.from({ length: 120 }, (_, i) => `t${i}`.padEnd(20, '.'))),
-    ]);
-    await ct.pexpire('h', 500_000);
-    await ct.pexpire('l', 900_000);
-    await ct.pexpire('bigz', 800_000);
-    const p = ca.pipeline();
-    p.set('s', 's1');
-    p.hset('h', 'a', 's1', 'b', 's1');
-    p.sadd('st', 'y', 'z');
-    p.zadd('z', 5, 'm', 1, 'o');
-    p.rpush('l', 'a', 'b');
-    p.xadd('x', '2-1', 'f', 's1');
-    p.hset('new1', 'k', 'v');
-    p.rpush('new2', 'p', 'q');
-    p.hset('big', ...Array.from({ length: 500 }, (_, i) => [`f${i}`, 's']).flat());
-    p.zadd('bigz', ...Array.from({ length: 300 }, (_, i) => [1, `m${i}`]).flat());
-    p.rpush('bigl', ...Array.from({ length: 200 }, (_, i) => `a${i}`));
-    p.pexpire('s', 700_000);
-    await p.exec();
-    const q = cb.pipeline();
-    q.zadd('z', 1, 'm');
-    q.rpush('l', 'c');
-    q.zadd('new3', 1, 'a');
-    q.hset('new1', 'k2', 'v2');
-    q.zadd('bigz', ...Array.from({ length: 100 }, (_, i) => [2, `m${i}`]).flat());
-    await q.exec();
-  }
+      bigl: list(...Array.from({ length: 120 }, (_, i) => `t${i}`.padEnd(20, '.'))),
+    },
+    sources: [
+      {
+        s: expiring(700_000, str('s1')),
+        h: hash({ a: 's1', b: 's1' }),
+        st: set('y', 'z'),
+        z: zset(['m', 5], ['o', 1]),
+        l: list('a', 'b'),
+        x: stream(['2-1', ['f', 's1']]),
+        new1: hash({ k: 'v' }),
+        new2: list('p', 'q'),
+        big: hash(Array.from({ length: 500 }, (_, i): [string, string] => [`f${i}`, 's'])),
+        bigz: zset(...Array.from({ length: 300 }, (_, i): [string, number] => [`m${i}`, 1])),
+        bigl: list(...Array.from({ length: 200 }, (_, i) => `a${i}`)),
+      },
+      {
+        z: zset(['m', 1]),
+        l: list('c'),
+        new3: zset(['a', 1]),
+        new1: hash({ k2: 'v2' }),
+        bigz: zset(...Array.from({ length: 100 }, (_, i): [string, number] => [`m${i}`, 2])),
+      },
+    ],
+  };
 
   async function tempKeysLeft(): Promise<string[]> {
     const left: string[] = [];
@@ -126,7 +121,7 @@ describe('backup journal, rollback and resume with a Redis Cluster target', () =
 
   for (const mode of ['dump', 'native'] as const) {
     it(`a ${mode}-mode merge with --backup into a cluster, rolled back, leaves every master as it was`, async () => {
-      await seedEveryType();
+      await seedAll({ t: ct, s: [ca, cb] }, EVERY_TYPE);
       const before = await digests();
       const backup = fresh('rollback.journal');
       const report = await runMerge(resolvePlan(doc({ mode }), { backup }, {}));
@@ -163,35 +158,12 @@ describe('backup journal, rollback and resume with a Redis Cluster target', () =
   const KEYS = 1200;
 
   /** Lists and zsets on every master of the target and in both sources (append and sum double when applied twice). */
-  async function seedMany(): Promise<void> {
-    const fill = async (r: Redis, which: number): Promise<void> => {
-      const p = r.pipeline();
-      for (let i = 0; i < KEYS; i++) {
-        p.rpush(`l:${i}`, `e${which}-a`, `e${which}-b`);
-        p.zadd(`z:${i}`, 1.5 + which, 'shared', which, `only${which}`);
-        if (which > 0) p.set(`s${which}:${i}`, `v${i}`);
-      }
-      p.hset('big', ...Array.from({ length: 400 }, (_, f) => [`f${f}`, `v${which}`]).flat());
-      p.zadd('bigz', ...Array.from({ length: 200 }, (_, m) => [which + 1, `m${m}`]).flat());
-      await p.exec();
-    };
-    // The target holds half of the keys; a cluster client sends each to its slot's master.
-    await Promise.all([fillCluster(), fill(ca, 1), fill(cb, 2)]);
-    async function fillCluster(): Promise<void> {
-      const writes: Promise<unknown>[] = [];
-      for (let i = 0; i < KEYS; i += 2) {
-        writes.push(ct.rpush(`l:${i}`, 'e0-a', 'e0-b'), ct.zadd(`z:${i}`, 1.5, 'shared', 0, 'only0'));
-      }
-      writes.push(ct.hset('big', ...Array.from({ length: 400 }, (_, f) => [`f${f}`, 'v0']).flat()));
-      writes.push(ct.zadd('bigz', ...Array.from({ length: 200 }, (_, m) => [1, `m${m}`]).flat()));
-      await Promise.all(writes);
-    }
-  }
+  const MANY = overlapping(KEYS, 400, 200);
 
   it('kill -9 mid-run into a cluster, or lost applied marks, then --resume: every master equals an uninterrupted run', async () => {
     const cfg = fresh('merge.yaml');
     await writeFile(cfg, JSON.stringify(doc()));
-    await seedMany();
+    await seedAll({ t: ct, s: [ca, cb] }, MANY);
     const refJournal = fresh('reference.journal');
     const ref = await kvmerge(['-c', cfg, '--backup', refJournal, '--quiet']);
     expect(ref.code, ref.stderr).toBe(0);
@@ -213,7 +185,7 @@ describe('backup journal, rollback and resume with a Redis Cluster target', () =
 
     for (const fraction of [0.2, 0.6]) {
       await Promise.all([cluster.flushall(), ca.flushall(), cb.flushall()]);
-      await seedMany();
+      await seedAll({ t: ct, s: [ca, cb] }, MANY);
       const seeded = await digests();
       const journal = fresh('killed.journal');
       const killed = await kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {

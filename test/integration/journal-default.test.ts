@@ -10,23 +10,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { journalBytes, kvmerge } from '../harness/cli-run.js';
+import { hash, type Layout, list, seedAll, type Value } from '../harness/data.js';
+import { useServers } from '../harness/merge-servers.js';
 import { digest } from '../harness/redis.js';
-import { journalBytes, kvmerge } from './cli-run.js';
-import { useServers } from './helpers.js';
 
 const LISTS = 3000;
 
 /** Lists on the source, half of them on the target too: list append adds the source's elements once. */
-async function seedLists(t: Redis, s: Redis): Promise<void> {
-  const ps = s.pipeline();
-  const pt = t.pipeline();
+const LAYOUT: Layout = (() => {
+  const target: Record<string, Value> = {};
+  const source: Record<string, Value> = {};
   for (let i = 0; i < LISTS; i++) {
-    ps.rpush(`l:${i}`, 'a', 'b', 'c');
-    if (i % 2 === 0) pt.rpush(`l:${i}`, 't');
-    ps.hset(`h:${i}`, 'f', `v${i}`);
+    source[`l:${i}`] = list('a', 'b', 'c');
+    if (i % 2 === 0) target[`l:${i}`] = list('t');
+    source[`h:${i}`] = hash({ f: `v${i}` });
   }
-  await Promise.all([ps.exec(), pt.exec()]);
-}
+  return { target, sources: [source] };
+})();
 
 async function journals(dir: string): Promise<string[]> {
   return (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.journal')).sort();
@@ -51,7 +52,7 @@ describe('the default journal and the rerun guard (SPEC §6.2, §6.3)', () => {
     state = await mkdtemp(join(tmpdir(), 'kvmerge-state-test-'));
     scratch.push(state);
     process.env.KVMERGE_STATE_DIR = state;
-    await seedLists(servers.t, servers.s[0]!);
+    await seedAll(servers, LAYOUT);
   });
   afterAll(async () => {
     process.env.KVMERGE_STATE_DIR = original;
@@ -85,7 +86,7 @@ describe('the default journal and the rerun guard (SPEC §6.2, §6.3)', () => {
     const fullBytes = await journalBytes(state);
 
     await servers.flush();
-    await seedLists(servers.t, servers.s[0]!);
+    await seedAll(servers, LAYOUT);
     const killedState = await mkdtemp(join(tmpdir(), 'kvmerge-state-test-'));
     scratch.push(killedState);
     process.env.KVMERGE_STATE_DIR = killedState;

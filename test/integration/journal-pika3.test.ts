@@ -4,64 +4,56 @@
  * that type back without touching the name's other types (a big one window by window), with the
  * name's expiry as it was before the run.
  */
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import { rollback } from '../../src/index.js';
 import { readHeader } from '../../src/journal/reader.js';
-import { describeServer } from '../harness/servers.js';
 import {
-  addType,
   hash,
   list,
-  type MergeConfig,
   readValue,
+  seedAll,
   set,
   str,
   type TypeName,
-  useServers,
   type Value,
   zset,
-} from './helpers.js';
-import { forgetApplied } from './journal-edit.js';
-
-const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-journal-pika3-'));
-let n = 0;
-const fresh = (name: string): string => join(scratch, `${++n}-${name}`);
+} from '../harness/data.js';
+import { forgetApplied } from '../harness/journal-edit.js';
+import { type MergeConfig, useServers } from '../harness/merge-servers.js';
+import { fresh } from '../harness/scratch.js';
+import { describeServer } from '../harness/servers.js';
 
 const NAMES = 20;
 const bigHash = (which: string, fields: number): Value =>
   hash(Array.from({ length: fields }, (_, f): [string, string] => [`f${f}`, which]));
 
-async function seedAll(t: Redis, s: Redis): Promise<void> {
+/** Names of several types on both sides, written with `add` (each type beside the name's others). */
+const LAYOUT = (() => {
+  const t: [string, Value][] = [];
+  const s: [string, Value][] = [];
   for (let i = 0; i < NAMES; i++) {
     const name = `mt${i}`;
-    await addType(t, name, str(`t-${i}`));
-    await addType(t, name, hash({ old: 'x', f: 't' }));
-    await addType(t, name, set('t1'));
-    if (i % 2 === 0) await addType(t, name, list('t-l'));
-    await addType(s, name, hash({ f: 's', g: 's' }));
-    await addType(s, name, set('s1'));
-    await addType(s, name, list('l1', 'l2'));
-    await addType(s, name, zset(['m', i]));
+    t.push([name, str(`t-${i}`)], [name, hash({ old: 'x', f: 't' })], [name, set('t1')]);
+    if (i % 2 === 0) t.push([name, list('t-l')]);
+    s.push(
+      [name, hash({ f: 's', g: 's' })],
+      [name, set('s1')],
+      [name, list('l1', 'l2')],
+      [name, zset(['m', i])],
+    );
   }
   // A name only the source holds, with two types: both created.
-  await addType(s, 'new', str('n'));
-  await addType(s, 'new', hash({ a: '1' }));
+  s.push(['new', str('n')], ['new', hash({ a: '1' })]);
   // A big hash on the target (over bigKeyElements), merged into: its prior is journaled in windows.
-  await addType(t, 'big', bigHash('t', 300));
-  await addType(t, 'big', str('big-string'));
-  await addType(s, 'big', bigHash('s', 320));
+  t.push(['big', bigHash('t', 300)], ['big', str('big-string')]);
+  s.push(['big', bigHash('s', 320)]);
   // The run's expiry of a list it creates changes the name's other types' expiry too (PEXPIRE acts on
-  // every type): rollback gives the name its expiry back.
-  await addType(t, 'ttl', hash({ h: 'v' }));
-  await addType(t, 'ttl', str('v'));
-  await t.expire('ttl', 100);
-  await addType(s, 'ttl', list('x'));
-  await s.expire('ttl', 40);
-}
+  // every type): rollback gives the name its expiry back (EXPIRE below, once the name's types are written).
+  t.push(['ttl', hash({ h: 'v' })], ['ttl', str('v')]);
+  s.push(['ttl', list('x')]);
+  return { target: t, sources: [s] };
+})();
 
 /** Every name with each type it holds and whether it has an expiry (PTTL is the name's on Pika 3.x). */
 async function snapshot(r: Redis): Promise<Record<string, unknown>> {
@@ -92,7 +84,9 @@ describeServer('pika-3.5.5', 'the journal on a Pika 3.5 target: one name, severa
   };
 
   it('rollback puts back each type the run changed and leaves the others; resume re-applies each once', async () => {
-    await seedAll(servers.t, servers.s[0]!);
+    await seedAll(servers, LAYOUT, { add: true });
+    await servers.t.expire('ttl', 100);
+    await servers.s[0]!.expire('ttl', 40);
     const before = await snapshot(servers.t);
     const backup = fresh('run.journal');
     const report = await servers.merge(config, { backup });

@@ -2,31 +2,28 @@
  * Backup journal and rollback (SPEC §6.2): a merge run with --backup, rolled back, leaves the target
  * byte for byte as it was (DEBUG DIGEST), on every type and both write paths.
  */
-import { appendFile, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { openJournal, resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { FORMAT_VERSION } from '../../src/journal/format.js';
-import { monitor } from '../harness/monitor.js';
-import { digest, startRedis } from '../harness/redis.js';
-import { describeServer } from '../harness/servers.js';
 import {
+  expiring,
   hash,
+  type Layout,
   list,
-  type MergeConfig,
   seed,
+  seedAll,
   set,
   snapshot,
   str,
   stream,
-  useServers,
   zset,
-} from './helpers.js';
-
-const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-journal-test-'));
-let n = 0;
-const journalPath = (): string => join(scratch, `run${++n}.journal`);
+} from '../harness/data.js';
+import { type MergeConfig, useServers } from '../harness/merge-servers.js';
+import { monitor } from '../harness/monitor.js';
+import { digest, startRedis } from '../harness/redis.js';
+import { fresh } from '../harness/scratch.js';
+import { describeServer } from '../harness/servers.js';
 
 const MERGING: MergeConfig = {
   strategies: {
@@ -44,43 +41,42 @@ describe('backup journal and rollback', () => {
   const servers = useServers(2);
 
   /** A target holding some of the keys the sources hold (with TTLs), and keys no source has. */
-  async function seedAll(): Promise<void> {
-    await seed(servers.t, {
+  const LAYOUT: Layout = {
+    target: {
       s: str('target'),
-      h: hash({ a: 't', only: 't' }),
+      h: expiring(500_000, hash({ a: 't', only: 't' })),
       st: set('x', 'y'),
       z: zset(['m', 1], ['n', 2]),
-      l: list('t1', 't2'),
+      l: expiring(900_000, list('t1', 't2')),
       x: stream(['1-1', ['f', 'target']]),
       untouched: str('stays'),
-    });
-    await servers.t.pexpire('h', 500_000);
-    await servers.t.pexpire('l', 900_000);
-    await seed(servers.s[0]!, {
-      s: str('s1'),
-      h: hash({ a: 's1', b: 's1' }),
-      st: set('y', 'z'),
-      z: zset(['m', 5], ['o', 1]),
-      l: list('a', 'b'),
-      x: stream(['2-1', ['f', 's1']]),
-      new1: hash({ k: 'v' }),
-      new2: list('p', 'q'),
-    });
-    await servers.s[0]!.pexpire('s', 700_000);
-    await seed(servers.s[1]!, {
-      z: zset(['m', 1]),
-      l: list('c'),
-      new3: zset(['a', 1]),
-      new1: hash({ k2: 'v2' }),
-    });
-  }
+    },
+    sources: [
+      {
+        s: expiring(700_000, str('s1')),
+        h: hash({ a: 's1', b: 's1' }),
+        st: set('y', 'z'),
+        z: zset(['m', 5], ['o', 1]),
+        l: list('a', 'b'),
+        x: stream(['2-1', ['f', 's1']]),
+        new1: hash({ k: 'v' }),
+        new2: list('p', 'q'),
+      },
+      {
+        z: zset(['m', 1]),
+        l: list('c'),
+        new3: zset(['a', 1]),
+        new1: hash({ k2: 'v2' }),
+      },
+    ],
+  };
 
   for (const mode of ['dump', 'native'] as const) {
     it(`a ${mode}-mode merge with --backup, rolled back, leaves the target as it was (every type, DEBUG DIGEST)`, async () => {
-      await seedAll();
+      await seedAll(servers, LAYOUT);
       const before = await digest(servers.target);
       const expiries = await Promise.all(['h', 'l'].map((k) => servers.t.call('PEXPIRETIME', k)));
-      const backup = journalPath();
+      const backup = fresh('run.journal');
       const report = await servers.merge({ ...MERGING, write: { mode } }, { backup });
       expect(report.outcome).toBe('done');
       expect(await digest(servers.target)).not.toBe(before);
@@ -105,7 +101,7 @@ describe('backup journal and rollback', () => {
       big: hash(Array.from({ length: 500 }, (_, i): [string, string] => [`f${i}`, 's'])),
     });
     const before = await digest(servers.target);
-    const backup = journalPath();
+    const backup = fresh('run.journal');
     const report = await servers.merge(
       { strategies: { hash: 'override' }, write: { bigKeyElements: 50 } },
       { backup },
@@ -125,12 +121,12 @@ describe('backup journal and rollback', () => {
   });
 
   it('the journal names the run and redacted target; firstPriors gives each key once, as before the run', async () => {
-    await seedAll();
+    await seedAll(servers, LAYOUT);
     // Keys the run does not touch: the journal must not grow with them.
     const bulk = servers.t.pipeline();
     for (let i = 0; i < 5000; i++) bulk.set(`bystander:${i}`, 'x'.repeat(100));
     await bulk.exec();
-    const backup = journalPath();
+    const backup = fresh('run.journal');
     await servers.merge(MERGING, { backup });
     const journal = await openJournal(backup);
     expect(journal.header).toMatchObject({
@@ -161,9 +157,9 @@ describe('backup journal and rollback', () => {
   });
 
   it('a journal whose last record is torn is read up to it, and the rollback still restores the rest', async () => {
-    await seedAll();
+    await seedAll(servers, LAYOUT);
     const before = await digest(servers.target);
-    const backup = journalPath();
+    const backup = fresh('run.journal');
     await servers.merge(MERGING, { backup });
     // A crash in the middle of an append: a frame head that promises more than follows.
     const torn = Buffer.alloc(12);
@@ -181,8 +177,8 @@ describe('backup journal and rollback', () => {
   });
 
   it('a journal damaged in the middle is refused (exit 2) before anything is written, torn ends are not', async () => {
-    await seedAll();
-    const backup = journalPath();
+    await seedAll(servers, LAYOUT);
+    const backup = fresh('run.journal');
     await servers.merge(MERGING, { backup });
     const whole = await readFile(backup);
     // The second record (the first after the header) gets one byte changed: the records after it are whole.
@@ -215,8 +211,8 @@ describe('backup journal and rollback', () => {
   });
 
   it('a journal of another target is refused (exit 2) before anything is written', async () => {
-    await seedAll();
-    const backup = journalPath();
+    await seedAll(servers, LAYOUT);
+    const backup = fresh('run.journal');
     await servers.merge(MERGING, { backup });
     const other = servers.sources[0]!;
     const sourceBefore = await digest(other);
@@ -232,8 +228,8 @@ describe('backup journal and rollback', () => {
   });
 
   it('rollback --dry-run lists what it would restore and sends no write (MONITOR)', async () => {
-    await seedAll();
-    const backup = journalPath();
+    await seedAll(servers, LAYOUT);
+    const backup = fresh('run.journal');
     await servers.merge(MERGING, { backup });
     const after = await snapshot(servers.t);
     const watcher = await monitor(servers.target);
@@ -255,7 +251,7 @@ describe('backup journal and rollback', () => {
   });
 
   it('a journal file that exists is not overwritten by a new run: exit 2, use --resume', async () => {
-    const backup = journalPath();
+    const backup = fresh('run.journal');
     await writeFile(backup, 'precious');
     await expect(servers.merge(MERGING, { backup })).rejects.toMatchObject({ exitCode: 2 });
     expect(await readFile(backup, 'utf8')).toBe('precious');
@@ -272,7 +268,7 @@ describe('backup journal: permissions', () => {
       const url = target.url.replace('redis://', 'redis://nodump:pw@');
       const plan = resolvePlan(
         { sources: [{ url: source.url }], target: { url }, strategies: { string: 'override' } },
-        { backup: journalPath() },
+        { backup: fresh('run.journal') },
         {},
       );
       await expect(runMerge(plan)).rejects.toMatchObject({
@@ -314,7 +310,7 @@ describeServer(
         new2: list('p', 'q'),
       });
       const before = await snapshot(servers.t);
-      const backup = journalPath();
+      const backup = fresh('run.journal');
       const report = await servers.merge(MERGING, { backup });
       expect(report.outcome).toBe('done');
       expect(await snapshot(servers.t)).not.toEqual(before);

@@ -10,8 +10,9 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
+import { hash, seed } from '../harness/data.js';
+import { useServers } from '../harness/merge-servers.js';
 import { digest, type RedisServer, startRedis } from '../harness/redis.js';
-import { hash, seed, useServers } from './helpers.js';
 
 const VALUE = 'v'.repeat(20_000);
 const KEYS = 300;

@@ -6,8 +6,9 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KvmergeError, runMerge } from '../../src/index.js';
+import { hash, list, seed, str } from '../harness/data.js';
+import { type Servers, startServers } from '../harness/merge-servers.js';
 import { digest, type RedisServer } from '../harness/redis.js';
-import { hash, list, type Servers, seed, startServers, str } from './helpers.js';
 
 const TARGET_USERS = [
   // Reads and transactions, no writes: the MULTI … DISCARD probe answers.

@@ -7,23 +7,22 @@
  * SCAN is answered as the second page is (and, where asked, every SCANX as its first page is). The
  * work-arounds (SCANX per type, KEYS on a small database) run against the real server behind it.
  */
-import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type RewriteProxy, startRewriteProxy, upper } from '../harness/rewrite-proxy.js';
-import { describeServer } from '../harness/servers.js';
 import {
-  addType,
   hash,
   keyCount,
   list,
   normalize,
   readValue,
+  seedAll,
   set,
   str,
-  useServers,
   type Value,
   zset,
-} from './helpers.js';
+} from '../harness/data.js';
+import { useServers } from '../harness/merge-servers.js';
+import { type RewriteProxy, startRewriteProxy, upper } from '../harness/rewrite-proxy.js';
+import { describeServer } from '../harness/servers.js';
 
 const NAMES = 200;
 const COUNT = 10;
@@ -37,9 +36,10 @@ function typesOf(i: number): Value[] {
   return i % 2 === 0 && first < 4 ? [all[first]!, all[first + 1]!] : [all[first]!];
 }
 
-async function seedNames(s: Redis): Promise<void> {
-  for (let i = 0; i < NAMES; i++) for (const value of typesOf(i)) await addType(s, `n:${i}`, value);
-}
+/** Every name with its types, one [name, value] each, to write with `add` (a name holds several). */
+const NAME_KEYS = Array.from({ length: NAMES }, (_, i) =>
+  typesOf(i).map((value): [string, Value] => [`n:${i}`, value]),
+).flat();
 
 /** Every SCAN after the second page answered as the second page is: cursors 10, 20, 20, 20, … */
 function cyclingScan(args: Buffer[]): Buffer[] {
@@ -88,7 +88,7 @@ describeServer('pika-3.5.5', 'Pika 3.5: a SCAN cursor that never returns to 0 (S
     it(
       'a cycling SCAN: the names come from SCANX per type and the stream sweep from KEYS, each once',
       async () => {
-        await seedNames(servers.s[0]!);
+        await seedAll(servers, { sources: [NAME_KEYS] }, { add: true });
         const config = await viaProxy(cyclingScan);
         const dry = await servers.merge(config, { dryRun: true });
         expect(dry.outcome, dry.error).toBe('done');
@@ -106,7 +106,7 @@ describeServer('pika-3.5.5', 'Pika 3.5: a SCAN cursor that never returns to 0 (S
     it(
       'a cycling SCAN and SCANX: each type is listed by KEYS pattern TYPE, each name once per type',
       async () => {
-        await seedNames(servers.s[0]!);
+        await seedAll(servers, { sources: [NAME_KEYS] }, { add: true });
         const config = await viaProxy(cyclingScan, cyclingScanx);
         const dry = await servers.merge(config, { dryRun: true });
         expect(dry.outcome, dry.error).toBe('done');
@@ -124,7 +124,7 @@ describeServer('pika-3.5.5', 'Pika 3.5: a SCAN cursor that never returns to 0 (S
   it(
     'no work-around left (KEYS refused): the run stops with exit 1, naming the server and the quirk',
     async () => {
-      await seedNames(servers.s[0]!);
+      await seedAll(servers, { sources: [NAME_KEYS] }, { add: true });
       const config = await viaProxy(cyclingScan, noKeys);
       for (const dryRun of [true, false]) {
         const report = await servers.merge(config, { dryRun });

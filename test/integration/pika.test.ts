@@ -8,12 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
 import { keyspaceSize, probeServer } from '../../src/servers/caps.js';
-import { startProxy } from '../harness/proxy.js';
-import { startRedis } from '../harness/redis.js';
-import { describeServer } from '../harness/servers.js';
+import { counts } from '../harness/counts.js';
 import {
   addType,
-  counts,
   hash,
   keyCount,
   list,
@@ -25,10 +22,13 @@ import {
   str,
   stream,
   TYPES,
-  useServers,
   type Value,
   zset,
-} from './helpers.js';
+} from '../harness/data.js';
+import { useServers } from '../harness/merge-servers.js';
+import { startProxy } from '../harness/proxy.js';
+import { startRedis } from '../harness/redis.js';
+import { describeServer } from '../harness/servers.js';
 
 describeServer('pika-3.5.5', 'Pika 3.5: one name, several types (SPEC §7)', () => {
   describe('into Redis', () => {
@@ -341,16 +341,16 @@ for (const pika of ['pika-4.0.1', 'pika-3.5.5'] as const) {
       });
 
       it('progress totals come from INFO keyspace 1, not from a DBSIZE that says 0', async () => {
-        const fresh = await startRedis({ server: pika });
+        const unprobed = await startRedis({ server: pika });
         try {
-          const client = fresh.client();
+          const client = unprobed.client();
           await seed(client, { a: str('1'), b: hash({ f: 'v' }), c: set('x') });
           expect(await client.dbsize()).toBe(0); // what a plain DBSIZE says before any recount
           const caps = await probeServer(client);
           expect(caps.kind).toBe('pika');
           expect(await keyspaceSize(client, caps)).toBe(3);
         } finally {
-          await fresh.stop();
+          await unprobed.stop();
         }
       });
     });

@@ -4,38 +4,21 @@
  * -9 part-way, then run with --resume; the target must equal an uninterrupted run's, with list append
  * and zset sum (which a second application would show) and a big hash copied inside one MULTI.
  */
-import { mkdtemp, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import { stat, writeFile } from 'node:fs/promises';
 import { expect, it } from 'vitest';
 import { readRecords } from '../../src/journal/reader.js';
+import { kvmerge } from '../harness/cli-run.js';
+import { seedAll, snapshot } from '../harness/data.js';
+import { forgetApplied } from '../harness/journal-edit.js';
+import { overlapping } from '../harness/layouts.js';
+import { useServers } from '../harness/merge-servers.js';
+import { fresh } from '../harness/scratch.js';
 import { describeServer } from '../harness/servers.js';
-import { kvmerge } from './cli-run.js';
-import { snapshot, useServers } from './helpers.js';
-import { forgetApplied } from './journal-edit.js';
-
-const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-resume-pika-'));
-let n = 0;
-const fresh = (name: string): string => join(scratch, `${++n}-${name}`);
 
 const KEYS = 400;
 
-async function seedAll(t: Redis, s: Redis[]): Promise<void> {
-  const fill = async (r: Redis, which: number): Promise<void> => {
-    const p = r.pipeline();
-    for (let i = 0; i < KEYS; i++) {
-      if (which === 0 && i % 2 === 1) continue; // the target holds half of the keys
-      p.rpush(`l:${i}`, `e${which}-a`, `e${which}-b`);
-      p.zadd(`z:${i}`, 1.5 + which, 'shared', which, `only${which}`);
-      if (which > 0) p.set(`s${which}:${i}`, `v${i}`);
-    }
-    // HMSET: Pika's HSET takes one pair.
-    p.hmset('big', ...Array.from({ length: 300 }, (_, f) => [`f${f}`, `v${which}`]).flat());
-    await p.exec();
-  };
-  await Promise.all([fill(t, 0), fill(s[0]!, 1), fill(s[1]!, 2)]);
-}
+/** Lists and zsets on both sides, strings only in the sources, a big hash (under Pika's pipeline limits). */
+const LAYOUT = overlapping(KEYS, 300);
 
 describeServer('pika-4.0.1', 'resume into a Pika 4 target (native images)', () => {
   const servers = useServers(2, { target: { server: 'pika-4.0.1' } });
@@ -52,7 +35,7 @@ describeServer('pika-4.0.1', 'resume into a Pika 4 target (native images)', () =
         }),
       ),
     );
-    await seedAll(servers.t, servers.s);
+    await seedAll(servers, LAYOUT);
     const refJournal = fresh('reference.journal');
     const ref = await kvmerge(['-c', cfg, '--backup', refJournal, '--quiet']);
     expect(ref.code, ref.stderr).toBe(0);
@@ -65,7 +48,7 @@ describeServer('pika-4.0.1', 'resume into a Pika 4 target (native images)', () =
     expect([...kinds].sort()).toEqual(['absent', 'native', 'windows']);
 
     await servers.flush();
-    await seedAll(servers.t, servers.s);
+    await seedAll(servers, LAYOUT);
     const journal = fresh('killed.journal');
     const killed = await kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
       journal,

@@ -4,39 +4,20 @@
  * with list append and zset sum, which would double what the interrupted run applied, and a big key
  * built under a temporary key, which must not be left behind.
  */
-import { appendFile, mkdtemp, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import { appendFile, stat, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { readRecords, type ScanEnd } from '../../src/journal/reader.js';
+import { kvmerge } from '../harness/cli-run.js';
+import { type Layout, list, seedAll, type Value, zset } from '../harness/data.js';
+import { overlapping } from '../harness/layouts.js';
+import { useServers } from '../harness/merge-servers.js';
 import { digest } from '../harness/redis.js';
-import { kvmerge } from './cli-run.js';
-import { useServers } from './helpers.js';
-
-const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-resume-test-'));
-let n = 0;
-const fresh = (name: string): string => join(scratch, `${++n}-${name}`);
+import { fresh } from '../harness/scratch.js';
 
 const KEYS = 1500;
 
 /** Sources and target sharing lists and zsets (append and sum double on a second application), and a big hash. */
-async function seedAll(t: Redis, s: Redis[]): Promise<void> {
-  const fill = async (r: Redis, which: number): Promise<void> => {
-    const p = r.pipeline();
-    for (let i = 0; i < KEYS; i++) {
-      if (which === 0 && i % 2 === 1) continue; // the target holds half of the keys
-      p.rpush(`l:${i}`, `e${which}-a`, `e${which}-b`);
-      p.zadd(`z:${i}`, 1.5 + which, 'shared', which, `only${which}`);
-      if (which > 0) p.set(`s${which}:${i}`, `v${i}`);
-    }
-    const fields: string[] = [];
-    for (let f = 0; f < 400; f++) fields.push(`f${f}`, `v${which}`);
-    p.hset('big', ...fields);
-    await p.exec();
-  };
-  await Promise.all([fill(t, 0), fill(s[0]!, 1), fill(s[1]!, 2)]);
-}
+const LAYOUT = overlapping(KEYS, 400);
 
 describe('resume after an interrupted merge (SPEC §6.3)', () => {
   const servers = useServers(2);
@@ -68,7 +49,7 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
   /** The servers seeded again, as before the reference run: for the run under test. */
   async function reseed(): Promise<void> {
     await servers.flush();
-    await seedAll(servers.t, servers.s);
+    await seedAll(servers, LAYOUT);
   }
 
   async function tempKeys(): Promise<number> {
@@ -158,7 +139,7 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
 
   it('a killed run rolled back with its journal leaves the target as before, temporary keys included; it cannot be resumed after', async () => {
     const cfg = await config();
-    await seedAll(servers.t, servers.s);
+    await seedAll(servers, LAYOUT);
     const before = await digest(servers.target);
     const journal = fresh('rolled-back.journal');
     const killed = await kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
@@ -234,23 +215,25 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
   }, 120_000);
 
   it('keys that failed under --on-error skip (exit 1) are applied by --resume once the cause is fixed, in fold order', async () => {
-    const seedShared = async (): Promise<void> => {
-      await servers.flush();
-      for (const [w, c] of servers.s.entries()) {
-        const p = c.pipeline();
-        for (let i = 0; i < 200; i++) p.rpush(`ok:${i}`, `s${w}`).rpush(`d:${i}`, `s${w}`);
-        if (w === 0) p.zadd('d:only-first', 1, 'm');
-        await p.exec();
+    const shared = (w: number): Record<string, Value> => {
+      const keys: Record<string, Value> = {};
+      for (let i = 0; i < 200; i++) {
+        keys[`ok:${i}`] = list(`s${w}`);
+        keys[`d:${i}`] = list(`s${w}`);
       }
-      await servers.t.rpush('d:1', 'target');
+      if (w === 0) keys['d:only-first'] = zset(['m', 1]);
+      return keys;
     };
+    const SHARED: Layout = { target: { 'd:1': list('target') }, sources: [shared(0), shared(1)] };
     const merging = { strategies: { list: 'merge', zset: 'merge' }, merge: { list: 'append' } };
-    await seedShared();
+    await servers.flush();
+    await seedAll(servers, SHARED);
     expect((await servers.merge(merging)).outcome).toBe('done');
     const uninterrupted = await digest(servers.target);
     expect(await servers.t.lrange('d:1', 0, -1)).toEqual(['target', 's0', 's1']);
 
-    await seedShared();
+    await servers.flush();
+    await seedAll(servers, SHARED);
     // The target user may write ok:* only (and read every key): each d:* step fails with NOPERM.
     await servers.t.call('ACL', 'SETUSER', 'limited', 'reset', 'on', '>pw', '~ok:*', '%R~*', '+@all');
     const limited = servers.target.url.replace('redis://', 'redis://limited:pw@');
@@ -270,7 +253,7 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
 
   it('--resume with another plan or another target is refused (exit 2) and writes nothing', async () => {
     const cfg = await config();
-    await seedAll(servers.t, servers.s);
+    await seedAll(servers, LAYOUT);
     const journal = fresh('refused.journal');
     const killed = await kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
       journal,

@@ -5,14 +5,13 @@
  * starts, and a CPU-bound process beside it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonReport } from '../../src/index.js';
+import { kvmerge } from '../harness/cli-run.js';
+import { seedAll } from '../harness/data.js';
+import { differences, type FailoverPlan, failoverLayout, writePlanConfig } from '../harness/failover-plan.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
-import { kvmerge } from './cli-run.js';
 
 let sentinel: SentinelSet;
 let source: RedisServer;
@@ -33,57 +32,8 @@ const ZSETS = 1_500 * SCALE;
 const STRINGS = 1_500 * SCALE;
 const RUNS = Number(process.env.KVMERGE_FAILOVER_RUNS ?? 10);
 
-async function seed(): Promise<void> {
-  const target = await sentinel.master();
-  const src = source.client();
-  await Promise.all([target.flushall(), src.flushall()]);
-  for (let i = 0; i < LISTS; i += 1000) {
-    const t = target.pipeline();
-    const s = src.pipeline();
-    for (let j = i; j < i + 1000; j++) {
-      if (j < LISTS_ON_TARGET) t.rpush(`l:${j}`, 'base');
-      s.rpush(`l:${j}`, `a${j}`, `b${j}`);
-    }
-    await Promise.all([t.exec(), s.exec()]);
-  }
-  const t = target.pipeline();
-  const s = src.pipeline();
-  for (let j = 0; j < ZSETS; j++) {
-    t.zadd(`z:${j}`, 1, 'm', 10, 'only-target');
-    s.zadd(`z:${j}`, 2, 'm', 5, 'only-source');
-  }
-  for (let j = 0; j < STRINGS; j++) s.set(`s:${j}`, `v${j}`);
-  await Promise.all([t.exec(), s.exec()]);
-  await sentinel.synced();
-}
-
-/** Differences between the master of the moment and the fold, as `key=found` (the first few). */
-async function differences(): Promise<{ count: number; first: string[] }> {
-  const master = await sentinel.master();
-  const wrong: string[] = [];
-  for (let i = 0; i < LISTS; i += 1000) {
-    const p = master.pipeline();
-    for (let j = i; j < i + 1000; j++) p.lrange(`l:${j}`, 0, -1);
-    const replies = (await p.exec()) as [Error | null, string[]][];
-    replies.forEach(([, value], n) => {
-      const j = i + n;
-      const want = j < LISTS_ON_TARGET ? ['base', `a${j}`, `b${j}`] : [`a${j}`, `b${j}`];
-      if (JSON.stringify(value) !== JSON.stringify(want)) wrong.push(`l:${j}=${JSON.stringify(value)}`);
-    });
-  }
-  const p = master.pipeline();
-  for (let j = 0; j < ZSETS; j++) p.zrange(`z:${j}`, 0, -1, 'WITHSCORES');
-  for (let j = 0; j < STRINGS; j++) p.get(`s:${j}`);
-  const replies = (await p.exec()) as [Error | null, unknown][];
-  replies.forEach(([, value], n) => {
-    if (n < ZSETS) {
-      const want = ['m', '3', 'only-source', '5', 'only-target', '10'];
-      if (JSON.stringify(value) !== JSON.stringify(want)) wrong.push(`z:${n}=${JSON.stringify(value)}`);
-    } else if (value !== `v${n - ZSETS}`) wrong.push(`s:${n - ZSETS}=${JSON.stringify(value)}`);
-  });
-  master.disconnect();
-  return { count: wrong.length, first: wrong.slice(0, 5) };
-}
+const PLAN: FailoverPlan = { lists: LISTS, listsOnTarget: LISTS_ON_TARGET, zsets: ZSETS, strings: STRINGS };
+const LAYOUT = failoverLayout(PLAN);
 
 /** A CPU-bound process for at most `ms` (a shared host's neighbour), stopped by the test. */
 function busyCpu(ms: number): ChildProcess {
@@ -95,14 +45,12 @@ function busyCpu(ms: number): ChildProcess {
 describe('a Sentinel failover during a run, on a busy machine', () => {
   it(`ends exact on the master that survives, or does not exit 0 (${RUNS} runs)`, async () => {
     const outcomes: string[] = [];
-    // zsetScore has no flag yet: the config file says it.
-    const config = join(await mkdtemp(join(tmpdir(), 'kvmerge-failover-')), 'plan.yaml');
-    await writeFile(
-      config,
-      'version: 1\nstrategies: {list: merge, zset: merge, string: override}\nmerge: {zsetScore: sum}\n',
-    );
+    const config = await writePlanConfig();
     for (let run = 0; run < RUNS; run++) {
-      await seed();
+      const [target, src] = [await sentinel.master(), source.client()];
+      await Promise.all([target.flushall(), src.flushall()]);
+      await seedAll({ t: target, s: [src] }, LAYOUT);
+      await sentinel.synced();
       const before = await sentinel.currentMaster();
       const busy = busyCpu(120_000);
       let failover: Promise<RedisServer> | undefined;
@@ -134,7 +82,9 @@ describe('a Sentinel failover during a run, on a busy machine', () => {
       expect(after).not.toBe(before);
       await sentinel.demoted(before);
       await sentinel.synced();
-      const diff = await differences();
+      const master = await sentinel.master();
+      const diff = await differences(master, PLAN);
+      master.disconnect();
       const report = cli.stdout ? (JSON.parse(cli.stdout) as JsonReport) : undefined;
       outcomes.push(
         `run ${run}: exit ${cli.code}, ${diff.count} keys differ${diff.first.length ? ` (${diff.first.join(', ')})` : ''}` +

@@ -3,20 +3,14 @@
  * whose master changes: a failover during the run, or between a killed run and its resume. The target
  * is the master the sentinels name at the end, compared with DEBUG DIGEST.
  */
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, rollback, runMerge } from '../../src/index.js';
+import { kvmerge } from '../harness/cli-run.js';
+import { hash, type Keys, type Layout, list, seedAll, str, type Value, zset } from '../harness/data.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
-import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
-import { kvmerge } from './cli-run.js';
-import { throttled } from './helpers.js';
-
-const scratch = await mkdtemp(join(tmpdir(), 'kvmerge-sentinel-journal-'));
-let n = 0;
-const fresh = (name: string): string => join(scratch, `${++n}-${name}`);
+import { fresh } from '../harness/scratch.js';
+import { type SentinelSet, startSentinelSet, throttled } from '../harness/sentinel.js';
 
 let sentinel: SentinelSet;
 let source: RedisServer;
@@ -38,24 +32,24 @@ beforeEach(async () => {
 const KEYS = 6000;
 
 /** Lists and zsets on both sides (append and sum would double on a second application), strings, and big keys. */
-async function seed(): Promise<void> {
-  const fill = async (r: Redis, side: 'target' | 'source'): Promise<void> => {
-    for (let i = 0; i < KEYS; i += 1000) {
-      const p = r.pipeline();
-      for (let j = i; j < i + 1000; j++) {
-        if (side === 'target' && j % 2 === 1) continue;
-        p.rpush(`l:${j}`, `${side}-a`, `${side}-b`);
-        p.zadd(`z:${j}`, side === 'target' ? 1 : 2.5, 'shared', 1, `only-${side}`);
-        p.set(`s:${j}`, `${side}${j}`);
-      }
-      await p.exec();
-    }
-    const fields: string[] = [];
-    for (let f = 0; f < 3000; f++) fields.push(`f${f}`, `${side}${f}`);
-    await r.hset('big:h', ...fields);
-    await r.rpush('big:l', ...fields);
-  };
-  await Promise.all([fill(await sentinel.master(), 'target'), fill(source.client(), 'source')]);
+function side(who: 'target' | 'source'): Keys {
+  const out: Record<string, Value> = {};
+  for (let j = 0; j < KEYS; j++) {
+    if (who === 'target' && j % 2 === 1) continue;
+    out[`l:${j}`] = list(`${who}-a`, `${who}-b`);
+    out[`z:${j}`] = zset(['shared', who === 'target' ? 1 : 2.5], [`only-${who}`, 1]);
+    out[`s:${j}`] = str(`${who}${j}`);
+  }
+  const fields = Array.from({ length: 3000 }, (_, f): [string, string] => [`f${f}`, `${who}${f}`]);
+  out['big:h'] = hash(fields);
+  out['big:l'] = list(...fields.flat());
+  return out;
+}
+const LAYOUT: Layout = { target: side('target'), sources: [side('source')] };
+
+/** Seeds the master the sentinels name, and waits for its replicas to hold the same. */
+async function seedSynced(): Promise<void> {
+  await seedAll({ t: await sentinel.master(), s: [source.client()] }, LAYOUT);
   await sentinel.synced();
 }
 
@@ -85,7 +79,7 @@ async function config(): Promise<string> {
 describe('the journal of a run into a Sentinel-managed target', () => {
   it('a failover during the run, then rollback through the sentinels: the new master is as before the run', async () => {
     const cfg = await config();
-    await seed();
+    await seedSynced();
     const before = await targetDigest();
     const oldMaster = await sentinel.currentMaster();
     const journal = fresh('failover.journal');
@@ -121,7 +115,7 @@ describe('the journal of a run into a Sentinel-managed target', () => {
 
   it('a failover during the rollback: every restore is confirmed on the master that survives', async () => {
     const cfg = await config();
-    await seed();
+    await seedSynced();
     const before = await targetDigest();
     const journal = fresh('rollback-failover.journal');
     const doc = JSON.parse(await readFile(cfg, 'utf8'));
@@ -155,7 +149,7 @@ describe('the journal of a run into a Sentinel-managed target', () => {
 
   it('kill -9 of the CLI, a failover, then --resume: the target equals an uninterrupted run', async () => {
     const cfg = await config();
-    await seed();
+    await seedSynced();
     const reference = fresh('reference.journal');
     const full = await kvmerge(['-c', cfg, '--backup', reference, '--quiet']);
     expect(full.code, full.stderr).toBe(0);
@@ -164,7 +158,7 @@ describe('the journal of a run into a Sentinel-managed target', () => {
 
     await (await sentinel.master()).flushall();
     await source.client().flushall();
-    await seed();
+    await seedSynced();
     const journal = fresh('killed.journal');
     const killed = await kvmerge(['-c', cfg, '--backup', journal, '--quiet'], {
       journal,

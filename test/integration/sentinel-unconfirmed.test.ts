@@ -15,22 +15,23 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RedisServer } from '../harness/redis.js';
-import { startRedis } from '../harness/redis.js';
-import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
-import { kvmerge } from './cli-run.js';
+import { kvmerge } from '../harness/cli-run.js';
+import { seed } from '../harness/data.js';
 import {
   caughtUp,
   differences,
   type FailoverPlan,
-  seedSource,
-  seedTarget,
+  failoverLayout,
   until,
   writePlanConfig,
-} from './failover-plan.js';
+} from '../harness/failover-plan.js';
+import type { RedisServer } from '../harness/redis.js';
+import { startRedis } from '../harness/redis.js';
+import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
 
 const RUNS = Number(process.env.KVMERGE_UNCONFIRMED_RUNS ?? 1);
 const PLAN: FailoverPlan = { lists: 3_000, listsOnTarget: 2_000, zsets: 1_000, strings: 1_000 };
+const LAYOUT = failoverLayout(PLAN);
 
 let set: SentinelSet;
 let source: RedisServer;
@@ -38,7 +39,7 @@ let config: string;
 
 beforeAll(async () => {
   [set, source] = await Promise.all([startSentinelSet(), startRedis()]);
-  await seedSource(source.client(), PLAN);
+  await seed(source.client(), LAYOUT.sources[0], { flush: true });
   config = await writePlanConfig();
 }, 90_000);
 
@@ -60,7 +61,7 @@ describe('a replica promoted behind the sentinels’ back before the run', () =>
       const replica = set.servers.find((s) => s !== master)!;
       const [m, r] = [master.client(), replica.client()];
       await m.flushall();
-      await seedTarget(m, PLAN);
+      await seed(m, LAYOUT.target);
       await set.synced();
       await until('the replica in sync', () => caughtUp(r, m, master.port));
 

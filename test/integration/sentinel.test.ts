@@ -6,10 +6,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalRedis } from '../../src/demo/local-server.js';
 import { ConnectionError, type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import type { ProgressSink } from '../../src/report/types.js';
+import { kvmerge } from '../harness/cli-run.js';
+import { hash, list, normalize, put, readValue, set, str, type Value, zset } from '../harness/data.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
-import { type SentinelSet, startSentinelSet } from '../harness/sentinel.js';
-import { kvmerge } from './cli-run.js';
-import { hash, list, normalize, put, readValue, set, str, throttled, type Value, zset } from './helpers.js';
+import { type SentinelSet, startSentinelSet, throttled } from '../harness/sentinel.js';
 
 let sentinel: SentinelSet;
 let plain: RedisServer;

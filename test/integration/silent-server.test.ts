@@ -15,8 +15,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliRun, kvmerge } from '../harness/cli-run.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
-import { type CliRun, kvmerge } from './cli-run.js';
 
 /** A listener on 127.0.0.1 that `onConnection` handles; close() also ends its open connections. */
 async function listen(

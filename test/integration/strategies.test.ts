@@ -6,25 +6,24 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, resolvePlan } from '../../src/index.js';
-import { describeServer, isPika, PIKA_SERVERS, type TestServer } from '../harness/servers.js';
+import { counts } from '../harness/counts.js';
 import {
-  counts,
   hash,
   keyCount,
   list,
   normalize,
   readValue,
-  type Servers,
   seed,
   set,
   str,
   stream,
   TYPES,
   type TypeName,
-  useServers,
   type Value,
   zset,
-} from './helpers.js';
+} from '../harness/data.js';
+import { type Servers, useServers } from '../harness/merge-servers.js';
+import { describeServer, isPika, PIKA_SERVERS, type TestServer } from '../harness/servers.js';
 
 interface Sides {
   source: TestServer;

@@ -10,8 +10,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/demo/local-server.js';
 import { type CliOverrides, KvmergeError, runMerge } from '../../src/index.js';
+import { hash, seed, str } from '../harness/data.js';
+import { type Servers, startServers } from '../harness/merge-servers.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
-import { hash, type Servers, seed, startServers, str } from './helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'kvmerge-tls-'));
 const file = (name: string): string => path.join(dir, name);

@@ -6,8 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { type ProgressSink, runMerge } from '../../src/index.js';
+import { counts } from '../harness/counts.js';
 import {
-  counts,
   hash,
   list,
   normalize,
@@ -18,10 +18,10 @@ import {
   stream,
   TYPES,
   type TypeName,
-  useServers,
   type Value,
   zset,
-} from './helpers.js';
+} from '../harness/data.js';
+import { useServers } from '../harness/merge-servers.js';
 
 const servers = useServers(1);
 

@@ -5,15 +5,13 @@
  * a big key reaches any server.
  */
 
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { openJournal, openWindows, verify } from '../../src/index.js';
+import type { MergeConfig } from '../harness/merge-servers.js';
+import { useServers } from '../harness/merge-servers.js';
 import { monitor } from '../harness/monitor.js';
-import type { MergeConfig } from './helpers.js';
-import { useServers } from './helpers.js';
+import { fresh } from '../harness/scratch.js';
 
 const N = 200_000;
 const CHUNK = 5_000;
@@ -103,7 +101,7 @@ describe('verify on big keys', () => {
       merge: { hashField: 'source', zsetScore: 'sum', list: 'append' },
       write: { bigKeyElements: 1_000, bigKeyBytes: 100_000 },
     };
-    const backup = join(await mkdtemp(join(tmpdir(), 'kvmerge-verify-big-')), 'run.journal');
+    const backup = fresh('run.journal');
     expect((await servers.merge(config, { backup })).outcome).toBe('done');
     const kinds = new Set<string>();
     for await (const { prior } of (await openJournal(backup)).firstPriors()) kinds.add(prior.kind);

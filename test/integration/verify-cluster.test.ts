@@ -7,8 +7,8 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type MergePlan, resolvePlan, runMerge, verify } from '../../src/index.js';
 import { slotOf, startCluster, type TestCluster } from '../harness/cluster.js';
+import { hash, list, seed, set, str, stream, type Value, zset } from '../harness/data.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
-import { hash, list, seed, set, str, stream, type Value, zset } from './helpers.js';
 
 /** Keys of every type spread over the slots (and so over the three masters), some awkward for slots. */
 function data(tag: string): [string, Value][] {

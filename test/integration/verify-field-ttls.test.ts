@@ -5,8 +5,9 @@
  */
 import { expect, it } from 'vitest';
 import { verify } from '../../src/index.js';
+import { hash, seed } from '../harness/data.js';
+import { type MergeConfig, useServers } from '../harness/merge-servers.js';
 import { describeServer } from '../harness/servers.js';
-import { hash, type MergeConfig, seed, useServers } from './helpers.js';
 
 describeServer('redis-7.4.1', 'verify, hash field TTLs on Redis 7.4', () => {
   const servers = useServers(1, { source: { server: 'redis-7.4.1' }, target: { server: 'redis-7.4.1' } });

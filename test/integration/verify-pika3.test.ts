@@ -4,32 +4,36 @@
  * string > hash > list > zset > set, then stream; on a Pika 3.5 target each type lives beside the
  * others and is checked on its own. Equal after real runs; a tampered type of a name is named.
  */
-import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { verify } from '../../src/index.js';
-import { describeServer } from '../harness/servers.js';
 import {
   addType,
   hash,
   list,
-  type MergeConfig,
   MULTI,
   seed,
+  seedAll,
   set,
   str,
   stream,
-  useServers,
+  type Value,
   zset,
-} from './helpers.js';
+} from '../harness/data.js';
+import { type MergeConfig, useServers } from '../harness/merge-servers.js';
+import { describeServer } from '../harness/servers.js';
 
-/** The source: a name of every type (and a stream), a name of two types, names of one type. */
-async function seedSource(r: Redis): Promise<void> {
-  for (const value of MULTI) await addType(r, 'mt', value);
-  await addType(r, 'mt', stream(['1-1', ['f', 'v']]));
-  await addType(r, 'two', hash({ a: '1' }));
-  await addType(r, 'two', set('p'));
-  await seed(r, { h: hash({ k: 'v' }), l: list('q') });
-}
+/**
+ * The source: a name of every type (and a stream), a name of two types, names of one type (written
+ * with `add`: one type at a time, the others kept).
+ */
+const SOURCE: [string, Value][] = [
+  ...MULTI.map((value): [string, Value] => ['mt', value]),
+  ['mt', stream(['1-1', ['f', 'v']])],
+  ['two', hash({ a: '1' })],
+  ['two', set('p')],
+  ['h', hash({ k: 'v' })],
+  ['l', list('q')],
+];
 
 describeServer('pika-3.5.5', 'verify with Pika 3.5 names of several types', () => {
   describe('Pika 3.5 into Redis', () => {
@@ -46,7 +50,7 @@ describeServer('pika-3.5.5', 'verify with Pika 3.5 names of several types', () =
       ],
     ] as [string, MergeConfig][]) {
       it(`equal after a run (${name}); a tampered key named`, async () => {
-        await seedSource(servers.s[0]!);
+        await seedAll(servers, { sources: [SOURCE] }, { add: true });
         await seed(servers.t, { two: set('own') });
         const run = await servers.merge(config);
         expect(run.outcome, run.error).toBe('done');
@@ -69,7 +73,7 @@ describeServer('pika-3.5.5', 'verify with Pika 3.5 names of several types', () =
     const servers = useServers(1, { source: { server: 'pika-3.5.5' }, target: { server: 'pika-3.5.5' } });
 
     it('each type of a name is checked on its own: equal after a run; a tampered type named', async () => {
-      await seedSource(servers.s[0]!);
+      await seedAll(servers, { sources: [SOURCE] }, { add: true });
       // The target's own types of `two`: a string beside the hash and set the source brings.
       await addType(servers.t, 'two', str('target-string'));
       await addType(servers.t, 'two', hash({ a: 'old', b: 't' }));

@@ -10,47 +10,49 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { type JournaledKey, type MergePlan, verify } from '../../src/index.js';
+import { kvmerge } from '../harness/cli-run.js';
+import { expiring, hash, type Layout, list, seed, seedAll, set, str, stream, zset } from '../harness/data.js';
+import { type MergeConfig, useServers } from '../harness/merge-servers.js';
 import { monitor } from '../harness/monitor.js';
 import { describeServer, type TestServer } from '../harness/servers.js';
-import { kvmerge } from './cli-run.js';
-import { hash, list, type MergeConfig, seed, set, str, stream, useServers, zset } from './helpers.js';
 
 const BINARY = Buffer.from([0, 0xff, 0x0a, 0xc3]);
 
 /** Overlapping keys of every type on the target and both sources, some with TTLs. */
-async function seedAll(t: Redis, s: Redis[]): Promise<void> {
-  await seed(t, {
+const LAYOUT: Layout = {
+  target: {
     str: str('target'),
-    h: hash({ a: 't', b: 't' }),
+    h: expiring(900_000, hash({ a: 't', b: 't' })),
     st: set('x', 'y'),
     z: zset(['m', 1], ['n', 5]),
     l: list('a', 'b'),
     xs: stream(['1-1', ['f', 't']]),
     mixed: set('t'),
-  });
-  await seed(s[0]!, {
-    str: str('one'),
-    h: hash({ b: 's1', c: 's1' }),
-    st: set('y', 'z'),
-    z: zset(['m', 3], ['o', 2]),
-    l: list('b', 'c'),
-    xs: stream(['2-1', ['f', 's1']]),
-    mixed: str('s1'),
-    only1: hash({ k: 'v' }),
-  });
-  await seed(s[1]!, {
-    str: str('two'),
-    h: hash({ c: 's2' }),
-    z: zset(['m', -2]),
-    l: list('c', 'd'),
-    only2: list('p', 'q'),
-    ttl: str('short-lived'),
-  });
-  await s[0]!.set(BINARY, BINARY);
-  await s[0]!.pexpire('only1', 600_000);
-  await s[1]!.pexpire('ttl', 300_000);
-  await t.pexpire('h', 900_000);
-}
+  },
+  sources: [
+    [
+      ...Object.entries({
+        str: str('one'),
+        h: hash({ b: 's1', c: 's1' }),
+        st: set('y', 'z'),
+        z: zset(['m', 3], ['o', 2]),
+        l: list('b', 'c'),
+        xs: stream(['2-1', ['f', 's1']]),
+        mixed: str('s1'),
+        only1: expiring(600_000, hash({ k: 'v' })),
+      }),
+      [BINARY, str(BINARY)],
+    ],
+    {
+      str: str('two'),
+      h: hash({ c: 's2' }),
+      z: zset(['m', -2]),
+      l: list('c', 'd'),
+      only2: list('p', 'q'),
+      ttl: expiring(300_000, str('short-lived')),
+    },
+  ],
+};
 
 const STRATEGIES: [string, MergeConfig][] = [
   ['override everything', { strategies: { default: 'override' }, typeMismatch: 'override' }],
@@ -111,7 +113,7 @@ describe('verify', () => {
 
   for (const [name, config] of STRATEGIES) {
     it(`finds no difference after a correct run: ${name}, without and with the journal`, async () => {
-      await seedAll(servers.t, servers.s);
+      await seedAll(servers, LAYOUT);
       const priors = await priorsBefore(servers.t, ALL_KEYS);
       const plan = servers.plan(config);
       const report = await servers.merge(config);
@@ -128,7 +130,7 @@ describe('verify', () => {
 
   for (const [name, config] of STRATEGIES) {
     it(`compares every key in windows when all count as big: ${name}, without and with the journal`, async () => {
-      await seedAll(servers.t, servers.s);
+      await seedAll(servers, LAYOUT);
       const priors = await priorsBefore(servers.t, ALL_KEYS);
       await servers.merge(config);
       // bigKeyBytes 1: MEMORY USAGE puts every key over it, so each is read in windows (verify/windowed.ts).
@@ -143,7 +145,7 @@ describe('verify', () => {
   }
 
   it('in windows, names the field, member or element that differs', async () => {
-    await seedAll(servers.t, servers.s);
+    await seedAll(servers, LAYOUT);
     const config: MergeConfig = {
       strategies: { default: 'merge', string: 'override', stream: 'override' },
       typeMismatch: 'override',
@@ -179,7 +181,7 @@ describe('verify', () => {
   });
 
   it('names a tampered key and a deleted key with expected and found; exit 1, report file', async () => {
-    await seedAll(servers.t, servers.s);
+    await seedAll(servers, LAYOUT);
     const config: MergeConfig = { strategies: { default: 'override' }, typeMismatch: 'override' };
     await servers.merge(config);
     const args = [
@@ -340,7 +342,7 @@ describe('verify', () => {
   });
 
   it('sends no write command to the target or a source (MONITOR), with and without the journal', async () => {
-    await seedAll(servers.t, servers.s);
+    await seedAll(servers, LAYOUT);
     const config: MergeConfig = { strategies: { default: 'merge', string: 'override', stream: 'skip' } };
     const priors = await priorsBefore(servers.t, ALL_KEYS);
     await servers.merge(config);
@@ -398,7 +400,7 @@ for (const { source, target } of PAIRS) {
   describeServer([source, target], `verify, ${source} into ${target}`, () => {
     const servers = useServers(2, { source: { server: source }, target: { server: target } });
     it('finds nothing after a merge of every type, and names a changed key', async () => {
-      await seedAll(servers.t, servers.s);
+      await seedAll(servers, LAYOUT);
       // Pika 4 cuts keys at a NUL byte: the merge refuses such a key (pika.test.ts), so none is seeded.
       if (target.startsWith('pika')) await servers.s[0]!.del(BINARY);
       // A stream with a TTL: Pika keeps streams without one, which verify knows (Caps.streamTtl).
@@ -423,7 +425,7 @@ for (const { source, target } of PAIRS) {
 describe('verify --backup FILE', () => {
   const servers = useServers(2);
   it("checks every journaled key against its prior: exit 0, then exit 1 naming a skipped key's change", async () => {
-    await seedAll(servers.t, servers.s);
+    await seedAll(servers, LAYOUT);
     const journal = join(mkdtempSync(join(tmpdir(), 'kvmerge-verify-')), 'run.journal');
     const common = [
       ...servers.sources.flatMap((s) => ['-s', s.url]),

@@ -17,15 +17,12 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
-import { type RedisServer, startRedis } from '../harness/redis.js';
-import { DEFAULT_SERVER, describeServer, REDIS_SERVERS, type TestServer } from '../harness/servers.js';
+import { counts } from '../harness/counts.js';
 import {
   type Bytes,
-  counts,
   hash,
   hex,
   list,
-  type MergeConfig,
   normalize,
   readValue,
   seed,
@@ -34,7 +31,10 @@ import {
   stream,
   type Value,
   zset,
-} from './helpers.js';
+} from '../harness/data.js';
+import type { MergeConfig } from '../harness/merge-servers.js';
+import { type RedisServer, startRedis } from '../harness/redis.js';
+import { DEFAULT_SERVER, describeServer, REDIS_SERVERS, type TestServer } from '../harness/servers.js';
 
 const BUILDS: TestServer[] = [DEFAULT_SERVER, ...REDIS_SERVERS];
 const LABEL: Record<string, string> = {

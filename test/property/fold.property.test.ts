@@ -19,6 +19,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import type { MergeOptions } from '../../src/types/strategy.js';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
+import { load, loadCluster, readClusterStore, readStore } from '../harness/model-store.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { describeServer, type TestServer } from '../harness/servers.js';
 import {
@@ -31,7 +32,6 @@ import {
   type Prediction,
   type Store,
 } from './model.js';
-import { load, loadCluster, readClusterStore, readStore } from './store.js';
 
 const RUNS = Number(process.env.KVMERGE_PROPERTY_RUNS ?? '') || 0;
 // A failure is replayed with the seed and path it printed: KVMERGE_PROPERTY_SEED, KVMERGE_PROPERTY_PATH.

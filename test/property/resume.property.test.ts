@@ -15,10 +15,10 @@ import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { MergeOptions } from '../../src/types/strategy.js';
+import { kvmerge } from '../harness/cli-run.js';
+import { load, readStore } from '../harness/model-store.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
-import { kvmerge } from '../integration/cli-run.js';
 import { canonical, type Entry, foldModel, MODEL_TYPES, type ModelTable, type ModelType } from './model.js';
-import { load, readStore } from './store.js';
 
 const RUNS = Number(process.env.KVMERGE_RESUME_RUNS ?? '') || 8;
 

@@ -13,6 +13,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type JournaledKey, resolvePlan, runMerge, verify } from '../../src/index.js';
 import type { MergeOptions } from '../../src/types/strategy.js';
+import { type Key, type Value, writeKeys } from '../harness/data.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { describeServer } from '../harness/servers.js';
 import type { ModelTable } from './model.js';
@@ -111,17 +112,30 @@ const mergeOptions: fc.Arbitrary<MergeOptions> = fc.record({
   ttl: fc.constantFrom('max' as const, 'min' as const, 'source' as const, 'target' as const),
 });
 
-const WRITE: Record<Type, string> = { string: 'SET', hash: 'HSET', set: 'SADD', zset: 'ZADD', list: 'RPUSH' };
+/** A held value as test data: its write command's arguments read back into a Value. */
+function toKey(k: string, h: Held): Key {
+  const a = h.args.map(latin1);
+  const pairs = (): [Buffer, Buffer][] =>
+    Array.from({ length: a.length / 2 }, (_, i) => [a[2 * i]!, a[2 * i + 1]!]);
+  const value: Value =
+    h.type === 'string'
+      ? { type: 'string', value: a[0]! }
+      : h.type === 'hash'
+        ? { type: 'hash', value: pairs() }
+        : h.type === 'zset'
+          ? // ZADD's arguments: score, member.
+            { type: 'zset', value: pairs().map(([s, m]) => [m, Number(s.toString())]) }
+          : { type: h.type, value: a };
+  return { name: latin1(k), value, ...(h.ttl > 0 ? { ttl: h.ttl } : {}) };
+}
 
 async function load(redis: Redis, entries: readonly [string, Held][]): Promise<void> {
-  const p = redis.pipeline();
-  p.del(...KEYS.map(latin1));
-  for (const [k, h] of entries) {
-    p.call(WRITE[h.type], latin1(k), ...h.args.map(latin1));
-    if (h.ttl > 0) p.pexpire(latin1(k), h.ttl);
-  }
-  const failed = ((await p.exec()) ?? []).find(([err]) => err);
-  if (failed) throw failed[0];
+  await redis.del(...KEYS.map(latin1));
+  await writeKeys(
+    redis,
+    entries.map(([k, h]) => toKey(k, h)),
+    { add: true },
+  );
 }
 
 /** Each pool key's state on the target, as the journal records it: a DUMP payload and expiry, or absent. */

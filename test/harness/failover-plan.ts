@@ -8,6 +8,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
+import { type Keys, list, str, type Value, zset } from './data.js';
 
 export interface FailoverPlan {
   lists: number;
@@ -40,17 +41,20 @@ export async function writePlanConfig(): Promise<string> {
   return path;
 }
 
-export async function seedSource(source: Redis, plan: FailoverPlan): Promise<void> {
-  await source.flushall();
-  await inChunks(plan.lists, (j) => source.rpush(`l:${j}`, `a${j}`, `b${j}`));
-  await inChunks(plan.zsets, (j) => source.zadd(`z:${j}`, 2, 'm', 5, 'only-source'));
-  await inChunks(plan.strings, (j) => source.set(`s:${j}`, `v${j}`));
-}
-
-/** The target's state before the run (the caller empties it first). */
-export async function seedTarget(target: Client, plan: FailoverPlan): Promise<void> {
-  await inChunks(plan.listsOnTarget, (j) => target.rpush(`l:${j}`, 'base'));
-  await inChunks(plan.zsets, (j) => target.zadd(`z:${j}`, 1, 'm', 10, 'only-target'));
+/** The plan's data: the target's keys and the one source's. */
+export function failoverLayout(plan: FailoverPlan): { target: Keys; sources: [Keys] } {
+  const target: Record<string, Value> = {};
+  const source: Record<string, Value> = {};
+  for (let j = 0; j < plan.lists; j++) {
+    if (j < plan.listsOnTarget) target[`l:${j}`] = list('base');
+    source[`l:${j}`] = list(`a${j}`, `b${j}`);
+  }
+  for (let j = 0; j < plan.zsets; j++) {
+    target[`z:${j}`] = zset(['m', 1], ['only-target', 10]);
+    source[`z:${j}`] = zset(['m', 2], ['only-source', 5]);
+  }
+  for (let j = 0; j < plan.strings; j++) source[`s:${j}`] = str(`v${j}`);
+  return { target, sources: [source] };
 }
 
 /** How the server `reader` differs from the merge's result: the count, and the first few as `key=found`. */
