@@ -6,6 +6,7 @@ import { redactUrl } from '../config/url.js';
 import type { Caps } from '../servers/caps.js';
 import type { TargetClock } from '../servers/clock.js';
 import type { Transport } from '../servers/transport.js';
+import type { StepKey, WriteDoor } from '../write/door.js';
 import { restoreTempKey } from './big-prior.js';
 import { JournalFile } from './file.js';
 import { FORMAT_VERSION } from './format.js';
@@ -13,7 +14,7 @@ import { planDigest } from './plan-digest.js';
 import { type BigPriors, readPriors } from './prior.js';
 import { putBack, putBackFailed } from './put-back.js';
 import type { ResumeState } from './resume-state.js';
-import type { JournalHeader, PriorState, StepKey, WriteDoor } from './types.js';
+import type { JournalHeader, PriorState } from './types.js';
 
 /** The journal reads every prior state with DUMP (or the type's reads): a user who may not is exit 2 now. */
 async function checkDump(target: Transport, caps: Caps, clock: TargetClock): Promise<void> {
@@ -153,7 +154,7 @@ export class Backup {
                 this.target,
                 this.caps,
                 this.clock,
-                asked.map((s) => s.key),
+                asked.map((s) => s.name),
                 this.big,
                 asked.map((s) => s.type),
               );
@@ -163,7 +164,7 @@ export class Backup {
           steps.map((s, i) => ({
             kind: 'before' as const,
             source,
-            key: s.key,
+            key: s.name,
             type: s.type,
             prior: priors[i]!,
           })),
@@ -177,7 +178,7 @@ export class Backup {
         if (steps.length === 0) return;
         void this.file
           .append(
-            [{ kind: 'applied', source, steps: steps.map((s): [Buffer, string] => [s.key, s.type]) }],
+            [{ kind: 'applied', source, steps: steps.map((s): [Buffer, string] => [s.name, s.type]) }],
             false,
           )
           .catch(() => undefined);

@@ -41,33 +41,6 @@ export interface JournaledKey {
   type?: string;
 }
 
-/**
- * One step of the fold as the journal names it: a key at work (KeyAtWork, types/strategy.ts) without
- * its source, which the door it goes through is bound to; `key` is the target key (KeyAtWork.name).
- */
-export interface StepKey {
-  key: Buffer;
-  type: DataType;
-  /**
-   * The probe found no key there and the step is a create that cannot overwrite one (RESTORE without
-   * REPLACE answers BUSYKEY instead): its prior state is "absent" without asking the target.
-   */
-  absent?: boolean;
-}
-
-/**
- * The writer's door to the journal (DESIGN.md seam 5), bound to one source: every change to the
- * target is announced before it is sent and settled after its reply. Absent without --backup.
- */
-export interface WriteDoor {
-  /** Journals the steps' prior states; resolves once they are durable. Nothing may be sent before. */
-  before(steps: readonly StepKey[]): Promise<void>;
-  /** Journals a temporary key before it is created (durable), so a crash cannot leave it unknown. */
-  temp(key: Buffer): Promise<void>;
-  /** The steps were applied (their replies came). */
-  applied(steps: readonly StepKey[]): void;
-}
-
 /** The first record: which run, plan and target the journal belongs to. Never holds a password. */
 export interface JournalHeader {
   kind: 'header';

@@ -1,4 +1,4 @@
-import { globMatch } from '../scan/glob.js';
+import { globMatch } from '../common/glob.js';
 import { PROBE_REPLIES_PER_KEY, probeAndDumpCommand, typesCommand } from '../servers/batch-scripts.js';
 import type { Caps } from '../servers/caps.js';
 import { now } from '../servers/clock.js';

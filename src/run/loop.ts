@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
 import { RunError } from '../common/errors.js';
+import { SeenKeys } from '../common/seen-keys.js';
 import { redactUrl } from '../config/url.js';
 import type { Backup } from '../journal/backup.js';
 import type { ProbeUnit } from '../probe/probe.js';
 import type { ProgressSink } from '../report/types.js';
 import { type ScanBatch, scanBatches } from '../scan/scanner.js';
-import { SeenKeys } from '../scan/seen-keys.js';
 import { sourceKeyOf } from '../scan/source-key.js';
 import type { Caps } from '../servers/caps.js';
 import { type ClusterView, serverKeyspace } from '../servers/server.js';

@@ -48,7 +48,7 @@ export async function writeGroup(
       ctx.backup,
       src.index,
       reading.map(({ step, how }) => ({
-        key: step.name,
+        name: step.name,
         type: step.type,
         // A create on the dump path is a RESTORE without REPLACE: it never overwrites a key.
         absent: step.decision.action === 'create' && how === 'dump',

@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
+import { SeenKeys } from '../common/seen-keys.js';
 import type { ProbeUnit } from '../probe/probe.js';
 import { type Caps, keyspaceSize as countKeys } from '../servers/caps.js';
+import { BrokenCursorError, CursorGuard } from '../servers/cursor-guard.js';
 import type { ClusterView } from '../servers/server.js';
-import { BrokenCursorError, CursorGuard } from './cursor-guard.js';
-import { SeenKeys } from './seen-keys.js';
 
 export interface ScanOptions {
   /** SCAN MATCH glob; undefined for every key. */

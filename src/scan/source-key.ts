@@ -1,5 +1,5 @@
+import { globMatch } from '../common/glob.js';
 import type { SourcePlan } from '../config/plan.js';
-import { globMatch } from './glob.js';
 
 /**
  * The key a source holds for a target key: the target key without the source's prefix, where it has

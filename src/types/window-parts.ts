@@ -1,6 +1,6 @@
-import { BrokenCursorError, CursorGuard } from '../scan/cursor-guard.js';
+import { BrokenCursorError, CursorGuard } from '../servers/cursor-guard.js';
 import type { Command, Reply } from '../servers/resp.js';
-import type { WalkOptions, WindowWalk } from './windows.js';
+import type { WalkOptions, WindowWalk } from './window-ops.js';
 
 /** Elements a window holds at least and at most, whatever their size. */
 export const MIN_WINDOW = 16;

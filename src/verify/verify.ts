@@ -1,3 +1,4 @@
+import { SeenKeys } from '../common/seen-keys.js';
 import { toolVersion } from '../common/version.js';
 import type { MergePlan } from '../config/plan.js';
 import { redactUrl } from '../config/url.js';
@@ -5,7 +6,6 @@ import type { WindowLoader } from '../journal/reader.js';
 import type { JournaledKey } from '../journal/types.js';
 import { Limiter } from '../run/limiter.js';
 import { walkSources } from '../run/loop.js';
-import { SeenKeys } from '../scan/seen-keys.js';
 import { now } from '../servers/clock.js';
 import { closeServer } from '../servers/server.js';
 import { type Checker, checkKeys, fieldTtlDifference } from './check.js';

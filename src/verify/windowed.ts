@@ -1,7 +1,7 @@
 import { ConnectionError } from '../common/errors.js';
+import { SeenKeys } from '../common/seen-keys.js';
 import type { WindowLoader } from '../journal/reader.js';
 import type { WindowedType } from '../journal/types.js';
-import { SeenKeys } from '../scan/seen-keys.js';
 import { classifyReply } from '../servers/errors/classify.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';

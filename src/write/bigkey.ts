@@ -1,4 +1,3 @@
-import type { WriteDoor } from '../journal/types.js';
 import type { Caps } from '../servers/caps.js';
 import { now, type TargetClock } from '../servers/clock.js';
 import type { RespPipe } from '../servers/pipe.js';
@@ -7,7 +6,8 @@ import type { Transport } from '../servers/transport.js';
 import { CODECS } from '../types/index.js';
 import type { KeyAtWork, MergeOptions, NativeType } from '../types/strategy.js';
 import { typeFromReply } from '../types/type-reply.js';
-import { WINDOWS, type WindowMerge } from '../types/windows.js';
+import type { WindowMerge } from '../types/window-ops.js';
+import { WINDOWS } from '../types/windows.js';
 import {
   afterUnconfirmed,
   applyConfirmed,
@@ -16,6 +16,7 @@ import {
   UNCONFIRMED,
   UnconfirmedError,
 } from './confirm.js';
+import type { WriteDoor } from './door.js';
 import { TEMP_LEASE_RENEW_MS, TEMP_TTL_MS, type TempKeys } from './temp-keys.js';
 import {
   type Deadline,
@@ -89,7 +90,7 @@ export type BigKeyResult = 'written' | 'expired' | 'gone' | 'changed' | 'interru
  */
 export async function copyBigKey(env: BigKeyEnv, job: BigKeyJob): Promise<BigKeyResult> {
   const result = await copyOrMerge(env, job);
-  if (result === 'written') env.door?.applied([{ key: job.name, type: job.type }]);
+  if (result === 'written') env.door?.applied([{ name: job.name, type: job.type }]);
   return result;
 }
 
@@ -111,7 +112,7 @@ async function copyOrMerge(env: BigKeyEnv, job: BigKeyJob): Promise<BigKeyResult
   // Where a name holds several types, TYPE names only the first: an empty read says "gone" instead.
   if (deadline === 'gone' || (!env.sourceCaps.multiTypeNames && type === null)) return 'gone';
   if (!env.sourceCaps.multiTypeNames && type !== job.type) return 'changed';
-  await env.door?.before([{ key: job.name, type: job.type }]);
+  await env.door?.before([{ name: job.name, type: job.type }]);
   if (job.action !== 'merge' && !env.targetCaps.rename) return copyInTransaction(env, job, deadline);
   for (let attempt = 1; ; attempt++) {
     try {

@@ -1,4 +1,29 @@
-import type { StepKey, WriteDoor } from '../journal/types.js';
+import type { KeyAtWork } from '../types/strategy.js';
+
+/**
+ * One step of the fold as the journal names it: a key at work (KeyAtWork, types/strategy.ts) without
+ * its source, which the door it goes through is bound to.
+ */
+export interface StepKey extends Omit<KeyAtWork, 'source'> {
+  /**
+   * The probe found no key there and the step is a create that cannot overwrite one (RESTORE without
+   * REPLACE answers BUSYKEY instead): its prior state is "absent" without asking the target.
+   */
+  absent?: boolean;
+}
+
+/**
+ * The writer's door to the journal (DESIGN.md seam 5), bound to one source: every change to the
+ * target is announced before it is sent and settled after its reply. Absent without --backup.
+ */
+export interface WriteDoor {
+  /** Journals the steps' prior states; resolves once they are durable. Nothing may be sent before. */
+  before(steps: readonly StepKey[]): Promise<void>;
+  /** Journals a temporary key before it is created (durable), so a crash cannot leave it unknown. */
+  temp(key: Buffer): Promise<void>;
+  /** The steps were applied (their replies came). */
+  applied(steps: readonly StepKey[]): void;
+}
 
 /**
  * The write side's way into the journal (DESIGN.md seam 5): only the write module opens a door, so the

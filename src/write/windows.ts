@@ -1,9 +1,10 @@
 import type { NativeType } from '../types/strategy.js';
+import type { Ask } from '../types/window-ops.js';
 import { MAX_WINDOW, MIN_WINDOW } from '../types/window-parts.js';
-import { type Ask, WINDOWS } from '../types/windows.js';
+import { WINDOWS } from '../types/windows.js';
 
+export type { Ask } from '../types/window-ops.js';
 export { MAX_WINDOW, MIN_WINDOW } from '../types/window-parts.js';
-export type { Ask } from '../types/windows.js';
 
 export interface WindowOptions {
   /** The bytes a window aims at. */

@@ -1,4 +1,3 @@
-import type { WriteDoor } from '../journal/types.js';
 import { now, type TargetClock } from '../servers/clock.js';
 import { classifyReply, replyIs, replyText } from '../servers/errors/classify.js';
 import { RepliesLostError } from '../servers/pipe.js';
@@ -16,6 +15,7 @@ import {
   replicated,
   UNCONFIRMED,
 } from './confirm.js';
+import type { WriteDoor } from './door.js';
 import type { SourceValue } from './read.js';
 import { type Deadline, expireCommand, mergeTtlCommand, relativeTtl, remaining } from './ttl.js';
 
@@ -177,7 +177,7 @@ export async function writeBatch(
     units.push({ item, index: i, commands });
   });
   // DESIGN.md seam 5: nothing is sent before the journal holds every key's prior state.
-  const steps = (list: InFlight[]) => list.map((u) => ({ key: u.item.name, type: u.item.type }));
+  const steps = (list: InFlight[]) => list.map((u) => ({ name: u.item.name, type: u.item.type }));
   if (opts.door) await opts.door.before(steps(units));
   let pending = await sendUnits(target, units, results);
   // Behind Sentinel a failover takes seconds (and the old master keeps its clients a while): more rounds.

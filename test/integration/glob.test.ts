@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prng } from '../../bench/prng.js';
-import { type GlobOptions, globMatch } from '../../src/scan/glob.js';
+import { type GlobOptions, globMatch } from '../../src/common/glob.js';
 import { digest, type RedisServer, startRedis, withRedis } from '../harness/redis.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BrokenCursorError, CursorGuard } from '../../src/scan/cursor-guard.js';
+import { BrokenCursorError, CursorGuard } from '../../src/servers/cursor-guard.js';
 
 /** Feeds cursors to a guard; the 1-based page at which it calls the pass broken, or undefined. */
 function brokenAt(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { globMatch, NESTING_LIMIT, stringMatchLen } from '../../src/scan/glob.js';
+import { globMatch, NESTING_LIMIT, stringMatchLen } from '../../src/common/glob.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 

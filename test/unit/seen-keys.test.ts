@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { prng } from '../../bench/prng.js';
-import { SeenKeys } from '../../src/scan/seen-keys.js';
+import { SeenKeys } from '../../src/common/seen-keys.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 

@@ -9,7 +9,8 @@ import type { Command, Reply } from '../../src/servers/resp.js';
 import type { Transport } from '../../src/servers/transport.js';
 import { type Dialect, REDIS_DIALECT } from '../../src/types/codec.js';
 import type { MergeOptions, NativeType } from '../../src/types/strategy.js';
-import { type WalkOptions, WINDOWS } from '../../src/types/windows.js';
+import type { WalkOptions } from '../../src/types/window-ops.js';
+import { WINDOWS } from '../../src/types/windows.js';
 import { valueWindows } from '../../src/write/windows.js';
 
 const b = (s: string): Buffer => Buffer.from(s);

@@ -1,4 +1,4 @@
-import type { SeenKeys } from '../../scan/seen-keys.js';
+import type { SeenKeys } from '../../common/seen-keys.js';
 import type { Command } from '../../servers/resp.js';
 import type { MergeOptions, NativeType } from '../../types/strategy.js';
 

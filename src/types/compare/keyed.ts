@@ -1,4 +1,4 @@
-import { SeenKeys } from '../../scan/seen-keys.js';
+import { SeenKeys } from '../../common/seen-keys.js';
 import type { MergeOptions, NativeType } from '../../types/strategy.js';
 import type { Held, HeldOutcome, Mismatch } from './held.js';
 

@@ -1,5 +1,5 @@
+import type { WindowOps } from '../window-ops.js';
 import { bytesOf, scanWalk } from '../window-parts.js';
-import type { WindowOps } from '../windows.js';
 import { hashCodec } from './codec.js';
 
 /** A hash's windows are HSCAN pages: field, value, … */

@@ -1,4 +1,4 @@
-import { SeenKeys } from '../../scan/seen-keys.js';
+import { SeenKeys } from '../../common/seen-keys.js';
 import type { MergeOptions } from '../../types/strategy.js';
 import { type Held, id, type Mismatch, type Recipe, type WindowedVerify } from '../compare/held.js';
 import { concat, itemMismatch, zip } from '../compare/sequence.js';

@@ -1,8 +1,8 @@
-import { SeenKeys } from '../../scan/seen-keys.js';
+import { SeenKeys } from '../../common/seen-keys.js';
 import type { Command, Reply } from '../../servers/resp.js';
 import type { Transport } from '../../servers/transport.js';
+import type { WindowOps } from '../window-ops.js';
 import { bytesOf, MAX_WINDOW, MIN_WINDOW } from '../window-parts.js';
-import type { WindowOps } from '../windows.js';
 import { listCodec } from './codec.js';
 
 /** A list's windows are LRANGEs by index, head to tail (or tail to head, for a prepend merge). */

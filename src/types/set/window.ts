@@ -1,5 +1,5 @@
+import type { WindowOps } from '../window-ops.js';
 import { bytesOf, scanWalk } from '../window-parts.js';
-import type { WindowOps } from '../windows.js';
 import { setCodec } from './codec.js';
 
 /** A set's windows are SSCAN pages of members. */

@@ -1,6 +1,6 @@
 import type { Command, Reply } from '../../servers/resp.js';
+import type { WindowOps } from '../window-ops.js';
 import { bytesOf } from '../window-parts.js';
-import type { WindowOps } from '../windows.js';
 import { type StreamValue, streamCodec } from './codec.js';
 
 type Entries = StreamValue['entries'];

@@ -1,5 +1,5 @@
 import type { Command, Reply } from '../../servers/resp.js';
-import type { WindowOps } from '../windows.js';
+import type { WindowOps } from '../window-ops.js';
 
 /** A string's windows are its chunks (GETRANGE), of fixed bytes: appended one after another. */
 export const stringWindow: WindowOps = {

@@ -1,7 +1,7 @@
 import type { Command } from '../../servers/resp.js';
 import type { Transport } from '../../servers/transport.js';
+import type { WindowOps } from '../window-ops.js';
 import { bytesOf, scanWalk } from '../window-parts.js';
-import type { WindowOps } from '../windows.js';
 import { scoreFirst, zsetCodec } from './codec.js';
 
 /** A zset's windows are ZSCAN pages laid out as ZADD takes them: score, member, … */
