@@ -1,5 +1,3 @@
-import type { DataType } from '../types/strategy.js';
-
 /**
  * What the backup journal (SPEC §6.2) says of one target key: its state before the run changed it.
  * Shared by the journal's writer and reader, rollback, resume and verify.

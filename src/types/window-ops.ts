@@ -2,7 +2,7 @@ import type { Caps } from '../servers/caps.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
 import type { Dialect } from './codec.js';
-import type { MergeOptions, NativeType } from './strategy.js';
+import type { MergeOptions } from './strategy.js';
 
 /**
  * One command to the server that holds the value, and its reply. An error reply may be thrown or
