@@ -59,8 +59,10 @@ export async function readForWrite(
     readValues(
       { pipe: src.pipe, caps: src.caps },
       reading.map(({ step, how }) => ({
-        key: step.probe.sourceKey,
+        name: step.name,
         type: step.type,
+        source: step.source,
+        sourceKey: step.probe.sourceKey,
         how,
         prefetched: step.probe.prefetched,
       })),

@@ -4,7 +4,7 @@ import type { Command } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
 import type { Dialect } from '../types/codec.js';
 import { CODECS, keepsTtl } from '../types/index.js';
-import type { DataType, NativeType } from '../types/strategy.js';
+import type { DataType, KeyAtWork, NativeType } from '../types/strategy.js';
 import { typeFromReply } from '../types/type-reply.js';
 import { payloadType } from './rdb-type.js';
 import { type Deadline, deadlineFrom } from './ttl.js';
@@ -21,9 +21,9 @@ export type SourceValue =
   /** The source refused the read (e.g. DUMP not permitted). */
   | { state: 'refused'; message: string };
 
-export interface ReadRequest {
-  key: Buffer;
-  type: DataType;
+/** A key at work whose value is read from its source: `sourceKey` is its name there (without the prefix). */
+export interface ReadRequest extends KeyAtWork {
+  sourceKey: Buffer;
   how: ReadHow;
   /** The PTTL reply and payload the probe already read (servers/batch-scripts.ts): the dump path uses them. */
   prefetched?: { pttl: number; payload: Buffer | null; sentAt: number };
@@ -46,7 +46,7 @@ export async function readValues(source: ReadSide, requests: readonly ReadReques
   const checksType = !source.caps.multiTypeNames;
   const asks: Command[] = [];
   const counts: number[] = [];
-  for (const { key, type, how, prefetched } of requests) {
+  for (const { sourceKey: key, type, how, prefetched } of requests) {
     if (prefetched && dumps(how, type)) {
       counts.push(0);
       continue;
