@@ -2,11 +2,6 @@ import { createHash } from 'node:crypto';
 import type { Caps } from '../servers/caps.js';
 import { now, type TargetClock } from '../servers/clock.js';
 import { keySlot, tagForSlot } from '../servers/cluster/slot.js';
-import { isServerReply, replyText } from '../servers/errors/classify.js';
-import type { Command, Reply } from '../servers/resp.js';
-import type { Transport } from '../servers/transport.js';
-import { CODECS } from '../types/index.js';
-import { windowedOf } from '../types/verify.js';
 import {
   afterUnconfirmed,
   applyConfirmed,
@@ -15,7 +10,12 @@ import {
   sendIdempotent,
   UNCONFIRMED,
   UnconfirmedError,
-} from '../write/confirm.js';
+} from '../servers/confirm.js';
+import { isServerReply, replyText } from '../servers/errors/classify.js';
+import type { Command, Reply } from '../servers/resp.js';
+import type { Transport } from '../servers/transport.js';
+import { windowedOf } from '../types/verify.js';
+import { WINDOWS } from '../types/windows.js';
 import { TEMP_LEASE_RENEW_MS, TEMP_PREFIX, TEMP_TTL_MS } from '../write/temp-keys.js';
 import { valueWindows } from '../write/windows.js';
 import { clearType } from './clear-type.js';
@@ -131,8 +131,7 @@ export async function restoreWindows(
     let leasedAt = Number.NEGATIVE_INFINITY;
     for (const offset of prior.at) {
       const { items, fieldExpiries } = await load(offset);
-      const commands: Command[] =
-        prior.type === 'string' ? [['APPEND', tmp, items[0]!]] : CODECS[prior.type].write(tmp, items, caps);
+      const commands: Command[] = WINDOWS[prior.type].write(tmp, items, caps);
       if (fieldExpiries) commands.push(...fieldExpiryCommands(tmp, items, fieldExpiries));
       // The lease: a rebuild that dies half-way leaves nothing for long.
       if (aside && now() - leasedAt > TEMP_LEASE_RENEW_MS) {

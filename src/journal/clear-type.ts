@@ -1,9 +1,9 @@
+import { sendIdempotent } from '../servers/confirm.js';
 import type { Command } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
 import { clearCommands } from '../types/clear.js';
 import { CODECS } from '../types/index.js';
 import type { NativeType } from '../types/strategy.js';
-import { sendIdempotent } from '../write/confirm.js';
 import { valueWindows } from '../write/windows.js';
 
 /** Bytes of a hash's or set's members held at a time while it is emptied. */

@@ -1,5 +1,6 @@
 import type { Caps } from '../servers/caps.js';
 import { now, type TargetClock } from '../servers/clock.js';
+import { sendIdempotent } from '../servers/confirm.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
 import { clearCommands } from '../types/clear.js';
@@ -7,7 +8,6 @@ import { CODECS, TYPES } from '../types/index.js';
 import type { NativeType } from '../types/strategy.js';
 import { typeAsks, typeBesideExists, typeFromReply, typesFrom } from '../types/type-reply.js';
 import { surelySmallBelow } from '../write/big-threshold.js';
-import { sendIdempotent } from '../write/confirm.js';
 import { relativeTtl } from '../write/ttl.js';
 import { journalWindows, restoreWindows, type WindowSink } from './big-prior.js';
 import { clearType } from './clear-type.js';

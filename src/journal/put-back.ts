@@ -1,8 +1,8 @@
 import type { Caps } from '../servers/caps.js';
 import type { TargetClock } from '../servers/clock.js';
+import { sendIdempotent } from '../servers/confirm.js';
 import type { Command } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
-import { sendIdempotent } from '../write/confirm.js';
 import { restoreKeys } from './prior.js';
 import { openJournal, openWindows } from './reader.js';
 import type { ResumeState } from './resume-state.js';

@@ -1,14 +1,15 @@
 import { ConfigError, ConnectionError, KvmergeError, RunError } from '../common/errors.js';
+import { Limiter } from '../common/limiter.js';
 import type { NetworkPlan, TlsPlan } from '../config/plan.js';
 import { tlsOptions } from '../config/tls.js';
 import { parseRedisUrl, redactUrl } from '../config/url.js';
 import { now } from '../servers/clock.js';
+import { sendIdempotent } from '../servers/confirm.js';
 import { checkPermissions } from '../servers/permissions.js';
 import type { Command } from '../servers/resp.js';
 import { closeServer, openServer, openTransport, serverClock } from '../servers/server.js';
 import { DEFAULT_NETWORK } from '../servers/socket.js';
 import type { Transport } from '../servers/transport.js';
-import { sendIdempotent } from '../write/confirm.js';
 import { JournalFile } from './file.js';
 import { type JournalLock, lockJournal } from './lock.js';
 import { dumpsPriors, restoreKeys } from './prior.js';
@@ -26,6 +27,8 @@ export interface RollbackOptions {
   network?: NetworkPlan;
   /** Keys restored per pipeline. */
   batchSize?: number;
+  /** Pipelines in flight (the merge's `write.concurrency`); default 8. */
+  concurrency?: number;
 }
 
 export interface RollbackHooks {
@@ -121,17 +124,23 @@ export async function rollback(opts: RollbackOptions, hooks: RollbackHooks = {})
     if (!opts.dryRun) await markRolledBack(opts.backup, end);
     const batchSize = opts.batchSize ?? 256;
     let batch: JournaledKey[] = [];
+    // Batches are put back side by side through the merge's limiter: the journal gives each key's first
+    // prior once, so batches touch distinct keys and commute. Where one name holds several types (typed
+    // priors, Pika 3.x) one at a time: an absent type's prior sets the expiry of the whole name.
+    const limiter = new Limiter(header.typedPriors ? 1 : (opts.concurrency ?? 8));
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
       const keys = batch;
       batch = [];
-      if (!opts.dryRun) await restoreKeys(pipe!, caps, clock, keys, windows!.read);
-      for (const { prior } of keys) {
-        report.keys++;
-        if (prior.kind === 'absent') report.deleted++;
-        else report.restored++;
-      }
-      hooks.progress?.(report.keys);
+      await limiter.run(async () => {
+        if (!opts.dryRun) await restoreKeys(pipe!, caps, clock, keys, windows!.read);
+        for (const { prior } of keys) {
+          report.keys++;
+          if (prior.kind === 'absent') report.deleted++;
+          else report.restored++;
+        }
+        hooks.progress?.(report.keys);
+      });
     };
     for await (const entry of journal.firstPriors()) {
       if (hooks.signal?.aborted) {
@@ -147,8 +156,11 @@ export async function rollback(opts: RollbackOptions, hooks: RollbackHooks = {})
       batch.push(entry);
       if (batch.length >= batchSize) await flush();
     }
+    // What is in flight settles, after a stop too: a batch is put back whole or not begun.
+    await limiter.idle();
     if (report.outcome === 'done') {
       await flush();
+      await limiter.idle();
       report.tempKeys = temps.length;
       if (!opts.dryRun) {
         // One DEL per key: on a cluster, keys of different slots cannot share a command.

@@ -1,8 +1,8 @@
 import type { ProbeUnit } from '../probe/probe.js';
+import { UnconfirmedError } from '../servers/confirm.js';
 import { isServerReply, replyText } from '../servers/errors/classify.js';
 import type { NativeType } from '../types/strategy.js';
 import { copyBigKey } from '../write/bigkey.js';
-import { UnconfirmedError } from '../write/confirm.js';
 import { openDoor } from '../write/door.js';
 import { EXPIRED, failStep, record } from './account.js';
 import type { RunContext, SourceRun } from './context.js';

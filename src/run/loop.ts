@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { RunError } from '../common/errors.js';
+import { Limiter } from '../common/limiter.js';
 import { SeenKeys } from '../common/seen-keys.js';
 import { redactUrl } from '../config/url.js';
 import type { Backup } from '../journal/backup.js';
@@ -11,7 +12,6 @@ import type { Caps } from '../servers/caps.js';
 import { type ClusterView, serverKeyspace } from '../servers/server.js';
 import { processBatch } from './batch.js';
 import type { RunContext, SourceRun } from './context.js';
-import { Limiter } from './limiter.js';
 
 /** The key set allocated up front: 8 bytes a slot, at most 2^24 slots (128 MiB, for 12M keys); past it, it grows. */
 const MIN_SEEN = 1 << 14;

@@ -1,6 +1,6 @@
+import { Limiter } from '../common/limiter.js';
 import type { MergePlan } from '../config/plan.js';
 import type { JournaledKey } from '../journal/types.js';
-import { Limiter } from '../run/limiter.js';
 import { walkSources } from '../run/loop.js';
 import { type Side, scannedSide, withPrefix } from './sides.js';
 

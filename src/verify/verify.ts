@@ -1,10 +1,10 @@
+import { Limiter } from '../common/limiter.js';
 import { SeenKeys } from '../common/seen-keys.js';
 import { toolVersion } from '../common/version.js';
 import type { MergePlan } from '../config/plan.js';
 import { redactUrl } from '../config/url.js';
 import type { WindowLoader } from '../journal/reader.js';
 import type { JournaledKey } from '../journal/types.js';
-import { Limiter } from '../run/limiter.js';
 import { walkSources } from '../run/loop.js';
 import { now } from '../servers/clock.js';
 import { closeServer } from '../servers/server.js';

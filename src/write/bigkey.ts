@@ -1,5 +1,13 @@
 import type { Caps } from '../servers/caps.js';
 import { now, type TargetClock } from '../servers/clock.js';
+import {
+  afterUnconfirmed,
+  applyConfirmed,
+  MAX_FAILOVER_ROUNDS,
+  sendAndWait,
+  UNCONFIRMED,
+  UnconfirmedError,
+} from '../servers/confirm.js';
 import type { RespPipe } from '../servers/pipe.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
@@ -8,14 +16,6 @@ import type { KeyAtWork, MergeOptions, NativeType } from '../types/strategy.js';
 import { typeFromReply } from '../types/type-reply.js';
 import type { WindowMerge } from '../types/window-ops.js';
 import { WINDOWS } from '../types/windows.js';
-import {
-  afterUnconfirmed,
-  applyConfirmed,
-  MAX_FAILOVER_ROUNDS,
-  sendAndWait,
-  UNCONFIRMED,
-  UnconfirmedError,
-} from './confirm.js';
 import type { WriteDoor } from './door.js';
 import { TEMP_LEASE_RENEW_MS, TEMP_TTL_MS, type TempKeys } from './temp-keys.js';
 import {

@@ -1,4 +1,12 @@
 import { now, type TargetClock } from '../servers/clock.js';
+import {
+  confirming,
+  DEFAULT_WAIT_MS,
+  FAILOVER_PAUSE_MS,
+  MAX_FAILOVER_ROUNDS,
+  replicated,
+  UNCONFIRMED,
+} from '../servers/confirm.js';
 import { classifyReply, replyIs, replyText } from '../servers/errors/classify.js';
 import { RepliesLostError } from '../servers/pipe.js';
 import type { Command, Reply } from '../servers/resp.js';
@@ -7,14 +15,6 @@ import { type Dialect, REDIS_DIALECT } from '../types/codec.js';
 import { CODECS, TYPES } from '../types/index.js';
 import type { BeforeMerge, LostMergeCheck } from '../types/lost-merge.js';
 import type { KeyAtWork, MergeOptions, NativeType } from '../types/strategy.js';
-import {
-  confirming,
-  DEFAULT_WAIT_MS,
-  FAILOVER_PAUSE_MS,
-  MAX_FAILOVER_ROUNDS,
-  replicated,
-  UNCONFIRMED,
-} from './confirm.js';
 import type { WriteDoor } from './door.js';
 import type { SourceValue } from './read.js';
 import { type Deadline, expireCommand, mergeTtlCommand, relativeTtl, remaining } from './ttl.js';

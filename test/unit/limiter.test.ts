@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Limiter } from '../../src/run/limiter.js';
+import { Limiter } from '../../src/common/limiter.js';
 
 const tick = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

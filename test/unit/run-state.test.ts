@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { RunError } from '../../src/common/errors.js';
+import { Limiter } from '../../src/common/limiter.js';
 import { AbsenceGuess } from '../../src/probe/absence.js';
 import { Tally } from '../../src/report/tally.js';
-import { Limiter } from '../../src/run/limiter.js';
 import { RunState, type RunStateInit } from '../../src/run/state.js';
 
 function state(more: Partial<RunStateInit> = {}): RunState {

@@ -1,8 +1,8 @@
-import { classifyReply, isServerReply } from '../servers/errors/classify.js';
-import { RepliesLostError } from '../servers/pipe.js';
-import type { Command, Reply } from '../servers/resp.js';
-import { replicasCaughtUp } from '../servers/role.js';
-import type { Transport } from '../servers/transport.js';
+import { classifyReply, isServerReply } from './errors/classify.js';
+import { RepliesLostError } from './pipe.js';
+import type { Command, Reply } from './resp.js';
+import { replicasCaughtUp } from './role.js';
+import type { Transport } from './transport.js';
 
 /** Rounds of resolution behind Sentinel, each after a pause: together longer than a failover. */
 export const MAX_FAILOVER_ROUNDS = 20;
