@@ -126,7 +126,11 @@ interface InFlight {
 const lostMergeOf = (item: WriteItem): LostMergeCheck | undefined =>
   item.action === 'merge' && item.type !== 'other' ? TYPES[item.type].lostMerge : undefined;
 
-/** Rounds of "check, then send again" after drops before a unit is given up as failed. */
+/**
+ * Rounds in a row of "check, then send again" that settle nothing before the units left are given up
+ * as failed. Counted without progress only: a connection cut again and again in the middle of a large
+ * group still settles the units whose replies came each time, and those rounds do not count.
+ */
 const MAX_RESOLVE_ROUNDS = 5;
 
 /**
@@ -182,8 +186,8 @@ export async function writeBatch(
   let pending = await sendUnits(target, units, results);
   // Behind Sentinel a failover takes seconds (and the old master keeps its clients a while): more rounds.
   const rounds = target.failover === undefined ? MAX_RESOLVE_ROUNDS : MAX_FAILOVER_ROUNDS;
-  for (let round = 0; pending.length > 0; round++) {
-    if (round >= rounds) {
+  for (let stalled = 0; pending.length > 0; ) {
+    if (stalled >= rounds) {
       const message = confirming(target) ? UNCONFIRMED : LOST;
       for (const u of pending) results[u.index] = { status: 'failed', message };
       break;
@@ -196,7 +200,9 @@ export async function writeBatch(
         for (const u of present) results[u.index] = { status: 'written' };
       else unconfirmed = present;
     }
+    const before = pending.length;
     pending = [...unconfirmed, ...(await sendUnits(target, again, results))];
+    stalled = pending.length < before ? 0 : stalled + 1;
     if (unconfirmed.length > 0) {
       await target.failover?.followMaster();
       await new Promise((r) => setTimeout(r, FAILOVER_PAUSE_MS));
