@@ -127,11 +127,14 @@ const lostMergeOf = (item: WriteItem): LostMergeCheck | undefined =>
   item.action === 'merge' && item.type !== 'other' ? TYPES[item.type].lostMerge : undefined;
 
 /**
- * Rounds in a row of "check, then send again" that settle nothing before the units left are given up
- * as failed. Counted without progress only: a connection cut again and again in the middle of a large
- * group still settles the units whose replies came each time, and those rounds do not count.
+ * When the units left are given up as failed: after rounds of "check, then send again" that settle
+ * nothing, at least this many in a row and for at least STALL_MS. A round that settles some units
+ * (their replies came before the next drop) starts the count again. Each round follows a reconnection
+ * that succeeded (one that fails ends the batch with the connection's error), so a link that drops
+ * several times within a second, in the middle of one large group, is retried rather than failed.
  */
 const MAX_RESOLVE_ROUNDS = 5;
+const STALL_MS = 2_000;
 
 /**
  * Sends the writes of a batch in one pipeline and says what became of each. A unit is one step of one
@@ -186,8 +189,9 @@ export async function writeBatch(
   let pending = await sendUnits(target, units, results);
   // Behind Sentinel a failover takes seconds (and the old master keeps its clients a while): more rounds.
   const rounds = target.failover === undefined ? MAX_RESOLVE_ROUNDS : MAX_FAILOVER_ROUNDS;
+  let stalledSince = now();
   for (let stalled = 0; pending.length > 0; ) {
-    if (stalled >= rounds) {
+    if (stalled >= rounds && now() - stalledSince >= STALL_MS) {
       const message = confirming(target) ? UNCONFIRMED : LOST;
       for (const u of pending) results[u.index] = { status: 'failed', message };
       break;
@@ -202,7 +206,10 @@ export async function writeBatch(
     }
     const before = pending.length;
     pending = [...unconfirmed, ...(await sendUnits(target, again, results))];
-    stalled = pending.length < before ? 0 : stalled + 1;
+    if (pending.length < before) {
+      stalled = 0;
+      stalledSince = now();
+    } else stalled++;
     if (unconfirmed.length > 0) {
       await target.failover?.followMaster();
       await new Promise((r) => setTimeout(r, FAILOVER_PAUSE_MS));
