@@ -92,6 +92,59 @@ export async function sendAndWait(target: Transport, commands: readonly Command[
   return typeof acked === 'number' && acked >= replicas;
 }
 
+/** Whether a write whose outcome a drop or an unconfirmed WAIT hid was applied. */
+export type Applied = 'applied' | 'not applied' | 'unknown';
+
+/**
+ * How one write whose outcome was hidden is told applied or not, on the master of the moment: the
+ * reads to send and the verdict from their replies. `null` in place of a check: sending the write
+ * again gives the same value (HSET, SADD, an override, PEXPIRE), so it is simply sent again.
+ */
+export interface LostCheck {
+  /** The key the write changes: found applied, it is confirmed on the replicas by this key. */
+  key: Buffer;
+  reads: Command[];
+  judge(replies: readonly Reply[]): Applied;
+  /** The failure message where the verdict is 'unknown'. */
+  unknown(replies: readonly Reply[]): string;
+}
+
+/**
+ * The one lost-write resolver (SPEC §1.6): sends every check's reads in one round trip and gives each
+ * write its verdict, with the transport's reconnection count when the replies came (`epoch`, for
+ * `replicated`). Reads only: the pipe sends them again by itself after another drop. Used by the
+ * writer for a batch's units and by applyConfirmed for one step of a big key or a put-back.
+ */
+export async function resolveLost(
+  target: Transport,
+  checks: readonly (LostCheck | null)[],
+): Promise<{ verdicts: { applied: Applied; why?: string }[]; epoch: number | undefined }> {
+  const reads: Command[] = [];
+  const at: number[] = [];
+  for (const check of checks) {
+    at.push(reads.length);
+    if (check) reads.push(...check.reads);
+  }
+  const replies = reads.length > 0 ? await target.send(reads) : [];
+  // No reconnection can complete between the reply and here (it needs I/O): the checks' connection.
+  const epoch = target.reconnects;
+  const verdicts = checks.map((check, n) => {
+    if (!check) return { applied: 'not applied' as const };
+    const mine = replies.slice(at[n]!, at[n]! + check.reads.length);
+    const applied = check.judge(mine);
+    return applied === 'unknown' ? { applied, why: check.unknown(mine) } : { applied };
+  });
+  return { verdicts, epoch };
+}
+
+/** A create that cannot overwrite (RESTORE without REPLACE) or a key a write creates: present means applied. */
+export const createsCheck = (key: Buffer, unknown: string): LostCheck => ({
+  key,
+  reads: [['EXISTS', key]],
+  judge: ([r]) => (r === 1 ? 'applied' : r === 0 ? 'not applied' : 'unknown'),
+  unknown: () => unknown,
+});
+
 /** How to tell, on the master of the moment, whether a step whose confirmation is missing was applied. */
 export type Check =
   /** Applying it again gives the same value (HSET, SADD, ZADD with source scores, PEXPIRE): sent again. */
@@ -100,6 +153,27 @@ export type Check =
   | { kind: 'length'; key: Buffer; before: number; pushed: number }
   /** The step removes this key (the RENAME of a temporary key, a zset sum's aside): present means not applied. */
   | { kind: 'removes'; key: Buffer };
+
+/** A step's Check as the resolver takes it. */
+function lostCheckOf(check: Check): LostCheck | null {
+  if (check.kind === 'again') return null;
+  if (check.kind === 'length') {
+    const { key, before, pushed } = check;
+    return {
+      key,
+      reads: [['LLEN', key]],
+      judge: ([r]) => (r === before + pushed ? 'applied' : r === before ? 'not applied' : 'unknown'),
+      unknown: ([r]) =>
+        `after a failover the list holds ${String(r)} elements where ${before} or ${before + pushed} were expected: whether this window was appended cannot be told`,
+    };
+  }
+  return {
+    key: check.key,
+    reads: [['EXISTS', check.key]],
+    judge: ([r]) => (r === 0 ? 'applied' : r === 1 ? 'not applied' : 'unknown'),
+    unknown: ([r]) => `${UNCONFIRMED} (EXISTS answered ${String(r)})`,
+  };
+}
 
 /** A step that could not be confirmed nor told lost after the failover rounds: the key fails with this. */
 export class UnconfirmedError extends Error {
@@ -111,8 +185,8 @@ export class UnconfirmedError extends Error {
 
 /**
  * Applies one step behind Sentinel so that it counts once, on the master that survives (SPEC §1.6):
- * sent with WAIT; when not confirmed, resolved on the master the sentinels name then, as the writer
- * resolves its units (writer.ts): sent again when that cannot apply it twice (`check`), or found applied
+ * sent with WAIT; when not confirmed, resolved on the master the sentinels name then by resolveLost, as
+ * the writer resolves its units: sent again when that cannot apply it twice (`check`), or found applied
  * and then confirmed once the replicas have caught up. Where it cannot be told, UnconfirmedError.
  * Error replies are thrown. Meant for a transport behind Sentinel (`target.failover` set) or a cluster.
  */
@@ -121,30 +195,20 @@ export async function applyConfirmed(
   commands: readonly Command[],
   check: Check,
 ): Promise<void> {
+  const lost = lostCheckOf(check);
   let send = true;
   for (let round = 0; round < MAX_FAILOVER_ROUNDS; round++) {
     if (send && (await sendAndWait(target, commands))) return;
     await afterUnconfirmed(target);
-    if (check.kind === 'again') {
-      send = true;
-      continue;
-    }
-    // A read: the pipe sends it again by itself after another drop.
-    const [reply] = await target.send([
-      check.kind === 'length' ? ['LLEN', check.key] : ['EXISTS', check.key],
-    ]);
-    const epoch = target.reconnects;
-    const applied = check.kind === 'length' ? reply === check.before + check.pushed : reply === 0;
-    const absent = check.kind === 'length' ? reply === check.before : reply === 1;
-    if (applied) {
-      if (await replicated(target, epoch, [check.key])) return;
+    const {
+      verdicts: [verdict],
+      epoch,
+    } = await resolveLost(target, [lost]);
+    if (verdict!.applied === 'applied') {
+      if (await replicated(target, epoch, [lost!.key])) return;
       send = false;
-    } else if (absent) send = true;
-    else if (check.kind === 'length') {
-      throw new UnconfirmedError(
-        `after a failover the list holds ${String(reply)} elements where ${check.before} or ${check.before + check.pushed} were expected: whether this window was appended cannot be told`,
-      );
-    } else throw new UnconfirmedError(`${UNCONFIRMED} (EXISTS answered ${String(reply)})`);
+    } else if (verdict!.applied === 'not applied') send = true;
+    else throw new UnconfirmedError(verdict!.why ?? UNCONFIRMED);
   }
   throw new UnconfirmedError(UNCONFIRMED);
 }

@@ -1,7 +1,7 @@
+import type { Applied } from '../servers/confirm.js';
 import type { Command, Reply } from '../servers/resp.js';
 
-/** Whether a merge whose reply a drop hid was applied, as its type's check tells it. */
-export type Applied = 'applied' | 'not applied' | 'unknown';
+export type { Applied } from '../servers/confirm.js';
 
 /** What the writer knew of the target before it sent a merge. */
 export interface BeforeMerge {

@@ -1,10 +1,13 @@
 import { now, type TargetClock } from '../servers/clock.js';
 import {
   confirming,
+  createsCheck,
   DEFAULT_WAIT_MS,
   FAILOVER_PAUSE_MS,
+  type LostCheck,
   MAX_FAILOVER_ROUNDS,
   replicated,
+  resolveLost,
   UNCONFIRMED,
 } from '../servers/confirm.js';
 import { classifyReply, replyIs, replyText } from '../servers/errors/classify.js';
@@ -196,7 +199,7 @@ export async function writeBatch(
       for (const u of pending) results[u.index] = { status: 'failed', message };
       break;
     }
-    const { again, present, epoch } = await resolveLost(target, pending, results);
+    const { again, present, epoch } = await settleLost(target, pending, results);
     let unconfirmed: InFlight[] = [];
     if (present.length > 0) {
       const keys = present.map((u) => u.item.name);
@@ -310,50 +313,44 @@ async function readScoresBefore(target: Transport, units: InFlight[]): Promise<v
 }
 
 /**
- * For units whose outcome a drop (or an unconfirmed WAIT) hid: settles the unknowable, and sorts the
- * rest into those to send again and those found applied (`present`, still to be confirmed on the replicas
- * behind Sentinel and on a cluster).
+ * For units whose outcome a drop (or an unconfirmed WAIT) hid: each unit's check (servers/confirm.ts
+ * resolveLost, the one resolver) settles the unknowable and sorts the rest into those to send again and
+ * those found applied (`present`, still to be confirmed on the replicas behind Sentinel and on a cluster).
  */
-async function resolveLost(
+async function settleLost(
   target: Transport,
   units: InFlight[],
   results: WriteResult[],
 ): Promise<{ again: InFlight[]; present: InFlight[]; epoch: number | undefined }> {
-  const checks: Command[] = [];
-  const checkAt: [number, number][] = [];
-  // A merge whose type has a check and whose reads() is null is idempotent after all: sent again.
-  const mergeReads = units.map((u) => lostMergeOf(u.item)?.reads(u.commands, known(u)));
-  for (const [n, u] of units.entries()) {
-    const asks = u.item.action === 'create' ? [['EXISTS', u.item.name] as Command] : (mergeReads[n] ?? []);
-    checkAt[n] = [checks.length, asks.length];
-    checks.push(...asks);
-  }
-  // Reads only: the pipe sends them again by itself after another drop.
-  const replies = await target.send(checks);
-  // No reconnection can complete between the reply and here (it needs I/O): the checks' connection.
-  const epoch = target.reconnects;
+  const { verdicts, epoch } = await resolveLost(target, units.map(lostCheck));
   const again: InFlight[] = [];
   const present: InFlight[] = [];
-  for (const [n, u] of units.entries()) {
-    const { item } = u;
-    const [at, count] = checkAt[n]!;
-    const check = lostMergeOf(item);
-    if (item.action === 'create') {
-      const reply = replies[at];
-      if (reply === 1) present.push(u);
-      else if (reply === 0) again.push(u);
-      else results[u.index] = { status: 'failed', message: LOST };
-    } else if (!check || mergeReads[n] === null) {
-      // An override, or a merge that applies the same value twice: sending it again is harmless.
-      again.push(u);
-    } else {
-      const applied = check.judge(u.commands, known(u), replies.slice(at, at + count));
-      if (applied === 'applied') present.push(u);
-      else if (applied === 'not applied') again.push(u);
-      else results[u.index] = { status: 'failed', message: `${LOST}${check.unknownNote}` };
-    }
-  }
+  units.forEach((u, n) => {
+    const { applied, why } = verdicts[n]!;
+    if (applied === 'applied') present.push(u);
+    else if (applied === 'not applied') again.push(u);
+    else results[u.index] = { status: 'failed', message: why ?? LOST };
+  });
   return { again, present, epoch };
+}
+
+/**
+ * How a unit is told applied: a create (RESTORE without REPLACE) by its key's presence; a merge by its
+ * type's check (a list push, a zset sum); anything else (an override, a merge that applies the same
+ * value twice) is sent again.
+ */
+function lostCheck(u: InFlight): LostCheck | null {
+  const { item } = u;
+  if (item.action === 'create') return createsCheck(item.name, LOST);
+  const check = lostMergeOf(item);
+  const reads = check?.reads(u.commands, known(u));
+  if (!check || !reads) return null;
+  return {
+    key: item.name,
+    reads,
+    judge: (replies) => check.judge(u.commands, known(u), replies),
+    unknown: () => `${LOST}${check.unknownNote}`,
+  };
 }
 
 /** The fate of one item from its reply; an EXEC reply holds one reply per queued command. */
