@@ -10,6 +10,8 @@ export { ConfigError, ConnectionError, KvmergeError, RunError } from './common/e
 export { type CliOverrides, loadPlan, resolvePlan } from './config/load.js';
 export type { MergePlan, SourcePlan, WriteMode, WritePlan } from './config/plan.js';
 export { redactUrl } from './config/url.js';
+export type { FollowStatus } from './follow/follow.js';
+export { type MergeHooks, runMerge } from './follow/start.js';
 export { isPlanOf } from './journal/plan-digest.js';
 export {
   type JournalHeader,
@@ -33,12 +35,13 @@ export type {
   ConflictSample,
   Fallback,
   FallbackSample,
+  FollowSummary,
   JsonReport,
   ProgressSink,
   RunOutcome,
 } from './report/types.js';
 export { decide, foldTypes } from './run/decide.js';
-export { type RunHooks, runMerge } from './run/merge.js';
+export type { RunHooks } from './run/merge.js';
 export type {
   Action,
   DataType,

@@ -15,6 +15,7 @@ const RUN = 'Run:';
 const TUNING = 'Performance:';
 const TLS = 'TLS (for every rediss:// URL; per server in the config file):';
 const OUTPUT = 'Output:';
+const FOLLOW = 'Live merge and protecting production (SPEC §9):';
 
 const text = (describe: string, group: string): Options => ({
   type: 'string',
@@ -71,6 +72,35 @@ export const MERGE_OPTIONS: Record<string, Options> = {
   again: flag(
     'apply the plan although its last run was interrupted, or completed and list append/zset sum would repeat',
     RUN,
+  ),
+
+  follow: flag(
+    "after the snapshot, keep the target the fold of the sources' current values until Ctrl-C (live merge; needs keyspace notifications, Pika: passes)",
+    FOLLOW,
+  ),
+  'until-caught-up': flag(
+    'follow, and exit 0 the first time nothing is pending (for a cut-over script)',
+    FOLLOW,
+  ),
+  'follow-interval': text(
+    'S: seconds between passes over a source without notifications (Pika) (default 60)',
+    FOLLOW,
+  ),
+  'follow-max-pending': text(
+    'N: changed keys held pending; past it, a reconciliation pass (default 1000000)',
+    FOLLOW,
+  ),
+  'set-notify-config': flag(
+    'set notify-keyspace-events on the sources where it lacks what --follow needs (a CONFIG SET on each source)',
+    FOLLOW,
+  ),
+  rate: text(
+    'N: at most N keys a second read over all sources (snapshot and follow; default: no cap)',
+    FOLLOW,
+  ),
+  'max-source-latency': text(
+    "MS: slow down while a source's recent p99 command latency is above MS (default: off)",
+    FOLLOW,
   ),
 
   'tls-ca': text("FILE: CA certificate(s) (PEM) that sign the servers' certificates", TLS),
@@ -167,6 +197,13 @@ export function readMergeFlags(argv: Argv): MergeFlags {
   set('tlsCert', single(argv, 'tls-cert'));
   set('tlsKey', single(argv, 'tls-key'));
   set('tlsInsecure', bool(argv, 'tls-insecure'));
+  set('follow', bool(argv, 'follow'));
+  set('untilCaughtUp', bool(argv, 'until-caught-up'));
+  set('followInterval', integer(argv, 'follow-interval'));
+  set('followMaxPending', integer(argv, 'follow-max-pending'));
+  set('setNotifyConfig', bool(argv, 'set-notify-config'));
+  set('rate', integer(argv, 'rate'));
+  set('maxSourceLatency', integer(argv, 'max-source-latency'));
 
   return {
     overrides,

@@ -47,6 +47,13 @@ export interface CliOverrides {
   tlsCert?: string;
   tlsKey?: string;
   tlsInsecure?: boolean;
+  follow?: boolean;
+  untilCaughtUp?: boolean;
+  followInterval?: number;
+  followMaxPending?: number;
+  setNotifyConfig?: boolean;
+  rate?: number;
+  maxSourceLatency?: number;
 }
 
 export type CheckedFlags = ReturnType<typeof checkFlags>;
@@ -76,6 +83,13 @@ export function checkFlags(o: CliOverrides) {
     resume: o.resume,
     noBackup: o.noBackup,
     again: o.again,
+    follow: o.follow,
+    untilCaughtUp: o.untilCaughtUp,
+    followInterval: checkFlag('--follow-interval', positiveIntSchema, o.followInterval),
+    followMaxPending: checkFlag('--follow-max-pending', positiveIntSchema, o.followMaxPending),
+    setNotifyConfig: o.setNotifyConfig,
+    rate: checkFlag('--rate', positiveIntSchema, o.rate),
+    maxSourceLatency: checkFlag('--max-source-latency', positiveIntSchema, o.maxSourceLatency),
     tls: {
       ca: checkFlag('--tls-ca', fileNameSchema, o.tlsCa),
       cert: checkFlag('--tls-cert', fileNameSchema, o.tlsCert),

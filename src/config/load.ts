@@ -65,6 +65,23 @@ export function resolvePlan(
     );
   }
 
+  // --until-caught-up is a follow that ends once caught up: it implies --follow.
+  const following = (flags.follow ?? file.follow.enabled) || (flags.untilCaughtUp ?? false);
+  if (following && dryRun) {
+    throw new ConfigError(
+      '--follow',
+      'a follow writes every change it sees; drop --dry-run (or dryRun: true)',
+    );
+  }
+  if (following && flags.noBackup) {
+    throw new ConfigError(
+      '--follow',
+      'a follow folds each changed key again from its journaled prior state (SPEC §9.1); drop --no-backup',
+    );
+  }
+  const rate = flags.rate ?? file.throttle.rate;
+  const maxSourceLatencyMs = flags.maxSourceLatency ?? file.throttle.maxSourceLatencyMs;
+
   const reportFile = flags.report ?? file.report.file;
   const failedKeys = flags.failedKeys ?? file.safety.failedKeys;
   const backup = flags.backup ?? file.safety.backup;
@@ -94,5 +111,19 @@ export function resolvePlan(
       again: flags.again ?? false,
     },
     network: file.network,
+    ...(following
+      ? {
+          follow: {
+            untilCaughtUp: flags.untilCaughtUp ?? file.follow.untilCaughtUp,
+            intervalMs: (flags.followInterval ?? file.follow.intervalSeconds) * 1000,
+            maxPending: flags.followMaxPending ?? file.follow.maxPending,
+            setNotifyConfig: flags.setNotifyConfig ?? file.follow.setNotifyConfig,
+          },
+        }
+      : {}),
+    throttle: {
+      ...(rate ? { rate } : {}),
+      ...(maxSourceLatencyMs ? { maxSourceLatencyMs } : {}),
+    },
   };
 }

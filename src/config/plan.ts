@@ -71,4 +71,19 @@ export interface MergePlan {
     stateDir?: string;
   };
   network: NetworkPlan;
+  /** SPEC §9: after the snapshot, follow the sources' changes; undefined: no follow. */
+  follow?: FollowPlan;
+  /** SPEC §9.5: caps on what the run asks of the sources (undefined: none). */
+  throttle: { rate?: number; maxSourceLatencyMs?: number };
+}
+
+export interface FollowPlan {
+  /** Exit 0 the first time the snapshot is done and nothing is pending (a cut-over script). */
+  untilCaughtUp: boolean;
+  /** Between two passes over a source without keyspace notifications (Pika). */
+  intervalMs: number;
+  /** The most changed keys held pending; past it, a reconciliation pass. */
+  maxPending: number;
+  /** Set notify-keyspace-events on the sources where it lacks what a follow needs. */
+  setNotifyConfig: boolean;
 }

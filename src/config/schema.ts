@@ -118,6 +118,21 @@ const networkSchema = z.strictObject({
   retryBudgetMs: milliseconds().default(30_000),
 });
 
+// SPEC §9: the live merge after the snapshot.
+const followSchema = z.strictObject({
+  enabled: boolean().default(false),
+  untilCaughtUp: boolean().default(false),
+  intervalSeconds: positiveIntSchema.default(60),
+  maxPending: positiveIntSchema.default(1_000_000),
+  setNotifyConfig: boolean().default(false),
+});
+
+// SPEC §9.5: protecting production sources, snapshot and follow alike (absent or 0: no cap).
+const throttleSchema = z.strictObject({
+  rate: integer(0).optional(),
+  maxSourceLatencyMs: integer(0).optional(),
+});
+
 export const configSchema = z.strictObject({
   version: z.literal(1).optional().describe('1'),
   sources: z.array(sourceSchema).optional().describe('a list of sources, each with a url'),
@@ -131,6 +146,8 @@ export const configSchema = z.strictObject({
   report: reportSchema.prefault({}),
   safety: safetySchema.prefault({}),
   network: networkSchema.prefault({}),
+  follow: followSchema.prefault({}),
+  throttle: throttleSchema.prefault({}),
   dryRun: boolean().default(false),
   // Only meaningful with dryRun; the loader refuses it otherwise.
   failOnConflict: boolean().default(false),

@@ -60,6 +60,25 @@ export interface JsonReport {
   error?: string;
   /** The run's journal (SPEC §6.2), for `kvmerge rollback --backup` and `--resume`; absent without one. */
   journal?: string;
+  /** A live merge (`--follow`, SPEC §9): what happened after the snapshot. */
+  follow?: FollowSummary;
+}
+
+/** What a follow did after the snapshot (SPEC §9.4). */
+export interface FollowSummary {
+  /** Keys folded again: compared with the fold of the sources' values then. */
+  refolded: number;
+  /** Of them, keys whose value the target was given, and keys deleted. */
+  written: number;
+  deleted: number;
+  /** Keys that could not be folded again (each named in the log). */
+  failed: number;
+  /** Reconciliation passes (SPEC §9.3): over which source, why, how many keys compared. */
+  passes: { source: string; reason: string; keys: number }[];
+  /** Whether nothing was pending when it stopped. */
+  caughtUp: boolean;
+  /** From a change to its fold written: percentiles over a sample of the keys applied. */
+  lagMs: { p50: number; p99: number; max: number };
 }
 
 export interface FailedKeySample {

@@ -11,7 +11,7 @@ import { AbsenceGuess } from '../probe/absence.js';
 import { FailedKeysFile } from '../report/failed-keys.js';
 import { buildReport } from '../report/json.js';
 import { Tally } from '../report/tally.js';
-import type { JsonReport, ProgressSink, RunOutcome } from '../report/types.js';
+import type { FollowSummary, JsonReport, ProgressSink, RunOutcome } from '../report/types.js';
 import { now } from '../servers/clock.js';
 import { RespPipe } from '../servers/pipe.js';
 import { closeServer, clusterView, serverClock, serverKeyspace } from '../servers/server.js';
@@ -29,6 +29,27 @@ export interface RunHooks {
   signal?: AbortSignal;
   /** Informational lines (fallbacks, warnings), meant for stderr. */
   log?: (line: string) => void;
+  /** What runs around the sources' walk on the same connections and journal (a follow, SPEC §9). */
+  around?: RunAround;
+}
+
+/** A run's servers and state, as what runs around its walk sees them. */
+export interface SnapshotRun {
+  ctx: RunContext;
+  connected: Connected;
+}
+
+/**
+ * Work before and after the walk over the sources, on the run's connections and journal: `before`
+ * once the servers are connected and checked (a failure is exit 2, nothing written); `after` once
+ * every source is done without failure, before the connections close. It says whether the run is
+ * complete (the journal records it) and adds its summary to the report; the user's stop during it is
+ * its own to handle (the run's outcome stays `done`).
+ */
+export interface RunAround {
+  before(connected: Connected): Promise<void>;
+  after(run: SnapshotRun): Promise<{ complete: boolean; follow?: FollowSummary }>;
+  close(): void;
 }
 
 /** Values in memory at once, as a multiple of the big-key threshold (values below it are read whole). */
@@ -83,6 +104,15 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
     throw err;
   }
   const { target, targetInfo, sources, sourceInfos, targetPipe, sourcePipes } = connected;
+  try {
+    await hooks.around?.before(connected);
+  } catch (err) {
+    hooks.around?.close();
+    for (const pipe of [targetPipe, ...sourcePipes]) pipe.close();
+    await Promise.all([closeServer(target), ...sources.map((s) => closeServer(s))]);
+    await failedKeys?.close();
+    throw err instanceof KvmergeError ? err : asRunError(err);
+  }
   for (const warning of targetInfo.warnings) log(`target ${redactUrl(plan.target.url)}: ${warning}`);
   for (const [i, info] of sourceInfos.entries()) {
     for (const warning of info.warnings) log(`source ${plan.sources[i]!.name}: ${warning}`);
@@ -175,8 +205,14 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
 
   let outcome: RunOutcome = 'done';
   let error: string | undefined;
+  // What runs after the walk (a follow) decides whether the run is complete, and handles the user's stop.
+  let after: { complete: boolean; follow?: FollowSummary } | undefined;
   try {
     await runSources(ctx, sourceRun, hooks.progress);
+    if (hooks.around && !state.signal.aborted && tally.totals().failed === 0) {
+      hooks.progress?.stop();
+      after = await hooks.around.after({ ctx, connected });
+    }
   } catch (err) {
     outcome = 'failed';
     error = err instanceof Error ? err.message : String(err);
@@ -184,9 +220,11 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
     if (err instanceof RunError) state.stop(err);
   } finally {
     hooks.progress?.stop();
+    hooks.around?.close();
     await ctx.temp.removeAll(targetPipe).catch(() => undefined);
     // Completed: every source's every step applied. The plan's next plain run reads this (SPEC §6.3).
-    const completed = outcome === 'done' && !state.signal.aborted && tally.totals().failed === 0;
+    const completed =
+      outcome === 'done' && (after ? after.complete : !state.signal.aborted && tally.totals().failed === 0);
     const journalError = await (async () => {
       try {
         if (completed) await ctx.backup?.complete();
@@ -209,7 +247,7 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
   if (state.stopped) {
     outcome = 'failed';
     error = state.stopped.message;
-  } else if (outcome === 'done' && state.interrupted) {
+  } else if (outcome === 'done' && state.interrupted && !after) {
     outcome = 'interrupted';
   } else if (outcome === 'done' && tally.totals().failed > 0 && !plan.dryRun) {
     outcome = 'failed';
@@ -229,5 +267,6 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
     error,
   });
   if (ctx.backup) report.journal = plan.safety.backup;
+  if (after?.follow) report.follow = after.follow;
   return report;
 }

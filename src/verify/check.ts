@@ -52,7 +52,15 @@ export interface Checker {
 export async function checkKeys(
   c: Checker,
   all: Buffer[],
-  opts: { firstHolder?: number; priors?: Map<string, JournaledKey> },
+  opts: {
+    firstHolder?: number;
+    priors?: Map<string, JournaledKey>;
+    /**
+     * Every key's prior, known (a follow: its journaled prior, or the target's value where nothing
+     * was written to the key yet), or why it cannot be used; replaces `priors`.
+     */
+    priorOf?: (key: Buffer, found: Observed | null) => Promise<Observed | null | string>;
+  },
 ): Promise<void> {
   let keys = all;
   if (opts.firstHolder) {
@@ -73,15 +81,16 @@ export async function checkKeys(
   const multiTarget = c.target.caps.multiTypeNames;
   // The journal's priors of these keys as values; a big one is walked in the journal when compared.
   const priors = new Map<Buffer, Observed | null | string>();
-  for (const key of multiTarget ? [] : keys) {
+  for (const [i, key] of (multiTarget ? [] : keys).entries()) {
     const journaled = opts.priors?.get(key.toString('latin1'));
-    if (journaled) priors.set(key, await priorObserved(journaled.prior, c.windows));
+    if (opts.priorOf) priors.set(key, await opts.priorOf(key, found![i]?.[0] ?? null));
+    else if (journaled) priors.set(key, await priorObserved(journaled.prior, c.windows));
   }
   const big: { key: Buffer; starts: Outcome[]; holders: Observed[]; found: Observed | null }[] = [];
   keys.forEach((key, i) => {
     // Every source's values of the key in declared order (several types of one name in TYPE_ORDER).
     const holders = held.flatMap((values) => values[i] ?? []);
-    const journaled = opts.priors?.get(key.toString('latin1'));
+    const journaled = opts.priorOf !== undefined || opts.priors?.has(key.toString('latin1'));
     let starts = unknownPriors();
     if (journaled && multiTarget) c.priorUnused(MULTI_TYPE_PRIOR);
     else if (journaled) {

@@ -89,6 +89,7 @@ describe('defaults', () => {
       failOnConflict: false,
       safety: { onError: 'stop', resume: false, noBackup: false, again: false },
       network: { connectTimeoutMs: 5000, commandTimeoutMs: 15000, retryBudgetMs: 30000 },
+      throttle: {},
     });
   });
 
@@ -183,6 +184,15 @@ describe('one error per bad value, naming the field, the value and the accepted 
     ['network.connectTimeoutMs', 0, ['0', 'a number of milliseconds >= 1']],
     ['network.commandTimeoutMs', 'soon', ['"soon"', 'a number of milliseconds >= 1']],
     ['network.retryBudgetMs', -1, ['-1', 'a number of milliseconds >= 1']],
+    ['follow', true, ['true', 'a mapping with the fields enabled']],
+    ['follow.enabled', 'yes', ['"yes"', 'true | false']],
+    ['follow.untilCaughtUp', 1, ['1', 'true | false']],
+    ['follow.intervalSeconds', 0, ['0', 'a positive integer']],
+    ['follow.maxPending', 0, ['0', 'a positive integer']],
+    ['follow.setNotifyConfig', 'no', ['"no"', 'true | false']],
+    ['throttle', 5, ['5', 'a mapping with the fields rate']],
+    ['throttle.rate', -1, ['-1', '>= 0']],
+    ['throttle.maxSourceLatencyMs', 1.5, ['1.5', '>= 0']],
     ['dryRun', 'yes', ['"yes"', 'true | false']],
     ['failOnConflict', 1, ['1', 'true | false']],
   ];
