@@ -9,6 +9,7 @@ import type { FollowSummary } from '../report/types.js';
 import type { Connected } from '../run/connect.js';
 import { walkSources } from '../run/loop.js';
 import type { RunAround, SnapshotRun } from '../run/merge.js';
+import type { Throttle } from '../run/throttle.js';
 import { now } from '../servers/clock.js';
 import { clusterView } from '../servers/server.js';
 import type { Rules } from '../verify/expect.js';
@@ -162,14 +163,14 @@ export class Follow implements RunAround {
       this.hooks.log(
         `follow: snapshot done; following ${this.plan.sources.length} source(s), ${this.pending.size} change(s) pending`,
       );
-      await this.loop(env);
+      await this.loop(env, ctx.throttle);
       return { complete: this.options.untilCaughtUp && this.summary.caughtUp, follow: this.finish() };
     } finally {
       await windows.close();
     }
   }
 
-  private async loop(env: RefoldEnv): Promise<void> {
+  private async loop(env: RefoldEnv, throttle?: Throttle): Promise<void> {
     const limiter = new Limiter(this.plan.write.concurrency);
     const signal = this.hooks.signal;
     let lastStatus = now();
@@ -187,13 +188,15 @@ export class Follow implements RunAround {
         caughtUp: this.summary.caughtUp,
         ...(pass ? { pass } : {}),
       };
+      const held = throttle?.status().waiting;
       lastStatus = at;
       refoldedAtStatus = this.summary.refolded;
       this.hooks.status?.(status);
       return void this.hooks.log(
         `follow: ${status.pending} pending, lag ${(status.lagMs / 1000).toFixed(1)} s, ` +
           `${status.keysPerSecond} keys/s, ${status.refolded} folded again in all` +
-          (pass ? `; ${pass}` : status.caughtUp ? '; caught up' : ''),
+          (pass ? `; ${pass}` : status.caughtUp ? '; caught up' : '') +
+          (held ? `; held back: ${held}` : ''),
       );
     };
     for (;;) {
@@ -204,7 +207,7 @@ export class Follow implements RunAround {
         this.passes.delete(source);
         const what = `reconciliation pass over source ${this.plan.sources[source]!.name}: ${reason}`;
         report(what);
-        const keys = await this.reconcile(env, source, limiter);
+        const keys = await this.reconcile(env, source, limiter, throttle);
         this.summary.passes.push({ source: this.plan.sources[source]!.name, reason, keys });
         this.hooks.log(`follow: ${what}: ${keys} key(s) compared`);
         continue;
@@ -212,6 +215,8 @@ export class Follow implements RunAround {
       if (this.pending.ready && now() >= pauseUntil) {
         this.summary.caughtUp = false;
         const taken = this.pending.take(this.plan.write.batchSize);
+        // The rate holds for the follow as for the snapshot; a stop drains what is pending at that rate.
+        await throttle?.admit(taken.length);
         await limiter.run(async () => {
           const keys = taken.map((t) => t.key);
           try {
@@ -265,9 +270,15 @@ export class Follow implements RunAround {
    * wrote (a key deleted on the source while its changes were not heard is one the target holds) is
    * folded again, compared first: only keys that differ are written.
    */
-  private async reconcile(env: RefoldEnv, source: number, limiter: Limiter): Promise<number> {
+  private async reconcile(
+    env: RefoldEnv,
+    source: number,
+    limiter: Limiter,
+    throttle?: Throttle,
+  ): Promise<number> {
     let keys = 0;
     const fold = async (batch: Buffer[]): Promise<void> => {
+      await throttle?.admit(batch.length);
       keys += batch.length;
       this.account(await refoldKeys(env, batch));
     };

@@ -11,6 +11,7 @@ import type { Transport } from '../servers/transport.js';
 import type { ByteBudget } from '../write/budget.js';
 import type { TempKeys } from '../write/temp-keys.js';
 import type { RunState, SourceReads } from './state.js';
+import type { Throttle } from './throttle.js';
 
 /** What every batch of a run shares: the plan and the target's connections, fixed; `state`, changing. */
 export interface RunContext {
@@ -34,6 +35,8 @@ export interface RunContext {
   backup?: Backup;
   tally: Tally;
   state: RunState;
+  /** --rate and --max-source-latency (SPEC §9.5), for every batch read from a source. */
+  throttle?: Throttle;
   log(line: string): void;
 }
 

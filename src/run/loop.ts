@@ -12,6 +12,7 @@ import type { Caps } from '../servers/caps.js';
 import { type ClusterView, serverKeyspace } from '../servers/server.js';
 import { processBatch } from './batch.js';
 import type { RunContext, SourceRun } from './context.js';
+import type { Throttle } from './throttle.js';
 
 /** The key set allocated up front: 8 bytes a slot, at most 2^24 slots (128 MiB, for 12M keys); past it, it grows. */
 const MIN_SEEN = 1 << 14;
@@ -52,6 +53,8 @@ export interface SourceWalk {
   open(index: number): Promise<SourcePass | undefined>;
   /** A batch marked `after` (a later type of names earlier batches held, Pika 3.x) waits for them. */
   typeOrder?: boolean;
+  /** --rate and --max-source-latency (SPEC §9.5): each batch waits for it before it is read. */
+  throttle?: Throttle;
 }
 
 /**
@@ -67,12 +70,25 @@ export async function walkSources(walk: SourceWalk): Promise<void> {
     if (!pass) continue;
     for await (const batch of sourceBatches(pass.scan, walk.scan)) {
       if (signal?.aborted) break;
+      // Held before the limiter: a batch waiting for the rate does not take a slot.
+      if (walk.throttle && !(await admitted(walk.throttle, batch.units.length, signal))) break;
       const task = pass.task(batch);
       if (walk.typeOrder && batch.after) await limiter.idle();
       await limiter.run(task);
     }
     await limiter.idle();
     await pass.finished?.();
+  }
+}
+
+/** Waits for the throttle; false when the signal stopped the wait (the walk ends as on any stop). */
+async function admitted(throttle: Throttle, keys: number, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await throttle.admit(keys, signal);
+    return true;
+  } catch (err) {
+    if (signal?.aborted) return false;
+    throw err;
   }
 }
 
@@ -118,6 +134,7 @@ export async function runSources(
     limiter: new Limiter(ctx.plan.write.concurrency),
     scan: ctx.plan.write,
     typeOrder: true,
+    throttle: ctx.throttle,
     open: async (index) =>
       backup?.sourceFinished(index) ? undefined : mergePass(ctx, sourceRun(index), progress),
   });

@@ -14,13 +14,14 @@ import { Tally } from '../report/tally.js';
 import type { FollowSummary, JsonReport, ProgressSink, RunOutcome } from '../report/types.js';
 import { now } from '../servers/clock.js';
 import { RespPipe } from '../servers/pipe.js';
-import { closeServer, clusterView, serverClock, serverKeyspace } from '../servers/server.js';
+import { closeServer, clusterView, type Server, serverClock, serverKeyspace } from '../servers/server.js';
 import { ByteBudget } from '../write/budget.js';
 import { TempKeys } from '../write/temp-keys.js';
 import { type Connected, checkRoom, connectAll, network } from './connect.js';
 import type { RunContext, SourceRun } from './context.js';
 import { asRunError, runSources } from './loop.js';
 import { RunState } from './state.js';
+import { Throttle } from './throttle.js';
 
 export interface RunHooks {
   /** Receives progress; the CLI renders it. */
@@ -158,6 +159,7 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
     temp: new TempKeys(),
     tally,
     state,
+    throttle: openThrottle(plan, sources),
     log,
   };
   // The journal is open (and a resume has put back what the interrupted run left unsettled) before the
@@ -221,6 +223,7 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
   } finally {
     hooks.progress?.stop();
     hooks.around?.close();
+    ctx.throttle?.close();
     await ctx.temp.removeAll(targetPipe).catch(() => undefined);
     // Completed: every source's every step applied. The plan's next plain run reads this (SPEC §6.3).
     const completed =
@@ -269,4 +272,23 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
   if (ctx.backup) report.journal = plan.safety.backup;
   if (after?.follow) report.follow = after.follow;
   return report;
+}
+
+/**
+ * The run's throttle (SPEC §9.5), or none. A source's latency is sampled by a PING to each of its
+ * masters on their control connections (a cluster's slowest master counts), beside the hot path.
+ */
+function openThrottle(plan: MergePlan, sources: Server[]): Throttle | undefined {
+  const { rate, maxSourceLatencyMs } = plan.throttle;
+  if (rate === undefined && maxSourceLatencyMs === undefined) return undefined;
+  const probes =
+    maxSourceLatencyMs === undefined
+      ? []
+      : sources.map((server, i) => ({
+          label: plan.sources[i]!.name,
+          ping: async () => {
+            await Promise.all(server.nodes.map((node) => node.ping()));
+          },
+        }));
+  return new Throttle({ rate, maxSourceLatencyMs }, probes);
 }
