@@ -136,6 +136,8 @@ function median(rounds: Outcome[]): Outcome {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // The live merge's benchmark is a run of its own (bench/follow.ts).
+  if (argv.includes('--follow')) return (await import('./follow.js')).benchFollow(argv);
   let opts: BenchOptions | undefined;
   try {
     opts = parseOptions(argv);

@@ -28,6 +28,14 @@ export class Limiter {
     while (this.running.size >= this.concurrency) await Promise.race(this.running);
   }
 
+  /**
+   * Resolves once a slot is free (a task may start at once), so that a consumer takes its next piece
+   * of work only then: under load, work accumulates into bigger pieces instead of waiting as small ones.
+   */
+  async free(): Promise<void> {
+    while (this.running.size >= this.concurrency) await Promise.race(this.running);
+  }
+
   /** Resolves once every task started has settled; throws the first failure. */
   async idle(): Promise<void> {
     await Promise.all(this.running);

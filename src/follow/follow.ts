@@ -176,6 +176,7 @@ export class Follow implements RunAround {
     let lastStatus = now();
     let refoldedAtStatus = 0;
     let pauseUntil = 0;
+    let saidCaughtUp = false;
     const report = (pass?: string): void => {
       const at = now();
       const status: FollowStatus = {
@@ -214,15 +215,22 @@ export class Follow implements RunAround {
       }
       if (this.pending.ready && now() >= pauseUntil) {
         this.summary.caughtUp = false;
+        // A slot first, then the keys: under load a batch gathers what arrived meanwhile.
+        await limiter.free();
         const taken = this.pending.take(this.plan.write.batchSize);
         // The rate holds for the follow as for the snapshot; a stop drains what is pending at that rate.
         await throttle?.admit(taken.length);
         await limiter.run(async () => {
           const keys = taken.map((t) => t.key);
           try {
-            this.account(await refoldKeys(env, keys));
+            const refolded = await refoldKeys(env, keys);
+            this.account(refolded);
+            const again = new Set(refolded.again);
             const at = now();
-            for (const t of taken) this.sampleLag(at - t.since);
+            for (const t of taken) {
+              if (again.has(t.key)) this.pending.add(t.key, t.since);
+              else this.sampleLag(at - t.since);
+            }
           } catch (err) {
             // A server out of reach: the keys stay pending, tried again once it answers.
             for (const t of taken) this.pending.add(t.key, t.since);
@@ -241,7 +249,9 @@ export class Follow implements RunAround {
       if (this.pending.size === 0 && this.pending.busy === 0 && this.passes.size === 0) {
         if (!this.summary.caughtUp) {
           this.summary.caughtUp = true;
-          report();
+          // The first catch-up is said at once; later ones with the next status period.
+          if (!saidCaughtUp || now() - lastStatus >= STATUS_MS) report();
+          saidCaughtUp = true;
         }
         if (this.options.untilCaughtUp || stopping) break;
       } else if (stopping && this.pending.size === 0 && this.pending.busy === 0) break;
@@ -280,7 +290,9 @@ export class Follow implements RunAround {
     const fold = async (batch: Buffer[]): Promise<void> => {
       await throttle?.admit(batch.length);
       keys += batch.length;
-      this.account(await refoldKeys(env, batch));
+      const refolded = await refoldKeys(env, batch);
+      this.account(refolded);
+      for (const key of refolded.again) this.pending.add(key, now());
     };
     const seen = new SeenKeys();
     const plan = this.plan.sources[source]!;

@@ -4,6 +4,7 @@ import { restoreCommands } from '../journal/prior.js';
 import type { WindowLoader } from '../journal/reader.js';
 import type { PriorState } from '../journal/types.js';
 import { now, type TargetClock } from '../servers/clock.js';
+import { afterUnconfirmed, sendAndWait } from '../servers/confirm.js';
 import type { Command } from '../servers/resp.js';
 import type { NativeType } from '../types/strategy.js';
 import { type Checker, checkKeys } from '../verify/check.js';
@@ -42,8 +43,10 @@ export interface Refolded {
   deleted: number;
   /** Keys that could not be folded again, and why (they are not retried by themselves). */
   failed: { key: Buffer; reason: string }[];
-  /** Big keys (SPEC §2.3) whose fold differs from the target: folded again in windows (big.ts). */
+  /** Big keys (SPEC §2.3) whose fold differs from the target: not folded again yet (README "Not yet"). */
   big: Buffer[];
+  /** Keys whose write a failover may have lost (WAIT did not confirm it): to be folded again. */
+  again: Buffer[];
 }
 
 interface Write {
@@ -54,7 +57,7 @@ interface Write {
 
 /** Folds `keys` (target keys) again: reads them everywhere, writes those that differ. */
 export async function refoldKeys(env: RefoldEnv, keys: Buffer[]): Promise<Refolded> {
-  const result: Refolded = { checked: 0, written: 0, deleted: 0, failed: [], big: [] };
+  const result: Refolded = { checked: 0, written: 0, deleted: 0, failed: [], big: [], again: [] };
   const writes: Write[] = [];
   // Read before the values: a lifetime read then is counted down from here, never lengthened.
   const readAt = now();
@@ -102,7 +105,24 @@ export async function refoldKeys(env: RefoldEnv, keys: Buffer[]): Promise<Refold
     else
       units.push({ write, commands: unitOf(restoreCommands(write.key, state, env.target.caps, env.clock)) });
   }
-  const replies = await env.target.pipe.send(units.flatMap((u) => u.commands));
+  const commands = units.flatMap((u) => u.commands);
+  const pipe = env.target.pipe;
+  if (pipe.failover && commands.length > 0) {
+    // Behind Sentinel a write counts once WAIT has it on the replicas (SPEC §6.6); unconfirmed, the
+    // keys are folded again (idempotent) on the master of the moment.
+    if (!(await sendAndWait(pipe, commands))) {
+      await afterUnconfirmed(pipe);
+      result.again.push(...units.map((u) => u.write.key));
+      return result;
+    }
+    for (const { write } of units) {
+      if (write.outcome.kind === 'absent') result.deleted++;
+      else result.written++;
+    }
+    env.door?.applied(steps);
+    return result;
+  }
+  const replies = await pipe.send(commands);
   let at = 0;
   for (const { write, commands } of units) {
     const own = replies.slice(at, at + commands.length);
