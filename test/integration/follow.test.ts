@@ -79,4 +79,43 @@ describe('--follow: the target stays the fold of the sources while they take wri
       await windows.close();
     }
   });
+
+  it('a stopped follow goes on with --resume: changes made while it was stopped are found by a pass over every source', async () => {
+    const backup = join(dir, 'resume.journal');
+    await servers.s[0]!.set('a', '1');
+    await servers.s[1]!.hset('h', 'f', 'x');
+    const config = { strategies: { hash: 'merge' } };
+    const stop = new AbortController();
+    const first = runMerge(servers.plan(config, { backup, follow: true }), { signal: stop.signal });
+    await until(async () => (await servers.t.exists('a', 'h')) === 2, 20_000, 'the snapshot');
+    stop.abort();
+    expect((await first).outcome).toBe('done');
+
+    // While nothing follows: a delete, a new key, a new field; none of them is ever notified again.
+    await servers.s[0]!.del('a');
+    await servers.s[2]!.set('b', '2');
+    await servers.s[1]!.hset('h', 'g', 'y');
+    const lines: string[] = [];
+    const resumed = await runMerge(servers.plan(config, { backup, resume: true, untilCaughtUp: true }), {
+      log: (line) => lines.push(line),
+    });
+    expect(resumed.outcome).toBe('done');
+    expect(resumed.follow?.caughtUp).toBe(true);
+    expect(lines.some((l) => /reconciliation pass over source s1: resumed/.test(l))).toBe(true);
+    expect(await servers.t.exists('a')).toBe(0);
+    expect(await servers.t.get('b')).toBe('2');
+    expect(await servers.t.hgetall('h')).toEqual({ f: 'x', g: 'y' });
+  });
+
+  it('--until-caught-up ends once the snapshot is done and nothing is pending', async () => {
+    const backup = join(dir, 'until.journal');
+    await servers.s[0]!.set('k', 'v');
+    const report = await runMerge(servers.plan({}, { backup, untilCaughtUp: true }));
+    expect(report.outcome).toBe('done');
+    expect(report.follow?.caughtUp).toBe(true);
+    expect(await servers.t.get('k')).toBe('v');
+    const records: string[] = [];
+    for await (const entry of (await openJournal(backup)).firstPriors()) records.push(entry.key.toString());
+    expect(records).toEqual(['k']);
+  });
 });
