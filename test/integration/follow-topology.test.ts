@@ -4,6 +4,7 @@
  * the source. The follow must hear the change of layout or of master, make a reconciliation pass, and
  * end with the target the exact fold of the sources (verify with the journal: equal).
  */
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,6 +133,8 @@ describe('--follow across a change of topology of the source', () => {
           'the reconciliation pass after the reshard',
         );
         await c.set('marker:end', 'end');
+        // Seconds of waiting in the follow's loop leave no listener behind on the signal (one per wait did).
+        expect(getEventListeners(stop.signal, 'abort').length).toBeLessThan(10);
         await until(async () => (await t.exists('marker:end')) === 1, 20_000, 'the marker on the target');
         stop.abort();
         const report = await run;
