@@ -255,14 +255,18 @@ export class Follow implements RunAround {
         }
         if (this.options.untilCaughtUp || stopping) break;
       } else if (stopping && this.pending.size === 0 && this.pending.busy === 0) break;
+      let wake: (() => void) | undefined;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(10, Math.min(200, pauseUntil - now())));
-        this.wake = () => {
+        wake = () => {
           clearTimeout(timer);
           resolve();
         };
-        signal?.addEventListener('abort', this.wake, { once: true });
+        this.wake = wake;
+        signal?.addEventListener('abort', wake, { once: true });
       });
+      // Each wait adds a listener to the signal: one left there would pile up for as long as the follow runs.
+      if (wake) signal?.removeEventListener('abort', wake);
       this.wake = undefined;
       if (now() - lastStatus >= STATUS_MS && this.pending.size > 0) report();
     }
