@@ -253,6 +253,8 @@ export class Follow implements RunAround {
         };
         signal?.addEventListener('abort', this.wake, { once: true });
       });
+      // Each wait's listener goes with it: a long follow waits many times on one signal.
+      if (this.wake) signal?.removeEventListener('abort', this.wake);
       this.wake = undefined;
       if (now() - lastStatus >= STATUS_MS && this.pending.size > 0) report();
     }
