@@ -155,6 +155,7 @@ export class Follow implements RunAround {
         // The follow's steps are journaled under a source number of their own (one past the last).
         door: ctx.backup?.door(this.plan.sources.length),
         windows: windows.read,
+        temp: ctx.temp,
       };
       if (ctx.backup?.resumeSummary()) {
         for (const i of this.plan.sources.keys())
@@ -332,14 +333,9 @@ export class Follow implements RunAround {
     this.summary.refolded += r.checked;
     this.summary.written += r.written;
     this.summary.deleted += r.deleted;
-    this.summary.failed += r.failed.length + r.big.length;
+    this.summary.failed += r.failed.length;
     for (const { key, reason } of r.failed)
       this.hooks.log(`follow: ${describeKey(key)} not folded again: ${reason}`);
-    for (const key of r.big) {
-      this.hooks.log(
-        `follow: ${describeKey(key)} not folded again: a big key (over write.bigKeyElements/bigKeyBytes) is not yet folded again during a follow`,
-      );
-    }
   }
 
   private sampleLag(ms: number): void {

@@ -14,11 +14,16 @@ import { priorObserved } from '../verify/read.js';
  * absent, the usual case of a consolidation; a big prior stays in the journal, read in windows).
  */
 export class FollowPriors {
-  private readonly known = new Map<string, JournaledKey | { key: Buffer; observed: Observed | null }>();
+  private readonly known = new Map<
+    string,
+    JournaledKey | { key: Buffer; observed: Observed | null } | { key: Buffer; inJournal: true }
+  >();
+
+  private constructor(private readonly path: string) {}
 
   /** Every key the journal at `path` holds, with its first prior. */
   static async load(path: string): Promise<FollowPriors> {
-    const priors = new FollowPriors();
+    const priors = new FollowPriors(path);
     const journal = await openJournal(path);
     for await (const entry of journal.firstPriors()) priors.known.set(entry.key.toString('latin1'), entry);
     return priors;
@@ -27,6 +32,14 @@ export class FollowPriors {
   /** Whether the journal holds the key's prior (a write to it needs no journaling first). */
   has(key: Buffer): boolean {
     return this.known.has(key.toString('latin1'));
+  }
+
+  /**
+   * A key just journaled whose prior is not kept here (a big one: the journal holds it in windows);
+   * it is read from the journal when it is next needed.
+   */
+  journaled(key: Buffer): void {
+    this.known.set(key.toString('latin1'), { key, inJournal: true });
   }
 
   /** The prior of a key just journaled: what the target held then (`found`). */
@@ -42,7 +55,17 @@ export class FollowPriors {
   ): Promise<Observed | null | string> {
     const entry = this.known.get(key.toString('latin1'));
     if (!entry) return found;
-    return 'observed' in entry ? entry.observed : priorObserved(entry.prior, windows);
+    if ('observed' in entry) return entry.observed;
+    if ('inJournal' in entry) {
+      const journal = await openJournal(this.path);
+      for await (const first of journal.firstPriors()) {
+        if (!first.key.equals(key)) continue;
+        this.known.set(key.toString('latin1'), first);
+        return priorObserved(first.prior, windows);
+      }
+      return 'its prior state is not in the journal';
+    }
+    return priorObserved(entry.prior, windows);
   }
 
   /** Every key written to, in the order first written (a reconciliation pass folds them all again). */

@@ -11,7 +11,9 @@ import { type Checker, checkKeys } from '../verify/check.js';
 import { matches, type Observed, type Outcome, type Rules } from '../verify/expect.js';
 import type { Side } from '../verify/sides.js';
 import type { StepKey, WriteDoor } from '../write/door.js';
+import type { TempKeys } from '../write/temp-keys.js';
 import type { FollowPriors } from './priors.js';
+import { refoldBig } from './refold-big.js';
 
 /**
  * Folds changed keys again (SPEC §9.1): each key's value is computed from the sources' values now and
@@ -33,6 +35,8 @@ export interface RefoldEnv {
   /** The journal's door for the follow's writes (absent with --no-backup, which a follow refuses). */
   door?: WriteDoor;
   windows?: WindowLoader;
+  /** Where a big key's fold is built before it is renamed over the key (refold-big.ts). */
+  temp: TempKeys;
 }
 
 export interface Refolded {
@@ -43,8 +47,6 @@ export interface Refolded {
   deleted: number;
   /** Keys that could not be folded again, and why (they are not retried by themselves). */
   failed: { key: Buffer; reason: string }[];
-  /** Big keys (SPEC §2.3) whose fold differs from the target: not folded again yet (README "Not yet"). */
-  big: Buffer[];
   /** Keys whose write a failover may have lost (WAIT did not confirm it): to be folded again. */
   again: Buffer[];
 }
@@ -57,7 +59,7 @@ interface Write {
 
 /** Folds `keys` (target keys) again: reads them everywhere, writes those that differ. */
 export async function refoldKeys(env: RefoldEnv, keys: Buffer[]): Promise<Refolded> {
-  const result: Refolded = { checked: 0, written: 0, deleted: 0, failed: [], big: [], again: [] };
+  const result: Refolded = { checked: 0, written: 0, deleted: 0, failed: [], again: [] };
   const writes: Write[] = [];
   // Read before the values: a lifetime read then is counted down from here, never lengthened.
   const readAt = now();
@@ -76,9 +78,13 @@ export async function refoldKeys(env: RefoldEnv, keys: Buffer[]): Promise<Refold
       }
       if (!matches(found, outcome, env.rules)) writes.push({ key, outcome, found });
     },
-    recordBig(key, mismatch) {
+    recordBig() {},
+    async big(key, starts, holders, found) {
       result.checked++;
-      if (mismatch) result.big.push(key);
+      const big = await refoldBig(env, key, starts, holders, found);
+      if (big.status === 'failed') result.failed.push({ key, reason: big.reason });
+      else if (big.status === 'written') result.written++;
+      else if (big.status === 'deleted') result.deleted++;
     },
     priorUnused() {},
     exact() {},

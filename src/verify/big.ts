@@ -33,14 +33,28 @@ function asHeld(o: Observed): Observed {
   return { ...o, value: new HeldValue(o.type, o.value) };
 }
 
-function asRecipe(value: unknown): Recipe {
-  return isHeld(value) ? { base: value, merged: [] } : (value as Recipe);
-}
-
 const recordMerge: Merger = (_type, current, incoming) => {
   const { base, merged } = asRecipe(current);
   return { base, merged: [...merged, incoming as Held] };
 };
+
+/**
+ * The fold's outcomes over values read in windows: an exact outcome's value is a Recipe (its base and
+ * the values merged into it, in order), never the value itself.
+ */
+export function foldRecipes(starts: Outcome[], holders: readonly Observed[], rules: Rules): Outcome[] {
+  const startsHeld = starts.map((s) =>
+    s.kind === 'exact' && s.type !== 'other' && !isHeld(s.value)
+      ? { ...s, value: new HeldValue(s.type, s.value) }
+      : s,
+  );
+  return foldOutcomes(startsHeld, holders.map(asHeld), rules, recordMerge);
+}
+
+/** An exact outcome's value as foldRecipes leaves it. */
+export function asRecipe(value: unknown): Recipe {
+  return isHeld(value) ? { base: value, merged: [] } : (value as Recipe);
+}
 
 /** The difference to report (expected, found), or null when the target is one of the outcomes. */
 export async function checkBig(
@@ -49,12 +63,7 @@ export async function checkBig(
   found: Observed | null,
   rules: Rules,
 ): Promise<Mismatch | null> {
-  const startsHeld = starts.map((s) =>
-    s.kind === 'exact' && s.type !== 'other' && !isHeld(s.value)
-      ? { ...s, value: new HeldValue(s.type, s.value) }
-      : s,
-  );
-  const outcomes = distinct(foldOutcomes(startsHeld, holders.map(asHeld), rules, recordMerge));
+  const outcomes = distinct(foldRecipes(starts, holders, rules));
   const target = found && asHeld(found);
   // The outcome whose mismatch is named: one that merged into an unknown prior where there is one (the
   // weakest claim, so its failure is the real one), else the one a small key's difference shows.
