@@ -10,6 +10,7 @@ import {
   runMerge,
   verify,
 } from '../../src/index.js';
+import { kvmerge } from '../harness/cli-run.js';
 import { useServers } from '../harness/merge-servers.js';
 import { startWriter } from '../harness/writers.js';
 
@@ -122,5 +123,45 @@ describe('--follow: the target stays the fold of the sources while they take wri
     const records: string[] = [];
     for await (const entry of (await openJournal(backup)).firstPriors()) records.push(entry.key.toString());
     expect(records).toEqual(['k']);
+  });
+
+  it('the CLI: SIGTERM during the follow applies what is pending and exits 0 with the report', async () => {
+    const backup = join(dir, 'sigterm.journal');
+    await servers.s[0]!.set('k', 'v');
+    const sources = servers.sources.flatMap((s) => ['-s', s.url]);
+    const run = await kvmerge(
+      [
+        'merge',
+        ...sources,
+        '-t',
+        servers.target.url,
+        '--follow',
+        '--backup',
+        backup,
+        '--json',
+        '--no-progress',
+      ],
+      { journal: backup, afterMs: 6_000, signal: 'SIGTERM' },
+    );
+    expect(run.stderr).toContain('caught up');
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as JsonReport;
+    expect(report.outcome).toBe('done');
+    expect(report.follow?.caughtUp).toBe(true);
+    expect(await servers.t.get('k')).toBe('v');
+  });
+
+  it('--rate N holds the keys read a second within 10% of N', async () => {
+    for (const [i, s] of servers.s.entries()) {
+      const p = s.pipeline();
+      for (let k = 0; k < 2_000; k++) p.set(`r${i}:${k}`, 'x');
+      await p.exec();
+    }
+    const report = await runMerge(servers.plan({}, { noBackup: true, rate: 2_000 }));
+    expect(report.outcome).toBe('done');
+    // 6,000 keys at 2,000 a second: 3 s of reading (the bucket starts empty), plus connecting.
+    const perSecond = (6_000 * 1000) / report.durationMs;
+    expect(perSecond).toBeLessThanOrEqual(2_000 * 1.1);
+    expect(perSecond).toBeGreaterThanOrEqual(2_000 * 0.8);
   });
 });

@@ -17,21 +17,12 @@ import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
-import type { MergeOptions } from '../../src/types/strategy.js';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
 import { load, loadCluster, readClusterStore, readStore } from '../harness/model-store.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { describeServer, type TestServer } from '../harness/servers.js';
-import {
-  canonical,
-  type Entry,
-  foldModel,
-  MODEL_TYPES,
-  type ModelTable,
-  type ModelType,
-  type Prediction,
-  type Store,
-} from './model.js';
+import { datasetOf, KEYS, NUL_FREE_KEYS, options } from './arbitraries.js';
+import { canonical, type Entry, foldModel, type Prediction, type Store } from './model.js';
 
 const RUNS = Number(process.env.KVMERGE_PROPERTY_RUNS ?? '') || 0;
 // A failure is replayed with the seed and path it printed: KVMERGE_PROPERTY_SEED, KVMERGE_PROPERTY_PATH.
@@ -42,105 +33,6 @@ const REPLAY = process.env.KVMERGE_PROPERTY_SEED
       endOnFailure: true,
     }
   : {};
-
-// Latin1 strings: one char per byte. A key with 0xff and NUL (not valid UTF-8), the empty key, a key
-// with braces and a newline.
-const KEYS = ['a', 'b', 'user:1', '{t}\nx', '\xff\x00k', ''] as const;
-// The same without the NUL, for Pika 4.
-const NUL_FREE_KEYS = ['a', 'b', 'user:1', '{t}\nx', '\xffk', ''] as const;
-// Elements, fields, members and values: few, so that two sides often share them; the empty string too.
-const ELEMENTS = ['', 'x', 'y', 'z', '\xff\x00'] as const;
-
-// ---- generators ----
-
-const element = fc.constantFrom(...ELEMENTS);
-
-function entryOf(type: ModelType): fc.Arbitrary<Entry> {
-  const ttl = 'none' as const;
-  switch (type) {
-    case 'string':
-      return element.map((value) => ({ type, value, ttl }));
-    case 'hash':
-      return fc
-        .uniqueArray(fc.tuple(element, element), { minLength: 1, maxLength: 4, selector: ([f]) => f })
-        .map((value) => ({ type, value, ttl }));
-    case 'set':
-      return fc.uniqueArray(element, { minLength: 1, maxLength: 4 }).map((value) => ({ type, value, ttl }));
-    case 'zset':
-      // Small integer scores: sums stay exact and read back as the same text.
-      return fc
-        .uniqueArray(fc.tuple(element, fc.integer({ min: -3, max: 3 })), {
-          minLength: 1,
-          maxLength: 4,
-          selector: ([m]) => m,
-        })
-        .map((value) => ({ type, value, ttl }));
-    case 'list':
-      return fc.array(element, { minLength: 1, maxLength: 5 }).map((value) => ({ type, value, ttl }));
-  }
-}
-
-const anyType = fc.constantFrom(...MODEL_TYPES);
-
-/**
- * One database: each key of the pool is held or not; a held key has its key's main type four times
- * out of five (so that same-type conflicts, hence merges, are frequent) and any type otherwise.
- */
-function database(
-  keys: readonly string[],
-  mainTypes: readonly ModelType[],
-  present: number,
-): fc.Arbitrary<[string, Entry][]> {
-  const holdings = keys.map((key, i) =>
-    fc.option(
-      fc
-        .oneof({ weight: 4, arbitrary: fc.constant(mainTypes[i]!) }, { weight: 1, arbitrary: anyType })
-        .chain(entryOf)
-        .map((entry): [string, Entry] => [key, entry]),
-      { nil: undefined, freq: present },
-    ),
-  );
-  return fc.tuple(...holdings).map((held) => held.filter((h) => h !== undefined));
-}
-
-const datasetOf = (keys: readonly string[]) =>
-  fc
-    .tuple(
-      fc.array(anyType, { minLength: keys.length, maxLength: keys.length }),
-      fc.integer({ min: 2, max: 3 }),
-    )
-    .chain(([mainTypes, n]) =>
-      fc.record({
-        target: database(keys, mainTypes, 2),
-        sources: fc.array(database(keys, mainTypes, 3), { minLength: n, maxLength: n }),
-      }),
-    );
-
-const strategy = fc.constantFrom('override', 'merge', 'skip');
-const table: fc.Arbitrary<ModelTable> = fc.record({
-  string: fc.constantFrom('override', 'skip'),
-  hash: strategy,
-  set: strategy,
-  zset: strategy,
-  list: strategy,
-  // fail stops a real run at an unpredictable point, so it is drawn less often; see the property.
-  typeMismatch: fc.oneof(
-    { weight: 4, arbitrary: fc.constantFrom('override', 'skip') },
-    { weight: 1, arbitrary: fc.constant('fail') },
-  ),
-});
-const mergeOptions: fc.Arbitrary<MergeOptions> = fc.record({
-  hashField: fc.constantFrom('source', 'target'),
-  zsetScore: fc.constantFrom('source', 'target', 'max', 'min', 'sum'),
-  list: fc.constantFrom('append', 'prepend', 'union'),
-  ttl: fc.constantFrom('max', 'min', 'source', 'target'),
-});
-const options = fc.record({
-  table,
-  merge: mergeOptions,
-  mode: fc.constantFrom('auto', 'native'),
-  scanCount: fc.integer({ min: 1, max: 10 }),
-});
 
 // ---- comparing reports ----
 

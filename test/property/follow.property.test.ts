@@ -1,0 +1,180 @@
+/**
+ * The live merge's promise (SPEC §9.1) as a property: the target is loaded with a random prior and the
+ * sources with random data; a follow copies them; then every source is rewritten to a second random
+ * dataset while the follow runs. Once it has applied what it heard, the target must hold exactly what
+ * the model (./model.ts) computes for the fold of the prior and the sources' *second* datasets,
+ * whatever the strategy table and merge options (typeMismatch `fail` aside: it stops a run).
+ *
+ * Run into Redis, a Redis Cluster and Pika 4.0 as targets, and from Pika 4.0 sources (no keyspace
+ * notifications: followed by passes, `--follow-interval 1`). KVMERGE_PROPERTY_RUNS raises the cases
+ * (default 8 per pair of sides).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { resolvePlan, runMerge } from '../../src/index.js';
+import { startCluster, type TestCluster } from '../harness/cluster.js';
+import { latin1, load, loadCluster, readClusterStore, readStore } from '../harness/model-store.js';
+import { type RedisServer, startRedis } from '../harness/redis.js';
+import { describeServer, type TestServer } from '../harness/servers.js';
+import { datasetOf, KEYS, NUL_FREE_KEYS, options } from './arbitraries.js';
+import { canonical, foldModel, type Store } from './model.js';
+
+const RUNS = Number(process.env.KVMERGE_PROPERTY_RUNS ?? '') || 8;
+/** One key per source, outside the pool, written after its changes: heard once it is on the target. */
+const marker = (i: number): string => `kvmerge-follow-marker:${i}`;
+const MARKERS = [0, 1, 2].map(marker);
+
+interface Sides {
+  source: TestServer;
+  target: TestServer | 'cluster';
+}
+
+const SIDES: Sides[] = [
+  { source: 'redis', target: 'redis' },
+  { source: 'redis', target: 'cluster' },
+  { source: 'redis', target: 'pika-4.0.1' },
+  { source: 'pika-4.0.1', target: 'redis' },
+];
+
+for (const sides of SIDES) {
+  describeServer(
+    [sides.source, sides.target === 'cluster' ? 'redis' : sides.target],
+    `--follow keeps the fold of SPEC §1 against the model: ${sides.source} into ${sides.target}`,
+    () => followProperty(sides),
+  );
+}
+
+/** Resolves once `check` holds, polling; throws after `ms`. */
+async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function followProperty({ source, target: targetServer }: Sides): void {
+  const keys = source === 'pika-4.0.1' || targetServer === 'pika-4.0.1' ? NUL_FREE_KEYS : KEYS;
+  const before = datasetOf(keys);
+  const dir = mkdtempSync(join(tmpdir(), 'kvmerge-follow-prop-'));
+  let servers: RedisServer[] = [];
+  let clients: Redis[] = [];
+  let cluster: TestCluster | undefined;
+  let targetUrl = '';
+  let n = 0;
+
+  beforeAll(async () => {
+    const args = source === 'redis' ? { args: ['--notify-keyspace-events', 'KEA'] } : {};
+    const sourceServers = Array.from({ length: 3 }, () => startRedis({ server: source, ...args }));
+    if (targetServer === 'cluster') {
+      cluster = await startCluster(3);
+      servers = [cluster.nodes[0]!, ...(await Promise.all(sourceServers))];
+      targetUrl = cluster.url;
+    } else {
+      servers = await Promise.all([startRedis({ server: targetServer }), ...sourceServers]);
+      targetUrl = servers[0]!.url;
+    }
+    clients = servers.map((s) => s.client());
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+    await Promise.all(servers.slice(cluster ? 1 : 0).map((s) => s.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const loadTarget = async (entries: Parameters<typeof load>[2]): Promise<void> => {
+    if (cluster) await loadCluster(cluster, entries);
+    else {
+      await clients[0]!.del(...MARKERS.map(latin1));
+      await load(clients[0]!, keys, entries);
+    }
+  };
+  const readTarget = async (): Promise<Store> => {
+    const store = cluster ? await readClusterStore(cluster) : await readStore(clients[0]!);
+    for (const m of MARKERS) store.delete(m);
+    return store;
+  };
+
+  it('after the sources changed under it, the target is the model’s fold of the prior and their new data', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        before,
+        fc.array(fc.integer({ min: 0, max: 2 ** 31 }), { minLength: 3, maxLength: 3 }),
+        options.filter((o) => o.table.typeMismatch !== 'fail'),
+        async (data, seeds, opts) => {
+          // The sources' second datasets, over the same pool (same count of sources).
+          const after = fc.sample(datasetOf(keys), { seed: seeds[0]!, numRuns: 1 })[0]!;
+          const sourcesAfter = data.sources.map((_, i) => after.sources[i] ?? after.sources[0] ?? []);
+          const model = foldModel(
+            new Map(data.target),
+            sourcesAfter.map((s) => new Map(s)),
+            opts.table,
+            opts.merge,
+          );
+          await loadTarget(data.target);
+          for (const [i, c] of clients.slice(1).entries()) {
+            await c.del(...MARKERS.map(latin1));
+            await load(c, keys, data.sources[i] ?? []);
+          }
+          const stop = new AbortController();
+          const said: string[] = [];
+          const plan = resolvePlan(
+            {
+              sources: data.sources.map((_, i) => ({ url: servers[i + 1]!.url, name: `s${i + 1}` })),
+              target: { url: targetUrl },
+              strategies: {
+                default: 'skip',
+                string: opts.table.string,
+                hash: opts.table.hash,
+                set: opts.table.set,
+                zset: opts.table.zset,
+                list: opts.table.list,
+              },
+              typeMismatch: opts.table.typeMismatch,
+              merge: opts.merge,
+              write: { mode: opts.mode, scanCount: opts.scanCount },
+            },
+            { backup: join(dir, `case-${n++}.journal`), follow: true, followInterval: 1 },
+          );
+          const run = runMerge(plan, { signal: stop.signal, log: (line) => said.push(line) });
+          try {
+            await until(
+              async () => said.some((l) => l.includes('caught up')),
+              30_000,
+              'the follow caught up',
+            );
+            for (const [i, c] of clients.slice(1, 1 + data.sources.length).entries()) {
+              await load(c, keys, sourcesAfter[i]!);
+              await c.set(latin1(marker(i)), 'end');
+            }
+            // Each source's marker is written after its changes: once every one is on the target, the
+            // changes before it were heard (a source's events arrive in order).
+            const markers = MARKERS.slice(0, data.sources.length);
+            await until(
+              async () => {
+                const store = cluster ? await readClusterStore(cluster) : await readStore(clients[0]!);
+                return markers.every((m) => store.has(m));
+              },
+              30_000,
+              'the markers',
+            );
+            // A pass (Pika) or a batch still in flight: the stop applies what is pending.
+            await new Promise((r) => setTimeout(r, source === 'redis' ? 200 : 2_500));
+          } finally {
+            stop.abort();
+          }
+          const report = await run;
+          expect(report.outcome, report.error).toBe('done');
+          expect(report.follow?.failed).toBe(0);
+          expect(canonical(await readTarget())).toEqual(canonical(model.store));
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  }, 900_000);
+}
