@@ -101,11 +101,11 @@ function waitFor(
     const end = Date.now() + ms;
     const tick = (): void => {
       const hit = lines.slice(from).find((l) => pattern.test(l));
-      if (hit) return resolve(hit);
-      if (child.exitCode !== null)
-        return reject(new Error(`kvmerge exited ${child.exitCode}: ${lines.slice(-5).join(' | ')}`));
-      if (Date.now() > end) return reject(new Error(`no ${pattern} within ${ms} ms`));
-      setTimeout(tick, 20);
+      if (hit) resolve(hit);
+      else if (child.exitCode !== null) {
+        reject(new Error(`kvmerge exited ${child.exitCode}: ${lines.slice(-5).join(' | ')}`));
+      } else if (Date.now() > end) reject(new Error(`no ${pattern} within ${ms} ms`));
+      else setTimeout(tick, 20);
     };
     tick();
   });

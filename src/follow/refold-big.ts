@@ -8,7 +8,7 @@ import { WINDOWS } from '../types/windows.js';
 import { asRecipe, checkBig, foldRecipes } from '../verify/big.js';
 import type { Observed, Outcome } from '../verify/expect.js';
 import { TEMP_TTL_MS } from '../write/temp-keys.js';
-import type { RefoldEnv } from './refold.js';
+import type { RefoldEnv } from './refold-env.js';
 
 /**
  * Folds one big key again (SPEC §9.1, §2.3): compared with the target in windows first (verify's

@@ -1,19 +1,17 @@
-import type { MergePlan } from '../config/plan.js';
 import { targetTime } from '../journal/expiry.js';
 import { restoreCommands } from '../journal/prior.js';
-import type { WindowLoader } from '../journal/reader.js';
 import type { PriorState } from '../journal/types.js';
 import { now, type TargetClock } from '../servers/clock.js';
 import { afterUnconfirmed, sendAndWait } from '../servers/confirm.js';
 import type { Command } from '../servers/resp.js';
 import type { NativeType } from '../types/strategy.js';
 import { type Checker, checkKeys } from '../verify/check.js';
-import { matches, type Observed, type Outcome, type Rules } from '../verify/expect.js';
-import type { Side } from '../verify/sides.js';
-import type { StepKey, WriteDoor } from '../write/door.js';
-import type { TempKeys } from '../write/temp-keys.js';
-import type { FollowPriors } from './priors.js';
+import { matches, type Observed, type Outcome } from '../verify/expect.js';
+import type { StepKey } from '../write/door.js';
 import { refoldBig } from './refold-big.js';
+import type { RefoldEnv } from './refold-env.js';
+
+export type { RefoldEnv } from './refold-env.js';
 
 /**
  * Folds changed keys again (SPEC §9.1): each key's value is computed from the sources' values now and
@@ -24,20 +22,6 @@ import { refoldBig } from './refold-big.js';
  * same value, so a write whose reply a drop lost is simply sent again. A key's first write is
  * journaled first (its prior: the target's value then), like every write of the run.
  */
-
-export interface RefoldEnv {
-  plan: MergePlan;
-  target: Side;
-  sources: Side[];
-  rules: Rules;
-  clock: TargetClock;
-  priors: FollowPriors;
-  /** The journal's door for the follow's writes (absent with --no-backup, which a follow refuses). */
-  door?: WriteDoor;
-  windows?: WindowLoader;
-  /** Where a big key's fold is built before it is renamed over the key (refold-big.ts). */
-  temp: TempKeys;
-}
 
 export interface Refolded {
   /** Keys whose fold was compared with the target. */
