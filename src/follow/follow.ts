@@ -117,6 +117,7 @@ export class Follow implements RunAround {
 
   private passDue(source: number, reason: string): void {
     if (!this.passes.has(source)) this.passes.set(source, reason);
+    this.summary.caughtUp = false;
     this.wake?.();
   }
 
@@ -211,7 +212,11 @@ export class Follow implements RunAround {
         report(what);
         const keys = await this.reconcile(env, source, limiter, throttle);
         this.summary.passes.push({ source: this.plan.sources[source]!.name, reason, keys });
-        this.hooks.log(`follow: ${what}: ${keys} key(s) compared`);
+        if (signal?.aborted) {
+          // Cut short by the stop: still due, and said so when the follow ends.
+          this.passDue(source, reason);
+          this.hooks.log(`follow: ${what}: stopped after ${keys} key(s)`);
+        } else this.hooks.log(`follow: ${what}: ${keys} key(s) compared`);
         continue;
       }
       if (this.pending.ready && now() >= pauseUntil) {
