@@ -319,7 +319,7 @@ export class Follow implements RunAround {
       this.hooks.signal,
     );
     let batch: Buffer[] = [];
-    for (const key of env.priors.keys()) {
+    for await (const key of env.priors.keys()) {
       if (this.hooks.signal?.aborted) break;
       if (!seen.add(key)) continue;
       batch.push(key);

@@ -5,7 +5,8 @@
  * of one key side by side could write the older read last.
  */
 export class Pending {
-  private readonly keys = new Map<string, { key: Buffer; since: number }>();
+  /** Key (latin1) → when its first change not yet applied came: no Buffer or object per key held. */
+  private readonly keys = new Map<string, number>();
   private readonly inFlight = new Set<string>();
 
   /** `max`: --follow-max-pending, the most keys held; past it, add() refuses. */
@@ -16,19 +17,19 @@ export class Pending {
     const id = key.toString('latin1');
     if (this.keys.has(id)) return true;
     if (this.keys.size >= this.max) return false;
-    this.keys.set(id, { key, since: at });
+    this.keys.set(id, at);
     return true;
   }
 
   /** Up to `n` keys, oldest first, skipping those being folded; they are in flight until done(). */
   take(n: number): { key: Buffer; since: number }[] {
     const out: { key: Buffer; since: number }[] = [];
-    for (const [id, entry] of this.keys) {
+    for (const [id, since] of this.keys) {
       if (out.length >= n) break;
       if (this.inFlight.has(id)) continue;
       this.keys.delete(id);
       this.inFlight.add(id);
-      out.push(entry);
+      out.push({ key: Buffer.from(id, 'latin1'), since });
     }
     return out;
   }
@@ -56,7 +57,7 @@ export class Pending {
   /** Age in ms of the oldest pending change (0 when none). */
   lag(now: number): number {
     const first = this.keys.values().next();
-    return first.done ? 0 : now - first.value.since;
+    return first.done ? 0 : now - first.value;
   }
 
   /** Drops every pending key (a pass over every source will fold them anyway). */

@@ -10,14 +10,15 @@ import { priorObserved } from '../verify/read.js';
  * nothing was written to yet: the target's value now, which is still its prior (the follow journals
  * it before its first write, and keeps it here from then on).
  *
- * Held in memory for every key the run wrote: a key's name and its prior (nothing for a key that was
- * absent, the usual case of a consolidation; a big prior stays in the journal, read in windows).
+ * Memory: a key whose prior was "absent" (most keys of a consolidation) is one string in a set; a key
+ * with a prior value keeps that value (a big prior stays in the journal, read in windows). The list of
+ * every key written, which a reconciliation pass walks, is read from the journal on disk.
  */
 export class FollowPriors {
-  private readonly known = new Map<
-    string,
-    JournaledKey | { key: Buffer; observed: Observed | null } | { key: Buffer; inJournal: true }
-  >();
+  /** Keys journaled with an absent prior (latin1). */
+  private readonly absent = new Set<string>();
+  /** Keys journaled with a prior value, as the journal has it or as the target held it when journaled. */
+  private readonly held = new Map<string, JournaledKey | { observed: Observed | null } | 'in journal'>();
 
   private constructor(private readonly path: string) {}
 
@@ -25,13 +26,18 @@ export class FollowPriors {
   static async load(path: string): Promise<FollowPriors> {
     const priors = new FollowPriors(path);
     const journal = await openJournal(path);
-    for await (const entry of journal.firstPriors()) priors.known.set(entry.key.toString('latin1'), entry);
+    for await (const entry of journal.firstPriors()) {
+      const id = entry.key.toString('latin1');
+      if (entry.prior.kind === 'absent' && entry.type === undefined) priors.absent.add(id);
+      else priors.held.set(id, entry);
+    }
     return priors;
   }
 
   /** Whether the journal holds the key's prior (a write to it needs no journaling first). */
   has(key: Buffer): boolean {
-    return this.known.has(key.toString('latin1'));
+    const id = key.toString('latin1');
+    return this.absent.has(id) || this.held.has(id);
   }
 
   /**
@@ -39,12 +45,14 @@ export class FollowPriors {
    * it is read from the journal when it is next needed.
    */
   journaled(key: Buffer): void {
-    this.known.set(key.toString('latin1'), { key, inJournal: true });
+    this.held.set(key.toString('latin1'), 'in journal');
   }
 
   /** The prior of a key just journaled: what the target held then (`found`). */
   remember(key: Buffer, found: Observed | null): void {
-    this.known.set(key.toString('latin1'), { key, observed: found });
+    const id = key.toString('latin1');
+    if (found === null) this.absent.add(id);
+    else this.held.set(id, { observed: found });
   }
 
   /** The key's prior as a value, or why it cannot be used; `found` where nothing was written to it yet. */
@@ -53,27 +61,24 @@ export class FollowPriors {
     found: Observed | null,
     windows?: WindowLoader,
   ): Promise<Observed | null | string> {
-    const entry = this.known.get(key.toString('latin1'));
-    if (!entry) return found;
-    if ('observed' in entry) return entry.observed;
-    if ('inJournal' in entry) {
+    const id = key.toString('latin1');
+    if (this.absent.has(id)) return null;
+    const entry = this.held.get(id);
+    if (entry === undefined) return found;
+    if (entry === 'in journal') {
       const journal = await openJournal(this.path);
       for await (const first of journal.firstPriors()) {
         if (!first.key.equals(key)) continue;
-        this.known.set(key.toString('latin1'), first);
+        this.held.set(id, first);
         return priorObserved(first.prior, windows);
       }
       return 'its prior state is not in the journal';
     }
-    return priorObserved(entry.prior, windows);
+    return 'observed' in entry ? entry.observed : priorObserved(entry.prior, windows);
   }
 
-  /** Every key written to, in the order first written (a reconciliation pass folds them all again). */
-  *keys(): IterableIterator<Buffer> {
-    for (const entry of this.known.values()) yield entry.key;
-  }
-
-  get size(): number {
-    return this.known.size;
+  /** Every key written to, once each, in the order first written: read from the journal on disk. */
+  async *keys(): AsyncGenerator<Buffer> {
+    for await (const entry of (await openJournal(this.path)).firstPriors()) yield entry.key;
   }
 }
