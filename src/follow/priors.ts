@@ -1,3 +1,4 @@
+import { SeenKeys } from '../common/seen-keys.js';
 import type { WindowLoader } from '../journal/reader.js';
 import { openJournal } from '../journal/reader.js';
 import type { JournaledKey } from '../journal/types.js';
@@ -10,13 +11,15 @@ import { priorObserved } from '../verify/read.js';
  * nothing was written to yet: the target's value now, which is still its prior (the follow journals
  * it before its first write, and keeps it here from then on).
  *
- * Memory: a key whose prior was "absent" (most keys of a consolidation) is one string in a set; a key
- * with a prior value keeps that value (a big prior stays in the journal, read in windows). The list of
- * every key written, which a reconciliation pass walks, is read from the journal on disk.
+ * Memory: a key whose prior was "absent" (most keys of a consolidation) is a 64-bit fingerprint in one
+ * typed array (SeenKeys, the same trade the run makes for SPEC §1.6: two keys share one with a
+ * probability of about n²/2⁶⁵); a key with a prior value keeps that value (a big prior stays in the
+ * journal, read in windows). The list of every key written, which a reconciliation pass walks, is
+ * read from the journal on disk.
  */
 export class FollowPriors {
-  /** Keys journaled with an absent prior (latin1). */
-  private readonly absent = new Set<string>();
+  /** Keys journaled with an absent prior. */
+  private readonly absent = new SeenKeys();
   /** Keys journaled with a prior value, as the journal has it or as the target held it when journaled. */
   private readonly held = new Map<string, JournaledKey | { observed: Observed | null } | 'in journal'>();
 
@@ -28,7 +31,7 @@ export class FollowPriors {
     const journal = await openJournal(path);
     for await (const entry of journal.firstPriors()) {
       const id = entry.key.toString('latin1');
-      if (entry.prior.kind === 'absent' && entry.type === undefined) priors.absent.add(id);
+      if (entry.prior.kind === 'absent' && entry.type === undefined) priors.absent.add(entry.key);
       else priors.held.set(id, entry);
     }
     return priors;
@@ -36,8 +39,7 @@ export class FollowPriors {
 
   /** Whether the journal holds the key's prior (a write to it needs no journaling first). */
   has(key: Buffer): boolean {
-    const id = key.toString('latin1');
-    return this.absent.has(id) || this.held.has(id);
+    return this.absent.has(key) || this.held.has(key.toString('latin1'));
   }
 
   /**
@@ -50,9 +52,8 @@ export class FollowPriors {
 
   /** The prior of a key just journaled: what the target held then (`found`). */
   remember(key: Buffer, found: Observed | null): void {
-    const id = key.toString('latin1');
-    if (found === null) this.absent.add(id);
-    else this.held.set(id, { observed: found });
+    if (found === null) this.absent.add(key);
+    else this.held.set(key.toString('latin1'), { observed: found });
   }
 
   /** The key's prior as a value, or why it cannot be used; `found` where nothing was written to it yet. */
@@ -61,8 +62,8 @@ export class FollowPriors {
     found: Observed | null,
     windows?: WindowLoader,
   ): Promise<Observed | null | string> {
+    if (this.absent.has(key)) return null;
     const id = key.toString('latin1');
-    if (this.absent.has(id)) return null;
     const entry = this.held.get(id);
     if (entry === undefined) return found;
     if (entry === 'in journal') {

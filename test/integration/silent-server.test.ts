@@ -5,7 +5,7 @@
  * host:port and says what was found, for merge (real and --dry-run), verify and rollback, as target
  * and as source. The retry budget is for servers that answered before; none of these ever did.
  *
- * The silent port's runs go one at a time: five CLIs starting at once on a busy machine take seconds
+ * The runs go one at a time: five CLIs starting at once on a busy machine take seconds
  * to start, which is not what is measured. Each also checks the time from the silent port's accepting
  * the connection to the CLI's exit, which start-up does not blur.
  */
@@ -182,7 +182,8 @@ describe('a port that accepts the connection and never writes a byte', () => {
   }
 });
 
-describe.concurrent('an HTTP server on the port', () => {
+// One at a time too: seven CLIs starting at once beside the rest of the suite took 11 s to start.
+describe('an HTTP server on the port', () => {
   for (const [name, args] of COMMANDS) {
     it(`${name}: exit 2, "not the Redis protocol (it looks like HTTP)", no TLS hint`, async () => {
       const { argv, named } = commandLine(args, 'web');
