@@ -126,6 +126,10 @@ export class Follow implements RunAround {
     const { ctx, connected } = run;
     const backup = this.plan.safety.backup!;
     const windows = await openWindows(backup);
+    const priors = await FollowPriors.load(backup).catch(async (err: unknown) => {
+      await windows.close();
+      throw err;
+    });
     try {
       const side = (server: (typeof connected.sources)[number], i: number | 'target'): Side => ({
         server,
@@ -152,7 +156,7 @@ export class Follow implements RunAround {
         sources: connected.sources.map((s, i) => side(s, i)),
         rules,
         clock: ctx.clock,
-        priors: await FollowPriors.load(backup),
+        priors,
         // The follow's steps are journaled under a source number of their own (one past the last).
         door: ctx.backup?.door(this.plan.sources.length),
         windows: windows.read,
@@ -168,7 +172,7 @@ export class Follow implements RunAround {
       await this.loop(env, ctx.throttle);
       return { complete: this.options.untilCaughtUp && this.summary.caughtUp, follow: this.finish() };
     } finally {
-      await windows.close();
+      await Promise.all([windows.close(), priors.close()]);
     }
   }
 

@@ -1,7 +1,6 @@
 import { SeenKeys } from '../common/seen-keys.js';
 import type { WindowLoader } from '../journal/reader.js';
-import { openJournal } from '../journal/reader.js';
-import type { JournaledKey } from '../journal/types.js';
+import { openJournal, openRecords, readFrames } from '../journal/reader.js';
 import type { Observed } from '../verify/expect.js';
 import { priorObserved } from '../verify/read.js';
 
@@ -13,26 +12,31 @@ import { priorObserved } from '../verify/read.js';
  *
  * Memory: a key whose prior was "absent" (most keys of a consolidation) is a 64-bit fingerprint in one
  * typed array (SeenKeys, the same trade the run makes for SPEC §1.6: two keys share one with a
- * probability of about n²/2⁶⁵); a key with a prior value keeps that value (a big prior stays in the
- * journal, read in windows). The list of every key written, which a reconciliation pass walks, is
- * read from the journal on disk.
+ * probability of about n²/2⁶⁵); a key with a prior value keeps where its record is in the journal,
+ * read back when the key changes (a big prior's windows too). The list of every key written, which a
+ * reconciliation pass walks, is read from the journal on disk.
  */
 export class FollowPriors {
   /** Keys journaled with an absent prior. */
   private readonly absent = new SeenKeys();
-  /** Keys journaled with a prior value, as the journal has it or as the target held it when journaled. */
-  private readonly held = new Map<string, JournaledKey | { observed: Observed | null } | 'in journal'>();
+  /**
+   * Keys journaled with a prior value: the byte offset of that prior's record in the journal (read back
+   * when the key changes), or, for a key first journaled by the follow, the value the target held then.
+   */
+  private readonly held = new Map<string, number | { observed: Observed | null } | 'in journal'>();
 
-  private constructor(private readonly path: string) {}
+  private constructor(
+    private readonly path: string,
+    private readonly records: Awaited<ReturnType<typeof openRecords>>,
+  ) {}
 
-  /** Every key the journal at `path` holds, with its first prior. */
+  /** Every key the journal at `path` holds, with where its first prior is. Close it when done. */
   static async load(path: string): Promise<FollowPriors> {
-    const priors = new FollowPriors(path);
-    const journal = await openJournal(path);
-    for await (const entry of journal.firstPriors()) {
-      const id = entry.key.toString('latin1');
-      if (entry.prior.kind === 'absent' && entry.type === undefined) priors.absent.add(entry.key);
-      else priors.held.set(id, entry);
+    const priors = new FollowPriors(path, await openRecords(path));
+    for await (const { record, at } of readFrames(path)) {
+      if (record.kind !== 'before' || priors.has(record.key)) continue;
+      if (record.prior.kind === 'absent') priors.absent.add(record.key);
+      else priors.held.set(record.key.toString('latin1'), at);
     }
     return priors;
   }
@@ -67,15 +71,23 @@ export class FollowPriors {
     const entry = this.held.get(id);
     if (entry === undefined) return found;
     if (entry === 'in journal') {
-      const journal = await openJournal(this.path);
-      for await (const first of journal.firstPriors()) {
-        if (!first.key.equals(key)) continue;
-        this.held.set(id, first);
-        return priorObserved(first.prior, windows);
+      // Its first record, found once by a walk of the journal (a big key the follow journaled itself).
+      for await (const { record, at } of readFrames(this.path)) {
+        if (record.kind !== 'before' || !record.key.equals(key)) continue;
+        this.held.set(id, at);
+        return priorObserved(record.prior, windows);
       }
       return 'its prior state is not in the journal';
     }
-    return 'observed' in entry ? entry.observed : priorObserved(entry.prior, windows);
+    if (typeof entry === 'number') {
+      const record = await this.records.readAt(entry, 'before', 'the prior state of a key');
+      return priorObserved(record.prior, windows);
+    }
+    return entry.observed;
+  }
+
+  async close(): Promise<void> {
+    await this.records.close();
   }
 
   /** Every key written to, once each, in the order first written: read from the journal on disk. */

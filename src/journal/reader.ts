@@ -24,6 +24,14 @@ export interface ScanEnd {
  * would leave those keys changed). `end` is filled in when the iteration is over.
  */
 export async function* readRecords(path: string, end?: ScanEnd): AsyncGenerator<JournalRecord> {
+  for await (const { record } of readFrames(path, end)) yield record;
+}
+
+/** readRecords, with each record's byte offset in the file (for readAt). */
+export async function* readFrames(
+  path: string,
+  end?: ScanEnd,
+): AsyncGenerator<{ record: JournalRecord; at: number }> {
   const file = await openOrExplain(path);
   try {
     let data = Buffer.alloc(0);
@@ -60,9 +68,10 @@ export async function* readRecords(path: string, end?: ScanEnd): AsyncGenerator<
         if (torn) await refuseDamage(file, path, consumed);
         break;
       }
+      const at = consumed;
       consumed += frame.end - offset;
       offset = frame.end;
-      yield frame.record;
+      yield { record: frame.record, at };
     }
     if (end) {
       end.validBytes = consumed;
@@ -124,22 +133,39 @@ async function openOrExplain(path: string) {
  * a time: a big key is put back without its whole image in memory. Close it when done.
  */
 export async function openWindows(path: string): Promise<{ read: WindowLoader; close(): Promise<void> }> {
-  const file = await openOrExplain(path);
+  const records = await openRecords(path);
   return {
     async read(offset) {
+      const record = await records.readAt(offset, 'window', "the window of a big key's prior state");
+      const { items, fieldExpiries } = record;
+      return fieldExpiries ? { items, fieldExpiries } : { items };
+    },
+    close: () => records.close(),
+  };
+}
+
+/** Reads single records by their offsets (readFrames): a record of `kind`, or an error naming `what`. */
+export async function openRecords(path: string): Promise<{
+  readAt<K extends JournalRecord['kind']>(
+    offset: number,
+    kind: K,
+    what: string,
+  ): Promise<Extract<JournalRecord, { kind: K }>>;
+  close(): Promise<void>;
+}> {
+  const file = await openOrExplain(path);
+  return {
+    async readAt(offset, kind, what) {
       const head = Buffer.alloc(8);
       const { bytesRead } = await file.read(head, 0, 8, offset);
       const length = bytesRead === 8 ? head.readUInt32LE(0) : 0;
       const frame = Buffer.alloc(8 + length);
       await file.read(frame, 0, frame.length, offset);
       const decoded = bytesRead === 8 ? decodeFrame(frame, 0) : 'short';
-      if (typeof decoded === 'string' || decoded.record.kind !== 'window') {
-        throw new Error(
-          `${path} lacks the window of a big key's prior state at byte ${offset} (the journal is damaged)`,
-        );
+      if (typeof decoded === 'string' || decoded.record.kind !== kind) {
+        throw new Error(`${path} lacks ${what} at byte ${offset} (the journal is damaged)`);
       }
-      const { items, fieldExpiries } = decoded.record;
-      return fieldExpiries ? { items, fieldExpiries } : { items };
+      return decoded.record as Extract<JournalRecord, { kind: typeof kind }>;
     },
     close: () => file.close(),
   };
