@@ -1,22 +1,20 @@
 import { ConfigError } from '../common/errors.js';
 import { Limiter } from '../common/limiter.js';
-import { SeenKeys } from '../common/seen-keys.js';
 import type { MergePlan } from '../config/plan.js';
 import { redactUrl } from '../config/url.js';
 import { openWindows } from '../journal/reader.js';
 import { describeKey } from '../report/key-name.js';
 import type { FollowSummary } from '../report/types.js';
 import type { Connected } from '../run/connect.js';
-import { walkSources } from '../run/loop.js';
 import type { RunAround, SnapshotRun } from '../run/merge.js';
 import type { Throttle } from '../run/throttle.js';
 import { now } from '../servers/clock.js';
-import { clusterView } from '../servers/server.js';
 import type { Rules } from '../verify/expect.js';
-import { type Side, scannedSide, withPrefix } from '../verify/sides.js';
+import type { Side } from '../verify/sides.js';
 import { ChangeFeed } from './feed.js';
 import { Pending } from './pending.js';
 import { FollowPriors } from './priors.js';
+import { reconcile } from './reconcile.js';
 import { type RefoldEnv, type Refolded, refoldKeys } from './refold.js';
 
 /**
@@ -60,6 +58,8 @@ export interface FollowHooks {
 const STATUS_MS = 5_000;
 /** After a batch failed on a connection, before its keys are tried again. */
 const RETRY_MS = 1_000;
+/** Passes the report names (the rest are counted). */
+const PASSES_LISTED = 100;
 /** Lag samples kept for the report's percentiles (a uniform sample of the keys applied). */
 const LAG_SAMPLES = 10_000;
 
@@ -74,6 +74,7 @@ export class Follow implements RunAround {
     written: 0,
     deleted: 0,
     failed: 0,
+    passCount: 0,
     passes: [],
     caughtUp: false,
     lagMs: { p50: 0, p99: 0, max: 0 },
@@ -214,8 +215,20 @@ export class Follow implements RunAround {
         this.passes.delete(source);
         const what = `reconciliation pass over source ${this.plan.sources[source]!.name}: ${reason}`;
         report(what);
-        const keys = await this.reconcile(env, source, limiter, throttle);
+        const keys = await reconcile(env, source, {
+          plan: this.plan,
+          limiter,
+          throttle,
+          signal,
+          folded: (refolded) => {
+            this.account(refolded);
+            for (const key of refolded.again) this.pending.add(key, now());
+          },
+        });
+        this.summary.passCount++;
         this.summary.passes.push({ source: this.plan.sources[source]!.name, reason, keys });
+        // A Pika source followed for a day makes 1,440 passes: the report keeps the last ones.
+        if (this.summary.passes.length > PASSES_LISTED) this.summary.passes.shift();
         if (signal?.aborted) {
           // Cut short by the stop: still due, and said so when the follow ends.
           this.passDue(source, reason);
@@ -229,7 +242,7 @@ export class Follow implements RunAround {
         await limiter.free();
         const taken = this.pending.take(this.plan.write.batchSize);
         // The rate holds for the follow as for the snapshot; a stop drains what is pending at that rate.
-        await throttle?.admit(taken.length);
+        if (throttle) await held(throttle.admit(taken.length), () => report());
         await limiter.run(async () => {
           const keys = taken.map((t) => t.key);
           try {
@@ -289,55 +302,6 @@ export class Follow implements RunAround {
     }
   }
 
-  /**
-   * A reconciliation pass over one source (SPEC §9.3): every key it holds now and every key the run
-   * wrote (a key deleted on the source while its changes were not heard is one the target holds) is
-   * folded again, compared first: only keys that differ are written.
-   */
-  private async reconcile(
-    env: RefoldEnv,
-    source: number,
-    limiter: Limiter,
-    throttle?: Throttle,
-  ): Promise<number> {
-    let keys = 0;
-    const fold = async (batch: Buffer[]): Promise<void> => {
-      await throttle?.admit(batch.length);
-      keys += batch.length;
-      const refolded = await refoldKeys(env, batch);
-      this.account(refolded);
-      for (const key of refolded.again) this.pending.add(key, now());
-    };
-    const seen = new SeenKeys();
-    const plan = this.plan.sources[source]!;
-    const sourceSide = env.sources[source]!;
-    await walkSource(
-      this.plan,
-      source,
-      sourceSide,
-      limiter,
-      (batch) => {
-        const targetKeys = batch.map((k) => withPrefix(plan.prefix, k)).filter((k) => seen.add(k));
-        return () => fold(targetKeys);
-      },
-      this.hooks.signal,
-    );
-    let batch: Buffer[] = [];
-    for await (const key of env.priors.keys()) {
-      if (this.hooks.signal?.aborted) break;
-      if (!seen.add(key)) continue;
-      batch.push(key);
-      if (batch.length >= this.plan.write.batchSize) {
-        const keysNow = batch;
-        batch = [];
-        await limiter.run(() => fold(keysNow));
-      }
-    }
-    if (batch.length > 0) await limiter.run(() => fold(batch));
-    await limiter.idle();
-    return keys;
-  }
-
   private account(r: Refolded): void {
     this.summary.refolded += r.checked;
     this.summary.written += r.written;
@@ -372,26 +336,17 @@ export class Follow implements RunAround {
   }
 }
 
-/** One source's keys, scanned in batches under the limiter (the walk merge and verify share). */
-async function walkSource(
-  plan: MergePlan,
-  source: number,
-  side: Side,
-  limiter: Limiter,
-  task: (keys: Buffer[]) => () => Promise<void>,
-  signal?: AbortSignal,
-): Promise<void> {
-  await walkSources({
-    sources: plan.sources.length,
-    signal,
-    limiter,
-    scan: plan.write,
-    open: async (index) =>
-      index !== source
-        ? undefined
-        : {
-            scan: { ...scannedSide(side, plan.sources[source]!.match), cluster: clusterView(side.server) },
-            task: (batch) => task(batch.units.map((u) => u.key)),
-          },
+/** Waits for the throttle, with a status line each period while it holds the follow back. */
+async function held(admitted: Promise<void>, report: () => void): Promise<void> {
+  let done = false;
+  const settled = admitted.finally(() => {
+    done = true;
   });
+  while (!done) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([settled, new Promise((r) => (timer = setTimeout(r, STATUS_MS)))]);
+    clearTimeout(timer);
+    if (!done) report();
+  }
+  await settled;
 }

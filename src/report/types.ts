@@ -73,7 +73,9 @@ export interface FollowSummary {
   deleted: number;
   /** Keys that could not be folded again (each named in the log). */
   failed: number;
-  /** Reconciliation passes (SPEC §9.3): over which source, why, how many keys compared. */
+  /** Reconciliation passes run (SPEC §9.3). */
+  passCount: number;
+  /** The last 100 of them: over which source, why, how many keys compared. */
   passes: { source: string; reason: string; keys: number }[];
   /** Whether nothing was pending when it stopped. */
   caughtUp: boolean;

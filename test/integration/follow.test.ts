@@ -164,4 +164,37 @@ describe('--follow: the target stays the fold of the sources while they take wri
     expect(perSecond).toBeLessThanOrEqual(2_000 * 1.1);
     expect(perSecond).toBeGreaterThanOrEqual(2_000 * 0.8);
   });
+
+  it('--max-source-latency holds the follow back while a source is slow, and the status line says why', async () => {
+    const backup = join(dir, 'latency.journal');
+    const said: string[] = [];
+    const stop = new AbortController();
+    const run = runMerge(servers.plan({}, { backup, follow: true, maxSourceLatency: 50 }), {
+      signal: stop.signal,
+      log: (line) => said.push(line),
+    });
+    await until(async () => said.some((l) => l.includes('caught up')), 20_000, 'the follow caught up');
+    // s2 answers nothing for 300 ms at a time while s1 takes writes: its p99 is far over 50 ms.
+    const slow = servers.sources[1]!.client();
+    let slowing = true;
+    const sleeper = (async () => {
+      while (slowing) await slow.call('DEBUG', 'SLEEP', '0.3').catch(() => undefined);
+    })();
+    for (let k = 0; k < 200; k++) {
+      await servers.s[0]!.set(`slow:${k}`, 'v');
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    await until(
+      async () => said.some((l) => /held back: source s2 p99 \d+ ms > 50 ms/.test(l)),
+      15_000,
+      'held back',
+    );
+    expect(await servers.t.exists('slow:199')).toBe(0);
+    slowing = false;
+    await sleeper;
+    // Once the slow samples leave the window (10 s), the follow goes on and catches up.
+    await until(async () => (await servers.t.exists('slow:199')) === 1, 30_000, 'the follow going on');
+    stop.abort();
+    expect((await run).outcome).toBe('done');
+  }, 60_000);
 });
