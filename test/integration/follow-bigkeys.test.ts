@@ -2,22 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openJournal, openWindows, runMerge, verify } from '../../src/index.js';
+import { runMerge } from '../../src/index.js';
+import { NOTIFY, until, verifyEqual } from '../harness/follow.js';
 import { useServers } from '../harness/merge-servers.js';
 
-const NOTIFY = { args: ['--notify-keyspace-events', 'KEA'] };
 const dir = mkdtempSync(join(tmpdir(), 'kvmerge-follow-big-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const range = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
-
-async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('--follow folds big keys again in windows, under a temporary key renamed over the key', () => {
   const servers = useServers(2, { source: NOTIFY });
@@ -76,17 +68,7 @@ describe('--follow folds big keys again in windows, under a temporary key rename
       // No temporary key outlives its fold.
       expect(await servers.t.keys('kvmerge-tmp:*')).toEqual([]);
 
-      const windows = await openWindows(backup);
-      try {
-        const check = await verify(plan, {
-          priors: (await openJournal(backup)).firstPriors(),
-          windows: windows.read,
-        });
-        expect(check.listed).toEqual([]);
-        expect(check.outcome).toBe('equal');
-      } finally {
-        await windows.close();
-      }
+      await verifyEqual(plan, backup);
     },
   );
 });

@@ -10,23 +10,14 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startLocalRedis } from '../../src/demo/local-server.js';
-import {
-  ConfigError,
-  type JsonReport,
-  type MergePlan,
-  openJournal,
-  openWindows,
-  resolvePlan,
-  runMerge,
-  verify,
-} from '../../src/index.js';
+import { ConfigError, type JsonReport, type MergePlan, resolvePlan, runMerge } from '../../src/index.js';
 import { kvmerge } from '../harness/cli-run.js';
+import { NOTIFY, until, verifyEqual } from '../harness/follow.js';
 import { useServers } from '../harness/merge-servers.js';
 import { startRedis } from '../harness/redis.js';
 import { describeServer } from '../harness/servers.js';
 import { startWriter } from '../harness/writers.js';
 
-const NOTIFY = { args: ['--notify-keyspace-events', 'KEA'] };
 const STRATEGIES = {
   strategies: { hash: 'merge', set: 'merge', zset: 'merge', list: 'merge', string: 'override' },
 };
@@ -34,15 +25,6 @@ const dir = mkdtempSync(join(tmpdir(), 'kvmerge-follow-faults-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Resolves once `check` holds, polling; fails the test after `ms`. */
-async function until(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** A follow started through the library, its log kept. */
 function follow(plan: MergePlan): { run: Promise<JsonReport>; stop: AbortController; log: string[] } {
@@ -78,17 +60,7 @@ async function endAndVerify(
   const report = await f.run;
   expect(report.outcome, `${report.error}\n${f.log.join('\n')}`).toBe('done');
   expect(report.follow?.failed).toBe(0);
-  const windows = await openWindows(backup);
-  try {
-    const check = await verify(plan, {
-      priors: (await openJournal(backup)).firstPriors(),
-      windows: windows.read,
-    });
-    expect(check.listed).toEqual([]);
-    expect(check.outcome).toBe('equal');
-  } finally {
-    await windows.close();
-  }
+  await verifyEqual(plan, backup);
   return report;
 }
 

@@ -10,16 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  type JsonReport,
-  type MergePlan,
-  openJournal,
-  openWindows,
-  resolvePlan,
-  runMerge,
-  verify,
-} from '../../src/index.js';
+import { type JsonReport, type MergePlan, resolvePlan, runMerge } from '../../src/index.js';
 import { slotOf, startCluster } from '../harness/cluster.js';
+import { until, verifyEqual } from '../harness/follow.js';
 import { startRedis } from '../harness/redis.js';
 import { MASTER_NAME, startSentinelSet } from '../harness/sentinel.js';
 import { startWriter } from '../harness/writers.js';
@@ -30,20 +23,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const STRATEGIES = { hash: 'merge', set: 'merge', zset: 'merge', list: 'merge', string: 'override' };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Resolves once `check` holds, polling; fails the test after `ms`. */
-async function until(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // A server switching roles may refuse a command for a moment.
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 function planFor(source: string, target: string, backup: string): MergePlan {
   return resolvePlan(
@@ -69,20 +48,6 @@ function logLines() {
       lines.filter((l) => /reconciliation pass over .*: \d+ key\(s\) compared$/.test(l) && reason.test(l))
         .length,
   };
-}
-
-async function verifyEqual(plan: MergePlan, backup: string): Promise<void> {
-  const windows = await openWindows(backup);
-  try {
-    const check = await verify(plan, {
-      priors: (await openJournal(backup)).firstPriors(),
-      windows: windows.read,
-    });
-    expect(check.listed).toEqual([]);
-    expect(check.outcome).toBe('equal');
-  } finally {
-    await windows.close();
-  }
 }
 
 describe('--follow across a change of topology of the source', () => {

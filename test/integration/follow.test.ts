@@ -2,30 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  type FollowStatus,
-  type JsonReport,
-  openJournal,
-  openWindows,
-  runMerge,
-  verify,
-} from '../../src/index.js';
+import { type FollowStatus, type JsonReport, openJournal, runMerge } from '../../src/index.js';
 import { kvmerge } from '../harness/cli-run.js';
+import { NOTIFY, until, verifyEqual } from '../harness/follow.js';
 import { useServers } from '../harness/merge-servers.js';
 import { startWriter } from '../harness/writers.js';
 
-const NOTIFY = { args: ['--notify-keyspace-events', 'KEA'] };
 const dir = mkdtempSync(join(tmpdir(), 'kvmerge-follow-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Resolves once `check` holds, polling; fails the test after `ms`. */
-async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('--follow: the target stays the fold of the sources while they take writes', () => {
   const servers = useServers(3, { source: NOTIFY });
@@ -68,17 +52,7 @@ describe('--follow: the target stays the fold of the sources while they take wri
     expect(report.follow?.failed).toBe(0);
     expect(writers.every((w) => w.sent > 100)).toBe(true);
 
-    const windows = await openWindows(backup);
-    try {
-      const check = await verify(plan, {
-        priors: (await openJournal(backup)).firstPriors(),
-        windows: windows.read,
-      });
-      expect(check.listed).toEqual([]);
-      expect(check.outcome).toBe('equal');
-    } finally {
-      await windows.close();
-    }
+    await verifyEqual(plan, backup);
   });
 
   it('a stopped follow goes on with --resume: changes made while it was stopped are found by a pass over every source', async () => {

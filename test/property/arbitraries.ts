@@ -19,28 +19,31 @@ const ELEMENTS = ['', 'x', 'y', 'z', '\xff\x00'] as const;
 
 const element = fc.constantFrom(...ELEMENTS);
 
-function entryOf(type: ModelType): fc.Arbitrary<Entry> {
+/** A value of `type` with no TTL, of at most `most` elements (a list: one more). */
+export function entryOf(type: ModelType, most = 4): fc.Arbitrary<Entry> {
   const ttl = 'none' as const;
   switch (type) {
     case 'string':
       return element.map((value) => ({ type, value, ttl }));
     case 'hash':
       return fc
-        .uniqueArray(fc.tuple(element, element), { minLength: 1, maxLength: 4, selector: ([f]) => f })
+        .uniqueArray(fc.tuple(element, element), { minLength: 1, maxLength: most, selector: ([f]) => f })
         .map((value) => ({ type, value, ttl }));
     case 'set':
-      return fc.uniqueArray(element, { minLength: 1, maxLength: 4 }).map((value) => ({ type, value, ttl }));
+      return fc
+        .uniqueArray(element, { minLength: 1, maxLength: most })
+        .map((value) => ({ type, value, ttl }));
     case 'zset':
       // Small integer scores: sums stay exact and read back as the same text.
       return fc
         .uniqueArray(fc.tuple(element, fc.integer({ min: -3, max: 3 })), {
           minLength: 1,
-          maxLength: 4,
+          maxLength: most,
           selector: ([m]) => m,
         })
         .map((value) => ({ type, value, ttl }));
     case 'list':
-      return fc.array(element, { minLength: 1, maxLength: 5 }).map((value) => ({ type, value, ttl }));
+      return fc.array(element, { minLength: 1, maxLength: most + 1 }).map((value) => ({ type, value, ttl }));
   }
 }
 
@@ -59,7 +62,7 @@ function database(
     fc.option(
       fc
         .oneof({ weight: 4, arbitrary: fc.constant(mainTypes[i]!) }, { weight: 1, arbitrary: anyType })
-        .chain(entryOf)
+        .chain((type) => entryOf(type))
         .map((entry): [string, Entry] => [key, entry]),
       { nil: undefined, freq: present },
     ),

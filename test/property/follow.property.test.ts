@@ -17,6 +17,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
+import { until } from '../harness/follow.js';
 import { latin1, load, loadCluster, readClusterStore, readStore } from '../harness/model-store.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { describeServer, type TestServer } from '../harness/servers.js';
@@ -46,15 +47,6 @@ for (const sides of SIDES) {
     `--follow keeps the fold of SPEC §1 against the model: ${sides.source} into ${sides.target}`,
     () => followProperty(sides),
   );
-}
-
-/** Resolves once `check` holds, polling; throws after `ms`. */
-async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 function followProperty({ source, target: targetServer }: Sides): void {

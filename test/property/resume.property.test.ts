@@ -18,13 +18,12 @@ import type { MergeOptions } from '../../src/types/strategy.js';
 import { kvmerge } from '../harness/cli-run.js';
 import { load, readStore } from '../harness/model-store.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
+import { entryOf } from './arbitraries.js';
 import { canonical, type Entry, foldModel, MODEL_TYPES, type ModelTable, type ModelType } from './model.js';
 
 const RUNS = Number(process.env.KVMERGE_RESUME_RUNS ?? '') || 8;
 
 const KEYS = Array.from({ length: 40 }, (_, i) => `k:${i}`);
-const ELEMENTS = ['', 'x', 'y', 'z', '\xff\x00'] as const;
-const element = fc.constantFrom(...ELEMENTS);
 
 const TABLE: ModelTable = {
   string: 'override',
@@ -35,30 +34,6 @@ const TABLE: ModelTable = {
   typeMismatch: 'override',
 };
 const MERGE: MergeOptions = { hashField: 'source', zsetScore: 'sum', list: 'append', ttl: 'max' };
-
-function entryOf(type: ModelType): fc.Arbitrary<Entry> {
-  const ttl = 'none' as const;
-  switch (type) {
-    case 'string':
-      return element.map((value) => ({ type, value, ttl }));
-    case 'hash':
-      return fc
-        .uniqueArray(fc.tuple(element, element), { minLength: 1, maxLength: 3, selector: ([f]) => f })
-        .map((value) => ({ type, value, ttl }));
-    case 'set':
-      return fc.uniqueArray(element, { minLength: 1, maxLength: 3 }).map((value) => ({ type, value, ttl }));
-    case 'zset':
-      return fc
-        .uniqueArray(fc.tuple(element, fc.integer({ min: -3, max: 3 })), {
-          minLength: 1,
-          maxLength: 3,
-          selector: ([m]) => m,
-        })
-        .map((value) => ({ type, value, ttl }));
-    case 'list':
-      return fc.array(element, { minLength: 1, maxLength: 4 }).map((value) => ({ type, value, ttl }));
-  }
-}
 
 /** Lists and zsets most of the time (their merges are not idempotent), any type otherwise (mismatches). */
 const keyType = fc.oneof(
@@ -71,7 +46,7 @@ const database = (present: number) =>
     .tuple(
       ...KEYS.map((key) =>
         fc.option(
-          keyType.chain(entryOf).map((entry): [string, Entry] => [key, entry]),
+          keyType.chain((type) => entryOf(type, 3)).map((entry): [string, Entry] => [key, entry]),
           {
             nil: undefined,
             freq: present,
