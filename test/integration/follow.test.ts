@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type FollowStatus, type JsonReport, openJournal, runMerge } from '../../src/index.js';
+import { type FollowStatus, type JsonReport, openJournal, rollback, runMerge } from '../../src/index.js';
 import { kvmerge } from '../harness/cli-run.js';
 import { NOTIFY, until, verifyEqual } from '../harness/follow.js';
 import { useServers } from '../harness/merge-servers.js';
@@ -171,4 +171,41 @@ describe('--follow: the target stays the fold of the sources while they take wri
     stop.abort();
     expect((await run).outcome).toBe('done');
   }, 60_000);
+
+  it('rollback after a follow puts back what the target held before the run, keys first written by the follow included', async () => {
+    const backup = join(dir, 'rollback.journal');
+    await servers.t.set('kept', 'target');
+    await servers.t.hset('h', 'mine', 't');
+    await servers.s[0]!.hset('h', 'f', 's');
+    const before = await servers.t.keys('*');
+    const said: string[] = [];
+    const stop = new AbortController();
+    const run = runMerge(
+      servers.plan({ strategies: { hash: 'merge', string: 'override' } }, { backup, follow: true }),
+      {
+        signal: stop.signal,
+        log: (line) => said.push(line),
+      },
+    );
+    await until(() => said.some((l) => l.includes('caught up')), 20_000, 'the follow caught up');
+    // Changes only the follow writes: a key it creates, one it overrides, a field it merges.
+    await servers.s[1]!.set('new', 'x');
+    await servers.s[2]!.set('kept', 'source');
+    await servers.s[0]!.hset('h', 'g', 's');
+    await until(
+      async () =>
+        (await servers.t.hget('h', 'g')) === 's' &&
+        (await servers.t.get('kept')) === 'source' &&
+        (await servers.t.exists('new')) === 1,
+      20_000,
+      'the changes on the target',
+    );
+    stop.abort();
+    expect((await run).outcome).toBe('done');
+
+    await rollback({ backup, target: servers.target.url });
+    expect((await servers.t.keys('*')).sort()).toEqual(before.sort());
+    expect(await servers.t.get('kept')).toBe('target');
+    expect(await servers.t.hgetall('h')).toEqual({ mine: 't' });
+  });
 });
