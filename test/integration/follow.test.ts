@@ -14,46 +14,60 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('--follow: the target stays the fold of the sources while they take writes', () => {
   const servers = useServers(3, { source: NOTIFY });
 
-  it('writers on three sources during the snapshot and the follow: verify with the journal is equal', async () => {
-    const backup = join(dir, 'writers.journal');
-    // Some data before the snapshot, so that it has something to copy while the writers run.
-    for (const [i, s] of servers.s.entries()) {
-      for (let k = 0; k < 300; k++) await s.set(`seed:${k}`, `s${i}`);
-    }
-    const plan = servers.plan(
-      { strategies: { hash: 'merge', set: 'merge', zset: 'merge', list: 'merge', string: 'override' } },
-      { backup, follow: true },
-    );
-    const stop = new AbortController();
-    const statuses: FollowStatus[] = [];
-    const writers = servers.s.map((s, i) =>
-      startWriter(s, { seed: 17 + i, flushAfter: i === 1 ? 400 : undefined }),
-    );
-    const run: Promise<JsonReport> = runMerge(plan, {
-      signal: stop.signal,
-      followStatus: (s) => statuses.push(s),
-    });
-    await new Promise((r) => setTimeout(r, 2_500));
-    await Promise.all(writers.map((w) => w.stop()));
-    // Every TTL the writers set (at most 550 ms) runs out while the follow still runs: an expiry is a
-    // change like any other, and one after the follow stopped would be a difference verify rightly names.
-    await new Promise((r) => setTimeout(r, 1_500));
-    for (const [i, s] of servers.s.entries()) await s.set(`marker:${i}`, 'end');
-    await until(
-      async () => (await servers.t.exists('marker:0', 'marker:1', 'marker:2')) === 3,
-      20_000,
-      'the markers on the target',
-    );
-    stop.abort();
-    const report = await run;
-    expect(report.outcome).toBe('done');
-    expect(report.follow?.caughtUp).toBe(true);
-    expect(report.follow?.refolded).toBeGreaterThan(0);
-    expect(report.follow?.failed).toBe(0);
-    expect(writers.every((w) => w.sent > 100)).toBe(true);
+  // The strategy tables of the fold's property test, in kind: every merge, every override, every skip
+  // (the first holder wins, the target's own data first), and merges with the other merge options.
+  it.each([
+    ['merge', { hash: 'merge', set: 'merge', zset: 'merge', list: 'merge', string: 'override' }, {}],
+    ['override', { default: 'override' }, {}],
+    ['skip', { default: 'skip' }, {}],
+    [
+      'merge (target field wins, zset max, list union, ttl min)',
+      { hash: 'merge', set: 'merge', zset: 'merge', list: 'merge', string: 'skip' },
+      { hashField: 'target', zsetScore: 'max', list: 'union', ttl: 'min' },
+    ],
+  ])(
+    'writers on three sources during the snapshot and the follow, strategies %s: verify with the journal is equal',
+    async (name, strategies, merge) => {
+      const backup = join(dir, `writers-${name.replace(/\W+/g, '-')}.journal`);
+      // A target with data of its own, so that skip and the prior matter.
+      for (let k = 0; k < 50; k += 5) await servers.t.set(`str:${k}`, 'target');
+      await servers.t.hset('hash:3', 'f0', 'target');
+      // Some data before the snapshot, so that it has something to copy while the writers run.
+      for (const [i, s] of servers.s.entries()) {
+        for (let k = 0; k < 300; k++) await s.set(`seed:${k}`, `s${i}`);
+      }
+      const plan = servers.plan({ strategies, merge }, { backup, follow: true });
+      const stop = new AbortController();
+      const statuses: FollowStatus[] = [];
+      const writers = servers.s.map((s, i) =>
+        startWriter(s, { seed: 17 + i, flushAfter: i === 1 ? 400 : undefined }),
+      );
+      const run: Promise<JsonReport> = runMerge(plan, {
+        signal: stop.signal,
+        followStatus: (s) => statuses.push(s),
+      });
+      await new Promise((r) => setTimeout(r, 2_500));
+      await Promise.all(writers.map((w) => w.stop()));
+      // Every TTL the writers set (at most 550 ms) runs out while the follow still runs: an expiry is a
+      // change like any other, and one after the follow stopped would be a difference verify rightly names.
+      await new Promise((r) => setTimeout(r, 1_500));
+      for (const [i, s] of servers.s.entries()) await s.set(`marker:${i}`, 'end');
+      await until(
+        async () => (await servers.t.exists('marker:0', 'marker:1', 'marker:2')) === 3,
+        20_000,
+        'the markers on the target',
+      );
+      stop.abort();
+      const report = await run;
+      expect(report.outcome).toBe('done');
+      expect(report.follow?.caughtUp).toBe(true);
+      expect(report.follow?.refolded).toBeGreaterThan(0);
+      expect(report.follow?.failed).toBe(0);
+      expect(writers.every((w) => w.sent > 100)).toBe(true);
 
-    await verifyEqual(plan, backup);
-  });
+      await verifyEqual(plan, backup);
+    },
+  );
 
   it('a stopped follow goes on with --resume: changes made while it was stopped are found by a pass over every source', async () => {
     const backup = join(dir, 'resume.journal');
