@@ -1,0 +1,34 @@
+/**
+ * What `npm pack` ships (issue 18, packaging): the CLI and the library, their licence, no benchmark and
+ * no source maps that point at a src/ which is not shipped; and an `engines` range no wider than what
+ * the dependencies themselves need.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '../..');
+const json = (path: string): Record<string, unknown> => JSON.parse(readFileSync(join(ROOT, path), 'utf8'));
+
+it('npm pack ships bin, dist/src, the example config and LICENSE; no dist/bench, no source map', () => {
+  // --ignore-scripts: the files list is what matters, and the build it would run is the CI's own step.
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+  expect(files).toContain('LICENSE');
+  expect(files).toContain('bin/kvmerge.js');
+  expect(files).toContain('config.example.yaml');
+  expect(files.filter((f) => f.startsWith('dist/bench/'))).toEqual([]);
+  expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
+  expect(files.every((f) => !f.startsWith('src/') && !f.startsWith('test/'))).toBe(true);
+}, 60_000);
+
+it('engines.node is what yargs, the narrowest dependency, requires', () => {
+  const engines = json('package.json').engines as { node: string };
+  const yargs = json('node_modules/yargs/package.json').engines as { node: string };
+  expect(engines.node).toBe(yargs.node);
+  expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
+});
