@@ -146,7 +146,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     say('Try it on your own instances: kvmerge -s URL -s URL -t URL --hash merge --dry-run');
     return EXIT.done;
   } catch (err) {
-    if (err instanceof Interrupted) return EXIT.interrupted;
+    if (err instanceof Interrupted) return interrupt.exitCode;
     throw err;
   } finally {
     interrupt.dispose();

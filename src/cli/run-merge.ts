@@ -11,7 +11,7 @@ import { createProgress, type ProgressMode } from '../report/progress.js';
 import { formatSummary } from '../report/summary.js';
 import type { JsonReport } from '../report/types.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { handleInterrupts, INTERRUPT_NOTICE } from './interrupt.js';
+import { handleInterrupts, INTERRUPT_NOTICE, withSignal } from './interrupt.js';
 import type { DisplayFlags, MergeFlags } from './options.js';
 import type { Output } from './output.js';
 
@@ -60,7 +60,7 @@ export async function mergeCommand(flags: MergeFlags, out: Output): Promise<numb
   }
   const report = out.redactDeep(raw);
 
-  let code = exitCodeFor(report, plan);
+  let code = withSignal(exitCodeFor(report, plan), interrupt);
   if (plan.report.file !== undefined) {
     try {
       await writeReportFile(plan.report.file, report);

@@ -49,7 +49,7 @@ export async function rollbackCommand(flags: RollbackFlags, out: Output): Promis
           `  ${seconds.toFixed(1)} s, ${rate} keys/s${report.outcome === 'interrupted' ? ' (interrupted: run it again to finish)' : ''}`,
       );
     }
-    return report.outcome === 'interrupted' ? EXIT.interrupted : EXIT.done;
+    return report.outcome === 'interrupted' ? interrupt.exitCode : EXIT.done;
   } finally {
     interrupt.dispose();
   }

@@ -61,7 +61,7 @@ export async function verifyCommand(flags: VerifyFlags, out: Output): Promise<nu
   }
   const report = out.redactDeep(raw);
   let code =
-    report.outcome === 'interrupted' ? EXIT.interrupted : report.differences > 0 ? EXIT.failed : EXIT.done;
+    report.outcome === 'interrupted' ? interrupt.exitCode : report.differences > 0 ? EXIT.failed : EXIT.done;
   if (plan.report.file !== undefined) {
     try {
       await writeFile(plan.report.file, `${JSON.stringify(report, null, 2)}\n`);

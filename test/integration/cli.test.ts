@@ -427,7 +427,12 @@ describe('kvmerge command line: servers', () => {
     });
   });
 
-  it.concurrent('Ctrl-C lets the run settle, prints the summary and exits 130', async () => {
+  // 128 + the signal's number, as a shell reports a process the signal ended.
+  it.concurrent.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)('%s lets the run settle, prints the summary and exits %i', async (name, exitCode) => {
     const big = await startRedis();
     try {
       await big.client().call('DEBUG', 'POPULATE', '300000', 'k');
@@ -436,11 +441,11 @@ describe('kvmerge command line: servers', () => {
         const run = await kvmerge(['-s', big.url, '-t', target.url, '--no-progress'], {}, (soFar, child) => {
           if (!sent && soFar.includes('started')) {
             sent = true;
-            setTimeout(() => child.kill('SIGINT'), 300);
+            setTimeout(() => child.kill(name), 300);
           }
         });
         expect(sent).toBe(true);
-        expect(run.code, run.stderr).toBe(130);
+        expect(run.code, run.stderr).toBe(exitCode);
         expect(run.stderr).toContain(
           'interrupting: letting in-flight batches finish (Ctrl-C again to force)',
         );
