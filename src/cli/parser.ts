@@ -1,6 +1,7 @@
 import yargs, { type Argv } from 'yargs';
 import { KvmergeError } from '../common/errors.js';
 import { toolVersion } from '../common/version.js';
+import { nearestFlag } from './nearest-flag.js';
 import {
   BOOLEAN_FLAGS,
   checkSwitchValues,
@@ -134,7 +135,12 @@ function rewordYargsMessage(message: string, args: readonly string[]): string {
     const names = unknown[1]!
       .split(', ')
       .map((n) => (typed(`--${n}`) ? `--${n}` : n.length === 1 && typed(`-${n}`) ? `-${n}` : n));
-    return `unknown ${names.length === 1 ? 'argument' : 'arguments'}: ${names.join(', ')}`;
+    const known = [...Object.keys(VERIFY_OPTIONS), 'help', 'version'];
+    const shown = names.map((n) => {
+      const near = n.startsWith('--') ? nearestFlag(n.slice(2), known) : undefined;
+      return near ? `${n} (did you mean --${near}?)` : n;
+    });
+    return `unknown ${names.length === 1 ? 'argument' : 'arguments'}: ${shown.join(', ')}`;
   }
   return message;
 }

@@ -91,6 +91,11 @@ describe.concurrent('kvmerge command line: usage', () => {
     expect(line).toBe('kvmerge: unknown argument: --frobnicate (see kvmerge --help)');
   });
 
+  it('a mistyped flag is one line, exit 2, with the flag it most likely meant', async () => {
+    const line = expectOneLineError(await kvmerge(['--dryrun', '-s', NOWHERE_A, '-t', NOWHERE_B]), 2);
+    expect(line).toBe('kvmerge: unknown argument: --dryrun (did you mean --dry-run?) (see kvmerge --help)');
+  });
+
   it('an unknown command is one line and exit 2', async () => {
     const line = expectOneLineError(await kvmerge(['mrege', '-s', NOWHERE_A]), 2);
     expect(line).toContain('mrege');
