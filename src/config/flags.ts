@@ -3,6 +3,8 @@ import { ConfigError } from '../common/errors.js';
 import { DATA_TYPES, type NativeType, type Strategy } from '../types/strategy.js';
 import { renderValue } from './messages.js';
 import {
+  batchSizeSchema,
+  concurrencySchema,
   fileNameSchema,
   globSchema,
   mismatchSchema,
@@ -74,8 +76,8 @@ export function checkFlags(o: CliOverrides) {
     failOnConflict: o.failOnConflict,
     report: checkFlag('--report', fileNameSchema, o.report),
     mode: checkFlag('--mode', writeModeSchema, o.mode),
-    concurrency: checkFlag('--concurrency', positiveIntSchema, o.concurrency),
-    batch: checkFlag('--batch', positiveIntSchema, o.batch),
+    concurrency: checkFlag('--concurrency', concurrencySchema, o.concurrency),
+    batch: checkFlag('--batch', batchSizeSchema, o.batch),
     scanCount: checkFlag('--scan-count', positiveIntSchema, o.scanCount),
     onError: checkFlag('--on-error', onErrorSchema, o.onError),
     failedKeys: checkFlag('--failed-keys', fileNameSchema, o.failedKeys),

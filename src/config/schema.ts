@@ -44,6 +44,22 @@ export function strategySchemaFor(type: string): typeof strategySchema {
 export const mismatchSchema = oneOf(MISMATCH_POLICIES);
 export const writeModeSchema = oneOf(WRITE_MODES);
 export const positiveIntSchema = integer(1);
+
+/**
+ * A count with a ceiling, where a larger one is a mistake that would only show as memory or a stalled
+ * server much later (100,000,000 keys in one pipeline).
+ */
+const atMost = (max: number) =>
+  z
+    .preprocess(
+      (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
+      z.int().min(1).max(max),
+    )
+    .describe(`a positive integer up to ${max.toLocaleString('en-US')}`);
+/** Keys per batch: a batch's values are in memory at once, `concurrency` of them. */
+export const batchSizeSchema = atMost(100_000);
+/** Batches in flight. */
+export const concurrencySchema = atMost(1_024);
 export const globSchema = z.string().min(1).describe('a non-empty SCAN MATCH glob (omit it for every key)');
 export const fileNameSchema = z.string().describe('a file name');
 const urlSchema = z.string().describe(`a redis:// or rediss:// URL`);
@@ -88,8 +104,8 @@ const mergeSchema = z.strictObject({
 
 const writeSchema = z.strictObject({
   mode: writeModeSchema.default('auto'),
-  concurrency: positiveIntSchema.default(8),
-  batchSize: positiveIntSchema.default(256),
+  concurrency: concurrencySchema.default(8),
+  batchSize: batchSizeSchema.default(256),
   scanCount: positiveIntSchema.default(1000),
   bigKeyElements: positiveIntSchema.default(10000),
   bigKeyBytes: positiveIntSchema.default(16 * 1024 * 1024),

@@ -159,6 +159,7 @@ describe('one error per bad value, naming the field, the value and the accepted 
     ['write.mode', 'fast', ['"fast"', 'auto | dump | native']],
     ['write.concurrency', 0, ['0', 'a positive integer']],
     ['write.batchSize', -5, ['-5', 'a positive integer']],
+    ['write.batchSize', 100_000_000, ['100000000', 'up to 100,000']],
     ['write.scanCount', 1.5, ['1.5', 'a positive integer']],
     ['write.bigKeyElements', 'many', ['"many"', 'a positive integer']],
     ['write.bigKeyBytes', 0, ['0', 'a positive integer']],
@@ -255,6 +256,8 @@ describe('one error per bad value, naming the field, the value and the accepted 
     ['mode', 'turbo', '--mode', 'auto | dump | native'],
     ['concurrency', 0, '--concurrency', 'a positive integer'],
     ['batch', -1, '--batch', 'a positive integer'],
+    ['batch', 100_000_000, '--batch', 'a positive integer up to 100,000'],
+    ['concurrency', 5_000, '--concurrency', 'a positive integer up to 1,024'],
     ['scanCount', Number.NaN, '--scan-count', 'a positive integer'],
     ['onError', 'ignore', '--on-error', 'stop | skip'],
   ])('refuses the flag %s = %j, naming the flag', (key, value, flag, accepted) => {
