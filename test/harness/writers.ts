@@ -5,23 +5,12 @@
  * command has been answered.
  */
 import type { Redis } from 'ioredis';
+import { prng } from '../../bench/prng.js';
 
 export interface Writer {
   /** Commands sent so far. */
   readonly sent: number;
   stop(): Promise<void>;
-}
-
-/** A seeded pseudo-random generator (mulberry32), so that a failing run can be told apart by its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface WriterOptions {
@@ -36,7 +25,7 @@ export interface WriterOptions {
 
 /** Starts a writer on `client`: SET, DEL, EXPIRE (short TTLs), list pushes, HSET/HDEL, ZINCRBY, SADD/SREM, RENAME. */
 export function startWriter(client: Redis, opts: WriterOptions): Writer {
-  const random = rng(opts.seed);
+  const random = prng(opts.seed);
   const n = opts.keys ?? 50;
   const pick = (prefix: string): string => `${prefix}:${Math.floor(random() * n)}`;
   const value = (): string => `v${Math.floor(random() * 1000)}`;
