@@ -14,15 +14,12 @@
  */
 
 import fc from 'fast-check';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
-import { startCluster, type TestCluster } from '../harness/cluster.js';
-import { load, loadCluster, readClusterStore, readStore } from '../harness/model-store.js';
-import { type RedisServer, startRedis } from '../harness/redis.js';
-import { describeServer, type TestServer } from '../harness/servers.js';
-import { datasetOf, KEYS, NUL_FREE_KEYS, options } from './arbitraries.js';
-import { canonical, type Entry, foldModel, type Prediction, type Store } from './model.js';
+import { load } from '../harness/model-store.js';
+import { datasetOf, options } from './arbitraries.js';
+import { canonical, foldModel, type Prediction, type Store } from './model.js';
+import { describeSides, type Sides, usePropertyServers } from './sides.js';
 
 const RUNS = Number(process.env.KVMERGE_PROPERTY_RUNS ?? '') || 0;
 // A failure is replayed with the seed and path it printed: KVMERGE_PROPERTY_SEED, KVMERGE_PROPERTY_PATH.
@@ -57,12 +54,6 @@ function predicted(p: Prediction) {
 
 // ---- the property ----
 
-interface Sides {
-  source: TestServer;
-  /** `cluster`: a 3-master Redis Cluster of Debian's redis-server (test/harness/cluster.ts). */
-  target: TestServer | 'cluster';
-}
-
 const SIDES: Sides[] = [
   { source: 'redis', target: 'redis' },
   { source: 'redis', target: 'pika-4.0.1' },
@@ -72,47 +63,15 @@ const SIDES: Sides[] = [
   { source: 'redis', target: 'cluster' },
 ];
 
-for (const sides of SIDES) {
-  describeServer(
-    [sides.source, sides.target === 'cluster' ? 'redis' : sides.target],
-    `the fold of SPEC §1 against the model: ${sides.source} into ${sides.target}`,
-    () => foldProperty(sides),
-  );
-}
+describeSides(SIDES, 'the fold of SPEC §1 against the model', foldProperty);
 
-function foldProperty({ source, target: targetServer }: Sides): void {
-  const pika = source !== 'redis' || targetServer !== 'redis';
-  const keys = source === 'pika-4.0.1' || targetServer === 'pika-4.0.1' ? NUL_FREE_KEYS : KEYS;
-  const dataset = datasetOf(keys);
+function foldProperty(sides: Sides): void {
+  const pika = sides.source !== 'redis' || sides.target !== 'redis';
   const runs = RUNS || (pika ? 25 : 50);
-  // [0] is the target (unused with a cluster target), [1..3] the sources. Servers are expensive:
-  // started once, emptied between cases.
-  let servers: RedisServer[] = [];
-  let clients: Redis[] = [];
-  let cluster: TestCluster | undefined;
-  let targetUrl = '';
-
-  beforeAll(async () => {
-    const sourceServers = Array.from({ length: 3 }, () => startRedis({ server: source }));
-    if (targetServer === 'cluster') {
-      cluster = await startCluster(3);
-      servers = [cluster.nodes[0]!, ...(await Promise.all(sourceServers))];
-      targetUrl = cluster.url;
-    } else {
-      servers = await Promise.all([startRedis({ server: targetServer }), ...sourceServers]);
-      targetUrl = servers[0]!.url;
-    }
-    clients = servers.map((s) => s.client());
-  });
-
-  afterAll(async () => {
-    await cluster?.stop();
-    await Promise.all(servers.slice(cluster ? 1 : 0).map((s) => s.stop()));
-  });
-
-  const loadTarget = (entries: readonly [string, Entry][]): Promise<void> =>
-    cluster ? loadCluster(cluster, entries) : load(clients[0]!, keys, entries);
-  const readTarget = (): Promise<Store> => (cluster ? readClusterStore(cluster) : readStore(clients[0]!));
+  // Servers are expensive: started once, emptied between cases.
+  const p = usePropertyServers(sides);
+  const { keys, loadTarget, readTarget } = p;
+  const dataset = datasetOf(keys);
 
   it('gives the model’s target and counters at any concurrency, batch size and write mode; a dry run predicts them', async () => {
     await fc.assert(
@@ -124,14 +83,14 @@ function foldProperty({ source, target: targetServer }: Sides): void {
         const loadAll = async (): Promise<void> => {
           await Promise.all([
             loadTarget(data.target),
-            ...clients.slice(1).map((c, i) => load(c, keys, data.sources[i] ?? [])),
+            ...p.clients.slice(1).map((c, i) => load(c, keys, data.sources[i] ?? [])),
           ]);
         };
         const run = (dryRun: boolean, concurrency: number, batchSize: number): Promise<JsonReport> =>
           runMerge(
             resolvePlan({
-              sources: data.sources.map((_, i) => ({ url: servers[i + 1]!.url, name: `s${i + 1}` })),
-              target: { url: targetUrl },
+              sources: data.sources.map((_, i) => ({ url: p.servers[i + 1]!.url, name: `s${i + 1}` })),
+              target: { url: p.targetUrl },
               strategies: {
                 default: 'skip',
                 string: opts.table.string,

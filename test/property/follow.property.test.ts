@@ -13,26 +13,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
-import { startCluster, type TestCluster } from '../harness/cluster.js';
 import { until } from '../harness/follow.js';
-import { latin1, load, loadCluster, readClusterStore, readStore } from '../harness/model-store.js';
-import { type RedisServer, startRedis } from '../harness/redis.js';
-import { describeServer, type TestServer } from '../harness/servers.js';
-import { datasetOf, KEYS, NUL_FREE_KEYS, options } from './arbitraries.js';
-import { canonical, foldModel, type Store } from './model.js';
+import { latin1, load } from '../harness/model-store.js';
+import { datasetOf, options } from './arbitraries.js';
+import { canonical, type Entry, foldModel, type Store } from './model.js';
+import { describeSides, type Sides, usePropertyServers } from './sides.js';
 
 const RUNS = Number(process.env.KVMERGE_PROPERTY_RUNS ?? '') || 8;
 /** One key per source, outside the pool, written after its changes: heard once it is on the target. */
 const marker = (i: number): string => `kvmerge-follow-marker:${i}`;
 const MARKERS = [0, 1, 2].map(marker);
-
-interface Sides {
-  source: TestServer;
-  target: TestServer | 'cluster';
-}
 
 const SIDES: Sides[] = [
   { source: 'redis', target: 'redis' },
@@ -41,53 +33,27 @@ const SIDES: Sides[] = [
   { source: 'pika-4.0.1', target: 'redis' },
 ];
 
-for (const sides of SIDES) {
-  describeServer(
-    [sides.source, sides.target === 'cluster' ? 'redis' : sides.target],
-    `--follow keeps the fold of SPEC §1 against the model: ${sides.source} into ${sides.target}`,
-    () => followProperty(sides),
-  );
-}
+describeSides(SIDES, '--follow keeps the fold of SPEC §1 against the model', followProperty);
 
-function followProperty({ source, target: targetServer }: Sides): void {
-  const keys = source === 'pika-4.0.1' || targetServer === 'pika-4.0.1' ? NUL_FREE_KEYS : KEYS;
+function followProperty(sides: Sides): void {
+  const { source } = sides;
+  // Redis sources publish their changes; Pika sources are followed by passes.
+  const p = usePropertyServers(
+    sides,
+    source === 'redis' ? { args: ['--notify-keyspace-events', 'KEA'] } : {},
+  );
+  const { keys } = p;
   const before = datasetOf(keys);
   const dir = mkdtempSync(join(tmpdir(), 'kvmerge-follow-prop-'));
-  let servers: RedisServer[] = [];
-  let clients: Redis[] = [];
-  let cluster: TestCluster | undefined;
-  let targetUrl = '';
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   let n = 0;
 
-  beforeAll(async () => {
-    const args = source === 'redis' ? { args: ['--notify-keyspace-events', 'KEA'] } : {};
-    const sourceServers = Array.from({ length: 3 }, () => startRedis({ server: source, ...args }));
-    if (targetServer === 'cluster') {
-      cluster = await startCluster(3);
-      servers = [cluster.nodes[0]!, ...(await Promise.all(sourceServers))];
-      targetUrl = cluster.url;
-    } else {
-      servers = await Promise.all([startRedis({ server: targetServer }), ...sourceServers]);
-      targetUrl = servers[0]!.url;
-    }
-    clients = servers.map((s) => s.client());
-  });
-
-  afterAll(async () => {
-    await cluster?.stop();
-    await Promise.all(servers.slice(cluster ? 1 : 0).map((s) => s.stop()));
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const loadTarget = async (entries: Parameters<typeof load>[2]): Promise<void> => {
-    if (cluster) await loadCluster(cluster, entries);
-    else {
-      await clients[0]!.del(...MARKERS.map(latin1));
-      await load(clients[0]!, keys, entries);
-    }
+  const loadTarget = async (entries: readonly [string, Entry][]): Promise<void> => {
+    if (!p.cluster) await p.clients[0]!.del(...MARKERS.map(latin1));
+    await p.loadTarget(entries);
   };
   const readTarget = async (): Promise<Store> => {
-    const store = cluster ? await readClusterStore(cluster) : await readStore(clients[0]!);
+    const store = await p.readTarget();
     for (const m of MARKERS) store.delete(m);
     return store;
   };
@@ -109,7 +75,7 @@ function followProperty({ source, target: targetServer }: Sides): void {
             opts.merge,
           );
           await loadTarget(data.target);
-          for (const [i, c] of clients.slice(1).entries()) {
+          for (const [i, c] of p.clients.slice(1).entries()) {
             await c.del(...MARKERS.map(latin1));
             await load(c, keys, data.sources[i] ?? []);
           }
@@ -117,8 +83,8 @@ function followProperty({ source, target: targetServer }: Sides): void {
           const said: string[] = [];
           const plan = resolvePlan(
             {
-              sources: data.sources.map((_, i) => ({ url: servers[i + 1]!.url, name: `s${i + 1}` })),
-              target: { url: targetUrl },
+              sources: data.sources.map((_, i) => ({ url: p.servers[i + 1]!.url, name: `s${i + 1}` })),
+              target: { url: p.targetUrl },
               strategies: {
                 default: 'skip',
                 string: opts.table.string,
@@ -134,14 +100,14 @@ function followProperty({ source, target: targetServer }: Sides): void {
             { backup: join(dir, `case-${n++}.journal`), follow: true, followInterval: 1 },
           );
           const run = runMerge(plan, { signal: stop.signal, log: (line) => said.push(line) });
-          const targetClient = cluster ? cluster.client() : clients[0]!;
+          const targetClient = p.cluster ? p.cluster.client() : p.clients[0]!;
           try {
             await until(
               async () => said.some((l) => l.includes('caught up')),
               30_000,
               'the follow caught up',
             );
-            for (const [i, c] of clients.slice(1, 1 + data.sources.length).entries()) {
+            for (const [i, c] of p.clients.slice(1, 1 + data.sources.length).entries()) {
               await load(c, keys, sourcesAfter[i]!);
               await c.set(latin1(marker(i)), 'end');
             }
@@ -161,7 +127,7 @@ function followProperty({ source, target: targetServer }: Sides): void {
             await new Promise((r) => setTimeout(r, source === 'redis' ? 200 : 2_500));
           } finally {
             stop.abort();
-            if (cluster) targetClient.disconnect();
+            if (p.cluster) targetClient.disconnect();
           }
           const report = await run;
           expect(report.outcome, report.error).toBe('done');
