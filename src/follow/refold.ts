@@ -80,12 +80,14 @@ export async function refoldKeys(env: RefoldEnv, keys: Buffer[]): Promise<Refold
   if (writes.length === 0) return result;
 
   // A key's first write: its prior (the target's value now) is journaled and durable before it is sent.
+  // Only these are journaled (and settled by `applied`): a key's later folds start from the same prior,
+  // and a fold cut short is simply made again, so they need no record of their own.
   const first = writes.filter((w) => !env.priors.has(w.key));
-  const steps: StepKey[] = writes.map((w) => ({
+  const steps: StepKey[] = first.map((w) => ({
     name: w.key,
     type: w.found?.type ?? (w.outcome.kind === 'absent' ? 'string' : w.outcome.type),
   }));
-  await env.door?.before(steps.filter((_, i) => !env.priors.has(writes[i]!.key)));
+  await env.door?.before(steps);
   for (const w of first) env.priors.remember(w.key, w.found);
 
   const units: { write: Write; commands: Command[] }[] = [];
