@@ -572,11 +572,12 @@ describe('loadPlan', () => {
   };
 
   it('reads config.example.yaml as it stands', async () => {
-    const plan = await loadPlan({ config: EXAMPLE }, { SHARD_B_PASSWORD: 'pw' });
-    expect(plan.sources.map((s) => s.name)).toEqual(['shard-a', '127.0.0.1:6380/0']);
+    const plan = await loadPlan({ config: EXAMPLE }, {});
+    // The ports of docker-compose.test.yml: sources 6381-6383, target 6380.
+    expect(plan.sources.map((s) => s.name)).toEqual(['shard-a', '127.0.0.1:6382/0', '127.0.0.1:6383/0']);
     expect(plan.sources[0]!.match).toBe('user:*');
-    expect(plan.sources[1]!.url).toBe('redis://:pw@127.0.0.1:6380/0');
-    expect(plan.target.url).toBe('redis://127.0.0.1:6381/0');
+    expect(plan.sources[1]!.url).toBe('redis://127.0.0.1:6382/0');
+    expect(plan.target.url).toBe('redis://127.0.0.1:6380/0');
     expect(plan.strategies).toMatchObject({ string: 'override', hash: 'merge', list: 'skip', other: 'skip' });
   });
 
