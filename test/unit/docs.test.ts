@@ -3,6 +3,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { MERGE_OPTIONS, ROLLBACK_OPTIONS, VERIFY_OPTIONS } from '../../src/cli/options.js';
+import { resolvePlan } from '../../src/config/load.js';
 
 // The README and docs/ are what a new user follows: these checks keep them true to the code (every
 // flag they name exists, every link lands) and keep the README one page.
@@ -148,6 +149,16 @@ describe('the README and docs/', () => {
       }
     }
     expect(unknown).toEqual([]);
+  });
+
+  it('every YAML configuration they show is valid', () => {
+    const blocks = docFiles.flatMap((file) =>
+      [...read(file).matchAll(/^```yaml\n([\s\S]*?)^```/gm)].map((m) => ({ file, yaml: m[1]! })),
+    );
+    expect(blocks.length).toBeGreaterThan(0);
+    for (const { file, yaml } of blocks) {
+      expect(() => resolvePlan(parseYaml(yaml), {}, {}), name(file)).not.toThrow();
+    }
   });
 
   it('cite no SPEC section (SPEC is not in the repository)', () => {
