@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { MERGE_OPTIONS, ROLLBACK_OPTIONS, VERIFY_OPTIONS } from '../../src/cli/options.js';
 import { resolvePlan } from '../../src/config/load.js';
+import { CONFIG_DEFAULTS } from '../../src/config/schema.js';
 
 // The README and docs/ are what a new user follows: these checks keep them true to the code (every
 // flag they name exists, every link lands) and keep the README one page.
@@ -149,6 +150,47 @@ describe('the README and docs/', () => {
       }
     }
     expect(unknown).toEqual([]);
+  });
+
+  it("the README's flag table gives each default the configuration schema has", () => {
+    // The flag → the config field it sets; its default is the schema's.
+    const fields: Record<string, string> = {
+      'on-conflict': 'strategies.default',
+      'type-mismatch': 'typeMismatch',
+      'hash-field': 'merge.hashField',
+      'zset-score': 'merge.zsetScore',
+      'list-mode': 'merge.list',
+      ttl: 'merge.ttl',
+      'on-error': 'safety.onError',
+      'follow-interval': 'follow.intervalSeconds',
+      'follow-max-pending': 'follow.maxPending',
+      mode: 'write.mode',
+      concurrency: 'write.concurrency',
+      batch: 'write.batchSize',
+      'scan-count': 'write.scanCount',
+      'big-key-elements': 'write.bigKeyElements',
+      'big-key-bytes': 'write.bigKeyBytes',
+      'connect-timeout': 'network.connectTimeoutMs',
+      'command-timeout': 'network.commandTimeoutMs',
+      'retry-budget': 'network.retryBudgetMs',
+    };
+    const documented = new Map<string, string>();
+    for (const line of read(join(ROOT, 'README.md')).split('\n')) {
+      const row = /^\| `--([a-z-]+)[^|]*\| `([^`]+)` \|/.exec(line);
+      if (row) documented.set(row[1]!, row[2]!);
+    }
+    const wrong: string[] = [];
+    for (const [flag, path] of Object.entries(fields)) {
+      const value = path
+        .split('.')
+        .reduce<unknown>((node, k) => (node as Record<string, unknown>)[k], CONFIG_DEFAULTS);
+      if (documented.get(flag) !== String(value)) {
+        wrong.push(
+          `--${flag}: README says ${documented.get(flag) ?? 'nothing'}, the schema ${String(value)}`,
+        );
+      }
+    }
+    expect(wrong).toEqual([]);
   });
 
   it('every YAML configuration they show is valid', () => {
