@@ -193,6 +193,16 @@ describe('the README and docs/', () => {
     expect(wrong).toEqual([]);
   });
 
+  it('every file of the repository they name in code (`src/…`, `test/…`) exists', () => {
+    const missing: string[] = [];
+    for (const file of docFiles) {
+      for (const m of read(file).matchAll(/`((?:src|test|bench|scripts|\.ci)\/[^`\s]*)`/g)) {
+        if (!existsSync(join(ROOT, m[1]!))) missing.push(`${name(file)}: ${m[1]}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
   it('every YAML configuration they show is valid', () => {
     const blocks = docFiles.flatMap((file) =>
       [...read(file).matchAll(/^```yaml\n([\s\S]*?)^```/gm)].map((m) => ({ file, yaml: m[1]! })),
