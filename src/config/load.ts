@@ -76,7 +76,7 @@ export function resolvePlan(
   if (following && flags.noBackup) {
     throw new ConfigError(
       '--follow',
-      'a follow folds each changed key again from its journaled prior state (SPEC §9.1); drop --no-backup',
+      'a follow folds each changed key again from its journaled prior state; drop --no-backup',
     );
   }
   const rate = flags.rate ?? file.throttle.rate;

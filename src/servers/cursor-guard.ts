@@ -71,7 +71,7 @@ const DUPLICATES_PAGES = 10;
 export class BrokenCursorError extends RunError {
   constructor(server: string, command: string, why: string, tried: string) {
     super(
-      `${server}: ${command}'s cursor never returns to 0 (${why}; a known Pika 3.x quirk, SPEC §7)` +
+      `${server}: ${command}'s cursor never returns to 0 (${why}; a known Pika 3.x quirk)` +
         `${tried ? `, and ${tried}` : ''}; restart the server (its cursor cache starts empty) or merge a copy of it`,
     );
   }
