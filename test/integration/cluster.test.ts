@@ -116,6 +116,21 @@ function run(opts: RunOptions): Promise<JsonReport> {
 
 const entries = (store: Store): [string, Entry][] => [...store];
 
+/** Keeps `server` busy (DEBUG SLEEP after DEBUG SLEEP) until `until` settles; settles as it does. */
+async function stallWhile(server: RedisServer, until: Promise<void>): Promise<void> {
+  let over = false;
+  const settled = until.finally(() => {
+    over = true;
+  });
+  const sleeper = server.client();
+  try {
+    while (!over) await sleeper.call('DEBUG', 'SLEEP', '0.2');
+  } finally {
+    sleeper.disconnect();
+  }
+  return settled;
+}
+
 /** Whether the cluster's masters, together, hold any temporary key of a run. */
 async function tempKeysLeft(cluster: TestCluster): Promise<string[]> {
   const left: string[] = [];
@@ -340,10 +355,21 @@ describe('Redis Cluster as target and source', () => {
       const model = foldModel(seeded, [source], table('merge'), MERGE);
       const oldMaster = ha.nodes[0]!;
       let failingOver: Promise<void> | undefined;
+      let keysDone = 0;
+      let doneAtFailover = Number.NaN;
       const progress: ProgressSink = {
         sourceStarted() {},
-        update() {
-          failingOver ??= ha.failover(0);
+        update(_index, done) {
+          keysDone = done;
+          // The source stalls while the failover happens (one DEBUG SLEEP after another), so the run is
+          // still writing when the old master turns replica: on a busy machine a failover can take
+          // longer than the whole run, which then never wrote to the new master.
+          failingOver ??= stallWhile(
+            a,
+            ha.failover(0).then(() => {
+              doneAtFailover = keysDone;
+            }),
+          );
         },
         sourceFinished() {},
         stop() {},
@@ -358,7 +384,9 @@ describe('Redis Cluster as target and source', () => {
       await failingOver;
       expect(report.outcome, report.error).toBe('done');
       expect(ha.nodes[0]).not.toBe(oldMaster);
-      expect(await ha.errorCount('MOVED')).toBeGreaterThan(0);
+      // Most of the keys were written after the failover. How the writer learnt of it varies: a MOVED
+      // from the old master, or an unconfirmed WAIT there that refreshed the slot table first.
+      expect(doneAtFailover).toBeLessThan(source.size / 2);
       expect(canonical(await readClusterStore(ha))).toEqual(canonical(model.store));
       expect(counters(report)).toEqual(predicted(model));
 
