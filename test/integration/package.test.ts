@@ -11,7 +11,7 @@ import { expect, it } from 'vitest';
 const ROOT = join(import.meta.dirname, '../..');
 const json = (path: string): Record<string, unknown> => JSON.parse(readFileSync(join(ROOT, path), 'utf8'));
 
-it('npm pack ships bin, dist/src, the example config and LICENSE; no dist/bench, no source map', () => {
+it('npm pack ships bin, dist/src, the example config, docs/ (the README links it) and LICENSE; no dist/bench, no source map', () => {
   // --ignore-scripts: the files list is what matters, and the build it would run is the CI's own step.
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
     cwd: ROOT,
@@ -21,6 +21,7 @@ it('npm pack ships bin, dist/src, the example config and LICENSE; no dist/bench,
   expect(files).toContain('LICENSE');
   expect(files).toContain('bin/kvmerge.js');
   expect(files).toContain('config.example.yaml');
+  expect(files).toContain('docs/safety.md');
   expect(files.filter((f) => f.startsWith('dist/bench/'))).toEqual([]);
   expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
   expect(files.every((f) => !f.startsWith('src/') && !f.startsWith('test/'))).toBe(true);
