@@ -1,5 +1,6 @@
 import { open, readFile, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { ConfigError } from '../common/errors.js';
 
 /** A journal held by this process: release it when the run or rollback ends. */
@@ -36,6 +37,13 @@ export async function lockJournal(path: string): Promise<JournalLock> {
       return { release: () => unlink(lockPath).catch(() => undefined) };
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
+        // The lock is the first file a run creates beside its journal: a missing directory shows here.
+        throw new ConfigError(
+          '--backup',
+          `the directory ${dirname(path)} of the journal ${path} does not exist; create it, or give --backup a path in an existing directory`,
+        );
+      }
       if (code !== 'EEXIST') {
         throw new ConfigError(
           '--backup',
