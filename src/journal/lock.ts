@@ -8,7 +8,8 @@ export interface JournalLock {
   release(): Promise<void>;
 }
 
-interface Holder {
+/** Who holds a journal's lock: the process, its host, and since when (ISO time). */
+export interface Holder {
   pid: number;
   host: string;
   since: string;
@@ -62,6 +63,15 @@ export async function lockJournal(path: string): Promise<JournalLock> {
     await unlink(lockPath).catch(() => undefined);
   }
   throw new ConfigError('--backup', `${lockPath} keeps coming back; is another kvmerge starting on ${path}?`);
+}
+
+/**
+ * The live process holding the journal's lock (a run or rollback still at work on it), or undefined.
+ * Only reads: for `kvmerge status`, which never takes the lock.
+ */
+export async function journalHolder(path: string): Promise<Holder | undefined> {
+  const holder = await readHolder(`${path}.lock`);
+  return holder && isAlive(holder) ? holder : undefined;
 }
 
 async function readHolder(lockPath: string): Promise<Holder | undefined> {
