@@ -25,6 +25,8 @@ export async function main(argv: string[]): Promise<number> {
         out.addUrls(urls);
         return await (await import('./run-rollback.js')).rollbackCommand(command.flags, out);
       }
+      case 'status':
+        return await (await import('./run-status.js')).statusCommand(command.flags, out);
       case 'demo':
         // Loaded on demand, like the engine: it pulls in ioredis and the whole pipeline.
         return await (await import('./run-demo.js')).runDemo({ progress: command.progress });
@@ -38,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
         const { display } = command.flags;
         out = new Output({ quiet: display.quiet, verbose: display.verbose });
         out.addUrls(urls);
-        return await mergeCommand(command.flags, out);
+        return await mergeCommand(command.flags, out, argv);
       }
     }
   } catch (err) {

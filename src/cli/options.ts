@@ -119,11 +119,40 @@ export const MERGE_OPTIONS: Record<string, Options> = {
   verbose: flag('say more; stack traces with internal errors', OUTPUT),
 };
 
-/** `kvmerge verify` takes the merge's options (the same plan), and these. */
+/**
+ * The merge options that say how to write, which `verify` (it only reads) has no use for. Hidden from
+ * its --help, and refused when given (readVerifyFlags): `verify --resume` must not look as if it did
+ * something. A new merge option shows on verify too unless it is named here.
+ */
+const MERGE_ONLY = [
+  'dry-run',
+  'fail-on-conflict',
+  'on-error',
+  'failed-keys',
+  'no-backup',
+  'resume',
+  'again',
+  'follow',
+  'until-caught-up',
+  'follow-interval',
+  'follow-max-pending',
+  'set-notify-config',
+  'rate',
+  'max-source-latency',
+];
+
+/** `kvmerge verify` takes the merge's options that decide the fold (the same plan), and these. */
 export const VERIFY_OPTIONS: Record<string, Options> = {
-  ...MERGE_OPTIONS,
+  ...Object.fromEntries(
+    Object.entries(MERGE_OPTIONS).map(([name, o]) => [
+      name,
+      MERGE_ONLY.includes(name) ? { ...o, hidden: true } : o,
+    ]),
+  ),
   sample: text('N: check N random keys of the sources instead of all', RUN),
   backup: text("FILE: the run's journal: check every key it touched exactly against its prior state", RUN),
+  // verify has no bars: its status lines (every 5 s) stay, and only --quiet silences them.
+  'no-progress': flag('verify has no progress bars, only a status line every 5 s (--quiet: none)', OUTPUT),
 };
 
 export interface VerifyFlags extends MergeFlags {
@@ -133,6 +162,10 @@ export interface VerifyFlags extends MergeFlags {
 
 /** The verify flags: the merge's, and --sample and --backup. */
 export function readVerifyFlags(argv: Argv): VerifyFlags {
+  const given = MERGE_ONLY.find((name) => argv[name] !== undefined);
+  if (given !== undefined) {
+    throw new ConfigError(`--${given}`, 'is an option of merge; verify only reads the target: drop it');
+  }
   const flags: VerifyFlags = readMergeFlags(argv);
   const sample = integer(argv, 'sample');
   if (sample !== undefined) {

@@ -15,6 +15,7 @@ import {
   VERIFY_OPTIONS,
   type VerifyFlags,
 } from './options.js';
+import { readStatusFlags, STATUS_OPTIONS, type StatusFlags } from './status-options.js';
 
 /** A command line that yargs refuses (unknown option, missing value). Exit 2, with a pointer to --help. */
 export class UsageError extends KvmergeError {
@@ -29,6 +30,7 @@ export type Command =
   | { kind: 'demo'; progress: boolean }
   | { kind: 'verify'; flags: VerifyFlags }
   | { kind: 'rollback'; flags: RollbackFlags }
+  | { kind: 'status'; flags: StatusFlags }
   /** --help or --version: yargs has printed it. */
   | { kind: 'printed' };
 
@@ -44,6 +46,8 @@ const EPILOG = `Examples:
     kvmerge verify -c kvmerge.yaml --backup run1.journal
   Undo a run made with --backup run1.journal (first see what it would do with --dry-run):
     kvmerge rollback --backup run1.journal -t redis://10.0.0.20:6379
+  What a journal says (how the run stands, the command that resumes or undoes it), no server touched:
+    kvmerge status --backup run1.journal
   Try it on throwaway local servers:
     kvmerge demo
 
@@ -91,6 +95,14 @@ export async function parseCommandLine(args: readonly string[]): Promise<Command
       (y) => y.options(ROLLBACK_OPTIONS),
       (argv) => {
         command = { kind: 'rollback', flags: readRollbackFlags(argv) };
+      },
+    )
+    .command(
+      'status',
+      'summarize a journal (--backup FILE), or list the runs in the state directory; touches no server',
+      (y) => y.options(STATUS_OPTIONS),
+      (argv) => {
+        command = { kind: 'status', flags: readStatusFlags(argv) };
       },
     )
     .command(

@@ -19,7 +19,11 @@ import type { Output } from './output.js';
  * `kvmerge merge`: flags → plan → run → report file → summary → exit code. Configuration errors,
  * unreachable servers and failed authentication surface as KvmergeErrors (exit 2) for main() to print.
  */
-export async function mergeCommand(flags: MergeFlags, out: Output): Promise<number> {
+export async function mergeCommand(
+  flags: MergeFlags,
+  out: Output,
+  argv: readonly string[] = [],
+): Promise<number> {
   // Known before the plan exists, so that even a loader message cannot print these passwords.
   out.addUrls([
     ...(flags.overrides.source ?? []),
@@ -53,6 +57,8 @@ export async function mergeCommand(flags: MergeFlags, out: Output): Promise<numb
       progress,
       signal: interrupt.signal,
       log: (line) => out.info(line),
+      // Into the journal's header (passwords masked), for the resume command `kvmerge status` gives.
+      command: argv.map((arg) => out.redact(arg)),
     });
   } finally {
     progress.stop();

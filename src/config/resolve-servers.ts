@@ -56,10 +56,13 @@ export function resolveSources(file: ConfigDoc, flags: CheckedFlags): ResolvedSo
     const name = entry.name ?? endpointLabel(endpoint);
     const earlier = byName.get(name);
     if (earlier !== undefined) {
+      // Counted from 1, as a user counts the -s flags or the entries of the list.
+      const which = `source ${earlier + 1} and source ${i + 1}`;
       throw new ConfigError(
         fromFlags ? '--source' : `sources[${i}].name`,
-        `sources ${earlier} and ${i} are both named "${name}"; ` +
-          (fromFlags ? 'the same source is given twice' : 'give each source a distinct name'),
+        entry.name === undefined && entries[earlier]!.name === undefined
+          ? `${which} are the same server (${name}); give each source once`
+          : `${which} are both named "${name}"; give each source a distinct name`,
       );
     }
     byName.set(name, i);

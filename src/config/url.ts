@@ -5,9 +5,15 @@ export { endpointLabel, type RedisEndpoint, type SentinelSpec } from '../common/
 
 const DEFAULT_PORT = 6379;
 const DEFAULT_SENTINEL_PORT = 26379;
+/**
+ * The hint of a bad URL. Its placeholders stay clear of what the password masker looks for (`://…:…@`,
+ * `?…password=`), which every printed line passes through: spelled as a URL they came out as
+ * `user:***@` and a `[?sentinelPassword=***` whose bracket was eaten.
+ */
 const URL_FORMS =
-  'redis://[user:password@]host[:port][/db], rediss://… for TLS, or ' +
-  'redis+sentinel://[user:password@]sentinel1[:port],sentinel2[:port]/MASTER-NAME[/db][?sentinelPassword=…]';
+  'a URL such as redis://localhost:6379 (redis://host[:port][/db], rediss://… for TLS, ' +
+  'redis+sentinel://sentinel1[:port],sentinel2[:port]/MASTER-NAME[/db] behind Sentinel; ' +
+  "credentials go before the host as user:password@, the sentinels' as the sentinelPassword query parameter)";
 
 /**
  * Parses `redis://[user:password@]host[:port][/db]` (or `rediss://` for TLS).
@@ -41,7 +47,7 @@ export function parseRedisUrl(url: string, field = 'url'): RedisEndpoint {
     rest = rest.slice(at + 1);
     const colon = userinfo.indexOf(':');
     if (colon < 0) {
-      fail('user information without ":" (write redis://:PASSWORD@host for a password alone)');
+      fail('user information without ":" (for a password alone write :PASSWORD@ before the host)');
     }
     username = decodeCredential(userinfo.slice(0, colon), fail) || undefined;
     password = decodeCredential(userinfo.slice(colon + 1), fail) || undefined;

@@ -10,7 +10,7 @@ import type { StepKey, WriteDoor } from '../write/door.js';
 import { restoreTempKey } from './big-prior.js';
 import { JournalFile } from './file.js';
 import { FORMAT_VERSION } from './format.js';
-import { planDigest } from './plan-digest.js';
+import { planDigest, planRecord } from './plan-digest.js';
 import { type BigPriors, readPriors } from './prior.js';
 import { putBack, putBackFailed } from './put-back.js';
 import type { ResumeState } from './resume-state.js';
@@ -54,6 +54,7 @@ export class Backup {
   /**
    * Creates the journal, or reopens it for a resume after putting back the interrupted run's
    * unsettled steps and deleting its temporary keys. Called once the target is connected and checked.
+   * `command` (passwords masked) goes into a new journal's header, for `kvmerge status`.
    */
   static async open(
     plan: MergePlan,
@@ -61,6 +62,7 @@ export class Backup {
     target: Transport,
     caps: Caps,
     clock: TargetClock,
+    command?: readonly string[],
   ): Promise<Backup> {
     const path = plan.safety.backup!;
     if (state) {
@@ -90,6 +92,8 @@ export class Backup {
       runId: randomUUID(),
       startedAt: new Date().toISOString(),
       ...(caps.multiTypeNames ? { typedPriors: true } : {}),
+      plan: planRecord(plan),
+      ...(command ? { command: [...command] } : {}),
     };
     return new Backup(await JournalFile.create(path, header), target, caps, clock, undefined, plan.write);
   }

@@ -1,5 +1,6 @@
 import { open, readFile, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { ConfigError } from '../common/errors.js';
 
 /** A journal held by this process: release it when the run or rollback ends. */
@@ -7,7 +8,8 @@ export interface JournalLock {
   release(): Promise<void>;
 }
 
-interface Holder {
+/** Who holds a journal's lock: the process, its host, and since when (ISO time). */
+export interface Holder {
   pid: number;
   host: string;
   since: string;
@@ -36,6 +38,13 @@ export async function lockJournal(path: string): Promise<JournalLock> {
       return { release: () => unlink(lockPath).catch(() => undefined) };
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
+        // The lock is the first file a run creates beside its journal: a missing directory shows here.
+        throw new ConfigError(
+          '--backup',
+          `the directory ${dirname(path)} of the journal ${path} does not exist; create it, or give --backup a path in an existing directory`,
+        );
+      }
       if (code !== 'EEXIST') {
         throw new ConfigError(
           '--backup',
@@ -54,6 +63,15 @@ export async function lockJournal(path: string): Promise<JournalLock> {
     await unlink(lockPath).catch(() => undefined);
   }
   throw new ConfigError('--backup', `${lockPath} keeps coming back; is another kvmerge starting on ${path}?`);
+}
+
+/**
+ * The live process holding the journal's lock (a run or rollback still at work on it), or undefined.
+ * Only reads: for `kvmerge status`, which never takes the lock.
+ */
+export async function journalHolder(path: string): Promise<Holder | undefined> {
+  const holder = await readHolder(`${path}.lock`);
+  return holder && isAlive(holder) ? holder : undefined;
 }
 
 async function readHolder(lockPath: string): Promise<Holder | undefined> {

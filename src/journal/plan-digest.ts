@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { MergePlan } from '../config/plan.js';
 import { databaseId, parseRedisUrl, redactUrl } from '../config/url.js';
-import type { JournalHeader } from './types.js';
+import type { JournalHeader, JournalPlan } from './types.js';
 
 /**
  * What decides the fold's result (SPEC §1): sources in order with their matches and prefixes, the
@@ -30,4 +30,18 @@ const sourceId = (url: string): string => databaseId(parseRedisUrl(url));
  */
 export function isPlanOf(header: JournalHeader, plan: MergePlan): boolean {
   return header.planDigest === planDigest(plan) || header.planDigest === planDigest(plan, redactUrl);
+}
+
+/** The plan as the journal's header keeps it for `status` (types.ts JournalPlan): nothing secret. */
+export function planRecord(plan: MergePlan): JournalPlan {
+  return {
+    sources: plan.sources.map((s) => ({
+      name: s.name,
+      url: redactUrl(s.url),
+      ...(s.match !== undefined ? { match: s.match } : {}),
+      ...(s.prefix.length > 0 ? { prefix: s.prefix.toString('utf8') } : {}),
+    })),
+    strategies: { ...plan.strategies },
+    merge: { ...plan.merge },
+  };
 }

@@ -56,6 +56,26 @@ export interface JournalHeader {
    * step's type alone, and is put back without touching the name's other types. Absent elsewhere.
    */
   typedPriors?: boolean;
+  /**
+   * What the run was asked to do, for `kvmerge status` (journals of kvmerge 0.1.0 lack it, and are read
+   * without). Passwords masked.
+   */
+  plan?: JournalPlan;
+  /**
+   * The command line that started the run (its arguments, passwords masked), from which `status` gives
+   * the resume command. Absent for a run started through the library, and in older journals.
+   */
+  command?: string[];
+}
+
+/** The fold a journal's run applied: its sources in order, its strategies and merge options. */
+export interface JournalPlan {
+  /** Each source's name and URL (password masked), and its match and prefix where it has them. */
+  sources: { name: string; url: string; match?: string; prefix?: string }[];
+  /** Strategy per type, and `typeMismatch`. */
+  strategies: Record<string, string>;
+  /** hashField, zsetScore, list, ttl. */
+  merge: Record<string, string>;
 }
 
 /** One record of the journal file (format.ts frames it, compact.ts gives the hot ones a binary body). */

@@ -32,6 +32,11 @@ export interface RunHooks {
   log?: (line: string) => void;
   /** What runs around the sources' walk on the same connections and journal (a follow, SPEC §9). */
   around?: RunAround;
+  /**
+   * The command line that started the run, passwords masked: kept in the journal's header, from which
+   * `kvmerge status` says how to resume the run.
+   */
+  command?: readonly string[];
 }
 
 /** A run's servers and state, as what runs around its walk sees them. */
@@ -167,7 +172,7 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
   if (plan.safety.backup !== undefined && !plan.dryRun) {
     try {
       if (!resumeState) await checkRoom(plan.safety.backup, connected);
-      ctx.backup = await Backup.open(plan, resumeState, targetPipe, targetInfo, ctx.clock);
+      ctx.backup = await Backup.open(plan, resumeState, targetPipe, targetInfo, ctx.clock, hooks.command);
     } catch (err) {
       for (const pipe of [targetPipe, ...sourcePipes]) pipe.close();
       await Promise.all([closeServer(target), ...sources.map((s) => closeServer(s))]);

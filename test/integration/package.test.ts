@@ -11,7 +11,7 @@ import { expect, it } from 'vitest';
 const ROOT = join(import.meta.dirname, '../..');
 const json = (path: string): Record<string, unknown> => JSON.parse(readFileSync(join(ROOT, path), 'utf8'));
 
-it('npm pack ships bin, dist/src, the example config, docs/ (the README links it) and LICENSE; no dist/bench, no source map', () => {
+it('npm pack ships bin, dist/src, the example config, docs/ (the README links it) and LICENSE; no dist/bench, no source map, no test launcher', () => {
   // --ignore-scripts: the files list is what matters, and the build it would run is the CI's own step.
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
     cwd: ROOT,
@@ -24,6 +24,8 @@ it('npm pack ships bin, dist/src, the example config, docs/ (the README links it
   expect(files).toContain('docs/safety.md');
   expect(files.filter((f) => f.startsWith('dist/bench/'))).toEqual([]);
   expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
+  // The from-source launcher of the tests (node --import tsx src/cli/entry.ts): bin/kvmerge.js is the CLI.
+  expect(files.filter((f) => f.startsWith('dist/src/cli/entry.'))).toEqual([]);
   expect(files.every((f) => !f.startsWith('src/') && !f.startsWith('test/'))).toBe(true);
 }, 60_000);
 
