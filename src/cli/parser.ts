@@ -1,20 +1,18 @@
 import yargs, { type Argv } from 'yargs';
 import { KvmergeError } from '../common/errors.js';
 import { toolVersion } from '../common/version.js';
+import { checkSwitchValues } from './argv.js';
 import { nearestFlag } from './nearest-flag.js';
 import {
   BOOLEAN_FLAGS,
-  checkSwitchValues,
   MERGE_OPTIONS,
   type MergeFlags,
-  ROLLBACK_OPTIONS,
-  type RollbackFlags,
   readMergeFlags,
-  readRollbackFlags,
   readVerifyFlags,
   VERIFY_OPTIONS,
   type VerifyFlags,
 } from './options.js';
+import { ROLLBACK_OPTIONS, type RollbackFlags, readRollbackFlags } from './rollback-options.js';
 
 /** A command line that yargs refuses (unknown option, missing value). Exit 2, with a pointer to --help. */
 export class UsageError extends KvmergeError {

@@ -60,6 +60,10 @@ const atMost = (max: number) =>
 export const batchSizeSchema = atMost(100_000);
 /** Batches in flight. */
 export const concurrencySchema = atMost(1_024);
+/** Elements past which a key is copied in windows: above this, one window would be the whole key anyway. */
+export const bigKeyElementsSchema = atMost(100_000_000);
+/** Bytes past which a key is copied in windows: a whole value larger than Redis's 512 MB bulk limit cannot travel. */
+export const bigKeyBytesSchema = atMost(512 * 1024 * 1024);
 export const globSchema = z.string().min(1).describe('a non-empty SCAN MATCH glob (omit it for every key)');
 export const fileNameSchema = z.string().describe('a file name');
 const urlSchema = z.string().describe(`a redis:// or rediss:// URL`);
@@ -95,11 +99,16 @@ const strategiesSchema = z.strictObject({
   stream: unmergeableStrategySchema.optional(),
 });
 
+export const hashFieldSchema = oneOf(HASH_FIELD_WINNERS);
+export const zsetScoreSchema = oneOf(ZSET_SCORE_RULES);
+export const listMergeSchema = oneOf(LIST_MERGES);
+export const ttlRuleSchema = oneOf(TTL_RULES);
+
 const mergeSchema = z.strictObject({
-  hashField: oneOf(HASH_FIELD_WINNERS).default('source'),
-  zsetScore: oneOf(ZSET_SCORE_RULES).default('source'),
-  list: oneOf(LIST_MERGES).default('append'),
-  ttl: oneOf(TTL_RULES).default('max'),
+  hashField: hashFieldSchema.default('source'),
+  zsetScore: zsetScoreSchema.default('source'),
+  list: listMergeSchema.default('append'),
+  ttl: ttlRuleSchema.default('max'),
 });
 
 const writeSchema = z.strictObject({
@@ -107,8 +116,8 @@ const writeSchema = z.strictObject({
   concurrency: concurrencySchema.default(8),
   batchSize: batchSizeSchema.default(256),
   scanCount: positiveIntSchema.default(1000),
-  bigKeyElements: positiveIntSchema.default(10000),
-  bigKeyBytes: positiveIntSchema.default(16 * 1024 * 1024),
+  bigKeyElements: bigKeyElementsSchema.default(10000),
+  bigKeyBytes: bigKeyBytesSchema.default(16 * 1024 * 1024),
 });
 
 const reportSchema = z.strictObject({
@@ -126,12 +135,17 @@ const safetySchema = z.strictObject({
   resume: boolean().default(false),
 });
 
-const milliseconds = () => integer(1).describe('a number of milliseconds >= 1');
+/** A duration; past `max` it is a typo (a unit mistaken), and a hang that long would look like a bug. */
+const milliseconds = (max: number) =>
+  atMost(max).describe(`a number of milliseconds from 1 to ${max.toLocaleString('en-US')}`);
+export const connectTimeoutSchema = milliseconds(600_000);
+export const commandTimeoutSchema = milliseconds(3_600_000);
+export const retryBudgetSchema = milliseconds(86_400_000);
 
 const networkSchema = z.strictObject({
-  connectTimeoutMs: milliseconds().default(5_000),
-  commandTimeoutMs: milliseconds().default(15_000),
-  retryBudgetMs: milliseconds().default(30_000),
+  connectTimeoutMs: connectTimeoutSchema.default(5_000),
+  commandTimeoutMs: commandTimeoutSchema.default(15_000),
+  retryBudgetMs: retryBudgetSchema.default(30_000),
 });
 
 // SPEC §9: the live merge after the snapshot.
@@ -173,6 +187,16 @@ export type ConfigDoc = z.output<typeof configSchema>;
 
 /** The built-in defaults, as the schema gives them to an empty document. */
 export const CONFIG_DEFAULTS: ConfigDoc = configSchema.parse({});
+
+/** The built-in default of the field at a dotted path (`write.concurrency`), undefined when it has none. */
+export function schemaDefault(path: string): unknown {
+  let node: unknown = CONFIG_DEFAULTS;
+  for (const part of path.split('.')) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
 
 type Schema = z.ZodType;
 export type PathPart = string | number;
