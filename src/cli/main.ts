@@ -17,6 +17,8 @@ export async function main(argv: string[]): Promise<number> {
   out.addUrls(urls);
   try {
     const command = await parseCommandLine(argv);
+    const quiet = 'flags' in command && command.flags.display.quiet;
+    if (!quiet) for (const warning of command.warnings ?? []) out.info(warning);
     switch (command.kind) {
       case 'printed':
         return EXIT.done;

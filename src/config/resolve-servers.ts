@@ -56,6 +56,14 @@ export function resolveSources(file: ConfigDoc, flags: CheckedFlags): ResolvedSo
     );
   }
 
+  const extra = flags.passwords.sources?.findIndex((p, i) => p !== undefined && i >= entries.length) ?? -1;
+  if (extra >= 0) {
+    throw new ConfigError(
+      `KVMERGE_SOURCE_${extra + 1}_PASSWORD`,
+      `there are ${entries.length} source(s); N in KVMERGE_SOURCE_<N>_PASSWORD counts the sources from 1, in their order`,
+    );
+  }
+
   const byName = new Map<string, number>();
   return entries.map((entry, i) => {
     const field = fromFlags ? '--source' : `sources[${i}].url`;
