@@ -13,6 +13,7 @@ import {
   type VerifyReport,
   verify,
 } from '../index.js';
+import { planAnnouncer } from './announce.js';
 import { EXIT } from './exit-codes.js';
 import { handleInterrupts, INTERRUPT_NOTICE } from './interrupt.js';
 import type { VerifyFlags } from './options.js';
@@ -30,6 +31,7 @@ export async function verifyCommand(flags: VerifyFlags, out: Output): Promise<nu
   ]);
   const plan = await loadPlan(flags.overrides);
   out.addUrls([...plan.sources.map((s) => s.url), plan.target.url]);
+  const announce = planAnnouncer(plan, out, 'verify');
   // The journal: --backup, or the config file's safety.backup (the merge's option, SPEC §3.1).
   const backup = flags.backup ?? (plan.safety as { backup?: string }).backup;
   const journal = backup ? await journalPriors(backup, plan) : undefined;
@@ -44,10 +46,11 @@ export async function verifyCommand(flags: VerifyFlags, out: Output): Promise<nu
       { priors: journal?.priors, windows: journal?.windows.read, sample: flags.sample },
       {
         signal: interrupt.signal,
-        log: (line) => out.info(line),
+        log: announce.log,
         progress: (checked, differences) => {
           if (!flags.display.progress || Date.now() - lastStatus < STATUS_EVERY_MS) return;
           lastStatus = Date.now();
+          announce.now();
           out.info(`verify: ${checked} keys checked, ${differences} differences so far`);
         },
         onDifference: (d) => {
@@ -71,6 +74,7 @@ export async function verifyCommand(flags: VerifyFlags, out: Output): Promise<nu
     }
   }
   if (flags.display.json) out.result(JSON.stringify(report, null, 2));
+  announce.now();
   out.info(summaryLine(report));
   if (report.differences > 0) {
     out.error(

@@ -167,4 +167,29 @@ describe('kvmerge configured from the environment', () => {
     expect(run.stdout).toMatch(/--hash-field .*\[default: source\]/);
     expect(run.stdout).toMatch(/--connect-timeout .*\[default: 5000\]/);
   });
+
+  it("the run's first lines: the strategies, and the all-skip warning; none under --quiet", async () => {
+    const env = { KVMERGE_SOURCE_1_PASSWORD: SOURCE_PASSWORD, KVMERGE_TARGET_PASSWORD: TARGET_PASSWORD };
+    const args = ['-s', plainUrl(source), '-t', plainUrl(target), '--dry-run', '--no-progress'];
+    const plain = await kvmerge(args, env);
+    expect(plain.code, plain.stderr).toBe(0);
+    const lines = plain.stderr.split('\n');
+    expect(lines[0]).toBe('strategies: skip for every type · type mismatch: skip');
+    expect(lines[1]).toMatch(/^warning: every conflict will be skipped .*--on-conflict override/);
+
+    const merging = await kvmerge(
+      [...args, '--on-conflict', 'merge', '--string', 'override', '--stream', 'skip'],
+      env,
+    );
+    expect(merging.code, merging.stderr).toBe(0);
+    expect(merging.stderr.split('\n')[0]).toMatch(/^strategies: merge hash \(field: source\), set, zset/);
+    expect(merging.stderr).not.toContain('warning:');
+
+    const quiet = await kvmerge([...args, '--quiet'], env);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr).toBe('');
+
+    const checked = await kvmerge(['verify', ...args.filter((a) => a !== '--dry-run')], env);
+    expect(checked.stderr.split('\n')[0]).toBe('strategies: skip for every type · type mismatch: skip');
+  });
 });
