@@ -14,18 +14,22 @@ const PREFIX = 'KVMERGE_';
 
 /**
  * KVMERGE_ variables that are not options and keep their own meaning: the state directory, the server
- * binary of the demo, and the test suite's knobs.
+ * binary of the demo, and the knobs of the test suite and the benchmark. test/unit/env.test.ts checks
+ * that every `env.KVMERGE_…` the repository reads is here.
  */
 export const RESERVED_VARIABLES: readonly string[] = [
   'KVMERGE_STATE_DIR',
   'KVMERGE_REDIS_SERVER',
   'KVMERGE_TEST_SERVERS',
   'KVMERGE_PROPERTY_RUNS',
+  'KVMERGE_PROPERTY_SEED',
+  'KVMERGE_PROPERTY_PATH',
   'KVMERGE_RESUME_RUNS',
   'KVMERGE_FAILOVER_SCALE',
   'KVMERGE_FAILOVER_RUNS',
   'KVMERGE_UNCONFIRMED_RUNS',
   'KVMERGE_CLUSTER_CONFIRM_RUNS',
+  'KVMERGE_BENCH_RSS',
 ];
 
 const TARGET_PASSWORD = 'KVMERGE_TARGET_PASSWORD';

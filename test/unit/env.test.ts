@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import {
@@ -214,5 +216,19 @@ describe('KVMERGE_ variables that name no option', () => {
     expect(command.warnings).toEqual([
       'warning: KVMERGE_DRYRUN names no kvmerge option and is ignored (did you mean KVMERGE_DRY_RUN?)',
     ]);
+  });
+
+  it('every KVMERGE_ variable the repository reads for itself is reserved, so none is taken for an option', () => {
+    const root = join(import.meta.dirname, '../..');
+    const read = new Set<string>();
+    for (const dir of ['src', 'test', 'bench', 'scripts']) {
+      for (const file of readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })) {
+        if (!/\.(ts|mjs|js)$/.test(file)) continue;
+        const text = readFileSync(join(root, dir, file), 'utf8');
+        for (const m of text.matchAll(/env\.(KVMERGE_[A-Z0-9_]+)/g)) read.add(m[1]!);
+      }
+    }
+    expect(read.size).toBeGreaterThan(5);
+    expect([...read].filter((name) => !RESERVED_VARIABLES.includes(name))).toEqual([]);
   });
 });
