@@ -126,14 +126,26 @@ export const MERGE_OPTIONS: Record<string, Options> = withDefaults({
     'follow, and exit 0 the first time nothing is pending (for a cut-over script)',
     FOLLOW,
   ),
-  'follow-interval': text('S: seconds between passes over a source without notifications (Pika)', FOLLOW),
-  'follow-max-pending': text('N: changed keys held pending; past it, a reconciliation pass', FOLLOW),
+  'follow-interval': text(
+    'S: seconds between passes over a source without notifications (Pika; at most 86,400)',
+    FOLLOW,
+  ),
+  'follow-max-pending': text(
+    'N: changed keys held pending; past it, a reconciliation pass (at most 100,000,000)',
+    FOLLOW,
+  ),
   'set-notify-config': flag(
     'set notify-keyspace-events on the sources where it lacks what --follow needs (a CONFIG SET on each source)',
     FOLLOW,
   ),
-  rate: text('N: at most N keys a second read over all sources (snapshot and follow)', FOLLOW),
-  'max-source-latency': text("MS: slow down while a source's recent p99 command latency is above MS", FOLLOW),
+  rate: text(
+    'N: at most N keys a second read over all sources (snapshot and follow; N at most 100,000,000)',
+    FOLLOW,
+  ),
+  'max-source-latency': text(
+    "MS: slow down while a source's recent p99 command latency is above MS (at most 600,000)",
+    FOLLOW,
+  ),
 
   'tls-ca': text("FILE: CA certificate(s) (PEM) that sign the servers' certificates", TLS),
   'tls-cert': text('FILE: client certificate (PEM), for servers that ask for one', TLS),
@@ -143,7 +155,7 @@ export const MERGE_OPTIONS: Record<string, Options> = withDefaults({
   mode: text('M: write path: auto | dump | native', TUNING),
   concurrency: text('N: batches in flight (at most 1,024)', TUNING),
   batch: text('N: keys per batch (at most 100,000)', TUNING),
-  'scan-count': text('N: SCAN COUNT hint', TUNING),
+  'scan-count': text('N: SCAN COUNT hint (at most 1,000,000)', TUNING),
   'big-key-elements': text('N: a key with more elements is copied in windows (at most 100,000,000)', TUNING),
   'big-key-bytes': text('N: a key larger than N bytes is copied in windows (at most 536,870,912)', TUNING),
   'connect-timeout': text(

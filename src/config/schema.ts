@@ -49,17 +49,31 @@ export const positiveIntSchema = integer(1);
  * A count with a ceiling, where a larger one is a mistake that would only show as memory or a stalled
  * server much later (100,000,000 keys in one pipeline).
  */
-const atMost = (max: number) =>
+const atMost = (max: number, min: 0 | 1 = 1) =>
   z
     .preprocess(
       (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
-      z.int().min(1).max(max),
+      z.int().min(min).max(max),
     )
-    .describe(`a positive integer up to ${max.toLocaleString('en-US')}`);
+    .describe(
+      min === 1
+        ? `a positive integer up to ${max.toLocaleString('en-US')}`
+        : `an integer from 0 to ${max.toLocaleString('en-US')}`,
+    );
 /** Keys per batch: a batch's values are in memory at once, `concurrency` of them. */
 export const batchSizeSchema = atMost(100_000);
 /** Batches in flight. */
 export const concurrencySchema = atMost(1_024);
+/** SCAN COUNT: past this, one SCAN call blocks a single-threaded server for a noticeable time. */
+export const scanCountSchema = atMost(1_000_000);
+/** Follow: a day between passes over a source without notifications is already no follow at all. */
+export const followIntervalSchema = atMost(86_400);
+/** Follow: pending changed keys are held in memory. */
+export const followMaxPendingSchema = atMost(100_000_000);
+/** Keys a second over all sources (a flag: 1 or more; in the file 0 also means no cap). */
+export const rateSchema = atMost(100_000_000);
+/** A source's p99 latency ceiling, in milliseconds (a flag: 1 or more; in the file 0 also means off). */
+export const maxSourceLatencySchema = atMost(600_000);
 /** Elements past which a key is copied in windows: above this, one window would be the whole key anyway. */
 export const bigKeyElementsSchema = atMost(100_000_000);
 /** Bytes past which a key is copied in windows: a whole value larger than Redis's 512 MB bulk limit cannot travel. */
@@ -115,7 +129,7 @@ const writeSchema = z.strictObject({
   mode: writeModeSchema.default('auto'),
   concurrency: concurrencySchema.default(8),
   batchSize: batchSizeSchema.default(256),
-  scanCount: positiveIntSchema.default(1000),
+  scanCount: scanCountSchema.default(1000),
   bigKeyElements: bigKeyElementsSchema.default(10000),
   bigKeyBytes: bigKeyBytesSchema.default(16 * 1024 * 1024),
 });
@@ -152,15 +166,15 @@ const networkSchema = z.strictObject({
 const followSchema = z.strictObject({
   enabled: boolean().default(false),
   untilCaughtUp: boolean().default(false),
-  intervalSeconds: positiveIntSchema.default(60),
-  maxPending: positiveIntSchema.default(1_000_000),
+  intervalSeconds: followIntervalSchema.default(60),
+  maxPending: followMaxPendingSchema.default(1_000_000),
   setNotifyConfig: boolean().default(false),
 });
 
 // SPEC §9.5: protecting production sources, snapshot and follow alike (absent or 0: no cap).
 const throttleSchema = z.strictObject({
-  rate: integer(0).optional(),
-  maxSourceLatencyMs: integer(0).optional(),
+  rate: atMost(100_000_000, 0).optional(),
+  maxSourceLatencyMs: atMost(600_000, 0).optional(),
 });
 
 export const configSchema = z.strictObject({

@@ -113,6 +113,11 @@ describe('size and time flags', () => {
     ['--command-timeout', '3600001', 'a number of milliseconds from 1 to 3,600,000'],
     ['--retry-budget', '86400001', 'a number of milliseconds from 1 to 86,400,000'],
     ['--connect-timeout', '0', 'a number of milliseconds from 1 to 600,000'],
+    ['--scan-count', '1000001', 'a positive integer up to 1,000,000'],
+    ['--follow-interval', '86401', 'a positive integer up to 86,400'],
+    ['--follow-max-pending', '100000001', 'a positive integer up to 100,000,000'],
+    ['--rate', '100000001', 'a positive integer up to 100,000,000'],
+    ['--max-source-latency', '600001', 'a positive integer up to 600,000'],
   ])('%s %s is refused naming the bound', async (flag, value, accepted) => {
     const err = await usageError([...servers, flag, value]);
     expect(err.message).toBe(`${flag}: ${value} is not valid; accepted: ${accepted}`);

@@ -194,8 +194,10 @@ describe('one error per bad value, naming the field, the value and the accepted 
     ['follow.maxPending', 0, ['0', 'a positive integer']],
     ['follow.setNotifyConfig', 'no', ['"no"', 'true | false']],
     ['throttle', 5, ['5', 'a mapping with the fields rate']],
-    ['throttle.rate', -1, ['-1', '>= 0']],
-    ['throttle.maxSourceLatencyMs', 1.5, ['1.5', '>= 0']],
+    ['throttle.rate', -1, ['-1', 'an integer from 0 to 100,000,000']],
+    ['throttle.maxSourceLatencyMs', 1.5, ['1.5', 'an integer from 0 to 600,000']],
+    ['write.scanCount', 1_000_001, ['1000001', 'a positive integer up to 1,000,000']],
+    ['follow.intervalSeconds', 86_401, ['86401', 'a positive integer up to 86,400']],
     ['dryRun', 'yes', ['"yes"', 'true | false']],
     ['failOnConflict', 1, ['1', 'true | false']],
   ];
