@@ -15,7 +15,7 @@ import { parseCommandLine } from '../../src/cli/parser.js';
 import { ConfigError } from '../../src/common/errors.js';
 import { resolvePlan } from '../../src/config/load.js';
 import type { MergePlan } from '../../src/config/plan.js';
-import { parseRedisUrl } from '../../src/config/url.js';
+import { parseRedisUrl, withPassword } from '../../src/config/url.js';
 
 // Options and passwords from the environment: precedence flag > environment > config file > default.
 
@@ -177,6 +177,24 @@ describe('passwords from the environment', () => {
     out.result(out.redact('tgt-secret'));
     expect(written).not.toMatch(/secret/);
     expect(written).toContain('***');
+  });
+});
+
+describe('withPassword: a URL given its password apart', () => {
+  it.each([
+    ['redis://127.0.0.1:6379/2', { host: '127.0.0.1', port: 6379, db: 2 }],
+    ['redis://:old@127.0.0.1:6379', { host: '127.0.0.1', port: 6379 }],
+    ['rediss://alice:old@db.example.com:6380/1', { username: 'alice', tls: true, db: 1 }],
+    ['redis://alice:@[::1]:7000', { username: 'alice', host: '::1', port: 7000 }],
+    [
+      'redis+sentinel://s1:26379,s2:26380/main/3?sentinelPassword=sp',
+      { db: 3, sentinel: { name: 'main', password: 'sp' } },
+    ],
+  ])('%s keeps everything but the password', (url, kept) => {
+    const password = 'n3w p@ss:/?#%';
+    const endpoint = parseRedisUrl(withPassword(url, password));
+    expect(endpoint.password).toBe(password);
+    expect(endpoint).toMatchObject(kept);
   });
 });
 
