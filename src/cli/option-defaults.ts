@@ -59,8 +59,12 @@ export const WORDED_DEFAULTS: Readonly<Record<string, string>> = {
   sample: 'every key',
 };
 
-/** Options that have no default: they must be given (here, in the environment or in the config file). */
+/**
+ * Options that have no default: they must be given (as a flag, in the environment or in the config
+ * file). Rollback's --backup is required too, though merge's has a default (rollback-options.ts).
+ */
 export const NO_DEFAULT: readonly string[] = ['source', 'target'];
+export const ROLLBACK_NO_DEFAULT: readonly string[] = ['backup'];
 
 /** The default an option's help shows, or undefined for one of NO_DEFAULT. */
 export function helpDefault(name: string, type: unknown): string | undefined {

@@ -41,12 +41,18 @@ export const flag = (describe: string, group: string): Options => ({ type: 'bool
  */
 export function withDefaults(
   table: Record<string, Options>,
-  worded: Record<string, string> = {},
+  worded: Record<string, string | null> = {},
 ): Record<string, Options> {
   return Object.fromEntries(
     Object.entries(table).map(([name, o]) => {
-      const shown = worded[name] ?? helpDefault(name, o.type);
-      return [name, shown === undefined ? o : { ...o, describe: `${o.describe} [default: ${shown}]` }];
+      // An option shared with another table (rollback's --tls-*) has its default already.
+      if (String(o.describe).includes('[default: ')) return [name, o];
+      // null: this command has no default for it (rollback's --backup is required).
+      const shown = name in worded ? worded[name] : helpDefault(name, o.type);
+      return [
+        name,
+        shown === undefined || shown === null ? o : { ...o, describe: `${o.describe} [default: ${shown}]` },
+      ];
     }),
   );
 }

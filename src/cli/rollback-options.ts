@@ -31,7 +31,7 @@ export const ROLLBACK_OPTIONS: Record<string, Options> = withDefaults(
     quiet: MERGE_OPTIONS.quiet!,
     verbose: MERGE_OPTIONS.verbose!,
   },
-  { target: "the journal's (which holds no password)" },
+  { backup: null, target: "the journal's (which holds no password)" },
 );
 
 export interface RollbackFlags {

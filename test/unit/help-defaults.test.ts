@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NO_DEFAULT, OPTION_FIELDS } from '../../src/cli/option-defaults.js';
+import { NO_DEFAULT, OPTION_FIELDS, ROLLBACK_NO_DEFAULT } from '../../src/cli/option-defaults.js';
 import { MERGE_OPTIONS, VERIFY_OPTIONS } from '../../src/cli/options.js';
 import { ROLLBACK_OPTIONS } from '../../src/cli/rollback-options.js';
 import { CONFIG_DEFAULTS } from '../../src/config/schema.js';
@@ -11,11 +11,20 @@ const shownDefault = (describe: unknown): string | undefined =>
   /\[default: ([^\]]+)\]$/.exec(String(describe))?.[1];
 
 describe('--help defaults', () => {
-  it.each(Object.entries(tables))("every %s option's help ends with its default", (_, table) => {
+  it.each(Object.entries(tables))("every %s option's help ends with its default, once", (command, table) => {
+    const none = command === 'rollback' ? ROLLBACK_NO_DEFAULT : NO_DEFAULT;
     const without = Object.entries(table)
-      .filter(([name, o]) => shownDefault(o.describe) === undefined && !NO_DEFAULT.includes(name))
+      .filter(([name, o]) => shownDefault(o.describe) === undefined && !none.includes(name))
       .map(([name]) => name);
     expect(without).toEqual([]);
+    const twice = Object.entries(table)
+      .filter(([, o]) => String(o.describe).split('[default: ').length > 2)
+      .map(([name]) => name);
+    expect(twice).toEqual([]);
+  });
+
+  it("rollback's required --backup shows no default", () => {
+    expect(shownDefault(ROLLBACK_OPTIONS.backup?.describe)).toBeUndefined();
   });
 
   it('the options listed as having no default show none', () => {
