@@ -106,7 +106,8 @@ export async function parseCommandLine(
       (y) => y.options(ROLLBACK_OPTIONS),
       (argv) => {
         const given = optionsFromEnv(argv, ROLLBACK_OPTIONS, env);
-        command = { kind: 'rollback', flags: readRollbackFlags(given.argv, given.origins), warnings };
+        const flags = { ...readRollbackFlags(given.argv, given.origins), passwords: passwordsFromEnv(env) };
+        command = { kind: 'rollback', flags, warnings };
       },
     )
     .command(

@@ -1,5 +1,6 @@
 import type { Options } from 'yargs';
 import { ConfigError } from '../common/errors.js';
+import type { PasswordOverrides } from '../config/flags.js';
 import { type Argv, bool, single as singleValue } from './argv.js';
 import {
   type DisplayFlags,
@@ -35,6 +36,8 @@ export const ROLLBACK_OPTIONS: Record<string, Options> = withDefaults(
 );
 
 export interface RollbackFlags {
+  /** The target's password from the environment (KVMERGE_TARGET_PASSWORD, REDISCLI_AUTH). */
+  passwords?: PasswordOverrides;
   backup: string;
   target?: string;
   dryRun: boolean;

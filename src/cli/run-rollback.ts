@@ -24,6 +24,8 @@ export async function rollbackCommand(flags: RollbackFlags, out: Output): Promis
         ...(flags.target !== undefined ? { target: flags.target } : {}),
         tls,
         dryRun: flags.dryRun,
+        ...(flags.passwords?.target ? { password: flags.passwords.target } : {}),
+        ...(flags.passwords?.fallback ? { fallbackPassword: flags.passwords.fallback } : {}),
       },
       {
         signal: interrupt.signal,

@@ -192,4 +192,44 @@ describe('kvmerge configured from the environment', () => {
     const checked = await kvmerge(['verify', ...args.filter((a) => a !== '--dry-run')], env);
     expect(checked.stderr.split('\n')[0]).toBe('strategies: skip for every type · type mismatch: skip');
   });
+
+  it('rollback finds the target password in the environment (the journal holds none)', async () => {
+    const fresh = await startRedis({ password: TARGET_PASSWORD });
+    try {
+      await fresh.client().set('greeting', 'before');
+      const journal = join(mkdtempSync(join(tmpdir(), 'kvmerge-env-')), 'run.journal');
+      const env = { KVMERGE_SOURCE_1_PASSWORD: SOURCE_PASSWORD, KVMERGE_TARGET_PASSWORD: TARGET_PASSWORD };
+      const merged = await kvmerge(
+        [
+          '-s',
+          plainUrl(source),
+          '-t',
+          plainUrl(fresh),
+          '--on-conflict',
+          'override',
+          '--backup',
+          journal,
+          '--quiet',
+        ],
+        env,
+      );
+      expect(merged.code, merged.stderr).toBe(0);
+      expect(await fresh.client().get('greeting')).toBe('hello');
+
+      const without = await kvmerge(['rollback', '--backup', journal]);
+      expect(without.code).toBe(2);
+      expect(without.stderr).toMatch(
+        /without its password; give the target with -t URL, or its password in KVMERGE_TARGET_PASSWORD/,
+      );
+
+      const undo = await kvmerge(['rollback', '--backup', journal], {
+        KVMERGE_TARGET_PASSWORD: TARGET_PASSWORD,
+      });
+      expect(undo.code, undo.stderr).toBe(0);
+      expect(await fresh.client().get('greeting')).toBe('before');
+      noPasswordIn(undo);
+    } finally {
+      await fresh.stop();
+    }
+  });
 });
