@@ -24,9 +24,9 @@ export async function loadPlan(
 }
 
 /**
- * Turns a parsed config document (or `{}` when there is no file), the flags and the environment into a
- * validated plan. Pure: no I/O. Precedence is flag > file > default (SPEC §3.3); the CLI puts the
- * environment's values into `overrides` where no flag was given.
+ * Turns a parsed config document (or `{}` when there is no file), the flags and the environment (for
+ * `${VAR}`) into a validated plan. Pure: no I/O. Precedence is flag > environment > file > default
+ * (SPEC §3.3, §4): the CLI puts the KVMERGE_ variables' values into `overrides` where no flag was given.
  */
 export function resolvePlan(
   doc: unknown,
