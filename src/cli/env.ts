@@ -130,7 +130,7 @@ export function unknownVariables(env: NodeJS.ProcessEnv, known: readonly string[
     const near = nearestFlag(option, known);
     const hint = near
       ? ` (did you mean ${variableFor(near)}?)`
-      : name.endsWith('_PASSWORD')
+      : /PAS|PWD|AUTH/.test(name)
         ? ` (passwords: ${TARGET_PASSWORD}, KVMERGE_SOURCE_<N>_PASSWORD, ${FALLBACK_PASSWORD})`
         : '';
     warnings.push(`warning: ${name} names no kvmerge option and is ignored${hint}`);

@@ -10,6 +10,9 @@ import type { Output } from './output.js';
  * `--config` reads back (SPEC §4). Opens no connection: it is how to check a configuration before a run.
  */
 export async function printConfigCommand(flags: MergeFlags, out: Output): Promise<number> {
+  // Known before the plan exists, so that even a loader message cannot print these passwords.
+  const { source = [], target } = flags.overrides;
+  out.addUrls([...source, ...(target ? [target] : [])]);
   const plan = await loadPlan(flags.overrides);
   out.addUrls([...plan.sources.map((s) => s.url), plan.target.url]);
   const extra = [...(plan.safety.noBackup ? ['--no-backup'] : []), ...(plan.safety.again ? ['--again'] : [])];

@@ -209,6 +209,12 @@ describe('KVMERGE_ variables that name no option', () => {
       'warning: KVMERGE_WHATEVER names no kvmerge option and is ignored',
     ]);
     expect(unknownVariables({ KVMERGE_SOURCE_0_PASSWORD: 'x' }, known)[0]).toMatch(/numbered from 1/);
+    // A misspelt password variable: pointed at the right names, its value (a secret) never shown.
+    const [misspelt] = unknownVariables({ KVMERGE_TARGET_PASWORD: 'hunter2' }, known);
+    expect(misspelt).toMatch(
+      /KVMERGE_TARGET_PASWORD .*\(passwords: KVMERGE_TARGET_PASSWORD, KVMERGE_SOURCE_<N>_PASSWORD/,
+    );
+    expect(misspelt).not.toContain('hunter2');
   });
 
   it('options, passwords and the variables with a meaning of their own are not', () => {
