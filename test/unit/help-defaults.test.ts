@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { NO_DEFAULT, OPTION_FIELDS, ROLLBACK_NO_DEFAULT } from '../../src/cli/option-defaults.js';
 import { MERGE_OPTIONS, VERIFY_OPTIONS } from '../../src/cli/options.js';
 import { ROLLBACK_OPTIONS } from '../../src/cli/rollback-options.js';
-import { CONFIG_DEFAULTS } from '../../src/config/schema.js';
+import { CONFIG_DEFAULTS, describeField } from '../../src/config/schema.js';
 
 // `--help` shows every option's default; for an option that sets a config field, the schema's.
 
@@ -50,5 +50,24 @@ describe('--help defaults', () => {
     expect(shownDefault(MERGE_OPTIONS['connect-timeout']?.describe)).toBe('5000');
     expect(shownDefault(MERGE_OPTIONS['on-conflict']?.describe)).toBe('skip');
     expect(shownDefault(VERIFY_OPTIONS.backup?.describe)).toMatch(/^none/);
+  });
+
+  it("an option's upper bound in its help is the schema's", () => {
+    const fields = {
+      ...OPTION_FIELDS,
+      rate: 'throttle.rate',
+      'max-source-latency': 'throttle.maxSourceLatencyMs',
+    };
+    const wrong: string[] = [];
+    let bounded = 0;
+    for (const [name, path] of Object.entries(fields)) {
+      const bound = /(?:up to|to) ([\d,]+)$/.exec(describeField(path.split('.')) ?? '')?.[1];
+      if (bound === undefined) continue;
+      bounded++;
+      if (!String(MERGE_OPTIONS[name]?.describe).includes(`at most ${bound}`))
+        wrong.push(`--${name}: ${bound}`);
+    }
+    expect(bounded).toBeGreaterThanOrEqual(12);
+    expect(wrong).toEqual([]);
   });
 });
