@@ -1,5 +1,6 @@
 import { KvmergeError } from '../common/errors.js';
 import { EXIT } from './exit-codes.js';
+import type { MergeFlags } from './options.js';
 import { Output } from './output.js';
 import { parseCommandLine } from './parser.js';
 import { mergeCommand } from './run-merge.js';
@@ -16,6 +17,8 @@ export async function main(argv: string[]): Promise<number> {
   out.addUrls(urls);
   try {
     const command = await parseCommandLine(argv);
+    const quiet = 'flags' in command && 'display' in command.flags && command.flags.display.quiet;
+    if (!quiet) for (const warning of command.warnings ?? []) out.info(warning);
     switch (command.kind) {
       case 'printed':
         return EXIT.done;
@@ -34,12 +37,14 @@ export async function main(argv: string[]): Promise<number> {
         const { display } = command.flags;
         out = new Output({ quiet: display.quiet, verbose: display.verbose });
         out.addUrls(urls);
+        if (command.flags.printConfig) return await printConfig(command.flags, out);
         return await (await import('./run-verify.js')).verifyCommand(command.flags, out);
       }
       case 'merge': {
         const { display } = command.flags;
         out = new Output({ quiet: display.quiet, verbose: display.verbose });
         out.addUrls(urls);
+        if (command.flags.printConfig) return await printConfig(command.flags, out);
         return await mergeCommand(command.flags, out, argv);
       }
     }
@@ -51,4 +56,9 @@ export async function main(argv: string[]): Promise<number> {
     out.internalError(err);
     return EXIT.failed;
   }
+}
+
+/** --print-config (merge or verify): loaded on demand, like the other commands. */
+async function printConfig(flags: MergeFlags, out: Output): Promise<number> {
+  return (await import('./print-config.js')).printConfigCommand(flags, out);
 }

@@ -1,32 +1,64 @@
 import type { Options } from 'yargs';
 import { ConfigError } from '../common/errors.js';
 import type { CliOverrides } from '../config/load.js';
-import { positiveIntSchema } from '../config/schema.js';
+import {
+  type Argv,
+  bool,
+  flagLabel,
+  integer as integerValue,
+  type Labeller,
+  list,
+  single as singleValue,
+} from './argv.js';
+import { helpDefault } from './option-defaults.js';
 
 /*
  * The `merge` options of SPEC §4 and their translation to
- * the library's CliOverrides. No option has a default here: a flag that is not given must stay undefined,
- * so that the config file's value applies (SPEC §3.3); the defaults live in the config schema alone.
+ * the library's CliOverrides. No option has a yargs default: a flag that is not given must stay undefined,
+ * so that the environment's, then the config file's value applies (SPEC §3.3); the defaults live in the
+ * config schema alone, and the help text shows them from there (option-defaults.ts).
  */
 
-const SOURCES = 'Sources and target:';
+export const SOURCES = 'Sources and target:';
 const STRATEGIES = 'Strategies (what happens when the key already exists on the target):';
-const RUN = 'Run:';
+export const RUN = 'Run:';
 const TUNING = 'Performance:';
-const TLS = 'TLS (for every rediss:// URL; per server in the config file):';
-const OUTPUT = 'Output:';
+export const TLS = 'TLS (for every rediss:// URL; per server in the config file):';
+export const OUTPUT = 'Output:';
 const FOLLOW = 'Live merge and protecting production (SPEC §9):';
 
-const text = (describe: string, group: string): Options => ({
+export const text = (describe: string, group: string): Options => ({
   type: 'string',
   requiresArg: true,
   describe,
   group,
 });
-const flag = (describe: string, group: string): Options => ({ type: 'boolean', describe, group });
+export const flag = (describe: string, group: string): Options => ({ type: 'boolean', describe, group });
+
+/**
+ * Appends `[default: …]` to each option's help. yargs' own default display is off with hide-types, and a
+ * yargs default would make every option look given.
+ */
+export function withDefaults(
+  table: Record<string, Options>,
+  worded: Record<string, string | null> = {},
+): Record<string, Options> {
+  return Object.fromEntries(
+    Object.entries(table).map(([name, o]) => {
+      // An option shared with another table (rollback's --tls-*) has its default already.
+      if (String(o.describe).includes('[default: ')) return [name, o];
+      // null: this command has no default for it (rollback's --backup is required).
+      const shown = name in worded ? worded[name] : helpDefault(name, o.type);
+      return [
+        name,
+        shown === undefined || shown === null ? o : { ...o, describe: `${o.describe} [default: ${shown}]` },
+      ];
+    }),
+  );
+}
 
 /** The option table of `kvmerge merge` (and of `verify`, which will accept the same). */
-export const MERGE_OPTIONS: Record<string, Options> = {
+export const MERGE_OPTIONS: Record<string, Options> = withDefaults({
   config: { ...text('FILE: YAML configuration; flags win over it', SOURCES), alias: 'c' },
   source: {
     ...text(
@@ -38,6 +70,13 @@ export const MERGE_OPTIONS: Record<string, Options> = {
   },
   target: { ...text('URL: the instance to merge into', SOURCES), alias: 't' },
   match: text('GLOB: only keys matching this SCAN MATCH pattern, on every source', SOURCES),
+  prefix: {
+    ...text(
+      'P: prepended to every key written to the target; repeatable: the first for the first source, and so on',
+      SOURCES,
+    ),
+    array: true,
+  },
 
   'on-conflict': text('S: for every type: override | merge | skip', STRATEGIES),
   string: text('S: for strings: override | skip', STRATEGIES),
@@ -47,10 +86,21 @@ export const MERGE_OPTIONS: Record<string, Options> = {
   list: text('S: for lists: override | merge | skip', STRATEGIES),
   stream: text('S: for streams: override | skip', STRATEGIES),
   'type-mismatch': text('P: when the types differ: override | skip | fail', STRATEGIES),
+  'hash-field': text('W: hash merge, a field on both sides: source | target wins', STRATEGIES),
+  'zset-score': text('W: zset merge, a member on both sides: source | target | max | min | sum', STRATEGIES),
+  'list-mode': text('M: list merge: append | prepend | union (append the missing elements)', STRATEGIES),
+  ttl: text(
+    "W: a merged key's lifetime: max | min | source | target (no expiry counts as longest)",
+    STRATEGIES,
+  ),
 
   'dry-run': flag('read everything, write nothing, report what would happen', RUN),
   'fail-on-conflict': flag('with --dry-run: exit 3 when any key would conflict', RUN),
   report: text('FILE: write the JSON report there (dry run or real run)', RUN),
+  'print-config': flag(
+    'print the effective plan (every default filled in) as YAML that --config reads, and exit; connects to nothing',
+    RUN,
+  ),
 
   'on-error': text(
     'P: a key that cannot be written: stop (the run stops there) | skip (count it failed, go on, exit 1)',
@@ -58,7 +108,7 @@ export const MERGE_OPTIONS: Record<string, Options> = {
   ),
   'failed-keys': text('FILE: list every failed key with its reason, one JSON object a line', RUN),
   backup: text(
-    "FILE: the journal of each changed key's prior state, for rollback and --resume (default: a new file in the state directory, $KVMERGE_STATE_DIR or ~/.local/state/kvmerge)",
+    "FILE: the journal of each changed key's prior state, for rollback and --resume (the state directory: $KVMERGE_STATE_DIR or ~/.local/state/kvmerge)",
     RUN,
   ),
   'no-backup': flag(
@@ -83,11 +133,11 @@ export const MERGE_OPTIONS: Record<string, Options> = {
     FOLLOW,
   ),
   'follow-interval': text(
-    'S: seconds between passes over a source without notifications (Pika) (default 60)',
+    'S: seconds between passes over a source without notifications (Pika; at most 86,400)',
     FOLLOW,
   ),
   'follow-max-pending': text(
-    'N: changed keys held pending; past it, a reconciliation pass (default 1000000)',
+    'N: changed keys held pending; past it, a reconciliation pass (at most 100,000,000)',
     FOLLOW,
   ),
   'set-notify-config': flag(
@@ -95,11 +145,11 @@ export const MERGE_OPTIONS: Record<string, Options> = {
     FOLLOW,
   ),
   rate: text(
-    'N: at most N keys a second read over all sources (snapshot and follow; default: no cap)',
+    'N: at most N keys a second read over all sources (snapshot and follow; N at most 100,000,000)',
     FOLLOW,
   ),
   'max-source-latency': text(
-    "MS: slow down while a source's recent p99 command latency is above MS (default: off)",
+    "MS: slow down while a source's recent p99 command latency is above MS (at most 600,000)",
     FOLLOW,
   ),
 
@@ -109,15 +159,29 @@ export const MERGE_OPTIONS: Record<string, Options> = {
   'tls-insecure': flag("do not verify the servers' certificates (testing only)", TLS),
 
   mode: text('M: write path: auto | dump | native', TUNING),
-  concurrency: text('N: batches in flight', TUNING),
-  batch: text('N: keys per batch', TUNING),
-  'scan-count': text('N: SCAN COUNT hint', TUNING),
+  concurrency: text('N: batches in flight (at most 1,024)', TUNING),
+  batch: text('N: keys per batch (at most 100,000)', TUNING),
+  'scan-count': text('N: SCAN COUNT hint (at most 1,000,000)', TUNING),
+  'big-key-elements': text('N: a key with more elements is copied in windows (at most 100,000,000)', TUNING),
+  'big-key-bytes': text('N: a key larger than N bytes is copied in windows (at most 536,870,912)', TUNING),
+  'connect-timeout': text(
+    'MS: connect, authenticate and select the db, per attempt (at most 600,000)',
+    TUNING,
+  ),
+  'command-timeout': text(
+    'MS: no reply for this long: the connection is dropped and retried (at most 3,600,000)',
+    TUNING,
+  ),
+  'retry-budget': text(
+    'MS: reconnect with backoff for at most this long, then fail naming the server (at most 86,400,000)',
+    TUNING,
+  ),
 
   json: flag('print the report as JSON on stdout (logs go to stderr)', OUTPUT),
   'no-progress': flag('plain status lines every few seconds instead of progress bars', OUTPUT),
   quiet: flag('print nothing but errors', OUTPUT),
   verbose: flag('say more; stack traces with internal errors', OUTPUT),
-};
+});
 
 /**
  * The merge options that say how to write, which `verify` (it only reads) has no use for. Hidden from
@@ -149,10 +213,21 @@ export const VERIFY_OPTIONS: Record<string, Options> = {
       MERGE_ONLY.includes(name) ? { ...o, hidden: true } : o,
     ]),
   ),
-  sample: text('N: check N random keys of the sources instead of all', RUN),
-  backup: text("FILE: the run's journal: check every key it touched exactly against its prior state", RUN),
-  // verify has no bars: its status lines (every 5 s) stay, and only --quiet silences them.
-  'no-progress': flag('verify has no progress bars, only a status line every 5 s (--quiet: none)', OUTPUT),
+  ...withDefaults(
+    {
+      sample: text('N: check N random keys of the sources instead of all', RUN),
+      backup: text(
+        "FILE: the run's journal: check every key it touched exactly against its prior state",
+        RUN,
+      ),
+      // verify has no bars: its status lines (every 5 s) stay, and only --quiet silences them.
+      'no-progress': flag(
+        'verify has no progress bars, only a status line every 5 s (--quiet: none)',
+        OUTPUT,
+      ),
+    },
+    { backup: 'none (a check without the journal)' },
+  ),
 };
 
 export interface VerifyFlags extends MergeFlags {
@@ -161,21 +236,31 @@ export interface VerifyFlags extends MergeFlags {
 }
 
 /** The verify flags: the merge's, and --sample and --backup. */
-export function readVerifyFlags(argv: Argv): VerifyFlags {
-  const given = MERGE_ONLY.find((name) => argv[name] !== undefined);
+export function readVerifyFlags(argv: Argv, origins: Record<string, string> = {}): VerifyFlags {
+  // A merge-only flag on verify's command line is refused; from the environment (KVMERGE_RESUME set for
+  // the merges of a shell) it is ignored: verify reads the same environment and has no use for it.
+  const given = MERGE_ONLY.find((name) => argv[name] !== undefined && origins[name] === undefined);
   if (given !== undefined) {
     throw new ConfigError(`--${given}`, 'is an option of merge; verify only reads the target: drop it');
   }
-  const flags: VerifyFlags = readMergeFlags(argv);
-  const sample = integer(argv, 'sample');
+  const own: Argv = { ...argv };
+  for (const name of MERGE_ONLY) delete own[name];
+  const label = labeller(origins);
+  const flags: VerifyFlags = readMergeFlags(own, origins);
+  const sample = integerValue(own, 'sample', label);
   if (sample !== undefined) {
     if (sample < 1)
-      throw new ConfigError('--sample', `${sample} is not valid; accepted: a whole number of 1 or more`);
+      throw new ConfigError(label('sample'), `${sample} is not valid; accepted: a whole number of 1 or more`);
     flags.sample = sample;
   }
-  const backup = single(argv, 'backup');
+  const backup = singleValue(own, 'backup', label);
   if (backup !== undefined) flags.backup = backup;
   return flags;
+}
+
+export interface VerifyFlags extends MergeFlags {
+  sample?: number;
+  backup?: string;
 }
 
 /** The names of the boolean options of MERGE_OPTIONS, as written on the command line. */
@@ -194,19 +279,30 @@ export interface DisplayFlags {
 export interface MergeFlags {
   overrides: CliOverrides;
   display: DisplayFlags;
+  /** --print-config: print the plan, connect to nothing. */
+  printConfig: boolean;
 }
 
-type Argv = Record<string, unknown>;
+/** `--batch`, or `KVMERGE_BATCH (--batch)` when the environment gave it (env.ts). */
+export function labeller(origins: Record<string, string>): Labeller {
+  return (name) => (origins[name] ? `${origins[name]} (--${name})` : flagLabel(name));
+}
 
-/** Turns yargs' parsed arguments into CliOverrides (undefined for every flag not given) and display flags. */
-export function readMergeFlags(argv: Argv): MergeFlags {
-  const overrides: CliOverrides = {};
+/**
+ * Turns yargs' parsed arguments into CliOverrides (undefined for every flag not given) and display
+ * flags. `origins`: the options whose value came from the environment, and from which variable.
+ */
+export function readMergeFlags(argv: Argv, origins: Record<string, string> = {}): MergeFlags {
+  const overrides: CliOverrides = Object.keys(origins).length > 0 ? { origins } : {};
   const set = <K extends keyof CliOverrides>(key: K, value: CliOverrides[K] | undefined): void => {
     if (value !== undefined) overrides[key] = value;
   };
+  const label = labeller(origins);
+  const single = (a: Argv, name: string) => singleValue(a, name, label);
+  const integer = (a: Argv, name: string) => integerValue(a, name, label);
   set('config', single(argv, 'config'));
-  const sources = argv.source as string[] | undefined;
-  if (sources !== undefined) overrides.source = sources.map(String);
+  set('source', list(argv, 'source'));
+  set('prefix', list(argv, 'prefix'));
   set('target', single(argv, 'target'));
   set('match', single(argv, 'match'));
   set('onConflict', single(argv, 'on-conflict'));
@@ -237,109 +333,19 @@ export function readMergeFlags(argv: Argv): MergeFlags {
   set('setNotifyConfig', bool(argv, 'set-notify-config'));
   set('rate', integer(argv, 'rate'));
   set('maxSourceLatency', integer(argv, 'max-source-latency'));
+  set('hashField', single(argv, 'hash-field'));
+  set('zsetScore', single(argv, 'zset-score'));
+  set('listMode', single(argv, 'list-mode'));
+  set('ttl', single(argv, 'ttl'));
+  set('bigKeyElements', integer(argv, 'big-key-elements'));
+  set('bigKeyBytes', integer(argv, 'big-key-bytes'));
+  set('connectTimeout', integer(argv, 'connect-timeout'));
+  set('commandTimeout', integer(argv, 'command-timeout'));
+  set('retryBudget', integer(argv, 'retry-budget'));
 
   return {
     overrides,
-    display: {
-      json: bool(argv, 'json') ?? false,
-      progress: !(bool(argv, 'no-progress') ?? false),
-      quiet: bool(argv, 'quiet') ?? false,
-      verbose: bool(argv, 'verbose') ?? false,
-    },
-  };
-}
-
-/** A single-valued option; given twice is an error rather than a silent "last one wins". */
-function single(argv: Argv, name: string): string | undefined {
-  const value = argv[name];
-  if (value === undefined) return undefined;
-  if (Array.isArray(value)) {
-    throw new ConfigError(`--${name}`, 'given more than once; pass it once');
-  }
-  return String(value);
-}
-
-function bool(argv: Argv, name: string): boolean | undefined {
-  const value = argv[name];
-  if (value === undefined) return undefined;
-  // A switch repeated (`--dry-run --dry-run`) means the same as once.
-  return Array.isArray(value) ? Boolean(value[value.length - 1]) : Boolean(value);
-}
-
-/** A count flag: the config schema checks the range, this only turns digits into a number. */
-function integer(argv: Argv, name: string): number | undefined {
-  const value = single(argv, name);
-  if (value === undefined) return undefined;
-  if (!/^\s*\d+\s*$/.test(value)) {
-    throw new ConfigError(
-      `--${name}`,
-      `${JSON.stringify(value)} is not valid; accepted: ${positiveIntSchema.description}`,
-    );
-  }
-  return Number(value);
-}
-
-/**
- * yargs reads `--dry-run=maybe` as false without a word. A switch takes no value but true or false, and
- * anything else is a usage error like any bad value.
- */
-export function checkSwitchValues(args: readonly string[], switches: readonly string[]): void {
-  for (const arg of args) {
-    if (arg === '--') return;
-    const m = /^--([^=]+)=(.*)$/s.exec(arg);
-    if (!m || !switches.includes(m[1]!)) continue;
-    if (m[2] !== 'true' && m[2] !== 'false') {
-      throw new ConfigError(`--${m[1]}`, `is a switch and takes no value (got ${JSON.stringify(m[2])})`);
-    }
-  }
-}
-
-/** The options of `kvmerge rollback` (SPEC §4, §6.2). */
-export const ROLLBACK_OPTIONS: Record<string, Options> = {
-  backup: text('FILE: the journal that `merge --backup FILE` wrote', SOURCES),
-  target: {
-    ...text("URL: the run's target (default: the journal's, which holds no password)", SOURCES),
-    alias: 't',
-  },
-  'dry-run': flag('list what would be restored; write nothing', RUN),
-  'tls-ca': MERGE_OPTIONS['tls-ca']!,
-  'tls-cert': MERGE_OPTIONS['tls-cert']!,
-  'tls-key': MERGE_OPTIONS['tls-key']!,
-  'tls-insecure': MERGE_OPTIONS['tls-insecure']!,
-  json: flag('print the summary as JSON on stdout', OUTPUT),
-  'no-progress': MERGE_OPTIONS['no-progress']!,
-  quiet: MERGE_OPTIONS.quiet!,
-  verbose: MERGE_OPTIONS.verbose!,
-};
-
-export interface RollbackFlags {
-  backup: string;
-  target?: string;
-  dryRun: boolean;
-  tls: { ca?: string; cert?: string; key?: string; insecure: boolean };
-  display: DisplayFlags;
-}
-
-export function readRollbackFlags(argv: Argv): RollbackFlags {
-  const target = single(argv, 'target');
-  const backup = single(argv, 'backup');
-  if (backup === undefined) {
-    throw new ConfigError(
-      '--backup',
-      'is required: give the journal that `kvmerge merge --backup FILE` wrote',
-    );
-  }
-  const tls = {
-    ca: single(argv, 'tls-ca'),
-    cert: single(argv, 'tls-cert'),
-    key: single(argv, 'tls-key'),
-    insecure: bool(argv, 'tls-insecure') ?? false,
-  };
-  return {
-    backup,
-    ...(target !== undefined ? { target } : {}),
-    dryRun: bool(argv, 'dry-run') ?? false,
-    tls,
+    printConfig: bool(argv, 'print-config') ?? false,
     display: {
       json: bool(argv, 'json') ?? false,
       progress: !(bool(argv, 'no-progress') ?? false),

@@ -1,4 +1,5 @@
 import { parseRedisUrl, redactSecrets, redactUrlsInText } from '../config/url.js';
+import { passwordValues } from './env.js';
 
 export interface OutputOptions {
   /** `--quiet`: nothing on stderr but errors. */
@@ -7,6 +8,8 @@ export interface OutputOptions {
   verbose?: boolean;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
+  /** Its password variables (KVMERGE_TARGET_PASSWORD, …) are masked too; default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -25,6 +28,7 @@ export class Output {
     this.verbose = opts.verbose ?? false;
     this.stdout = opts.stdout ?? process.stdout;
     this.stderr = opts.stderr ?? process.stderr;
+    for (const password of passwordValues(opts.env ?? process.env)) this.secrets.add(password);
   }
 
   /** Remembers the passwords of these URLs, so that no message can print them. Unparsable URLs are skipped. */

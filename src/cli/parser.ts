@@ -1,20 +1,19 @@
 import yargs, { type Argv } from 'yargs';
 import { KvmergeError } from '../common/errors.js';
 import { toolVersion } from '../common/version.js';
+import { checkSwitchValues } from './argv.js';
+import { optionsFromEnv, passwordsFromEnv, unknownVariables } from './env.js';
 import { nearestFlag } from './nearest-flag.js';
 import {
   BOOLEAN_FLAGS,
-  checkSwitchValues,
   MERGE_OPTIONS,
   type MergeFlags,
-  ROLLBACK_OPTIONS,
-  type RollbackFlags,
   readMergeFlags,
-  readRollbackFlags,
   readVerifyFlags,
   VERIFY_OPTIONS,
   type VerifyFlags,
 } from './options.js';
+import { ROLLBACK_OPTIONS, type RollbackFlags, readRollbackFlags } from './rollback-options.js';
 import { readStatusFlags, STATUS_OPTIONS, type StatusFlags } from './status-options.js';
 
 /** A command line that yargs refuses (unknown option, missing value). Exit 2, with a pointer to --help. */
@@ -24,15 +23,19 @@ export class UsageError extends KvmergeError {
   }
 }
 
-/** What the command line asks for, once parsed. */
-export type Command =
+/** What the command line (and the environment) asks for, once parsed. */
+export type Command = (
   | { kind: 'merge'; flags: MergeFlags }
   | { kind: 'demo'; progress: boolean }
   | { kind: 'verify'; flags: VerifyFlags }
   | { kind: 'rollback'; flags: RollbackFlags }
   | { kind: 'status'; flags: StatusFlags }
   /** --help or --version: yargs has printed it. */
-  | { kind: 'printed' };
+  | { kind: 'printed' }
+) & {
+  /** Lines to show before anything else (a KVMERGE_ variable that names no option). */
+  warnings?: string[];
+};
 
 const EPILOG = `Examples:
   Preview a merge of two shards (hashes merged, strings overridden), conflict report in plan.json:
@@ -59,9 +62,19 @@ found (--fail-on-conflict), 130 interrupted (Ctrl-C).`;
  * Parses the command line. yargs prints --help and --version itself (on stdout); every error it finds
  * becomes a one-line UsageError instead of its usage dump.
  */
-export async function parseCommandLine(args: readonly string[]): Promise<Command> {
+export async function parseCommandLine(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Command> {
   checkSwitchValues(args, [...BOOLEAN_FLAGS]);
   let command: Command = { kind: 'printed' };
+  // The environment fills the options the command line left out (flag > environment > file > default).
+  const known = [...new Set([...Object.keys(VERIFY_OPTIONS), ...Object.keys(ROLLBACK_OPTIONS)])];
+  const warnings = unknownVariables(env, known);
+  const planFlags = <F extends MergeFlags>(flags: F): F => {
+    flags.overrides.passwords = passwordsFromEnv(env);
+    return flags;
+  };
   const parser = yargs([...args])
     .scriptName('kvmerge')
     .usage(
@@ -78,7 +91,8 @@ export async function parseCommandLine(args: readonly string[]): Promise<Command
       'merge the sources into the target (the default command)',
       (y) => y.options(MERGE_OPTIONS),
       (argv) => {
-        command = { kind: 'merge', flags: readMergeFlags(argv) };
+        const given = optionsFromEnv(argv, MERGE_OPTIONS, env);
+        command = { kind: 'merge', flags: planFlags(readMergeFlags(given.argv, given.origins)), warnings };
       },
     )
     .command(
@@ -86,7 +100,8 @@ export async function parseCommandLine(args: readonly string[]): Promise<Command
       'check the target against the sources under the same strategies (exit 1 on any difference)',
       (y) => y.options(VERIFY_OPTIONS),
       (argv) => {
-        command = { kind: 'verify', flags: readVerifyFlags(argv) };
+        const given = optionsFromEnv(argv, VERIFY_OPTIONS, env);
+        command = { kind: 'verify', flags: planFlags(readVerifyFlags(given.argv, given.origins)), warnings };
       },
     )
     .command(
@@ -94,7 +109,9 @@ export async function parseCommandLine(args: readonly string[]): Promise<Command
       'restore the target to its state before the run that wrote --backup FILE',
       (y) => y.options(ROLLBACK_OPTIONS),
       (argv) => {
-        command = { kind: 'rollback', flags: readRollbackFlags(argv) };
+        const given = optionsFromEnv(argv, ROLLBACK_OPTIONS, env);
+        const flags = { ...readRollbackFlags(given.argv, given.origins), passwords: passwordsFromEnv(env) };
+        command = { kind: 'rollback', flags, warnings };
       },
     )
     .command(

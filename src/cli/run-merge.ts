@@ -10,6 +10,7 @@ import { writeReportFile } from '../report/json.js';
 import { createProgress, type ProgressMode } from '../report/progress.js';
 import { formatSummary } from '../report/summary.js';
 import type { JsonReport } from '../report/types.js';
+import { planAnnouncer } from './announce.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { handleInterrupts, INTERRUPT_NOTICE, withSignal } from './interrupt.js';
 import type { DisplayFlags, MergeFlags } from './options.js';
@@ -35,6 +36,7 @@ export async function mergeCommand(
   out.addUrls([...plan.sources.map((s) => s.url), plan.target.url]);
   if (plan.report.file !== undefined) await checkReportTarget(plan.report.file);
   if (flags.display.verbose) out.info(describePlan(plan));
+  const announce = planAnnouncer(plan, out, 'merge');
 
   const mode = progressMode(flags.display);
   const progress = createProgress({ stream: process.stderr, mode });
@@ -54,9 +56,9 @@ export async function mergeCommand(
     // The engine (ioredis and the pipeline) is loaded only now: --help and usage errors stay fast.
     const { runMerge } = await import('../index.js');
     raw = await runMerge(plan, {
-      progress,
+      progress: announce.progress(progress),
       signal: interrupt.signal,
-      log: (line) => out.info(line),
+      log: announce.log,
       // Into the journal's header (passwords masked), for the resume command `kvmerge status` gives.
       command: argv.map((arg) => out.redact(arg)),
     });
@@ -64,6 +66,7 @@ export async function mergeCommand(
     progress.stop();
     interrupt.dispose();
   }
+  announce.now();
   const report = out.redactDeep(raw);
 
   let code = withSignal(exitCodeFor(report, plan), interrupt);

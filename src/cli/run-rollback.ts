@@ -1,8 +1,8 @@
 import { describeKey, rollback } from '../index.js';
 import { EXIT } from './exit-codes.js';
 import { handleInterrupts, INTERRUPT_NOTICE } from './interrupt.js';
-import type { RollbackFlags } from './options.js';
 import type { Output } from './output.js';
+import type { RollbackFlags } from './rollback-options.js';
 
 /** How often a plain progress line is printed. */
 const PROGRESS_EVERY_MS = 2000;
@@ -24,6 +24,8 @@ export async function rollbackCommand(flags: RollbackFlags, out: Output): Promis
         ...(flags.target !== undefined ? { target: flags.target } : {}),
         tls,
         dryRun: flags.dryRun,
+        ...(flags.passwords?.target ? { password: flags.passwords.target } : {}),
+        ...(flags.passwords?.fallback ? { fallbackPassword: flags.passwords.fallback } : {}),
       },
       {
         signal: interrupt.signal,

@@ -13,6 +13,7 @@ import {
   type VerifyReport,
   verify,
 } from '../index.js';
+import { planAnnouncer } from './announce.js';
 import { EXIT } from './exit-codes.js';
 import { handleInterrupts, INTERRUPT_NOTICE } from './interrupt.js';
 import type { VerifyFlags } from './options.js';
@@ -34,6 +35,7 @@ export async function verifyCommand(
   ]);
   const plan = await loadPlan(flags.overrides);
   out.addUrls([...plan.sources.map((s) => s.url), plan.target.url]);
+  const announce = planAnnouncer(plan, out, 'verify');
   // The journal: --backup, or the config file's safety.backup (the merge's option, SPEC §3.1).
   const backup = flags.backup ?? (plan.safety as { backup?: string }).backup;
   const journal = backup ? await journalPriors(backup, plan) : undefined;
@@ -48,11 +50,12 @@ export async function verifyCommand(
       { priors: journal?.priors, windows: journal?.windows.read, sample: flags.sample },
       {
         signal: interrupt.signal,
-        log: (line) => out.info(line),
+        log: announce.log,
         progress: (checked, differences) => {
           // Not turned off by --no-progress: that flag trades bars for these lines, and verify has no bars.
           if (Date.now() - lastStatus < statusEveryMs) return;
           lastStatus = Date.now();
+          announce.now();
           out.info(`verify: ${checked} keys checked, ${differences} differences so far`);
         },
         onDifference: (d) => {
@@ -76,6 +79,7 @@ export async function verifyCommand(
     }
   }
   if (flags.display.json) out.result(JSON.stringify(report, null, 2));
+  announce.now();
   out.info(summaryLine(report));
   if (report.differences > 0) {
     out.error(

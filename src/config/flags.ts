@@ -4,15 +4,28 @@ import { DATA_TYPES, type NativeType, type Strategy } from '../types/strategy.js
 import { renderValue } from './messages.js';
 import {
   batchSizeSchema,
+  bigKeyBytesSchema,
+  bigKeyElementsSchema,
+  commandTimeoutSchema,
   concurrencySchema,
+  connectTimeoutSchema,
   fileNameSchema,
+  followIntervalSchema,
+  followMaxPendingSchema,
   globSchema,
+  hashFieldSchema,
+  listMergeSchema,
+  maxSourceLatencySchema,
   mismatchSchema,
   onErrorSchema,
-  positiveIntSchema,
+  rateSchema,
+  retryBudgetSchema,
+  scanCountSchema,
   strategySchema,
   strategySchemaFor,
+  ttlRuleSchema,
   writeModeSchema,
+  zsetScoreSchema,
 } from './schema.js';
 
 /**
@@ -56,12 +69,46 @@ export interface CliOverrides {
   setNotifyConfig?: boolean;
   rate?: number;
   maxSourceLatency?: number;
+  hashField?: string;
+  zsetScore?: string;
+  listMode?: string;
+  ttl?: string;
+  /** Per source, in the sources' order (the flag's or the file's); the rest keep their own. */
+  prefix?: string[];
+  bigKeyElements?: number;
+  bigKeyBytes?: number;
+  connectTimeout?: number;
+  commandTimeout?: number;
+  retryBudget?: number;
+  /**
+   * Passwords given apart from the URLs (the CLI reads them from the environment, so that they never
+   * stand in argv). One given here wins over the URL's own; `fallback` serves a URL without one.
+   */
+  passwords?: PasswordOverrides;
+  /**
+   * Where a value came from when it was not typed as a flag: option name (`batch`) → its origin
+   * (`KVMERGE_BATCH`), so that an error names what the user has to fix.
+   */
+  origins?: Record<string, string>;
+}
+
+export interface PasswordOverrides {
+  target?: string;
+  /** Index 0 is the first source. */
+  sources?: (string | undefined)[];
+  /** For every server whose URL and whose own override have none (`REDISCLI_AUTH`). */
+  fallback?: string;
 }
 
 export type CheckedFlags = ReturnType<typeof checkFlags>;
 
 /** Validates every given flag with the schema of the field it stands for, so both accept the same. */
 export function checkFlags(o: CliOverrides) {
+  // `--batch`, or `KVMERGE_BATCH (--batch)` for a value the environment gave.
+  const checkFlag = <S extends z.ZodType>(flag: string, schema: S, value: unknown) => {
+    const origin = o.origins?.[flag.slice(2)];
+    return checkValue(origin ? `${origin} (${flag})` : flag, schema, value);
+  };
   const strategyFlags: Partial<Record<NativeType, Strategy>> = {};
   for (const type of DATA_TYPES)
     strategyFlags[type] = checkFlag(`--${type}`, strategySchemaFor(type), o[type]);
@@ -78,7 +125,7 @@ export function checkFlags(o: CliOverrides) {
     mode: checkFlag('--mode', writeModeSchema, o.mode),
     concurrency: checkFlag('--concurrency', concurrencySchema, o.concurrency),
     batch: checkFlag('--batch', batchSizeSchema, o.batch),
-    scanCount: checkFlag('--scan-count', positiveIntSchema, o.scanCount),
+    scanCount: checkFlag('--scan-count', scanCountSchema, o.scanCount),
     onError: checkFlag('--on-error', onErrorSchema, o.onError),
     failedKeys: checkFlag('--failed-keys', fileNameSchema, o.failedKeys),
     backup: checkFlag('--backup', fileNameSchema, o.backup),
@@ -87,11 +134,26 @@ export function checkFlags(o: CliOverrides) {
     again: o.again,
     follow: o.follow,
     untilCaughtUp: o.untilCaughtUp,
-    followInterval: checkFlag('--follow-interval', positiveIntSchema, o.followInterval),
-    followMaxPending: checkFlag('--follow-max-pending', positiveIntSchema, o.followMaxPending),
+    followInterval: checkFlag('--follow-interval', followIntervalSchema, o.followInterval),
+    followMaxPending: checkFlag('--follow-max-pending', followMaxPendingSchema, o.followMaxPending),
     setNotifyConfig: o.setNotifyConfig,
-    rate: checkFlag('--rate', positiveIntSchema, o.rate),
-    maxSourceLatency: checkFlag('--max-source-latency', positiveIntSchema, o.maxSourceLatency),
+    rate: checkFlag('--rate', rateSchema, o.rate),
+    maxSourceLatency: checkFlag('--max-source-latency', maxSourceLatencySchema, o.maxSourceLatency),
+    merge: {
+      hashField: checkFlag('--hash-field', hashFieldSchema, o.hashField),
+      zsetScore: checkFlag('--zset-score', zsetScoreSchema, o.zsetScore),
+      list: checkFlag('--list-mode', listMergeSchema, o.listMode),
+      ttl: checkFlag('--ttl', ttlRuleSchema, o.ttl),
+    },
+    prefix: o.prefix !== undefined && o.prefix.length > 0 ? o.prefix : undefined,
+    bigKeyElements: checkFlag('--big-key-elements', bigKeyElementsSchema, o.bigKeyElements),
+    bigKeyBytes: checkFlag('--big-key-bytes', bigKeyBytesSchema, o.bigKeyBytes),
+    network: {
+      connectTimeoutMs: checkFlag('--connect-timeout', connectTimeoutSchema, o.connectTimeout),
+      commandTimeoutMs: checkFlag('--command-timeout', commandTimeoutSchema, o.commandTimeout),
+      retryBudgetMs: checkFlag('--retry-budget', retryBudgetSchema, o.retryBudget),
+    },
+    passwords: o.passwords ?? {},
     tls: {
       ca: checkFlag('--tls-ca', fileNameSchema, o.tlsCa),
       cert: checkFlag('--tls-cert', fileNameSchema, o.tlsCert),
@@ -101,7 +163,7 @@ export function checkFlags(o: CliOverrides) {
   };
 }
 
-function checkFlag<S extends z.ZodType>(flag: string, schema: S, value: unknown): z.output<S> | undefined {
+function checkValue<S extends z.ZodType>(flag: string, schema: S, value: unknown): z.output<S> | undefined {
   if (value === undefined) return undefined;
   const result = schema.safeParse(value);
   if (result.success) return result.data;

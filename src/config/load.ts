@@ -24,8 +24,9 @@ export async function loadPlan(
 }
 
 /**
- * Turns a parsed config document (or `{}` when there is no file), the flags and the environment into a
- * validated plan. Pure: no I/O. Precedence is flag > file > default (SPEC §3.3).
+ * Turns a parsed config document (or `{}` when there is no file), the flags and the environment (for
+ * `${VAR}`) into a validated plan. Pure: no I/O. Precedence is flag > environment > file > default
+ * (SPEC §3.3, §4): the CLI puts the KVMERGE_ variables' values into `overrides` where no flag was given.
  */
 export function resolvePlan(
   doc: unknown,
@@ -90,14 +91,19 @@ export function resolvePlan(
     sources: sources.map((s) => s.plan),
     target: targetTls ? { url: target.url, tls: targetTls } : { url: target.url },
     strategies: { ...resolveStrategies(file, flags), typeMismatch: flags.typeMismatch ?? file.typeMismatch },
-    merge: file.merge,
+    merge: {
+      hashField: flags.merge.hashField ?? file.merge.hashField,
+      zsetScore: flags.merge.zsetScore ?? file.merge.zsetScore,
+      list: flags.merge.list ?? file.merge.list,
+      ttl: flags.merge.ttl ?? file.merge.ttl,
+    },
     write: {
       mode: flags.mode ?? file.write.mode,
       concurrency: flags.concurrency ?? file.write.concurrency,
       batchSize: flags.batch ?? file.write.batchSize,
       scanCount: flags.scanCount ?? file.write.scanCount,
-      bigKeyElements: file.write.bigKeyElements,
-      bigKeyBytes: file.write.bigKeyBytes,
+      bigKeyElements: flags.bigKeyElements ?? file.write.bigKeyElements,
+      bigKeyBytes: flags.bigKeyBytes ?? file.write.bigKeyBytes,
     },
     report: reportFile ? { file: reportFile, sample: file.report.sample } : { sample: file.report.sample },
     dryRun,
@@ -110,7 +116,11 @@ export function resolvePlan(
       noBackup: flags.noBackup ?? false,
       again: flags.again ?? false,
     },
-    network: file.network,
+    network: {
+      connectTimeoutMs: flags.network.connectTimeoutMs ?? file.network.connectTimeoutMs,
+      commandTimeoutMs: flags.network.commandTimeoutMs ?? file.network.commandTimeoutMs,
+      retryBudgetMs: flags.network.retryBudgetMs ?? file.network.retryBudgetMs,
+    },
     ...(following
       ? {
           follow: {

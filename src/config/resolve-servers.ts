@@ -2,7 +2,7 @@ import { ConfigError } from '../common/errors.js';
 import type { CheckedFlags } from './flags.js';
 import type { SourcePlan, TlsPlan } from './plan.js';
 import type { ConfigDoc } from './schema.js';
-import { endpointLabel, parseRedisUrl, type RedisEndpoint } from './url.js';
+import { endpointLabel, parseRedisUrl, type RedisEndpoint, withPassword } from './url.js';
 
 type TlsDoc = NonNullable<NonNullable<ConfigDoc['target']>['tls']>;
 
@@ -49,10 +49,31 @@ export function resolveSources(file: ConfigDoc, flags: CheckedFlags): ResolvedSo
     );
   }
 
+  if (flags.prefix !== undefined && flags.prefix.length > entries.length) {
+    throw new ConfigError(
+      '--prefix',
+      `given ${flags.prefix.length} times for ${entries.length} source(s); give at most one per source, in the order of the sources`,
+    );
+  }
+
+  const extra = flags.passwords.sources?.findIndex((p, i) => p !== undefined && i >= entries.length) ?? -1;
+  if (extra >= 0) {
+    throw new ConfigError(
+      `KVMERGE_SOURCE_${extra + 1}_PASSWORD`,
+      `there are ${entries.length} source(s); N in KVMERGE_SOURCE_<N>_PASSWORD counts the sources from 1, in their order`,
+    );
+  }
+
   const byName = new Map<string, number>();
   return entries.map((entry, i) => {
     const field = fromFlags ? '--source' : `sources[${i}].url`;
-    const endpoint = parseRedisUrl(entry.url, field);
+    const given = parseRedisUrl(entry.url, field);
+    const { url, endpoint } = applyPassword(
+      entry.url,
+      given,
+      flags.passwords.sources?.[i],
+      flags.passwords.fallback,
+    );
     const name = entry.name ?? endpointLabel(endpoint);
     const earlier = byName.get(name);
     if (earlier !== undefined) {
@@ -69,7 +90,8 @@ export function resolveSources(file: ConfigDoc, flags: CheckedFlags): ResolvedSo
 
     // MATCH * selects every key, like no MATCH; keeping it would only hide that DBSIZE is a valid estimate.
     const match = flags.match ?? entry.match ?? file.match;
-    const plan: SourcePlan = { url: entry.url, name, prefix: Buffer.from(entry.prefix, 'utf8') };
+    const prefix = flags.prefix?.[i] ?? entry.prefix;
+    const plan: SourcePlan = { url, name, prefix: Buffer.from(prefix, 'utf8') };
     const tls = resolveTls(entry.tls, flags);
     if (tls) plan.tls = tls;
     if (match !== undefined && match !== '*') plan.match = match;
@@ -88,5 +110,22 @@ export function resolveTarget(
       'no target given; pass -t URL or set target.url in a config file (-c FILE)',
     );
   }
-  return { url, endpoint: parseRedisUrl(url, flags.target !== undefined ? '--target' : 'target.url') };
+  const endpoint = parseRedisUrl(url, flags.target !== undefined ? '--target' : 'target.url');
+  return applyPassword(url, endpoint, flags.passwords.target, flags.passwords.fallback);
+}
+
+/**
+ * The server's password: the one given apart from the URL (`KVMERGE_TARGET_PASSWORD`, the most specific
+ * statement) over the URL's own, over the fallback for every server (`REDISCLI_AUTH`). The URL is
+ * rewritten to carry it, since a plan's URL is what the connection is made with.
+ */
+function applyPassword(
+  url: string,
+  endpoint: RedisEndpoint,
+  own: string | undefined,
+  fallback: string | undefined,
+): { url: string; endpoint: RedisEndpoint } {
+  const password = own || endpoint.password || fallback || undefined;
+  if (password === undefined || password === endpoint.password) return { url, endpoint };
+  return { url: withPassword(url, password), endpoint: { ...endpoint, password } };
 }

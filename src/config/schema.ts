@@ -49,17 +49,35 @@ export const positiveIntSchema = integer(1);
  * A count with a ceiling, where a larger one is a mistake that would only show as memory or a stalled
  * server much later (100,000,000 keys in one pipeline).
  */
-const atMost = (max: number) =>
+const atMost = (max: number, min: 0 | 1 = 1) =>
   z
     .preprocess(
       (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
-      z.int().min(1).max(max),
+      z.int().min(min).max(max),
     )
-    .describe(`a positive integer up to ${max.toLocaleString('en-US')}`);
+    .describe(
+      min === 1
+        ? `a positive integer up to ${max.toLocaleString('en-US')}`
+        : `an integer from 0 to ${max.toLocaleString('en-US')}`,
+    );
 /** Keys per batch: a batch's values are in memory at once, `concurrency` of them. */
 export const batchSizeSchema = atMost(100_000);
 /** Batches in flight. */
 export const concurrencySchema = atMost(1_024);
+/** SCAN COUNT: past this, one SCAN call blocks a single-threaded server for a noticeable time. */
+export const scanCountSchema = atMost(1_000_000);
+/** Follow: a day between passes over a source without notifications is already no follow at all. */
+export const followIntervalSchema = atMost(86_400);
+/** Follow: pending changed keys are held in memory. */
+export const followMaxPendingSchema = atMost(100_000_000);
+/** Keys a second over all sources (a flag: 1 or more; in the file 0 also means no cap). */
+export const rateSchema = atMost(100_000_000);
+/** A source's p99 latency ceiling, in milliseconds (a flag: 1 or more; in the file 0 also means off). */
+export const maxSourceLatencySchema = atMost(600_000);
+/** Elements past which a key is copied in windows: above this, one window would be the whole key anyway. */
+export const bigKeyElementsSchema = atMost(100_000_000);
+/** Bytes past which a key is copied in windows: a whole value larger than Redis's 512 MB bulk limit cannot travel. */
+export const bigKeyBytesSchema = atMost(512 * 1024 * 1024);
 export const globSchema = z.string().min(1).describe('a non-empty SCAN MATCH glob (omit it for every key)');
 export const fileNameSchema = z.string().describe('a file name');
 const urlSchema = z.string().describe(`a redis:// or rediss:// URL`);
@@ -95,20 +113,25 @@ const strategiesSchema = z.strictObject({
   stream: unmergeableStrategySchema.optional(),
 });
 
+export const hashFieldSchema = oneOf(HASH_FIELD_WINNERS);
+export const zsetScoreSchema = oneOf(ZSET_SCORE_RULES);
+export const listMergeSchema = oneOf(LIST_MERGES);
+export const ttlRuleSchema = oneOf(TTL_RULES);
+
 const mergeSchema = z.strictObject({
-  hashField: oneOf(HASH_FIELD_WINNERS).default('source'),
-  zsetScore: oneOf(ZSET_SCORE_RULES).default('source'),
-  list: oneOf(LIST_MERGES).default('append'),
-  ttl: oneOf(TTL_RULES).default('max'),
+  hashField: hashFieldSchema.default('source'),
+  zsetScore: zsetScoreSchema.default('source'),
+  list: listMergeSchema.default('append'),
+  ttl: ttlRuleSchema.default('max'),
 });
 
 const writeSchema = z.strictObject({
   mode: writeModeSchema.default('auto'),
   concurrency: concurrencySchema.default(8),
   batchSize: batchSizeSchema.default(256),
-  scanCount: positiveIntSchema.default(1000),
-  bigKeyElements: positiveIntSchema.default(10000),
-  bigKeyBytes: positiveIntSchema.default(16 * 1024 * 1024),
+  scanCount: scanCountSchema.default(1000),
+  bigKeyElements: bigKeyElementsSchema.default(10000),
+  bigKeyBytes: bigKeyBytesSchema.default(16 * 1024 * 1024),
 });
 
 const reportSchema = z.strictObject({
@@ -126,27 +149,32 @@ const safetySchema = z.strictObject({
   resume: boolean().default(false),
 });
 
-const milliseconds = () => integer(1).describe('a number of milliseconds >= 1');
+/** A duration; past `max` it is a typo (a unit mistaken), and a hang that long would look like a bug. */
+const milliseconds = (max: number) =>
+  atMost(max).describe(`a number of milliseconds from 1 to ${max.toLocaleString('en-US')}`);
+export const connectTimeoutSchema = milliseconds(600_000);
+export const commandTimeoutSchema = milliseconds(3_600_000);
+export const retryBudgetSchema = milliseconds(86_400_000);
 
 const networkSchema = z.strictObject({
-  connectTimeoutMs: milliseconds().default(5_000),
-  commandTimeoutMs: milliseconds().default(15_000),
-  retryBudgetMs: milliseconds().default(30_000),
+  connectTimeoutMs: connectTimeoutSchema.default(5_000),
+  commandTimeoutMs: commandTimeoutSchema.default(15_000),
+  retryBudgetMs: retryBudgetSchema.default(30_000),
 });
 
 // SPEC §9: the live merge after the snapshot.
 const followSchema = z.strictObject({
   enabled: boolean().default(false),
   untilCaughtUp: boolean().default(false),
-  intervalSeconds: positiveIntSchema.default(60),
-  maxPending: positiveIntSchema.default(1_000_000),
+  intervalSeconds: followIntervalSchema.default(60),
+  maxPending: followMaxPendingSchema.default(1_000_000),
   setNotifyConfig: boolean().default(false),
 });
 
 // SPEC §9.5: protecting production sources, snapshot and follow alike (absent or 0: no cap).
 const throttleSchema = z.strictObject({
-  rate: integer(0).optional(),
-  maxSourceLatencyMs: integer(0).optional(),
+  rate: atMost(100_000_000, 0).optional(),
+  maxSourceLatencyMs: atMost(600_000, 0).optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -173,6 +201,16 @@ export type ConfigDoc = z.output<typeof configSchema>;
 
 /** The built-in defaults, as the schema gives them to an empty document. */
 export const CONFIG_DEFAULTS: ConfigDoc = configSchema.parse({});
+
+/** The built-in default of the field at a dotted path (`write.concurrency`), undefined when it has none. */
+export function schemaDefault(path: string): unknown {
+  let node: unknown = CONFIG_DEFAULTS;
+  for (const part of path.split('.')) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
 
 type Schema = z.ZodType;
 export type PathPart = string | number;

@@ -164,6 +164,20 @@ function decodeCredential(text: string, fail: (what: string) => never): string {
 }
 
 /**
+ * The same URL with `password` as its password (and its user name, if any, kept): for a password that
+ * was given apart from the URL. The URL must parse (parseRedisUrl) before it comes here.
+ */
+export function withPassword(url: string, password: string): string {
+  const start = url.indexOf('://') + 3;
+  const at = url.lastIndexOf('@');
+  const userinfo = at >= start ? url.slice(start, at) : '';
+  const colon = userinfo.indexOf(':');
+  const user = colon < 0 ? userinfo : userinfo.slice(0, colon);
+  const rest = at >= start ? url.slice(at + 1) : url.slice(start);
+  return `${url.slice(0, start)}${user}:${encodeURIComponent(password)}@${rest}`;
+}
+
+/**
  * The URL fit for output: `redis://user:***@host:port/db`. A valid URL comes back normalised (port and
  * db spelt out, host in lower case); a URL that does not parse is masked textually, so that whatever
  * sits between `://` and the last `@` after a `:` (or all of it, when there is no `:`) never shows.

@@ -2,7 +2,7 @@ import { ConfigError, ConnectionError, KvmergeError, RunError } from '../common/
 import { Limiter } from '../common/limiter.js';
 import type { NetworkPlan, TlsPlan } from '../config/plan.js';
 import { tlsOptions } from '../config/tls.js';
-import { parseRedisUrl, redactUrl } from '../config/url.js';
+import { parseRedisUrl, redactUrl, withPassword } from '../config/url.js';
 import { now } from '../servers/clock.js';
 import { sendIdempotent } from '../servers/confirm.js';
 import { checkPermissions } from '../servers/permissions.js';
@@ -27,6 +27,13 @@ export interface RollbackOptions {
   network?: NetworkPlan;
   /** Keys restored per pipeline. */
   batchSize?: number;
+  /**
+   * The target's password given apart from the URL (the CLI's KVMERGE_TARGET_PASSWORD): wins over the
+   * URL's own; `fallbackPassword` (REDISCLI_AUTH) serves a URL without one. Either one completes the
+   * journal's target, whose password is masked.
+   */
+  password?: string;
+  fallbackPassword?: string;
   /** Pipelines in flight (the merge's `write.concurrency`); default 8. */
   concurrency?: number;
 }
@@ -68,11 +75,14 @@ export async function rollback(opts: RollbackOptions, hooks: RollbackHooks = {})
   const started = now();
   const journal = await openJournal(opts.backup);
   const { header } = journal;
-  const url = opts.target ?? header.target;
-  if (opts.target === undefined && url.includes('***')) {
+  let url = opts.target ?? header.target;
+  const own = opts.target !== undefined ? parseRedisUrl(opts.target, '--target').password : undefined;
+  const password = opts.password || own || opts.fallbackPassword;
+  if (password && password !== own) url = withPassword(url, password);
+  if (opts.target === undefined && !password && url.includes('***')) {
     throw new ConfigError(
       '--target',
-      `the journal names ${url} without its password; give the target with -t URL`,
+      `the journal names ${url} without its password; give the target with -t URL, or its password in KVMERGE_TARGET_PASSWORD`,
     );
   }
   if (!journalTargetIs(header, url)) {

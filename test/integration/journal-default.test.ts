@@ -174,7 +174,10 @@ describe('the default journal and the rerun guard (SPEC §6.2, §6.3)', () => {
   it('--no-backup says at the start what a crash costs, and writes no journal', async () => {
     const run = await kvmerge(merge('--no-backup'));
     expect(run.code, run.stderr).toBe(0);
-    const firstLine = run.stderr.split('\n')[0];
+    // The run's opening lines: the strategies, then this note, before anything else happens.
+    const lines = run.stderr.split('\n');
+    expect(lines[0]).toMatch(/^strategies: /);
+    const firstLine = lines.find((l) => !/^(strategies|warning): /.test(l));
     expect(firstLine).toMatch(/no journal \(--no-backup\)/);
     expect(firstLine).toMatch(/cannot be rolled back/);
     expect(firstLine).toMatch(/apply some steps twice/);
