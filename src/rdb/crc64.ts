@@ -59,11 +59,23 @@ export class Crc64 {
       const i1 = 256 + ((b >>> 16) & 0xff);
       const i0 = b >>> 24;
       hi =
-        TABLE_HI[i7]! ^ TABLE_HI[i6]! ^ TABLE_HI[i5]! ^ TABLE_HI[i4]! ^ TABLE_HI[i3]! ^ TABLE_HI[i2]! ^
-        TABLE_HI[i1]! ^ TABLE_HI[i0]!;
+        TABLE_HI[i7]! ^
+        TABLE_HI[i6]! ^
+        TABLE_HI[i5]! ^
+        TABLE_HI[i4]! ^
+        TABLE_HI[i3]! ^
+        TABLE_HI[i2]! ^
+        TABLE_HI[i1]! ^
+        TABLE_HI[i0]!;
       lo =
-        TABLE_LO[i7]! ^ TABLE_LO[i6]! ^ TABLE_LO[i5]! ^ TABLE_LO[i4]! ^ TABLE_LO[i3]! ^ TABLE_LO[i2]! ^
-        TABLE_LO[i1]! ^ TABLE_LO[i0]!;
+        TABLE_LO[i7]! ^
+        TABLE_LO[i6]! ^
+        TABLE_LO[i5]! ^
+        TABLE_LO[i4]! ^
+        TABLE_LO[i3]! ^
+        TABLE_LO[i2]! ^
+        TABLE_LO[i1]! ^
+        TABLE_LO[i0]!;
     }
     for (; p < end; p++) {
       const i = (lo ^ buf[p]!) & 0xff;
