@@ -121,10 +121,9 @@ export class Window {
         }
         if (b !== 0x81) throw this.corrupt(p, `bad length byte 0x${b.toString(16)}`);
         if (p + 9 > this.end) return NEED;
-        const n = this.buf.readBigUInt64BE(p + 1);
-        if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw this.corrupt(p, `length ${n} is beyond any file`);
         this.pos = p + 9;
-        return Number(n);
+        // Not always a size: a stream group's entries-read is saved as -1 (2^64 - 1) when unknown.
+        return Number(this.buf.readBigUInt64BE(p + 1));
       }
       default:
         throw this.corrupt(p, 'an encoded string where a length belongs');
