@@ -46,7 +46,12 @@ async function verifyError(path: string, chunkBytes?: number): Promise<unknown> 
 }
 
 /** The error is of `kind`, at `offset` (when given), in one line that starts with the file and offset. */
-function expectFileError(err: unknown, path: string, kind: abstract new (...args: never[]) => RdbFileError, offset?: number): void {
+function expectFileError(
+  err: unknown,
+  path: string,
+  kind: abstract new (...args: never[]) => RdbFileError,
+  offset?: number,
+): void {
   expect(err).toBeInstanceOf(kind);
   const e = err as RdbFileError;
   if (offset !== undefined) expect(e.offset).toBe(offset);
