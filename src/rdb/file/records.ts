@@ -76,6 +76,8 @@ const OP = {
   EOF: 0xff,
 } as const;
 const MODULE_OPCODE_UINT = 2;
+/** Object types whose value is one string (an encoded blob or the string itself). */
+const ONE_STRING = new Set([0, 9, 10, 11, 12, 13, 16, 17, 20, 23]);
 
 /**
  * The records of an RDB file after its 9-byte header, in batches (of batchKeys keys or batchBytes
@@ -125,43 +127,51 @@ export async function* readRecords(
     while ((op = w.byte()) === NEED) await w.more(w.offset);
     const type = RDB_OBJECT_TYPES[op];
     if (type !== undefined) {
-      const key = await whole('a key');
+      let key = w.string();
+      if (key === null) key = await whole('a key');
       const valueOffset = w.offset;
-      let big = !o.keepValues;
       let module: string | undefined;
-      const walk = walkValue(w, op, (id) => {
-        module = moduleName(id);
-      });
-      while (!walk.next().done) {
-        if (!big && w.base + w.end - valueOffset >= o.bigValueBytes) big = true;
-        await w.more(big ? w.offset : valueOffset);
+      let big = false;
+      // A value that is one string (most keys) skips in one call when the window holds it; anything
+      // else, or a string cut by the window's end, walks with refills (skipString resumes where it was).
+      if (!(ONE_STRING.has(op) && w.skipString())) {
+        const walk = walkValue(w, op, (id) => {
+          module = moduleName(id);
+        });
+        while (!walk.next().done) {
+          if (!big && (!o.keepValues || w.base + w.end - valueOffset >= o.bigValueBytes)) big = true;
+          await w.more(big ? w.offset : valueOffset);
+        }
       }
-      const valueSize = w.offset - valueOffset;
-      const record: RdbKeyRecord = {
-        db,
-        key,
-        valueType: op,
-        type,
-        offset: recordAt ?? at,
-        valueOffset,
-        valueSize,
-      };
-      if (!big) record.value = Buffer.from(w.buf.subarray(valueOffset - w.base, w.pos));
-      if (expireAtMs !== undefined) record.expireAtMs = expireAtMs;
-      if (idleSeconds !== undefined) record.idleSeconds = idleSeconds;
-      if (freq !== undefined) record.freq = freq;
-      if (module !== undefined) record.module = module;
-      expireAtMs = idleSeconds = freq = recordAt = undefined;
       info.keys++;
       if (o.keepValues) {
+        const valueSize = w.offset - valueOffset;
+        const record: RdbKeyRecord = {
+          db,
+          key,
+          valueType: op,
+          type,
+          offset: recordAt ?? at,
+          valueOffset,
+          valueSize,
+        };
+        if (!big) {
+          record.value = Buffer.allocUnsafe(valueSize);
+          w.buf.copy(record.value, 0, valueOffset - w.base, w.pos);
+        }
+        if (expireAtMs !== undefined) record.expireAtMs = expireAtMs;
+        if (idleSeconds !== undefined) record.idleSeconds = idleSeconds;
+        if (freq !== undefined) record.freq = freq;
+        if (module !== undefined) record.module = module;
         batch.push(record);
-        batchBytes += key.length + (record.value?.length ?? 0);
+        batchBytes += key.length + valueSize;
         if (batch.length >= o.batchKeys || batchBytes >= o.batchBytes) {
           yield batch;
           batch = [];
           batchBytes = 0;
         }
       }
+      expireAtMs = idleSeconds = freq = recordAt = undefined;
       continue;
     }
     switch (op) {

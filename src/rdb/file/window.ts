@@ -62,18 +62,22 @@ export class Window {
     if (filled >= this.size) throw new RdbTruncatedError(this.file, this.size, this.recordAt);
     const keep = keepFrom - this.base;
     const kept = this.end - keep;
-    let target = this.buf;
-    if (kept + this.chunk > this.buf.length)
-      target = Buffer.allocUnsafe(Math.max(this.buf.length * 2, kept + this.chunk));
-    else if (this.buf.length > 4 * this.chunk && kept < this.chunk)
-      target = Buffer.allocUnsafe(2 * this.chunk);
-    if (kept > 0) this.buf.copy(target, 0, keep, this.end);
-    this.buf = target;
-    this.base += keep;
-    this.pos -= keep;
-    this.end = kept;
-    const want = Math.min(this.buf.length - kept, this.size - filled);
-    const { bytesRead } = await this.fh.read(this.buf, kept, want, filled);
+    // Compact only when the tail has no room for a chunk, so that a value kept whole is not moved on
+    // every refill; grow when the kept bytes and a chunk do not fit; shrink back after a big value.
+    const shrink = this.buf.length > 4 * this.chunk && kept < this.chunk;
+    if (shrink || this.buf.length - this.end < this.chunk) {
+      let target = this.buf;
+      if (shrink) target = Buffer.allocUnsafe(2 * this.chunk);
+      else if (kept + this.chunk > this.buf.length)
+        target = Buffer.allocUnsafe(Math.max(this.buf.length * 2, kept + this.chunk));
+      if (kept > 0) this.buf.copy(target, 0, keep, this.end);
+      this.buf = target;
+      this.base += keep;
+      this.pos -= keep;
+      this.end = kept;
+    }
+    const want = Math.min(this.buf.length - this.end, this.size - filled);
+    const { bytesRead } = await this.fh.read(this.buf, this.end, want, filled);
     // The file shrank since it was opened (stat gave its size): what is missing is a truncation.
     if (bytesRead === 0) throw new RdbTruncatedError(this.file, filled, this.recordAt);
     this.end += bytesRead;
@@ -191,15 +195,29 @@ export class Window {
 
   /** A whole string, decoded (integer and LZF encodings undone), or null when not all in the window. */
   string(): Buffer | null {
-    const reader = new RdbReader(this.buf.subarray(this.pos, this.end));
+    const p = this.pos;
+    if (p < this.end && this.buf[p]! >> 6 !== 3) {
+      // A plain string, the common case, without a reader: its length, then a copy of its bytes (the
+      // window is overwritten by the next refill).
+      const n = this.len();
+      if (n === NEED) return null;
+      if (this.pos + n > this.end) {
+        this.pos = p;
+        return null;
+      }
+      const out = Buffer.allocUnsafe(n);
+      this.buf.copy(out, 0, this.pos, this.pos + n);
+      this.pos += n;
+      return out;
+    }
+    const reader = new RdbReader(this.buf.subarray(p, this.end));
     try {
-      // A copy: a plain string is a view of the window, which the next refill overwrites.
-      const out = Buffer.from(reader.string());
+      const out = reader.string();
       this.pos += reader.position;
       return out;
     } catch (err) {
       if (err instanceof PayloadEndsEarlyError) return null;
-      if (err instanceof UnsupportedPayloadError) throw this.corrupt(this.pos, err.message);
+      if (err instanceof UnsupportedPayloadError) throw this.corrupt(p, err.message);
       throw err;
     }
   }
