@@ -13,7 +13,7 @@
  * RSS (ru_maxrss). The files are removed at the end.
  */
 import { spawnSync } from 'node:child_process';
-import { rm, stat } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startLocalRedis } from '../src/demo/local-server.js';
@@ -30,7 +30,9 @@ async function child(file: string, mode: 'records' | 'verify'): Promise<void> {
       for (const record of batch) {
         keys++;
         if (record.value) payloadBytes += dumpPayload(record, rdb.info.version).length;
-        else for await (const piece of payloadChunks(rdb, record, rdb.info.version)) payloadBytes += piece.length;
+        else
+          for await (const piece of payloadChunks(rdb, record, rdb.info.version))
+            payloadBytes += piece.length;
       }
     await rdb.close();
   }
@@ -53,7 +55,7 @@ async function main(): Promise<void> {
     await r.save();
     files.push(['small', path.join(server.dir, 'small.rdb')]);
     await rm(files[0]![1], { force: true });
-    await (await import('node:fs/promises')).rename(path.join(server.dir, 'dump.rdb'), files[0]![1]);
+    await rename(path.join(server.dir, 'dump.rdb'), files[0]![1]);
     await r.flushall();
     const bigMb = flag('big-mb', 200);
     const fields = Math.round((bigMb * 1e6) / 130);
@@ -70,9 +72,13 @@ async function main(): Promise<void> {
     for (const [name, file] of files) {
       const { size } = await stat(file);
       for (const mode of ['records', 'verify'] as const) {
-        const out = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, 'child', file, mode], {
-          encoding: 'utf8',
-        });
+        const out = spawnSync(
+          process.execPath,
+          [...process.execArgv, process.argv[1]!, 'child', file, mode],
+          {
+            encoding: 'utf8',
+          },
+        );
         if (out.status !== 0) throw new Error(out.stderr);
         const m = JSON.parse(out.stdout.trim().split('\n').at(-1)!);
         const mbs = size / 1e6 / (m.ms / 1000);
