@@ -1,5 +1,5 @@
 /**
- * Reading RDB files as sources (SPEC §10): one pass over the keys with bounded memory (file.ts), the
+ * Reading RDB files as sources of a merge: one pass over the keys with bounded memory (file.ts), the
  * framing-only pre-read (`verifyRdbFile`), records as DUMP payloads (payload.ts), and the typed errors.
  */
 import { RdbFile, type RdbFileOptions } from './file.js';
