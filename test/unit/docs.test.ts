@@ -92,7 +92,9 @@ const PENDING_FLAGS = [
 ];
 
 // Flags the docs mention that belong to other programs, each checked where it can be.
-const BENCH_SOURCES = ['bench/options.ts', 'bench/follow.ts', 'bench/rdb-file.ts'].map((f) => read(join(ROOT, f))).join('\n');
+const BENCH_SOURCES = ['bench/options.ts', 'bench/follow.ts', 'bench/rdb-file.ts']
+  .map((f) => read(join(ROOT, f)))
+  .join('\n');
 const OTHER_FLAGS: Record<string, (flag: string) => boolean> = {
   // npm run bench and bench/rdb-file.ts: their own option parsers (and the server flags they pass).
   bench: (flag) =>
