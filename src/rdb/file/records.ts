@@ -139,7 +139,9 @@ export async function* readRecords(
           module = moduleName(id);
         });
         while (!walk.next().done) {
-          if (!big && (!o.keepValues || w.base + w.end - valueOffset >= o.bigValueBytes)) big = true;
+          // Big as soon as it is known to pass the threshold: a long string says its length first.
+          if (!big && (!o.keepValues || w.base + w.end - valueOffset + w.stringLeft >= o.bigValueBytes))
+            big = true;
           await w.more(big ? w.offset : valueOffset);
         }
       }
@@ -155,10 +157,7 @@ export async function* readRecords(
           valueOffset,
           valueSize,
         };
-        if (!big) {
-          record.value = Buffer.allocUnsafe(valueSize);
-          w.buf.copy(record.value, 0, valueOffset - w.base, w.pos);
-        }
+        if (!big) record.value = w.copyOut(valueOffset - w.base, w.pos);
         if (expireAtMs !== undefined) record.expireAtMs = expireAtMs;
         if (idleSeconds !== undefined) record.idleSeconds = idleSeconds;
         if (freq !== undefined) record.freq = freq;

@@ -47,6 +47,23 @@ export class Window {
     this.base = this.crcAt = header.length;
   }
 
+  /** Bytes of the string under way that skipString() has still to pass. */
+  get stringLeft(): number {
+    return this.strLeft;
+  }
+
+  /**
+   * A copy of buf[start, end): the window is overwritten by the next refill. A loop for the short
+   * copies most keys and values are, where Buffer.copy costs more than the bytes.
+   */
+  copyOut(start: number, end: number): Buffer {
+    const n = end - start;
+    const out = Buffer.allocUnsafe(n);
+    if (n > 64) this.buf.copy(out, 0, start, end);
+    else for (let i = 0; i < n; i++) out[i] = this.buf[start + i]!;
+    return out;
+  }
+
   /** File offset of the next unread byte. */
   get offset(): number {
     return this.base + this.pos;
@@ -197,16 +214,14 @@ export class Window {
   string(): Buffer | null {
     const p = this.pos;
     if (p < this.end && this.buf[p]! >> 6 !== 3) {
-      // A plain string, the common case, without a reader: its length, then a copy of its bytes (the
-      // window is overwritten by the next refill).
+      // A plain string, the common case, without a reader: its length, then a copy of its bytes.
       const n = this.len();
       if (n === NEED) return null;
       if (this.pos + n > this.end) {
         this.pos = p;
         return null;
       }
-      const out = Buffer.allocUnsafe(n);
-      this.buf.copy(out, 0, this.pos, this.pos + n);
+      const out = this.copyOut(this.pos, this.pos + n);
       this.pos += n;
       return out;
     }
