@@ -130,7 +130,8 @@ export class RdbFile {
   private pass(keepValues: boolean): AsyncGenerator<RdbKeyRecord[]> {
     if (this.used) throw new Error(`${this.info.file}: an RdbFile is read once; open it again`);
     this.used = true;
-    const w = new Window(this.info.file, this.fh, this.info.size, this.options.chunkBytes);
+    const { chunkBytes, bigValueBytes } = this.options;
+    const w = new Window(this.info.file, this.fh, this.info.size, chunkBytes, bigValueBytes + 2 * chunkBytes);
     w.startAfter(this.header);
     return readRecords(w, this.info, {
       keepValues,

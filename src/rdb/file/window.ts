@@ -37,6 +37,8 @@ export class Window {
     private readonly fh: FileHandle,
     readonly size: number,
     private readonly chunk: number,
+    /** The size growth stops at (doubling would overshoot it by up to twice): the caller's limit. */
+    private readonly maxBytes = Number.POSITIVE_INFINITY,
   ) {
     this.buf = Buffer.allocUnsafe(chunk);
   }
@@ -86,7 +88,9 @@ export class Window {
       let target = this.buf;
       if (shrink) target = Buffer.allocUnsafe(2 * this.chunk);
       else if (kept + this.chunk > this.buf.length)
-        target = Buffer.allocUnsafe(Math.max(this.buf.length * 2, kept + this.chunk));
+        target = Buffer.allocUnsafe(
+          Math.max(Math.min(this.buf.length * 2, this.maxBytes), kept + this.chunk),
+        );
       if (kept > 0) this.buf.copy(target, 0, keep, this.end);
       this.buf = target;
       this.base += keep;
