@@ -11,6 +11,7 @@ import { Crc64, crc64 } from '../../src/rdb/crc64.js';
 import {
   dumpPayload,
   moduleName,
+  payloadChunks,
   RdbCorruptError,
   RdbFile,
   type RdbKeyRecord,
@@ -150,5 +151,38 @@ describe('the RDB file reader on built files', () => {
     const badOpcode = await rdbFile(9, [bytes(0x07, str('k'), moduleId('mymodule1', 1), 2, len(1), 9, 0)]);
     await expect(verifyRdbFile(badOpcode)).rejects.toThrow(RdbCorruptError);
     await expect(verifyRdbFile(badOpcode)).rejects.toThrow('unknown module value opcode 9');
+  });
+
+  it('big values pass through a window of the threshold: no value held, the payload rebuilt in pieces', async () => {
+    const string = Buffer.alloc(3_000_000, 'x');
+    const fields = Array.from({ length: 20_000 }, (_, i) => [str(`field-${i}`), str('v'.repeat(90))]).flat();
+    const stringValue = str(string);
+    const hashValue = Buffer.concat([len(20_000), ...fields]);
+    const path = await rdbFile(11, [
+      bytes(0x00, str('big:string'), stringValue),
+      bytes(0x04, str('big:hash'), hashValue),
+      bytes(0x00, str('small'), str('v')),
+    ]);
+    const file = await RdbFile.open(path, { chunkBytes: 65_536, bigValueBytes: 262_144 });
+    const records: RdbKeyRecord[] = [];
+    for await (const r of file.records()) records.push(r);
+    expect(records.map((r) => [r.key.toString(), r.value === undefined])).toEqual([
+      ['big:string', true],
+      ['big:hash', true],
+      ['small', false],
+    ]);
+    for (const [record, value] of [
+      [records[0]!, stringValue],
+      [records[1]!, hashValue],
+    ] as const) {
+      const pieces: Buffer[] = [];
+      for await (const piece of payloadChunks(file, record, 11, 100_000)) pieces.push(piece);
+      expect(pieces.length).toBeGreaterThan(10);
+      const expected = dumpPayload({ ...record, value }, 11);
+      expect(Buffer.concat(pieces).equals(expected)).toBe(true);
+    }
+    await file.close();
+    // Only the hash is kept while it is under the threshold; the string is known big from its length.
+    expect(file.info.windowPeakBytes).toBeLessThanOrEqual(262_144 + 2 * 65_536);
   });
 });

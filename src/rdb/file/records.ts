@@ -48,6 +48,8 @@ export interface RdbFileInfo {
   checksum?: 'ok' | 'absent';
   /** Bytes after the checksum, which Redis ignores too. */
   trailingBytes?: number;
+  /** Set at the end: the largest the read's window was (its memory, besides the records handed out). */
+  windowPeakBytes?: number;
 }
 
 export interface ReadOptions {
@@ -257,4 +259,5 @@ async function checksum(w: Window, info: RdbFileInfo): Promise<void> {
     info.checksum = stored === 0n ? 'absent' : 'ok';
   }
   info.trailingBytes = w.size - w.offset;
+  info.windowPeakBytes = w.peakBytes;
 }

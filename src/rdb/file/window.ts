@@ -26,6 +26,8 @@ export class Window {
   end = 0;
   /** Offset of the record being read, for a truncation's message. */
   recordAt = 0;
+  /** The largest the buffer has been: what the read held at most. */
+  peakBytes: number;
   /** Bytes of a string that skipString() has still to pass (0: none under way). */
   private strLeft = 0;
   private readonly crc = new Crc64();
@@ -41,6 +43,7 @@ export class Window {
     private readonly maxBytes = Number.POSITIVE_INFINITY,
   ) {
     this.buf = Buffer.allocUnsafe(chunk);
+    this.peakBytes = chunk;
   }
 
   /** Starts the window after the file's header, which was read already (and is checksummed too). */
@@ -93,6 +96,7 @@ export class Window {
         );
       if (kept > 0) this.buf.copy(target, 0, keep, this.end);
       this.buf = target;
+      this.peakBytes = Math.max(this.peakBytes, target.length);
       this.base += keep;
       this.pos -= keep;
       this.end = kept;
