@@ -4,6 +4,7 @@
  *   const plan = await loadPlan({ source: ['redis://a:6379'], target: 'redis://t:6379', hash: 'merge' });
  *   const report = await runMerge(plan);
  *   const check = await verify(plan);   // check.differences === 0 when the target is the fold
+ *   const info = await verifyRdbFile('dump.rdb');   // an RDB file's framing and CRC-64, or the damage
  */
 
 export { ConfigError, ConnectionError, KvmergeError, RunError } from './common/errors.js';
@@ -27,6 +28,26 @@ export {
   rollback,
 } from './journal/rollback.js';
 export type { JournaledKey, PriorState } from './journal/types.js';
+export {
+  dumpPayload,
+  payloadChunks,
+  payloadSize,
+  RdbChecksumError,
+  RdbCorruptError,
+  RdbEmptyFileError,
+  RdbFile,
+  RdbFileError,
+  type RdbFileInfo,
+  type RdbFileOptions,
+  RdbFormatError,
+  type RdbKeyRecord,
+  RdbNotAFileError,
+  RdbTruncatedError,
+  RdbUnknownTypeError,
+  RdbUnsupportedError,
+  RdbVersionError,
+  verifyRdbFile,
+} from './rdb/file/index.js';
 export type { Counts } from './report/counters.js';
 export { writeReportFile } from './report/json.js';
 export { describeKey } from './report/key-name.js';

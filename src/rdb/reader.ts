@@ -1,4 +1,4 @@
-import { UnsupportedPayloadError } from './error.js';
+import { PayloadEndsEarlyError, UnsupportedPayloadError } from './error.js';
 import { lzfDecompress } from './lzf.js';
 
 /** A cursor over RDB bytes: lengths, strings (plain, integer-encoded, LZF) and doubles. */
@@ -6,13 +6,18 @@ export class RdbReader {
   private at = 0;
   constructor(private readonly buf: Buffer) {}
 
+  /** How many bytes have been read. */
+  get position(): number {
+    return this.at;
+  }
+
   byte(): number {
-    if (this.at >= this.buf.length) throw new UnsupportedPayloadError('payload ends early');
+    if (this.at >= this.buf.length) throw new PayloadEndsEarlyError('payload ends early');
     return this.buf[this.at++]!;
   }
 
   take(n: number): Buffer {
-    if (this.at + n > this.buf.length) throw new UnsupportedPayloadError('payload ends early');
+    if (this.at + n > this.buf.length) throw new PayloadEndsEarlyError('payload ends early');
     const out = this.buf.subarray(this.at, this.at + n);
     this.at += n;
     return out;

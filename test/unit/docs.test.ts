@@ -79,9 +79,11 @@ function brokenLink(from: string, target: string): string | undefined {
 const PENDING_FLAGS = ['progress-json', 'metrics-port'];
 
 // Flags the docs mention that belong to other programs, each checked where it can be.
-const BENCH_SOURCES = ['bench/options.ts', 'bench/follow.ts'].map((f) => read(join(ROOT, f))).join('\n');
+const BENCH_SOURCES = ['bench/options.ts', 'bench/follow.ts', 'bench/rdb-file.ts']
+  .map((f) => read(join(ROOT, f)))
+  .join('\n');
 const OTHER_FLAGS: Record<string, (flag: string) => boolean> = {
-  // npm run bench: its own option parser.
+  // npm run bench and bench/rdb-file.ts: their own option parsers (and the server flags they pass).
   bench: (flag) =>
     BENCH_SOURCES.includes(`--${flag}`) || new RegExp(`\\b'?${flag}'?: \\{`).test(BENCH_SOURCES),
   // node's heap cap (NODE_OPTIONS), redis-cli --pipe (the bench's ceiling), and the README's example of a
