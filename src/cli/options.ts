@@ -25,7 +25,7 @@ export const RUN = 'Run:';
 const TUNING = 'Performance:';
 export const TLS = 'TLS (for every rediss:// URL; per server in the config file):';
 export const OUTPUT = 'Output:';
-const FOLLOW = 'Live merge and protecting production (SPEC §9):';
+const FOLLOW = 'Live merge and protecting production:';
 
 export const text = (describe: string, group: string): Options => ({
   type: 'string',
