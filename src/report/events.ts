@@ -5,9 +5,7 @@ import type { Tally } from './tally.js';
 export type RunEvent =
   | ServerEvent
   /** A key went the native path instead of DUMP/RESTORE (SPEC §2.1). */
-  | { kind: 'fallback'; source: string; reason: string }
-  /** A follow's reconciliation pass starts (SPEC §9.3). */
-  | { kind: 'reconcile'; source: string; reason: string };
+  | { kind: 'fallback'; source: string; reason: string };
 
 export type RunEventKind = RunEvent['kind'];
 
@@ -26,7 +24,6 @@ export class RunEvents implements ServerEvents {
     failover: 0,
     topology: 0,
     fallback: 0,
-    reconcile: 0,
   };
   /** Bytes written to the target's and to the sources' connections. */
   readonly bytesSent = { target: 0, source: 0 };
