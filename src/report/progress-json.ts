@@ -131,16 +131,8 @@ export class JsonProgress implements ProgressSink {
 
   /** An event of the run's channel, as it happens. */
   event(e: RunEvent): void {
-    switch (e.kind) {
-      case 'reconnect':
-        return this.emit('reconnect', { server: e.server, reason: e.reason });
-      case 'failover':
-        return this.emit('failover', { server: e.server, from: e.from, to: e.to });
-      case 'topology':
-        return this.emit('topology', { server: e.server, detail: e.detail });
-      case 'fallback':
-        return this.emit('fallback', { source: e.source, reason: e.reason });
-    }
+    const { kind, ...fields } = e;
+    this.emit(kind, fields);
   }
 
   /** A line the CLI would have printed on stderr. */
