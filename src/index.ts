@@ -28,6 +28,7 @@ export {
 } from './journal/rollback.js';
 export type { JournaledKey, PriorState } from './journal/types.js';
 export type { Counts } from './report/counters.js';
+export { type RunEvent, RunEvents } from './report/events.js';
 export { writeReportFile } from './report/json.js';
 export { describeKey } from './report/key-name.js';
 export { formatSummary } from './report/summary.js';

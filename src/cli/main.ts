@@ -42,11 +42,16 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
   } catch (err) {
+    // Guessed from the raw words: a command line that does not parse has no parsed --json.
+    const json = argv.some((arg) => arg === '--json' || arg === '--json=true');
     if (err instanceof KvmergeError) {
       out.error(err.message);
+      if (json) out.jsonError(err.message, err.exitCode);
       return err.exitCode;
     }
     out.internalError(err);
+    if (json)
+      out.jsonError(`internal error: ${err instanceof Error ? err.message : String(err)}`, EXIT.failed);
     return EXIT.failed;
   }
 }

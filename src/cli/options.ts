@@ -117,6 +117,14 @@ export const MERGE_OPTIONS: Record<string, Options> = {
   'no-progress': flag('plain status lines every few seconds instead of progress bars', OUTPUT),
   quiet: flag('print nothing but errors', OUTPUT),
   verbose: flag('say more; stack traces with internal errors', OUTPUT),
+  'progress-json': flag(
+    'progress as one JSON object a line on stderr (instead of bars; also with --quiet)',
+    OUTPUT,
+  ),
+  'metrics-port': text(
+    'PORT: serve Prometheus metrics on http://127.0.0.1:PORT/metrics during the run',
+    OUTPUT,
+  ),
 };
 
 /** `kvmerge verify` takes the merge's options (the same plan), and these. */
@@ -156,6 +164,10 @@ export interface DisplayFlags {
   progress: boolean;
   quiet: boolean;
   verbose: boolean;
+  /** --progress-json: NDJSON progress events on stderr (report/progress-json.ts). */
+  progressJson?: boolean;
+  /** --metrics-port: Prometheus metrics on 127.0.0.1 (report/metrics.ts). */
+  metricsPort?: number;
 }
 
 export interface MergeFlags {
@@ -212,8 +224,22 @@ export function readMergeFlags(argv: Argv): MergeFlags {
       progress: !(bool(argv, 'no-progress') ?? false),
       quiet: bool(argv, 'quiet') ?? false,
       verbose: bool(argv, 'verbose') ?? false,
+      ...operatorFlags(argv),
     },
   };
+}
+
+/** --progress-json and --metrics-port (SPEC §11), left out when not given. */
+function operatorFlags(argv: Argv): Pick<DisplayFlags, 'progressJson' | 'metricsPort'> {
+  const out: Pick<DisplayFlags, 'progressJson' | 'metricsPort'> = {};
+  if (bool(argv, 'progress-json')) out.progressJson = true;
+  const port = integer(argv, 'metrics-port');
+  if (port !== undefined) {
+    if (port < 1 || port > 65535)
+      throw new ConfigError('--metrics-port', `${port} is not valid; accepted: a TCP port, 1 to 65535`);
+    out.metricsPort = port;
+  }
+  return out;
 }
 
 /** A single-valued option; given twice is an error rather than a silent "last one wins". */

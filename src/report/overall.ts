@@ -96,7 +96,7 @@ export class OverallProgress {
     const allDone = this.sources.length > 0 && this.sources.every((s) => s?.finishedAt != null);
     return {
       done,
-      total: unknown ? null : total,
+      total: unknown || this.sources.length === 0 ? null : total,
       estimated,
       keysPerSec,
       etaSec: allDone ? 0 : unknown ? null : etaSeconds(done, total, keysPerSec),

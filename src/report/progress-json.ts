@@ -34,6 +34,8 @@ export interface ProgressEvent {
 export interface JsonProgressOptions {
   /** Receives each line (with its newline): stderr, through the CLI's password filter. */
   write: (line: string) => void;
+  /** Masks passwords in every string of an event (the CLI's filter), before it is serialised. */
+  redact?: <T>(value: T) => T;
   /** The least time between two `progress` events (default 1000 ms); the others are never held back. */
   intervalMs?: number;
   now?: () => number;
@@ -168,6 +170,6 @@ export class JsonProgress implements ProgressSink {
       lag: this.lag,
       ...fields,
     };
-    this.opts.write(`${JSON.stringify(line)}\n`);
+    this.opts.write(`${JSON.stringify(this.opts.redact ? this.opts.redact(line) : line)}\n`);
   }
 }

@@ -87,8 +87,6 @@ const PENDING_FLAGS = [
   'command-timeout',
   'retry-budget',
   'print-config',
-  'progress-json',
-  'metrics-port',
 ];
 
 // Flags the docs mention that belong to other programs, each checked where it can be.
