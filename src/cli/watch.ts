@@ -14,6 +14,8 @@ export interface Watch {
   progress: ProgressSink;
   /** A follow's status (lag, pending keys, its passes). */
   followStatus(status: FollowProgress): void;
+  /** A verify's progress: keys checked, differences found. */
+  checked(checked: number, differences: number): void;
   /** --progress-json's `done` (nothing without it). */
   done(fields: Parameters<JsonProgress['done']>[0]): void;
   /** Called when the process must stop drawing at once (a second Ctrl-C). */
@@ -79,6 +81,10 @@ export async function watchRun(
     followStatus: (status) => {
       json?.follow(status);
       metrics?.follow(status);
+    },
+    checked: (checked, differences) => {
+      json?.checked(checked, differences);
+      metrics?.checked(checked, differences);
     },
     done: (fields) => json?.done(fields),
     stopDrawing: () => plain.stop(),

@@ -24,6 +24,7 @@ export class MetricsServer {
   private readonly estimated = new Map<string, number>();
   private lagSec = 0;
   private pending = 0;
+  private verified = { checked: 0, differences: 0 };
 
   private constructor(
     private readonly server: http.Server,
@@ -111,8 +112,25 @@ export class MetricsServer {
     counted('kvmerge_failovers_total', 'Reconnections that reached another master (Sentinel)', 'failover');
     counted('kvmerge_topology_changes_total', "Changes of a cluster's slot table seen", 'topology');
     counted('kvmerge_fallbacks_total', 'Keys written natively instead of with DUMP/RESTORE', 'fallback');
+    const self = this;
+    new Counter({
+      name: 'kvmerge_verify_keys_checked_total',
+      help: 'kvmerge verify: keys checked so far',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(self.verified.checked);
+      },
+    });
+    new Gauge({
+      name: 'kvmerge_verify_differences',
+      help: 'kvmerge verify: keys found different so far',
+      registers,
+      collect() {
+        this.set(self.verified.differences);
+      },
+    });
     if (follow) {
-      const self = this;
       new Gauge({
         name: 'kvmerge_follow_lag_seconds',
         help: 'During --follow: age of the oldest change not yet applied',
@@ -165,6 +183,11 @@ export class MetricsServer {
   /** The port it listens on (the one asked for, or the system's choice for 0). */
   get port(): number {
     return (this.server.address() as { port: number }).port;
+  }
+
+  /** A verify's progress. */
+  checked(checked: number, differences: number): void {
+    this.verified = { checked, differences };
   }
 
   follow(status: FollowProgress): void {

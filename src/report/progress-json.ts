@@ -116,6 +116,8 @@ export class JsonProgress implements ProgressSink {
 
   /** A verify's progress: keys checked so far (its total is not known up front). */
   checked(checked: number, differences: number): void {
+    // One walk over all the sources, of unknown size: counted as one.
+    if (this.overall.sources.length === 0) this.overall.started(0, 'verify', 0, this.now());
     this.overall.update(0, checked, 0);
     const at = this.now();
     if (at - this.lastProgress < this.intervalMs) return;
