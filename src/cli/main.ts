@@ -3,6 +3,7 @@ import { EXIT } from './exit-codes.js';
 import { Output } from './output.js';
 import { parseCommandLine } from './parser.js';
 import { mergeCommand } from './run-merge.js';
+import { jsonLines } from './watch.js';
 
 /**
  * The kvmerge command line. Resolves to the exit code of SPEC §4 and leaves exiting to the caller; the
@@ -32,12 +33,14 @@ export async function main(argv: string[]): Promise<number> {
         const { display } = command.flags;
         out = new Output({ quiet: display.quiet, verbose: display.verbose });
         out.addUrls(urls);
+        if (display.progressJson) jsonLines(out);
         return await (await import('./run-verify.js')).verifyCommand(command.flags, out);
       }
       case 'merge': {
         const { display } = command.flags;
         out = new Output({ quiet: display.quiet, verbose: display.verbose });
         out.addUrls(urls);
+        if (display.progressJson) jsonLines(out);
         return await mergeCommand(command.flags, out);
       }
     }

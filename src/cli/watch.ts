@@ -1,6 +1,5 @@
 import { RunEvents } from '../report/events.js';
 import { logEvents } from '../report/live-log.js';
-import { MetricsServer } from '../report/metrics.js';
 import { createProgress, type ProgressMode } from '../report/progress.js';
 import { type FollowProgress, JsonProgress } from '../report/progress-json.js';
 import type { ProgressSink } from '../report/types.js';
@@ -38,18 +37,17 @@ export async function watchRun(
   start: { command: string; sources: string[]; dryRun?: boolean; follow?: boolean },
 ): Promise<Watch> {
   const events = new RunEvents();
+  // prom-client is loaded only when asked for: a run without metrics does not pay for it.
   const metrics =
     display.metricsPort !== undefined
-      ? await MetricsServer.start(display.metricsPort, events, { follow: start.follow === true })
+      ? await (await import('../report/metrics.js')).MetricsServer.start(display.metricsPort, events, {
+          follow: start.follow === true,
+        })
       : undefined;
   let json: JsonProgress | undefined;
   if (display.progressJson) {
-    json = new JsonProgress({
-      write: (line) => process.stderr.write(line),
-      redact: (value) => out.redactDeep(value),
-    });
-    const sink = json;
-    out.routeLines((message, level) => sink.log(message, level));
+    const sink = jsonLines(out);
+    json = sink;
     events.on((e) => sink.event(e));
     json.begin({ command: start.command, sources: start.sources, dryRun: start.dryRun ?? false });
   }
@@ -94,6 +92,19 @@ export async function watchRun(
       await metrics?.close();
     },
   };
+}
+
+/**
+ * With --progress-json, stderr's lines (messages, errors) from now on as JSON events, so that all of
+ * stderr is JSON, from the first error (a bad configuration) on.
+ */
+export function jsonLines(out: Output): JsonProgress {
+  const json = new JsonProgress({
+    write: (line) => process.stderr.write(line),
+    redact: (value) => out.redactDeep(value),
+  });
+  out.routeLines((message, level) => json.log(message, level));
+  return json;
 }
 
 /** SPEC §5.1: bars on a terminal, plain status lines otherwise or with --no-progress, nothing with --quiet. */
