@@ -84,7 +84,8 @@ export async function watchRun(
       json?.checked(checked, differences);
       metrics?.checked(checked, differences);
     },
-    done: (fields) => json?.done(fields),
+    // The events counted over the run (reconnects, failovers, …) go with the totals.
+    done: (fields) => json?.done({ ...fields, events: { ...events.counts } }),
     stopDrawing: () => plain.stop(),
     close: async () => {
       plain.stop();
