@@ -136,7 +136,8 @@ export class JsonProgress implements ProgressSink {
   /** An event of the run's channel, as it happens. */
   event(e: RunEvent): void {
     const { kind, ...fields } = e;
-    this.emit(kind, fields);
+    // A connection's event names its `server` (target or source); `source` is only a fallback's.
+    this.emit(kind, { source: null, ...fields });
   }
 
   /** A line the CLI would have printed on stderr. */
@@ -151,6 +152,7 @@ export class JsonProgress implements ProgressSink {
   done(fields: { totals?: Counts; outcome: string; durationMs: number; [field: string]: unknown }): void {
     const done = fields.totals?.scanned;
     this.emit('done', {
+      source: null,
       ...(done !== undefined ? { done, total: done, etaSec: 0 } : { etaSec: 0 }),
       ...fields,
     });
