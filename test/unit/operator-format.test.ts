@@ -168,8 +168,10 @@ describe('JsonProgress', () => {
     // The planned total at once, then one progress a second (10 updates over 1 s: the one at 1 s).
     expect(events[1]).toMatchObject({ total: 100, done: 0 });
     expect(events[2]).toMatchObject({ source: 'a', done: 100, sourceDone: 100, total: 100, keysPerSec: 100 });
-    expect(events[4]).toMatchObject({ server: 'target t', reason: 'ECONNRESET' });
+    // A connection's event names its server, not the source under way.
+    expect(events[4]).toMatchObject({ source: null, server: 'target t', reason: 'ECONNRESET' });
     expect(events[5]).toMatchObject({
+      source: null,
       done: 100,
       total: 100,
       etaSec: 0,
