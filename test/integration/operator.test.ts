@@ -132,6 +132,29 @@ describe('operator interfaces (SPEC §11): --progress-json, --metrics-port, live
     expect(report.totals.scanned).toBe(4500);
   });
 
+  it('--progress-json with --follow gives the lag and pending keys, then done with the follow summary; verify gives checked', async () => {
+    await target.client().flushall();
+    const journal = join(dir, 'follow.journal');
+    const follow = await kvmerge([
+      ...['-s', b.url, '-t', target.url, '--backup', journal, '--follow', '--until-caught-up'],
+      ...['--set-notify-config', '--progress-json'],
+    ]);
+    expect(follow.code, follow.stderr).toBe(0);
+    const list = events(follow.stderr);
+    const lagged = list.filter((e) => e.event === 'progress' && typeof e.lag === 'number');
+    expect(lagged.length, follow.stderr).toBeGreaterThanOrEqual(1);
+    expect(lagged[0]).toMatchObject({ pending: expect.any(Number), caughtUp: expect.any(Boolean) });
+    const done = list.at(-1)!;
+    expect(done).toMatchObject({ event: 'done', outcome: 'done', follow: { caughtUp: true } });
+    expect(list.indexOf(lagged[0]!)).toBeGreaterThan(list.findIndex((e) => e.event === 'source-done'));
+
+    const check = await kvmerge(['verify', '-s', b.url, '-t', target.url, '--progress-json', '--quiet']);
+    expect(check.code, check.stderr).toBe(0);
+    const verified = events(check.stderr);
+    expect(verified[0]).toMatchObject({ event: 'start', command: 'verify' });
+    expect(verified.at(-1)).toMatchObject({ event: 'done', checked: 1500, differences: 0, done: 1500 });
+  });
+
   it('a connection cut mid-run gives a live log line and a reconnect event, counted in the done event', async () => {
     await target.client().flushall();
     const proxy = await startProxy(target.port);
