@@ -134,9 +134,9 @@ describe('operator interfaces (SPEC §11): --progress-json, --metrics-port, live
 
   it('--progress-json with --follow gives the lag and pending keys, then done with the follow summary; verify gives checked', async () => {
     await target.client().flushall();
-    const journal = join(dir, 'follow.journal');
+    // No --backup: the follow reads the journal the run chose in the state directory.
     const follow = await kvmerge([
-      ...['-s', b.url, '-t', target.url, '--backup', journal, '--follow', '--until-caught-up'],
+      ...['-s', b.url, '-t', target.url, '--follow', '--until-caught-up'],
       ...['--set-notify-config', '--progress-json'],
     ]);
     expect(follow.code, follow.stderr).toBe(0);
