@@ -49,6 +49,7 @@ export {
   verifyRdbFile,
 } from './rdb/file/index.js';
 export type { Counts } from './report/counters.js';
+export { type RunEvent, RunEvents } from './report/events.js';
 export { writeReportFile } from './report/json.js';
 export { describeKey } from './report/key-name.js';
 export { formatSummary } from './report/summary.js';

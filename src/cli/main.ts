@@ -4,6 +4,7 @@ import type { MergeFlags } from './options.js';
 import { Output } from './output.js';
 import { parseCommandLine } from './parser.js';
 import { mergeCommand } from './run-merge.js';
+import { jsonLines } from './watch.js';
 
 /**
  * The kvmerge command line. Resolves to the exit code of SPEC §4 and leaves exiting to the caller; the
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
         out = new Output({ quiet: display.quiet, verbose: display.verbose });
         out.addUrls(urls);
         if (command.flags.printConfig) return await printConfig(command.flags, out);
+        if (display.progressJson) jsonLines(out);
         return await (await import('./run-verify.js')).verifyCommand(command.flags, out);
       }
       case 'merge': {
@@ -45,15 +47,21 @@ export async function main(argv: string[]): Promise<number> {
         out = new Output({ quiet: display.quiet, verbose: display.verbose });
         out.addUrls(urls);
         if (command.flags.printConfig) return await printConfig(command.flags, out);
+        if (display.progressJson) jsonLines(out);
         return await mergeCommand(command.flags, out, argv);
       }
     }
   } catch (err) {
+    // Guessed from the raw words: a command line that does not parse has no parsed --json.
+    const json = argv.some((arg) => arg === '--json' || arg === '--json=true');
     if (err instanceof KvmergeError) {
       out.error(err.message);
+      if (json) out.jsonError(err.message, err.exitCode);
       return err.exitCode;
     }
     out.internalError(err);
+    if (json)
+      out.jsonError(`internal error: ${err instanceof Error ? err.message : String(err)}`, EXIT.failed);
     return EXIT.failed;
   }
 }

@@ -57,6 +57,7 @@ export const WORDED_DEFAULTS: Readonly<Record<string, string>> = {
   'tls-cert': NONE,
   'tls-key': NONE,
   sample: 'every key',
+  'metrics-port': 'none (no metrics endpoint)',
 };
 
 /**

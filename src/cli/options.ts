@@ -181,6 +181,14 @@ export const MERGE_OPTIONS: Record<string, Options> = withDefaults({
   'no-progress': flag('plain status lines every few seconds instead of progress bars', OUTPUT),
   quiet: flag('print nothing but errors', OUTPUT),
   verbose: flag('say more; stack traces with internal errors', OUTPUT),
+  'progress-json': flag(
+    'progress as one JSON object a line on stderr (instead of bars; also with --quiet)',
+    OUTPUT,
+  ),
+  'metrics-port': text(
+    'PORT: serve Prometheus metrics on http://127.0.0.1:PORT/metrics during the run',
+    OUTPUT,
+  ),
 });
 
 /**
@@ -274,6 +282,10 @@ export interface DisplayFlags {
   progress: boolean;
   quiet: boolean;
   verbose: boolean;
+  /** --progress-json: NDJSON progress events on stderr (report/progress-json.ts). */
+  progressJson?: boolean;
+  /** --metrics-port: Prometheus metrics on 127.0.0.1 (report/metrics.ts). */
+  metricsPort?: number;
 }
 
 export interface MergeFlags {
@@ -351,6 +363,20 @@ export function readMergeFlags(argv: Argv, origins: Record<string, string> = {})
       progress: !(bool(argv, 'no-progress') ?? false),
       quiet: bool(argv, 'quiet') ?? false,
       verbose: bool(argv, 'verbose') ?? false,
+      ...operatorFlags(argv, label),
     },
   };
+}
+
+/** --progress-json and --metrics-port (report/progress-json.ts, report/metrics.ts), left out when not given. */
+function operatorFlags(argv: Argv, label: Labeller): Pick<DisplayFlags, 'progressJson' | 'metricsPort'> {
+  const out: Pick<DisplayFlags, 'progressJson' | 'metricsPort'> = {};
+  if (bool(argv, 'progress-json')) out.progressJson = true;
+  const port = integerValue(argv, 'metrics-port', label);
+  if (port !== undefined) {
+    if (port < 1 || port > 65535)
+      throw new ConfigError(label('metrics-port'), `${port} is not valid; accepted: a TCP port, 1 to 65535`);
+    out.metricsPort = port;
+  }
+  return out;
 }

@@ -22,6 +22,8 @@ export class Output {
   private readonly stdout: NodeJS.WritableStream;
   private readonly stderr: NodeJS.WritableStream;
   private readonly secrets = new Set<string>();
+  /** With --progress-json: where stderr's lines go instead, as JSON events (so all of stderr is JSON). */
+  private lines?: (message: string, level: 'log' | 'error') => void;
 
   constructor(opts: OutputOptions = {}) {
     this.quiet = opts.quiet ?? false;
@@ -67,14 +69,27 @@ export class Output {
     this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }
 
+  /** Sends the stderr lines from now on to `sink` (redacted) instead: --progress-json's log and error events. */
+  routeLines(sink: (message: string, level: 'log' | 'error') => void): void {
+    this.lines = sink;
+  }
+
   /** A status line on stderr, unless --quiet. */
   info(line: string): void {
-    if (!this.quiet) this.stderr.write(`${this.redact(line)}\n`);
+    if (this.quiet) return;
+    if (this.lines) this.lines(this.redact(line), 'log');
+    else this.stderr.write(`${this.redact(line)}\n`);
   }
 
   /** `kvmerge: <message>` on stderr, always, on one line. */
   error(message: string): void {
-    this.stderr.write(`kvmerge: ${this.redact(oneLine(message))}\n`);
+    if (this.lines) this.lines(this.redact(oneLine(message)), 'error');
+    else this.stderr.write(`kvmerge: ${this.redact(oneLine(message))}\n`);
+  }
+
+  /** `--json` when a run cannot start (SPEC §11): the error as JSON on stdout, so scripts always get JSON. */
+  jsonError(message: string, exitCode: number): void {
+    this.result(JSON.stringify({ error: this.redact(oneLine(message)), exitCode }));
   }
 
   /** An error that is a bug or an environment problem: one line, plus the stack with --verbose. */

@@ -20,7 +20,7 @@ import { createProgress } from '../report/progress.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { handleInterrupts, INTERRUPT_NOTICE } from './interrupt.js';
 import { Output } from './output.js';
-import { progressMode } from './run-merge.js';
+import { progressMode } from './watch.js';
 
 export interface DemoOptions {
   /** false: plain status lines instead of bars (`--no-progress`). */

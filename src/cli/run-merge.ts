@@ -7,14 +7,14 @@ import type { MergePlan } from '../config/plan.js';
 import { redactUrl } from '../config/url.js';
 import { defaultStateDir } from '../journal/state-dir.js';
 import { writeReportFile } from '../report/json.js';
-import { createProgress, type ProgressMode } from '../report/progress.js';
 import { formatSummary } from '../report/summary.js';
 import type { JsonReport } from '../report/types.js';
 import { planAnnouncer } from './announce.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { handleInterrupts, INTERRUPT_NOTICE, withSignal } from './interrupt.js';
-import type { DisplayFlags, MergeFlags } from './options.js';
+import type { MergeFlags } from './options.js';
 import type { Output } from './output.js';
+import { watchRun } from './watch.js';
 
 /**
  * `kvmerge merge`: flags → plan → run → report file → summary → exit code. Configuration errors,
@@ -38,8 +38,14 @@ export async function mergeCommand(
   if (flags.display.verbose) out.info(describePlan(plan));
   const announce = planAnnouncer(plan, out, 'merge');
 
-  const mode = progressMode(flags.display);
-  const progress = createProgress({ stream: process.stderr, mode });
+  // Opened before any server is touched: a metrics port in use is exit 2 with nothing written.
+  const watch = await watchRun(flags.display, out, {
+    command: 'merge',
+    sources: plan.sources.map((s) => s.name),
+    dryRun: plan.dryRun,
+    follow: plan.follow !== undefined,
+  });
+  const { progress, mode } = watch;
   const interrupt = handleInterrupts({
     onFirst: () => {
       // The terminal echoed ^C onto the bars; the notice starts on a line of its own.
@@ -47,7 +53,7 @@ export async function mergeCommand(
       out.error(INTERRUPT_NOTICE);
     },
     onForce: () => {
-      progress.stop();
+      watch.stopDrawing();
       out.error('interrupted again: exiting now; batches in flight may or may not have been written');
     },
   });
@@ -61,10 +67,13 @@ export async function mergeCommand(
       log: announce.log,
       // Into the journal's header (passwords masked), for the resume command `kvmerge status` gives.
       command: argv.map((arg) => out.redact(arg)),
+      events: watch.events,
+      followStatus: (status) => watch.followStatus(status),
     });
   } finally {
     progress.stop();
     interrupt.dispose();
+    await watch.close();
   }
   announce.now();
   const report = out.redactDeep(raw);
@@ -83,17 +92,15 @@ export async function mergeCommand(
   if (flags.display.json) out.result(JSON.stringify(report, null, 2));
   else if (!flags.display.quiet) out.result(formatSummary(report, { color: out.stdoutIsColorTty() }));
   explainExit(report, code, out);
+  // The last line of --progress-json, with the report's totals.
+  watch.done({
+    totals: report.totals,
+    outcome: report.outcome,
+    durationMs: report.durationMs,
+    exitCode: code,
+    ...(report.follow ? { follow: report.follow } : {}),
+  });
   return code;
-}
-
-/** SPEC §5.1: bars on a terminal, plain status lines otherwise or with --no-progress, nothing with --quiet. */
-export function progressMode(
-  display: DisplayFlags,
-  stream: NodeJS.WriteStream = process.stderr,
-): ProgressMode {
-  if (display.quiet) return 'none';
-  if (!display.progress || !stream.isTTY) return 'lines';
-  return 'bars';
 }
 
 /** One line on stderr when the exit code is not 0, so that a log or a CI job says why. */

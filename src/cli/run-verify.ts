@@ -18,6 +18,7 @@ import { EXIT } from './exit-codes.js';
 import { handleInterrupts, INTERRUPT_NOTICE } from './interrupt.js';
 import type { VerifyFlags } from './options.js';
 import type { Output } from './output.js';
+import { watchRun } from './watch.js';
 
 /**
  * `kvmerge verify` (SPEC §6.5): flags → plan → verify → each difference on stdout as it is found
@@ -40,6 +41,11 @@ export async function verifyCommand(
   const backup = flags.backup ?? (plan.safety as { backup?: string }).backup;
   const journal = backup ? await journalPriors(backup, plan) : undefined;
 
+  // Opened before any server is touched: a metrics port in use is exit 2 with nothing read.
+  const watch = await watchRun(flags.display, out, {
+    command: 'verify',
+    sources: plan.sources.map((s) => s.name),
+  });
   const interrupt = handleInterrupts({ onFirst: () => out.error(INTERRUPT_NOTICE) });
   // A status line every few seconds on stderr (SPEC §5.1's plain mode), so a long check shows life.
   let lastStatus = Date.now();
@@ -52,6 +58,7 @@ export async function verifyCommand(
         signal: interrupt.signal,
         log: announce.log,
         progress: (checked, differences) => {
+          watch.checked(checked, differences);
           // Not turned off by --no-progress: that flag trades bars for these lines, and verify has no bars.
           if (Date.now() - lastStatus < statusEveryMs) return;
           lastStatus = Date.now();
@@ -66,6 +73,7 @@ export async function verifyCommand(
   } finally {
     interrupt.dispose();
     await journal?.windows.close();
+    await watch.close();
   }
   const report = out.redactDeep(raw);
   let code =
@@ -86,6 +94,15 @@ export async function verifyCommand(
       `${report.differences} ${report.differences === 1 ? 'key differs' : 'keys differ'} from what the merge should have left (listed above)`,
     );
   }
+  watch.done({
+    done: report.checked,
+    total: report.checked,
+    checked: report.checked,
+    differences: report.differences,
+    outcome: report.outcome,
+    durationMs: report.durationMs,
+    exitCode: code,
+  });
   return code;
 }
 

@@ -125,7 +125,9 @@ export class Follow implements RunAround {
   /** After the snapshot: the follow itself, until stopped or caught up. Returns whether the run is complete. */
   async after(run: SnapshotRun): Promise<{ complete: boolean; follow: FollowSummary }> {
     const { ctx, connected } = run;
-    const backup = this.plan.safety.backup!;
+    // The run's plan names the journal it chose (the CLI's default one in the state directory); the
+    // plan this follow was given has no path when --backup was not given.
+    const backup = (ctx.plan.safety.backup ?? this.plan.safety.backup)!;
     const windows = await openWindows(backup);
     const priors = await FollowPriors.load(backup).catch(async (err: unknown) => {
       await windows.close();

@@ -1,5 +1,6 @@
 import cliProgress, { type MultiBar } from 'cli-progress';
 import { type Counts, emptyCounts } from './counters.js';
+import { formatEta, OverallProgress, overallText, type SourceProgress } from './overall.js';
 import { formatDuration } from './summary.js';
 import type { ProgressSink } from './types.js';
 
@@ -13,12 +14,8 @@ export interface ProgressOptions {
   intervalMs?: number;
 }
 
-interface SourceState {
-  name: string;
-  estimatedKeys: number;
-  keysDone: number;
+interface SourceState extends SourceProgress {
   startedAt: number;
-  finishedAt: number | null;
   /** The run's totals when this source started: its own counters are the difference. */
   totalsAtStart: Counts;
 }
@@ -71,11 +68,14 @@ function percent(s: SourceState): number | null {
 }
 
 /**
- * Plain status lines for logs and pipes: one on each source start and finish, and the current source's
- * state at most every `intervalMs`, both when updates arrive and, through a timer, when they stall (a
- * silent log during a long big-key copy looks like a hang).
+ * Plain status lines for logs and pipes: one on each source start and finish, and the run's state at
+ * most every `intervalMs`, both when updates arrive and, through a timer, when they stall (a silent log
+ * during a long big-key copy looks like a hang). Each line carries its time (ISO 8601); a status line
+ * carries the run's overall keys done of the sources' total (`~` while part of it is DBSIZE's
+ * estimate), keys/s and ETA, then the current source's share and the running counters.
  */
 class LinesProgress implements ProgressSink {
+  private readonly overall = new OverallProgress();
   private readonly sources: SourceState[] = [];
   private current = -1;
   private totals: Counts = emptyCounts();
@@ -88,20 +88,18 @@ class LinesProgress implements ProgressSink {
     private readonly intervalMs: number,
   ) {}
 
+  planned(sources: readonly { name: string; estimatedKeys: number }[]): void {
+    this.overall.planned(sources);
+  }
+
   sourceStarted(index: number, name: string, estimatedKeys: number): void {
     if (this.stopped) return;
     const now = Date.now();
-    this.sources[index] = {
-      name,
-      estimatedKeys,
-      keysDone: 0,
-      startedAt: now,
-      finishedAt: null,
-      totalsAtStart: { ...this.totals },
-    };
+    const started = this.overall.started(index, name, estimatedKeys, now);
+    this.sources[index] = { ...started, startedAt: now, totalsAtStart: { ...this.totals } };
     this.current = index;
     const about = estimatedKeys > 0 ? `about ${estimatedKeys} keys` : 'key count unknown';
-    this.write(`${name} started (${about})`);
+    this.write(`${name} started (${about}); run ${overallText(this.overall.snapshot(now))}`, now);
     this.lastPrint = now;
     if (this.timer === null && this.intervalMs > 0) {
       this.timer = setInterval(() => this.printIfDue(Date.now()), this.intervalMs);
@@ -115,6 +113,7 @@ class LinesProgress implements ProgressSink {
     if (this.stopped || !s) return;
     s.keysDone = keysDone;
     s.estimatedKeys = estimatedKeys;
+    this.overall.update(index, keysDone, estimatedKeys);
     this.totals = totals;
     this.current = index;
     this.printIfDue(Date.now());
@@ -125,9 +124,11 @@ class LinesProgress implements ProgressSink {
     if (this.stopped || !s || s.finishedAt !== null) return;
     const now = Date.now();
     s.finishedAt = now;
+    this.overall.finished(index, now);
     this.write(
       `${s.name} finished: ${s.keysDone} keys in ${formatDuration(now - s.startedAt)}, ` +
         `${keysPerSecond(s, now)} keys/s; ${counterText(since(this.totals, s.totalsAtStart), ' ')}`,
+      now,
     );
     this.lastPrint = now;
   }
@@ -143,12 +144,16 @@ class LinesProgress implements ProgressSink {
     if (!s || s.finishedAt !== null || now - this.lastPrint < this.intervalMs) return;
     const pct = percent(s);
     const done = pct === null ? `${s.keysDone} keys` : `${s.keysDone}/${s.estimatedKeys} keys (${pct}%)`;
-    this.write(`${s.name} ${done}, ${keysPerSecond(s, now)} keys/s; ${counterText(this.totals, ' ')}`);
+    const run = overallText(this.overall.snapshot(now));
+    this.write(
+      `${run}; ${s.name} ${done}, ${keysPerSecond(s, now)} keys/s; ${counterText(this.totals, ' ')}`,
+      now,
+    );
     this.lastPrint = now;
   }
 
-  private write(line: string): void {
-    this.stream.write(`[kvmerge] ${line}\n`);
+  private write(line: string, now: number): void {
+    this.stream.write(`[kvmerge] ${new Date(now).toISOString()} ${line}\n`);
   }
 }
 
@@ -162,6 +167,7 @@ const BAR_WIDTH = 16;
  */
 class BarsProgress implements ProgressSink {
   private readonly multi: MultiBar;
+  private readonly overall = new OverallProgress();
   private readonly sources: SourceState[] = [];
   private totals: Counts = emptyCounts();
   private nameWidth = 0;
@@ -184,16 +190,11 @@ class BarsProgress implements ProgressSink {
     if (this.stopped) return;
     if (!this.started) {
       this.started = true;
-      this.multi.create(1, 0, undefined, { format: () => counterText(this.totals, '  ') });
+      this.multi.create(1, 0, undefined, { format: () => this.renderRun() });
     }
-    const state: SourceState = {
-      name,
-      estimatedKeys,
-      keysDone: 0,
-      startedAt: Date.now(),
-      finishedAt: null,
-      totalsAtStart: { ...this.totals },
-    };
+    const now = Date.now();
+    const started = this.overall.started(index, name, estimatedKeys, now);
+    const state: SourceState = { ...started, startedAt: now, totalsAtStart: { ...this.totals } };
     this.sources[index] = state;
     this.nameWidth = Math.max(this.nameWidth, name.length);
     this.multi.create(1, 0, undefined, { format: () => this.renderSource(state) });
@@ -206,13 +207,26 @@ class BarsProgress implements ProgressSink {
     // update per batch costs a few assignments, not a render.
     s.keysDone = keysDone;
     s.estimatedKeys = estimatedKeys;
+    this.overall.update(index, keysDone, estimatedKeys);
     this.totals = totals;
+  }
+
+  planned(sources: readonly { name: string; estimatedKeys: number }[]): void {
+    this.overall.planned(sources);
   }
 
   sourceFinished(index: number): void {
     const s = this.sources[index];
     if (this.stopped || !s || s.finishedAt !== null) return;
     s.finishedAt = Date.now();
+    this.overall.finished(index, s.finishedAt);
+  }
+
+  /** The top line: the time, the run's overall progress and its running counters. */
+  private renderRun(): string {
+    const now = Date.now();
+    const time = `${new Date(now).toISOString().slice(0, 19)}Z`;
+    return `${time} run ${overallText(this.overall.snapshot(now))} | ${counterText(this.totals, '  ')}`;
   }
 
   stop(): void {
@@ -241,7 +255,7 @@ class BarsProgress implements ProgressSink {
       parts.push(`done in ${formatDuration(s.finishedAt - s.startedAt)}`);
     } else if (pct !== null && rate > 0) {
       const left = Math.max(0, s.estimatedKeys - s.keysDone);
-      parts.push(`ETA ${formatDuration((left / rate) * 1000)}`);
+      parts.push(formatEta(Math.round(left / rate)));
     }
     return parts.join(' | ');
   }

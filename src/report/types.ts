@@ -96,6 +96,8 @@ export interface FailedKeySample {
  * the library calls it and knows nothing of terminals.
  */
 export interface ProgressSink {
+  /** Before the first source: every source's estimate (DBSIZE, 0 when unknown), for the run's total. */
+  planned?(sources: readonly { name: string; estimatedKeys: number }[]): void;
   /** A source starts; `estimatedKeys` from DBSIZE (0 when unknown). */
   sourceStarted(index: number, name: string, estimatedKeys: number): void;
   /** Keys of source `index` finished so far, a refined estimate of its total, and the running totals. */

@@ -27,4 +27,5 @@ export function failStep(ctx: RunContext, src: SourceRun, step: Step, reason: st
 /** Counts a key written natively although the mode wants DUMP, naming it in the report's sample (SPEC §5.3). */
 export function fellBack(ctx: RunContext, step: Step, reason: string): void {
   ctx.tally.fallback(reason, 1, { key: step.name, sourceIndex: step.source });
+  ctx.events.emit({ kind: 'fallback', source: ctx.plan.sources[step.source]!.name, reason });
 }

@@ -6,6 +6,7 @@ import { tlsOptions } from '../config/tls.js';
 import { parseRedisUrl, redactUrl } from '../config/url.js';
 import { checkJournalRoom } from '../journal/state-dir.js';
 import type { Caps } from '../servers/caps.js';
+import type { ServerEvents } from '../servers/events.js';
 import { checkPermissions } from '../servers/permissions.js';
 import { closeServer, openServer, openTransport, type Server, serverKeyspace } from '../servers/server.js';
 import type { NetworkOptions } from '../servers/socket.js';
@@ -50,7 +51,7 @@ export async function checkRoom(path: string, connected: Connected): Promise<voi
  * names a node of a cluster brings the whole cluster (redis/server.ts): its masters are probed,
  * checked for permissions and compared with the other side one by one.
  */
-export async function connectAll(plan: MergePlan): Promise<Connected> {
+export async function connectAll(plan: MergePlan, events?: ServerEvents): Promise<Connected> {
   const opened: Server[] = [];
   const pipes: Transport[] = [];
   try {
@@ -112,11 +113,11 @@ export async function connectAll(plan: MergePlan): Promise<Connected> {
       }
     }
     // The hot path's connections, once the checks above have passed.
-    const targetPipe = await openPipe(target, 'target', network(plan, plan.target.tls));
+    const targetPipe = await openPipe(target, 'target', network(plan, plan.target.tls, events));
     pipes.push(targetPipe);
     const sourcePipes: Transport[] = [];
     for (const [i, source] of plan.sources.entries()) {
-      const pipe = await openPipe(sources[i]!, `source ${source.name}`, network(plan, source.tls));
+      const pipe = await openPipe(sources[i]!, `source ${source.name}`, network(plan, source.tls, events));
       pipes.push(pipe);
       sourcePipes.push(pipe);
     }
@@ -128,8 +129,9 @@ export async function connectAll(plan: MergePlan): Promise<Connected> {
   }
 }
 
-export function network(plan: MergePlan, tls: TlsPlan | undefined): NetworkOptions {
-  return { ...plan.network, tls: tlsOptions(tls) };
+/** `events`: the run's channel, given to the hot path's pipes (their reconnections, bytes sent). */
+export function network(plan: MergePlan, tls: TlsPlan | undefined, events?: ServerEvents): NetworkOptions {
+  return { ...plan.network, tls: tlsOptions(tls), ...(events ? { events } : {}) };
 }
 
 /** The hot path's connection; failing to open it is found before any write (exit 2). */

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { MergePlan, SourcePlan } from '../config/plan.js';
 import type { Backup } from '../journal/backup.js';
 import type { HolderView } from '../probe/probe.js';
+import type { RunEvents } from '../report/events.js';
 import type { Tally } from '../report/tally.js';
 import type { Caps } from '../servers/caps.js';
 import type { TargetClock } from '../servers/clock.js';
@@ -38,6 +39,8 @@ export interface RunContext {
   /** --rate and --max-source-latency (SPEC §9.5), for every batch read from a source. */
   throttle?: Throttle;
   log(line: string): void;
+  /** The run's event channel: what happens (a fallback, a reconnect) is said there as it happens. */
+  events: RunEvents;
 }
 
 /** One source being merged. */

@@ -127,6 +127,7 @@ export async function runSources(
   progress?: ProgressSink,
 ): Promise<void> {
   const { state, backup } = ctx;
+  if (progress?.planned) progress.planned(await plannedSizes(ctx, sourceRun));
   if (backup) await retryFailed(ctx, backup, sourceRun);
   await walkSources({
     sources: ctx.plan.sources.length,
@@ -138,6 +139,22 @@ export async function runSources(
     open: async (index) =>
       backup?.sourceFinished(index) ? undefined : mergePass(ctx, sourceRun(index), progress),
   });
+}
+
+/** Every source's DBSIZE before the first starts, so that progress has the run's total from the start. */
+function plannedSizes(
+  ctx: RunContext,
+  sourceRun: (index: number) => SourceRun,
+): Promise<{ name: string; estimatedKeys: number }[]> {
+  return Promise.all(
+    ctx.plan.sources.map(async (plan, index) => {
+      // Under `match` the keyspace says nothing of the keys walked: unknown until the cursor tells.
+      if (plan.match !== undefined) return { name: plan.name, estimatedKeys: 0 };
+      const src = sourceRun(index);
+      const size = await serverKeyspace(src.nodes, src.caps).catch(() => 0);
+      return { name: plan.name, estimatedKeys: size };
+    }),
+  );
 }
 
 /**

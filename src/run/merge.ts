@@ -8,6 +8,7 @@ import { lockJournal } from '../journal/lock.js';
 import type { ResumeState } from '../journal/resume-state.js';
 import { repeatsDouble } from '../journal/state-dir.js';
 import { AbsenceGuess } from '../probe/absence.js';
+import { RunEvents } from '../report/events.js';
 import { FailedKeysFile } from '../report/failed-keys.js';
 import { buildReport } from '../report/json.js';
 import { Tally } from '../report/tally.js';
@@ -37,6 +38,8 @@ export interface RunHooks {
    * `kvmerge status` says how to resume the run.
    */
   command?: readonly string[];
+  /** The run's event channel (reconnects, failovers, topology, fallbacks), for live logs and metrics. */
+  events?: RunEvents;
 }
 
 /** A run's servers and state, as what runs around its walk sees them. */
@@ -96,6 +99,8 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
     plan.sources.map((s) => s.name),
     plan.report.sample,
   );
+  const events = hooks.events ?? new RunEvents();
+  events.tally = tally;
   // Created before any connection: a path that cannot be written is exit 2 before anything happens.
   const failedKeys =
     plan.safety.failedKeys === undefined ? undefined : await FailedKeysFile.create(plan.safety.failedKeys);
@@ -104,7 +109,7 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
   try {
     // The journal's checks come before any connection (exit 2): a resumed run must be this plan's.
     resumeState = plan.dryRun ? undefined : await prepareBackup(plan);
-    connected = await connectAll(plan);
+    connected = await connectAll(plan, events);
   } catch (err) {
     await failedKeys?.close();
     throw err;
@@ -156,7 +161,7 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
     // was sent would run at once): this connection is never re-established, a drop fails the key.
     openTarget: () =>
       RespPipe.open(parseRedisUrl(plan.target.url), 'target', {
-        ...network(plan, plan.target.tls),
+        ...network(plan, plan.target.tls, events),
         retryBudgetMs: 0,
       }),
     clock: await serverClock(target),
@@ -166,6 +171,7 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
     state,
     throttle: openThrottle(plan, sources),
     log,
+    events,
   };
   // The journal is open (and a resume has put back what the interrupted run left unsettled) before the
   // first write; a target that refuses DUMP to the journal is exit 2 here, not a failure half-way.

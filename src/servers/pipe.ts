@@ -159,6 +159,19 @@ export class RespPipe implements PipeHandle {
       process.nextTick(() => socket.uncork());
     }
     socket.write(payload);
+    this.net.events?.sent(this.label, payload.length);
+  }
+
+  /** Says the reconnection on the run's event channel: a failover when it reached another master. */
+  private announce(cause: Error, before: Address | undefined): void {
+    const events = this.net.events;
+    const now = this.current;
+    if (!events) return;
+    events.emit({ kind: 'reconnect', server: this.label, reason: cause.message.split('\n')[0]! });
+    if (this.failover && before && now && (before.host !== now.host || before.port !== now.port)) {
+      const to = `${now.host}:${now.port}`;
+      events.emit({ kind: 'failover', server: this.label, from: `${before.host}:${before.port}`, to });
+    }
   }
 
   close(): void {
@@ -287,10 +300,13 @@ export class RespPipe implements PipeHandle {
       await new Promise((r) => setTimeout(r, backoff));
       if (this.failure) return;
       try {
+        const before = this.current;
         await this.attach();
         this.reconnects++;
+        this.announce(cause, before);
         for (const w of this.waiting) {
           w.sent = true;
+          this.net.events?.sent(this.label, w.payload.length);
           this.socket!.write(w.payload);
         }
         return;

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { classifyReply } from './errors/classify.js';
+import type { ServerEvents } from './events.js';
 import { describeForeignReply } from './foreign-reply.js';
 import { type Command, encode, type Reply, replyDecoder } from './resp.js';
 
@@ -14,6 +15,8 @@ export interface NetworkOptions {
   retryBudgetMs: number;
   /** TLS settings for a rediss:// URL (CA, client certificate, verification). */
   tls?: tls.ConnectionOptions;
+  /** The run's event channel: reconnections, failovers, topology changes and bytes sent are said there. */
+  events?: ServerEvents;
 }
 
 export const DEFAULT_NETWORK: NetworkOptions = {

@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MergePlan } from '../../src/config/plan.js';
 import { parseRedisUrl } from '../../src/config/url.js';
-import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
+import { type JsonReport, type RunEvent, RunEvents, resolvePlan, runMerge } from '../../src/index.js';
 import type { ProgressSink } from '../../src/report/types.js';
 import { ClusterTransport } from '../../src/servers/cluster/cluster-transport.js';
 import { DEFAULT_NETWORK } from '../../src/servers/socket.js';
@@ -41,8 +41,9 @@ function run(
   target: string,
   write: Record<string, unknown>,
   progress: ProgressSink,
+  events?: RunEvents,
 ): Promise<JsonReport> {
-  return runMerge(planFor(source, target, write), { progress });
+  return runMerge(planFor(source, target, write), { progress, ...(events ? { events } : {}) });
 }
 
 function planFor(source: string, target: string, write: Record<string, unknown>): MergePlan {
@@ -136,8 +137,16 @@ describe('Redis Cluster changing under a run: a master killed, a master added, a
       const model = foldModel(seeded, [source], TABLE, MERGE);
       const killed = ha.nodes[1]!.port;
       const kill = trigger(300, () => ha.crash(1));
-      const report = await run(a.url, ha.url, { concurrency: 2, batchSize: 10 }, kill.sink);
+      const events = new RunEvents();
+      const said: RunEvent[] = [];
+      events.on((e) => said.push(e));
+      const report = await run(a.url, ha.url, { concurrency: 2, batchSize: 10 }, kill.sink, events);
       await kill.fired();
+      // The promotion was said as it happened on the run's event channel (the CLI logs it live).
+      const topology = said.filter((e) => e.kind === 'topology');
+      expect(topology.length, JSON.stringify(said)).toBeGreaterThanOrEqual(1);
+      expect(topology[0]).toMatchObject({ server: expect.stringMatching(/^target\b/) });
+      expect(events.counts.topology).toBe(topology.length);
       // The master died with most of the run still to do, and its replica took over.
       expect(kill.doneAtFire()).toBeLessThan(1500);
       expect(ha.nodes[1]!.port).not.toBe(killed);

@@ -4,7 +4,7 @@
  * before anything is written (exit 2).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KvmergeError, resolvePlan, runMerge } from '../../src/index.js';
+import { KvmergeError, type RunEvent, RunEvents, resolvePlan, runMerge } from '../../src/index.js';
 import { counts } from '../harness/counts.js';
 import {
   hash,
@@ -64,11 +64,19 @@ describe('a target that cannot take RESTORE payloads', () => {
   it('without RESTORE, auto mode writes every key natively and the report says so', async () => {
     await seed(servers.s[0]!, DATA);
     await servers.s[0]!.pexpire('h', 100_000);
+    const events = new RunEvents();
+    const said: RunEvent[] = [];
+    events.on((e) => said.push(e));
     const report = await runMerge(
       resolvePlan(servers.doc({ target: { url: noRestore.url }, write: { mode: 'auto' } }), {}, {}),
+      { events },
     );
     expect(report.outcome).toBe('done');
     expect(report.totals).toEqual(counts({ created: 6 }));
+    // Each key's fallback was said on the run's event channel as it happened, with its source and reason.
+    expect(said).toHaveLength(6);
+    for (const e of said)
+      expect(e).toMatchObject({ kind: 'fallback', source: 's1', reason: expect.stringMatching(/RESTORE/) });
     await servers.s[0]!.persist('h');
     await noRestore.client().persist('h');
     await expectCopied(noRestore);

@@ -4,7 +4,14 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalRedis } from '../../src/demo/local-server.js';
-import { ConnectionError, type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
+import {
+  ConnectionError,
+  type JsonReport,
+  type RunEvent,
+  RunEvents,
+  resolvePlan,
+  runMerge,
+} from '../../src/index.js';
 import type { ProgressSink } from '../../src/report/types.js';
 import { kvmerge } from '../harness/cli-run.js';
 import { hash, list, normalize, put, readValue, set, str, type Value, zset } from '../harness/data.js';
@@ -62,6 +69,7 @@ async function merge(
   target: string,
   extra: Record<string, unknown> = {},
   progress?: ProgressSink,
+  events?: RunEvents,
 ): Promise<JsonReport> {
   const doc = {
     version: 1,
@@ -70,7 +78,7 @@ async function merge(
     strategies: STRATEGIES,
     ...extra,
   };
-  return runMerge(resolvePlan(doc, {}, {}), { progress });
+  return runMerge(resolvePlan(doc, {}, {}), { progress, ...(events ? { events } : {}) });
 }
 
 describe('a Sentinel-managed master', () => {
@@ -188,11 +196,15 @@ describe('a Sentinel-managed master', () => {
       sourceFinished() {},
       stop() {},
     };
+    const events = new RunEvents();
+    const said: RunEvent[] = [];
+    events.on((e) => said.push(e));
     const run = merge(
       [plain.url],
       sentinel.url(0),
       { write: { batchSize: 20, concurrency: 2 } },
       progress,
+      events,
     ).finally(() => {
       finished = true;
     });
@@ -205,6 +217,16 @@ describe('a Sentinel-managed master', () => {
 
     expect(report.outcome, report.error).toBe('done');
     expect(report.totals).toMatchObject({ scanned: KEYS, merged: KEYS, failed: 0 });
+    // The switch was said on the run's event channel as it happened (the CLI logs it live).
+    expect(
+      said.filter((e) => e.kind === 'failover'),
+      JSON.stringify(said),
+    ).toContainEqual({
+      kind: 'failover',
+      server: expect.stringMatching(/^target /),
+      from: `127.0.0.1:${before.port}`,
+      to: `127.0.0.1:${after.port}`,
+    });
     // The old master is demoted and resynchronised from the new one: what it alone had accepted is
     // gone, so the new master holds the outcome.
     await sentinel.synced();

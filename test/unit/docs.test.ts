@@ -74,10 +74,6 @@ function brokenLink(from: string, target: string): string | undefined {
   return anchors(read(file)).has(anchor) ? undefined : `${target}: no heading with the anchor #${anchor}`;
 }
 
-// Flags that other changes of issue 18 are adding to the CLI at the same time: documented already.
-// This list goes once they are in src/cli/options.ts.
-const PENDING_FLAGS = ['progress-json', 'metrics-port'];
-
 // Flags the docs mention that belong to other programs, each checked where it can be.
 const BENCH_SOURCES = ['bench/options.ts', 'bench/follow.ts', 'bench/rdb-file.ts']
   .map((f) => read(join(ROOT, f)))
@@ -133,7 +129,7 @@ describe('the README and docs/', () => {
     const unknown: string[] = [];
     for (const file of docFiles) {
       for (const flag of flagsIn(read(file))) {
-        if (CLI_FLAGS.has(flag) || PENDING_FLAGS.includes(flag)) continue;
+        if (CLI_FLAGS.has(flag)) continue;
         if (Object.values(OTHER_FLAGS).some((owns) => owns(flag))) continue;
         unknown.push(`${name(file)}: --${flag}`);
       }

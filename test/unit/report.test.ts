@@ -482,18 +482,22 @@ describe('createProgress', () => {
     progress.update(1, 600, 0, totals);
 
     const lines = out.text().trimEnd().split('\n');
-    for (const line of lines) expect(line.startsWith('[kvmerge] ')).toBe(true);
+    // Every line starts with its time, ISO 8601.
+    for (const line of lines) expect(line).toMatch(/^\[kvmerge\] \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /);
+    const body = lines.map((l) => l.slice('[kvmerge] 2026-01-01T00:00:00.000Z '.length));
+    // The run's overall done/~total (DBSIZE is an estimate), keys/s and ETA, then the source's share.
     expect(
-      lines.some((l) => /^\[kvmerge\] shard-a 12000\/100000 keys \(12%\), \d+ keys\/s; created 100 /.test(l)),
+      body.some((l) =>
+        /^12000\/~100000 keys \(12%\), \d+ keys\/s, ETA \S+.*; shard-a 12000\/100000 keys \(12%\), \d+ keys\/s; created 100 /.test(
+          l,
+        ),
+      ),
     ).toBe(true);
-    expect(lines.find((l) => l.includes('shard-a 12000/'))).toContain(
-      'merged 3 skipped 9 expired 0 failed 0',
-    );
-    expect(lines.some((l) => l.startsWith('[kvmerge] shard-a finished: 12000 keys'))).toBe(true);
-    // An unknown total (estimatedKeys 0) shows keys done without a percentage.
-    const b = lines.find((l) => l.startsWith('[kvmerge] shard-b 500'))!;
-    expect(b).toMatch(/^\[kvmerge\] shard-b 500 keys, \d+ keys\/s;/);
-    expect(b).not.toContain('%');
+    expect(body.find((l) => l.includes('shard-a 12000/'))).toContain('merged 3 skipped 9 expired 0 failed 0');
+    expect(body.some((l) => l.startsWith('shard-a finished: 12000 keys'))).toBe(true);
+    // An unknown total (estimatedKeys 0) shows keys done without a percentage, and the ETA as unknown.
+    const b = body.find((l) => l.includes('shard-b 500'))!;
+    expect(b).toMatch(/^12500 keys, \d+ keys\/s, ETA \?; shard-b 500 keys, \d+ keys\/s;/);
     // Nothing after stop(): no line shows the 600 keys done (a keys/s figure may contain the digits).
     expect(out.text()).not.toMatch(/shard-b 600 keys/);
     expect(activeTimers()).toBe(before);

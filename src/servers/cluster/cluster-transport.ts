@@ -357,7 +357,15 @@ export class ClusterTransport implements Transport {
           for (let slot = from; slot <= to; slot++) this.owners[slot] = owner;
           for (const node of [master, ...replicas]) this.known.add(name(node));
         }
-        if (this.owners.some((owner, slot) => owner !== before[slot])) this.changes++;
+        const moved = this.owners.reduce((n, owner, slot) => (owner !== before[slot] ? n + 1 : n), 0);
+        if (moved > 0) {
+          this.changes++;
+          // The first load (every slot unknown before) is no change to report.
+          if (before.some((owner) => owner !== undefined)) {
+            const detail = `${moved} slot(s) changed owner, ${new Set(this.owners.filter((o) => o !== undefined)).size} master(s) now`;
+            this.net.events?.emit({ kind: 'topology', server: this.label, detail });
+          }
+        }
         return;
       } catch (err) {
         last = err as Error;
