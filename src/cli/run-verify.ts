@@ -51,6 +51,7 @@ export async function verifyCommand(flags: VerifyFlags, out: Output): Promise<nu
       {
         signal: interrupt.signal,
         log: (line) => out.info(line),
+        events: watch.events,
         progress: (checked, differences) => {
           watch.checked(checked, differences);
           if (!flags.display.progress || Date.now() - lastStatus < STATUS_EVERY_MS) return;
