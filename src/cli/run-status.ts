@@ -1,6 +1,5 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { KvmergeError } from '../common/errors.js';
 import { journalHolder } from '../journal/lock.js';
 import { readHeader, readRecords, type ScanEnd } from '../journal/reader.js';
 import { defaultStateDir, journalStatus } from '../journal/state-dir.js';
@@ -19,29 +18,23 @@ import type { StatusFlags } from './status-options.js';
 /**
  * `kvmerge status [--backup FILE] [--json]` (SPEC §11): what a journal says, or the runs journaled in
  * the state directory, from the files alone; it never connects to a server nor takes a journal's lock.
- * A file that is not a readable journal is exit 2, in one line (with --json, as {"error","exitCode"}).
+ * A file that is not a readable journal is exit 2, in one line (with --json, main prints it as
+ * {"error","exitCode"} on stdout, as for every command).
  */
 export async function statusCommand(flags: StatusFlags, out: Output): Promise<number> {
-  try {
-    if (flags.backup !== undefined) {
-      const summary = await summarizeJournal(resolve(flags.backup));
-      out.result(flags.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
-      return EXIT.done;
-    }
-    const dir = defaultStateDir();
-    const { runs, unreadable } = await listRuns(dir);
-    out.result(
-      flags.json
-        ? JSON.stringify({ stateDir: dir, runs, unreadable }, null, 2)
-        : formatListing(dir, runs, unreadable),
-    );
+  if (flags.backup !== undefined) {
+    const summary = await summarizeJournal(resolve(flags.backup));
+    out.result(flags.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
     return EXIT.done;
-  } catch (err) {
-    if (flags.json && err instanceof KvmergeError) {
-      out.result(JSON.stringify({ error: out.redact(err.message), exitCode: err.exitCode }));
-    }
-    throw err;
   }
+  const dir = defaultStateDir();
+  const { runs, unreadable } = await listRuns(dir);
+  out.result(
+    flags.json
+      ? JSON.stringify({ stateDir: dir, runs, unreadable }, null, 2)
+      : formatListing(dir, runs, unreadable),
+  );
+  return EXIT.done;
 }
 
 /** Reads the whole journal (the applied steps are counted) and its lock; touches nothing. */

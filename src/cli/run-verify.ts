@@ -57,6 +57,7 @@ export async function verifyCommand(
       {
         signal: interrupt.signal,
         log: announce.log,
+        events: watch.events,
         progress: (checked, differences) => {
           watch.checked(checked, differences);
           // Not turned off by --no-progress: that flag trades bars for these lines, and verify has no bars.

@@ -4,6 +4,7 @@ import { tlsOptions } from '../config/tls.js';
 import { parseRedisUrl, redactUrl } from '../config/url.js';
 import type { ScannedSource } from '../run/loop.js';
 import type { Caps } from '../servers/caps.js';
+import type { ServerEvents } from '../servers/events.js';
 import { closeServer, clusterView, openServer, openTransport, type Server } from '../servers/server.js';
 import type { NetworkOptions } from '../servers/socket.js';
 import type { Transport } from '../servers/transport.js';
@@ -25,14 +26,15 @@ export interface Connected {
 }
 
 /** Connections that only read: the target as much as the sources. */
-export async function connectAll(plan: MergePlan): Promise<Connected> {
+export async function connectAll(plan: MergePlan, events?: ServerEvents): Promise<Connected> {
   const opened: Side[] = [];
   const open = async (url: string, label: string, tls: TlsPlan | undefined): Promise<Side> => {
     const network: NetworkOptions = { ...plan.network, tls: tlsOptions(tls) };
     const server = await openServer(parseRedisUrl(url, 'sources[].url'), 'source', label, network);
     try {
       const caps = server.caps;
-      const pipe = await openTransport(server, label, network);
+      // The hot path's pipe says its reconnections on the run's event channel, as the merge's do.
+      const pipe = await openTransport(server, label, events ? { ...network, events } : network);
       const side = { server, pipe, caps, label: `${label} ${redactUrl(url)}` };
       opened.push(side);
       return side;

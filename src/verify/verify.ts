@@ -7,6 +7,7 @@ import type { WindowLoader } from '../journal/reader.js';
 import type { JournaledKey } from '../journal/types.js';
 import { walkSources } from '../run/loop.js';
 import { now } from '../servers/clock.js';
+import type { ServerEvents } from '../servers/events.js';
 import { closeServer } from '../servers/server.js';
 import { type Checker, checkKeys, fieldTtlDifference } from './check.js';
 import { matches, type Rules, shownOutcome } from './expect.js';
@@ -42,6 +43,8 @@ export interface VerifyHooks {
   log?: (line: string) => void;
   /** Keys checked and differences so far, after each batch. */
   progress?: (checked: number, differences: number) => void;
+  /** The run's event channel: reconnections, failovers and topology changes as they happen. */
+  events?: ServerEvents;
 }
 
 /** One key whose value on the target is not what the fold says (SPEC §6.5). */
@@ -99,7 +102,7 @@ export async function verify(
 ): Promise<VerifyReport> {
   const startedAt = new Date();
   const started = now();
-  const { target, sources } = await connectAll(plan);
+  const { target, sources } = await connectAll(plan, hooks.events);
   for (const side of [target, ...sources])
     for (const warning of side.caps.warnings) hooks.log?.(`${side.label}: ${warning}`);
   const maxListed = options.maxListed ?? DEFAULT_MAX_LISTED;

@@ -179,6 +179,17 @@ describe('operator interfaces (SPEC §11): --progress-json, --metrics-port, live
       expect(list.indexOf(reconnect!)).toBeLessThan(list.findIndex((e) => e.event === 'done'));
       expect(list.at(-1)!.events).toMatchObject({ reconnect: 1, failover: 0, fallback: 0 });
       expect(await target.client().dbsize()).toBe(3000);
+
+      // verify's connections say theirs too.
+      proxy.cutAfter(3_000, 'down');
+      const check = await kvmerge(['verify', '-s', a.url, '-t', proxy.url(target.url), '--progress-json']);
+      expect(check.code, check.stderr).toBe(0);
+      const checked = events(check.stderr);
+      expect(
+        checked.filter((e) => e.event === 'reconnect'),
+        check.stderr,
+      ).toHaveLength(1);
+      expect(checked.at(-1)).toMatchObject({ event: 'done', checked: 3000, differences: 0 });
     } finally {
       await proxy.close();
     }
