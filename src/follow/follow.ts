@@ -4,6 +4,7 @@ import type { MergePlan } from '../config/plan.js';
 import { redactUrl } from '../config/url.js';
 import { openWindows } from '../journal/reader.js';
 import { describeKey } from '../report/key-name.js';
+import type { FollowProgress } from '../report/progress-json.js';
 import type { FollowSummary } from '../report/types.js';
 import type { Connected } from '../run/connect.js';
 import type { RunAround, SnapshotRun } from '../run/merge.js';
@@ -34,19 +35,8 @@ export interface FollowPlan {
   setNotifyConfig: boolean;
 }
 
-/** What a follow says as it goes, beside its log lines: for the progress line and for tests. */
-export interface FollowStatus {
-  pending: number;
-  /** Age of the oldest pending change, ms. */
-  lagMs: number;
-  /** Keys folded again (compared) in all, and keys/s over the last status period. */
-  refolded: number;
-  keysPerSecond: number;
-  /** Nothing pending, nothing in flight, no pass due. */
-  caughtUp: boolean;
-  /** The pass under way, if any: its source and why. */
-  pass?: string;
-}
+/** What a follow says as it goes, beside its log lines: for the progress line, the JSON events and tests. */
+export type FollowStatus = FollowProgress;
 
 export interface FollowHooks {
   signal?: AbortSignal;

@@ -41,13 +41,17 @@ export interface JsonProgressOptions {
   now?: () => number;
 }
 
-/** What a follow says after each status period (follow/follow.ts FollowStatus). */
+/** What a follow says after each status period (follow/follow.ts calls it FollowStatus). */
 export interface FollowProgress {
   pending: number;
+  /** Age of the oldest pending change, ms. */
   lagMs: number;
+  /** Keys folded again (compared) in all, and keys/s over the last status period. */
   refolded: number;
   keysPerSecond: number;
+  /** Nothing pending, nothing in flight, no pass due. */
   caughtUp: boolean;
+  /** The pass under way, if any: its source and why. */
   pass?: string;
 }
 

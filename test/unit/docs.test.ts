@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { OPTION_FIELDS } from '../../src/cli/option-defaults.js';
 import { MERGE_OPTIONS, VERIFY_OPTIONS } from '../../src/cli/options.js';
 import { ROLLBACK_OPTIONS } from '../../src/cli/rollback-options.js';
 import { resolvePlan } from '../../src/config/load.js';
@@ -138,37 +139,19 @@ describe('the README and docs/', () => {
   });
 
   it("the README's flag table gives each default the configuration schema has", () => {
-    // The flag → the config field it sets; its default is the schema's.
-    const fields: Record<string, string> = {
-      'on-conflict': 'strategies.default',
-      'type-mismatch': 'typeMismatch',
-      'hash-field': 'merge.hashField',
-      'zset-score': 'merge.zsetScore',
-      'list-mode': 'merge.list',
-      ttl: 'merge.ttl',
-      'on-error': 'safety.onError',
-      'follow-interval': 'follow.intervalSeconds',
-      'follow-max-pending': 'follow.maxPending',
-      mode: 'write.mode',
-      concurrency: 'write.concurrency',
-      batch: 'write.batchSize',
-      'scan-count': 'write.scanCount',
-      'big-key-elements': 'write.bigKeyElements',
-      'big-key-bytes': 'write.bigKeyBytes',
-      'connect-timeout': 'network.connectTimeoutMs',
-      'command-timeout': 'network.commandTimeoutMs',
-      'retry-budget': 'network.retryBudgetMs',
-    };
+    // The flag → the config field it sets (the table --help reads too); its default is the schema's.
+    // Switches are left out: the table says off, not false.
+    const defaultOf = (path: string): unknown =>
+      path.split('.').reduce<unknown>((node, k) => (node as Record<string, unknown>)[k], CONFIG_DEFAULTS);
+    const fields = Object.entries(OPTION_FIELDS).filter(([, path]) => typeof defaultOf(path) !== 'boolean');
     const documented = new Map<string, string>();
     for (const line of read(join(ROOT, 'README.md')).split('\n')) {
       const row = /^\| `--([a-z-]+)[^|]*\| `([^`]+)` \|/.exec(line);
       if (row) documented.set(row[1]!, row[2]!);
     }
     const wrong: string[] = [];
-    for (const [flag, path] of Object.entries(fields)) {
-      const value = path
-        .split('.')
-        .reduce<unknown>((node, k) => (node as Record<string, unknown>)[k], CONFIG_DEFAULTS);
+    for (const [flag, path] of fields) {
+      const value = defaultOf(path);
       if (documented.get(flag) !== String(value)) {
         wrong.push(
           `--${flag}: README says ${documented.get(flag) ?? 'nothing'}, the schema ${String(value)}`,
