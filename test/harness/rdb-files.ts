@@ -43,6 +43,19 @@ function noise(n: number): Buffer {
 }
 
 /** One key per encoding; the name says which. Written to db 0, 1 and 5 (with a prefix each). */
+/**
+ * A stream of 10 entries with two consumer groups, two consumers with pending entries and one ack: what
+ * an RDB stream value carries beyond its entries (the payload and the file tests both write it).
+ */
+export async function writeStreamWithGroups(r: Redis, k: string): Promise<void> {
+  for (let i = 0; i < 10; i++) await r.xadd(k, `${i + 1}-0`, 'f', String(i));
+  await r.xgroup('CREATE', k, 'g1', '0');
+  await r.xgroup('CREATE', k, 'g2', '3-0');
+  await r.xreadgroup('GROUP', 'g1', 'alice', 'COUNT', 4, 'STREAMS', k, '>');
+  await r.xreadgroup('GROUP', 'g1', 'bob', 'COUNT', 2, 'STREAMS', k, '>');
+  await r.xack(k, 'g1', '2-0');
+}
+
 const CASES: [key: string, write: (r: Redis, key: string) => Promise<unknown>][] = [
   ['string:raw', (r, k) => r.set(k, 'hello')],
   ['string:empty', (r, k) => r.set(k, '')],
@@ -67,17 +80,7 @@ const CASES: [key: string, write: (r: Redis, key: string) => Promise<unknown>][]
       await r.xdel(k, (await r.xrange(k, '-', '+', 'COUNT', 1))[0]![0]);
     },
   ],
-  [
-    'stream:groups',
-    async (r, k) => {
-      for (let i = 0; i < 10; i++) await r.xadd(k, `${i + 1}-0`, 'f', String(i));
-      await r.xgroup('CREATE', k, 'g1', '0');
-      await r.xgroup('CREATE', k, 'g2', '3-0');
-      await r.xreadgroup('GROUP', 'g1', 'alice', 'COUNT', 4, 'STREAMS', k, '>');
-      await r.xreadgroup('GROUP', 'g1', 'bob', 'COUNT', 2, 'STREAMS', k, '>');
-      await r.xack(k, 'g1', '2-0');
-    },
-  ],
+  ['stream:groups', writeStreamWithGroups],
 ];
 
 /** Databases written, and the TTL (ms from now) each case gets in them (0: none). */

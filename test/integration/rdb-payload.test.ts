@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamValue } from '../../src/types/stream/codec.js';
 import { parseScore } from '../../src/types/zset/codec.js';
 import { decodePayload, UnsupportedPayloadError } from '../../src/write/rdb-payload.js';
+import { writeStreamWithGroups } from '../harness/rdb-files.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { DEFAULT_SERVER, describeServer, REDIS_SERVERS, type TestServer } from '../harness/servers.js';
 
@@ -103,17 +104,7 @@ const CASES: [key: string, write: (r: Redis, key: string) => Promise<unknown>][]
       await r.xdel(k, (await r.xrange(k, '-', '+', 'COUNT', 1))[0]![0]);
     },
   ],
-  [
-    'stream:groups',
-    async (r, k) => {
-      for (let i = 0; i < 10; i++) await r.xadd(k, `${i + 1}-0`, 'f', String(i));
-      await r.xgroup('CREATE', k, 'g1', '0');
-      await r.xgroup('CREATE', k, 'g2', '3-0');
-      await r.xreadgroup('GROUP', 'g1', 'alice', 'COUNT', 4, 'STREAMS', k, '>');
-      await r.xreadgroup('GROUP', 'g1', 'bob', 'COUNT', 2, 'STREAMS', k, '>');
-      await r.xack(k, 'g1', '2-0');
-    },
-  ],
+  ['stream:groups', writeStreamWithGroups],
   [
     'stream:emptied',
     async (r, k) => {
