@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { endpointText, MASK, type RedisEndpoint, type SentinelSpec } from '../common/endpoint.js';
 import { ConfigError } from '../common/errors.js';
 
@@ -279,4 +281,50 @@ function canonicalHost(host: string): string {
     // Not a host the URL parser accepts: compare it as written.
   }
   return LOOPBACK.has(canonical) ? 'localhost' : canonical;
+}
+
+/** An RDB file named as a source (SPEC §10): its absolute path and the database of the file to read. */
+export interface FileSource {
+  path: string;
+  db: number;
+}
+
+/**
+ * The RDB file a source names, or undefined when it names a server: `file:///abs/x.rdb`,
+ * `file://./rel.rdb`, or any text without a `scheme://` (a path: `./x.rdb`, `/backups/a.rdb`), each
+ * with an optional `?db=N` (default 0). Whether the path is a readable RDB file is learned when the
+ * run opens it (exit 2 before any write); here only the form is checked.
+ */
+export function fileSourceOf(text: string, field = 'url'): FileSource | undefined {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
+  if (scheme !== undefined && scheme !== 'file') return undefined;
+  const query = /\?db=([^&#]*)$/.exec(text);
+  const bare = query ? text.slice(0, query.index) : text;
+  let db = 0;
+  if (query) {
+    db = /^\d{1,9}$/.test(query[1]!) ? Number(query[1]) : Number.NaN;
+    if (Number.isNaN(db))
+      throw new ConfigError(field, `bad database "${query[1]}" in ${text} (accepted: ?db=N, N >= 0)`);
+  }
+  let path = bare;
+  if (scheme === 'file') {
+    const rest = bare.slice('file://'.length);
+    try {
+      // file:///abs/x.rdb (percent-decoded as a URL); file://./rel.rdb or file://rel.rdb as a relative path.
+      path = rest.startsWith('/') ? fileURLToPath(`file://${rest}`) : rest;
+    } catch (err) {
+      throw new ConfigError(field, `bad file URL ${text}: ${(err as Error).message}`);
+    }
+  }
+  if (path === '') throw new ConfigError(field, `no file path in "${text}"`);
+  return { path: resolve(path), db };
+}
+
+/**
+ * What stays the same across spellings of a source (databaseId for a server, the absolute path and db
+ * for an RDB file): what a journal's plan digest keeps of it.
+ */
+export function sourceId(url: string): string {
+  const file = fileSourceOf(url);
+  return file ? `file:${file.path}?db=${file.db}` : databaseId(parseRedisUrl(url));
 }
