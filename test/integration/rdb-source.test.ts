@@ -8,7 +8,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
+import { type JsonReport, resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { kvmerge } from '../harness/cli-run.js';
 import { saveRdb, seedEveryEncoding } from '../harness/rdb-files.js';
 import { digest, type RedisServer, startRedis } from '../harness/redis.js';
@@ -133,6 +133,21 @@ describe('an RDB file of redis-server 7.0 as a source', () => {
     } finally {
       await other.stop();
     }
+  });
+
+  it("journals the target's priors (--backup): the merge of a file rolls back to the target as it was", async () => {
+    const t = fromFile.client();
+    await t.flushall();
+    await seedConflicts(t);
+    const before = await digest(fromFile);
+    const backup = fresh('file.journal');
+    const strategies = { default: 'merge', string: 'override', stream: 'skip' };
+    const report = await merge([file], fromFile, strategies, { safety: { backup } });
+    expect(report.outcome).toBe('done');
+    expect(await digest(fromFile)).not.toBe(before);
+    const undone = await rollback({ backup, target: fromFile.url });
+    expect(undone.outcome).toBe('done');
+    expect(await digest(fromFile)).toBe(before);
   });
 
   it('fails a value over the big-key threshold by name, and goes on under --on-error skip', async () => {
