@@ -127,6 +127,8 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
   for (const warning of targetInfo.warnings) log(`target ${redactUrl(plan.target.url)}: ${warning}`);
   for (const [i, info] of sourceInfos.entries()) {
     for (const warning of info.warnings) log(`source ${plan.sources[i]!.name}: ${warning}`);
+    const file = files[i];
+    if (file) log(`source ${file.name}: ${file.describe()}`);
   }
 
   const state = new RunState({

@@ -87,6 +87,20 @@ export class RdbFileSource {
     return this.info.dbSizes.get(this.file.db)?.keys ?? (this.file.db === 0 ? this.info.keys : 0);
   }
 
+  /** The file as the run's start reports it: its version, the AUX fields that say where it came from, its keys. */
+  describe(): string {
+    const aux = new Map(this.info.aux.map(([name, value]) => [name, value.toString('latin1')]));
+    const from = ['redis-ver', 'valkey-ver'].flatMap((name) =>
+      aux.has(name) ? [`${name} ${aux.get(name)}`] : [],
+    );
+    const ctime = Number(aux.get('ctime'));
+    if (ctime > 0) from.push(`saved ${new Date(ctime * 1000).toISOString()}`);
+    return (
+      `RDB ${this.version} file${from.length > 0 ? ` (${from.join(', ')})` : ''}, ` +
+      `about ${this.keys} key(s) in db ${this.file.db}`
+    );
+  }
+
   /** What a server's Caps says of a source, for a file: it gives payloads of its own RDB version. */
   caps(): Caps {
     return {
