@@ -200,28 +200,38 @@ describe('an RDB file of redis-server 7.0 as a source', () => {
   });
 });
 
-describeServer('redis-7.4.1', 'an RDB file of Redis 7.4 (RDB 12) into a 7.0 target', () => {
-  let live: RedisServer;
-  let file: string;
-  let fromFile: RedisServer;
-  let fromLive: RedisServer;
+const NEWER: [TestServer, rdbVersion: number][] = [
+  ['redis-7.4.1', 12],
+  ['redis-8.0-m01', 12],
+  ['valkey-8.0.1', 11],
+];
 
-  beforeAll(async () => {
-    ({ live, file } = await savedSource('redis-7.4.1', 'v12.rdb'));
-    [fromFile, fromLive] = await Promise.all([startRedis(), startRedis()]);
-  });
-  afterAll(async () => {
-    await Promise.all([live, fromFile, fromLive].map((s) => s?.stop()));
-  });
+for (const [build, version] of NEWER) {
+  describeServer(build, `an RDB file of ${build} (RDB ${version}) into a 7.0 target`, () => {
+    let live: RedisServer;
+    let file: string;
+    let fromFile: RedisServer;
+    let fromLive: RedisServer;
 
-  it('decodes the values natively and leaves the target as the live 7.4 server does', async () => {
-    for (const t of [fromFile.client(), fromLive.client()]) await seedConflicts(t);
-    const strategies = { default: 'merge', string: 'override', stream: 'override' };
-    const fileReport = await merge([file], fromFile, strategies);
-    const liveReport = await merge([live.url], fromLive, strategies);
-    expect(fileReport.outcome).toBe('done');
-    expect(fileReport.fallbacks.map((f) => f.reason).join()).toMatch(/RDB 12, newer than the target's 10/);
-    expect(await digest(fromFile)).toBe(await digest(fromLive));
-    expect(counters(fileReport, 1)).toEqual(counters(liveReport));
+    beforeAll(async () => {
+      ({ live, file } = await savedSource(build, `v${version}.rdb`));
+      [fromFile, fromLive] = await Promise.all([startRedis(), startRedis()]);
+    });
+    afterAll(async () => {
+      await Promise.all([live, fromFile, fromLive].map((s) => s?.stop()));
+    });
+
+    it('decodes the values natively and leaves the target as the live server does', async () => {
+      for (const t of [fromFile.client(), fromLive.client()]) await seedConflicts(t);
+      const strategies = { default: 'merge', string: 'override', stream: 'override' };
+      const fileReport = await merge([file], fromFile, strategies);
+      const liveReport = await merge([live.url], fromLive, strategies);
+      expect(fileReport.outcome).toBe('done');
+      expect(fileReport.fallbacks.map((f) => f.reason).join()).toMatch(
+        new RegExp(`RDB ${version}, newer than the target's 10`),
+      );
+      expect(await digest(fromFile)).toBe(await digest(fromLive));
+      expect(counters(fileReport, 1)).toEqual(counters(liveReport));
+    });
   });
-});
+}
