@@ -205,6 +205,7 @@ export class RdbFileSource {
    * file once into an index of its keys of this database.
    */
   async holderTypes(keys: readonly Buffer[]): Promise<DataType[][]> {
+    if (keys.length === 0) return [];
     this.index ??= this.buildIndex();
     const index = await this.index;
     return keys.map((key) => {
