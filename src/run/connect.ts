@@ -107,6 +107,13 @@ export async function connectAll(plan: MergePlan, events?: ServerEvents): Promis
         `target ${redactUrl(plan.target.url)} has no RESTORE: use --mode auto or native`,
       );
     }
+    for (const file of files) {
+      const reason = file?.nativeReason(targetInfo);
+      if (plan.write.mode === 'dump' && reason !== undefined)
+        throw new ConnectionError(
+          `source ${file!.name}: ${reason}, which --mode dump cannot carry: use --mode auto or native`,
+        );
+    }
     const noDump = sourceInfos.findIndex((info) => info.dump === false);
     if (plan.write.mode === 'dump' && noDump >= 0) {
       const source = plan.sources[noDump]!;

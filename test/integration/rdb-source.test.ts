@@ -233,5 +233,16 @@ for (const [build, version] of NEWER) {
       expect(await digest(fromFile)).toBe(await digest(fromLive));
       expect(counters(fileReport, 1)).toEqual(counters(liveReport));
     });
+
+    it('is refused before any write under --mode dump, which cannot carry its payloads', async () => {
+      const t = fromFile.client();
+      await t.flushall();
+      await expect(
+        merge([file], fromFile, { default: 'override' }, { write: { mode: 'dump' } }),
+      ).rejects.toThrow(
+        new RegExp(`RDB ${version}, newer than the target's 10, which --mode dump cannot carry`),
+      );
+      expect(await t.dbsize()).toBe(0);
+    });
   });
 }
