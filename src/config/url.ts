@@ -15,7 +15,8 @@ const DEFAULT_SENTINEL_PORT = 26379;
 const URL_FORMS =
   'a URL such as redis://localhost:6379 (redis://host[:port][/db], rediss://… for TLS, ' +
   'redis+sentinel://sentinel1[:port],sentinel2[:port]/MASTER-NAME[/db] behind Sentinel; ' +
-  "credentials go before the host as user:password@, the sentinels' as the sentinelPassword query parameter)";
+  "credentials go before the host as user:password@, the sentinels' as the sentinelPassword query parameter; " +
+  'a source can also be an RDB file: PATH.rdb or file:///PATH)';
 
 /**
  * Parses `redis://[user:password@]host[:port][/db]` (or `rediss://` for TLS).
@@ -291,8 +292,9 @@ export interface FileSource {
 
 /**
  * The RDB file a source names, or undefined when it names a server: `file:///abs/x.rdb`,
- * `file://./rel.rdb`, or any text without a `scheme://` (a path: `./x.rdb`, `/backups/a.rdb`), each
- * with an optional `?db=N` (default 0). Whether the path is a readable RDB file is learned when the
+ * `file://./rel.rdb`, or a path without a `scheme://` that ends in `.rdb` or starts with `/` or `.`
+ * (`./x.rdb`, `/backups/a.rdb`), each with an optional `?db=N` (default 0). Other text without a
+ * scheme (`localhost:6379`) is left to parseRedisUrl, whose error says what a URL looks like. Whether the path is a readable RDB file is learned when the
  * run opens it (exit 2 before any write); here only the form is checked.
  */
 export function fileSourceOf(text: string, field = 'url'): FileSource | undefined {
@@ -300,6 +302,7 @@ export function fileSourceOf(text: string, field = 'url'): FileSource | undefine
   if (scheme !== undefined && scheme !== 'file') return undefined;
   const query = /\?db=([^&#]*)$/.exec(text);
   const bare = query ? text.slice(0, query.index) : text;
+  if (scheme === undefined && !/\.rdb$/i.test(bare) && !/^[/.]/.test(bare)) return undefined;
   let db = 0;
   if (query) {
     db = /^\d{1,9}$/.test(query[1]!) ? Number(query[1]) : Number.NaN;

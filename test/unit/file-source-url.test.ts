@@ -11,6 +11,10 @@ describe('an RDB file named as a source (SPEC §10)', () => {
     expect(fileSourceOf('file:///abs/a%20b.rdb?db=1')).toEqual({ path: '/abs/a b.rdb', db: 1 });
     expect(fileSourceOf('file://./rel.rdb')).toEqual({ path: resolve('rel.rdb'), db: 0 });
     expect(fileSourceOf('redis://localhost:6379/0')).toBeUndefined();
+    // Without a scheme, only what looks like a path is a file: `localhost:6379` stays a (bad) URL.
+    expect(fileSourceOf('localhost:6379')).toBeUndefined();
+    expect(fileSourceOf('backups/dump')).toBeUndefined();
+    expect(fileSourceOf('backups/dump.RDB')).toEqual({ path: resolve('backups/dump.RDB'), db: 0 });
     expect(() => fileSourceOf('./a.rdb?db=one', '--source')).toThrow(ConfigError);
     expect(() => fileSourceOf('file://?db=1')).toThrow(/no file path/);
   });
