@@ -70,13 +70,20 @@ export async function walkSources(walk: SourceWalk): Promise<void> {
     if (signal?.aborted) break;
     const pass = await walk.open(index);
     if (!pass) continue;
-    for await (const batch of pass.batches ?? sourceBatches(pass.scan, walk.scan)) {
-      if (signal?.aborted) break;
-      // Held before the limiter: a batch waiting for the rate does not take a slot.
-      if (walk.throttle && !(await admitted(walk.throttle, batch.units.length, signal))) break;
-      const task = pass.task(batch);
-      if (walk.typeOrder && batch.after) await limiter.idle();
-      await limiter.run(task);
+    try {
+      for await (const batch of pass.batches ?? sourceBatches(pass.scan, walk.scan)) {
+        if (signal?.aborted) break;
+        // Held before the limiter: a batch waiting for the rate does not take a slot.
+        if (walk.throttle && !(await admitted(walk.throttle, batch.units.length, signal))) break;
+        const task = pass.task(batch);
+        if (walk.typeOrder && batch.after) await limiter.idle();
+        await limiter.run(task);
+      }
+    } catch (err) {
+      // A source's own batches that fail part-way (damage in an RDB file past its pre-read) stop the
+      // run there, with the batches read before it written and counted first (SPEC §10).
+      if (pass.batches) await limiter.idle().catch(() => undefined);
+      throw err;
     }
     await limiter.idle();
     await pass.finished?.();

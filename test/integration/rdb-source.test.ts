@@ -5,10 +5,11 @@
  * takes the native path; a file folds in declared order beside a live source; a dry run counts what
  * the real run does; a damaged file is exit 2 before any write. Files are made at run time.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, truncate, writeFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type JsonReport, resolvePlan, rollback, runMerge } from '../../src/index.js';
+import { PRE_READ_BELOW } from '../../src/sources/rdb-file.js';
 import { kvmerge } from '../harness/cli-run.js';
 import { saveRdb, seedEveryEncoding } from '../harness/rdb-files.js';
 import { digest, type RedisServer, startRedis } from '../harness/redis.js';
@@ -148,6 +149,29 @@ describe('an RDB file of redis-server 7.0 as a source', () => {
     const undone = await rollback({ backup, target: fromFile.url });
     expect(undone.outcome).toBe('done');
     expect(await digest(fromFile)).toBe(before);
+  });
+
+  it('applies what comes before damage found past the pre-read (a file of 1 GiB or more), then stops naming the byte', async () => {
+    const whole = await readFile(file);
+    // The records without the EOF opcode and CRC-64, then a byte no RDB knows, then a sparse hole up to
+    // 1 GiB: too big to be pre-read, so the damage is met while merging.
+    const damageAt = whole.length - 9;
+    const big = fresh('damaged-1g.rdb');
+    await writeFile(big, Buffer.concat([whole.subarray(0, damageAt), Buffer.from([0xf0])]));
+    await truncate(big, PRE_READ_BELOW + 4096);
+    const t = fromFile.client();
+    await t.flushall();
+    const report = await merge([big], fromFile, { default: 'override' });
+    expect(report.outcome).toBe('failed');
+    expect(report.error).toMatch(new RegExp(`damaged-1g\\.rdb: byte ${damageAt}`));
+    // Every key of db 0 was read before the damage: all of them are there.
+    const complete = fresh('whole.rdb');
+    await writeFile(complete, whole);
+    const keys = (await t.keys('db0:*')).sort();
+    await t.flushall();
+    await merge([complete], fromFile, { default: 'override' });
+    expect(keys).toEqual((await t.keys('db0:*')).sort());
+    expect(keys.length).toBeGreaterThan(10);
   });
 
   it('fails a value over the big-key threshold by name, and goes on under --on-error skip', async () => {
