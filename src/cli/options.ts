@@ -62,7 +62,7 @@ export const MERGE_OPTIONS: Record<string, Options> = withDefaults({
   config: { ...text('FILE: YAML configuration; flags win over it', SOURCES), alias: 'c' },
   source: {
     ...text(
-      'URL: redis://[user:password@]host[:port][/db] (rediss:// for TLS, redis+sentinel://s1:26379,s2:26379/MASTER[/db] behind Sentinel); repeatable, in fold order',
+      'URL: redis://[user:password@]host[:port][/db] (rediss:// for TLS, redis+sentinel://s1:26379,s2:26379/MASTER[/db] behind Sentinel), or an RDB file: PATH or file:///PATH[?db=N]; repeatable, in fold order',
       SOURCES,
     ),
     alias: 's',

@@ -48,7 +48,7 @@ export function resolvePlan(
   const sources = resolveSources(file, flags);
   const target = resolveTarget(file, flags);
   for (const source of sources) {
-    if (isSameDatabase(source.endpoint, target.endpoint)) {
+    if (source.endpoint && isSameDatabase(source.endpoint, target.endpoint)) {
       throw new ConfigError(
         source.field,
         `source ${source.plan.name} is the target itself (${endpointLabel(target.endpoint)}); ` +
@@ -68,6 +68,13 @@ export function resolvePlan(
 
   // --until-caught-up is a follow that ends once caught up: it implies --follow.
   const following = (flags.follow ?? file.follow.enabled) || (flags.untilCaughtUp ?? false);
+  const file0 = sources.find((s) => s.plan.file);
+  if (following && file0) {
+    throw new ConfigError(
+      file0.field,
+      `source ${file0.plan.name} is an RDB file, which does not change: a follow needs live sources; drop --follow`,
+    );
+  }
   if (following && dryRun) {
     throw new ConfigError(
       '--follow',

@@ -1,4 +1,5 @@
 import type { MergeOptions, StrategyTable } from '../types/strategy.js';
+import type { FileSource } from './url.js';
 
 export const WRITE_MODES = ['auto', 'dump', 'native'] as const;
 export type WriteMode = (typeof WRITE_MODES)[number];
@@ -31,6 +32,8 @@ export interface SourcePlan {
   /** Prepended to every key written to the target (raw bytes, UTF-8 of the configured string). */
   prefix: Buffer;
   tls?: TlsPlan;
+  /** An RDB file as the source (SPEC §10), instead of a server: `url` is the text as given. */
+  file?: FileSource;
 }
 
 export interface WritePlan {

@@ -1,8 +1,9 @@
+import { basename } from 'node:path';
 import { ConfigError } from '../common/errors.js';
 import type { CheckedFlags } from './flags.js';
 import type { SourcePlan, TlsPlan } from './plan.js';
 import type { ConfigDoc } from './schema.js';
-import { endpointLabel, parseRedisUrl, type RedisEndpoint, withPassword } from './url.js';
+import { endpointLabel, fileSourceOf, parseRedisUrl, type RedisEndpoint, withPassword } from './url.js';
 
 type TlsDoc = NonNullable<NonNullable<ConfigDoc['target']>['tls']>;
 
@@ -31,7 +32,8 @@ export function resolveTls(doc: TlsDoc | undefined, flags: CheckedFlags): TlsPla
 
 export interface ResolvedSource {
   plan: SourcePlan;
-  endpoint: RedisEndpoint;
+  /** The server; undefined for an RDB file. */
+  endpoint?: RedisEndpoint;
   /** Where the source came from, for error messages. */
   field: string;
 }
@@ -67,14 +69,18 @@ export function resolveSources(file: ConfigDoc, flags: CheckedFlags): ResolvedSo
   const byName = new Map<string, number>();
   return entries.map((entry, i) => {
     const field = fromFlags ? '--source' : `sources[${i}].url`;
-    const given = parseRedisUrl(entry.url, field);
-    const { url, endpoint } = applyPassword(
-      entry.url,
-      given,
-      flags.passwords.sources?.[i],
-      flags.passwords.fallback,
-    );
-    const name = entry.name ?? endpointLabel(endpoint);
+    const rdb = fileSourceOf(entry.url, field);
+    const { url, endpoint } = rdb
+      ? { url: entry.url, endpoint: undefined }
+      : applyPassword(
+          entry.url,
+          parseRedisUrl(entry.url, field),
+          flags.passwords.sources?.[i],
+          flags.passwords.fallback,
+        );
+    const name =
+      entry.name ??
+      (rdb ? `${basename(rdb.path)}${rdb.db > 0 ? `/${rdb.db}` : ''}` : endpointLabel(endpoint!));
     const earlier = byName.get(name);
     if (earlier !== undefined) {
       // Counted from 1, as a user counts the -s flags or the entries of the list.
@@ -92,10 +98,11 @@ export function resolveSources(file: ConfigDoc, flags: CheckedFlags): ResolvedSo
     const match = flags.match ?? entry.match ?? file.match;
     const prefix = flags.prefix?.[i] ?? entry.prefix;
     const plan: SourcePlan = { url, name, prefix: Buffer.from(prefix, 'utf8') };
-    const tls = resolveTls(entry.tls, flags);
+    const tls = rdb ? undefined : resolveTls(entry.tls, flags);
     if (tls) plan.tls = tls;
+    if (rdb) plan.file = rdb;
     if (match !== undefined && match !== '*') plan.match = match;
-    return { plan, endpoint, field };
+    return endpoint ? { plan, endpoint, field } : { plan, field };
   });
 }
 

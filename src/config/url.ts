@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { endpointText, MASK, type RedisEndpoint, type SentinelSpec } from '../common/endpoint.js';
 import { ConfigError } from '../common/errors.js';
 
@@ -13,7 +15,8 @@ const DEFAULT_SENTINEL_PORT = 26379;
 const URL_FORMS =
   'a URL such as redis://localhost:6379 (redis://host[:port][/db], rediss://… for TLS, ' +
   'redis+sentinel://sentinel1[:port],sentinel2[:port]/MASTER-NAME[/db] behind Sentinel; ' +
-  "credentials go before the host as user:password@, the sentinels' as the sentinelPassword query parameter)";
+  "credentials go before the host as user:password@, the sentinels' as the sentinelPassword query parameter; " +
+  'a source can also be an RDB file: PATH.rdb or file:///PATH)';
 
 /**
  * Parses `redis://[user:password@]host[:port][/db]` (or `rediss://` for TLS).
@@ -279,4 +282,52 @@ function canonicalHost(host: string): string {
     // Not a host the URL parser accepts: compare it as written.
   }
   return LOOPBACK.has(canonical) ? 'localhost' : canonical;
+}
+
+/** An RDB file named as a source (SPEC §10): its absolute path and the database of the file to read. */
+export interface FileSource {
+  path: string;
+  db: number;
+}
+
+/**
+ * The RDB file a source names, or undefined when it names a server: `file:///abs/x.rdb`,
+ * `file://./rel.rdb`, or a path without a `scheme://` that ends in `.rdb` or starts with `/` or `.`
+ * (`./x.rdb`, `/backups/a.rdb`), each with an optional `?db=N` (default 0). Other text without a
+ * scheme (`localhost:6379`) is left to parseRedisUrl, whose error says what a URL looks like. Whether the path is a readable RDB file is learned when the
+ * run opens it (exit 2 before any write); here only the form is checked.
+ */
+export function fileSourceOf(text: string, field = 'url'): FileSource | undefined {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
+  if (scheme !== undefined && scheme !== 'file') return undefined;
+  const query = /\?db=([^&#]*)$/.exec(text);
+  const bare = query ? text.slice(0, query.index) : text;
+  if (scheme === undefined && !/\.rdb$/i.test(bare) && !/^[/.]/.test(bare)) return undefined;
+  let db = 0;
+  if (query) {
+    db = /^\d{1,9}$/.test(query[1]!) ? Number(query[1]) : Number.NaN;
+    if (Number.isNaN(db))
+      throw new ConfigError(field, `bad database "${query[1]}" in ${text} (accepted: ?db=N, N >= 0)`);
+  }
+  let path = bare;
+  if (scheme === 'file') {
+    const rest = bare.slice('file://'.length);
+    try {
+      // file:///abs/x.rdb (percent-decoded as a URL); file://./rel.rdb or file://rel.rdb as a relative path.
+      path = rest.startsWith('/') ? fileURLToPath(`file://${rest}`) : rest;
+    } catch (err) {
+      throw new ConfigError(field, `bad file URL ${text}: ${(err as Error).message}`);
+    }
+  }
+  if (path === '') throw new ConfigError(field, `no file path in "${text}"`);
+  return { path: resolve(path), db };
+}
+
+/**
+ * What stays the same across spellings of a source (databaseId for a server, the absolute path and db
+ * for an RDB file): what a journal's plan digest keeps of it.
+ */
+export function sourceId(url: string): string {
+  const file = fileSourceOf(url);
+  return file ? `file:${file.path}?db=${file.db}` : databaseId(parseRedisUrl(url));
 }

@@ -10,6 +10,7 @@ import type { Connected } from '../run/connect.js';
 import type { RunAround, SnapshotRun } from '../run/merge.js';
 import type { Throttle } from '../run/throttle.js';
 import { now } from '../servers/clock.js';
+import type { Server } from '../servers/server.js';
 import type { Rules } from '../verify/expect.js';
 import type { Side } from '../verify/sides.js';
 import { ChangeFeed } from './feed.js';
@@ -88,8 +89,9 @@ export class Follow implements RunAround {
         'the target keeps several types under one name (Pika 3.x), which a follow cannot fold again yet; follow into another target',
       );
     }
+    const servers = liveServers(connected);
     this.feed = await ChangeFeed.open(
-      connected.sources.map((server, i) => ({ plan: this.plan.sources[i]!, server })),
+      servers.map((server, i) => ({ plan: this.plan.sources[i]!, server })),
       {
         changed: (source, key) => {
           if (!this.pending.add(key, now()))
@@ -124,7 +126,7 @@ export class Follow implements RunAround {
       throw err;
     });
     try {
-      const side = (server: (typeof connected.sources)[number], i: number | 'target'): Side => ({
+      const side = (server: Server, i: number | 'target'): Side => ({
         server,
         pipe: i === 'target' ? connected.targetPipe : connected.sourcePipes[i]!,
         caps: i === 'target' ? connected.targetInfo : connected.sourceInfos[i]!,
@@ -146,7 +148,7 @@ export class Follow implements RunAround {
       const env: RefoldEnv = {
         plan: this.plan,
         target: side(connected.target, 'target'),
-        sources: connected.sources.map((s, i) => side(s, i)),
+        sources: liveServers(connected).map((s, i) => side(s, i)),
         rules,
         clock: ctx.clock,
         priors,
@@ -341,4 +343,13 @@ async function held(admitted: Promise<void>, report: () => void): Promise<void> 
     if (!done) report();
   }
   await settled;
+}
+
+/** The sources' servers: a follow reads changes from servers, and an RDB file source never changes. */
+function liveServers(connected: Connected): Server[] {
+  return connected.sources.map((server) => {
+    if (!server)
+      throw new ConfigError('--follow', 'an RDB file source does not change: a follow needs live sources');
+    return server;
+  });
 }

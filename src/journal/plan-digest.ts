@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { MergePlan } from '../config/plan.js';
-import { databaseId, parseRedisUrl, redactUrl } from '../config/url.js';
+import { redactUrl, sourceId } from '../config/url.js';
 import type { JournalHeader, JournalPlan } from './types.js';
 
 /**
@@ -21,8 +21,6 @@ export function planDigest(plan: MergePlan, source: (url: string) => string = so
   };
   return createHash('sha256').update(JSON.stringify(fold)).digest('hex');
 }
-
-const sourceId = (url: string): string => databaseId(parseRedisUrl(url));
 
 /**
  * Whether a journal records this plan: its digest, or the digest of kvmerge 0.1's first journals,

@@ -32,12 +32,16 @@ export type ProbeUnit = ScannedName | NamedType;
 export interface ProbeSide {
   pipe: Transport;
   caps: Pick<Caps, 'multiTypeNames' | 'memoryUsage' | 'staleType' | 'batchScripts'>;
+  /** A source that is not a server (an RDB file): it answers for its keys itself (`dumpBelow` as below). */
+  answers?(keys: readonly Buffer[], dumpBelow: number): SourceAnswer[];
 }
 
 /** A source as another source's probe sees it: does it hold a given target key, and as what types? */
 export interface HolderView extends ProbeSide {
   prefix: Buffer;
   match?: Buffer;
+  /** A source that is not a server (an RDB file): the types it holds each key under, from itself. */
+  types?(keys: readonly Buffer[]): Promise<DataType[][]>;
 }
 
 /** What one round trip learned about one unit of a batch. */
@@ -77,7 +81,7 @@ export interface KeyProbe {
 }
 
 /** What the probe learned of one source key. */
-interface SourceAnswer {
+export interface SourceAnswer {
   types: DataType[];
   memory?: number;
   prefetched?: KeyProbe['prefetched'];
@@ -194,6 +198,7 @@ async function askSource(
   withMemory: boolean,
   dumpBelow: number,
 ): Promise<SourceAnswer[]> {
+  if (source.answers) return source.answers(keys, dumpBelow);
   if (source.caps.batchScripts && keys.length > 0) {
     const sentAt = now();
     const [reply] = await source.pipe.send([probeAndDumpCommand(keys, withMemory, dumpBelow)]);
@@ -278,7 +283,7 @@ async function askHolder(
     keys.push(key);
     asked.push(i);
   });
-  const types = await askTypes(view, keys);
+  const types = view.types ? await view.types(keys) : await askTypes(view, keys);
   asked.forEach((i, n) => {
     result[i] = types[n];
   });

@@ -12,12 +12,16 @@ import { closeServer, openServer, openTransport, type Server, serverKeyspace } f
 import type { NetworkOptions } from '../servers/socket.js';
 import { explainTls } from '../servers/tls.js';
 import type { Transport } from '../servers/transport.js';
+import { RdbFileSource } from '../sources/rdb-file.js';
 
 /** The servers of a run, checked, with the hot path's connections open. */
 export interface Connected {
   target: Server;
   targetInfo: Caps;
-  sources: Server[];
+  /** Index for index with the plan's sources: undefined where the source is an RDB file. */
+  sources: (Server | undefined)[];
+  /** An RDB file source where its server is undefined (SPEC §10). */
+  files: (RdbFileSource | undefined)[];
   sourceInfos: Caps[];
   targetPipe: Transport;
   sourcePipes: Transport[];
@@ -31,7 +35,9 @@ export interface Connected {
 export async function checkRoom(path: string, connected: Connected): Promise<void> {
   const { sources, sourceInfos, target, targetInfo } = connected;
   const sizes = await Promise.all(
-    sources.map((s, i) => serverKeyspace(s.nodes, sourceInfos[i]!).catch(() => 0)),
+    sources.map((s, i) =>
+      s ? serverKeyspace(s.nodes, sourceInfos[i]!).catch(() => 0) : (connected.files[i]?.keys ?? 0),
+    ),
   );
   const keys = sizes.reduce((a, b) => a + b, 0);
   const targetKeys = await serverKeyspace(target.nodes, targetInfo).catch(() => 0);
@@ -62,8 +68,18 @@ export async function connectAll(plan: MergePlan, events?: ServerEvents): Promis
       network(plan, plan.target.tls),
     );
     opened.push(target);
-    const sources: Server[] = [];
+    const sources: (Server | undefined)[] = [];
+    const files: (RdbFileSource | undefined)[] = [];
     for (const source of plan.sources) {
+      // An RDB file is opened and pre-read here, before any write (SPEC §10): damage is exit 2.
+      if (source.file) {
+        files.push(
+          await RdbFileSource.open(source.name, source.file, source.match, plan.write.bigKeyBytes + 1),
+        );
+        sources.push(undefined);
+        continue;
+      }
+      files.push(undefined);
       const server = await openServer(
         parseRedisUrl(source.url, 'sources[].url'),
         'source',
@@ -74,11 +90,13 @@ export async function connectAll(plan: MergePlan, events?: ServerEvents): Promis
       sources.push(server);
     }
     const targetInfo = target.caps;
-    const sourceInfos = sources.map((s) => s.caps);
+    const sourceInfos = sources.map((s, i) => s?.caps ?? files[i]!.caps());
     for (const [i, info] of sourceInfos.entries()) {
       const source = plan.sources[i]!;
-      const sameDb = (sources[i]!.nodes[0]!.options.db ?? 0) === (target.nodes[0]!.options.db ?? 0);
-      if (sameDb && (await sameInstance(sources[i]!, info, target, targetInfo))) {
+      const server = sources[i];
+      if (!server) continue;
+      const sameDb = (server.nodes[0]!.options.db ?? 0) === (target.nodes[0]!.options.db ?? 0);
+      if (sameDb && (await sameInstance(server, info, target, targetInfo))) {
         throw new ConnectionError(
           `source ${source.name} (${redactUrl(source.url)}) is the target itself: a merge needs a different instance or db`,
         );
@@ -88,6 +106,13 @@ export async function connectAll(plan: MergePlan, events?: ServerEvents): Promis
       throw new ConnectionError(
         `target ${redactUrl(plan.target.url)} has no RESTORE: use --mode auto or native`,
       );
+    }
+    for (const file of files) {
+      const reason = file?.nativeReason(targetInfo);
+      if (plan.write.mode === 'dump' && reason !== undefined)
+        throw new ConnectionError(
+          `source ${file!.name}: ${reason}, which --mode dump cannot carry: use --mode auto or native`,
+        );
     }
     const noDump = sourceInfos.findIndex((info) => info.dump === false);
     if (plan.write.mode === 'dump' && noDump >= 0) {
@@ -105,7 +130,7 @@ export async function connectAll(plan: MergePlan, events?: ServerEvents): Promis
       });
     }
     for (const [i, source] of plan.sources.entries()) {
-      for (const node of sources[i]!.nodes) {
+      for (const node of sources[i]?.nodes ?? []) {
         await checkPermissions(node, 'source', `${source.name} (${redactUrl(source.url)})`, {
           writes: false,
           username: parseRedisUrl(source.url).username,
@@ -117,17 +142,28 @@ export async function connectAll(plan: MergePlan, events?: ServerEvents): Promis
     pipes.push(targetPipe);
     const sourcePipes: Transport[] = [];
     for (const [i, source] of plan.sources.entries()) {
-      const pipe = await openPipe(sources[i]!, `source ${source.name}`, network(plan, source.tls, events));
+      const server = sources[i];
+      if (!server) {
+        sourcePipes.push(NO_SERVER);
+        continue;
+      }
+      const pipe = await openPipe(server, `source ${source.name}`, network(plan, source.tls, events));
       pipes.push(pipe);
       sourcePipes.push(pipe);
     }
-    return { target, targetInfo, sources, sourceInfos, targetPipe, sourcePipes };
+    return { target, targetInfo, sources, files, sourceInfos, targetPipe, sourcePipes };
   } catch (err) {
     for (const pipe of pipes) pipe.close();
     await Promise.all(opened.map((server) => closeServer(server)));
     throw err;
   }
 }
+
+/** The hot path of a source that is no server (an RDB file): nothing may be sent to it. */
+const NO_SERVER: Transport = {
+  send: () => Promise.reject(new Error('internal: a command was sent to an RDB file source')),
+  close: () => {},
+};
 
 /** `events`: the run's channel, given to the hot path's pipes (their reconnections, bytes sent). */
 export function network(plan: MergePlan, tls: TlsPlan | undefined, events?: ServerEvents): NetworkOptions {

@@ -35,6 +35,8 @@ export interface ScannedSource {
 /** What a command does with one source's scan. */
 export interface SourcePass {
   scan: ScannedSource;
+  /** The source's own batches (an RDB file), instead of a scan of `scan.nodes`. */
+  batches?: AsyncIterable<ScanBatch>;
   /** Called in scan order, one batch at a time: the work on the batch, run within the limiter. */
   task(batch: ScanBatch): () => Promise<void>;
   /** Once its batches have settled, after a stop too (not after a failure the limiter rethrows). */
@@ -68,13 +70,20 @@ export async function walkSources(walk: SourceWalk): Promise<void> {
     if (signal?.aborted) break;
     const pass = await walk.open(index);
     if (!pass) continue;
-    for await (const batch of sourceBatches(pass.scan, walk.scan)) {
-      if (signal?.aborted) break;
-      // Held before the limiter: a batch waiting for the rate does not take a slot.
-      if (walk.throttle && !(await admitted(walk.throttle, batch.units.length, signal))) break;
-      const task = pass.task(batch);
-      if (walk.typeOrder && batch.after) await limiter.idle();
-      await limiter.run(task);
+    try {
+      for await (const batch of pass.batches ?? sourceBatches(pass.scan, walk.scan)) {
+        if (signal?.aborted) break;
+        // Held before the limiter: a batch waiting for the rate does not take a slot.
+        if (walk.throttle && !(await admitted(walk.throttle, batch.units.length, signal))) break;
+        const task = pass.task(batch);
+        if (walk.typeOrder && batch.after) await limiter.idle();
+        await limiter.run(task);
+      }
+    } catch (err) {
+      // A source's own batches that fail part-way (damage in an RDB file past its pre-read) stop the
+      // run there, with the batches read before it written and counted first (SPEC §10).
+      if (pass.batches) await limiter.idle().catch(() => undefined);
+      throw err;
     }
     await limiter.idle();
     await pass.finished?.();
@@ -151,7 +160,7 @@ function plannedSizes(
       // Under `match` the keyspace says nothing of the keys walked: unknown until the cursor tells.
       if (plan.match !== undefined) return { name: plan.name, estimatedKeys: 0 };
       const src = sourceRun(index);
-      const size = await serverKeyspace(src.nodes, src.caps).catch(() => 0);
+      const size = src.file ? src.file.keys : await serverKeyspace(src.nodes, src.caps).catch(() => 0);
       return { name: plan.name, estimatedKeys: size };
     }),
   );
@@ -200,7 +209,9 @@ async function retryFailed(
 async function mergePass(ctx: RunContext, src: SourceRun, progress?: ProgressSink): Promise<SourcePass> {
   const { state } = ctx;
   // The keyspace only feeds the progress estimate: a user who may not ask gets one from the cursor.
-  const keyspace = await serverKeyspace(src.nodes, src.caps).catch(() => undefined);
+  const keyspace = src.file
+    ? src.file.keys
+    : await serverKeyspace(src.nodes, src.caps).catch(() => undefined);
   const filtered = src.plan.match !== undefined || keyspace === undefined;
   progress?.sourceStarted(src.index, src.plan.name, filtered ? 0 : (keyspace ?? 0));
   let done = 0;
@@ -211,6 +222,7 @@ async function mergePass(ctx: RunContext, src: SourceRun, progress?: ProgressSin
   let previous: Promise<void> = Promise.resolve();
   let batchNumber = 0;
   return {
+    batches: src.file?.batches(ctx.plan.write.batchSize),
     scan: {
       nodes: src.nodes,
       caps: src.caps,
@@ -249,6 +261,7 @@ async function mergePass(ctx: RunContext, src: SourceRun, progress?: ProgressSin
           // A batch that failed before deciding must not hold the later ones back.
           await earlier;
           markDecided();
+          src.file?.release(batch.units);
         }
         done += batch.units.length;
         const estimate = filtered

@@ -114,7 +114,7 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
     await failedKeys?.close();
     throw err;
   }
-  const { target, targetInfo, sources, sourceInfos, targetPipe, sourcePipes } = connected;
+  const { target, targetInfo, sources, files, sourceInfos, targetPipe, sourcePipes } = connected;
   try {
     await hooks.around?.before(connected);
   } catch (err) {
@@ -127,6 +127,8 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
   for (const warning of targetInfo.warnings) log(`target ${redactUrl(plan.target.url)}: ${warning}`);
   for (const [i, info] of sourceInfos.entries()) {
     for (const warning of info.warnings) log(`source ${plan.sources[i]!.name}: ${warning}`);
+    const file = files[i];
+    if (file) log(`source ${file.name}: ${file.describe()}`);
   }
 
   const state = new RunState({
@@ -141,10 +143,15 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
           ? 'target is Pika (no RESTORE)'
           : 'target has no RESTORE'
         : undefined,
-    sources: sourceInfos.map((info) => ({
-      dumps: info.dump !== false,
-      nativeReason: info.dump === false ? 'source has no DUMP' : undefined,
-    })),
+    sources: sourceInfos.map((info, i) => {
+      // An RDB file's payloads carry its version: a target that does not take it gets native writes.
+      const fileReason = files[i]?.nativeReason(targetInfo);
+      if (fileReason !== undefined) return { dumps: false, nativeReason: fileReason };
+      return {
+        dumps: info.dump !== false,
+        nativeReason: info.dump === false ? 'source has no DUMP' : undefined,
+      };
+    }),
     absence: new AbsenceGuess(
       !plan.dryRun &&
         plan.strategies.typeMismatch !== 'fail' &&
@@ -199,22 +206,31 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
     }
   }
 
-  const sourceRun = (index: number): SourceRun => ({
-    index,
-    plan: plan.sources[index]!,
-    redis: sources[index]!.control,
-    nodes: sources[index]!.nodes,
-    cluster: clusterView(sources[index]!),
-    pipe: sourcePipes[index]!,
-    caps: sourceInfos[index]!,
-    reads: state.sources[index]!,
-    earlier: plan.sources.slice(0, index).map((s, j) => ({
-      pipe: sourcePipes[j]!,
-      caps: sourceInfos[j]!,
-      prefix: s.prefix,
-      match: s.match === undefined ? undefined : Buffer.from(s.match),
-    })),
-  });
+  const sourceRun = (index: number): SourceRun => {
+    const server = sources[index];
+    const file = files[index];
+    return {
+      index,
+      plan: plan.sources[index]!,
+      ...(server
+        ? { redis: server.control, nodes: server.nodes, cluster: clusterView(server) }
+        : { nodes: [] }),
+      ...(file ? { file } : {}),
+      pipe: sourcePipes[index]!,
+      caps: sourceInfos[index]!,
+      reads: state.sources[index]!,
+      earlier: plan.sources.slice(0, index).map((s, j) => {
+        const earlierFile = files[j];
+        return {
+          pipe: sourcePipes[j]!,
+          caps: sourceInfos[j]!,
+          prefix: s.prefix,
+          match: s.match === undefined ? undefined : Buffer.from(s.match),
+          ...(earlierFile ? { types: earlierFile.holderTypes.bind(earlierFile) } : {}),
+        };
+      }),
+    };
+  };
 
   let outcome: RunOutcome = 'done';
   let error: string | undefined;
@@ -289,7 +305,7 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
  * The run's throttle (SPEC §9.5), or none. A source's latency is sampled by a PING to each of its
  * masters on their control connections (a cluster's slowest master counts), beside the hot path.
  */
-function openThrottle(plan: MergePlan, sources: Server[]): Throttle | undefined {
+function openThrottle(plan: MergePlan, sources: (Server | undefined)[]): Throttle | undefined {
   const { rate, maxSourceLatencyMs } = plan.throttle;
   if (rate === undefined && maxSourceLatencyMs === undefined) return undefined;
   const probes =
@@ -298,7 +314,7 @@ function openThrottle(plan: MergePlan, sources: Server[]): Throttle | undefined 
       : sources.map((server, i) => ({
           label: plan.sources[i]!.name,
           ping: async () => {
-            await Promise.all(server.nodes.map((node) => node.ping()));
+            await Promise.all((server?.nodes ?? []).map((node) => node.ping()));
           },
         }));
   return new Throttle({ rate, maxSourceLatencyMs }, probes);

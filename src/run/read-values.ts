@@ -54,19 +54,17 @@ export async function readForWrite(
       targetAsks.push(lengthBefore.command(step.name));
     }
   });
+  const requests = reading.map(({ step, how }) => ({
+    name: step.name,
+    type: step.type,
+    source: step.source,
+    sourceKey: step.probe.sourceKey,
+    how,
+    prefetched: step.probe.prefetched,
+  }));
   const sentAt = now();
   const [values, targetReplies] = await Promise.all([
-    readValues(
-      { pipe: src.pipe, caps: src.caps },
-      reading.map(({ step, how }) => ({
-        name: step.name,
-        type: step.type,
-        source: step.source,
-        sourceKey: step.probe.sourceKey,
-        how,
-        prefetched: step.probe.prefetched,
-      })),
-    ),
+    src.file ? src.file.values(requests) : readValues({ pipe: src.pipe, caps: src.caps }, requests),
     ctx.targetPipe.send(targetAsks),
   ]);
   return values.map((value, i) => {

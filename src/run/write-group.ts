@@ -60,6 +60,7 @@ export async function writeGroup(
       const { value, current, targetDeadline, targetLength } = values[i]!;
       if (value.state === 'gone') record(ctx, step, EXPIRED);
       else if (value.state === 'changed') again.push(retryUnit(src, step));
+      else if (value.state === 'failed') failStep(ctx, src, step, value.message);
       else if (value.state === 'refused') {
         sourceRefusesDump(ctx, src, value.message);
         if (assumed(step)) decideAgain(step);

@@ -3,6 +3,7 @@ import type { Command } from '../servers/resp.js';
 import { CODECS, TYPES } from '../types/index.js';
 import type { NativeType } from '../types/strategy.js';
 import { surelySmallBelow } from '../write/big-threshold.js';
+import { failStep } from './account.js';
 import { copyBig } from './big.js';
 import type { RunContext, SourceRun } from './context.js';
 import type { Step } from './decide.js';
@@ -54,7 +55,9 @@ export async function writeSteps(
   await flush();
   for (const step of [...big, ...tooLarge]) {
     if (halted()) break;
-    await copyBig(ctx, src, step, again);
+    // A big value of an RDB file is never buffered, and its windowed copy is not built yet: it fails.
+    if (src.file) failStep(ctx, src, step, src.file.bigReason(step.probe.memory));
+    else await copyBig(ctx, src, step, again);
   }
   return again;
 }
@@ -71,6 +74,9 @@ async function sizeUp(
 ): Promise<{ isBig: boolean; bytes: number }[]> {
   const { bigKeyBytes } = ctx.plan.write;
   const clearBelow = surelySmallBelow(ctx.plan.write);
+  // An RDB file knows each value's size exactly (its bytes in the file): no count is asked.
+  if (src.file)
+    return steps.map(({ probe }) => ({ isBig: (probe.memory ?? 0) > bigKeyBytes, bytes: probe.memory ?? 0 }));
   const out = steps.map((step) => ({ isBig: false, bytes: step.probe.memory ?? 1024 }));
   const counted: number[] = [];
   const asks: Command[] = [];

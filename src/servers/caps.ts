@@ -18,6 +18,11 @@ export interface Caps {
   /** DUMP / RESTORE exist under their names; undefined when the user may not ask (learned at first use). */
   dump?: boolean;
   restore?: boolean;
+  /**
+   * The RDB version of this server's DUMP payloads: RESTORE takes a payload of at most this version.
+   * Undefined where unknown (no DUMP/RESTORE, a server kvmerge does not know).
+   */
+  payloadRdbVersion?: number;
   /** Largest bulk string the server accepts; a larger RESTORE payload would kill the connection. */
   protoMaxBulkLen: number;
   /** MEMORY USAGE answers: sizes big keys before reading them. Otherwise element counts do. */
@@ -76,11 +81,30 @@ export interface Caps {
 
 const REDIS_DEFAULT_PROTO_MAX_BULK_LEN = 512 * 1024 * 1024;
 
+/**
+ * The RDB version of a server's DUMP payloads, by release (rdb.h RDB_VERSION): Redis 3.2: 7, 4.0: 8,
+ * 5.0–6.2: 9, 7.0: 10, 7.2: 11, 7.4 and 8.x: 12 (8.0-m01 says 7.9.224); Valkey 7.2 and 8.x: 11.
+ */
+function payloadRdbVersion(kind: ServerKind, version: string): number | undefined {
+  if (kind === 'valkey') return 11;
+  if (kind !== 'redis') return undefined;
+  const table: [major: number, minor: number, rdb: number][] = [
+    [7, 4, 12],
+    [7, 2, 11],
+    [7, 0, 10],
+    [5, 0, 9],
+    [4, 0, 8],
+    [3, 2, 7],
+  ];
+  return table.find(([major, minor]) => atLeast(version, major, minor))?.[2] ?? 6;
+}
+
 /** A Redis or Valkey: everything the product uses is there. */
-function redisCaps(kind: ServerKind, version: string): Caps {
+export function redisCaps(kind: ServerKind, version: string): Caps {
   return {
     kind,
     version,
+    payloadRdbVersion: payloadRdbVersion(kind, version),
     protoMaxBulkLen: REDIS_DEFAULT_PROTO_MAX_BULK_LEN,
     memoryUsage: true,
     rename: true,

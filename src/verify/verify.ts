@@ -1,3 +1,4 @@
+import { ConfigError } from '../common/errors.js';
 import { Limiter } from '../common/limiter.js';
 import { SeenKeys } from '../common/seen-keys.js';
 import { toolVersion } from '../common/version.js';
@@ -102,6 +103,13 @@ export async function verify(
 ): Promise<VerifyReport> {
   const startedAt = new Date();
   const started = now();
+  const file = plan.sources.find((s) => s.file);
+  if (file) {
+    throw new ConfigError(
+      '--source',
+      `source ${file.name} is an RDB file, which verify does not read yet: verify against the servers, or restore the file into one`,
+    );
+  }
   const { target, sources } = await connectAll(plan, hooks.events);
   for (const side of [target, ...sources])
     for (const warning of side.caps.warnings) hooks.log?.(`${side.label}: ${warning}`);

@@ -19,7 +19,9 @@ export type SourceValue =
   /** Now holds another type than the probe saw: the key must be decided again. */
   | { state: 'changed' }
   /** The source refused the read (e.g. DUMP not permitted). */
-  | { state: 'refused'; message: string };
+  | { state: 'refused'; message: string }
+  /** The value cannot be carried (an RDB file's big value, a value it cannot decode): the key fails. */
+  | { state: 'failed'; message: string };
 
 /** A key at work whose value is read from its source: `sourceKey` is its name there (without the prefix). */
 export interface ReadRequest extends KeyAtWork {

@@ -95,12 +95,29 @@ export async function* readRecords(
   info: RdbFileInfo,
   o: ReadOptions,
 ): AsyncGenerator<RdbKeyRecord[]> {
+  const pending: { batch: RdbKeyRecord[] } = { batch: [] };
+  try {
+    yield* walkRecords(w, info, o, pending);
+  } catch (err) {
+    // The whole records read before the damage go out before the error: a merge applies them, then
+    // stops at the damaged record's offset.
+    if (pending.batch.length > 0) yield pending.batch;
+    throw err;
+  }
+}
+
+async function* walkRecords(
+  w: Window,
+  info: RdbFileInfo,
+  o: ReadOptions,
+  pending: { batch: RdbKeyRecord[] },
+): AsyncGenerator<RdbKeyRecord[]> {
   let db = 0;
   let expireAtMs: number | undefined;
   let idleSeconds: number | undefined;
   let freq: number | undefined;
   let recordAt: number | undefined;
-  let batch: RdbKeyRecord[] = [];
+  let batch = pending.batch;
   let batchBytes = 0;
   const len = async (): Promise<number> => {
     let n: number;
@@ -169,6 +186,7 @@ export async function* readRecords(
         if (batch.length >= o.batchKeys || batchBytes >= o.batchBytes) {
           yield batch;
           batch = [];
+          pending.batch = batch;
           batchBytes = 0;
         }
       }
@@ -178,6 +196,7 @@ export async function* readRecords(
     switch (op) {
       case OP.EOF:
         if (batch.length > 0) yield batch;
+        pending.batch = [];
         await checksum(w, info);
         return;
       case OP.SELECTDB:

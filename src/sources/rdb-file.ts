@@ -1,0 +1,247 @@
+import { ConnectionError } from '../common/errors.js';
+import { globMatch } from '../common/glob.js';
+import type { FileSource } from '../config/url.js';
+import type { ProbeUnit, SourceAnswer } from '../probe/probe.js';
+import {
+  dumpPayload,
+  RdbFile,
+  RdbFileError,
+  type RdbFileInfo,
+  type RdbFileOptions,
+  type RdbKeyRecord,
+  verifyRdbFile,
+} from '../rdb/file/index.js';
+import { type Caps, redisCaps } from '../servers/caps.js';
+import { now } from '../servers/clock.js';
+import type { DataType } from '../types/strategy.js';
+import { decodePayload, UnsupportedPayloadError } from '../write/rdb-payload.js';
+import type { ReadRequest, SourceValue } from '../write/read.js';
+import { deadlineFrom } from '../write/ttl.js';
+
+/** Files below this size are pre-read (their framing and CRC-64 checked) before any write (SPEC §10). */
+export const PRE_READ_BELOW = 1 << 30;
+
+/** A batch of the file's keys as the run walks them, like a scan's batch. */
+export interface FileBatch {
+  units: ProbeUnit[];
+  /** The fraction of the file read so far (0..1). */
+  walked: number;
+}
+
+/**
+ * An RDB file as a source of the fold (SPEC §10): its keys of one database, in file order, in
+ * batches; the probe's and the value read's answers come from the records of the batches in work,
+ * not from a server. Nothing is kept of a batch once the run has settled it (`release`), so memory
+ * is the batches in flight and the reader's window. A value over the reader's threshold has no bytes
+ * in its record: it is reported as big (`memory`) and failed by the run, never buffered.
+ */
+export class RdbFileSource {
+  /** The records of the batches in work, by key (latin1: one char a byte). */
+  private readonly held = new Map<string, RdbKeyRecord>();
+  private index?: Promise<Map<string, DataType>>;
+
+  private constructor(
+    readonly name: string,
+    readonly file: FileSource,
+    readonly info: RdbFileInfo,
+    private readonly match: Buffer | undefined,
+    private readonly options: RdbFileOptions,
+  ) {}
+
+  /**
+   * Opens the file and checks it before any write: the header always, and for a file under
+   * PRE_READ_BELOW its whole framing and CRC-64. What is wrong is a ConnectionError (exit 2) naming
+   * the source, the file and the byte offset. `bigValueBytes`: values longer than this are big.
+   */
+  static async open(
+    name: string,
+    file: FileSource,
+    match: string | undefined,
+    bigValueBytes: number,
+  ): Promise<RdbFileSource> {
+    const options: RdbFileOptions = { bigValueBytes };
+    try {
+      const head = await RdbFile.open(file.path, options);
+      let info = head.info;
+      await head.close();
+      if (info.size < PRE_READ_BELOW) info = await verifyRdbFile(file.path, options);
+      return new RdbFileSource(
+        name,
+        file,
+        info,
+        match === undefined ? undefined : Buffer.from(match),
+        options,
+      );
+    } catch (err) {
+      if (err instanceof RdbFileError) throw new ConnectionError(`source ${name}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  get version(): number {
+    return this.info.version;
+  }
+
+  /** Keys of its database, as the file's RESIZEDB hint (or, without one, the pre-read's count) says. */
+  get keys(): number {
+    return this.info.dbSizes.get(this.file.db)?.keys ?? (this.file.db === 0 ? this.info.keys : 0);
+  }
+
+  /** The file as the run's start reports it: its version, the AUX fields that say where it came from, its keys. */
+  describe(): string {
+    const aux = new Map(this.info.aux.map(([name, value]) => [name, value.toString('latin1')]));
+    const from = ['redis-ver', 'valkey-ver'].flatMap((name) =>
+      aux.has(name) ? [`${name} ${aux.get(name)}`] : [],
+    );
+    const ctime = Number(aux.get('ctime'));
+    if (ctime > 0) from.push(`saved ${new Date(ctime * 1000).toISOString()}`);
+    return (
+      `RDB ${this.version} file${from.length > 0 ? ` (${from.join(', ')})` : ''}, ` +
+      `about ${this.keys} key(s) in db ${this.file.db}`
+    );
+  }
+
+  /** What a server's Caps says of a source, for a file: it gives payloads of its own RDB version. */
+  caps(): Caps {
+    return {
+      ...redisCaps('unknown', `RDB ${this.version}`),
+      payloadRdbVersion: this.version,
+      dump: true,
+      restore: false,
+      memoryUsage: false,
+    };
+  }
+
+  /**
+   * Why the target cannot RESTORE this file's payloads (RESTORE refuses a version newer than its own):
+   * the values are then decoded and written natively. Undefined when it can.
+   */
+  nativeReason(target: Caps): string | undefined {
+    const accepts = target.payloadRdbVersion;
+    if (accepts !== undefined && this.version <= accepts) return undefined;
+    return accepts === undefined
+      ? `the target's RDB version is unknown (file ${this.name} is RDB ${this.version})`
+      : `file ${this.name} is RDB ${this.version}, newer than the target's ${accepts}`;
+  }
+
+  /** The keys of its database (and `match`), in file order, in batches of at most `batchSize`. */
+  async *batches(batchSize: number): AsyncGenerator<FileBatch> {
+    const rdb = await RdbFile.open(this.file.path, { ...this.options, batchKeys: batchSize });
+    try {
+      for await (const records of rdb.batches()) {
+        const units: ProbeUnit[] = [];
+        for (const record of this.wanted(records)) {
+          this.held.set(record.key.toString('latin1'), record);
+          units.push({ key: record.key });
+        }
+        const last = records[records.length - 1];
+        if (units.length > 0) yield { units, walked: last ? last.offset / this.info.size : 0 };
+      }
+    } finally {
+      await rdb.close();
+    }
+  }
+
+  /** The batch is settled: its records are dropped. */
+  release(units: readonly ProbeUnit[]): void {
+    for (const unit of units) this.held.delete(unit.key.toString('latin1'));
+  }
+
+  /**
+   * The probe's answers for keys of the batches in work: the type, the value's size, and (for a value
+   * of at most `dumpBelow` bytes, where the dump path is taken) the payload and remaining TTL. A key
+   * already expired at this moment has no type: the fold counts it `expired` (SPEC §1.5).
+   */
+  answers(keys: readonly Buffer[], dumpBelow: number): SourceAnswer[] {
+    const at = Date.now();
+    const sentAt = now();
+    return keys.map((key): SourceAnswer => {
+      const record = this.held.get(key.toString('latin1'));
+      if (!record || expired(record, at)) return { types: [] };
+      const answer: SourceAnswer = { types: [record.type], memory: record.valueSize };
+      if (dumpBelow > 0 && record.value && record.valueSize <= dumpBelow)
+        answer.prefetched = { pttl: pttlOf(record, at), payload: dumpPayload(record, this.version), sentAt };
+      return answer;
+    });
+  }
+
+  /**
+   * The values of keys decided for writing: a DUMP payload of the file's own RDB version (`dump`), or
+   * the value decoded into what the type codecs write (`native`: a target that refuses the version,
+   * a merge). A value that cannot be carried is `failed`, with the reason.
+   */
+  values(requests: readonly ReadRequest[]): SourceValue[] {
+    const at = Date.now();
+    const sentAt = now();
+    return requests.map((request): SourceValue => {
+      const record = this.held.get(request.sourceKey.toString('latin1'));
+      if (!record || expired(record, at)) return { state: 'gone' };
+      const deadline = deadlineFrom(pttlOf(record, at), sentAt);
+      if (deadline === 'gone') return { state: 'gone' };
+      if (!record.value) return { state: 'failed', message: this.bigReason(record.valueSize) };
+      const payload = request.prefetched?.payload ?? dumpPayload(record, this.version);
+      if (request.how === 'dump' || request.type === 'other') return { state: 'ok', deadline, dump: payload };
+      try {
+        return { state: 'ok', deadline, native: decodePayload(payload).value };
+      } catch (err) {
+        if (!(err instanceof UnsupportedPayloadError)) throw err;
+        return { state: 'failed', message: `${err.message} (${this.name}, byte ${record.offset})` };
+      }
+    });
+  }
+
+  /** Why a big value of this file is not copied: windowed sending from a file is not built yet. */
+  bigReason(bytes: number | undefined): string {
+    return (
+      `its value in ${this.name} (${bytes ?? '?'} bytes) is over the big-key threshold (write.bigKeyBytes); ` +
+      'big values of an RDB file are not copied yet: raise write.bigKeyBytes above it, or restore the file ' +
+      'into a server and merge from there'
+    );
+  }
+
+  /**
+   * The types under which this file holds each key (an empty list: it does not, or the key is expired),
+   * for the later sources' probes (overlaps, a dry run's prediction). The first call reads the whole
+   * file once into an index of its keys of this database.
+   */
+  async holderTypes(keys: readonly Buffer[]): Promise<DataType[][]> {
+    if (keys.length === 0) return [];
+    this.index ??= this.buildIndex();
+    const index = await this.index;
+    return keys.map((key) => {
+      const type = index.get(key.toString('latin1'));
+      return type === undefined ? [] : [type];
+    });
+  }
+
+  private async buildIndex(): Promise<Map<string, DataType>> {
+    const index = new Map<string, DataType>();
+    const rdb = await RdbFile.open(this.file.path, this.options);
+    try {
+      const at = Date.now();
+      for await (const records of rdb.batches())
+        for (const record of this.wanted(records))
+          if (!expired(record, at)) index.set(record.key.toString('latin1'), record.type);
+    } finally {
+      await rdb.close();
+    }
+    return index;
+  }
+
+  private *wanted(records: readonly RdbKeyRecord[]): Generator<RdbKeyRecord> {
+    for (const record of records) {
+      if (record.db !== this.file.db) continue;
+      if (this.match && !globMatch(this.match, record.key)) continue;
+      yield record;
+    }
+  }
+}
+
+function expired(record: RdbKeyRecord, at: number): boolean {
+  return record.expireAtMs !== undefined && record.expireAtMs <= at;
+}
+
+/** The record's remaining lifetime as PTTL would say it (-1: none). */
+function pttlOf(record: RdbKeyRecord, at: number): number {
+  return record.expireAtMs === undefined ? -1 : Math.max(0, record.expireAtMs - at);
+}
