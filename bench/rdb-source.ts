@@ -10,7 +10,7 @@ import { describeMachine } from './machine.js';
 import { type BenchOptions, parseOptions, UsageError } from './options.js';
 import { timeServerLoad } from './rdb-load.js';
 import { saveRdb } from './rdb-save.js';
-import { runMeasured } from './rss.js';
+import { rssMethod, runMeasured } from './rss.js';
 import { markdownTable, type Reference, type Row, textTable } from './table.js';
 import { checkSamples, expectDbsize } from './verify.js';
 
@@ -195,7 +195,7 @@ export async function benchRdb(argv: string[]): Promise<number> {
       '',
       `kvmerge RDB-source benchmark${opts.quick ? ' (--quick: a smoke run, the numbers mean little)' : ''}`,
       `machine: ${m.cpu}, ${m.cores} cores, ${m.ramGb.toFixed(1)} GiB RAM, ${m.os}; load average ${loadBefore[0]!.toFixed(2)} before, ${loadAfter[0]!.toFixed(2)} after (1 min)`,
-      `software: node ${m.node}, redis-server ${m.redis}, kvmerge CLI bin/kvmerge.js --no-backup, peak RSS by GNU time or /proc`,
+      `software: node ${m.node}, redis-server ${m.redis}, kvmerge CLI bin/kvmerge.js --no-backup, peak RSS by ${rssMethod()}`,
       `data: ${opts.sources} source(s) x ${opts.keys.toLocaleString('en-US')} keys, dataset ${opts.dataset}; ` +
         `${dataset.keys.toLocaleString('en-US')} keys, ${(dataset.bytes / 1e6).toFixed(1)} MB payload; RDB files ${fileMb.toFixed(1)} MB in all (SAVE, default compression)`,
       '',
