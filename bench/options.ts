@@ -88,7 +88,12 @@ Options:
   --repeat N         run every contender N times, round-robin, and report the median (default 1)
   --seed N           data generator seed (default 1)
   --profile DIR      write a CPU profile of each kvmerge run to DIR (node --cpu-prof; open in Chrome DevTools)
-  -h, --help`;
+  -h, --help
+
+  --rdb              instead: kvmerge with the sources SAVEd to RDB files, beside the same data from the
+                     live servers and redis-server loading the files (bench/rdb-source.ts); takes --keys,
+                     --sources, --seed, the dataset options, --concurrency and --batch
+  --follow           instead: the live merge (bench/follow.ts)`;
 
 export class UsageError extends Error {}
 

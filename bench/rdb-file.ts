@@ -13,11 +13,12 @@
  * RSS (ru_maxrss). The files are removed at the end.
  */
 import { spawnSync } from 'node:child_process';
-import { rename, rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startLocalRedis } from '../src/demo/local-server.js';
 import { dumpPayload, payloadChunks, RdbFile, verifyRdbFile } from '../src/rdb/file/index.js';
+import { saveRdb } from './rdb-save.js';
 
 async function child(file: string, mode: 'records' | 'verify'): Promise<void> {
   const started = performance.now();
@@ -52,10 +53,7 @@ async function main(): Promise<void> {
   try {
     const smallMb = flag('small-mb', 300);
     await r.call('DEBUG', 'POPULATE', Math.round((smallMb * 1e6) / 137), 'key', 120);
-    await r.save();
-    files.push(['small', path.join(server.dir, 'small.rdb')]);
-    await rm(files[0]![1], { force: true });
-    await rename(path.join(server.dir, 'dump.rdb'), files[0]![1]);
+    files.push(['small', await saveRdb(r, server, path.join(server.dir, 'small.rdb'))]);
     await r.flushall();
     const bigMb = flag('big-mb', 200);
     const fields = Math.round((bigMb * 1e6) / 130);

@@ -138,6 +138,8 @@ function median(rounds: Outcome[]): Outcome {
 async function main(argv: string[]): Promise<number> {
   // The live merge's benchmark is a run of its own (bench/follow.ts).
   if (argv.includes('--follow')) return (await import('./follow.js')).benchFollow(argv);
+  // So is RDB files as sources (bench/rdb-source.ts): --quick alone never reaches it.
+  if (argv.includes('--rdb')) return (await import('./rdb-source.js')).benchRdb(argv);
   let opts: BenchOptions | undefined;
   try {
     opts = parseOptions(argv);

@@ -76,7 +76,7 @@ function brokenLink(from: string, target: string): string | undefined {
 }
 
 // Flags the docs mention that belong to other programs, each checked where it can be.
-const BENCH_SOURCES = ['bench/options.ts', 'bench/follow.ts', 'bench/rdb-file.ts']
+const BENCH_SOURCES = ['bench/options.ts', 'bench/follow.ts', 'bench/rdb-file.ts', 'bench/rdb-source.ts']
   .map((f) => read(join(ROOT, f)))
   .join('\n');
 const OTHER_FLAGS: Record<string, (flag: string) => boolean> = {
