@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { findRedisServer } from '../src/demo/local-server.js';
 
 /** The data types the generator writes, in table order. */
 export const BENCH_TYPES = ['string', 'hash', 'set', 'zset', 'list'] as const;
@@ -209,4 +210,33 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
   if (values.profile !== undefined) options.profileDir = values.profile;
   if (options.keys === 0 && options.bigMb === 0) throw new UsageError('--keys 0 without --big: no data');
   return options;
+}
+
+/**
+ * A bench's start: its options parsed by `parse`, and redis-server found. An exit code instead when it
+ * must stop there: 0 after --help, 2 for bad usage or no redis-server (said on stderr).
+ */
+export function benchStart(
+  argv: string[],
+  parse: (argv: string[]) => BenchOptions | undefined,
+): { opts: BenchOptions; server: string } | number {
+  let opts: BenchOptions | undefined;
+  try {
+    opts = parse(argv);
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`bench: ${(err as Error).message} (see npm run bench -- --help)\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (!opts) return 0;
+  const server = findRedisServer();
+  if (!server) {
+    process.stderr.write(
+      'bench: redis-server not found: apt-get install -y redis-server (or set KVMERGE_REDIS_SERVER)\n',
+    );
+    return 2;
+  }
+  return { opts, server };
 }

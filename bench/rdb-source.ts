@@ -3,11 +3,11 @@ import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { findRedisServer, type LocalRedis, startLocalRedis } from '../src/demo/local-server.js';
+import { type LocalRedis, startLocalRedis } from '../src/demo/local-server.js';
 import type { JsonReport } from '../src/index.js';
 import { type Dataset, generateDataset } from './dataset.js';
 import { describeMachine } from './machine.js';
-import { type BenchOptions, parseOptions, UsageError } from './options.js';
+import { type BenchOptions, benchStart, parseOptions, UsageError } from './options.js';
 import { timeServerLoad } from './rdb-load.js';
 import { saveRdb } from './rdb-save.js';
 import { rssMethod, runMeasured } from './rss.js';
@@ -135,22 +135,9 @@ async function loadRow(s: Setup, server: string): Promise<Row & { notes: string[
 }
 
 export async function benchRdb(argv: string[]): Promise<number> {
-  let opts: BenchOptions | undefined;
-  try {
-    opts = rdbOptions(argv);
-  } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`bench: ${(err as Error).message} (see npm run bench -- --help)\n`);
-      return 2;
-    }
-    throw err;
-  }
-  if (!opts) return 0;
-  const server = findRedisServer();
-  if (!server) {
-    process.stderr.write('bench: redis-server not found: apt-get install -y redis-server\n');
-    return 2;
-  }
+  const start = benchStart(argv, rdbOptions);
+  if (typeof start === 'number') return start;
+  const { opts, server } = start;
   const dir = mkdtempSync(path.join(tmpdir(), 'kvmerge-bench-rdb-'));
   process.env.KVMERGE_STATE_DIR = path.join(dir, 'state');
   const servers: LocalRedis[] = [];

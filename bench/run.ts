@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
-import { findRedisServer, type LocalRedis, startLocalRedis } from '../src/demo/local-server.js';
+import { type LocalRedis, startLocalRedis } from '../src/demo/local-server.js';
 import { startBenchCluster } from './cluster.js';
 import {
   type BenchContext,
@@ -20,7 +20,7 @@ import {
 } from './contenders.js';
 import { type Dataset, generateDataset } from './dataset.js';
 import { describeMachine } from './machine.js';
-import { BENCH_TYPES, type BenchOptions, type ContenderName, parseOptions, UsageError } from './options.js';
+import { BENCH_TYPES, type BenchOptions, benchStart, type ContenderName, parseOptions } from './options.js';
 import { redisCliPath } from './pipe.js';
 import { rssMethod } from './rss.js';
 import { markdownTable, textTable } from './table.js';
@@ -140,25 +140,9 @@ async function main(argv: string[]): Promise<number> {
   if (argv.includes('--follow')) return (await import('./follow.js')).benchFollow(argv);
   // So is RDB files as sources (bench/rdb-source.ts): --quick alone never reaches it.
   if (argv.includes('--rdb')) return (await import('./rdb-source.js')).benchRdb(argv);
-  let opts: BenchOptions | undefined;
-  try {
-    opts = parseOptions(argv);
-  } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`bench: ${(err as Error).message} (see npm run bench -- --help)\n`);
-      return 2;
-    }
-    throw err;
-  }
-  if (!opts) return 0;
-
-  const server = findRedisServer();
-  if (!server) {
-    process.stderr.write(
-      'bench: redis-server not found: apt-get install -y redis-server (or set KVMERGE_REDIS_SERVER)\n',
-    );
-    return 2;
-  }
+  const start = benchStart(argv, parseOptions);
+  if (typeof start === 'number') return start;
+  const { opts, server } = start;
   const root = packageRoot();
   const version = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string })
     .version;
