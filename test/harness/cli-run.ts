@@ -32,11 +32,16 @@ export interface StopAt {
   reached?: (pid: number) => void;
 }
 
-export function kvmerge(args: string[], stopAt?: StopAt): Promise<CliRun> {
+/** `env`: the child's environment (this process's by default), with CI=true and NO_COLOR=1 on top. */
+export function kvmerge(
+  args: string[],
+  stopAt?: StopAt,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', ...args], {
       cwd: ROOT,
-      env: { ...process.env, CI: 'true', NO_COLOR: '1' },
+      env: { ...env, CI: 'true', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

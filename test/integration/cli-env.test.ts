@@ -1,41 +1,16 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliRun, kvmerge as runCli } from '../harness/cli-run.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 
 // The CLI configured from the environment, against real servers that require a password: the password
 // stands only in the environment, never in argv, and never shows in any output.
 
-const ROOT = join(import.meta.dirname, '../..');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the CLI from source with exactly `env` (plus PATH and HOME): nothing of this process leaks in. */
-function kvmerge(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, CI: 'true', NO_COLOR: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8');
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const kvmerge = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> =>
+  runCli(args, undefined, { PATH: process.env.PATH, HOME: process.env.HOME, ...env });
 
 const SOURCE_PASSWORD = 'env-src-pass-7c1d';
 const TARGET_PASSWORD = 'env-tgt-pass-42ab';
@@ -60,7 +35,7 @@ describe('kvmerge configured from the environment', () => {
     await Promise.all([source?.stop(), target?.stop()]);
   });
 
-  const noPasswordIn = (run: Run): void => {
+  const noPasswordIn = (run: CliRun): void => {
     for (const secret of [SOURCE_PASSWORD, TARGET_PASSWORD]) {
       expect(run.stdout).not.toContain(secret);
       expect(run.stderr).not.toContain(secret);
