@@ -1,5 +1,6 @@
 import type { DataType, Decision, StrategyTable } from '../types/strategy.js';
 import type { CountedType, Counts } from './counters.js';
+import type { ByteProgress } from './overall.js';
 
 /** What happened to one (source, key): the unit that the tally counts. */
 export interface KeyOutcome {
@@ -100,8 +101,11 @@ export interface ProgressSink {
   planned?(sources: readonly { name: string; estimatedKeys: number }[]): void;
   /** A source starts; `estimatedKeys` from DBSIZE (0 when unknown). */
   sourceStarted(index: number, name: string, estimatedKeys: number): void;
-  /** Keys of source `index` finished so far, a refined estimate of its total, and the running totals. */
-  update(index: number, keysDone: number, estimatedKeys: number, totals: Counts): void;
+  /**
+   * Keys of source `index` finished so far, a refined estimate of its total, the running totals, and
+   * for an RDB file its bytes read.
+   */
+  update(index: number, keysDone: number, estimatedKeys: number, totals: Counts, bytes?: ByteProgress): void;
   sourceFinished(index: number): void;
   stop(): void;
 }

@@ -261,6 +261,20 @@ describe('an RDB file of redis-server 7.0 as a source', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cut\.rdb\.nope.*ENOENT/);
   });
+
+  it('says its progress in bytes read of the file (--progress-json)', async () => {
+    await fromFile.client().flushall();
+    const run = await kvmerge(['merge', '-s', file, '-t', fromFile.url, '--no-backup', '--progress-json']);
+    expect(run.code).toBe(0);
+    const events = run.stderr
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const size = (await readFile(file)).length;
+    const sourceDone = events.find((e) => e.event === 'source-done');
+    expect(sourceDone).toMatchObject({ bytesRead: size, bytesTotal: size });
+    expect(events.find((e) => e.event === 'start')).not.toHaveProperty('bytesTotal');
+  });
 });
 
 const NEWER: [TestServer, rdbVersion: number][] = [
