@@ -1,10 +1,5 @@
 import { formatDuration } from './summary.js';
-
-/** An RDB file source's bytes read of its size (SPEC §10: a file's progress is by bytes). */
-export interface ByteProgress {
-  read: number;
-  total: number;
-}
+import type { ByteProgress } from './types.js';
 
 /** One source as progress sees it. */
 export interface SourceProgress {

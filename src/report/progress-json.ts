@@ -1,7 +1,7 @@
 import type { Counts } from './counters.js';
 import type { RunEvent } from './events.js';
-import { type ByteProgress, OverallProgress, type OverallSnapshot } from './overall.js';
-import type { ProgressSink } from './types.js';
+import { OverallProgress, type OverallSnapshot } from './overall.js';
+import type { ByteProgress, ProgressSink } from './types.js';
 
 /** The events of `--progress-json`, in the order a run gives them (README "Watching a run"). */
 export type ProgressEventName =

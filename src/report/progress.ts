@@ -1,14 +1,8 @@
 import cliProgress, { type MultiBar } from 'cli-progress';
 import { type Counts, emptyCounts } from './counters.js';
-import {
-  type ByteProgress,
-  formatEta,
-  OverallProgress,
-  overallText,
-  type SourceProgress,
-} from './overall.js';
+import { formatEta, OverallProgress, overallText, type SourceProgress } from './overall.js';
 import { formatDuration } from './summary.js';
-import type { ProgressSink } from './types.js';
+import type { ByteProgress, ProgressSink } from './types.js';
 
 export type ProgressMode = 'bars' | 'lines' | 'none';
 

@@ -1,6 +1,5 @@
 import type { DataType, Decision, StrategyTable } from '../types/strategy.js';
 import type { CountedType, Counts } from './counters.js';
-import type { ByteProgress } from './overall.js';
 
 /** What happened to one (source, key): the unit that the tally counts. */
 export interface KeyOutcome {
@@ -96,6 +95,12 @@ export interface FailedKeySample {
  * Receives progress as the run goes. The CLI renders it (bars on a TTY, plain lines otherwise);
  * the library calls it and knows nothing of terminals.
  */
+/** An RDB file source's bytes read of its size (SPEC §10: a file's progress is by bytes). */
+export interface ByteProgress {
+  read: number;
+  total: number;
+}
+
 export interface ProgressSink {
   /** Before the first source: every source's estimate (DBSIZE, 0 when unknown), for the run's total. */
   planned?(sources: readonly { name: string; estimatedKeys: number }[]): void;
