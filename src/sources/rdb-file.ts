@@ -92,18 +92,40 @@ export class RdbFileSource {
     return this.info.dbSizes.get(this.file.db)?.keys ?? (this.file.db === 0 ? this.info.keys : 0);
   }
 
-  /** The file as the run's start reports it: its version, the AUX fields that say where it came from, its keys. */
-  describe(): string {
+  /**
+   * The file as the run's start reports it: its version, the AUX fields that say where it came from,
+   * its keys; then, as far as the pre-read found them (a file under PRE_READ_BELOW), what it holds that
+   * this source does not merge: other databases, function libraries, module types.
+   */
+  describe(): string[] {
     const aux = new Map(this.info.aux.map(([name, value]) => [name, value.toString('latin1')]));
     const from = ['redis-ver', 'valkey-ver'].flatMap((name) =>
       aux.has(name) ? [`${name} ${aux.get(name)}`] : [],
     );
     const ctime = Number(aux.get('ctime'));
     if (ctime > 0) from.push(`saved ${new Date(ctime * 1000).toISOString()}`);
-    return (
+    const lines = [
       `RDB ${this.version} file${from.length > 0 ? ` (${from.join(', ')})` : ''}, ` +
-      `about ${this.keys} key(s) in db ${this.file.db}`
-    );
+        `about ${this.keys} key(s) in db ${this.file.db}`,
+    ];
+    const others = [...this.info.dbSizes].filter(([db, { keys }]) => db !== this.file.db && keys > 0);
+    if (others.length > 0)
+      lines.push(
+        `the file also holds ${others.map(([db, { keys }]) => `db ${db} (${keys} keys)`).join(', ')}, ` +
+          `not merged by this source: add file://${this.file.path}?db=N as a source for each`,
+      );
+    if (this.info.functions.length > 0) {
+      const names = this.info.functions.map(
+        (code) => /name=([^\s]+)/.exec(code.toString('latin1'))?.[1] ?? '?',
+      );
+      lines.push(
+        `the file holds ${names.length} function librar${names.length === 1 ? 'y' : 'ies'} (${names.join(', ')}), ` +
+          'which kvmerge does not copy (it merges data): load them on the target with FUNCTION LOAD',
+      );
+    }
+    if (this.info.moduleAux.length > 0)
+      lines.push(`the file holds data of module type(s) ${[...new Set(this.info.moduleAux)].join(', ')}`);
+    return lines;
   }
 
   /** What a server's Caps says of a source, for a file: it gives payloads of its own RDB version. */

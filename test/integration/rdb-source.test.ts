@@ -66,6 +66,9 @@ async function savedSource(build: TestServer, name: string): Promise<{ live: Red
   const live = await startRedis({ server: build });
   await seedEveryEncoding(live, false);
   await live.client().set('gone-by-read-time', 'v', 'PX', 300);
+  // A function library: named by the run, never copied (kvmerge merges data).
+  const library = "#!lua name=kvlib\nredis.register_function('kvf', function() return 1 end)";
+  await live.client().call('FUNCTION', 'LOAD', library);
   const file = await saveRdb(live, name);
   await new Promise((resolve) => setTimeout(resolve, 400));
   return { live, file };
@@ -274,6 +277,13 @@ describe('an RDB file of redis-server 7.0 as a source', () => {
     const sourceDone = events.find((e) => e.event === 'source-done');
     expect(sourceDone).toMatchObject({ bytesRead: size, bytesTotal: size });
     expect(events.find((e) => e.event === 'start')).not.toHaveProperty('bytesTotal');
+    // The start names what the file holds beside what this source merges.
+    const said = events.filter((e) => e.event === 'log').map((e) => String(e.message));
+    expect(said).toContainEqual(expect.stringMatching(/RDB 10 file \(redis-ver 7\.0\.\d+, saved /));
+    expect(said).toContainEqual(
+      expect.stringMatching(/also holds db 1 \(\d+ keys\), db 5 \(\d+ keys\), not merged/),
+    );
+    expect(said).toContainEqual(expect.stringMatching(/1 function library \(kvlib\).*FUNCTION LOAD/));
   });
 });
 
