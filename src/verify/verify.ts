@@ -1,4 +1,3 @@
-import { ConfigError } from '../common/errors.js';
 import { Limiter } from '../common/limiter.js';
 import { SeenKeys } from '../common/seen-keys.js';
 import { toolVersion } from '../common/version.js';
@@ -9,12 +8,12 @@ import type { JournaledKey } from '../journal/types.js';
 import { walkSources } from '../run/loop.js';
 import { now } from '../servers/clock.js';
 import type { ServerEvents } from '../servers/events.js';
-import { closeServer } from '../servers/server.js';
 import { type Checker, checkKeys, fieldTtlDifference } from './check.js';
 import { matches, type Rules, shownOutcome } from './expect.js';
+import { FileSide } from './file-side.js';
 import { priorsOf, sampleKeys } from './sample.js';
 import { showExpected, showFound } from './show.js';
-import { connectAll, scannedSide, withPrefix } from './sides.js';
+import { closeAll, connectAll, sourcePass, withPrefix } from './sides.js';
 
 export interface VerifyOptions {
   /**
@@ -103,13 +102,6 @@ export async function verify(
 ): Promise<VerifyReport> {
   const startedAt = new Date();
   const started = now();
-  const file = plan.sources.find((s) => s.file);
-  if (file) {
-    throw new ConfigError(
-      '--source',
-      `source ${file.name} is an RDB file, which verify does not read yet: verify against the servers, or restore the file into one`,
-    );
-  }
   const { target, sources } = await connectAll(plan, hooks.events);
   for (const side of [target, ...sources])
     for (const warning of side.caps.warnings) hooks.log?.(`${side.label}: ${warning}`);
@@ -216,12 +208,19 @@ export async function verify(
           // A name holding several types (Pika 3.x) is listed once per type: it is checked once, all types.
           const named = side.caps.multiTypeNames ? new SeenKeys() : undefined;
           return {
-            scan: scannedSide(side, match, hooks.log),
+            ...sourcePass(side, plan, match, true, hooks.log),
             task: (batch) => {
               const units = named ? batch.units.filter((u) => named.add(u.key)) : batch.units;
               const keys = units.map((u) => withPrefix(prefix, u.key));
               const fresh = options.priors ? keys.filter((k) => !journaled.has(k)) : keys;
-              return () => checkKeys(checker, fresh, { firstHolder: index });
+              return async () => {
+                try {
+                  await checkKeys(checker, fresh, { firstHolder: index });
+                } finally {
+                  // A file's records of the batch, held for this check (FileSide.batches).
+                  if (side instanceof FileSide) side.release(batch.units.map((u) => u.key));
+                }
+              };
             },
           };
         },
@@ -229,8 +228,7 @@ export async function verify(
     }
     await limit.idle();
   } finally {
-    for (const side of [target, ...sources]) side.pipe.close();
-    await Promise.all([target, ...sources].map((s) => closeServer(s.server)));
+    await closeAll([target, ...sources]);
   }
 
   return {

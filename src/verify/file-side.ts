@@ -1,0 +1,187 @@
+import { globMatch } from '../common/glob.js';
+import type { MergePlan, SourcePlan } from '../config/plan.js';
+import { dumpPayload, RdbFile, type RdbFileOptions, type RdbKeyRecord } from '../rdb/file/index.js';
+import type { ScanBatch } from '../scan/scanner.js';
+import type { Caps } from '../servers/caps.js';
+import { RdbFileSource } from '../sources/rdb-file.js';
+import type { DataType } from '../types/strategy.js';
+import { verifyOf } from '../types/verify.js';
+import { decodePayload, UnsupportedPayloadError } from '../write/rdb-payload.js';
+import type { Observed } from './expect.js';
+import { FileKeyIndex } from './file-index.js';
+
+/**
+ * An RDB file as a source verify reads (SPEC §10, §6.5): the same answers a server side gives
+ * (read.ts typesOf and valuesOf), from the file. The file's own keys come in batches, in file order,
+ * their records held while their batch is checked (as RdbFileSource's in the merge); a key asked by
+ * name otherwise (another source's key, a journaled key, a sampled key) is found in an index of the
+ * file's keys built on the first such question (file-index.ts says its memory), and its value read
+ * at its offset. A key whose expiry has passed at the question is not there: the merge counted it
+ * `expired` and wrote nothing of it.
+ */
+
+/** The values of a batch of keys, and the keys whose value the file holds but verify cannot read. */
+export interface FileValues {
+  values: Observed[][];
+  /** Key index → why its value is not compared (a big value, an encoding not decoded). */
+  unread: Map<number, string>;
+}
+
+/** Keys this long are read whole even under a lower write.bigKeyBytes (the reader refuses longer keys). */
+const MIN_BUFFERED = 1 << 16;
+
+export class FileSide {
+  /** The records of the file's own batches being checked, by key (latin1). */
+  private readonly held = new Map<string, RdbKeyRecord>();
+  private index?: Promise<FileKeyIndex>;
+  /** Opened on the first value read at an offset; positional reads only. */
+  private reader?: Promise<RdbFile>;
+
+  private constructor(
+    private readonly source: RdbFileSource,
+    private readonly match: Buffer | undefined,
+    private readonly options: RdbFileOptions,
+    readonly label: string,
+  ) {}
+
+  /**
+   * Opens and pre-reads the file as the merge does (RdbFileSource.open: its header always, its framing
+   * and CRC-64 under 1 GiB): a damaged file is a ConnectionError naming it (exit 2) before any check.
+   */
+  static async open(plan: SourcePlan, write: MergePlan['write']): Promise<FileSide> {
+    const file = plan.file!;
+    const bigValueBytes = Math.max(write.bigKeyBytes + 1, MIN_BUFFERED);
+    const source = await RdbFileSource.open(plan.name, file, plan.match, bigValueBytes);
+    return new FileSide(
+      source,
+      plan.match === undefined ? undefined : Buffer.from(plan.match),
+      { bigValueBytes },
+      `source ${plan.name} (file ${file.path}${file.db === 0 ? '' : `, db ${file.db}`})`,
+    );
+  }
+
+  get caps(): Caps {
+    return this.source.caps();
+  }
+
+  get path(): string {
+    return this.source.file.path;
+  }
+
+  /**
+   * The file's keys of its database (within `match`), in file order. `hold`: each batch's records are
+   * kept until release() (its keys are then checked without a second read of the file).
+   */
+  async *batches(batchSize: number, hold: boolean): AsyncGenerator<ScanBatch> {
+    const rdb = await RdbFile.open(this.path, { ...this.options, batchKeys: batchSize });
+    try {
+      for await (const records of rdb.batches()) {
+        const units = [];
+        const at = Date.now();
+        for (const record of records) {
+          // Expired already: no key of the fold (the merge counted it `expired`), as a server's SCAN skips it.
+          if (!this.wanted(record) || expired(record, at)) continue;
+          if (hold) this.held.set(record.key.toString('latin1'), record);
+          units.push({ key: record.key });
+        }
+        const last = records[records.length - 1];
+        if (units.length > 0) yield { units, walked: last ? last.offset / this.source.info.size : 0 };
+      }
+    } finally {
+      await rdb.close();
+    }
+  }
+
+  /** The batch is checked: its records are dropped. */
+  release(keys: readonly Buffer[]): void {
+    for (const key of keys) this.held.delete(key.toString('latin1'));
+  }
+
+  /** The type of each key (undefined where not asked; none: not in the file, or expired by now). */
+  async typesOf(keys: (Buffer | undefined)[]): Promise<(DataType[] | undefined)[]> {
+    const at = Date.now();
+    const records = await this.recordsOf(keys);
+    return keys.map((key, i) => {
+      if (key === undefined) return undefined;
+      const record = records[i];
+      return record && !expired(record, at) ? [record.type] : [];
+    });
+  }
+
+  /**
+   * The values of the keys that have a type, with their TTLs (remaining ms from the expiry the file
+   * holds). A value of at most write.bigKeyBytes is decoded whole; a bigger one is not read here.
+   */
+  async valuesOf(
+    keys: (Buffer | undefined)[],
+    types: (DataType[] | undefined)[],
+    write: Pick<MergePlan['write'], 'bigKeyBytes'>,
+  ): Promise<FileValues> {
+    const out: FileValues = { values: keys.map(() => []), unread: new Map() };
+    const records = await this.recordsOf(keys.map((k, i) => (types[i]?.length ? k : undefined)));
+    const at = Date.now();
+    for (const [i, record] of records.entries()) {
+      if (!record || expired(record, at)) continue;
+      const ttl = record.expireAtMs === undefined ? null : record.expireAtMs - at;
+      if (record.type === 'other') {
+        out.values[i]!.push({ type: 'other', value: undefined, ttl });
+        continue;
+      }
+      if (record.valueSize > write.bigKeyBytes) {
+        out.unread.set(i, this.unreadable(record, BIG_NOT_READ));
+        continue;
+      }
+      try {
+        const decoded = decodePayload(dumpPayload(await this.withValue(record), this.source.version));
+        const fieldTtls = verifyOf(decoded.type).fieldTtls
+          ? { fieldTtls: new Map((decoded.fieldExpiries ?? []).map(([f, x]) => [f.toString('latin1'), x])) }
+          : {};
+        out.values[i]!.push({ type: decoded.type, value: decoded.value, ttl, ...fieldTtls });
+      } catch (err) {
+        if (!(err instanceof UnsupportedPayloadError)) throw err;
+        out.unread.set(i, this.unreadable(record, err.message));
+      }
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.held.clear();
+    const reader = this.reader;
+    this.reader = undefined;
+    if (reader) await (await reader).close();
+  }
+
+  /** Each key's record: from the batches held, else from the index (built on the first miss). */
+  private async recordsOf(keys: (Buffer | undefined)[]): Promise<(RdbKeyRecord | undefined)[]> {
+    const out = keys.map((k) => (k === undefined ? undefined : this.held.get(k.toString('latin1'))));
+    if (keys.every((k, i) => k === undefined || out[i] !== undefined)) return out;
+    this.index ??= FileKeyIndex.build(this.path, this.source.file.db, this.match, this.options);
+    const index = await this.index;
+    return keys.map((k, i) => out[i] ?? (k === undefined ? undefined : index.find(k)));
+  }
+
+  /** The record with its value's bytes (read at its offset when the record came from the index). */
+  private async withValue(record: RdbKeyRecord): Promise<RdbKeyRecord> {
+    if (record.value) return record;
+    this.reader ??= RdbFile.open(this.path, this.options);
+    const chunks: Buffer[] = [];
+    for await (const chunk of (await this.reader).valueChunks(record)) chunks.push(chunk);
+    return { ...record, value: Buffer.concat(chunks) };
+  }
+
+  private unreadable(record: RdbKeyRecord, why: string): string {
+    return `${record.type} of ${record.valueSize} bytes in ${this.source.name} (file ${this.path}, byte ${record.offset}) not compared: ${why}`;
+  }
+
+  private wanted(record: RdbKeyRecord): boolean {
+    return record.db === this.source.file.db && (!this.match || globMatch(this.match, record.key));
+  }
+}
+
+const BIG_NOT_READ =
+  'a value of an RDB file over write.bigKeyBytes is not read by verify yet; raise write.bigKeyBytes above it';
+
+function expired(record: RdbKeyRecord, at: number): boolean {
+  return record.expireAtMs !== undefined && record.expireAtMs <= at;
+}
