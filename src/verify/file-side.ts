@@ -9,6 +9,7 @@ import { verifyOf } from '../types/verify.js';
 import { decodePayload, UnsupportedPayloadError } from '../write/rdb-payload.js';
 import type { Observed } from './expect.js';
 import { FileKeyIndex } from './file-index.js';
+import { FileValue, type FileWindows } from './file-value.js';
 
 /**
  * An RDB file as a source verify reads (SPEC §10, §6.5): the same answers a server side gives
@@ -42,6 +43,8 @@ export class FileSide {
     private readonly match: Buffer | undefined,
     private readonly options: RdbFileOptions,
     readonly label: string,
+    /** Reads a big value in windows (compared as windowed.ts compares a big key on a server). */
+    private readonly bigWindows?: FileWindows,
   ) {}
 
   /**
@@ -128,7 +131,11 @@ export class FileSide {
         continue;
       }
       if (record.valueSize > write.bigKeyBytes) {
-        out.unread.set(i, this.unreadable(record, BIG_NOT_READ));
+        if (!this.bigWindows) out.unread.set(i, this.unreadable(record, BIG_NOT_READ));
+        else {
+          const value = await FileValue.open(record.type, this.path, record, this.bigWindows);
+          out.values[i]!.push({ type: record.type, value, ttl });
+        }
         continue;
       }
       try {
