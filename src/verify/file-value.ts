@@ -1,23 +1,16 @@
-import type { RdbKeyRecord } from '../rdb/file/index.js';
+import { fileValueWindows, type RdbKeyRecord } from '../rdb/file/index.js';
 import type { NativeType } from '../types/strategy.js';
 import { type Held, windowedOf } from '../types/verify.js';
 import { Rechunk, WINDOW_BYTES } from './windowed.js';
 
 /**
  * A big value of an RDB file (over write.bigKeyBytes), read in windows from the file each time it is
- * walked, never whole: the file side of a comparison in windows (windowed.ts), beside a RemoteValue
+ * walked (src/rdb/file/value-windows.ts), never whole: the file side of a comparison in windows (windowed.ts), beside a RemoteValue
  * on a server. A file has no random access by field, so a lookup walks the value once and answers
  * every field asked: a comparison that looks up each window of the other side in it reads the value
  * once per such window (for a 200 MB hash and 4 MB windows, ~50 walks of it). Memory: a window, and
  * the fields asked with their answers.
  */
-
-/** The file's value in windows, in valueWindows()'s flat layout (src/rdb/file/value-windows.ts). */
-export type FileWindows = (
-  path: string,
-  record: RdbKeyRecord,
-  opts: { windowBytes: number; fromTail?: boolean },
-) => AsyncGenerator<Buffer[]>;
 
 export class FileValue implements Held {
   private constructor(
@@ -25,27 +18,21 @@ export class FileValue implements Held {
     readonly size: number,
     private readonly path: string,
     private readonly record: RdbKeyRecord,
-    private readonly read: FileWindows,
   ) {}
 
   /** Walks the value once to count its elements (a string: bytes), as the other sides give theirs. */
-  static async open(
-    type: NativeType,
-    path: string,
-    record: RdbKeyRecord,
-    read: FileWindows,
-  ): Promise<FileValue> {
+  static async open(type: NativeType, path: string, record: RdbKeyRecord): Promise<FileValue> {
     let size = 0;
-    for await (const window of read(path, record, { windowBytes: WINDOW_BYTES }))
+    for await (const window of fileValueWindows(path, record, { windowBytes: WINDOW_BYTES }))
       size += windowedOf(type).windowSize(window);
-    return new FileValue(type, size, path, record, read);
+    return new FileValue(type, size, path, record);
   }
 
   async *windows(from = 0): AsyncGenerator<unknown[]> {
     const { chunked } = windowedOf(this.type);
     const chunks = new Rechunk();
     let skip = from;
-    for await (let items of this.read(this.path, this.record, { windowBytes: WINDOW_BYTES })) {
+    for await (let items of fileValueWindows(this.path, this.record, { windowBytes: WINDOW_BYTES })) {
       if (chunked) {
         // Cut as every other side's windows are cut (STRING_CHUNK), so that chunks compare one to one.
         yield* chunks.add(items);

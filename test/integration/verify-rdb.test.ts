@@ -144,9 +144,14 @@ describe('verify with RDB file sources', () => {
       expect(loose).toMatchObject({ outcome: 'equal', differences: 0, checked: ALL_KEYS.length });
       const exact = await verify(filePlan, { priors: iterate(priors) });
       expect(exact).toMatchObject({ outcome: 'equal', differences: 0, exact: ALL_KEYS.length });
-      // Every key of more than one element compared in windows; the files' values are whole beside them.
-      const windowed = planOf({ ...config, write: { bigKeyElements: 1 } }, files);
-      expect(await verify(windowed)).toMatchObject({ differences: 0, checked: ALL_KEYS.length });
+      // Every key compared in windows: on the target and in the files (bigKeyBytes 1), or on the target
+      // only, the files' values whole beside them (bigKeyElements 1).
+      for (const write of [{ bigKeyBytes: 1 }, { bigKeyElements: 1 }]) {
+        const windowed = planOf({ ...config, write }, files);
+        expect(await verify(windowed)).toMatchObject({ differences: 0, checked: ALL_KEYS.length });
+        const exactly = await verify(windowed, { priors: iterate(priors) });
+        expect(exactly).toMatchObject({ differences: 0, exact: ALL_KEYS.length });
+      }
 
       await tamper(servers.t);
       const loosely = await differences(filePlan);
