@@ -94,6 +94,8 @@ const DEFAULT_MAX_LISTED = 10_000;
  * any side is compared in windows (big.ts, windowed.ts), one big key of a batch at a time. With the
  * journal, its keys are checked first, exactly, and skipped by the scans (a fingerprint each).
  * With `sample`, the scans only collect a uniform sample of keys (reservoir), which is then checked.
+ * An RDB file source (SPEC §10) is walked in file order instead of scanned and answers for its keys
+ * itself (file-side.ts), so sources may be files, servers, or both.
  */
 export async function verify(
   plan: MergePlan,
