@@ -100,7 +100,7 @@ export async function checkKeys(
   keys.forEach((key, i) => {
     const why = unread.get(i);
     if (why !== undefined) {
-      c.recordBig(key, { expected: `the value of ${why}`, found: 'not compared' });
+      c.recordBig(key, { expected: why, found: 'not compared' });
       return;
     }
     // Every source's values of the key in declared order (several types of one name in TYPE_ORDER).

@@ -8,6 +8,7 @@ import type { DataType } from '../types/strategy.js';
 import { verifyOf } from '../types/verify.js';
 import { decodePayload, UnsupportedPayloadError } from '../write/rdb-payload.js';
 import type { Observed } from './expect.js';
+import { fileError } from './file-errors.js';
 import { FileKeyIndex } from './file-index.js';
 import { FileValue } from './file-value.js';
 
@@ -74,7 +75,7 @@ export class FileSide {
    * kept until release() (its keys are then checked without a second read of the file).
    */
   async *batches(batchSize: number, hold: boolean): AsyncGenerator<ScanBatch> {
-    const rdb = await RdbFile.open(this.path, { ...this.options, batchKeys: batchSize });
+    const rdb = await this.named(RdbFile.open(this.path, { ...this.options, batchKeys: batchSize }));
     try {
       for await (const records of rdb.batches()) {
         const units = [];
@@ -88,6 +89,8 @@ export class FileSide {
         const last = records[records.length - 1];
         if (units.length > 0) yield { units, walked: last ? last.offset / this.source.info.size : 0 };
       }
+    } catch (err) {
+      throw fileError(this.source.name, err);
     } finally {
       await rdb.close();
     }
@@ -133,7 +136,7 @@ export class FileSide {
       try {
         if (record.valueSize > write.bigKeyBytes) {
           // Compared in windows read from the file; its field TTLs are not compared (as a server's big hash).
-          const value = await FileValue.open(record.type, this.path, record);
+          const value = await FileValue.open(record.type, this.source.name, this.path, record);
           out.values[i]!.push({ type: record.type, value, ttl });
           continue;
         }
@@ -154,14 +157,15 @@ export class FileSide {
     this.held.clear();
     const reader = this.reader;
     this.reader = undefined;
-    if (reader) await (await reader).close();
+    // A reader that failed to open has nothing to close (its error was the check's).
+    if (reader) await (await reader.catch(() => undefined))?.close();
   }
 
   /** Each key's record: from the batches held, else from the index (built on the first miss). */
   private async recordsOf(keys: (Buffer | undefined)[]): Promise<(RdbKeyRecord | undefined)[]> {
     const out = keys.map((k) => (k === undefined ? undefined : this.held.get(k.toString('latin1'))));
     if (keys.every((k, i) => k === undefined || out[i] !== undefined)) return out;
-    this.index ??= FileKeyIndex.build(this.path, this.source.file.db, this.match, this.options);
+    this.index ??= this.named(FileKeyIndex.build(this.path, this.source.file.db, this.match, this.options));
     const index = await this.index;
     return keys.map((k, i) => out[i] ?? (k === undefined ? undefined : index.find(k)));
   }
@@ -169,14 +173,27 @@ export class FileSide {
   /** The record with its value's bytes (read at its offset when the record came from the index). */
   private async withValue(record: RdbKeyRecord): Promise<RdbKeyRecord> {
     if (record.value) return record;
-    this.reader ??= RdbFile.open(this.path, this.options);
+    this.reader ??= this.named(RdbFile.open(this.path, this.options));
+    const reader = await this.reader;
     const chunks: Buffer[] = [];
-    for await (const chunk of (await this.reader).valueChunks(record)) chunks.push(chunk);
+    try {
+      for await (const chunk of reader.valueChunks(record)) chunks.push(chunk);
+    } catch (err) {
+      throw fileError(this.source.name, err);
+    }
     return { ...record, value: Buffer.concat(chunks) };
   }
 
+  /** What a difference says of a value verify cannot read: the source, the file, the record's offset, why. */
   private unreadable(record: RdbKeyRecord, why: string): string {
-    return `${record.type} of ${record.valueSize} bytes in ${this.source.name} (file ${this.path}, byte ${record.offset}) not compared: ${why}`;
+    return `source ${this.source.name}'s ${record.type} (byte ${record.offset} of ${this.path}), which verify cannot read: ${why}`;
+  }
+
+  /** The file's damage found past its pre-read (a file over 1 GiB), as exit 2 naming the source. */
+  private named<T>(reading: Promise<T>): Promise<T> {
+    return reading.catch((err: unknown) => {
+      throw fileError(this.source.name, err);
+    });
   }
 
   private wanted(record: RdbKeyRecord): boolean {

@@ -1,6 +1,7 @@
 import { fileValueWindows, type RdbKeyRecord } from '../rdb/file/index.js';
 import type { NativeType } from '../types/strategy.js';
 import { type Held, windowedOf } from '../types/verify.js';
+import { fileError } from './file-errors.js';
 import { Rechunk, WINDOW_BYTES } from './windowed.js';
 
 /**
@@ -16,23 +17,30 @@ export class FileValue implements Held {
   private constructor(
     readonly type: NativeType,
     readonly size: number,
+    /** The source's name, for a message on damage found in the file while it is walked. */
+    private readonly source: string,
     private readonly path: string,
     private readonly record: RdbKeyRecord,
   ) {}
 
   /** Walks the value once to count its elements (a string: bytes), as the other sides give theirs. */
-  static async open(type: NativeType, path: string, record: RdbKeyRecord): Promise<FileValue> {
+  static async open(
+    type: NativeType,
+    source: string,
+    path: string,
+    record: RdbKeyRecord,
+  ): Promise<FileValue> {
+    const counting = new FileValue(type, 0, source, path, record);
     let size = 0;
-    for await (const window of fileValueWindows(path, record, { windowBytes: WINDOW_BYTES }))
-      size += windowedOf(type).windowSize(window);
-    return new FileValue(type, size, path, record);
+    for await (const window of counting.read()) size += windowedOf(type).windowSize(window);
+    return new FileValue(type, size, source, path, record);
   }
 
   async *windows(from = 0): AsyncGenerator<unknown[]> {
     const { chunked } = windowedOf(this.type);
     const chunks = new Rechunk();
     let skip = from;
-    for await (let items of fileValueWindows(this.path, this.record, { windowBytes: WINDOW_BYTES })) {
+    for await (let items of this.read()) {
       if (chunked) {
         // Cut as every other side's windows are cut (STRING_CHUNK), so that chunks compare one to one.
         yield* chunks.add(items);
@@ -46,6 +54,15 @@ export class FileValue implements Held {
       if (items.length > 0) yield items;
     }
     yield* chunks.rest();
+  }
+
+  /** The value's windows as the file holds them; damage found in the file is exit 2 naming the source. */
+  private async *read(): AsyncGenerator<Buffer[]> {
+    try {
+      yield* fileValueWindows(this.path, this.record, { windowBytes: WINDOW_BYTES });
+    } catch (err) {
+      throw fileError(this.source, err);
+    }
   }
 
   async lookup(fields: Buffer[]): Promise<(Buffer | null)[]> {

@@ -5,15 +5,17 @@
  * run is named exactly as verify names it when it reads the live servers that saved the files; a file
  * beside a live source, a key already expired in the file, --sample and the CLI.
  */
-import { truncate } from 'node:fs/promises';
+import { truncate, writeFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { type JournaledKey, type MergePlan, resolvePlan, runMerge, verify } from '../../src/index.js';
+import { Crc64 } from '../../src/rdb/crc64.js';
 import { kvmerge } from '../harness/cli-run.js';
 import { expiring, hash, type Layout, list, seedAll, set, str, stream, zset } from '../harness/data.js';
 import { type MergeConfig, useServers } from '../harness/merge-servers.js';
 import { saveRdb } from '../harness/rdb-files.js';
 import { fresh } from '../harness/scratch.js';
+import { describeServer } from '../harness/servers.js';
 
 const BINARY = Buffer.from([0, 0xff, 0x0a, 0xc3]);
 
@@ -201,6 +203,35 @@ describe('verify with RDB file sources', () => {
     });
   });
 
+  it('a value verify cannot decode (a zipmap hash, RDB before Redis 2.6) is a difference naming the file, its offset and why', async () => {
+    // Built byte by byte: no test server writes a zipmap. SELECTDB 0, the zipmap `zm`, the string `plain`.
+    const str = (s: string): Buffer => Buffer.concat([Buffer.from([s.length]), Buffer.from(s)]);
+    const body = Buffer.concat([
+      Buffer.from('REDIS0006'),
+      Buffer.from([0xfe, 0]),
+      Buffer.from([9]),
+      str('zm'),
+      str('a zipmap blob'),
+      Buffer.from([0]),
+      str('plain'),
+      str('v'),
+      Buffer.from([0xff]),
+    ]);
+    const path = fresh('zipmap.rdb');
+    await writeFile(path, Buffer.concat([body, new Crc64().update(body).bytes()]));
+    await servers.t.set('plain', 'v');
+    await servers.t.hset('zm', 'f', 'v');
+    const report = await verify(planOf({ strategies: { default: 'override' } }, [path]));
+    expect(report).toMatchObject({ checked: 2, differences: 1, outcome: 'different' });
+    expect(report.listed).toEqual([
+      {
+        key: 'zm',
+        expected: `source s1's hash (byte 11 of ${path}), which verify cannot read: a zipmap hash (RDB before Redis 2.6) is not decoded`,
+        found: 'not compared',
+      },
+    ]);
+  });
+
   it('CLI: kvmerge verify -s FILE exits 0 after the run, 1 with the difference named, 2 on a damaged file', async () => {
     const { files } = await seeded();
     const journal = fresh('run.journal');
@@ -242,5 +273,59 @@ describe('verify with RDB file sources', () => {
     expect(damaged.code).toBe(2);
     expect(damaged.stderr.trim().split('\n')).toHaveLength(1);
     expect(damaged.stderr).toContain(files[1]!);
+  });
+});
+
+describe('verify with an RDB file: its database, prefix and match', () => {
+  const servers = useServers(1);
+
+  it('checks the keys of the db that ?db=N names, within match, under the prefix', async () => {
+    const db1 = servers.sources[0]!.client(1);
+    await db1.set('user:1', 'a', 'PX', 600_000);
+    await db1.hset('user:2', 'f', 'v');
+    await db1.set('other', 'not matched');
+    await servers.s[0]!.set('user:in-db0', 'not this db');
+    const path = await saveRdb(servers.sources[0]!, 'dbs.rdb');
+    const plan = resolvePlan(
+      {
+        ...servers.doc({ strategies: { default: 'override' } }),
+        sources: [{ url: `file://${path}?db=1`, name: 'backup', match: 'user:*', prefix: 'b:' }],
+      },
+      {},
+      {},
+    );
+    expect((await runMerge(plan)).totals).toMatchObject({ created: 2 });
+    expect(await verify(plan)).toMatchObject({ checked: 2, differences: 0 });
+    await servers.t.pexpire('b:user:1', 5_000);
+    await servers.t.hset('b:user:2', 'f', 'changed');
+    expect((await verify(plan)).listed.sort((a, b) => a.key!.localeCompare(b.key!))).toEqual([
+      {
+        key: 'b:user:1',
+        expected: expect.stringMatching(/^"a", TTL 5\d{5} ms$/),
+        found: expect.stringMatching(/^"a", TTL \d{4} ms$/),
+      },
+      { key: 'b:user:2', expected: 'hash {"f": "v"}, no TTL', found: 'hash {"f": "changed"}, no TTL' },
+    ]);
+  });
+});
+
+describeServer('redis-7.4.1', 'verify with an RDB file of Redis 7.4: hash field TTLs', () => {
+  const servers = useServers(1, { target: { server: 'redis-7.4.1' }, source: { server: 'redis-7.4.1' } });
+
+  it("compares a created hash's field TTLs with the file's, as with the live server", async () => {
+    const s = servers.s[0]!;
+    await s.hset('h', 'a', '1', 'b', '2', 'c', '3');
+    await s.call('HPEXPIRE', 'h', 3_600_000, 'FIELDS', 2, 'a', 'b');
+    const path = await saveRdb(servers.sources[0]!, 'v12.rdb');
+    const config: MergeConfig = { strategies: { default: 'override' } };
+    const plan = resolvePlan({ ...servers.doc(config), sources: [{ url: path, name: 's1' }] }, {}, {});
+    expect((await runMerge(plan)).outcome).toBe('done');
+    expect(await verify(plan)).toMatchObject({ checked: 1, differences: 0 });
+    await servers.t.call('HPEXPIRE', 'h', 60_000, 'FIELDS', 1, 'a');
+    await servers.t.call('HPERSIST', 'h', 'FIELDS', 1, 'b');
+    const fromFile = await differences(plan);
+    expect(fromFile).toEqual(await differences(servers.plan(config)));
+    // The first field whose TTL differs, in the hash's order: "a" (another TTL) or "b" (none now).
+    expect(fromFile.h![0]).toMatch(/, field "[ab]" TTL n ms$/);
   });
 });
