@@ -124,10 +124,18 @@ export class FileSide {
     write: Pick<MergePlan['write'], 'bigKeyBytes'>,
   ): Promise<FileValues> {
     const out: FileValues = { values: keys.map(() => []), unread: new Map() };
-    const records = await this.recordsOf(keys.map((k, i) => (types[i]?.length ? k : undefined)));
     const at = Date.now();
+    const found = await this.recordsOf(keys.map((k, i) => (types[i]?.length ? k : undefined)));
+    const live = (r: RdbKeyRecord | undefined): r is RdbKeyRecord => r !== undefined && !expired(r, at);
+    // The whole values not held by a batch are read at their offsets together (the reads overlap in
+    // libuv's pool), as a server's values of a batch come in one round trip: a batch's values at most.
+    const records = await Promise.all(
+      found.map((r) =>
+        live(r) && r.type !== 'other' && r.valueSize <= write.bigKeyBytes ? this.withValue(r) : r,
+      ),
+    );
     for (const [i, record] of records.entries()) {
-      if (!record || expired(record, at)) continue;
+      if (!live(record)) continue;
       const ttl = record.expireAtMs === undefined ? null : record.expireAtMs - at;
       if (record.type === 'other') {
         out.values[i]!.push({ type: 'other', value: undefined, ttl });
@@ -140,7 +148,7 @@ export class FileSide {
           out.values[i]!.push({ type: record.type, value, ttl });
           continue;
         }
-        const decoded = decodePayload(dumpPayload(await this.withValue(record), this.source.version));
+        const decoded = decodePayload(dumpPayload(record, this.source.version));
         const fieldTtls = verifyOf(decoded.type).fieldTtls
           ? { fieldTtls: new Map((decoded.fieldExpiries ?? []).map(([f, x]) => [f.toString('latin1'), x])) }
           : {};
