@@ -4,6 +4,7 @@ import type { FileSource } from '../config/url.js';
 import type { ProbeUnit, SourceAnswer } from '../probe/probe.js';
 import {
   dumpPayload,
+  fileValueWindows,
   RdbFile,
   RdbFileError,
   type RdbFileInfo,
@@ -11,10 +12,13 @@ import {
   type RdbKeyRecord,
   verifyRdbFile,
 } from '../rdb/file/index.js';
+import { decodePayload, UnsupportedPayloadError } from '../rdb/payload-decode.js';
 import { type Caps, redisCaps } from '../servers/caps.js';
 import { now } from '../servers/clock.js';
 import type { DataType } from '../types/strategy.js';
-import { decodePayload, UnsupportedPayloadError } from '../write/rdb-payload.js';
+import type { StreamValue } from '../types/stream/codec.js';
+import { streamMetaCommands } from '../types/stream/window.js';
+import type { BigValueReader } from '../write/big-values.js';
 import type { ReadRequest, SourceValue } from '../write/read.js';
 import { deadlineFrom } from '../write/ttl.js';
 
@@ -33,7 +37,8 @@ export interface FileBatch {
  * batches; the probe's and the value read's answers come from the records of the batches in work,
  * not from a server. Nothing is kept of a batch once the run has settled it (`release`), so memory
  * is the batches in flight and the reader's window. A value over the reader's threshold has no bytes
- * in its record: it is reported as big (`memory`) and failed by the run, never buffered.
+ * in its record: it is reported as big (`memory`) and copied window by window from the file
+ * (`bigValues`), never buffered whole.
  */
 export class RdbFileSource {
   /** The records of the batches in work, by key (latin1: one char a byte). */
@@ -178,7 +183,12 @@ export class RdbFileSource {
       if (!record || expired(record, at)) return { state: 'gone' };
       const deadline = deadlineFrom(pttlOf(record, at), sentAt);
       if (deadline === 'gone') return { state: 'gone' };
-      if (!record.value) return { state: 'failed', message: this.bigReason(record.valueSize) };
+      // Not read whole (over the reader's threshold): such a value is big, and bigValues() carries it.
+      if (!record.value)
+        return {
+          state: 'failed',
+          message: `its value (${record.valueSize} bytes) was not read whole from ${this.name}`,
+        };
       const payload = request.prefetched?.payload ?? dumpPayload(record, this.version);
       if (request.how === 'dump' || request.type === 'other') return { state: 'ok', deadline, dump: payload };
       try {
@@ -190,13 +200,39 @@ export class RdbFileSource {
     });
   }
 
-  /** Why a big value of this file is not copied: windowed sending from a file is not built yet. */
-  bigReason(bytes: number | undefined): string {
-    return (
-      `its value in ${this.name} (${bytes ?? '?'} bytes) is over the big-key threshold (write.bigKeyBytes); ` +
-      'big values of an RDB file are not copied yet: raise write.bigKeyBytes above it, or restore the file ' +
-      'into a server and merge from there'
-    );
+  /**
+   * Its big values for the big-key copy (write/bigkey.ts), read again from the file window by window
+   * (rdb/file/value-windows.ts) for keys of the batches in work: the copy, merge and transaction paths
+   * are a server's. A stream's last id and groups, found after its entries, become its tail.
+   */
+  bigValues(): BigValueReader {
+    const metas = new Map<string, Omit<StreamValue, 'entries'>>();
+    const recordOf = (key: Buffer): RdbKeyRecord => {
+      const record = this.held.get(key.toString('latin1'));
+      if (!record)
+        throw new Error(`${this.name}: the key ${key.toString('latin1')} is not in a batch at work`);
+      return record;
+    };
+    return {
+      head: async (key) => {
+        const at = Date.now();
+        const sentAt = now();
+        const record = this.held.get(key.toString('latin1'));
+        if (!record || expired(record, at)) return { type: null, pttl: -2, sentAt };
+        return { type: record.type, pttl: pttlOf(record, at), sentAt };
+      },
+      windows: (key, _type, windowBytes, fromTail) =>
+        fileValueWindows(this.file.path, recordOf(key), {
+          windowBytes,
+          fromTail,
+          onStreamMeta: (meta) => metas.set(key.toString('latin1'), meta),
+        }),
+      tail: async (key, _type, into, targetCaps) => {
+        const meta = metas.get(key.toString('latin1'));
+        metas.delete(key.toString('latin1'));
+        return meta ? streamMetaCommands(into, meta, targetCaps) : [];
+      },
+    };
   }
 
   /**

@@ -9,8 +9,8 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { fileValueWindows, RdbFile, type RdbKeyRecord } from '../../src/rdb/file/index.js';
+import { decodePayload } from '../../src/rdb/payload-decode.js';
 import type { StreamValue } from '../../src/types/stream/codec.js';
-import { decodePayload } from '../../src/write/rdb-payload.js';
 import { saveRdb, seedEveryEncoding } from '../harness/rdb-files.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { DEFAULT_SERVER, describeServer, REDIS_SERVERS, type TestServer } from '../harness/servers.js';
