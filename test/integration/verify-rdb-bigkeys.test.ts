@@ -10,8 +10,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { type JournaledKey, type MergePlan, resolvePlan, runMerge, verify } from '../../src/index.js';
+import { kvmerge } from '../harness/cli-run.js';
 import { type MergeConfig, useServers } from '../harness/merge-servers.js';
 import { saveRdb } from '../harness/rdb-files.js';
+import { fresh } from '../harness/scratch.js';
 
 const range = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
 /** `s` and 88 bytes of its SHA-512, which LZF cannot shrink: the file holds the value at its full size. */
@@ -87,10 +89,10 @@ describe('verify with big values in an RDB file', () => {
       await seedBig(servers.s[0]!, servers.s[1]!, servers.t);
       const file = await saveRdb(servers.sources[0]!, 'big.rdb');
       const priors = await priorsBefore(servers.t, KEYS);
-      // The merge copies the values whole (its threshold above them); verify's is below them.
-      const run = await runMerge(planOf(config, [file, servers.sources[1]!.url], 64 << 20));
-      expect(run.outcome).toBe('done');
+      // The merge copies them from the file in windows too, under the same plan.
       const plan = planOf(config, [file, servers.sources[1]!.url], BIG_BYTES);
+      const run = await runMerge(plan);
+      expect(run.outcome).toBe('done');
       const live = planOf(
         config,
         servers.sources.map((s) => s.url),
@@ -122,4 +124,30 @@ describe('verify with big values in an RDB file', () => {
       expect(Object.keys(exact).sort()).toEqual(['bigh', 'bigl', 'bigs', 'bigset', 'bigz']);
     });
   }
+
+  it("CLI with the run's journal: a big prior journaled in windows, merged with a big file value, checked exactly", async () => {
+    await seedBig(servers.s[0]!, servers.s[1]!, servers.t);
+    // The target's own hash is big too: its prior is journaled in windows, walked in the journal.
+    await servers.t.hset('bigh', ...range(2000, (i) => [`t${i}`, pad(`t-${i}`)]).flat());
+    const file = await saveRdb(servers.sources[0]!, 'big-journal.rdb');
+    const journal = fresh('big.journal');
+    const args = [
+      ...['-s', file, '-s', servers.sources[1]!.url, '-t', servers.target.url],
+      ...['--on-conflict', 'merge', '--string', 'override', '--stream', 'skip', '--list-mode', 'append'],
+      ...['--big-key-bytes', String(BIG_BYTES)],
+    ];
+    const merge = await kvmerge([...args, '--backup', journal]);
+    expect(merge.code, merge.stderr).toBe(0);
+    const exact = await kvmerge(['verify', ...args, '--backup', journal]);
+    expect(exact.code, exact.stderr).toBe(0);
+    expect(exact.stderr).toMatch(/verified 6 keys/);
+    // A field of the target's own changed: any value passes without the journal, not with it.
+    await servers.t.hset('bigh', 't1999', 'changed');
+    expect((await kvmerge(['verify', ...args])).code).toBe(0);
+    const changed = await kvmerge(['verify', ...args, '--backup', journal]);
+    expect(changed.code, changed.stderr).toBe(1);
+    expect(changed.stdout.trim()).toMatch(
+      /^"bigh": expected .*"t1999": "t-1999:.*; found .*"t1999": "changed"/,
+    );
+  });
 });
