@@ -82,14 +82,18 @@ class Gather {
   private elements = 0;
   constructor(private readonly windowBytes: number) {}
 
-  /** Adds one element (its parts); true when the window is full. */
-  add(...parts: Buffer[]): boolean {
-    for (const part of parts) {
-      this.items.push(part);
-      this.bytes += part.length + 16;
-    }
-    this.elements++;
-    return this.bytes >= this.windowBytes || this.elements >= MAX_WINDOW;
+  /** Adds one element of one part (a member); true when the window is full. */
+  add(part: Buffer): boolean {
+    this.items.push(part);
+    this.bytes += part.length + 16;
+    return ++this.elements >= MAX_WINDOW || this.bytes >= this.windowBytes;
+  }
+
+  /** Adds one element of two parts (field and value, score and member); true when the window is full. */
+  addPair(first: Buffer, second: Buffer): boolean {
+    this.items.push(first, second);
+    this.bytes += first.length + second.length + 32;
+    return ++this.elements >= MAX_WINDOW || this.bytes >= this.windowBytes;
   }
 
   addEntry(entry: [Buffer, Buffer[]]): boolean {
@@ -135,7 +139,7 @@ function* decodeWindows(
       for (let i = 0; i < n; i++) {
         while ((s = w.string()) === null) yield;
         while ((t = w.string()) === null) yield;
-        if (out.add(s, t)) yield out.take();
+        if (out.addPair(s, t)) yield out.take();
       }
       break;
     case 3: // ZSET: member, score as text
@@ -145,7 +149,7 @@ function* decodeWindows(
         while ((s = w.string()) === null) yield;
         let score: number | null;
         while ((score = type === 3 ? textDouble(w) : binaryDouble(w)) === null) yield;
-        if (out.add(formatScore(score), s)) yield out.take();
+        if (out.addPair(formatScore(score), s)) yield out.take();
       }
       break;
     case 22: // HASH_METADATA_PRE_GA: per field an absolute expiry (0: none), field, value
@@ -162,7 +166,7 @@ function* decodeWindows(
         while ((s = w.string()) === null) yield;
         while ((t = w.string()) === null) yield;
         const expireAt = ttl === 0 ? 0 : type === 24 ? ttl + baseMs - 1 : ttl;
-        if ((expireAt === 0 || expireAt > at) && out.add(s, t)) yield out.take();
+        if ((expireAt === 0 || expireAt > at) && out.addPair(s, t)) yield out.take();
       }
       break;
     }
@@ -209,7 +213,8 @@ function* decodeWindows(
       const { value } = decodePayload(payload);
       if (!Array.isArray(value)) throw new UnsupportedPayloadError(`RDB type ${type} is not a collection`);
       const per = record.type === 'hash' || record.type === 'zset' ? 2 : 1;
-      for (let i = 0; i < value.length; i += per) if (out.add(...value.slice(i, i + per))) yield out.take();
+      for (let i = 0; i < value.length; i += per)
+        if (per === 1 ? out.add(value[i]!) : out.addPair(value[i]!, value[i + 1]!)) yield out.take();
     }
   }
   if (out.items.length > 0) yield out.take();
