@@ -1,0 +1,85 @@
+/**
+ * RDB files into every Redis and Valkey target (issue 19): files SAVEd by Redis 6.2 (RDB 9) and 7.4
+ * (RDB 12), each holding every type in every encoding, a few hundred keys of each type, TTLs, field
+ * TTLs (7.4) and three databases, are merged together into a target that already holds conflicting
+ * keys; the same merge from the live servers that saved them, into a second target of the same build,
+ * must leave it equal (DEBUG DIGEST of every database) with the same counters. The 7.4 file is newer
+ * than every target but 7.4 and 8.0: there its values take the native path, as the live 7.4 server's
+ * fall back to it. Files are made at run time (test/harness/file-fold.ts).
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import {
+  foldBoth,
+  outcomeOf,
+  RDB_VERSION,
+  type SavedBuild,
+  savedBuilds,
+  seedTargetConflicts,
+} from '../harness/file-fold.js';
+import { SEEDED_DBS } from '../harness/rdb-files.js';
+import { digest, type RedisServer, startRedis } from '../harness/redis.js';
+import { DEFAULT_SERVER, describeServer, REDIS_SERVERS, type TestServer } from '../harness/servers.js';
+
+const SOURCES: TestServer[] = ['redis-6.2.16', 'redis-7.4.1'];
+const TARGETS: TestServer[] = [DEFAULT_SERVER, ...REDIS_SERVERS];
+const STRATEGIES: [string, Record<string, string>][] = [
+  ['merge', { default: 'merge', string: 'override', stream: 'override' }],
+  ['override', { default: 'override' }],
+];
+
+describeServer(SOURCES, 'RDB files of Redis 6.2 and 7.4 into every Redis target', () => {
+  let builds: SavedBuild[] = [];
+  beforeAll(async () => {
+    builds = await savedBuilds(SOURCES);
+  });
+  afterAll(async () => {
+    await Promise.all(builds.map((b) => b.live.stop()));
+  });
+
+  for (const into of TARGETS) {
+    describeServer(into, `into ${into}`, () => {
+      let fromFile: RedisServer;
+      let fromLive: RedisServer;
+      beforeAll(async () => {
+        [fromFile, fromLive] = await Promise.all([
+          startRedis({ server: into }),
+          startRedis({ server: into }),
+        ]);
+      });
+      afterAll(async () => {
+        await Promise.all([fromFile, fromLive].map((s) => s?.stop()));
+      });
+
+      for (const [title, strategies] of STRATEGIES) {
+        it(`under ${title}: the target equals the fold from the live servers, database by database`, async () => {
+          for (const target of [fromFile, fromLive]) {
+            await target.client().flushall();
+            for (const db of SEEDED_DBS) await seedTargetConflicts(target.client(db));
+          }
+          const newer = SOURCES.filter((b) => RDB_VERSION[b]! > RDB_VERSION[into]!);
+          for (const db of SEEDED_DBS) {
+            const { file, live } = await foldBoth(
+              builds,
+              [fromFile.urlFor(db), fromLive.urlFor(db)],
+              db,
+              strategies,
+            );
+            expect(file.outcome, file.error).toBe('done');
+            expect(outcomeOf(file)).toEqual(outcomeOf(live));
+            expect(file.totals.created).toBeGreaterThan(500);
+            // The native path is taken for a newer file's values, and only then.
+            const reasons = file.fallbacks.map((f) => f.reason).join('\n');
+            for (const build of SOURCES) {
+              const native = new RegExp(`RDB ${RDB_VERSION[build]}, newer than the target's`);
+              if (newer.includes(build)) expect(reasons).toMatch(native);
+              else expect(reasons).not.toMatch(native);
+            }
+          }
+          expect(await digest(fromFile)).toBe(await digest(fromLive));
+          // Not two empty servers: each seeded database holds the merge.
+          for (const db of SEEDED_DBS) expect(await fromFile.client(db).dbsize()).toBeGreaterThan(1000);
+        });
+      }
+    });
+  }
+});
