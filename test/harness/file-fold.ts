@@ -10,7 +10,7 @@
  *   const both = await foldBoth(builds, [fromFile.urlFor(1), fromLive.urlFor(1)], 1, { default: 'merge' });
  *   expect(both.file.totals).toEqual(both.live.totals);
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import {
   hash,
@@ -101,8 +101,11 @@ export async function savedBuilds(builds: readonly TestServer[]): Promise<SavedB
   );
 }
 
-/** Keys a target holds before the merge: some of the sources' names with other values, TTLs or types. */
-export async function seedTargetConflicts(t: Redis): Promise<void> {
+/**
+ * Keys a target holds before the merge: some of the sources' names with other values, TTLs or types.
+ * Answers their names.
+ */
+export async function seedTargetConflicts(t: Redis | Cluster): Promise<string[]> {
   const keys: Record<string, Value> = {};
   for (const [n, type] of TYPES.entries()) {
     for (let i = 0; i < SHARED; i += 7) {
@@ -112,6 +115,7 @@ export async function seedTargetConflicts(t: Redis): Promise<void> {
   }
   keys['tgt:own'] = str('kept');
   await writeKeys(t, keys);
+  return Object.keys(keys);
 }
 
 export type Strategies = Record<string, string>;
@@ -136,7 +140,7 @@ export function mergeInto(
  * servers into `targets[1]` (URLs naming the target's database).
  */
 export async function foldBoth(
-  builds: readonly SavedBuild[],
+  builds: readonly Pick<SavedBuild, 'file' | 'live'>[],
   targets: readonly [string, string],
   db: number,
   strategies: Strategies,
