@@ -34,8 +34,9 @@ const STRATEGIES: [string, Record<string, string>][] = [
 const PIKA_DBS: Record<string, number[]> = { merge: [0, 1, 2], override: [3, 4, 5] };
 
 /**
- * Each name's value (bytes as hex) and whether it has a TTL, read by name: on Pika 3.5 KEYS and SCAN
- * never end once the database holds streams (seen here), so the names are the ones the test wrote. A
+ * Each name's value (bytes as hex) and whether it has a TTL, read by name: on these Pika 3.5 databases
+ * KEYS and SCAN were seen never to end (KEYS * grew to the 1 GB max-client-response-size; one stream
+ * alone does not do it), so the names are the ones the test wrote. A
  * Pika 3.5 name holds several types: each is read (PTYPE names them, XLEN finds a stream).
  */
 async function readNamed(r: Redis, names: Iterable<string>, multiType: boolean) {
