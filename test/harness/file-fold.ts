@@ -120,17 +120,22 @@ export async function seedTargetConflicts(t: Redis | Cluster): Promise<string[]>
 
 export type Strategies = Record<string, string>;
 
-/** Runs one merge of `sources` (URLs or paths) into `target`, through the library as the CLI does. */
+/**
+ * Runs one merge of `sources` (URLs or paths) into `target`, through the library as the CLI does;
+ * `extra`: more of the config document (write, merge, …).
+ */
 export function mergeInto(
   sources: readonly string[],
   target: string,
   strategies: Strategies,
+  extra: object = {},
 ): Promise<JsonReport> {
   const doc = {
     version: 1,
     sources: sources.map((url, i) => ({ url, name: `s${i + 1}` })),
     target: { url: target },
     strategies,
+    ...extra,
   };
   return runMerge(resolvePlan(doc, {}, {}));
 }
