@@ -46,7 +46,13 @@ export const RDB_VERSION: Record<string, number> = {
 };
 
 /** Builds that write hash field TTLs (HPEXPIRE: Redis 7.4 and 8.0). */
-const FIELD_TTL_BUILDS: readonly TestServer[] = ['redis-7.4.1', 'redis-8.0-m01'];
+export const FIELD_TTL_BUILDS: readonly TestServer[] = ['redis-7.4.1', 'redis-8.0-m01'];
+
+/** The hashes of `db` whose fields seedEveryEncoding gives their own TTL, with those fields. */
+export const fieldTtlHashes = (db: number): [key: string, fields: string[]][] => [
+  [`db${db}:hash:field-ttl-small`, ['a', 'b']],
+  [`db${db}:hash:field-ttl-big`, ['f1', 'f7', 'f999']],
+];
 
 /** Keys of each type a build holds per database; the first SHARED are named the same on every build. */
 const PER_TYPE = 150;
