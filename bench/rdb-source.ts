@@ -34,12 +34,10 @@ function log(line: string): void {
   process.stderr.write(`bench: ${line}\n`);
 }
 
-/** The main bench's options, less those that cannot apply here (its contenders, a cluster, big keys). */
+/** The main bench's options, less those that cannot apply here (its contenders, a cluster). */
 function rdbOptions(argv: string[]): BenchOptions | undefined {
   const rest = argv.filter((a) => a !== '--rdb');
-  const unfit = rest.filter((a) =>
-    ['--only', '--cluster', '--big', '--big-mb', '--repeat', '--profile'].includes(a),
-  );
+  const unfit = rest.filter((a) => ['--only', '--cluster', '--repeat', '--profile'].includes(a));
   if (unfit.length > 0) throw new UsageError(`${unfit.join(', ')} cannot go with --rdb`);
   return parseOptions(rest);
 }

@@ -1,4 +1,5 @@
 import { formatDuration } from './summary.js';
+import type { ByteProgress } from './types.js';
 
 /** One source as progress sees it. */
 export interface SourceProgress {
@@ -8,6 +9,8 @@ export interface SourceProgress {
   keysDone: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** An RDB file's bytes read; absent for a server. */
+  bytes?: ByteProgress;
 }
 
 /** The run as a whole at one moment: what every renderer (lines, bars, JSON, metrics) says. */
@@ -23,6 +26,8 @@ export interface OverallSnapshot {
   etaSec: number | null;
   /** Seconds since the run's first source started. */
   elapsedSec: number;
+  /** The RDB file sources' bytes read of their sizes, where the run has any. */
+  bytes?: ByteProgress;
 }
 
 /**
@@ -61,11 +66,12 @@ export class OverallProgress {
     return s;
   }
 
-  update(index: number, keysDone: number, estimatedKeys: number): void {
+  update(index: number, keysDone: number, estimatedKeys: number, bytes?: ByteProgress): void {
     const s = this.sources[index];
     if (!s) return;
     s.keysDone = keysDone;
     if (estimatedKeys > 0) s.estimatedKeys = estimatedKeys;
+    if (bytes) s.bytes = bytes;
   }
 
   finished(index: number, now: number): SourceProgress | undefined {
@@ -94,14 +100,40 @@ export class OverallProgress {
     const elapsedSec = this.startedAt === null ? 0 : Math.max(0, now - this.startedAt) / 1000;
     const keysPerSec = elapsedSec > 0 ? Math.round(done / elapsedSec) : 0;
     const allDone = this.sources.length > 0 && this.sources.every((s) => s?.finishedAt != null);
+    const bytes = this.bytes();
+    // Where every source is a file, the ETA goes by bytes: a file's keys vary in size (a big value
+    // takes as long as thousands of small ones), its bytes do not.
+    const byBytes = bytes && this.sources.every((s) => s?.bytes);
+    const etaSec = allDone
+      ? 0
+      : byBytes && elapsedSec > 0
+        ? etaSeconds(bytes.read, bytes.total, bytes.read / elapsedSec)
+        : unknown
+          ? null
+          : etaSeconds(done, total, keysPerSec);
     return {
       done,
       total: unknown || this.sources.length === 0 ? null : total,
       estimated,
       keysPerSec,
-      etaSec: allDone ? 0 : unknown ? null : etaSeconds(done, total, keysPerSec),
+      etaSec,
       elapsedSec,
+      ...(bytes ? { bytes } : {}),
     };
+  }
+
+  /** The file sources' bytes: a finished file counts whole. */
+  private bytes(): ByteProgress | undefined {
+    let read = 0;
+    let total = 0;
+    let any = false;
+    for (const s of this.sources) {
+      if (!s?.bytes) continue;
+      any = true;
+      read += s.finishedAt !== null ? s.bytes.total : s.bytes.read;
+      total += s.bytes.total;
+    }
+    return any ? { read, total } : undefined;
   }
 }
 
@@ -116,10 +148,13 @@ export function formatEta(etaSec: number | null): string {
   return etaSec === null ? 'ETA ?' : `ETA ${formatDuration(etaSec * 1000)}`;
 }
 
-/** `12000/~100000 keys (12%), 812 keys/s, ETA 1m 50s`: the run's overall state, for the status lines and bars. */
+/** `12000/~100000 keys (12%)[, 12.0/300.0 MB read], 812 keys/s, ETA 1m 50s`: the run's overall state, for the status lines and bars. */
 export function overallText(o: OverallSnapshot): string {
   const known = o.total !== null && o.total > 0;
   const total = known ? `/${o.estimated ? '~' : ''}${o.total}` : '';
   const pct = known ? ` (${Math.min(100, Math.floor((o.done * 100) / o.total!))}%)` : '';
-  return `${o.done}${total} keys${pct}, ${o.keysPerSec} keys/s, ${formatEta(o.etaSec)}`;
+  const read = o.bytes ? `, ${megabytes(o.bytes.read)}/${megabytes(o.bytes.total)} MB read` : '';
+  return `${o.done}${total} keys${pct}${read}, ${o.keysPerSec} keys/s, ${formatEta(o.etaSec)}`;
 }
+
+const megabytes = (bytes: number): string => (bytes / 1e6).toFixed(1);

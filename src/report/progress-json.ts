@@ -1,7 +1,7 @@
 import type { Counts } from './counters.js';
 import type { RunEvent } from './events.js';
 import { OverallProgress, type OverallSnapshot } from './overall.js';
-import type { ProgressSink } from './types.js';
+import type { ByteProgress, ProgressSink } from './types.js';
 
 /** The events of `--progress-json`, in the order a run gives them (README "Watching a run"). */
 export type ProgressEventName =
@@ -28,6 +28,9 @@ export interface ProgressEvent {
   etaSec: number | null;
   /** During a follow: seconds from the oldest pending change to now. */
   lag: number | null;
+  /** Where the run has RDB file sources: their bytes read, and their sizes. */
+  bytesRead?: number;
+  bytesTotal?: number;
   [field: string]: unknown;
 }
 
@@ -97,8 +100,8 @@ export class JsonProgress implements ProgressSink {
     this.current = name;
   }
 
-  update(index: number, keysDone: number, estimatedKeys: number, totals: Counts): void {
-    this.overall.update(index, keysDone, estimatedKeys);
+  update(index: number, keysDone: number, estimatedKeys: number, totals: Counts, bytes?: ByteProgress): void {
+    this.overall.update(index, keysDone, estimatedKeys, bytes);
     const at = this.now();
     if (at - this.lastProgress < this.intervalMs) return;
     this.lastProgress = at;
@@ -175,6 +178,7 @@ export class JsonProgress implements ProgressSink {
       total: o.total,
       keysPerSec: o.keysPerSec,
       etaSec: o.etaSec,
+      ...(o.bytes ? { bytesRead: o.bytes.read, bytesTotal: o.bytes.total } : {}),
       lag: this.lag,
       ...fields,
     };

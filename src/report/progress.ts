@@ -2,7 +2,7 @@ import cliProgress, { type MultiBar } from 'cli-progress';
 import { type Counts, emptyCounts } from './counters.js';
 import { formatEta, OverallProgress, overallText, type SourceProgress } from './overall.js';
 import { formatDuration } from './summary.js';
-import type { ProgressSink } from './types.js';
+import type { ByteProgress, ProgressSink } from './types.js';
 
 export type ProgressMode = 'bars' | 'lines' | 'none';
 
@@ -108,12 +108,12 @@ class LinesProgress implements ProgressSink {
     }
   }
 
-  update(index: number, keysDone: number, estimatedKeys: number, totals: Counts): void {
+  update(index: number, keysDone: number, estimatedKeys: number, totals: Counts, bytes?: ByteProgress): void {
     const s = this.sources[index];
     if (this.stopped || !s) return;
     s.keysDone = keysDone;
     s.estimatedKeys = estimatedKeys;
-    this.overall.update(index, keysDone, estimatedKeys);
+    this.overall.update(index, keysDone, estimatedKeys, bytes);
     this.totals = totals;
     this.current = index;
     this.printIfDue(Date.now());
@@ -200,14 +200,14 @@ class BarsProgress implements ProgressSink {
     this.multi.create(1, 0, undefined, { format: () => this.renderSource(state) });
   }
 
-  update(index: number, keysDone: number, estimatedKeys: number, totals: Counts): void {
+  update(index: number, keysDone: number, estimatedKeys: number, totals: Counts, bytes?: ByteProgress): void {
     const s = this.sources[index];
     if (this.stopped || !s) return;
     // The bars read this state when cli-progress redraws (at most `fps` times a second), so an
     // update per batch costs a few assignments, not a render.
     s.keysDone = keysDone;
     s.estimatedKeys = estimatedKeys;
-    this.overall.update(index, keysDone, estimatedKeys);
+    this.overall.update(index, keysDone, estimatedKeys, bytes);
     this.totals = totals;
   }
 

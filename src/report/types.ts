@@ -95,13 +95,22 @@ export interface FailedKeySample {
  * Receives progress as the run goes. The CLI renders it (bars on a TTY, plain lines otherwise);
  * the library calls it and knows nothing of terminals.
  */
+/** An RDB file source's bytes read of its size (SPEC §10: a file's progress is by bytes). */
+export interface ByteProgress {
+  read: number;
+  total: number;
+}
+
 export interface ProgressSink {
   /** Before the first source: every source's estimate (DBSIZE, 0 when unknown), for the run's total. */
   planned?(sources: readonly { name: string; estimatedKeys: number }[]): void;
   /** A source starts; `estimatedKeys` from DBSIZE (0 when unknown). */
   sourceStarted(index: number, name: string, estimatedKeys: number): void;
-  /** Keys of source `index` finished so far, a refined estimate of its total, and the running totals. */
-  update(index: number, keysDone: number, estimatedKeys: number, totals: Counts): void;
+  /**
+   * Keys of source `index` finished so far, a refined estimate of its total, the running totals, and
+   * for an RDB file its bytes read.
+   */
+  update(index: number, keysDone: number, estimatedKeys: number, totals: Counts, bytes?: ByteProgress): void;
   sourceFinished(index: number): void;
   stop(): void;
 }

@@ -1,7 +1,10 @@
 import type { ProbeUnit } from '../probe/probe.js';
+import { UnsupportedPayloadError } from '../rdb/error.js';
+import { RdbFileError } from '../rdb/file/index.js';
 import { UnconfirmedError } from '../servers/confirm.js';
 import { isServerReply, replyText } from '../servers/errors/classify.js';
 import type { NativeType } from '../types/strategy.js';
+import { serverValues } from '../write/big-values.js';
 import { copyBigKey } from '../write/bigkey.js';
 import { openDoor } from '../write/door.js';
 import { EXPIRED, failStep, record } from './account.js';
@@ -35,7 +38,7 @@ export async function copyBig(
   try {
     const result = await copyBigKey(
       {
-        source: src.pipe,
+        values: src.file ? src.file.bigValues() : serverValues(src.pipe, src.caps),
         target: ctx.targetPipe,
         sourceCaps: src.caps,
         targetCaps: ctx.targetCaps,
@@ -89,6 +92,9 @@ export async function copyBig(
 /** The reason a big key fails for this error, or undefined when the error must stop the run. */
 function failureOf(err: unknown, step: Step): string | undefined {
   if (err instanceof UnconfirmedError) return err.message;
+  // A value of an RDB file that cannot be read in windows (a module's, damage past the pre-read).
+  if (err instanceof RdbFileError || err instanceof UnsupportedPayloadError)
+    return `${err.message} (the target key was left as it was)`;
   if (!isServerReply(err)) return undefined;
   const left =
     step.decision.action === 'merge'

@@ -269,7 +269,10 @@ async function mergePass(ctx: RunContext, src: SourceRun, progress?: ProgressSin
             ? Math.max(done, Math.round(done / walked))
             : 0
           : (keyspace ?? 0);
-        progress?.update(src.index, done, estimate, ctx.tally.totals());
+        const bytes = src.file
+          ? { read: Math.round(walked * src.file.info.size), total: src.file.info.size }
+          : undefined;
+        progress?.update(src.index, done, estimate, ctx.tally.totals(), bytes);
       };
     },
     finished: async () => {

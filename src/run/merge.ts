@@ -128,7 +128,7 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
   for (const [i, info] of sourceInfos.entries()) {
     for (const warning of info.warnings) log(`source ${plan.sources[i]!.name}: ${warning}`);
     const file = files[i];
-    if (file) log(`source ${file.name}: ${file.describe()}`);
+    for (const line of file?.describe() ?? []) log(`source ${file!.name}: ${line}`);
   }
 
   const state = new RunState({

@@ -3,7 +3,6 @@ import type { Command } from '../servers/resp.js';
 import { CODECS, TYPES } from '../types/index.js';
 import type { NativeType } from '../types/strategy.js';
 import { surelySmallBelow } from '../write/big-threshold.js';
-import { failStep } from './account.js';
 import { copyBig } from './big.js';
 import type { RunContext, SourceRun } from './context.js';
 import type { Step } from './decide.js';
@@ -55,9 +54,7 @@ export async function writeSteps(
   await flush();
   for (const step of [...big, ...tooLarge]) {
     if (halted()) break;
-    // A big value of an RDB file is never buffered, and its windowed copy is not built yet: it fails.
-    if (src.file) failStep(ctx, src, step, src.file.bigReason(step.probe.memory));
-    else await copyBig(ctx, src, step, again);
+    await copyBig(ctx, src, step, again);
   }
   return again;
 }

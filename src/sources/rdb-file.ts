@@ -4,6 +4,7 @@ import type { FileSource } from '../config/url.js';
 import type { ProbeUnit, SourceAnswer } from '../probe/probe.js';
 import {
   dumpPayload,
+  fileValueWindows,
   RdbFile,
   RdbFileError,
   type RdbFileInfo,
@@ -11,10 +12,13 @@ import {
   type RdbKeyRecord,
   verifyRdbFile,
 } from '../rdb/file/index.js';
+import { decodePayload, UnsupportedPayloadError } from '../rdb/payload-decode.js';
 import { type Caps, redisCaps } from '../servers/caps.js';
 import { now } from '../servers/clock.js';
 import type { DataType } from '../types/strategy.js';
-import { decodePayload, UnsupportedPayloadError } from '../write/rdb-payload.js';
+import type { StreamValue } from '../types/stream/codec.js';
+import { streamMetaCommands } from '../types/stream/window.js';
+import type { BigValueReader } from '../write/big-values.js';
 import type { ReadRequest, SourceValue } from '../write/read.js';
 import { deadlineFrom } from '../write/ttl.js';
 
@@ -33,7 +37,8 @@ export interface FileBatch {
  * batches; the probe's and the value read's answers come from the records of the batches in work,
  * not from a server. Nothing is kept of a batch once the run has settled it (`release`), so memory
  * is the batches in flight and the reader's window. A value over the reader's threshold has no bytes
- * in its record: it is reported as big (`memory`) and failed by the run, never buffered.
+ * in its record: it is reported as big (`memory`) and copied window by window from the file
+ * (`bigValues`), never buffered whole.
  */
 export class RdbFileSource {
   /** The records of the batches in work, by key (latin1: one char a byte). */
@@ -87,18 +92,40 @@ export class RdbFileSource {
     return this.info.dbSizes.get(this.file.db)?.keys ?? (this.file.db === 0 ? this.info.keys : 0);
   }
 
-  /** The file as the run's start reports it: its version, the AUX fields that say where it came from, its keys. */
-  describe(): string {
+  /**
+   * The file as the run's start reports it: its version, the AUX fields that say where it came from,
+   * its keys; then, as far as the pre-read found them (a file under PRE_READ_BELOW), what it holds that
+   * this source does not merge: other databases, function libraries, module types.
+   */
+  describe(): string[] {
     const aux = new Map(this.info.aux.map(([name, value]) => [name, value.toString('latin1')]));
     const from = ['redis-ver', 'valkey-ver'].flatMap((name) =>
       aux.has(name) ? [`${name} ${aux.get(name)}`] : [],
     );
     const ctime = Number(aux.get('ctime'));
     if (ctime > 0) from.push(`saved ${new Date(ctime * 1000).toISOString()}`);
-    return (
+    const lines = [
       `RDB ${this.version} file${from.length > 0 ? ` (${from.join(', ')})` : ''}, ` +
-      `about ${this.keys} key(s) in db ${this.file.db}`
-    );
+        `about ${this.keys} key(s) in db ${this.file.db}`,
+    ];
+    const others = [...this.info.dbSizes].filter(([db, { keys }]) => db !== this.file.db && keys > 0);
+    if (others.length > 0)
+      lines.push(
+        `the file also holds ${others.map(([db, { keys }]) => `db ${db} (${keys} keys)`).join(', ')}, ` +
+          `not merged by this source: add file://${this.file.path}?db=N as a source for each`,
+      );
+    if (this.info.functions.length > 0) {
+      const names = this.info.functions.map(
+        (code) => /name=([^\s]+)/.exec(code.toString('latin1'))?.[1] ?? '?',
+      );
+      lines.push(
+        `the file holds ${names.length} function librar${names.length === 1 ? 'y' : 'ies'} (${names.join(', ')}), ` +
+          'which kvmerge does not copy (it merges data): load them on the target with FUNCTION LOAD',
+      );
+    }
+    if (this.info.moduleAux.length > 0)
+      lines.push(`the file holds data of module type(s) ${[...new Set(this.info.moduleAux)].join(', ')}`);
+    return lines;
   }
 
   /** What a server's Caps says of a source, for a file: it gives payloads of its own RDB version. */
@@ -178,7 +205,12 @@ export class RdbFileSource {
       if (!record || expired(record, at)) return { state: 'gone' };
       const deadline = deadlineFrom(pttlOf(record, at), sentAt);
       if (deadline === 'gone') return { state: 'gone' };
-      if (!record.value) return { state: 'failed', message: this.bigReason(record.valueSize) };
+      // Not read whole (over the reader's threshold): such a value is big, and bigValues() carries it.
+      if (!record.value)
+        return {
+          state: 'failed',
+          message: `its value (${record.valueSize} bytes) was not read whole from ${this.name}`,
+        };
       const payload = request.prefetched?.payload ?? dumpPayload(record, this.version);
       if (request.how === 'dump' || request.type === 'other') return { state: 'ok', deadline, dump: payload };
       try {
@@ -198,13 +230,39 @@ export class RdbFileSource {
     });
   }
 
-  /** Why a big value of this file is not copied: windowed sending from a file is not built yet. */
-  bigReason(bytes: number | undefined): string {
-    return (
-      `its value in ${this.name} (${bytes ?? '?'} bytes) is over the big-key threshold (write.bigKeyBytes); ` +
-      'big values of an RDB file are not copied yet: raise write.bigKeyBytes above it, or restore the file ' +
-      'into a server and merge from there'
-    );
+  /**
+   * Its big values for the big-key copy (write/bigkey.ts), read again from the file window by window
+   * (rdb/file/value-windows.ts) for keys of the batches in work: the copy, merge and transaction paths
+   * are a server's. A stream's last id and groups, found after its entries, become its tail.
+   */
+  bigValues(): BigValueReader {
+    const metas = new Map<string, Omit<StreamValue, 'entries'>>();
+    const recordOf = (key: Buffer): RdbKeyRecord => {
+      const record = this.held.get(key.toString('latin1'));
+      if (!record)
+        throw new Error(`${this.name}: the key ${key.toString('latin1')} is not in a batch at work`);
+      return record;
+    };
+    return {
+      head: async (key) => {
+        const at = Date.now();
+        const sentAt = now();
+        const record = this.held.get(key.toString('latin1'));
+        if (!record || expired(record, at)) return { type: null, pttl: -2, sentAt };
+        return { type: record.type, pttl: pttlOf(record, at), sentAt };
+      },
+      windows: (key, _type, windowBytes, fromTail) =>
+        fileValueWindows(this.file.path, recordOf(key), {
+          windowBytes,
+          fromTail,
+          onStreamMeta: (meta) => metas.set(key.toString('latin1'), meta),
+        }),
+      tail: async (key, _type, into, targetCaps) => {
+        const meta = metas.get(key.toString('latin1'));
+        metas.delete(key.toString('latin1'));
+        return meta ? streamMetaCommands(into, meta, targetCaps) : [];
+      },
+    };
   }
 
   /**

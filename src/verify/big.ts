@@ -9,6 +9,7 @@ import {
   shapeMatches,
   shownOutcome,
 } from './expect.js';
+import { FileValue } from './file-value.js';
 import { showTtl } from './show.js';
 import { compareHeld, HeldValue, JournalValue, RemoteValue } from './windowed.js';
 
@@ -20,13 +21,13 @@ import { compareHeld, HeldValue, JournalValue, RemoteValue } from './windowed.js
  * journaled prior, which the journal reader holds anyway) take part from memory.
  */
 
-/** Read in windows: a big key on a server, or a big prior in the journal. */
+/** Read in windows: a big key on a server or in an RDB file, or a big prior in the journal. */
 export function isBig(observed: Pick<Observed, 'value'> | null | undefined): boolean {
-  return observed?.value instanceof RemoteValue || observed?.value instanceof JournalValue;
+  const value = observed?.value;
+  return value instanceof RemoteValue || value instanceof JournalValue || value instanceof FileValue;
 }
 
-const isHeld = (v: unknown): v is Held =>
-  v instanceof RemoteValue || v instanceof HeldValue || v instanceof JournalValue;
+const isHeld = (v: unknown): v is Held => v instanceof HeldValue || isBig({ value: v });
 
 function asHeld(o: Observed): Observed {
   if (o.type === 'other' || isHeld(o.value)) return o;

@@ -13,14 +13,15 @@ import {
   unknownPriors,
 } from './expect.js';
 import { type FieldTtls, fieldTtlMismatch } from './field-ttls.js';
-import { admitted, priorObserved, typesOf, valuesOf } from './read.js';
-import type { Side } from './sides.js';
+import { FileSide } from './file-side.js';
+import { admitted, type BigKeyLimits, priorObserved, typesOf, valuesOf } from './read.js';
+import type { Side, SourceSide } from './sides.js';
 import type { Mismatch } from './windowed.js';
 
 export interface Checker {
   plan: MergePlan;
   target: Side;
-  sources: Side[];
+  sources: SourceSide[];
   rules: Rules;
   /** Reads the journal's windows of a big key's prior (VerifyOptions.windows). */
   windows?: WindowLoader;
@@ -70,19 +71,23 @@ export async function checkKeys(
   let keys = all;
   if (opts.firstHolder) {
     const earlier = c.sources.slice(0, opts.firstHolder);
-    const types = await Promise.all(earlier.map((side, j) => typesOf(side, admitted(c.plan, j, keys))));
+    const types = await Promise.all(earlier.map((side, j) => typesAt(side, admitted(c.plan, j, keys))));
     keys = keys.filter((_, i) => types.every((perSource) => !perSource[i]?.length));
   }
   if (keys.length === 0) return;
   const sourceKeys = c.plan.sources.map((_, j) => admitted(c.plan, j, keys));
   const [targetTypes, ...sourceTypes] = await Promise.all([
     typesOf(c.target, keys),
-    ...c.sources.map((side, j) => typesOf(side, sourceKeys[j]!)),
+    ...c.sources.map((side, j) => typesAt(side, sourceKeys[j]!)),
   ]);
-  const [found, ...held] = await Promise.all([
+  const [found, ...read] = await Promise.all([
     valuesOf(c.target, keys, targetTypes!, c.plan.write),
-    ...c.sources.map((side, j) => valuesOf(side, sourceKeys[j]!, sourceTypes[j]!, c.plan.write)),
+    ...c.sources.map((side, j) => valuesAt(side, sourceKeys[j]!, sourceTypes[j]!, c.plan.write)),
   ]);
+  const held = read.map((r) => r.values);
+  // A source's value verify cannot read (a file's, file-side.ts): the key is named with why, not compared.
+  const unread = new Map<number, string>();
+  for (const r of read) for (const [i, why] of r.unread ?? []) if (!unread.has(i)) unread.set(i, why);
   const multiTarget = c.target.caps.multiTypeNames;
   // The journal's priors of these keys as values; a big one is walked in the journal when compared.
   const priors = new Map<Buffer, Observed | null | string>();
@@ -93,6 +98,11 @@ export async function checkKeys(
   }
   const big: { key: Buffer; starts: Outcome[]; holders: Observed[]; found: Observed | null }[] = [];
   keys.forEach((key, i) => {
+    const why = unread.get(i);
+    if (why !== undefined) {
+      c.recordBig(key, { expected: why, found: 'not compared' });
+      return;
+    }
     // Every source's values of the key in declared order (several types of one name in TYPE_ORDER).
     const holders = held.flatMap((values) => values[i] ?? []);
     const journaled = opts.priorOf !== undefined || opts.priors?.has(key.toString('latin1'));
@@ -137,6 +147,22 @@ export async function checkKeys(
     else c.recordBig(b.key, await checkBig(b.starts, b.holders, b.found, c.rules));
   }
   c.batchDone();
+}
+
+/** A source's types of keys: a server's TYPE replies, or a file's records. */
+function typesAt(side: SourceSide, keys: (Buffer | undefined)[]): ReturnType<typeof typesOf> {
+  return side instanceof FileSide ? side.typesOf(keys) : typesOf(side, keys);
+}
+
+/** A source's values of keys, and (a file) the keys whose value it cannot give. */
+async function valuesAt(
+  side: SourceSide,
+  keys: (Buffer | undefined)[],
+  types: Awaited<ReturnType<typeof typesOf>>,
+  limits: BigKeyLimits,
+): Promise<{ values: Observed[][]; unread?: Map<number, string> }> {
+  if (side instanceof FileSide) return side.valuesOf(keys, types, limits);
+  return { values: await valuesOf(side, keys, types, limits) };
 }
 
 /** Why journaled priors are not used on a Pika 3.x target (README "Not yet": journal on Pika 3.x). */

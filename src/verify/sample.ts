@@ -2,7 +2,7 @@ import { Limiter } from '../common/limiter.js';
 import type { MergePlan } from '../config/plan.js';
 import type { JournaledKey } from '../journal/types.js';
 import { walkSources } from '../run/loop.js';
-import { type Side, scannedSide, withPrefix } from './sides.js';
+import { type SourceSide, sourcePass, withPrefix } from './sides.js';
 
 /** `verify --sample N`: which keys are checked, and their journaled priors. */
 
@@ -12,7 +12,7 @@ import { type Side, scannedSide, withPrefix } from './sides.js';
  */
 export async function sampleKeys(
   plan: MergePlan,
-  sources: Side[],
+  sources: SourceSide[],
   n: number,
   signal?: AbortSignal,
 ): Promise<Buffer[]> {
@@ -44,7 +44,8 @@ export async function sampleKeys(
     open: async (index) => {
       const { prefix, match } = plan.sources[index]!;
       return {
-        scan: scannedSide(sources[index]!, match),
+        // A file's records are not held: the sampled keys are read by name afterwards (its index).
+        ...sourcePass(sources[index]!, plan, match, false),
         task: (batch) => async () => {
           for (const unit of batch.units) pick(withPrefix(prefix, unit.key));
         },

@@ -2,12 +2,13 @@ import { ConnectionError } from '../common/errors.js';
 import type { MergePlan, TlsPlan } from '../config/plan.js';
 import { tlsOptions } from '../config/tls.js';
 import { parseRedisUrl, redactUrl } from '../config/url.js';
-import type { ScannedSource } from '../run/loop.js';
+import type { ScannedSource, SourcePass } from '../run/loop.js';
 import type { Caps } from '../servers/caps.js';
 import type { ServerEvents } from '../servers/events.js';
 import { closeServer, clusterView, openServer, openTransport, type Server } from '../servers/server.js';
 import type { NetworkOptions } from '../servers/socket.js';
 import type { Transport } from '../servers/transport.js';
+import { FileSide } from './file-side.js';
 
 /** The servers verify reads (the target and each source, only read) and how their keys are walked. */
 
@@ -20,14 +21,17 @@ export interface Side {
   label: string;
 }
 
+/** A source as verify reads it: a server, or an RDB file (file-side.ts). */
+export type SourceSide = Side | FileSide;
+
 export interface Connected {
   target: Side;
-  sources: Side[];
+  sources: SourceSide[];
 }
 
-/** Connections that only read: the target as much as the sources. */
+/** Connections that only read: the target as much as the sources; an RDB file source is opened and pre-read. */
 export async function connectAll(plan: MergePlan, events?: ServerEvents): Promise<Connected> {
-  const opened: Side[] = [];
+  const opened: SourceSide[] = [];
   const open = async (url: string, label: string, tls: TlsPlan | undefined): Promise<Side> => {
     const network: NetworkOptions = { ...plan.network, tls: tlsOptions(tls) };
     const server = await openServer(parseRedisUrl(url, 'sources[].url'), 'source', label, network);
@@ -45,17 +49,48 @@ export async function connectAll(plan: MergePlan, events?: ServerEvents): Promis
   };
   try {
     const target = await open(plan.target.url, 'target', plan.target.tls);
-    const sources: Side[] = [];
-    for (const s of plan.sources) sources.push(await open(s.url, `source ${s.name}`, s.tls));
+    const sources: SourceSide[] = [];
+    for (const s of plan.sources) {
+      if (!s.file) {
+        sources.push(await open(s.url, `source ${s.name}`, s.tls));
+        continue;
+      }
+      const file = await FileSide.open(s, plan.write);
+      opened.push(file);
+      sources.push(file);
+    }
     return { target, sources };
   } catch (err) {
-    for (const side of opened) side.pipe.close();
-    await Promise.all(opened.map((s) => closeServer(s.server)));
+    await closeAll(opened);
     if (err instanceof Error && !(err instanceof ConnectionError) && err.name === 'ServerLostError') {
       throw new ConnectionError(err.message);
     }
     throw err;
   }
+}
+
+/** Closes every side: a server's pipe and connections, a file's reader. */
+export async function closeAll(sides: readonly SourceSide[]): Promise<void> {
+  for (const side of sides) if (!(side instanceof FileSide)) side.pipe.close();
+  await Promise.all(sides.map((s) => (s instanceof FileSide ? s.close() : closeServer(s.server))));
+}
+
+/**
+ * One source as the run loop's walk passes over it (run/loop.ts): a server's scan, or a file's own
+ * batches (`hold`: their records kept for the check, until FileSide.release).
+ */
+export function sourcePass(
+  side: SourceSide,
+  plan: MergePlan,
+  match: string | undefined,
+  hold: boolean,
+  log?: (line: string) => void,
+): Pick<SourcePass, 'scan' | 'batches'> {
+  if (!(side instanceof FileSide)) return { scan: scannedSide(side, match, log) };
+  return {
+    scan: { nodes: [], caps: side.caps, match, label: side.label, log },
+    batches: side.batches(plan.write.batchSize, hold),
+  };
 }
 
 /** One side as the run loop's walk scans it (run/loop.ts), as the merge scans a source. */

@@ -1,4 +1,3 @@
-import { ConfigError } from '../common/errors.js';
 import { Limiter } from '../common/limiter.js';
 import { SeenKeys } from '../common/seen-keys.js';
 import { toolVersion } from '../common/version.js';
@@ -9,12 +8,12 @@ import type { JournaledKey } from '../journal/types.js';
 import { walkSources } from '../run/loop.js';
 import { now } from '../servers/clock.js';
 import type { ServerEvents } from '../servers/events.js';
-import { closeServer } from '../servers/server.js';
 import { type Checker, checkKeys, fieldTtlDifference } from './check.js';
 import { matches, type Rules, shownOutcome } from './expect.js';
+import { FileSide } from './file-side.js';
 import { priorsOf, sampleKeys } from './sample.js';
 import { showExpected, showFound } from './show.js';
-import { connectAll, scannedSide, withPrefix } from './sides.js';
+import { closeAll, connectAll, sourcePass, withPrefix } from './sides.js';
 
 export interface VerifyOptions {
   /**
@@ -95,6 +94,8 @@ const DEFAULT_MAX_LISTED = 10_000;
  * any side is compared in windows (big.ts, windowed.ts), one big key of a batch at a time. With the
  * journal, its keys are checked first, exactly, and skipped by the scans (a fingerprint each).
  * With `sample`, the scans only collect a uniform sample of keys (reservoir), which is then checked.
+ * An RDB file source (SPEC §10) is walked in file order instead of scanned and answers for its keys
+ * itself (file-side.ts), so sources may be files, servers, or both.
  */
 export async function verify(
   plan: MergePlan,
@@ -103,13 +104,6 @@ export async function verify(
 ): Promise<VerifyReport> {
   const startedAt = new Date();
   const started = now();
-  const file = plan.sources.find((s) => s.file);
-  if (file) {
-    throw new ConfigError(
-      '--source',
-      `source ${file.name} is an RDB file, which verify does not read yet: verify against the servers, or restore the file into one`,
-    );
-  }
   const { target, sources } = await connectAll(plan, hooks.events);
   for (const side of [target, ...sources])
     for (const warning of side.caps.warnings) hooks.log?.(`${side.label}: ${warning}`);
@@ -216,12 +210,19 @@ export async function verify(
           // A name holding several types (Pika 3.x) is listed once per type: it is checked once, all types.
           const named = side.caps.multiTypeNames ? new SeenKeys() : undefined;
           return {
-            scan: scannedSide(side, match, hooks.log),
+            ...sourcePass(side, plan, match, true, hooks.log),
             task: (batch) => {
               const units = named ? batch.units.filter((u) => named.add(u.key)) : batch.units;
               const keys = units.map((u) => withPrefix(prefix, u.key));
               const fresh = options.priors ? keys.filter((k) => !journaled.has(k)) : keys;
-              return () => checkKeys(checker, fresh, { firstHolder: index });
+              return async () => {
+                try {
+                  await checkKeys(checker, fresh, { firstHolder: index });
+                } finally {
+                  // A file's records of the batch, held for this check (FileSide.batches).
+                  if (side instanceof FileSide) side.release(batch.units.map((u) => u.key));
+                }
+              };
             },
           };
         },
@@ -229,8 +230,7 @@ export async function verify(
     }
     await limit.idle();
   } finally {
-    for (const side of [target, ...sources]) side.pipe.close();
-    await Promise.all([target, ...sources].map((s) => closeServer(s.server)));
+    await closeAll([target, ...sources]);
   }
 
   return {

@@ -37,7 +37,7 @@ export interface Reader {
 }
 
 /** Bytes a window aims at (as the merge's big-key windows: write/bigkey.ts). */
-const WINDOW_BYTES = 4 * 1024 * 1024;
+export const WINDOW_BYTES = 4 * 1024 * 1024;
 
 /** An error reply that means the user may not read: exit 2, naming the server. */
 export function refused(side: { label: string }, reply: Error): ConnectionError {
@@ -161,7 +161,7 @@ export class JournalValue implements Held {
 }
 
 /** Bytes recut into windows of one STRING_CHUNK each, the last one shorter. */
-class Rechunk {
+export class Rechunk {
   private text: Buffer[] = [];
   private bytes = 0;
 

@@ -9,13 +9,13 @@ import {
   UnconfirmedError,
 } from '../servers/confirm.js';
 import type { RespPipe } from '../servers/pipe.js';
-import type { Command, Reply } from '../servers/resp.js';
+import type { Command } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
 import { CODECS } from '../types/index.js';
 import type { KeyAtWork, MergeOptions, NativeType } from '../types/strategy.js';
-import { typeFromReply } from '../types/type-reply.js';
 import type { WindowMerge } from '../types/window-ops.js';
 import { WINDOWS } from '../types/windows.js';
+import { type BigValueReader, readWindows } from './big-values.js';
 import type { WriteDoor } from './door.js';
 import { TEMP_LEASE_RENEW_MS, TEMP_TTL_MS, type TempKeys } from './temp-keys.js';
 import {
@@ -26,7 +26,6 @@ import {
   mergeTtlCommand,
   remaining,
 } from './ttl.js';
-import { valueWindows } from './windows.js';
 
 /** One big key at work: `name` is the key on the target, `sourceKey` the key read on the source. */
 export interface BigKeyJob extends KeyAtWork {
@@ -39,10 +38,11 @@ export interface BigKeyJob extends KeyAtWork {
 
 export interface BigKeyEnv {
   /**
-   * The source's transport (its hot-path pipe): TYPE and PTTL, the windows, a stream's XINFO. A read
-   * sent again after a drop reaches a server whose SCAN cursor may mean nothing: `lost` tells.
+   * Where the value is read: a server through its hot-path transport (serverValues: TYPE and PTTL, the
+   * windows, a stream's XINFO; a read sent again after a drop reaches a server whose SCAN cursor may
+   * mean nothing: `lost` tells), or an RDB file.
    */
-  source: Transport;
+  values: BigValueReader;
   /**
    * The hot path's transport to the target: every read and write goes through it (the windows, the
    * temporary key's lease and deletion, the last step: RENAME or ZUNIONSTORE with the TTL in one
@@ -97,16 +97,12 @@ export async function copyBigKey(env: BigKeyEnv, job: BigKeyJob): Promise<BigKey
 async function copyOrMerge(env: BigKeyEnv, job: BigKeyJob): Promise<BigKeyResult> {
   const ops = WINDOWS[job.type];
   const sentAt = now();
-  const [[typeReply, pttl], targetPttl] = await Promise.all([
-    env.source.send([
-      ['TYPE', job.sourceKey],
-      ['PTTL', job.sourceKey],
-    ]),
+  const [{ type, pttl, sentAt: readAt }, targetPttl] = await Promise.all([
+    env.values.head(job.sourceKey),
     // Through the transport: a read it sends again after a drop (behind Sentinel, to the new master).
     job.action === 'merge' ? env.target.send([['PTTL', job.name]]).then(([r]) => Number(r)) : -1,
   ]);
-  const type = typeFromReply(typeReply);
-  const deadline = ops.ttlKept?.(env.sourceCaps) === false ? null : deadlineFrom(Number(pttl), sentAt);
+  const deadline = ops.ttlKept?.(env.sourceCaps) === false ? null : deadlineFrom(pttl, readAt);
   const targetLife = deadlineFrom(targetPttl, sentAt);
   const targetDeadline = targetLife === 'gone' ? null : targetLife;
   // Where a name holds several types, TYPE names only the first: an empty read says "gone" instead.
@@ -147,7 +143,8 @@ async function copyWindows(
     let writing: Promise<void> = Promise.resolve();
     let elements = 0;
     let leasedAt = Number.NEGATIVE_INFINITY;
-    for await (const window of readWindows(env.source, job.sourceKey, job.type, env, merging?.fromTail)) {
+    const windows = env.values.windows(job.sourceKey, job.type, env.windowBytes, merging?.fromTail ?? false);
+    for await (const window of windows) {
       if (env.lost?.() || (tmp && env.signal?.aborted)) {
         await writing;
         return 'interrupted';
@@ -166,8 +163,7 @@ async function copyWindows(
       writing.catch(() => undefined);
     }
     await writing;
-    if (tmp && ops.tail)
-      await write(await ops.tail(env.source, job.sourceKey, tmp, env.sourceCaps, env.targetCaps));
+    if (tmp) await write(await env.values.tail(job.sourceKey, job.type, tmp, env.targetCaps));
     if (elements === 0) return 'gone';
     return await finish(env, job, tmp, deadline, targetDeadline);
   } finally {
@@ -286,20 +282,20 @@ async function copyInTransaction(env: BigKeyEnv, job: BigKeyJob, deadline: Deadl
       if (!job.shared) await queue(tx, [['DEL', key]]);
       else if (ops.clearReads) {
         // Emptying one type needs its members: read from the target in windows, before EXEC runs.
-        for await (const window of readWindows(env.target, key, job.type, env)) {
+        for await (const window of readWindows(env.target, key, job.type, env.windowBytes)) {
           await queue(tx, CODECS[job.type].clear(key, window));
         }
       } else await queue(tx, CODECS[job.type].clear(key, null));
     }
     if (job.shared && ops.startShared) await queue(tx, ops.startShared(key));
     let elements = 0;
-    for await (const window of readWindows(env.source, job.sourceKey, job.type, env)) {
+    for await (const window of env.values.windows(job.sourceKey, job.type, env.windowBytes, false)) {
       if (env.signal?.aborted || env.lost?.()) return 'interrupted';
       elements += window.length;
       await queue(tx, ops.write(key, window, env.targetCaps));
     }
-    if (ops.tail)
-      await queue(tx, await ops.tail(env.source, job.sourceKey, key, env.sourceCaps, env.targetCaps));
+    const tail = await env.values.tail(job.sourceKey, job.type, key, env.targetCaps);
+    if (tail.length > 0) await queue(tx, tail);
     if (elements === 0) return 'gone';
     const ttl = remaining(deadline);
     if (ttl !== null && ttl <= 0) return 'expired';
@@ -324,23 +320,4 @@ async function queue(tx: RespPipe, commands: Command[], queued = true): Promise<
     const text = Buffer.isBuffer(reply) ? reply.toString() : String(reply);
     if (text !== (queued ? 'QUEUED' : 'OK')) throw new Error(`unexpected reply inside MULTI: ${text}`);
   }
-}
-
-/**
- * The value in windows of about `windowBytes`, in the codec's flat layout (windows.ts), read through
- * `server`. An error reply is thrown: the key fails with it rather than being copied in part.
- */
-function readWindows(
-  server: Transport,
-  key: Buffer,
-  type: NativeType,
-  env: BigKeyEnv,
-  fromTail = false,
-): AsyncGenerator<Buffer[]> {
-  const ask = async (command: Command): Promise<Reply> => {
-    const [reply = null] = await server.send([command]);
-    if (reply instanceof Error) throw reply;
-    return reply;
-  };
-  return valueWindows(ask, key, type, { windowBytes: env.windowBytes, fromTail });
 }

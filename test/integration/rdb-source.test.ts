@@ -45,6 +45,16 @@ async function seedConflicts(t: Redis): Promise<void> {
   await t.set('db0:set:intset', 'a string where the source has a set');
 }
 
+/** Big values of the target under the names of the file's big ones. */
+async function seedBigConflicts(t: Redis): Promise<void> {
+  await t.hset('db0:hash:hashtable', 'field-1', 'target', 'only-target', 'x'.repeat(3000));
+  await t.rpush('db0:list:quicklist', 'target-head', 'element-3-xxx', 'target-tail');
+  await t.zadd('db0:zset:skiplist', 5, 'm1', 9, 'target-member');
+  await t.sadd('db0:set:hashtable', 'member-7', 'target-member');
+  await t.set('db0:string:big', 'target string');
+  await t.pexpire('db0:set:hashtable', 8_000_000);
+}
+
 /** The counters a run reports, without what an already-expired key of the file adds. */
 function counters(report: JsonReport, expiredInFile = 0): Record<string, number> {
   const { totals } = report;
@@ -56,6 +66,9 @@ async function savedSource(build: TestServer, name: string): Promise<{ live: Red
   const live = await startRedis({ server: build });
   await seedEveryEncoding(live, false);
   await live.client().set('gone-by-read-time', 'v', 'PX', 300);
+  // A function library: named by the run, never copied (kvmerge merges data).
+  const library = "#!lua name=kvlib\nredis.register_function('kvf', function() return 1 end)";
+  await live.client().call('FUNCTION', 'LOAD', library);
   const file = await saveRdb(live, name);
   await new Promise((resolve) => setTimeout(resolve, 400));
   return { live, file };
@@ -174,26 +187,55 @@ describe('an RDB file of redis-server 7.0 as a source', () => {
     expect(keys.length).toBeGreaterThan(10);
   });
 
-  it('fails a value over the big-key threshold by name, and goes on under --on-error skip', async () => {
+  // Values over 2,000 bytes are big: strings, quicklists, hashtables, skiplists and streams of the file
+  // go window by window from its bytes (rdb/file/value-windows.ts), under every strategy and merge rule.
+  const BIG: [string, Strategies, object][] = [
+    ['override', { default: 'override' }, {}],
+    ['merge, lists appended', { default: 'merge', string: 'override', stream: 'skip' }, {}],
+    [
+      'merge, lists prepended, zset scores summed, target fields kept',
+      { default: 'merge', string: 'override', stream: 'skip' },
+      { list: 'prepend', zsetScore: 'sum', hashField: 'target' },
+    ],
+    ['merge, lists as a union', { default: 'merge', string: 'skip', stream: 'override' }, { list: 'union' }],
+  ];
+  for (const [title, strategies, mergeRules] of BIG) {
+    it(`copies big values from the file in windows as from the live server (${title})`, async () => {
+      for (const r of [fromFile, fromLive]) {
+        const t = r.client();
+        await t.flushall();
+        await seedConflicts(t);
+        await seedBigConflicts(t);
+      }
+      const extra = { write: { bigKeyBytes: 2_000 }, merge: mergeRules };
+      const fileReport = await merge([file], fromFile, strategies, extra);
+      const liveReport = await merge([live.url], fromLive, strategies, extra);
+      expect(fileReport.outcome, JSON.stringify(fileReport.totals)).toBe('done');
+      expect(fileReport.totals.failed).toBe(0);
+      expect(await digest(fromFile)).toBe(await digest(fromLive));
+      expect(counters(fileReport, 1)).toEqual(counters(liveReport));
+      const t = fromFile.client();
+      expect(await t.llen('db0:list:quicklist')).toBeGreaterThanOrEqual(5_000);
+      expect(await t.hlen('db0:hash:hashtable')).toBeGreaterThanOrEqual(2_000);
+    });
+  }
+
+  it('journals big values taken from the file: a rollback leaves the target as it was', async () => {
     const t = fromFile.client();
     await t.flushall();
-    const failedKeys = fresh('failed.jsonl');
-    const report = await merge(
-      [file],
-      fromFile,
-      { default: 'override' },
-      {
-        write: { bigKeyBytes: 100_000 },
-        safety: { onError: 'skip', failedKeys },
-      },
-    );
-    expect(report.outcome).toBe('failed');
-    expect(await t.exists('db0:string:big')).toBe(0);
-    expect(await t.exists('db0:hash:hashtable')).toBe(1);
-    const lines = (await readFile(failedKeys, 'utf8')).trim().split('\n');
-    expect(lines).toHaveLength(report.totals.failed);
-    expect(lines.join('\n')).toMatch(/db0:string:big/);
-    for (const line of lines) expect(line).toMatch(/big values of an RDB file are not copied yet/);
+    await seedConflicts(t);
+    await seedBigConflicts(t);
+    const before = await digest(fromFile);
+    const backup = fresh('file-big.journal');
+    const strategies = { default: 'merge', string: 'override', stream: 'override' };
+    const report = await merge([file], fromFile, strategies, {
+      write: { bigKeyBytes: 2_000 },
+      safety: { backup },
+    });
+    expect(report.outcome).toBe('done');
+    expect(await digest(fromFile)).not.toBe(before);
+    expect((await rollback({ backup, target: fromFile.url })).outcome).toBe('done');
+    expect(await digest(fromFile)).toBe(before);
   });
 
   it('refuses a truncated file with exit 2 naming it and the byte, before any write', async () => {
@@ -221,6 +263,27 @@ describe('an RDB file of redis-server 7.0 as a source', () => {
     const missing = await kvmerge(['merge', '-s', `${cut}.nope`, '-t', fromFile.url, '--no-backup']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cut\.rdb\.nope.*ENOENT/);
+  });
+
+  it('says its progress in bytes read of the file (--progress-json)', async () => {
+    await fromFile.client().flushall();
+    const run = await kvmerge(['merge', '-s', file, '-t', fromFile.url, '--no-backup', '--progress-json']);
+    expect(run.code).toBe(0);
+    const events = run.stderr
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const size = (await readFile(file)).length;
+    const sourceDone = events.find((e) => e.event === 'source-done');
+    expect(sourceDone).toMatchObject({ bytesRead: size, bytesTotal: size });
+    expect(events.find((e) => e.event === 'start')).not.toHaveProperty('bytesTotal');
+    // The start names what the file holds beside what this source merges.
+    const said = events.filter((e) => e.event === 'log').map((e) => String(e.message));
+    expect(said).toContainEqual(expect.stringMatching(/RDB 10 file \(redis-ver 7\.0\.\d+, saved /));
+    expect(said).toContainEqual(
+      expect.stringMatching(/also holds db 1 \(\d+ keys\), db 5 \(\d+ keys\), not merged/),
+    );
+    expect(said).toContainEqual(expect.stringMatching(/1 function library \(kvlib\).*FUNCTION LOAD/));
   });
 });
 

@@ -47,6 +47,23 @@ describe('ETA and the overall line', () => {
     expect(overallText(end)).toBe('1400/1400 keys (100%), 350 keys/s, ETA 0ms');
   });
 
+  it('RDB file sources add their bytes read, and where every source is a file the ETA goes by bytes', () => {
+    const o = new OverallProgress();
+    o.started(0, 'a.rdb', 1000, 0);
+    // A tenth of the keys, but half of the bytes (a big value came first): 2 s for half, 2 s to go.
+    o.update(0, 100, 1000, { read: 50_000_000, total: 100_000_000 });
+    const mid = o.snapshot(2000);
+    expect(mid).toMatchObject({ done: 100, bytes: { read: 50_000_000, total: 100_000_000 }, etaSec: 2 });
+    expect(overallText(mid)).toBe('100/~1000 keys (10%), 50.0/100.0 MB read, 50 keys/s, ETA 2.0s');
+    // A live source beside it: the ETA goes back to keys; a finished file counts whole.
+    o.finished(0, 3000);
+    o.started(1, 'live', 1000, 3000);
+    o.update(1, 500, 1000);
+    const mixed = o.snapshot(4000);
+    expect(mixed.bytes).toEqual({ read: 100_000_000, total: 100_000_000 });
+    expect(mixed.etaSec).toBe(etaSeconds(600, 1100, 150));
+  });
+
   it('a source of unknown size makes the total unknown: no total, no percentage, ETA ?', () => {
     const o = new OverallProgress();
     o.started(0, 'a', 0, 0);

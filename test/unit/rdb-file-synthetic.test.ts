@@ -5,7 +5,6 @@
  * opcode, a file saved without a checksum, bytes after the checksum. The CRC-64 itself against the
  * check value of its definition.
  */
-import { writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { Crc64, crc64 } from '../../src/rdb/crc64.js';
 import {
@@ -18,22 +17,7 @@ import {
   RdbUnsupportedError,
   verifyRdbFile,
 } from '../../src/rdb/file/index.js';
-import { fresh } from '../harness/scratch.js';
-
-const len = (n: number): Buffer =>
-  n < 64
-    ? Buffer.from([n])
-    : n < 16384
-      ? Buffer.from([0x40 | (n >> 8), n & 0xff])
-      : Buffer.concat([Buffer.from([0x80]), u32be(n)]);
-const u32be = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n);
-  return b;
-};
-const str = (s: string | Buffer): Buffer => Buffer.concat([len(Buffer.byteLength(s)), Buffer.from(s)]);
-const bytes = (...parts: (number | Buffer)[]): Buffer =>
-  Buffer.concat(parts.map((p) => (typeof p === 'number' ? Buffer.from([p]) : p)));
+import { bytes, len, rdbFile, recordsOf, str } from '../harness/rdb-synthetic.js';
 
 /** A module id: the 9-character name in 6-bit characters, then a 10-bit encoding version. */
 function moduleId(name: string, encver: number): Buffer {
@@ -61,27 +45,6 @@ const MODULE_BODY = bytes(
   len(7),
   0,
 );
-
-/** `REDIS00vv`, the records, EOF, and the CRC-64 of all that (or 0: saved with rdbchecksum no). */
-async function rdbFile(version: number, records: Buffer[], opts: { crc?: boolean; trailing?: Buffer } = {}) {
-  const body = Buffer.concat([
-    Buffer.from(`REDIS${String(version).padStart(4, '0')}`),
-    ...records,
-    bytes(0xff),
-  ]);
-  const crc = opts.crc === false ? Buffer.alloc(8) : new Crc64().update(body).bytes();
-  const path = fresh('synthetic.rdb');
-  await writeFile(path, Buffer.concat([body, crc, opts.trailing ?? Buffer.alloc(0)]));
-  return path;
-}
-
-async function recordsOf(path: string): Promise<{ records: RdbKeyRecord[]; file: RdbFile }> {
-  const file = await RdbFile.open(path, { chunkBytes: 3 });
-  const records: RdbKeyRecord[] = [];
-  for await (const r of file.records()) records.push(r);
-  await file.close();
-  return { records, file };
-}
 
 describe('CRC-64 (Jones)', () => {
   it('gives the check value for "123456789", the same whole or in pieces', () => {

@@ -10,6 +10,7 @@ export { MAX_RDB_VERSION, MIN_RDB_VERSION, RdbFile, type RdbFileOptions } from '
 export { moduleName } from './module.js';
 export { dumpPayload, payloadChunks, payloadSize } from './payload.js';
 export type { RdbFileInfo, RdbKeyRecord } from './records.js';
+export { type FileWindowOptions, fileValueWindows } from './value-windows.js';
 
 /**
  * The pre-read: walks the framing of the whole file (no value is decoded or kept) and checks the

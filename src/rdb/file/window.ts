@@ -33,6 +33,8 @@ export class Window {
   private readonly crc = new Crc64();
   /** Offset up to which the CRC has been fed. */
   private crcAt = 0;
+  /** False for a window onto one value (readFrom): its bytes were checked by the pass that found it. */
+  private checksummed = true;
 
   constructor(
     readonly file: string,
@@ -44,6 +46,17 @@ export class Window {
   ) {
     this.buf = Buffer.allocUnsafe(chunk);
     this.peakBytes = chunk;
+  }
+
+  /**
+   * Starts (or moves) the window at file offset `offset`, for reading one value again after the pass
+   * over the file: nothing is kept of the window before, and no CRC is kept from here on.
+   */
+  readFrom(offset: number): void {
+    this.checksummed = false;
+    this.base = this.crcAt = offset;
+    this.pos = this.end = 0;
+    this.strLeft = 0;
   }
 
   /** Starts the window after the file's header, which was read already (and is checksummed too). */
@@ -110,6 +123,7 @@ export class Window {
 
   /** Feeds the CRC with every byte read so far; `crc()` then covers the file up to `offset`. */
   settleCrc(): void {
+    if (!this.checksummed) return;
     this.crc.update(this.buf, this.crcAt - this.base, this.pos);
     this.crcAt = this.base + this.pos;
   }

@@ -1,9 +1,19 @@
 import type { Command, Reply } from '../../servers/resp.js';
+import type { Dialect } from '../codec.js';
 import type { WindowOps } from '../window-ops.js';
 import { bytesOf } from '../window-parts.js';
 import { type StreamValue, streamCodec } from './codec.js';
 
 type Entries = StreamValue['entries'];
+
+/** A stream's last id and consumer groups as commands on `into`, after its entries went by XADD. */
+export function streamMetaCommands(
+  into: Buffer,
+  meta: Omit<StreamValue, 'entries'>,
+  dialect: Dialect,
+): Command[] {
+  return streamCodec.write(into, { ...meta, entries: [] }, dialect).filter(([name]) => name !== 'XADD');
+}
 
 /** A stream's windows are XRANGEs by id: entries `[id, fields]`, each written with its own id. */
 export const streamWindow: WindowOps = {
@@ -36,8 +46,7 @@ export const streamWindow: WindowOps = {
       ...(sourceCaps.streamGroups ? [['XINFO', 'GROUPS', key] as Command] : []),
     ]);
     const value = streamCodec.decode([[], replies[0], replies[1]]);
-    if (!value) return [];
-    return streamCodec.write(into, { ...value, entries: [] }, targetCaps).filter(([name]) => name !== 'XADD');
+    return value ? streamMetaCommands(into, value, targetCaps) : [];
   },
   ttlKept: (sourceCaps) => sourceCaps.streamTtl,
 };

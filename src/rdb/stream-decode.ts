@@ -1,7 +1,7 @@
-import { UnsupportedPayloadError } from '../rdb/error.js';
-import { listpack } from '../rdb/listpack.js';
-import type { RdbReader } from '../rdb/reader.js';
 import type { StreamValue } from '../types/stream/codec.js';
+import { UnsupportedPayloadError } from './error.js';
+import { listpack } from './listpack.js';
+import type { RdbReader } from './reader.js';
 
 /**
  * A stream: its listpack nodes, each keyed by its master id (16 bytes: ms, seq, big-endian), then
@@ -19,30 +19,45 @@ export function decodeStream(r: RdbReader, version: 1 | 2 | 3): StreamValue {
   const nodes = r.length();
   for (let n = 0; n < nodes; n++) {
     const master = r.string();
-    if (master.length !== 16) throw new UnsupportedPayloadError('bad stream node key');
-    const baseMs = master.readBigUInt64BE(0);
-    const baseSeq = master.readBigUInt64BE(8);
-    const lp = listpack(r.string());
-    let at = 0;
-    const next = (): Buffer => {
-      const item = lp[at++];
-      if (item === undefined) throw new UnsupportedPayloadError('stream node ends early');
-      return item;
-    };
-    const int = (): bigint => BigInt(next().toString());
-    const count = Number(int()) + Number(int()); // live + deleted entries
-    const masterFields = Array.from({ length: Number(int()) }, next);
-    next(); // the master entry's terminator
-    for (let e = 0; e < count; e++) {
-      const flags = Number(int());
-      const id = `${baseMs + int()}-${baseSeq + int()}`;
-      const fields: Buffer[] = [];
-      if (flags & 2) for (const field of masterFields) fields.push(field, next());
-      else for (let f = Number(int()); f > 0; f--) fields.push(next(), next());
-      next(); // the entry's element count (for walking backwards)
-      if (!(flags & 1)) entries.push([Buffer.from(id), fields]);
-    }
+    streamNodeEntries(master, r.string(), entries);
   }
+  return { entries, ...decodeStreamMeta(r, version) };
+}
+
+/** The live entries of one listpack node (`master`: its 16-byte master id), appended to `out`. */
+export function streamNodeEntries(
+  master: Buffer,
+  node: Buffer,
+  out: [Buffer, Buffer[]][] = [],
+): [Buffer, Buffer[]][] {
+  if (master.length !== 16) throw new UnsupportedPayloadError('bad stream node key');
+  const baseMs = master.readBigUInt64BE(0);
+  const baseSeq = master.readBigUInt64BE(8);
+  const lp = listpack(node);
+  let at = 0;
+  const next = (): Buffer => {
+    const item = lp[at++];
+    if (item === undefined) throw new UnsupportedPayloadError('stream node ends early');
+    return item;
+  };
+  const int = (): bigint => BigInt(next().toString());
+  const count = Number(int()) + Number(int()); // live + deleted entries
+  const masterFields = Array.from({ length: Number(int()) }, next);
+  next(); // the master entry's terminator
+  for (let e = 0; e < count; e++) {
+    const flags = Number(int());
+    const id = `${baseMs + int()}-${baseSeq + int()}`;
+    const fields: Buffer[] = [];
+    if (flags & 2) for (const field of masterFields) fields.push(field, next());
+    else for (let f = Number(int()); f > 0; f--) fields.push(next(), next());
+    next(); // the entry's element count (for walking backwards)
+    if (!(flags & 1)) out.push([Buffer.from(id), fields]);
+  }
+  return out;
+}
+
+/** What follows a stream's nodes: its last id and its consumer groups (name, last-delivered id). */
+export function decodeStreamMeta(r: RdbReader, version: 1 | 2 | 3): Omit<StreamValue, 'entries'> {
   r.length(); // length
   const lastId = Buffer.from(`${r.length()}-${r.length()}`);
   if (version >= 2) {
@@ -67,5 +82,5 @@ export function decodeStream(r: RdbReader, version: 1 | 2 | 3): StreamValue {
     }
     groups.push([name, delivered]);
   }
-  return { entries, lastId, groups };
+  return { lastId, groups };
 }
