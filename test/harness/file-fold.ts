@@ -126,6 +126,21 @@ export async function seedTargetConflicts(t: Redis | Cluster): Promise<string[]>
 
 export type Strategies = Record<string, string>;
 
+/** One way to fold the files and the servers: strategies, and more of the config document. */
+export interface FoldCase {
+  title: string;
+  strategies: Strategies;
+  extra?: object;
+}
+
+const MERGE: Strategies = { default: 'merge', string: 'override', stream: 'override' };
+export const FOLD_CASES: FoldCase[] = [
+  { title: 'merge', strategies: MERGE },
+  { title: 'override', strategies: { default: 'override' } },
+  // Values over 4 kB are copied in windows: from the file's bytes, from the server's HSCAN/LRANGE/….
+  { title: 'merge, big values in windows', strategies: MERGE, extra: { write: { bigKeyBytes: 4096 } } },
+];
+
 /**
  * Runs one merge of `sources` (URLs or paths) into `target`, through the library as the CLI does;
  * `extra`: more of the config document (write, merge, …).
@@ -154,12 +169,12 @@ export async function foldBoth(
   builds: readonly Pick<SavedBuild, 'file' | 'live'>[],
   targets: readonly [string, string],
   db: number,
-  strategies: Strategies,
+  { strategies, extra }: FoldCase,
 ): Promise<{ file: JsonReport; live: JsonReport }> {
   const files = builds.map((b) => `${b.file}?db=${db}`);
   const lives = builds.map((b) => b.live.urlFor(db));
-  const file = await mergeInto(files, targets[0], strategies);
-  const live = await mergeInto(lives, targets[1], strategies);
+  const file = await mergeInto(files, targets[0], strategies, extra);
+  const live = await mergeInto(lives, targets[1], strategies, extra);
   return { file, live };
 }
 

@@ -15,23 +15,37 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
 import { hex, readValue, type TypeName, type Value } from '../harness/data.js';
 import {
+  FOLD_CASES,
   foldBoth,
   outcomeOf,
   type SavedBuild,
   savedBuilds,
   seedTargetConflicts,
 } from '../harness/file-fold.js';
-import { SEEDED_DBS } from '../harness/rdb-files.js';
 import { digest, type RedisServer, startRedis } from '../harness/redis.js';
 import { describeServer, type TestServer } from '../harness/servers.js';
 
 const SOURCES: TestServer[] = ['redis-6.2.16', 'valkey-8.0.1', 'redis-8.0-m01'];
-const STRATEGIES: [string, Record<string, string>][] = [
-  ['merge', { default: 'merge', string: 'override', stream: 'override' }],
-  ['override', { default: 'override' }],
-];
-/** Where each source database lands on a Pika, per strategy: fresh databases, nothing to empty. */
-const PIKA_DBS: Record<string, number[]> = { merge: [0, 1, 2], override: [3, 4, 5] };
+/**
+ * Which source databases each fold case merges on a Pika, and where they land: fresh databases of
+ * its eight, nothing to empty (the windowed case takes two).
+ */
+const PIKA_DBS: Record<string, [from: number, into: number][]> = {
+  merge: [
+    [0, 0],
+    [1, 1],
+    [5, 2],
+  ],
+  override: [
+    [0, 3],
+    [1, 4],
+    [5, 5],
+  ],
+  'merge, big values in windows': [
+    [0, 6],
+    [5, 7],
+  ],
+};
 
 /**
  * Each name's value (bytes as hex) and whether it has a TTL, read by name: on these Pika 3.5 databases
@@ -91,18 +105,17 @@ describeServer(SOURCES, 'RDB files of Valkey 8.0, Redis 8.0 and 6.2 into Pika an
         await Promise.all([fromFile, fromLive].map((s) => s?.stop()));
       });
 
-      for (const [title, strategies] of STRATEGIES) {
-        it(`under ${title}: every database equals the fold from the live servers, key by key`, async () => {
+      for (const fold of FOLD_CASES) {
+        it(`under ${fold.title}: every database equals the fold from the live servers, key by key`, async () => {
           const sources = of('valkey-8.0.1', 'redis-8.0-m01');
-          for (const [n, db] of SEEDED_DBS.entries()) {
-            const into = PIKA_DBS[title]![n]!;
+          for (const [db, into] of PIKA_DBS[fold.title]!) {
             const own = await seedTargetConflicts(fromFile.client(into));
             await seedTargetConflicts(fromLive.client(into));
             const { file, live } = await foldBoth(
               sources,
               [fromFile.urlFor(into), fromLive.urlFor(into)],
               db,
-              strategies,
+              fold,
             );
             expect(file.outcome, file.error).toBe('done');
             expect(outcomeOf(file)).toEqual(outcomeOf(live));
@@ -131,14 +144,14 @@ describeServer(SOURCES, 'RDB files of Valkey 8.0, Redis 8.0 and 6.2 into Pika an
       await Promise.all([fromFile, fromLive].map((c) => c?.stop()));
     });
 
-    for (const [title, strategies] of STRATEGIES) {
-      it(`under ${title}: every master equals its peer merged from the live servers`, async () => {
+    for (const fold of FOLD_CASES) {
+      it(`under ${fold.title}: every master equals its peer merged from the live servers`, async () => {
         for (const target of [fromFile, fromLive]) {
           await target.flushall();
           await seedTargetConflicts(target.client());
         }
         const sources = of('redis-6.2.16', 'redis-8.0-m01');
-        const { file, live } = await foldBoth(sources, [fromFile.url, fromLive.url], 0, strategies);
+        const { file, live } = await foldBoth(sources, [fromFile.url, fromLive.url], 0, fold);
         expect(file.outcome, file.error).toBe('done');
         expect(outcomeOf(file)).toEqual(outcomeOf(live));
         // The 8.0 file (RDB 12) is decoded for the 7.0 masters; the 6.2 file's payloads are restored.
