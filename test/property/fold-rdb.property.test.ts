@@ -4,7 +4,7 @@
  * loaded. A file is a source like any other: the target must hold what the model (./model.ts)
  * computes, the counters must be the model's, and a dry run must predict them without writing,
  * whichever sources are files and in whatever order they come, at any concurrency, batch size and
- * write mode. The pool's binary keys (NUL, 0xff, the empty key) travel through the files too.
+ * write mode, with every value copied whole or every value in windows (bigKeyBytes 1). The pool's binary keys (NUL, 0xff, the empty key) travel through the files too.
  *
  * It runs into Redis (redis-server 7.0: the files are RDB 10, restored as payloads or decoded under
  * native), into Pika 4.0 (every value decoded) and into a 3-master Cluster. KVMERGE_PROPERTY_RUNS
@@ -36,6 +36,9 @@ const SIDES: Sides[] = [
   { source: 'redis', target: 'cluster' },
 ];
 
+/** Every value big (bigKeyBytes 1: copied in windows, from the file's bytes) or none. */
+const windowed = fc.boolean();
+
 /** Which of the (up to 3) sources are read from their file. */
 const asFiles = fc.array(fc.boolean(), { minLength: 3, maxLength: 3 });
 
@@ -53,7 +56,7 @@ describeSides(SIDES, 'the fold of SPEC §1 with RDB files as sources', (sides) =
 
   it('gives the model’s target and counters whichever sources are files; a dry run predicts them', async () => {
     await fc.assert(
-      fc.asyncProperty(datasetOf(keys), options, asFiles, async (data, opts, files) => {
+      fc.asyncProperty(datasetOf(keys), options, asFiles, windowed, async (data, opts, files, big) => {
         const target: Store = new Map(data.target);
         const model = foldModel(
           target,
@@ -85,7 +88,13 @@ describeSides(SIDES, 'the fold of SPEC §1 with RDB files as sources', (sides) =
               },
               typeMismatch: opts.table.typeMismatch,
               merge: opts.merge,
-              write: { mode: opts.mode, concurrency, batchSize, scanCount: opts.scanCount },
+              write: {
+                mode: opts.mode,
+                concurrency,
+                batchSize,
+                scanCount: opts.scanCount,
+                ...(big ? { bigKeyBytes: 1 } : {}),
+              },
               dryRun,
             }),
           );
