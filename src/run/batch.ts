@@ -37,7 +37,7 @@ export async function processBatch(
 
   // probe
   const probes = await probeBatch(
-    src.file ? { pipe: src.pipe, caps: src.caps, answers: src.file.answers.bind(src.file) } : src,
+    src.reader.probeSide,
     src.plan.prefix,
     { pipe: ctx.targetPipe, caps: ctx.targetCaps },
     src.earlier,

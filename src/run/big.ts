@@ -4,7 +4,6 @@ import { RdbFileError } from '../rdb/file/index.js';
 import { UnconfirmedError } from '../servers/confirm.js';
 import { isServerReply, replyText } from '../servers/errors/classify.js';
 import type { NativeType } from '../types/strategy.js';
-import { serverValues } from '../write/big-values.js';
 import { copyBigKey } from '../write/bigkey.js';
 import { openDoor } from '../write/door.js';
 import { EXPIRED, failStep, record } from './account.js';
@@ -38,7 +37,7 @@ export async function copyBig(
   try {
     const result = await copyBigKey(
       {
-        values: src.file ? src.file.bigValues() : serverValues(src.pipe, src.caps),
+        values: src.reader.bigValues(),
         target: ctx.targetPipe,
         sourceCaps: src.caps,
         targetCaps: ctx.targetCaps,

@@ -12,7 +12,7 @@ import { closeServer, openServer, openTransport, type Server, serverKeyspace } f
 import type { NetworkOptions } from '../servers/socket.js';
 import { explainTls } from '../servers/tls.js';
 import type { Transport } from '../servers/transport.js';
-import { RdbFileSource } from '../sources/rdb-file.js';
+import { NO_SERVER, RdbFileSource } from '../sources/rdb-file.js';
 
 /** The servers of a run, checked, with the hot path's connections open. */
 export interface Connected {
@@ -158,12 +158,6 @@ export async function connectAll(plan: MergePlan, events?: ServerEvents): Promis
     throw err;
   }
 }
-
-/** The hot path of a source that is no server (an RDB file): nothing may be sent to it. */
-const NO_SERVER: Transport = {
-  send: () => Promise.reject(new Error('internal: a command was sent to an RDB file source')),
-  close: () => {},
-};
 
 /** `events`: the run's channel, given to the hot path's pipes (their reconnections, bytes sent). */
 export function network(plan: MergePlan, tls: TlsPlan | undefined, events?: ServerEvents): NetworkOptions {

@@ -9,7 +9,7 @@ import type { TargetClock } from '../servers/clock.js';
 import type { RespPipe } from '../servers/pipe.js';
 import type { ClusterView, Control } from '../servers/server.js';
 import type { Transport } from '../servers/transport.js';
-import type { RdbFileSource } from '../sources/rdb-file.js';
+import type { SourceReader } from '../sources/source.js';
 import type { ByteBudget } from '../write/budget.js';
 import type { TempKeys } from '../write/temp-keys.js';
 import type { RunState, SourceReads } from './state.js';
@@ -50,8 +50,8 @@ export interface SourceRun {
   plan: SourcePlan;
   /** Control connection (big keys): a Redis, or a Cluster routing by slot; none for an RDB file. */
   redis?: Control;
-  /** An RDB file (SPEC §10): keys, probes and values come from it; `nodes` is empty, `pipe` unused. */
-  file?: RdbFileSource;
+  /** What the run reads from it: a server's reads, or an RDB file's (SPEC §10: `nodes` empty, `pipe` unused). */
+  reader: SourceReader;
   /** One connection per master (standalone: `redis`): each is scanned. */
   nodes: Redis[];
   /** A cluster source: its layout and masters, for the scanner (reshards, failovers, new masters). */

@@ -9,7 +9,7 @@ import type { ProgressSink } from '../report/types.js';
 import { type ScanBatch, scanBatches } from '../scan/scanner.js';
 import { sourceKeyOf } from '../scan/source-key.js';
 import type { Caps } from '../servers/caps.js';
-import { type ClusterView, serverKeyspace } from '../servers/server.js';
+import type { ClusterView } from '../servers/server.js';
 import { processBatch } from './batch.js';
 import type { RunContext, SourceRun } from './context.js';
 import type { Throttle } from './throttle.js';
@@ -160,8 +160,8 @@ function plannedSizes(
       // Under `match` the keyspace says nothing of the keys walked: unknown until the cursor tells.
       if (plan.match !== undefined) return { name: plan.name, estimatedKeys: 0 };
       const src = sourceRun(index);
-      const size = src.file ? src.file.keys : await serverKeyspace(src.nodes, src.caps).catch(() => 0);
-      return { name: plan.name, estimatedKeys: size };
+      const size = await src.reader.keyspace().catch(() => undefined);
+      return { name: plan.name, estimatedKeys: size ?? 0 };
     }),
   );
 }
@@ -209,9 +209,7 @@ async function retryFailed(
 async function mergePass(ctx: RunContext, src: SourceRun, progress?: ProgressSink): Promise<SourcePass> {
   const { state } = ctx;
   // The keyspace only feeds the progress estimate: a user who may not ask gets one from the cursor.
-  const keyspace = src.file
-    ? src.file.keys
-    : await serverKeyspace(src.nodes, src.caps).catch(() => undefined);
+  const keyspace = await src.reader.keyspace().catch(() => undefined);
   const filtered = src.plan.match !== undefined || keyspace === undefined;
   progress?.sourceStarted(src.index, src.plan.name, filtered ? 0 : (keyspace ?? 0));
   let done = 0;
@@ -222,7 +220,7 @@ async function mergePass(ctx: RunContext, src: SourceRun, progress?: ProgressSin
   let previous: Promise<void> = Promise.resolve();
   let batchNumber = 0;
   return {
-    batches: src.file?.batches(ctx.plan.write.batchSize),
+    batches: src.reader.batches?.(ctx.plan.write.batchSize),
     scan: {
       nodes: src.nodes,
       caps: src.caps,
@@ -261,7 +259,7 @@ async function mergePass(ctx: RunContext, src: SourceRun, progress?: ProgressSin
           // A batch that failed before deciding must not hold the later ones back.
           await earlier;
           markDecided();
-          src.file?.release(batch.units);
+          src.reader.release(batch.units);
         }
         done += batch.units.length;
         const estimate = filtered
@@ -269,10 +267,7 @@ async function mergePass(ctx: RunContext, src: SourceRun, progress?: ProgressSin
             ? Math.max(done, Math.round(done / walked))
             : 0
           : (keyspace ?? 0);
-        const bytes = src.file
-          ? { read: Math.round(walked * src.file.info.size), total: src.file.info.size }
-          : undefined;
-        progress?.update(src.index, done, estimate, ctx.tally.totals(), bytes);
+        progress?.update(src.index, done, estimate, ctx.tally.totals(), src.reader.bytes?.(walked));
       };
     },
     finished: async () => {

@@ -16,6 +16,7 @@ import type { FollowSummary, JsonReport, ProgressSink, RunOutcome } from '../rep
 import { now } from '../servers/clock.js';
 import { RespPipe } from '../servers/pipe.js';
 import { closeServer, clusterView, type Server, serverClock, serverKeyspace } from '../servers/server.js';
+import { serverReader } from '../sources/source.js';
 import { ByteBudget } from '../write/budget.js';
 import { TempKeys } from '../write/temp-keys.js';
 import { type Connected, checkRoom, connectAll, network } from './connect.js';
@@ -215,7 +216,8 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
       ...(server
         ? { redis: server.control, nodes: server.nodes, cluster: clusterView(server) }
         : { nodes: [] }),
-      ...(file ? { file } : {}),
+      reader:
+        file ?? serverReader({ nodes: server!.nodes, pipe: sourcePipes[index]!, caps: sourceInfos[index]! }),
       pipe: sourcePipes[index]!,
       caps: sourceInfos[index]!,
       reads: state.sources[index]!,

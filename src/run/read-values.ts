@@ -2,7 +2,7 @@ import { now } from '../servers/clock.js';
 import type { Command } from '../servers/resp.js';
 import { CODECS, TYPES } from '../types/index.js';
 import type { NativeType } from '../types/strategy.js';
-import { type ReadHow, readValues, type SourceValue } from '../write/read.js';
+import type { ReadHow, SourceValue } from '../write/read.js';
 import { type Deadline, deadlineFrom } from '../write/ttl.js';
 import type { RunContext, SourceRun } from './context.js';
 import type { Step } from './decide.js';
@@ -64,7 +64,7 @@ export async function readForWrite(
   }));
   const sentAt = now();
   const [values, targetReplies] = await Promise.all([
-    src.file ? src.file.values(requests) : readValues({ pipe: src.pipe, caps: src.caps }, requests),
+    src.reader.values(requests),
     ctx.targetPipe.send(targetAsks),
   ]);
   return values.map((value, i) => {

@@ -72,7 +72,7 @@ async function sizeUp(
   const { bigKeyBytes } = ctx.plan.write;
   const clearBelow = surelySmallBelow(ctx.plan.write);
   // An RDB file knows each value's size exactly (its bytes in the file): no count is asked.
-  if (src.file)
+  if (src.reader.exactSizes)
     return steps.map(({ probe }) => ({ isBig: (probe.memory ?? 0) > bigKeyBytes, bytes: probe.memory ?? 0 }));
   const out = steps.map((step) => ({ isBig: false, bytes: step.probe.memory ?? 1024 }));
   const counted: number[] = [];

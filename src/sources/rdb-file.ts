@@ -1,7 +1,7 @@
 import { ConnectionError } from '../common/errors.js';
 import { globMatch } from '../common/glob.js';
 import type { FileSource } from '../config/url.js';
-import type { ProbeUnit, SourceAnswer } from '../probe/probe.js';
+import type { ProbeSide, ProbeUnit, SourceAnswer } from '../probe/probe.js';
 import {
   dumpPayload,
   fileValueWindows,
@@ -13,24 +13,27 @@ import {
   verifyRdbFile,
 } from '../rdb/file/index.js';
 import { decodePayload, UnsupportedPayloadError } from '../rdb/payload-decode.js';
+import type { ByteProgress } from '../report/types.js';
+import type { ScanBatch } from '../scan/scanner.js';
 import { type Caps, redisCaps } from '../servers/caps.js';
 import { now } from '../servers/clock.js';
+import type { Transport } from '../servers/transport.js';
 import type { DataType } from '../types/strategy.js';
 import type { StreamValue } from '../types/stream/codec.js';
 import { streamMetaCommands } from '../types/stream/window.js';
 import type { BigValueReader } from '../write/big-values.js';
 import type { ReadRequest, SourceValue } from '../write/read.js';
 import { deadlineFrom } from '../write/ttl.js';
+import type { SourceReader } from './source.js';
+
+/** The hot path of a source that is no server (an RDB file): nothing may be sent to it. */
+export const NO_SERVER: Transport = {
+  send: () => Promise.reject(new Error('internal: a command was sent to an RDB file source')),
+  close: () => {},
+};
 
 /** Files below this size are pre-read (their framing and CRC-64 checked) before any write (SPEC §10). */
 export const PRE_READ_BELOW = 1 << 30;
-
-/** A batch of the file's keys as the run walks them, like a scan's batch. */
-export interface FileBatch {
-  units: ProbeUnit[];
-  /** The fraction of the file read so far (0..1). */
-  walked: number;
-}
 
 /**
  * An RDB file as a source of the fold (SPEC §10): its keys of one database, in file order, in
@@ -40,7 +43,7 @@ export interface FileBatch {
  * in its record: it is reported as big (`memory`) and copied window by window from the file
  * (`bigValues`), never buffered whole.
  */
-export class RdbFileSource {
+export class RdbFileSource implements SourceReader {
   /** The records of the batches in work, by key (latin1: one char a byte). */
   private readonly held = new Map<string, RdbKeyRecord>();
   private index?: Promise<Map<string, DataType>>;
@@ -90,6 +93,21 @@ export class RdbFileSource {
   /** Keys of its database, as the file's RESIZEDB hint (or, without one, the pre-read's count) says. */
   get keys(): number {
     return this.info.dbSizes.get(this.file.db)?.keys ?? (this.file.db === 0 ? this.info.keys : 0);
+  }
+
+  readonly exactSizes = true;
+
+  async keyspace(): Promise<number> {
+    return this.keys;
+  }
+
+  /** The probe asks the file's records of the batches in work: no server is behind it. */
+  get probeSide(): ProbeSide {
+    return { pipe: NO_SERVER, caps: this.caps(), answers: this.answers.bind(this) };
+  }
+
+  bytes(walked: number): ByteProgress {
+    return { read: Math.round(walked * this.info.size), total: this.info.size };
   }
 
   /**
@@ -151,8 +169,8 @@ export class RdbFileSource {
       : `file ${this.name} is RDB ${this.version}, newer than the target's ${accepts}`;
   }
 
-  /** The keys of its database (and `match`), in file order, in batches of at most `batchSize`. */
-  async *batches(batchSize: number): AsyncGenerator<FileBatch> {
+  /** The keys of its database (and `match`), in file order, in batches of at most `batchSize`; `walked`: the share of the file's bytes read. */
+  async *batches(batchSize: number): AsyncGenerator<ScanBatch> {
     const rdb = await RdbFile.open(this.file.path, { ...this.options, batchKeys: batchSize });
     try {
       for await (const records of rdb.batches()) {
@@ -197,7 +215,7 @@ export class RdbFileSource {
    * the value decoded into what the type codecs write (`native`: a target that refuses the version,
    * a merge). A value that cannot be carried is `failed`, with the reason.
    */
-  values(requests: readonly ReadRequest[]): SourceValue[] {
+  async values(requests: readonly ReadRequest[]): Promise<SourceValue[]> {
     const at = Date.now();
     const sentAt = now();
     return requests.map((request): SourceValue => {

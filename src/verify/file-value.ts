@@ -2,7 +2,7 @@ import { fileValueWindows, type RdbKeyRecord } from '../rdb/file/index.js';
 import type { NativeType } from '../types/strategy.js';
 import { type Held, windowedOf } from '../types/verify.js';
 import { fileError } from './file-errors.js';
-import { Rechunk, WINDOW_BYTES } from './windowed.js';
+import { WINDOW_BYTES, windowsFrom } from './windowed.js';
 
 /**
  * A big value of an RDB file (over write.bigKeyBytes), read in windows from the file each time it is
@@ -36,24 +36,8 @@ export class FileValue implements Held {
     return new FileValue(type, size, source, path, record);
   }
 
-  async *windows(from = 0): AsyncGenerator<unknown[]> {
-    const { chunked } = windowedOf(this.type);
-    const chunks = new Rechunk();
-    let skip = from;
-    for await (let items of this.read()) {
-      if (chunked) {
-        // Cut as every other side's windows are cut (STRING_CHUNK), so that chunks compare one to one.
-        yield* chunks.add(items);
-        continue;
-      }
-      if (skip > 0) {
-        const dropped = Math.min(skip, items.length);
-        items = items.slice(dropped);
-        skip -= dropped;
-      }
-      if (items.length > 0) yield items;
-    }
-    yield* chunks.rest();
+  windows(from = 0): AsyncGenerator<unknown[]> {
+    return windowsFrom(this.type, this.read(), from);
   }
 
   /** The value's windows as the file holds them; damage found in the file is exit 2 naming the source. */

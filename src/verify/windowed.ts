@@ -133,31 +133,48 @@ export class JournalValue implements Held {
   }
 
   async *windows(from = 0): AsyncGenerator<unknown[]> {
-    const { firstSeen, chunked } = windowedOf(this.type);
+    const { firstSeen } = windowedOf(this.type);
     const seen = firstSeen ? new SeenKeys() : undefined;
-    const chunks = new Rechunk();
-    let skip = from;
-    for (const offset of this.at) {
-      let { items } = await this.load(offset);
-      if (chunked) {
-        // Cut as the target's windows are cut (STRING_CHUNK), so that chunks compare one to one.
-        yield* chunks.add(items);
-        continue;
+    const load = this.load;
+    async function* stored(at: readonly number[]): AsyncGenerator<Buffer[]> {
+      for (const offset of at) {
+        const { items } = await load(offset);
+        yield firstSeen && seen ? firstSeen(items, seen) : items;
       }
-      if (firstSeen && seen) items = firstSeen(items, seen);
-      if (skip > 0) {
-        const dropped = Math.min(skip, items.length);
-        items = items.slice(dropped);
-        skip -= dropped;
-      }
-      if (items.length > 0) yield items;
     }
-    yield* chunks.rest();
+    yield* windowsFrom(this.type, stored(this.at), from);
   }
 
   lookup(): Promise<(Buffer | null)[]> {
     return Promise.reject(new Error('internal: a journaled big prior is walked, not looked up'));
   }
+}
+
+/**
+ * A side's windows as a comparison takes them, from the element `from` on: a string's bytes cut again
+ * as every side's are (STRING_CHUNK), so that chunks compare one to one; empty windows left out.
+ */
+export async function* windowsFrom(
+  type: Parameters<typeof windowedOf>[0],
+  windows: AsyncIterable<Buffer[]>,
+  from: number,
+): AsyncGenerator<unknown[]> {
+  const { chunked } = windowedOf(type);
+  const chunks = new Rechunk();
+  let skip = from;
+  for await (let items of windows) {
+    if (chunked) {
+      yield* chunks.add(items);
+      continue;
+    }
+    if (skip > 0) {
+      const dropped = Math.min(skip, items.length);
+      items = items.slice(dropped);
+      skip -= dropped;
+    }
+    if (items.length > 0) yield items;
+  }
+  yield* chunks.rest();
 }
 
 /** Bytes recut into windows of one STRING_CHUNK each, the last one shorter. */

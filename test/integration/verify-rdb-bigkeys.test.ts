@@ -9,11 +9,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { type JournaledKey, type MergePlan, resolvePlan, runMerge, verify } from '../../src/index.js';
+import { type MergePlan, resolvePlan, runMerge, verify } from '../../src/index.js';
 import { kvmerge } from '../harness/cli-run.js';
 import { type MergeConfig, useServers } from '../harness/merge-servers.js';
 import { saveRdb } from '../harness/rdb-files.js';
 import { fresh } from '../harness/scratch.js';
+import { differences, iterate, priorsBefore } from '../harness/verify-layout.js';
 
 const range = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
 /** `s` and 88 bytes of its SHA-512, which LZF cannot shrink: the file holds the value at its full size. */
@@ -37,32 +38,6 @@ async function seedBig(s1: Redis, s2: Redis, t: Redis): Promise<void> {
   await t.hset('bigh', 'f8', 'target', 'only-target', 'y');
   await t.rpush('bigl', 'target-first');
   await t.sadd('bigset', 'target-member');
-}
-
-async function priorsBefore(t: Redis, keys: string[]): Promise<JournaledKey[]> {
-  const out: JournaledKey[] = [];
-  for (const key of keys) {
-    const payload = await t.dumpBuffer(key);
-    const pttl = await t.pttl(key);
-    out.push({
-      key: Buffer.from(key),
-      prior:
-        payload === null
-          ? { kind: 'absent' }
-          : { kind: 'dump', payload, expireAt: pttl >= 0 ? Date.now() + pttl : null },
-    });
-  }
-  return out;
-}
-
-async function* iterate<T>(items: T[]): AsyncIterable<T> {
-  yield* items;
-}
-
-async function differences(plan: MergePlan, options = {}): Promise<Record<string, [string, string]>> {
-  const report = await verify(plan, options);
-  const ttl = (s: string): string => s.replace(/TTL \d+ ms/g, 'TTL n ms');
-  return Object.fromEntries(report.listed.map((d) => [d.key!, [ttl(d.expected), ttl(d.found)]]));
 }
 
 describe('verify with big values in an RDB file', () => {

@@ -7,52 +7,14 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { type JournaledKey, type MergePlan, verify } from '../../src/index.js';
+import { type MergePlan, verify } from '../../src/index.js';
 import { kvmerge } from '../harness/cli-run.js';
-import { expiring, hash, type Layout, list, seed, seedAll, set, str, stream, zset } from '../harness/data.js';
+import { hash, list, seed, seedAll, str, zset } from '../harness/data.js';
 import { type MergeConfig, useServers } from '../harness/merge-servers.js';
 import { monitor } from '../harness/monitor.js';
 import { describeServer, type TestServer } from '../harness/servers.js';
-
-const BINARY = Buffer.from([0, 0xff, 0x0a, 0xc3]);
-
-/** Overlapping keys of every type on the target and both sources, some with TTLs. */
-const LAYOUT: Layout = {
-  target: {
-    str: str('target'),
-    h: expiring(900_000, hash({ a: 't', b: 't' })),
-    st: set('x', 'y'),
-    z: zset(['m', 1], ['n', 5]),
-    l: list('a', 'b'),
-    xs: stream(['1-1', ['f', 't']]),
-    mixed: set('t'),
-  },
-  sources: [
-    [
-      ...Object.entries({
-        str: str('one'),
-        h: hash({ b: 's1', c: 's1' }),
-        st: set('y', 'z'),
-        z: zset(['m', 3], ['o', 2]),
-        l: list('b', 'c'),
-        xs: stream(['2-1', ['f', 's1']]),
-        mixed: str('s1'),
-        only1: expiring(600_000, hash({ k: 'v' })),
-      }),
-      [BINARY, str(BINARY)],
-    ],
-    {
-      str: str('two'),
-      h: hash({ c: 's2' }),
-      z: zset(['m', -2]),
-      l: list('c', 'd'),
-      only2: list('p', 'q'),
-      ttl: expiring(300_000, str('short-lived')),
-    },
-  ],
-};
+import { ALL_KEYS, BINARY, iterate, LAYOUT, priorsBefore } from '../harness/verify-layout.js';
 
 const STRATEGIES: [string, MergeConfig][] = [
   ['override everything', { strategies: { default: 'override' }, typeMismatch: 'override' }],
@@ -84,29 +46,6 @@ const STRATEGIES: [string, MergeConfig][] = [
     },
   ],
 ];
-
-/** The state the journal would record: each source key's target value before the run, as DUMP + expiry. */
-async function priorsBefore(t: Redis, keys: (string | Buffer)[]): Promise<JournaledKey[]> {
-  const out: JournaledKey[] = [];
-  for (const key of keys) {
-    const payload = await t.dumpBuffer(key);
-    const pttl = await t.pttl(key);
-    out.push({
-      key: Buffer.from(key),
-      prior:
-        payload === null
-          ? { kind: 'absent' }
-          : { kind: 'dump', payload, expireAt: pttl >= 0 ? Date.now() + pttl : null },
-    });
-  }
-  return out;
-}
-
-async function* iterate<T>(items: T[]): AsyncIterable<T> {
-  yield* items;
-}
-
-const ALL_KEYS = ['str', 'h', 'st', 'z', 'l', 'xs', 'mixed', 'only1', 'only2', 'ttl', BINARY];
 
 describe('verify', () => {
   const servers = useServers(2);
