@@ -232,7 +232,15 @@ export class RdbFileSource implements SourceReader {
       const payload = request.prefetched?.payload ?? dumpPayload(record, this.version);
       if (request.how === 'dump' || request.type === 'other') return { state: 'ok', deadline, dump: payload };
       try {
-        return { state: 'ok', deadline, native: decodePayload(payload).value };
+        const decoded = decodePayload(payload);
+        const value: SourceValue = { state: 'ok', deadline, native: decoded.value };
+        // A field's expiry in the file is a Unix time: as a deadline, like the key's.
+        if (decoded.fieldExpiries?.length)
+          value.fieldDeadlines = decoded.fieldExpiries.map(([field, unixMs]) => [
+            field,
+            sentAt + unixMs - at,
+          ]);
+        return value;
       } catch (err) {
         if (!(err instanceof UnsupportedPayloadError)) throw err;
         return { state: 'failed', message: `${err.message} (${this.name}, byte ${record.offset})` };

@@ -2,8 +2,12 @@ import type { Caps } from '../servers/caps.js';
 import type { Command } from '../servers/resp.js';
 import type { MergeOptions, NativeType } from './strategy.js';
 
-/** What a codec must know of the server it reads from or writes to (DESIGN.md seam 1). */
-export type Dialect = Pick<Caps, 'multiPairHset' | 'zaddFlags' | 'zrangeComplete' | 'streamGroups'>;
+/**
+ * What a codec must know of the server it reads from or writes to (DESIGN.md seam 1). `hashFieldTtls`:
+ * the writer may give hash fields their own expiry (HPEXPIREAT); unknown counts as no.
+ */
+export type Dialect = Pick<Caps, 'multiPairHset' | 'zaddFlags' | 'zrangeComplete' | 'streamGroups'> &
+  Partial<Pick<Caps, 'hashFieldTtls'>>;
 
 /** Redis and Valkey: every command the codecs use exists with every option. */
 export const REDIS_DIALECT: Dialect = {

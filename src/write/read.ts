@@ -13,7 +13,17 @@ export type ReadHow = 'dump' | 'native';
 
 /** A source value as read for writing: a DUMP payload or a decoded native value, with its deadline. */
 export type SourceValue =
-  | { state: 'ok'; deadline: Deadline; dump?: Buffer; native?: unknown }
+  | {
+      state: 'ok';
+      deadline: Deadline;
+      dump?: Buffer;
+      native?: unknown;
+      /**
+       * A native hash's fields that expire on their own (Redis 7.4+ HPEXPIRE), each with its deadline:
+       * given where the value was decoded from a payload that carries them (an RDB file's).
+       */
+      fieldDeadlines?: [field: Buffer, deadline: number][];
+    }
   /** Deleted or expired since the probe. */
   | { state: 'gone' }
   /** Now holds another type than the probe saw: the key must be decided again. */

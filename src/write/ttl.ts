@@ -32,6 +32,26 @@ export function expireCommand(key: Buffer, deadline: number, clock: TargetClock,
   return ['PEXPIREAT', key, Math.floor(deadline + clock.offset)];
 }
 
+/**
+ * The commands that give hash fields their own end of life (one of our deadlines each): HPEXPIREAT on
+ * the target's clock where it is known, else HPEXPIRE computed now; fields ending together share one.
+ */
+export function fieldExpiryCommands(
+  key: Buffer,
+  fields: readonly [Buffer, number][],
+  clock: TargetClock,
+  at = now(),
+): Command[] {
+  const byTime = new Map<number, Buffer[]>();
+  for (const [field, deadline] of fields) {
+    const time =
+      clock.offset === null ? relativeTtl(deadline - at, clock) : Math.floor(deadline + clock.offset);
+    byTime.set(time, [...(byTime.get(time) ?? []), field]);
+  }
+  const name = clock.offset === null ? 'HPEXPIRE' : 'HPEXPIREAT';
+  return [...byTime].map(([time, named]): Command => [name, key, time, 'FIELDS', named.length, ...named]);
+}
+
 /** Milliseconds left until `deadline` (null: no expiry); 0 or less means it is already over. */
 export function remaining(deadline: Deadline, at = now()): number | null {
   return deadline === null ? null : Math.floor(deadline - at);

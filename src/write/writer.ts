@@ -20,7 +20,14 @@ import type { BeforeMerge, LostMergeCheck } from '../types/lost-merge.js';
 import type { KeyAtWork, MergeOptions, NativeType } from '../types/strategy.js';
 import type { WriteDoor } from './door.js';
 import type { SourceValue } from './read.js';
-import { type Deadline, expireCommand, mergeTtlCommand, relativeTtl, remaining } from './ttl.js';
+import {
+  type Deadline,
+  expireCommand,
+  fieldExpiryCommands,
+  mergeTtlCommand,
+  relativeTtl,
+  remaining,
+} from './ttl.js';
 
 export interface WriteItem extends KeyAtWork {
   action: 'create' | 'override' | 'merge';
@@ -72,6 +79,9 @@ export function planWrite(item: WriteItem, opts: WriteOptions, at = now()): Plan
   if (action === 'merge') {
     const codec = CODECS[type as NativeType];
     const commands = codec.merge(key, value.native, opts.merge, item.current, dialect);
+    // HSETNX leaves the target's fields as they were, expiries and all: which fields it added is
+    // not known inside the transaction, so the source's field expiries go only with HSET (`source`).
+    if (opts.merge.hashField === 'source') commands.push(...fieldExpiries(item, dialect, opts, at));
     const ttl = mergeTtlCommand(key, opts.merge.ttl, value.deadline, item.targetDeadline, at, opts.clock);
     if (ttl) commands.push(ttl);
     return { commands, transaction: commands.length > 1 };
@@ -108,9 +118,16 @@ export function planWrite(item: WriteItem, opts: WriteOptions, at = now()): Plan
   const commands: Command[] = [];
   if (action === 'override')
     commands.push(...(item.shared ? codec.clear(key, item.current ?? null) : [['DEL', key] as Command]));
-  commands.push(...codec.write(key, value.native, dialect));
+  commands.push(...codec.write(key, value.native, dialect), ...fieldExpiries(item, dialect, opts, at));
   if (deadline !== null) commands.push(expireCommand(key, deadline, opts.clock, at));
   return { commands, transaction: commands.length > 1 };
+}
+
+/** A hash's own field expiries, where the value carries them and the target keeps them (Redis 7.4+). */
+function fieldExpiries(item: WriteItem, dialect: Dialect, opts: WriteOptions, at: number): Command[] {
+  const fields = item.value.fieldDeadlines;
+  if (item.type !== 'hash' || !fields?.length || !dialect.hashFieldTtls) return [];
+  return fieldExpiryCommands(item.name, fields, opts.clock, at);
 }
 
 /** One item's commands on their way: a single command or a MULTI/EXEC, applied whole or not at all. */

@@ -18,7 +18,8 @@ import { expect, it } from 'vitest';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import { load } from '../harness/model-store.js';
 import { datasetOf, options } from './arbitraries.js';
-import { canonical, foldModel, type Prediction, type Store } from './model.js';
+import { canonical, foldModel, type Store } from './model.js';
+import { counters, predicted } from './predicted.js';
 import { describeSides, type Sides, usePropertyServers } from './sides.js';
 
 const RUNS = Number(process.env.KVMERGE_PROPERTY_RUNS ?? '') || 0;
@@ -30,27 +31,6 @@ const REPLAY = process.env.KVMERGE_PROPERTY_SEED
       endOnFailure: true,
     }
   : {};
-
-// ---- comparing reports ----
-
-/** The parts of a report that the model predicts. */
-function counters(report: JsonReport) {
-  return {
-    totals: report.totals,
-    byType: report.byType,
-    conflicts: report.conflicts.total,
-    scannedPerSource: report.sources.map((s) => s.scanned),
-  };
-}
-
-function predicted(p: Prediction) {
-  return {
-    totals: p.totals,
-    byType: p.byType,
-    conflicts: p.conflicts,
-    scannedPerSource: p.scannedPerSource,
-  };
-}
 
 // ---- the property ----
 

@@ -104,6 +104,13 @@ describe('reading a window: the command and the window its reply gives', () => {
     expect(walk.take(b(''))).toBeNull();
   });
 
+  it('an empty string is one empty chunk (no window at all would read as a gone key)', () => {
+    const walk = WINDOWS.string.walk(K, walkOpts({ length: 0, stringChunk: 4 }));
+    expect(text([walk.next(1)])).toEqual([['GETRANGE', 'k', 0, 0]]);
+    expect(walk.take(b(''))?.map(String)).toEqual(['']);
+    expect(walk.next(1)).toBeNull();
+  });
+
   it('valueWindows runs the walk: sizes the value, skips empty pages, ends on another shape', async () => {
     const replies = new Map<string, Reply>([
       ['HSCAN k 0 COUNT 64', [b('5'), []]],

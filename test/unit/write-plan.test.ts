@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RELATIVE_CLOCK } from '../../src/servers/clock.js';
+import { type Dialect, REDIS_DIALECT } from '../../src/types/codec.js';
 import { listCodec } from '../../src/types/list/codec.js';
 import type { MergeOptions } from '../../src/types/strategy.js';
 import { zsetCodec } from '../../src/types/zset/codec.js';
@@ -212,5 +213,62 @@ describe('lifetimes on the target clock (SPEC §1.5: time in flight never length
       key,
       clock.offset + AT + 7,
     ]);
+  });
+});
+
+describe('planWrite: a hash value’s own field expiries (Redis 7.4+ HPEXPIRE)', () => {
+  const fieldTtls: Dialect = { ...REDIS_DIALECT, hashFieldTtls: true };
+  const hashValue = {
+    state: 'ok' as const,
+    deadline: null,
+    native: [b('a'), b('1'), b('b'), b('2'), b('c'), b('3')],
+    fieldDeadlines: [
+      [b('a'), AT + 5000],
+      [b('b'), AT + 9000],
+      [b('c'), AT + 5000],
+    ] as [Buffer, number][],
+  };
+  const write = (
+    partial: Partial<WriteItem>,
+    dialect = fieldTtls,
+    clock = RELATIVE_CLOCK,
+    hashField = 'source',
+  ) =>
+    planWrite(
+      item({ type: 'hash', value: hashValue, ...partial }),
+      { merge: { ...opts, hashField: hashField as 'source' }, protoMaxBulkLen: 100, clock, dialect },
+      AT,
+    );
+
+  it('follow the fields on create, override and merge, grouped by time, relative or on the target clock', () => {
+    const relative = [
+      ['HPEXPIRE', key, 5000, 'FIELDS', 2, b('a'), b('c')],
+      ['HPEXPIRE', key, 9000, 'FIELDS', 1, b('b')],
+    ];
+    expect(write({})).toEqual({
+      commands: [['HSET', key, ...hashValue.native], ...relative],
+      transaction: true,
+    });
+    expect(write({ action: 'override' })).toMatchObject({
+      commands: [['DEL', key], expect.anything(), ...relative],
+    });
+    expect(write({ action: 'merge' })).toMatchObject({ commands: [expect.anything(), ...relative] });
+    const clock = { offset: 1_700_000_000_000 - AT, setPxat: true, granularityMs: 1 };
+    expect(write({}, fieldTtls, clock)).toMatchObject({
+      commands: [
+        expect.anything(),
+        ['HPEXPIREAT', key, 1_700_000_005_000, 'FIELDS', 2, b('a'), b('c')],
+        expect.anything(),
+      ],
+    });
+  });
+
+  it('are not sent to a target without field TTLs, nor with a merge that keeps the target’s fields', () => {
+    expect(write({}, REDIS_DIALECT)).toEqual({
+      commands: [['HSET', key, ...hashValue.native]],
+      transaction: false,
+    });
+    const kept = write({ action: 'merge' }, fieldTtls, RELATIVE_CLOCK, 'target');
+    expect('commands' in kept && kept.commands.every(([name]) => name === 'HSETNX')).toBe(true);
   });
 });

@@ -7,14 +7,25 @@ export const stringWindow: WindowOps = {
   walk(key, opts) {
     const step = Math.max(1, opts.stringChunk ?? opts.windowBytes);
     let at = 0;
+    // An empty string is one empty chunk, not none: a value with no window would be taken for gone.
+    const empty = opts.length === 0;
+    let askedEmpty = false;
     return {
       next(): Command | null {
+        if (empty && !askedEmpty) {
+          askedEmpty = true;
+          return ['GETRANGE', key, 0, 0];
+        }
         if (!(at < opts.length)) return null;
         const command: Command = ['GETRANGE', key, at, Math.min(opts.length, at + step) - 1];
         at += step;
         return command;
       },
-      take: (chunk: Reply) => (Buffer.isBuffer(chunk) && chunk.length > 0 ? [chunk] : null),
+      take(chunk: Reply) {
+        if (!Buffer.isBuffer(chunk)) return null;
+        if (empty) return [Buffer.alloc(0)];
+        return chunk.length > 0 ? [chunk] : null;
+      },
     };
   },
   measure: ([chunk]) => ({ bytes: chunk?.length ?? 0, elements: 1 }),
