@@ -190,10 +190,14 @@ async function retryFailed(
     });
     for (let i = 0; i < units.length; i += batchSize) {
       if (ctx.state.signal.aborted) return;
+      const batch = units.slice(i, i + batchSize);
       try {
-        await processBatch(ctx, src, units.slice(i, i + batchSize));
+        await src.reader.hold?.(batch);
+        await processBatch(ctx, src, batch);
       } catch (err) {
         ctx.state.stop(asRunError(err));
+      } finally {
+        src.reader.release(batch);
       }
     }
   }

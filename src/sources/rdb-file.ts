@@ -4,6 +4,7 @@ import type { FileSource } from '../config/url.js';
 import type { ProbeSide, ProbeUnit, SourceAnswer } from '../probe/probe.js';
 import {
   dumpPayload,
+  FileKeyIndex,
   fileValueWindows,
   RdbFile,
   RdbFileError,
@@ -46,7 +47,7 @@ export const PRE_READ_BELOW = 1 << 30;
 export class RdbFileSource implements SourceReader {
   /** The records of the batches in work, by key (latin1: one char a byte). */
   private readonly held = new Map<string, RdbKeyRecord>();
-  private index?: Promise<Map<string, DataType>>;
+  private index?: Promise<FileKeyIndex>;
 
   private constructor(
     readonly name: string,
@@ -286,30 +287,45 @@ export class RdbFileSource implements SourceReader {
   /**
    * The types under which this file holds each key (an empty list: it does not, or the key is expired),
    * for the later sources' probes (overlaps, a dry run's prediction). The first call reads the whole
-   * file once into an index of its keys of this database.
+   * file once into an index of its keys of this database (FileKeyIndex).
    */
   async holderTypes(keys: readonly Buffer[]): Promise<DataType[][]> {
     if (keys.length === 0) return [];
-    this.index ??= this.buildIndex();
-    const index = await this.index;
+    const index = await this.keyIndex();
+    const at = Date.now();
     return keys.map((key) => {
-      const type = index.get(key.toString('latin1'));
-      return type === undefined ? [] : [type];
+      const record = index.find(key);
+      return !record || expired(record, at) ? [] : [record.type];
     });
   }
 
-  private async buildIndex(): Promise<Map<string, DataType>> {
-    const index = new Map<string, DataType>();
+  /**
+   * Keys asked by name outside the file's own batches (a resumed run's retries of failed keys): their
+   * records, found through the index, are held for the probe and the value reads until released, a
+   * value up to the big-value threshold read whole at its offset (a bigger one goes in windows).
+   */
+  async hold(units: readonly ProbeUnit[]): Promise<void> {
+    const index = await this.keyIndex();
     const rdb = await RdbFile.open(this.file.path, this.options);
     try {
-      const at = Date.now();
-      for await (const records of rdb.batches())
-        for (const record of this.wanted(records))
-          if (!expired(record, at)) index.set(record.key.toString('latin1'), record.type);
+      for (const unit of units) {
+        const record = index.find(unit.key);
+        if (!record) continue;
+        if (record.valueSize <= (this.options.bigValueBytes ?? 0)) {
+          const chunks: Buffer[] = [];
+          for await (const chunk of rdb.valueChunks(record)) chunks.push(chunk);
+          record.value = Buffer.concat(chunks);
+        }
+        this.held.set(unit.key.toString('latin1'), record);
+      }
     } finally {
       await rdb.close();
     }
-    return index;
+  }
+
+  private keyIndex(): Promise<FileKeyIndex> {
+    this.index ??= FileKeyIndex.build(this.file.path, this.file.db, this.match, this.options);
+    return this.index;
   }
 
   private *wanted(records: readonly RdbKeyRecord[]): Generator<RdbKeyRecord> {

@@ -20,6 +20,11 @@ export interface SourceReader {
   keyspace(): Promise<number | undefined>;
   /** Its own batches (a file, in its order); undefined: the run scans the source's nodes. */
   batches?(batchSize: number): AsyncIterable<ScanBatch>;
+  /**
+   * Keys asked by name outside its own batches (a resumed run's retries): made ready for the probe and
+   * the value reads until released. A server needs nothing; a file finds them through its index.
+   */
+  hold?(units: readonly ProbeUnit[]): Promise<void>;
   /** A batch is settled: what was held for its keys is let go. */
   release(units: readonly ProbeUnit[]): void;
   /** The source as the probe asks it (a file answers for its keys itself). */

@@ -1,6 +1,7 @@
 import { globMatch } from '../common/glob.js';
 import type { MergePlan, SourcePlan } from '../config/plan.js';
 import { dumpPayload, RdbFile, type RdbFileOptions, type RdbKeyRecord } from '../rdb/file/index.js';
+import { FileKeyIndex } from '../rdb/file/key-index.js';
 import { decodePayload, UnsupportedPayloadError } from '../rdb/payload-decode.js';
 import type { ScanBatch } from '../scan/scanner.js';
 import type { Caps } from '../servers/caps.js';
@@ -9,7 +10,6 @@ import type { DataType } from '../types/strategy.js';
 import { verifyOf } from '../types/verify.js';
 import type { Observed } from './expect.js';
 import { fileError } from './file-errors.js';
-import { FileKeyIndex } from './file-index.js';
 import { FileValue } from './file-value.js';
 
 /**

@@ -238,6 +238,30 @@ describe('an RDB file of redis-server 7.0 as a source', () => {
     expect(await digest(fromFile)).toBe(before);
   });
 
+  it('--resume retries the keys of a finished file source that failed under --on-error skip', async () => {
+    const t = fromFile.client();
+    const strategies = { default: 'merge', string: 'override', stream: 'skip' };
+    await t.flushall();
+    await seedConflicts(t);
+    expect((await merge([file], fromFile, strategies)).outcome).toBe('done');
+    const uninterrupted = await digest(fromFile);
+
+    await t.flushall();
+    await seedConflicts(t);
+    // The target user may not write db0:hash:* (it reads every key): those steps fail with NOPERM.
+    await t.call('ACL', 'SETUSER', 'limited', 'reset', 'on', '>pw', '~db0:[^h]*', '%R~*', '+@all');
+    const limited = { ...fromFile, url: fromFile.url.replace('redis://', 'redis://limited:pw@') };
+    const backup = fresh('file-skip.journal');
+    const failed = await merge([file], limited, strategies, { safety: { backup, onError: 'skip' } });
+    expect(failed.outcome).toBe('failed');
+    expect(failed.totals.failed).toBe(2); // db0:hash:small, db0:hash:hashtable
+    await t.call('ACL', 'SETUSER', 'limited', '~*');
+    const resumed = await merge([file], limited, strategies, { safety: { backup, resume: true } });
+    expect(resumed.outcome, resumed.error).toBe('done');
+    expect(await digest(fromFile)).toBe(uninterrupted);
+    await t.call('ACL', 'DELUSER', 'limited');
+  });
+
   it('refuses a truncated file with exit 2 naming it and the byte, before any write', async () => {
     const whole = await readFile(file);
     const cut = fresh('cut.rdb');

@@ -7,6 +7,7 @@ import type { RdbFileInfo } from './records.js';
 
 export * from './errors.js';
 export { MAX_RDB_VERSION, MIN_RDB_VERSION, RdbFile, type RdbFileOptions } from './file.js';
+export { FileKeyIndex } from './key-index.js';
 export { moduleName } from './module.js';
 export { dumpPayload, payloadChunks, payloadSize } from './payload.js';
 export type { RdbFileInfo, RdbKeyRecord } from './records.js';

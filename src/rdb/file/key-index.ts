@@ -1,13 +1,15 @@
-import { globMatch } from '../common/glob.js';
-import { RdbFile, type RdbFileOptions, type RdbKeyRecord } from '../rdb/file/index.js';
-import { RDB_OBJECT_TYPES } from '../rdb/object-types.js';
+import { globMatch } from '../../common/glob.js';
+import { RDB_OBJECT_TYPES } from '../object-types.js';
+import { RdbFile, type RdbFileOptions } from './file.js';
+import type { RdbKeyRecord } from './records.js';
 
 /**
- * Where each key of one database of an RDB file is, so that verify can read a key's value by name
- * from a file, which has no random access by key: one pass over the file's framing (values are not
- * kept) records each key's place; a value is then read at that place (file-side.ts).
+ * Where each key of one database of an RDB file is, so that a key can be found by name in a file,
+ * which has no random access by key (verify's lookups, a later source's overlaps, a resumed run's
+ * retries): one pass over the file's framing (values are not kept) records each key's place; a value
+ * is then read at that place (RdbFile.valueChunks).
  *
- * Memory, as RdbFileSource.holderTypes()'s index of the same keys: a Map entry per key (the key as a
+ * Memory: a Map entry per key (the key as a
  * latin1 string: its length plus ~60–80 bytes of string and Map slot) pointing at a row of typed
  * columns (33 bytes: the record's offset, its value's offset and size, its expiry, its type byte;
  * up to twice that as the columns double). Measured: 105 bytes a key for 100,000 keys of 6 bytes; so
