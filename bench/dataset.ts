@@ -25,6 +25,8 @@ export interface DatasetSpec {
   memberBytes: number;
   elements: number;
   bigMb: number;
+  /** Which big keys each source holds (default: hash, set, zset and list). */
+  bigTypes?: readonly BenchType[];
   seed: number;
 }
 
@@ -126,7 +128,7 @@ class Generator {
       if (enc.full) await writeChunks(out, enc.take());
     }
     if (bigMb > 0) {
-      const bigTypes: BenchType[] = ['hash', 'set', 'zset', 'list'];
+      const bigTypes = this.spec.bigTypes ?? ['hash', 'set', 'zset', 'list'];
       for (const [i, type] of bigTypes.entries()) {
         const key = keyName(this.source, type, keys + i);
         await this.big(enc, out, key, type, bigMb * 1e6, memberBytes);

@@ -40,6 +40,8 @@ export interface BenchOptions {
   elements: number;
   /** Per source: one hash, set, zset and list of about this many MB (10^6 bytes) each; 0 = none. */
   bigMb: number;
+  /** The big keys' types (default all four). */
+  bigTypes: BigType[];
   quick: boolean;
   /** The target is a 3-master Redis Cluster (only the kvmerge copy contenders can run into it). */
   cluster: boolean;
@@ -55,6 +57,10 @@ export interface BenchOptions {
   /** Write a V8 CPU profile of every kvmerge process into this directory (node --cpu-prof). */
   profileDir?: string;
 }
+
+/** The types a big key of the dataset can have. */
+export const BIG_TYPES = ['hash', 'set', 'zset', 'list'] as const;
+export type BigType = (typeof BIG_TYPES)[number];
 
 export const USAGE = `Usage: npm run bench -- [options]
 
@@ -82,6 +88,7 @@ Options:
                      (MIGRATE and the redis-cli ceiling address one node)
   --big              per source one hash, set, zset and list of --big-mb MB each
   --big-mb N         size of each big key in MB (default 500)
+  --big-types a,b    only these big keys (hash, set, zset, list; default all four)
   --only a,b         run only these contenders (${CONTENDERS.join(', ')})
   --concurrency N    kvmerge --concurrency
   --batch N          kvmerge --batch, and keys per MIGRATE call (default 256)
@@ -140,6 +147,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       cluster: { type: 'boolean' },
       big: { type: 'boolean' },
       'big-mb': { type: 'string' },
+      'big-types': { type: 'string' },
       only: { type: 'string' },
       concurrency: { type: 'string' },
       batch: { type: 'string' },
@@ -187,6 +195,11 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
   const sizes = DATASETS[dataset];
   const bigMb = big ? (positive('big-mb', values['big-mb']) ?? 500) : 0;
   if (!big && values['big-mb'] !== undefined) throw new UsageError('--big-mb needs --big');
+  if (!big && values['big-types'] !== undefined) throw new UsageError('--big-types needs --big');
+  const bigTypes = (values['big-types'] ?? BIG_TYPES.join(',')).split(',') as BigType[];
+  const unknown = bigTypes.filter((t) => !BIG_TYPES.includes(t));
+  if (unknown.length > 0 || bigTypes.length === 0)
+    throw new UsageError(`--big-types: ${unknown.join(', ') || 'none'}: choose from ${BIG_TYPES.join(', ')}`);
   const options: BenchOptions = {
     sources: positive('sources', values.sources) ?? (big ? 1 : quick ? 2 : 3),
     keys: positive('keys', values.keys, 0) ?? (big ? 0 : quick ? 5000 : 100_000),
@@ -196,6 +209,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     memberBytes: positive('member-bytes', values['member-bytes']) ?? sizes.memberBytes,
     elements: positive('elements', values.elements) ?? sizes.elements,
     bigMb,
+    bigTypes,
     quick,
     cluster,
     only: CONTENDERS.filter((c) => only.includes(c)),
