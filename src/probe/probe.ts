@@ -6,6 +6,7 @@ import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
 import type { DataType } from '../types/strategy.js';
 import { typeAskCount, typeAsks, typeFromReply, typesFrom, value } from '../types/type-reply.js';
+import { payloadType } from '../write/rdb-type.js';
 
 /**
  * A name as SCAN found it, before the probe learns which types it holds: not yet a key at work
@@ -205,10 +206,12 @@ async function askSource(
     if (Array.isArray(reply)) {
       return keys.map((_, i) => {
         const at = i * PROBE_REPLIES_PER_KEY;
-        const type = typeFromReply(value(reply[at]));
         const memory = reply[at + 1];
         const pttl = reply[at + 2];
         const payload = reply[at + 3];
+        // A dumped key's type is its payload's (nil in the type's place): the script did not ask TYPE.
+        const named = reply[at] === null && Buffer.isBuffer(payload) ? payloadType(payload) : undefined;
+        const type = named ?? typeFromReply(value(reply[at]));
         return {
           types: type === null ? [] : [type],
           memory: typeof memory === 'number' ? memory : undefined,

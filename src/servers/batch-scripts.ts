@@ -1,3 +1,4 @@
+import { RDB_OBJECT_TYPES } from '../rdb/object-types.js';
 import type { Command } from './resp.js';
 
 /**
@@ -9,7 +10,7 @@ import type { Command } from './resp.js';
  * command per 256 keys. One EVAL per batch asks the same questions in the server's own loop, in
  * one atomic step (so TYPE, size, TTL and payload describe one and the same moment).
  *
- * Only read commands are called (TYPE, OBJECT ENCODING, MEMORY USAGE, PTTL, DUMP): the scripts never write, so a
+ * Only read commands are called (TYPE, MEMORY USAGE, PTTL, DUMP): the scripts never write, so a
  * read-only replica runs them. They are used only where `Caps.batchScripts` holds (a standalone
  * Redis or Valkey that lets this user run EVAL): a cluster would refuse a batch whose keys span
  * slots, and Pika has no EVAL.
@@ -23,52 +24,47 @@ return out`,
 );
 
 /**
- * For every key, four replies: TYPE; a size (when ARGV[1] is '1', else nil); and where the key takes
- * at most ARGV[2] bytes, PTTL and the DUMP payload (else nil, nil). A key that is gone gives 'none'
- * and three nils.
+ * For every key, four replies: its type (nil where the DUMP payload names it); a size (MEMORY USAGE:
+ * always where ARGV[2] is above 0, else when ARGV[1] is '1'; else nil); and where the key takes at most
+ * ARGV[2] bytes, PTTL and the DUMP payload (else nil, nil). A key that is gone gives 'none' and three nils.
  *
- * Most keys of a shard are small, held in a compact encoding (embstr, int, intset, listpack, ziplist)
- * whose size the server's own thresholds bound (`*-max-listpack-entries`/`-value`, 44 bytes for
- * embstr): where payloads are wanted (ARGV[2] above 0), such a key is dumped at once, its type read
- * from the payload's first byte (the RDB object type) and its size taken as the payload's length.
- * That is three calls (OBJECT ENCODING, DUMP, PTTL) where TYPE and MEMORY USAGE made four: each call
- * from Lua costs about as much as the command itself. Any other encoding (a raw string, a quicklist,
- * a hashtable, a skiplist, a stream, a module type), or an RDB type this table does not know, takes
- * the general path: TYPE, MEMORY USAGE, then PTTL and DUMP if it is small enough.
+ * Where payloads are wanted (ARGV[2] above 0), every key is sized first by MEMORY USAGE and, if small
+ * enough, dumped: three calls (MEMORY USAGE, PTTL, DUMP), the type read by the client from the payload's
+ * first byte (the RDB object type, rdb/object-types.ts). Only a key that is big, or whose payload
+ * starts with an RDB type this version does not know, is asked TYPE. An earlier version asked OBJECT
+ * ENCODING first and dumped the compact encodings at once, but sized every other key with TYPE and
+ * MEMORY USAGE before its DUMP: on Redis 7.0, whose sets of strings and lists are never compact and
+ * whose strings over 44 bytes are raw, that was 3.92 calls per key of the bench's small data. The
+ * same three commands pipelined without a script were measured too: each costs the source about as
+ * much as a call from Lua (about 0.9 µs here), so the source saved the same, but the client then
+ * encodes three commands and parses three replies per key and waits for a second round trip, and
+ * the TTL and payload are no longer read in one atomic step: the script stays, with fewer calls
+ * (docs/performance.md has the figures).
  */
 const PROBE_AND_DUMP = Buffer.from(
   `local withMemory = ARGV[1] == '1'
 local dumpBelow = tonumber(ARGV[2])
-local compact = {embstr = true, int = true, intset = true, listpack = true, ziplist = true}
-local rdbType = {[0] = 'string', [1] = 'list', [2] = 'set', [3] = 'zset', [4] = 'hash', [5] = 'zset',
-  [10] = 'list', [11] = 'set', [12] = 'zset', [13] = 'hash', [14] = 'list', [16] = 'hash',
-  [17] = 'zset', [18] = 'list', [20] = 'set'}
+local named = {${Object.keys(RDB_OBJECT_TYPES)
+    .map((byte) => `[${byte}] = true`)
+    .join(', ')}}
 local out = {}
 local n = 0
 for _, key in ipairs(KEYS) do
   local t, m, pttl, payload = false, false, false, false
   if dumpBelow > 0 then
-    local encoding = redis.call('OBJECT', 'ENCODING', key)
-    if not encoding then
-      t = 'none'
-    elseif compact[encoding] then
-      local dumped = redis.call('DUMP', key)
-      local known = dumped and rdbType[string.byte(dumped, 1)]
-      if known and #dumped <= dumpBelow then
-        t, m, payload = known, #dumped, dumped
-        pttl = redis.call('PTTL', key)
-      end
+    m = redis.call('MEMORY', 'USAGE', key)
+    if not m then
+      t, m = 'none', false
+    elseif m <= dumpBelow then
+      pttl = redis.call('PTTL', key)
+      payload = redis.call('DUMP', key) or false
+      if not (payload and named[string.byte(payload, 1)]) then t = redis.call('TYPE', key).ok end
+    else
+      t = redis.call('TYPE', key).ok
     end
-  end
-  if not t then
+  else
     t = redis.call('TYPE', key).ok
-    if t ~= 'none' then
-      if withMemory then m = redis.call('MEMORY', 'USAGE', key, 'SAMPLES', 5) or false end
-      if m and m <= dumpBelow then
-        pttl = redis.call('PTTL', key)
-        payload = redis.call('DUMP', key) or false
-      end
-    end
+    if withMemory and t ~= 'none' then m = redis.call('MEMORY', 'USAGE', key, 'SAMPLES', 5) or false end
   end
   out[n + 1], out[n + 2], out[n + 3], out[n + 4] = t, m, pttl, payload
   n = n + 4

@@ -65,13 +65,13 @@ describe('batch scripts on a standalone source', () => {
     // its own (the scripts' DUMPs are the 600).
     expect(await calls(s, 'eval')).toBe(6 + 2);
     expect(await calls(s, 'dump')).toBe(600);
-    // Keys in a compact encoding (here the strings, hashes and zsets: listpack, embstr, int) are
-    // dumped after OBJECT ENCODING alone, their type read from the payload; only the others (sets of
-    // strings and lists on Redis 7.0, streams) are asked TYPE and MEMORY USAGE first.
-    // (One more OBJECT ENCODING and TYPE: the two scripts tried at connect, on a key that does not exist.)
-    expect(await calls(s, 'object\\|encoding')).toBe(600 + 1);
-    expect(await calls(s, 'memory\\|usage')).toBe(300);
-    expect(await calls(s, 'type')).toBe(300 + 1);
+    // Every key is sized by MEMORY USAGE and, being small, dumped with its PTTL: three calls, its type
+    // read from the payload, so no TYPE and no OBJECT ENCODING. (One more MEMORY USAGE and TYPE: the two
+    // scripts tried at connect, on a key that does not exist.)
+    expect(await calls(s, 'memory\\|usage')).toBe(600 + 1);
+    expect(await calls(s, 'pttl')).toBe(600);
+    expect(await calls(s, 'type')).toBe(0 + 1);
+    expect(await calls(s, 'object\\|encoding')).toBe(0);
   });
 
   it('a user whose scripts may not DUMP is probed key by key and read natively, every key copied', async () => {
