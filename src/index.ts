@@ -48,7 +48,6 @@ export {
   RdbVersionError,
   verifyRdbFile,
 } from './rdb/file/index.js';
-export { type DecodedPayload, decodePayload, UnsupportedPayloadError } from './rdb/payload-decode.js';
 export type { Counts } from './report/counters.js';
 export { type RunEvent, RunEvents } from './report/events.js';
 export { writeReportFile } from './report/json.js';
@@ -80,3 +79,4 @@ export {
   type VerifyReport,
   verify,
 } from './verify/verify.js';
+export { type DecodedPayload, decodePayload, UnsupportedPayloadError } from './write/rdb-payload.js';

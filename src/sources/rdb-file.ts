@@ -5,7 +5,6 @@ import type { ProbeSide, ProbeUnit, SourceAnswer } from '../probe/probe.js';
 import {
   dumpPayload,
   FileKeyIndex,
-  fileValueWindows,
   RdbFile,
   RdbFileError,
   type RdbFileInfo,
@@ -13,7 +12,6 @@ import {
   type RdbKeyRecord,
   verifyRdbFile,
 } from '../rdb/file/index.js';
-import { decodePayload, UnsupportedPayloadError } from '../rdb/payload-decode.js';
 import type { ByteProgress } from '../report/types.js';
 import type { ScanBatch } from '../scan/scanner.js';
 import { type Caps, redisCaps } from '../servers/caps.js';
@@ -23,8 +21,10 @@ import type { DataType } from '../types/strategy.js';
 import type { StreamValue } from '../types/stream/codec.js';
 import { streamMetaCommands } from '../types/stream/window.js';
 import type { BigValueReader } from '../write/big-values.js';
+import { decodePayload, UnsupportedPayloadError } from '../write/rdb-payload.js';
 import type { ReadRequest, SourceValue } from '../write/read.js';
 import { deadlineFrom } from '../write/ttl.js';
+import { fileValueWindows } from './rdb-value-windows.js';
 import type { SourceReader } from './source.js';
 
 /** The hot path of a source that is no server (an RDB file): nothing may be sent to it. */
@@ -251,7 +251,7 @@ export class RdbFileSource implements SourceReader {
 
   /**
    * Its big values for the big-key copy (write/bigkey.ts), read again from the file window by window
-   * (rdb/file/value-windows.ts) for keys of the batches in work: the copy, merge and transaction paths
+   * (sources/rdb-value-windows.ts) for keys of the batches in work: the copy, merge and transaction paths
    * are a server's. A stream's last id and groups, found after its entries, become its tail.
    */
   bigValues(): BigValueReader {

@@ -1,6 +1,6 @@
-import { decodePayload } from '../rdb/payload-decode.js';
 import type { Caps } from '../servers/caps.js';
 import { showBytes } from '../types/verify.js';
+import { decodePayload } from '../write/rdb-payload.js';
 
 /**
  * Hash field TTLs (HPEXPIRE, Redis 7.4+) as verify compares them. A hash copied by DUMP/RESTORE keeps
@@ -8,7 +8,7 @@ import { showBytes } from '../types/verify.js';
  * they are compared where the outcome is one value kept whole (created or overridden from a source,
  * or a journaled prior kept), both that value's server and the target keep field TTLs, and the run
  * did not write natively (`write.mode: native`). They are read with DUMP beside HGETALL, whose payload
- * carries each field's absolute expiry (rdb/payload-decode.ts); verify's reads stay read commands.
+ * carries each field's absolute expiry (write/rdb-payload.ts); verify's reads stay read commands.
  */
 
 /** Field → absolute expiry (Unix ms), for the fields that have one. */

@@ -1,4 +1,5 @@
-import { fileValueWindows, type RdbKeyRecord } from '../rdb/file/index.js';
+import type { RdbKeyRecord } from '../rdb/file/index.js';
+import { fileValueWindows } from '../sources/rdb-value-windows.js';
 import type { NativeType } from '../types/strategy.js';
 import { type Held, windowedOf } from '../types/verify.js';
 import { fileError } from './file-errors.js';
@@ -6,7 +7,7 @@ import { WINDOW_BYTES, windowsFrom } from './windowed.js';
 
 /**
  * A big value of an RDB file (over write.bigKeyBytes), read in windows from the file each time it is
- * walked (src/rdb/file/value-windows.ts), never whole: the file side of a comparison in windows (windowed.ts), beside a RemoteValue
+ * walked (src/sources/rdb-value-windows.ts), never whole: the file side of a comparison in windows (windowed.ts), beside a RemoteValue
  * on a server. A file has no random access by field, so a lookup walks the value once and answers
  * every field asked: a comparison that looks up each window of the other side in it reads the value
  * once per such window (for a 200 MB hash and 4 MB windows, ~50 walks of it). Memory: a window, and

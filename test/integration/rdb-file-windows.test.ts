@@ -1,5 +1,5 @@
 /**
- * A big value of an RDB file read again in windows (src/rdb/file/value-windows.ts), against files
+ * A big value of an RDB file read again in windows (src/sources/rdb-value-windows.ts), against files
  * SAVEd at run time by every server build: each value's windows, laid end to end, must equal what the
  * server's own DUMP of the key decodes to (order-free for hashes, sets and zsets, whose order is a
  * hashtable's; exact for lists, strings and streams), forwards and, for lists, from the tail. The
@@ -8,9 +8,10 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { fileValueWindows, RdbFile, type RdbKeyRecord } from '../../src/rdb/file/index.js';
-import { decodePayload } from '../../src/rdb/payload-decode.js';
+import { RdbFile, type RdbKeyRecord } from '../../src/rdb/file/index.js';
+import { fileValueWindows } from '../../src/sources/rdb-value-windows.js';
 import type { StreamValue } from '../../src/types/stream/codec.js';
+import { decodePayload } from '../../src/write/rdb-payload.js';
 import { saveRdb, seedEveryEncoding } from '../harness/rdb-files.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { DEFAULT_SERVER, describeServer, REDIS_SERVERS, type TestServer } from '../harness/servers.js';

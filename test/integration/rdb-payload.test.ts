@@ -1,5 +1,5 @@
 /**
- * The DUMP payload decoder (src/rdb/payload-decode.ts, its encodings in src/rdb/) against real
+ * The DUMP payload decoder (src/write/rdb-payload.ts, its encodings in src/rdb/) against real
  * servers of every RDB version the product meets: values written to take each encoding the server has (small values in the compact
  * encodings, large ones in hashtables, skiplists and quicklists, integers, binary bytes, strings long
  * enough to be LZF-compressed, compressed quicklist nodes), DUMPed, decoded, and compared with the
@@ -7,9 +7,9 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodePayload, UnsupportedPayloadError } from '../../src/rdb/payload-decode.js';
 import type { StreamValue } from '../../src/types/stream/codec.js';
 import { parseScore } from '../../src/types/zset/codec.js';
+import { decodePayload, UnsupportedPayloadError } from '../../src/write/rdb-payload.js';
 import { writeStreamWithGroups } from '../harness/rdb-files.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { DEFAULT_SERVER, describeServer, REDIS_SERVERS, type TestServer } from '../harness/servers.js';

@@ -188,7 +188,7 @@ describe('an RDB file of redis-server 7.0 as a source', () => {
   });
 
   // Values over 2,000 bytes are big: strings, quicklists, hashtables, skiplists and streams of the file
-  // go window by window from its bytes (rdb/file/value-windows.ts), under every strategy and merge rule.
+  // go window by window from its bytes (sources/rdb-value-windows.ts), under every strategy and merge rule.
   const BIG: [string, Strategies, object][] = [
     ['override', { default: 'override' }, {}],
     ['merge, lists appended', { default: 'merge', string: 'override', stream: 'skip' }, {}],

@@ -1,12 +1,13 @@
 /**
- * Big values read again from an RDB file in windows (src/rdb/file/value-windows.ts), on files built
+ * Big values read again from an RDB file in windows (src/sources/rdb-value-windows.ts), on files built
  * byte by byte for the encodings no test server writes any more: a linked list (RDB 6, Redis 2.6 to
  * 3.0), a zset with its scores as text (RDB_TYPE_ZSET), a plain string far longer than a window, and a
  * module value, which cannot be read in windows.
  */
 import { describe, expect, it } from 'vitest';
 import { UnsupportedPayloadError } from '../../src/rdb/error.js';
-import { fileValueWindows, type RdbKeyRecord } from '../../src/rdb/file/index.js';
+import type { RdbKeyRecord } from '../../src/rdb/file/index.js';
+import { fileValueWindows } from '../../src/sources/rdb-value-windows.js';
 import { bytes, len, rdbFile, recordsOf, str } from '../harness/rdb-synthetic.js';
 
 const ELEMENTS = Array.from({ length: 700 }, (_, i) => `element-${i}-${'e'.repeat(i % 13)}`);

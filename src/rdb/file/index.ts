@@ -11,7 +11,6 @@ export { FileKeyIndex } from './key-index.js';
 export { moduleName } from './module.js';
 export { dumpPayload, payloadChunks, payloadSize } from './payload.js';
 export type { RdbFileInfo, RdbKeyRecord } from './records.js';
-export { type FileWindowOptions, fileValueWindows } from './value-windows.js';
 
 /**
  * The pre-read: walks the framing of the whole file (no value is decoded or kept) and checks the

@@ -1,7 +1,7 @@
+import { UnsupportedPayloadError } from '../rdb/error.js';
+import { listpack } from '../rdb/listpack.js';
+import type { RdbReader } from '../rdb/reader.js';
 import type { StreamValue } from '../types/stream/codec.js';
-import { UnsupportedPayloadError } from './error.js';
-import { listpack } from './listpack.js';
-import type { RdbReader } from './reader.js';
 
 /**
  * A stream: its listpack nodes, each keyed by its master id (16 bytes: ms, seq, big-endian), then

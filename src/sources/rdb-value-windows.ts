@@ -1,16 +1,16 @@
 // biome-ignore-all lint/suspicious/noAssignInExpressions: `while ((n = w.len()) === NEED) yield` is this reader's one idiom: try a token, refill until it is there
 import { open } from 'node:fs/promises';
-import type { StreamValue } from '../../types/stream/codec.js';
-import { MAX_WINDOW } from '../../types/window-parts.js';
-import { formatScore } from '../../types/zset/codec.js';
-import { UnsupportedPayloadError } from '../error.js';
-import { listpack } from '../listpack.js';
-import { decodePayload } from '../payload-decode.js';
-import { RdbReader } from '../reader.js';
-import { decodeStreamMeta, streamNodeEntries } from '../stream-decode.js';
-import { ziplist } from '../ziplist.js';
-import type { RdbKeyRecord } from './records.js';
-import { NEED, Window } from './window.js';
+import { UnsupportedPayloadError } from '../rdb/error.js';
+import type { RdbKeyRecord } from '../rdb/file/records.js';
+import { NEED, Window } from '../rdb/file/window.js';
+import { listpack } from '../rdb/listpack.js';
+import { RdbReader } from '../rdb/reader.js';
+import { ziplist } from '../rdb/ziplist.js';
+import type { StreamValue } from '../types/stream/codec.js';
+import { MAX_WINDOW } from '../types/window-parts.js';
+import { formatScore } from '../types/zset/codec.js';
+import { decodePayload } from '../write/rdb-payload.js';
+import { decodeStreamMeta, streamNodeEntries } from '../write/rdb-stream.js';
 
 export interface FileWindowOptions {
   /** The bytes a window aims at. */

@@ -1,12 +1,12 @@
+import { UnsupportedPayloadError } from '../rdb/error.js';
+import { intset } from '../rdb/intset.js';
+import { listpack } from '../rdb/listpack.js';
+import { RdbReader } from '../rdb/reader.js';
+import { ziplist } from '../rdb/ziplist.js';
 import type { NativeType } from '../types/strategy.js';
 import type { StreamValue } from '../types/stream/codec.js';
 import { formatScore, parseScore } from '../types/zset/codec.js';
-import { UnsupportedPayloadError } from './error.js';
-import { intset } from './intset.js';
-import { listpack } from './listpack.js';
-import { RdbReader } from './reader.js';
-import { decodeStream } from './stream-decode.js';
-import { ziplist } from './ziplist.js';
+import { decodeStream } from './rdb-stream.js';
 
 export { UnsupportedPayloadError };
 
