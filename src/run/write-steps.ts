@@ -69,11 +69,16 @@ async function sizeUp(
   src: SourceRun,
   steps: Step[],
 ): Promise<{ isBig: boolean; bytes: number }[]> {
-  const { bigKeyBytes } = ctx.plan.write;
+  const { bigKeyBytes, bigKeyElements } = ctx.plan.write;
   const clearBelow = surelySmallBelow(ctx.plan.write);
-  // An RDB file knows each value's size exactly (its bytes in the file): no count is asked.
+  // An RDB file knows each value's size exactly (its bytes in the file), and most values' element
+  // counts (their headers): nothing is asked.
   if (src.reader.exactSizes)
-    return steps.map(({ probe }) => ({ isBig: (probe.memory ?? 0) > bigKeyBytes, bytes: probe.memory ?? 0 }));
+    return steps.map(({ probe }) => ({
+      isBig:
+        (probe.memory ?? 0) > bigKeyBytes || (src.reader.elements?.(probe.sourceKey) ?? 0) > bigKeyElements,
+      bytes: probe.memory ?? 0,
+    }));
   const out = steps.map((step) => ({ isBig: false, bytes: step.probe.memory ?? 1024 }));
   const counted: number[] = [];
   const asks: Command[] = [];

@@ -4,6 +4,7 @@ import type { FileSource } from '../config/url.js';
 import type { ProbeSide, ProbeUnit, SourceAnswer } from '../probe/probe.js';
 import {
   dumpPayload,
+  elementCount,
   FileKeyIndex,
   RdbFile,
   RdbFileError,
@@ -100,6 +101,12 @@ export class RdbFileSource implements SourceReader {
 
   async keyspace(): Promise<number> {
     return this.keys;
+  }
+
+  /** A held key's element count, from its value's headers (values read whole only; a bigger one is big by its bytes). */
+  elements(key: Buffer): number | undefined {
+    const record = this.held.get(key.toString('latin1'));
+    return record?.value === undefined ? undefined : elementCount(record.valueType, record.value);
   }
 
   /** The probe asks the file's records of the batches in work: no server is behind it. */

@@ -35,6 +35,8 @@ export interface SourceReader {
   bigValues(): BigValueReader;
   /** Every key's size is known exactly from the probe (a file's bytes): no element count is asked. */
   readonly exactSizes: boolean;
+  /** Where sizes are exact: a key's element count as the source itself says it, undefined where not known. */
+  elements?(key: Buffer): number | undefined;
   /** Its bytes read once `walked` (0..1) of it is (a file); undefined for a server. */
   bytes?(walked: number): ByteProgress;
 }

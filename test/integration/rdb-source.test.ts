@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type JsonReport, resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { PRE_READ_BELOW } from '../../src/sources/rdb-file.js';
 import { kvmerge } from '../harness/cli-run.js';
+import { monitor } from '../harness/monitor.js';
 import { saveRdb, seedEveryEncoding } from '../harness/rdb-files.js';
 import { digest, type RedisServer, startRedis } from '../harness/redis.js';
 import { fresh } from '../harness/scratch.js';
@@ -219,6 +220,27 @@ describe('an RDB file of redis-server 7.0 as a source', () => {
       expect(await t.hlen('db0:hash:hashtable')).toBeGreaterThanOrEqual(2_000);
     });
   }
+
+  it('takes a value over bigKeyElements in windows too, as from the live server (its count from its headers)', async () => {
+    for (const r of [fromFile, fromLive]) {
+      await r.client().flushall();
+      await seedConflicts(r.client());
+    }
+    const strategies = { default: 'merge', string: 'override', stream: 'skip' };
+    const extra = { write: { bigKeyElements: 100 } };
+    const watch = await monitor(fromFile);
+    const fileReport = await merge([file], fromFile, strategies, extra);
+    const commands = await watch.settle();
+    watch.close();
+    expect(fileReport.outcome).toBe('done');
+    // The 2,000-member set (some 20 KB), created, was built in windows beside the key and renamed over it.
+    const renamed = commands.filter(
+      ([name, , to]) => name?.toLowerCase() === 'rename' && to === 'db0:set:hashtable',
+    );
+    expect(renamed).toHaveLength(1);
+    expect(counters(fileReport, 1)).toEqual(counters(await merge([live.url], fromLive, strategies, extra)));
+    expect(await digest(fromFile)).toBe(await digest(fromLive));
+  });
 
   it('journals big values taken from the file: a rollback leaves the target as it was', async () => {
     const t = fromFile.client();

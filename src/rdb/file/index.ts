@@ -5,6 +5,7 @@
 import { RdbFile, type RdbFileOptions } from './file.js';
 import type { RdbFileInfo } from './records.js';
 
+export { elementCount } from './element-count.js';
 export * from './errors.js';
 export { MAX_RDB_VERSION, MIN_RDB_VERSION, RdbFile, type RdbFileOptions } from './file.js';
 export { FileKeyIndex } from './key-index.js';
