@@ -12,13 +12,13 @@
  */
 
 import fc from 'fast-check';
-import { expect, it } from 'vitest';
+import { it } from 'vitest';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import { load } from '../harness/model-store.js';
 import { saveRdb } from '../harness/rdb-files.js';
 import { datasetOf, options } from './arbitraries.js';
-import { canonical, foldModel, type Store } from './model.js';
-import { counters, predicted } from './predicted.js';
+import { foldModel, type Store } from './model.js';
+import { expectFold } from './predicted.js';
 import { describeSides, type Sides, usePropertyServers } from './sides.js';
 
 const RUNS = Number(process.env.KVMERGE_PROPERTY_RUNS ?? '') || 0;
@@ -99,27 +99,7 @@ describeSides(SIDES, 'the fold of SPEC §1 with RDB files as sources', (sides) =
             }),
           );
 
-        await loadTarget(data.target);
-        const dry = await run(true, 4, 2);
-        expect(dry.outcome, dry.error).toBe('done');
-        expect(counters(dry)).toEqual(predicted(model));
-        expect(canonical(await readTarget())).toEqual(canonical(target));
-
-        for (const [concurrency, batchSize] of [
-          [1, 1],
-          [16, 2],
-        ] as const) {
-          await loadTarget(data.target);
-          const report = await run(false, concurrency, batchSize);
-          if (model.failed > 0) {
-            // typeMismatch: fail stops the run at the first mismatch (fold.property.test.ts).
-            expect(report.outcome).toBe('failed');
-            continue;
-          }
-          expect(report.outcome, report.error).toBe('done');
-          expect(canonical(await readTarget())).toEqual(canonical(model.store));
-          expect(counters(report)).toEqual(predicted(model));
-        }
+        await expectFold({ run, reset: () => loadTarget(data.target), readTarget, target, model });
       }),
       { numRuns: runs, ...REPLAY },
     );
