@@ -216,12 +216,13 @@ export async function throttled<T>(
   servers: Redis[],
   until: Promise<T>,
   mode: 'ALL' | 'WRITE' = 'ALL',
+  { pauseMs = 150, gapMs = 50 }: { pauseMs?: number; gapMs?: number } = {},
 ): Promise<T> {
   let done = false;
   const slowing = servers.map(async (server) => {
     while (!done) {
-      await server.call('CLIENT', 'PAUSE', 150, mode);
-      await new Promise((r) => setTimeout(r, 200));
+      await server.call('CLIENT', 'PAUSE', pauseMs, mode);
+      await new Promise((r) => setTimeout(r, pauseMs + gapMs));
     }
   });
   try {

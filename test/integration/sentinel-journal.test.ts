@@ -133,7 +133,8 @@ describe('the journal of a run into a Sentinel-managed target', () => {
         progress: () => {
           // Both servers take the rollback's writes slowly until the sentinels name the new master:
           // the rollback follows it as soon as the old one refuses writes, before the sentinels agree.
-          failover ??= throttled(slowed, sentinel.failover(), 'WRITE');
+          // Paused 90% of the time, so that a failover slowed by a busy machine still comes first.
+          failover ??= throttled(slowed, sentinel.failover(), 'WRITE', { pauseMs: 450, gapMs: 50 });
         },
       },
     ).finally(() => {
