@@ -318,11 +318,7 @@ export class RdbFileSource implements SourceReader {
       for (const unit of units) {
         const record = index.find(unit.key);
         if (!record) continue;
-        if (record.valueSize <= (this.options.bigValueBytes ?? 0)) {
-          const chunks: Buffer[] = [];
-          for await (const chunk of rdb.valueChunks(record)) chunks.push(chunk);
-          record.value = Buffer.concat(chunks);
-        }
+        if (record.valueSize <= (this.options.bigValueBytes ?? 0)) record.value = await rdb.readValue(record);
         this.held.set(unit.key.toString('latin1'), record);
       }
     } finally {
@@ -330,7 +326,8 @@ export class RdbFileSource implements SourceReader {
     }
   }
 
-  private keyIndex(): Promise<FileKeyIndex> {
+  /** Where each key of its database (within `match`) is in the file: read once, on the first question by name. */
+  keyIndex(): Promise<FileKeyIndex> {
     this.index ??= FileKeyIndex.build(this.file.path, this.file.db, this.match, this.options);
     return this.index;
   }

@@ -1,7 +1,6 @@
 import { globMatch } from '../common/glob.js';
 import type { MergePlan, SourcePlan } from '../config/plan.js';
 import { dumpPayload, RdbFile, type RdbFileOptions, type RdbKeyRecord } from '../rdb/file/index.js';
-import { FileKeyIndex } from '../rdb/file/key-index.js';
 import type { ScanBatch } from '../scan/scanner.js';
 import type { Caps } from '../servers/caps.js';
 import { RdbFileSource } from '../sources/rdb-file.js';
@@ -17,7 +16,7 @@ import { FileValue } from './file-value.js';
  * (read.ts typesOf and valuesOf), from the file. The file's own keys come in batches, in file order,
  * their records held while their batch is checked (as RdbFileSource's in the merge); a key asked by
  * name otherwise (another source's key, a journaled key, a sampled key) is found in an index of the
- * file's keys built on the first such question (file-index.ts says its memory), and its value read
+ * file's keys built on the first such question (RdbFileSource.keyIndex; rdb/file/key-index.ts says its memory), and its value read
  * at its offset. A key whose expiry has passed at the question is not there: the merge counted it
  * `expired` and wrote nothing of it.
  */
@@ -35,7 +34,6 @@ const MIN_BUFFERED = 1 << 16;
 export class FileSide {
   /** The records of the file's own batches being checked, by key (latin1). */
   private readonly held = new Map<string, RdbKeyRecord>();
-  private index?: Promise<FileKeyIndex>;
   /** Opened on the first value read at an offset; positional reads only. */
   private reader?: Promise<RdbFile>;
 
@@ -173,8 +171,7 @@ export class FileSide {
   private async recordsOf(keys: (Buffer | undefined)[]): Promise<(RdbKeyRecord | undefined)[]> {
     const out = keys.map((k) => (k === undefined ? undefined : this.held.get(k.toString('latin1'))));
     if (keys.every((k, i) => k === undefined || out[i] !== undefined)) return out;
-    this.index ??= this.named(FileKeyIndex.build(this.path, this.source.file.db, this.match, this.options));
-    const index = await this.index;
+    const index = await this.named(this.source.keyIndex());
     return keys.map((k, i) => out[i] ?? (k === undefined ? undefined : index.find(k)));
   }
 
@@ -183,13 +180,7 @@ export class FileSide {
     if (record.value) return record;
     this.reader ??= this.named(RdbFile.open(this.path, this.options));
     const reader = await this.reader;
-    const chunks: Buffer[] = [];
-    try {
-      for await (const chunk of reader.valueChunks(record)) chunks.push(chunk);
-    } catch (err) {
-      throw fileError(this.source.name, err);
-    }
-    return { ...record, value: Buffer.concat(chunks) };
+    return { ...record, value: await this.named(reader.readValue(record)) };
   }
 
   /** What a difference says of a value verify cannot read: the source, the file, the record's offset, why. */

@@ -123,6 +123,13 @@ export class RdbFile {
     }
   }
 
+  /** A value's bytes (as in the record's `value`), read whole at its offset: a record found by name. */
+  async readValue(record: RdbKeyRecord): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of this.valueChunks(record)) chunks.push(chunk);
+    return Buffer.concat(chunks);
+  }
+
   close(): Promise<void> {
     return this.fh.close();
   }
