@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { UnsupportedPayloadError } from '../../src/rdb/error.js';
 import type { RdbKeyRecord } from '../../src/rdb/file/index.js';
+import { elementCount } from '../../src/rdb/file/index.js';
 import { fileValueWindows } from '../../src/sources/rdb-value-windows.js';
 import { bytes, len, rdbFile, recordsOf, str } from '../harness/rdb-synthetic.js';
 
@@ -74,5 +75,14 @@ describe('a big value of a built RDB file, in windows', () => {
     };
     const path = await rdbFile(9, [bytes(0x00, str('s'), str('v'))]);
     await expect(windows(path, record)).rejects.toThrow(UnsupportedPayloadError);
+  });
+});
+
+describe('elementCount', () => {
+  it('reads the count a hashtable starts with, and says nothing of a value it cannot read', () => {
+    expect(elementCount(4, bytes(len(3), str('f'), str('v')))).toBe(3);
+    // A quicklist node cut short: its header cannot be read.
+    expect(elementCount(18, bytes(len(1), len(2), str('ab')))).toBeUndefined();
+    expect(elementCount(0, str('a string'))).toBeUndefined();
   });
 });

@@ -4,10 +4,18 @@ import { RdbReader } from '../reader.js';
  * How many elements a value holds, from its headers: the count that hashtables, skiplists and linked
  * lists start with, and a quicklist's nodes' own counts (a listpack's or ziplist's header; a plain
  * node is one element). Undefined for the compact encodings, which the server's own limits keep small,
- * and for strings and streams, which are big by their bytes alone.
+ * and for strings and streams, which are big by their bytes alone; undefined too where the headers
+ * cannot be read (a damaged value fails where it is decoded, with its reason, not here).
  */
 export function elementCount(valueType: number, value: Buffer): number | undefined {
-  const r = new RdbReader(value);
+  try {
+    return countOf(valueType, new RdbReader(value));
+  } catch {
+    return undefined;
+  }
+}
+
+function countOf(valueType: number, r: RdbReader): number | undefined {
   switch (valueType) {
     case 1:
     case 2:
