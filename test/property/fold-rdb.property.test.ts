@@ -18,17 +18,8 @@ import { load } from '../harness/model-store.js';
 import { saveRdb } from '../harness/rdb-files.js';
 import { datasetOf, options } from './arbitraries.js';
 import { foldModel, type Store } from './model.js';
-import { expectFold } from './predicted.js';
+import { expectFold, REPLAY, RUNS } from './predicted.js';
 import { describeSides, type Sides, usePropertyServers } from './sides.js';
-
-const RUNS = Number(process.env.KVMERGE_PROPERTY_RUNS ?? '') || 0;
-const REPLAY = process.env.KVMERGE_PROPERTY_SEED
-  ? {
-      seed: Number(process.env.KVMERGE_PROPERTY_SEED),
-      path: process.env.KVMERGE_PROPERTY_PATH,
-      endOnFailure: true,
-    }
-  : {};
 
 const SIDES: Sides[] = [
   { source: 'redis', target: 'redis' },

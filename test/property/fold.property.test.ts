@@ -19,18 +19,8 @@ import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import { load } from '../harness/model-store.js';
 import { datasetOf, options } from './arbitraries.js';
 import { foldModel, type Store } from './model.js';
-import { expectFold } from './predicted.js';
+import { expectFold, REPLAY, RUNS } from './predicted.js';
 import { describeSides, type Sides, usePropertyServers } from './sides.js';
-
-const RUNS = Number(process.env.KVMERGE_PROPERTY_RUNS ?? '') || 0;
-// A failure is replayed with the seed and path it printed: KVMERGE_PROPERTY_SEED, KVMERGE_PROPERTY_PATH.
-const REPLAY = process.env.KVMERGE_PROPERTY_SEED
-  ? {
-      seed: Number(process.env.KVMERGE_PROPERTY_SEED),
-      path: process.env.KVMERGE_PROPERTY_PATH,
-      endOnFailure: true,
-    }
-  : {};
 
 // ---- the property ----
 

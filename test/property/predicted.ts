@@ -6,6 +6,18 @@ import { expect } from 'vitest';
 import type { JsonReport } from '../../src/index.js';
 import { canonical, type Prediction, type Store } from './model.js';
 
+/** Cases per property where KVMERGE_PROPERTY_RUNS says (0: the property's own number). */
+export const RUNS = Number(process.env.KVMERGE_PROPERTY_RUNS ?? '') || 0;
+
+/** A failure is replayed with the seed and path it printed: KVMERGE_PROPERTY_SEED, KVMERGE_PROPERTY_PATH. */
+export const REPLAY = process.env.KVMERGE_PROPERTY_SEED
+  ? {
+      seed: Number(process.env.KVMERGE_PROPERTY_SEED),
+      path: process.env.KVMERGE_PROPERTY_PATH,
+      endOnFailure: true,
+    }
+  : {};
+
 /** The parts of a report that the model predicts. */
 export function counters(report: JsonReport) {
   return {
