@@ -108,3 +108,22 @@ export const options = fc.record({
   mode: fc.constantFrom('auto', 'native'),
   scanCount: fc.integer({ min: 1, max: 10 }),
 });
+
+/** One case's options. */
+export type Options = typeof options extends fc.Arbitrary<infer T> ? T : never;
+
+/** A case's strategies, typeMismatch and merge rules as a configuration document takes them (other types: skip). */
+export function strategiesOf(opts: Options) {
+  return {
+    strategies: {
+      default: 'skip',
+      string: opts.table.string,
+      hash: opts.table.hash,
+      set: opts.table.set,
+      zset: opts.table.zset,
+      list: opts.table.list,
+    },
+    typeMismatch: opts.table.typeMismatch,
+    merge: opts.merge,
+  };
+}

@@ -16,7 +16,7 @@ import { it } from 'vitest';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import { load } from '../harness/model-store.js';
 import { saveRdb } from '../harness/rdb-files.js';
-import { datasetOf, options } from './arbitraries.js';
+import { datasetOf, options, strategiesOf } from './arbitraries.js';
 import { foldModel, type Store } from './model.js';
 import { expectFold, REPLAY, RUNS } from './predicted.js';
 import { describeSides, type Sides, usePropertyServers } from './sides.js';
@@ -69,16 +69,7 @@ describeSides(SIDES, 'the fold of SPEC §1 with RDB files as sources', (sides) =
             resolvePlan({
               sources: urls.map((url, i) => ({ url, name: `s${i + 1}` })),
               target: { url: p.targetUrl },
-              strategies: {
-                default: 'skip',
-                string: opts.table.string,
-                hash: opts.table.hash,
-                set: opts.table.set,
-                zset: opts.table.zset,
-                list: opts.table.list,
-              },
-              typeMismatch: opts.table.typeMismatch,
-              merge: opts.merge,
+              ...strategiesOf(opts),
               write: {
                 mode: opts.mode,
                 concurrency,

@@ -17,7 +17,7 @@ import fc from 'fast-check';
 import { it } from 'vitest';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import { load } from '../harness/model-store.js';
-import { datasetOf, options } from './arbitraries.js';
+import { datasetOf, options, strategiesOf } from './arbitraries.js';
 import { foldModel, type Store } from './model.js';
 import { expectFold, REPLAY, RUNS } from './predicted.js';
 import { describeSides, type Sides, usePropertyServers } from './sides.js';
@@ -61,16 +61,7 @@ function foldProperty(sides: Sides): void {
             resolvePlan({
               sources: data.sources.map((_, i) => ({ url: p.servers[i + 1]!.url, name: `s${i + 1}` })),
               target: { url: p.targetUrl },
-              strategies: {
-                default: 'skip',
-                string: opts.table.string,
-                hash: opts.table.hash,
-                set: opts.table.set,
-                zset: opts.table.zset,
-                list: opts.table.list,
-              },
-              typeMismatch: opts.table.typeMismatch,
-              merge: opts.merge,
+              ...strategiesOf(opts),
               write: { mode: opts.mode, concurrency, batchSize, scanCount: opts.scanCount },
               dryRun,
             }),

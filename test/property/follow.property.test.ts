@@ -17,7 +17,7 @@ import { afterAll, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
 import { until } from '../harness/follow.js';
 import { latin1, load } from '../harness/model-store.js';
-import { datasetOf, options } from './arbitraries.js';
+import { datasetOf, options, strategiesOf } from './arbitraries.js';
 import { canonical, type Entry, foldModel, type Store } from './model.js';
 import { describeSides, type Sides, usePropertyServers } from './sides.js';
 
@@ -85,16 +85,7 @@ function followProperty(sides: Sides): void {
             {
               sources: data.sources.map((_, i) => ({ url: p.servers[i + 1]!.url, name: `s${i + 1}` })),
               target: { url: p.targetUrl },
-              strategies: {
-                default: 'skip',
-                string: opts.table.string,
-                hash: opts.table.hash,
-                set: opts.table.set,
-                zset: opts.table.zset,
-                list: opts.table.list,
-              },
-              typeMismatch: opts.table.typeMismatch,
-              merge: opts.merge,
+              ...strategiesOf(opts),
               write: { mode: opts.mode, scanCount: opts.scanCount },
             },
             { backup: join(dir, `case-${n++}.journal`), follow: true, followInterval: 1 },
