@@ -167,20 +167,8 @@ describe('verify with RDB file sources', () => {
   it('CLI: kvmerge verify -s FILE exits 0 after the run, 1 with the difference named, 2 on a damaged file', async () => {
     const { files } = await seeded();
     const journal = fresh('run.journal');
-    const merge = await kvmerge([
-      ...files.flatMap((f) => ['-s', f]),
-      '-t',
-      servers.target.url,
-      '--on-conflict',
-      'override',
-      '--type-mismatch',
-      'override',
-      '--backup',
-      journal,
-    ]);
-    expect(merge.code, merge.stderr).toBe(0);
-    const args = [
-      'verify',
+    // The same sources, target and strategies for the run and for verify.
+    const plan = [
       ...files.flatMap((f) => ['-s', f]),
       '-t',
       servers.target.url,
@@ -189,6 +177,9 @@ describe('verify with RDB file sources', () => {
       '--type-mismatch',
       'override',
     ];
+    const merge = await kvmerge([...plan, '--backup', journal]);
+    expect(merge.code, merge.stderr).toBe(0);
+    const args = ['verify', ...plan];
     const clean = await kvmerge(args);
     expect(clean.code, clean.stderr).toBe(0);
     expect(clean.stderr).toMatch(/verified 11 keys .*: 0 differences/);
