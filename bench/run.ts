@@ -83,7 +83,7 @@ function header(
   }
   if (opts.bigMb > 0) {
     data.push(
-      `${opts.keys > 0 ? '+' : 'x'} one hash, set, zset and list of ~${opts.bigMb} MB each ` +
+      `${opts.keys > 0 ? '+' : 'x'} one ${opts.bigTypes.join(', ')} of ~${opts.bigMb} MB each ` +
         `(elements ~${opts.memberBytes} B)`,
     );
   }
@@ -194,6 +194,7 @@ async function main(argv: string[]): Promise<number> {
         memberBytes: opts.memberBytes,
         elements: opts.elements,
         bigMb: opts.bigMb,
+        bigTypes: opts.bigTypes,
         seed: opts.seed,
       },
       sources.map((s) => s.port),

@@ -13,18 +13,29 @@ import { retryUnit, sharesName } from './units.js';
  * Reads a group of values (and what the target holds, where a step needs it), writes them through
  * the writer's door, and counts each step; what the dump path could not carry is read natively and
  * written again in the same call. A step whose source or target changed meanwhile goes to `again`; a
- * value over the target's proto-max-bulk-len goes to `tooLarge`, to be copied in windows.
+ * value over the target's proto-max-bulk-len goes to `tooLarge`, to be copied in windows, and so does
+ * a value that only one payload could carry whole when the dump path is refused for it.
  */
 export async function writeGroup(
   ctx: RunContext,
   src: SourceRun,
   steps: Step[],
   again: ProbeUnit[],
-  tooLarge: Step[],
+  windows: {
+    /** Where a step goes that is to be copied in windows after all (run/big.ts). */
+    tooLarge: Step[];
+    /** Steps sent whole only as one payload (write-steps.ts sizeUp): read natively, they go in windows. */
+    wholeAsPayload: ReadonlySet<Step>;
+  },
   /** The run stopped at or before this batch: send nothing more. */
   halted: () => boolean,
 ): Promise<void> {
   const { plan } = ctx;
+  const { tooLarge, wholeAsPayload } = windows;
+  const readNatively = (step: Step): void => {
+    if (wholeAsPayload.has(step)) tooLarge.push(step);
+    else toRead.push({ step, how: 'native' });
+  };
   // A step decided on a target assumed to lack its key may only be a RESTORE without REPLACE (which
   // refuses to overwrite): any other way to write it is decided again, with the target asked.
   const assumed = (step: Step): boolean => step.probe.targetAssumed === true;
@@ -67,7 +78,7 @@ export async function writeGroup(
         else if (step.type === 'other') unsupported(ctx, src, step);
         else {
           fellBack(ctx, step, src.reads.nativeReason ?? 'source refuses DUMP');
-          toRead.push({ step, how: 'native' });
+          readNatively(step);
         }
       } else {
         writing.push({
@@ -128,7 +139,7 @@ export async function writeGroup(
           if (step.type === 'other') unsupported(ctx, src, step);
           // Over proto-max-bulk-len: one SET or RESTORE could not carry it either; windows can.
           else if (!result.wholeRun) tooLarge.push(step);
-          else toRead.push({ step, how: 'native' });
+          else readNatively(step);
           break;
         case 'failed':
           failStep(ctx, src, step, result.message);

@@ -6,6 +6,7 @@ import { surelySmallBelow } from '../write/big-threshold.js';
 import { copyBig } from './big.js';
 import type { RunContext, SourceRun } from './context.js';
 import type { Step } from './decide.js';
+import { dumpPath } from './path.js';
 import { writeGroup } from './write-group.js';
 
 /** Values read and written together in one group: many small keys per round trip, a bounded amount of bytes. */
@@ -27,6 +28,8 @@ export async function writeSteps(
   const big: Step[] = [];
   // Values whose payload is over the target's proto-max-bulk-len, found while writing the groups.
   const tooLarge: Step[] = [];
+  // Values sent whole only because one payload carries them (sizeUp): read natively, they go in windows.
+  const wholeAsPayload = new Set(steps.filter((_, i) => sized[i]!.wholeAsPayload));
   let group: Step[] = [];
   let groupBytes = 0;
   const flush = async (): Promise<void> => {
@@ -36,7 +39,7 @@ export async function writeSteps(
     group = [];
     groupBytes = 0;
     try {
-      await writeGroup(ctx, src, grouped, again, tooLarge, halted);
+      await writeGroup(ctx, src, grouped, again, { tooLarge, wholeAsPayload }, halted);
     } finally {
       ctx.budget.release(taken);
     }
@@ -63,29 +66,49 @@ export async function writeSteps(
  * Which keys are big (SPEC §2.3: over bigKeyElements elements or bigKeyBytes bytes) and roughly how
  * many bytes each will take in memory. MEMORY USAGE from the probe clears most keys at once; the
  * few it cannot clear (and every key where the server does not answer it) get an element count.
+ *
+ * A copy on the dump path (create or override: DUMP → RESTORE) travels as one payload whatever its
+ * element count, as MIGRATE carries it, while its MEMORY USAGE is at most bigKeyBytes (the budget a
+ * value may take in memory): its elements cost the client nothing, and a hash of 50,000 small fields
+ * went 2.3× slower in windows (docs/performance.md). Only bigger values, and values merged or written
+ * natively (one command per value), are big by their element count. Such a value is `wholeAsPayload`:
+ * if the dump path is refused on the way, it goes in windows instead of one native command.
  */
 async function sizeUp(
   ctx: RunContext,
   src: SourceRun,
   steps: Step[],
-): Promise<{ isBig: boolean; bytes: number }[]> {
+): Promise<{ isBig: boolean; bytes: number; wholeAsPayload: boolean }[]> {
   const { bigKeyBytes, bigKeyElements } = ctx.plan.write;
   const clearBelow = surelySmallBelow(ctx.plan.write);
+  const dumps = dumpPath(ctx, src);
+  const asPayload = (step: Step): boolean =>
+    dumps && step.decision.action !== 'merge' && step.probe.memory !== undefined;
   // An RDB file knows each value's size exactly (its bytes in the file), and most values' element
   // counts (their headers): nothing is asked.
   if (src.reader.exactSizes)
-    return steps.map(({ probe }) => ({
-      isBig:
-        (probe.memory ?? 0) > bigKeyBytes || (src.reader.elements?.(probe.sourceKey) ?? 0) > bigKeyElements,
-      bytes: probe.memory ?? 0,
-    }));
-  const out = steps.map((step) => ({ isBig: false, bytes: step.probe.memory ?? 1024 }));
+    return steps.map((step) => {
+      const bytes = step.probe.memory ?? 0;
+      const manyElements = (src.reader.elements?.(step.probe.sourceKey) ?? 0) > bigKeyElements;
+      const whole = asPayload(step) && bytes <= bigKeyBytes;
+      return {
+        isBig: bytes > bigKeyBytes || (manyElements && !whole),
+        bytes,
+        wholeAsPayload: whole && manyElements,
+      };
+    });
+  const out = steps.map((step) => ({
+    isBig: false,
+    bytes: step.probe.memory ?? 1024,
+    wholeAsPayload: false,
+  }));
   const counted: number[] = [];
   const asks: Command[] = [];
   steps.forEach((step, i) => {
     const memory = step.probe.memory;
     if (step.type === 'other') return; // only DUMP/RESTORE can carry it, whatever its size
     if (memory !== undefined && memory > bigKeyBytes) out[i]!.isBig = true;
+    else if (memory !== undefined && memory > clearBelow && asPayload(step)) out[i]!.wholeAsPayload = true;
     else if (memory === undefined || memory > clearBelow) {
       asks.push(CODECS[step.type].count(step.probe.sourceKey));
       counted.push(i);

@@ -1,30 +1,17 @@
-import RedisParser from 'redis-parser';
+import { type ReplySink, RespDecoder } from './resp-decoder.js';
 
 /** One Redis command as sent: name, then arguments (Buffers pass through unchanged: SPEC §1.8). */
 export type Arg = Buffer | string | number;
 export type Command = [string, ...Arg[]];
 
-/** A RESP2 reply as the parser gives it: bulk and status strings as Buffers, integers as numbers. */
-export type Reply = Buffer | number | null | Reply[] | Error;
-
-/** What a decoder does with what it reads: a reply, an error reply, or bytes that are no RESP. */
-export interface ReplySink {
-  reply(reply: Reply): void;
-  error(error: Error): void;
-  fatal(error: Error): void;
-}
+export type { Reply, ReplySink } from './resp-decoder.js';
 
 /**
  * A RESP2 decoder fed chunk by chunk (`execute`), replies in Buffers. The one place that reads RESP: the
  * pipe and the handshake (socket.ts) both go through it.
  */
 export function replyDecoder(sink: ReplySink): { execute(chunk: Buffer): void } {
-  return new RedisParser({
-    returnBuffers: true,
-    returnReply: (reply) => sink.reply(reply as Reply),
-    returnError: (error) => sink.error(error),
-    returnFatalError: (error) => sink.fatal(error),
-  });
+  return new RespDecoder(sink);
 }
 
 /**

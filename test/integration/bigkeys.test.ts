@@ -61,7 +61,7 @@ function plan(doc: Record<string, unknown>) {
     {
       sources: [{ url: source.url }],
       target: { url: target.url },
-      write: { bigKeyElements: BIG, bigKeyBytes: 1024 * 1024, ...((doc.write as object) ?? {}) },
+      write: { bigKeyElements: BIG, bigKeyBytes: 8 * 1024, ...((doc.write as object) ?? {}) },
       ...doc,
     },
     {},

@@ -67,7 +67,7 @@ describe('backup journal, rollback and resume with a Redis Cluster target', () =
     ],
     target: { url: cluster.url },
     ...CONFIG,
-    write: { batchSize: 25, concurrency: 2, bigKeyElements: 50, ...write },
+    write: { batchSize: 25, concurrency: 2, bigKeyElements: 50, bigKeyBytes: 4096, ...write },
   });
 
   /** Every type on the target (some with TTLs), overlapping the sources; big keys on both sides. */

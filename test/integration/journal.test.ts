@@ -103,7 +103,7 @@ describe('backup journal and rollback', () => {
     const before = await digest(servers.target);
     const backup = fresh('run.journal');
     const report = await servers.merge(
-      { strategies: { hash: 'override' }, write: { bigKeyElements: 50 } },
+      { strategies: { hash: 'override' }, write: { bigKeyElements: 50, bigKeyBytes: 4096 } },
       { backup },
     );
     expect(report.totals.overridden).toBe(1);

@@ -28,7 +28,7 @@ describe('resume after an interrupted merge (SPEC §6.3)', () => {
       ...servers.doc({
         strategies: { list: 'merge', zset: 'merge', hash: 'override', string: 'override' },
         merge: { list: 'append', zsetScore: 'sum' },
-        write: { batchSize: 25, concurrency: 2, bigKeyElements: 50 },
+        write: { batchSize: 25, concurrency: 2, bigKeyElements: 50, bigKeyBytes: 4096 },
       }),
       ...extra,
     };

@@ -70,7 +70,7 @@ async function config(): Promise<string> {
     target: { url: sentinel.url(0) },
     strategies: { list: 'merge', zset: 'merge', hash: 'override', string: 'override' },
     merge: { list: 'append', zsetScore: 'sum' },
-    write: { batchSize: 20, concurrency: 2, bigKeyElements: 500 },
+    write: { batchSize: 20, concurrency: 2, bigKeyElements: 500, bigKeyBytes: 4096 },
   };
   await writeFile(file, JSON.stringify(doc));
   return file;

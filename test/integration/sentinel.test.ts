@@ -274,7 +274,7 @@ describe('big keys into a Sentinel-managed master', () => {
     const run = merge([plain.url], sentinel.url(0), {
       strategies: { ...STRATEGIES, hash: 'override' },
       merge: { zsetScore: 'sum', list: 'append' },
-      write: { bigKeyElements: 1000, concurrency: 2 },
+      write: { bigKeyElements: 1000, bigKeyBytes: 100_000, concurrency: 2 },
     }).finally(() => {
       finished = true;
     });
