@@ -11,7 +11,7 @@ import type { BenchOptions, ContenderName } from './options.js';
 import { checkPipeOutput, pipeArgs, redisCliPath } from './pipe.js';
 import { RespEncoder, writeChunks } from './resp.js';
 import { type Measured, runMeasured } from './rss.js';
-import { describeStats, readStats, resetStats, serverCpu } from './stats.js';
+import { describeStats, readStats, resetStats, serverCpuEach } from './stats.js';
 import { checkSamples, expectDbsize, VerifyError } from './verify.js';
 
 /** How kvmerge is started: the CLI (bin/kvmerge.js) or the library behind bench/child.ts. */
@@ -32,6 +32,24 @@ export interface BenchContext {
   dataset: Dataset;
   /** The RESTORE streams, once prepareRestoreFiles() has written them. */
   restore?: RestoreFiles;
+  /** kvmerge's own start-up (a run over empty databases), once measureStartup() has run. */
+  startup?: StartUp;
+}
+
+/** What kvmerge costs before its first key: node, its modules, connecting and asking the servers. */
+export interface StartUp {
+  cpuS: number;
+  wallS: number;
+}
+
+/** CPU seconds each process used over a contender's timed part. */
+export interface ProcessCpu {
+  /** Per source server, in order. */
+  sources: number[];
+  /** Per target master (one for a standalone target). */
+  target: number[];
+  /** The kvmerge process (GNU time), where it ran as one. */
+  client?: number;
 }
 
 export interface Outcome {
@@ -45,6 +63,7 @@ export interface Outcome {
   rssOf?: string;
   notes: string[];
   error?: string;
+  cpu?: ProcessCpu;
 }
 
 export const LABELS: Record<ContenderName, string> = {
@@ -146,29 +165,45 @@ async function pipeFile(ctx: BenchContext, file: string, commands: number): Prom
 /** Starts counting the servers' commands: call right before the timed part. */
 async function startCounting(ctx: BenchContext): Promise<void> {
   await resetStats([...ctx.sourceClients, ...ctx.targetNodes]);
-  cpuAtStart = await Promise.all([serverCpu(ctx.sourceClients), serverCpu(ctx.targetNodes)]);
+  cpuAtStart = await serversCpu(ctx);
 }
 
-/** The servers' CPU seconds (sources, target) when counting started. */
-let cpuAtStart: [number, number] = [0, 0];
+async function serversCpu(ctx: BenchContext): Promise<ProcessCpu> {
+  const [sources, target] = await Promise.all([
+    serverCpuEach(ctx.sourceClients),
+    serverCpuEach(ctx.targetNodes),
+  ]);
+  return { sources, target };
+}
+
+/** The servers' CPU seconds when counting started. */
+let cpuAtStart: ProcessCpu = { sources: [], target: [] };
+
+const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
 /**
  * What the servers executed since startCounting(), one note for the sources and one for the target,
  * and the CPU their processes used meanwhile (commands, and the network I/O that busy leaves out).
  */
-async function countedNotes(ctx: BenchContext): Promise<string[]> {
-  const [sources, target, sourceCpu, targetCpu] = await Promise.all([
+async function readCounts(ctx: BenchContext): Promise<{ notes: string[]; cpu: ProcessCpu }> {
+  const [sources, target, now] = await Promise.all([
     readStats(ctx.sourceClients),
     readStats(ctx.targetNodes),
-    serverCpu(ctx.sourceClients),
-    serverCpu(ctx.targetNodes),
+    serversCpu(ctx),
   ]);
+  const cpu: ProcessCpu = {
+    sources: now.sources.map((c, i) => c - (cpuAtStart.sources[i] ?? 0)),
+    target: now.target.map((c, i) => c - (cpuAtStart.target[i] ?? 0)),
+  };
   const keys = ctx.dataset.keys;
-  return [
-    describeStats('sources', sources, keys),
-    describeStats('target', target, keys),
-    `server processes' CPU: sources ${(sourceCpu - cpuAtStart[0]).toFixed(2)} s, target ${(targetCpu - cpuAtStart[1]).toFixed(2)} s`,
-  ];
+  return {
+    notes: [
+      describeStats('sources', sources, keys),
+      describeStats('target', target, keys),
+      `server processes' CPU: sources ${sum(cpu.sources).toFixed(2)} s, target ${sum(cpu.target).toFixed(2)} s`,
+    ],
+    cpu,
+  };
 }
 
 async function flushTarget(ctx: BenchContext): Promise<void> {
@@ -217,18 +252,24 @@ interface KvmergeJob {
   dryRun?: boolean;
   /** A journal file to write (--backup); a fresh path each run. */
   backup?: string;
+  /** Read an empty database of each source instead (measureStartup). */
+  emptySources?: boolean;
 }
+
+/** A database the dataset leaves empty on every source. */
+const EMPTY_DB = 15;
 
 /** Starts kvmerge as a child process (CLI or library entry) and returns its measurement and report. */
 async function runKvmerge(
   ctx: BenchContext,
   job: KvmergeJob,
-): Promise<{ measured: Measured; report: JsonReport; counted: string[] }> {
+): Promise<{ measured: Measured; report: JsonReport; counted: string[]; cpu: ProcessCpu }> {
   const { opts } = ctx;
   let args: string[];
+  const sourceUrls = ctx.sources.map((s) => (job.emptySources ? s.urlFor(EMPTY_DB) : s.url));
   if (ctx.runner.kind === 'cli') {
     args = [ctx.runner.bin, 'merge'];
-    for (const s of ctx.sources) args.push('-s', s.url);
+    for (const url of sourceUrls) args.push('-s', url);
     args.push('-t', ctx.target.url, '--mode', job.mode);
     if (job.dryRun) args.push('--dry-run');
     // The journal is the default (SPEC §6.2): every contender but `backup` runs without it.
@@ -242,7 +283,7 @@ async function runKvmerge(
       version: 1,
       ...(job.dryRun ? { dryRun: true } : {}),
       ...(job.backup ? { safety: { backup: job.backup } } : {}),
-      sources: ctx.sources.map((s) => ({ url: s.url })),
+      sources: sourceUrls.map((url) => ({ url })),
       target: { url: ctx.target.url },
       strategies: job.strategies,
       write: {
@@ -261,12 +302,12 @@ async function runKvmerge(
         '--cpu-prof-dir',
         path.resolve(opts.profileDir),
         '--cpu-prof-name',
-        `kvmerge-${job.name}.cpuprofile`,
+        `kvmerge-${job.emptySources ? 'startup' : job.name}.cpuprofile`,
       ]
     : [];
   await startCounting(ctx);
   const measured = await runMeasured(process.execPath, [...nodeArgs, ...args]);
-  const counted = await countedNotes(ctx);
+  const { notes: counted, cpu } = await readCounts(ctx);
   const stderr = measured.stderr.trim().split('\n').slice(-10).join('\n');
   let report: JsonReport;
   try {
@@ -282,12 +323,32 @@ async function runKvmerge(
         `${report.error ? `: ${report.error}` : ''}${stderr ? `\n${stderr}` : ''}`,
     );
   }
-  return { measured, report, counted };
+  return { measured, report, counted, cpu };
+}
+
+/**
+ * kvmerge's fixed cost, for the separate-hosts projection (bench/projection.ts): a run over an empty
+ * database of each source, which starts node, loads the modules, connects and asks the servers what
+ * they are, and copies nothing. The median of three.
+ */
+export async function measureStartup(ctx: BenchContext): Promise<StartUp> {
+  const runs: StartUp[] = [];
+  for (let i = 0; i < 3; i++) {
+    const { measured } = await runKvmerge(ctx, {
+      name: 'copy',
+      mode: 'auto',
+      strategies: {},
+      emptySources: true,
+    });
+    const cpu = measured.cpu ? measured.cpu.user + measured.cpu.system : 0;
+    runs.push({ cpuS: cpu, wallS: measured.wallMs / 1000 });
+  }
+  return runs.sort((a, b) => a.cpuS - b.cpuS)[1]!;
 }
 
 function kvmergeOutcome(
   base: Outcome,
-  run: { measured: Measured; report: JsonReport; counted: string[] },
+  run: { measured: Measured; report: JsonReport; counted: string[]; cpu: ProcessCpu },
 ): Outcome {
   const { measured, report } = run;
   const t = report.totals;
@@ -303,7 +364,9 @@ function kvmergeOutcome(
     );
   }
   for (const f of report.fallbacks) notes.push(`fallback: ${f.reason} (${f.keys} keys)`);
-  const out: Outcome = { ...base, wallMs: measured.wallMs, rssOf: 'kvmerge', notes };
+  const cpu: ProcessCpu = { ...run.cpu };
+  if (measured.cpu) cpu.client = measured.cpu.user + measured.cpu.system;
+  const out: Outcome = { ...base, wallMs: measured.wallMs, rssOf: 'kvmerge', notes, cpu };
   if (measured.peakRssKb !== undefined) out.peakRssKb = measured.peakRssKb;
   return out;
 }
@@ -418,11 +481,12 @@ async function migrateLoop(ctx: BenchContext, base: Outcome): Promise<Outcome> {
     if (pending.length > 0) await migrate(source, pending);
   }
   const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
-  const counted = await countedNotes(ctx);
+  const { notes: counted, cpu } = await readCounts(ctx);
   await verifyTarget(ctx, 'copy', base.label);
   return {
     ...base,
     wallMs,
+    cpu,
     notes: [...counted, `${batch} keys per MIGRATE; server-side copy, no client process to measure`],
   };
 }
@@ -433,11 +497,12 @@ async function ceiling(ctx: BenchContext, base: Outcome): Promise<Outcome> {
   if (!restore) throw new Error('the RESTORE files were not prepared');
   await startCounting(ctx);
   const measured = await pipeFile(ctx, restore.all, restore.allCommands);
-  const counted = await countedNotes(ctx);
+  const { notes: counted, cpu } = await readCounts(ctx);
   await verifyTarget(ctx, 'copy', base.label);
   const out: Outcome = {
     ...base,
     wallMs: measured.wallMs,
+    cpu,
     rssOf: 'redis-cli',
     notes: [
       ...counted,

@@ -13,6 +13,7 @@ import { startBenchCluster } from './cluster.js';
 import {
   type BenchContext,
   LABELS,
+  measureStartup,
   type Outcome,
   prepareRestoreFiles,
   type ResolvedRunner,
@@ -22,6 +23,7 @@ import { type Dataset, generateDataset } from './dataset.js';
 import { describeMachine } from './machine.js';
 import { BENCH_TYPES, type BenchOptions, benchStart, type ContenderName, parseOptions } from './options.js';
 import { redisCliPath } from './pipe.js';
+import { projectionLines } from './projection.js';
 import { rssMethod } from './rss.js';
 import { markdownTable, textTable } from './table.js';
 
@@ -222,6 +224,11 @@ async function main(argv: string[]): Promise<number> {
       ctx.restore = await prepareRestoreFiles(ctx);
     }
 
+    if (opts.only.some((name) => name !== 'migrate' && name !== 'ceiling')) {
+      log("measuring kvmerge's start-up over empty databases (for the separate-hosts projection)");
+      ctx.startup = await measureStartup(ctx);
+    }
+
     // Rounds are interleaved (every contender once, then again) so that a slow spell of a shared
     // machine hits them all alike; each contender's median round goes in the table.
     const rounds = new Map<ContenderName, Outcome[]>(opts.only.map((name) => [name, []]));
@@ -247,6 +254,11 @@ async function main(argv: string[]): Promise<number> {
       textTable(outcomes),
       '',
       ...(notes.length ? ['notes:', ...notes, ''] : []),
+      ...projectionLines(
+        outcomes,
+        dataset.perSource.map((s) => s.keys),
+        ctx.startup,
+      ),
       LEGEND,
       '',
       'markdown:',

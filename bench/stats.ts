@@ -61,13 +61,11 @@ export function describeStats(role: string, stats: CommandStats, keys: number): 
   return `${role}: ${perKey(calls)} calls/key (${top || 'none'}), busy ${(busyUsec / 1e6).toFixed(2)} s`;
 }
 
-/** CPU seconds (user + system) the servers' processes have used so far, summed (INFO cpu). */
-export async function serverCpu(clients: readonly Redis[]): Promise<number> {
-  let total = 0;
-  for (const info of await Promise.all(clients.map((c) => c.info('cpu')))) {
+/** CPU seconds (user + system) each server's process has used so far (INFO cpu), in order. */
+export async function serverCpuEach(clients: readonly Redis[]): Promise<number[]> {
+  return (await Promise.all(clients.map((c) => c.info('cpu')))).map((info) => {
     const user = /^used_cpu_user:([\d.]+)/m.exec(info)?.[1];
     const system = /^used_cpu_sys:([\d.]+)/m.exec(info)?.[1];
-    total += Number(user ?? 0) + Number(system ?? 0);
-  }
-  return total;
+    return Number(user ?? 0) + Number(system ?? 0);
+  });
 }

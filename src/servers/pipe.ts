@@ -175,11 +175,7 @@ export class RespPipe implements PipeHandle {
   }
 
   close(): void {
-    this.failure ??= new Error(`connection to ${this.label} closed`);
-    clearInterval(this.timer);
-    this.socket?.destroy();
-    this.socket = undefined;
-    for (const w of this.waiting.splice(0)) w.reject(this.failure);
+    this.giveUp(new Error(`connection to ${this.label} closed`));
   }
 
   /** The address of the current connection (a new object for each), for the connector. */
@@ -225,7 +221,16 @@ export class RespPipe implements PipeHandle {
     const parser = replyDecoder({
       reply: (reply) => this.deliver(reply),
       error: (error) => this.deliver(error),
-      fatal: (error) => this.drop(socket, error),
+      // Bytes that are no RESP: sent again, the same commands would get the same answer, so the pipe
+      // gives up at once rather than reconnecting in a loop.
+      fatal: (error) => {
+        if (socket !== this.socket) return;
+        this.giveUp(
+          new ServerLostError(
+            `cannot read the replies of ${this.label} (${error.message}); check that the URL names a Redis-protocol server`,
+          ),
+        );
+      },
     });
     socket.on('data', (chunk: Buffer) => {
       this.lastActivity = Date.now();
@@ -316,11 +321,21 @@ export class RespPipe implements PipeHandle {
       }
     }
     const seconds = Math.round((Date.now() - started) / 1000);
-    this.failure = new ServerLostError(
-      `lost the connection to ${this.label} and could not reconnect within ${seconds}s ` +
-        `(${last.message.split('\n')[0]}); check that the server is up and reachable, then run again`,
+    this.giveUp(
+      new ServerLostError(
+        `lost the connection to ${this.label} and could not reconnect within ${seconds}s ` +
+          `(${last.message.split('\n')[0]}); check that the server is up and reachable, then run again`,
+      ),
     );
+  }
+
+  /** Nothing more will be sent: what waits, and every later send, fails with `error`. */
+  private giveUp(error: Error): void {
+    this.failure ??= error;
     clearInterval(this.timer);
+    this.socket?.removeAllListeners('data');
+    this.socket?.destroy();
+    this.socket = undefined;
     for (const w of this.waiting.splice(0)) w.reject(this.failure);
   }
 }

@@ -24,8 +24,8 @@ export class ProtocolError extends Error {
   }
 }
 
-const CR = 0x0d;
-const LF = 0x0a;
+/** A line's end. Only CRLF ends one: Pika echoes a key with a bare LF (or CR) inside an error reply. */
+const CRLF = Buffer.from('\r\n');
 
 /** An array whose elements are still being read. */
 interface Frame {
@@ -85,7 +85,7 @@ export class RespDecoder {
         this.complete(out);
         continue;
       }
-      const lineEnd = buf.indexOf(LF, at + 1);
+      const lineEnd = buf.indexOf(CRLF, at + 1);
       if (lineEnd < 0) {
         this.pending = buf.subarray(at);
         break;
@@ -93,8 +93,8 @@ export class RespDecoder {
       const type = buf[at]!;
       // The line's text without its type byte and CRLF.
       const from = at + 1;
-      const to = buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
-      at = lineEnd + 1;
+      const to = lineEnd;
+      at = lineEnd + 2;
       switch (type) {
         case 0x24: {
           // $<length>: a bulk string, or nil.

@@ -93,3 +93,34 @@ describe('error replies of a real server, classified', () => {
     }
   });
 });
+
+describe('bytes that are no RESP', () => {
+  it('fail what waits at once, naming the server, without reconnecting in a loop', async () => {
+    const { createServer } = await import('node:net');
+    let connections = 0;
+    // Answers the handshake's PING, then something that is not RESP (a web server behind the port).
+    const fake = createServer((socket) => {
+      connections++;
+      let answered = 0;
+      socket.on('data', () => {
+        socket.write(answered++ === 0 ? '+PONG\r\n' : 'HTTP/1.1 400 Bad Request\r\n\r\n');
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    const port = (fake.address() as { port: number }).port;
+    try {
+      const odd = await RespPipe.open(parseRedisUrl(`redis://127.0.0.1:${port}`), 'target', DEFAULT_NETWORK);
+      await expect(odd.send([['GET', 'k']])).rejects.toThrow(
+        /^cannot read the replies of target redis:\/\/127\.0\.0\.1:\d+\S* \(Protocol error, got "H" as reply type byte\); check that the URL names a Redis-protocol server$/,
+      );
+      await expect(odd.send([['GET', 'k']])).rejects.toThrow(/cannot read the replies/);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(connections).toBe(1);
+      expect(odd.reconnects).toBe(0);
+      odd.close();
+    } finally {
+      fake.close();
+    }
+  });
+});
