@@ -162,7 +162,10 @@ export const MERGE_OPTIONS: Record<string, Options> = withDefaults({
   concurrency: text('N: batches in flight (at most 1,024)', TUNING),
   batch: text('N: keys per batch (at most 100,000)', TUNING),
   'scan-count': text('N: SCAN COUNT hint (at most 1,000,000)', TUNING),
-  'big-key-elements': text('N: a key with more elements is merged or written natively in windows; copied as one payload within --big-key-bytes (at most 100,000,000)', TUNING),
+  'big-key-elements': text(
+    'N: a key with more elements is merged or written natively in windows; copied as one payload within --big-key-bytes (at most 100,000,000)',
+    TUNING,
+  ),
   'big-key-bytes': text('N: a key larger than N bytes is copied in windows (at most 536,870,912)', TUNING),
   'connect-timeout': text(
     'MS: connect, authenticate and select the db, per attempt (at most 600,000)',
