@@ -1,4 +1,5 @@
 import { globMatch } from '../common/glob.js';
+import type { SeenKeys } from '../common/seen-keys.js';
 import { PROBE_REPLIES_PER_KEY, probeAndDumpCommand, typesCommand } from '../servers/batch-scripts.js';
 import type { Caps } from '../servers/caps.js';
 import { now } from '../servers/clock.js';
@@ -43,6 +44,11 @@ export interface HolderView extends ProbeSide {
   match?: Buffer;
   /** A source that is not a server (an RDB file): the types it holds each key under, from itself. */
   types?(keys: readonly Buffer[]): Promise<DataType[][]>;
+  /**
+   * The keys this source's walk took, once it is over (a dry run: SourceReads.walked): a key not among
+   * them is not asked about, since the fold took nothing of it from this source. Undefined: ask.
+   */
+  walked?(): SeenKeys | undefined;
 }
 
 /** What one round trip learned about one unit of a batch. */
@@ -279,10 +285,12 @@ async function askHolder(
   const result: (DataType[] | undefined)[] = new Array(targetKeys.length);
   const asked: number[] = [];
   const keys: Buffer[] = [];
+  const walked = view.walked?.();
   targetKeys.forEach((targetKey, i) => {
     if (!wanted(i) || !startsWith(targetKey, view.prefix)) return;
     const key = targetKey.subarray(view.prefix.length);
     if (view.match && !globMatch(view.match, key)) return;
+    if (walked && !walked.has(key)) return;
     keys.push(key);
     asked.push(i);
   });

@@ -30,6 +30,8 @@ export interface ScannedSource {
   log?: ((line: string) => void) | undefined;
   /** Its key count where known: sizes the set of keys seen, and the scan's progress estimate. */
   keyspace?: number | undefined;
+  /** Given the set of the keys the walk takes, as it starts (a dry run keeps it: SourceReads.walked). */
+  keep?: ((seen: SeenKeys) => void) | undefined;
 }
 
 /** What a command does with one source's scan. */
@@ -107,6 +109,9 @@ function sourceBatches(
   write: { scanCount: number; batchSize: number },
 ): AsyncGenerator<ScanBatch> {
   const keyspace = source.keyspace ?? 0;
+  // Sized for the keyspace at once (growing re-inserts every key seen so far), within reason.
+  const seen = new SeenKeys(Math.max(MIN_SEEN, Math.min(Math.ceil((keyspace * 4) / 3), MAX_SEEN_PRESIZE)));
+  source.keep?.(seen);
   return scanBatches(
     source.nodes,
     {
@@ -116,8 +121,7 @@ function sourceBatches(
       server: source.label,
       ...(source.log ? { log: source.log } : {}),
     },
-    // Sized for the keyspace at once (growing re-inserts every key seen so far), within reason.
-    new SeenKeys(Math.max(MIN_SEEN, Math.min(Math.ceil((keyspace * 4) / 3), MAX_SEEN_PRESIZE))),
+    seen,
     keyspace,
     source.caps,
     source.cluster,
@@ -233,6 +237,11 @@ async function mergePass(ctx: RunContext, src: SourceRun, progress?: ProgressSin
       label: `source ${src.plan.name} (${redactUrl(src.plan.url)})`,
       log: ctx.log,
       keyspace,
+      keep: ctx.plan.dryRun
+        ? (seen) => {
+            src.reads.walked = seen;
+          }
+        : undefined,
     },
     task: (batch) => {
       walked = batch.walked;

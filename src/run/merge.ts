@@ -229,6 +229,7 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
           prefix: s.prefix,
           match: s.match === undefined ? undefined : Buffer.from(s.match),
           ...(earlierFile ? { types: earlierFile.holderTypes.bind(earlierFile) } : {}),
+          walked: () => state.sources[j]!.walked,
         };
       }),
     };

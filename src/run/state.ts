@@ -1,4 +1,5 @@
 import { RunError } from '../common/errors.js';
+import type { SeenKeys } from '../common/seen-keys.js';
 import type { OnError } from '../config/plan.js';
 import type { AbsenceGuess } from '../probe/absence.js';
 import type { FailedKeysFile } from '../report/failed-keys.js';
@@ -11,6 +12,11 @@ export interface SourceReads {
   dumps: boolean;
   /** Why this source is read natively though the mode wants DUMP. */
   nativeReason?: string;
+  /**
+   * A dry run's record of the keys this source's walk took (a server's SCAN): a later source asks it
+   * about a key only where this set has it (probe.ts askHolder), instead of about every key.
+   */
+  walked?: SeenKeys;
 }
 
 /** The source a failed key came from, as messages and --failed-keys name it. */

@@ -68,7 +68,7 @@ export async function* scanBatches(
   for (let walk = 0; ; walk++) {
     const before = await cluster?.layout();
     const lost: Error[] = [];
-    for await (const { keys, walked } of walkNodes(
+    for await (const { fresh, walked } of walkNodes(
       nodes,
       opts,
       keyspaceSize,
@@ -76,7 +76,7 @@ export async function* scanBatches(
       caps,
       cluster ? lost : undefined,
     )) {
-      for (const key of keys) if (seen.add(key)) batches.add({ key });
+      for (const key of fresh) batches.add({ key });
       yield* batches.full(walk === 0 ? walked : 1);
     }
     if (!cluster) break;
@@ -109,7 +109,7 @@ async function* walkNodes(
   seen: SeenKeys,
   caps: ScanCaps,
   lost?: Error[],
-): AsyncGenerator<{ keys: Buffer[]; walked: number }> {
+): AsyncGenerator<Page> {
   const walks = nodes.map((node) => scanPages(node, opts, keyspaceSize / nodes.length, seen, caps));
   const walked = nodes.map(() => 0);
   const share = (): number => walked.reduce((a, b) => a + b, 0) / nodes.length;
@@ -137,7 +137,7 @@ async function* walkNodes(
         }
         still.push(i);
         walked[i] = Math.max(walked[i]!, page.value.walked);
-        yield { keys: page.value.keys, walked: share() };
+        yield { ...page.value, walked: share() };
       }
       live = still;
     }
@@ -147,8 +147,24 @@ async function* walkNodes(
   }
 }
 
+/** A page of a walk: its keys new to `seen` (now recorded there), the others, and the share walked. */
+interface Page {
+  fresh: Buffer[];
+  repeated: Buffer[];
+  walked: number;
+}
+
+/** Records a page's keys in `seen`, telling the new from the repeated: one fingerprint per key. */
+function take(seen: SeenKeys, keys: readonly Buffer[], walked: number): Page {
+  const fresh: Buffer[] = [];
+  const repeated: Buffer[] = [];
+  for (const key of keys) (seen.add(key) ? fresh : repeated).push(key);
+  return { fresh, repeated, walked };
+}
+
 /**
- * The pages of a plain SCAN walk, with the share of the keyspace walked after each.
+ * The pages of a plain SCAN walk, with the share of the keyspace walked after each; each page's keys
+ * are recorded in `seen` as it is read (take).
  *
  * After the connection was lost and re-established, the walk starts again from cursor 0. A cursor is
  * only meaningful to the process that gave it: a restarted server (or the replica promoted by a
@@ -163,7 +179,7 @@ async function* scanPages(
   keyspaceSize: number,
   seen: SeenKeys,
   caps: ScanCaps,
-): AsyncGenerator<{ keys: Buffer[]; walked: number }> {
+): AsyncGenerator<Page> {
   let connections = 0;
   const onReady = (): void => {
     connections++;
@@ -189,18 +205,16 @@ async function* scanPages(
       // Reconnected while this SCAN was out: its answer may be the new server's reading of an old
       // cursor. Its keys are kept; the walk never ends on it and starts again from 0.
       if (connections !== known) {
-        yield { keys, walked: 0 };
+        yield take(seen, keys, 0);
         continue;
       }
       cursor = next.toString();
-      const broken =
-        cursor === '0'
-          ? undefined
-          : guard.page(cursor, keys.length, keys.filter((key) => !seen.has(key)).length);
-      yield { keys, walked: cursor === '0' ? 1 : cursorFraction(cursor, keyspaceSize) };
+      const page = take(seen, keys, cursor === '0' ? 1 : cursorFraction(cursor, keyspaceSize));
+      const broken = cursor === '0' ? undefined : guard.page(cursor, keys.length, page.fresh.length);
+      yield page;
       if (cursor === '0') return;
       if (broken) {
-        for await (const keys of keysInstead(redis, opts, caps, 'SCAN', broken)) yield { keys, walked: 1 };
+        for await (const keys of keysInstead(redis, opts, caps, 'SCAN', broken)) yield take(seen, keys, 1);
         return;
       }
     }
@@ -260,12 +274,12 @@ async function* scanPika(
     batches.barrier();
   }
   const streamAsked = new SeenKeys();
-  for await (const { keys } of scanPages(redis, opts, await countKeys(redis, caps), seen, caps)) {
-    for (const key of keys) {
-      if (seen.add(key)) batches.add({ key });
-      // SCAN lists a 3.x name once per type: its stream is asked about once.
-      else if (multiType && streamAsked.add(key)) batches.add({ key, type: 'stream', ifHeld: true });
-    }
+  for await (const { fresh, repeated } of scanPages(redis, opts, await countKeys(redis, caps), seen, caps)) {
+    for (const key of fresh) batches.add({ key });
+    // SCAN lists a 3.x name once per type: its stream is asked about once.
+    if (multiType)
+      for (const key of repeated)
+        if (streamAsked.add(key)) batches.add({ key, type: 'stream', ifHeld: true });
     yield* batches.full(0);
   }
   yield* batches.rest(1);
