@@ -23,6 +23,11 @@ export class SeenKeys {
     return this.count;
   }
 
+  /** The memory its table takes, in bytes. */
+  get bytes(): number {
+    return this.slots.byteLength;
+  }
+
   /** Records the key; returns false when it was already recorded. */
   add(key: Buffer): boolean {
     fingerprint(key);

@@ -22,7 +22,7 @@ import { TempKeys } from '../write/temp-keys.js';
 import { type Connected, checkRoom, connectAll, network } from './connect.js';
 import type { RunContext, SourceRun } from './context.js';
 import { asRunError, runSources } from './loop.js';
-import { RunState } from './state.js';
+import { keptWalk, RunState } from './state.js';
 import { Throttle } from './throttle.js';
 
 export interface RunHooks {
@@ -229,7 +229,7 @@ async function mergeRun(plan: MergePlan, hooks: RunHooks): Promise<JsonReport> {
           prefix: s.prefix,
           match: s.match === undefined ? undefined : Buffer.from(s.match),
           ...(earlierFile ? { types: earlierFile.holderTypes.bind(earlierFile) } : {}),
-          walked: () => state.sources[j]!.walked,
+          walked: () => keptWalk(state.sources[j]!),
         };
       }),
     };

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { RunError } from '../../src/common/errors.js';
 import { Limiter } from '../../src/common/limiter.js';
+import { SeenKeys } from '../../src/common/seen-keys.js';
 import { AbsenceGuess } from '../../src/probe/absence.js';
 import { Tally } from '../../src/report/tally.js';
-import { RunState, type RunStateInit } from '../../src/run/state.js';
+import { keptWalk, RunState, type RunStateInit } from '../../src/run/state.js';
 
 function state(more: Partial<RunStateInit> = {}): RunState {
   return new RunState({
@@ -97,5 +98,19 @@ describe('Limiter: bounded concurrency with back-pressure', () => {
       throw new Error('boom');
     });
     await expect(limiter.idle()).rejects.toThrow('boom');
+  });
+});
+
+describe("keptWalk: a dry run's record of an earlier source's keys, within bounds", () => {
+  it('keeps a walk of up to 16 MiB of table and lets a larger one go', () => {
+    const small = new SeenKeys(1 << 20); // 1M slots: 8 MiB
+    small.add(Buffer.from('k'));
+    const reads = { dumps: true, walked: small };
+    expect(keptWalk(reads)).toBe(small);
+    const large = new SeenKeys(1 << 22); // 4M slots: 32 MiB
+    const big = { dumps: true, walked: large };
+    expect(keptWalk(big)).toBeUndefined();
+    expect(big.walked).toBeUndefined();
+    expect(keptWalk({ dumps: true })).toBeUndefined();
   });
 });
