@@ -21,8 +21,9 @@ export interface SourceReads {
 
 /**
  * A dry run keeps the keys of each finished source's walk so that later sources ask it only about the
- * keys it held (probe.ts askHolder); a table larger than this (a source of over some 1,500,000 keys) is let go at once, and
- * its keys are asked about as before: memory stays bounded however large the sources.
+ * keys it held (probe.ts askHolder); a table larger than this (a source of over some 1,500,000 keys)
+ * is let go at once, and its keys are asked about as before: memory stays bounded however large the
+ * sources.
  */
 const MAX_KEPT_WALK_BYTES = 16 * 1024 * 1024;
 
