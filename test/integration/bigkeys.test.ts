@@ -14,6 +14,7 @@ import {
   zset,
 } from '../harness/data.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
+import { describeServer } from '../harness/servers.js';
 
 // Thresholds far below the defaults so that keys of a few thousand elements take the chunked path
 // and cross many window boundaries.
@@ -229,5 +230,147 @@ describe('big keys are copied in windows (SPEC §2.3)', () => {
     expect(await t.llen('big:append')).toBe(40_002);
     expect(await t.lrange('big:append', -1, -1)).toEqual([`39:999:${item}`]);
     await noTempKeys();
+  });
+});
+
+/*
+ * Issue 20: a value over write.bigKeyElements whose MEMORY USAGE is within write.bigKeyBytes is created
+ * or overridden as one payload (DUMP → RESTORE), as MIGRATE carries it; only a merge, a native write or
+ * a bigger value goes in windows (SPEC §2.3). Where the dump path is refused on the way (a newer
+ * source's payload the target cannot read), such a value goes in windows, never as one native command.
+ */
+const MID = 3_000;
+const MID_LIMITS = { bigKeyElements: 500 };
+
+const MID_KEYS: Record<string, Value> = {
+  'mid:hash': expiring(
+    600_000,
+    hash(Array.from({ length: MID }, (_, j): [string, string] => [`f${j}`, `v${j}`])),
+  ),
+  'mid:set': set(...Array.from({ length: MID }, (_, j) => `m${j}`)),
+  'mid:zset': zset(...Array.from({ length: MID }, (_, j): [string, number] => [`z${j}`, j])),
+  'mid:list': list(...Array.from({ length: MID }, (_, j) => `i${j}`)),
+};
+
+/** How many times each of `commands` ran on the server since its last CONFIG RESETSTAT. */
+async function calls(client: Redis, commands: string[]): Promise<Record<string, number>> {
+  const info = await client.info('commandstats');
+  return Object.fromEntries(
+    commands.map((c) => [c, Number(info.match(new RegExp(`cmdstat_${c}:calls=(\\d+)`))?.[1] ?? 0)]),
+  );
+}
+
+async function expectSame(s: Redis, t: Redis): Promise<void> {
+  for (const key of Object.keys(MID_KEYS)) {
+    expect(await t.call('DEBUG', 'DIGEST-VALUE', key), key).toEqual(
+      await s.call('DEBUG', 'DIGEST-VALUE', key),
+    );
+  }
+  const ttl = await t.pttl('mid:hash');
+  expect(ttl).toBeGreaterThan(590_000);
+  expect(ttl).toBeLessThanOrEqual(600_000);
+}
+
+describe('values over bigKeyElements within bigKeyBytes (issue 20: one payload, as MIGRATE carries them)', () => {
+  beforeEach(async () => {
+    await seed(s, MID_KEYS);
+    await Promise.all([s.config('RESETSTAT'), t.config('RESETSTAT')]);
+  });
+
+  const run = (doc: Record<string, unknown>) =>
+    runMerge(resolvePlan({ sources: [{ url: source.url }], target: { url: target.url }, ...doc }, {}, {}));
+
+  it('are created and overridden as one payload each: DUMP and RESTORE, no window, no temporary key', async () => {
+    await t.set('mid:set', 'of another type');
+    await t.rpush('mid:list', 'old');
+    await t.config('RESETSTAT');
+    const report = await run({
+      strategies: { default: 'override' },
+      typeMismatch: 'override',
+      write: MID_LIMITS,
+    });
+    expect(report.outcome, report.error).toBe('done');
+    expect(report.totals).toMatchObject({ created: 2, overridden: 2, merged: 0 });
+    expect(await calls(s, ['dump', 'hscan', 'sscan', 'zscan', 'lrange'])).toEqual({
+      dump: 4,
+      hscan: 0,
+      sscan: 0,
+      zscan: 0,
+      lrange: 0,
+    });
+    expect(await calls(t, ['restore', 'rename', 'hset', 'sadd', 'zadd', 'rpush'])).toEqual({
+      restore: 4,
+      rename: 0,
+      hset: 0,
+      sadd: 0,
+      zadd: 0,
+      rpush: 0,
+    });
+    await expectSame(s, t);
+    expect(await t.keys('kvmerge-tmp:*')).toEqual([]);
+  });
+
+  it('are merged in windows, and written natively in windows', async () => {
+    await t.hset('mid:hash', 'only', 'target');
+    await t.config('RESETSTAT');
+    const merged = await run({ strategies: { default: 'skip', hash: 'merge' }, write: MID_LIMITS });
+    expect(merged.outcome, merged.error).toBe('done');
+    expect(merged.totals).toMatchObject({ merged: 1 });
+    expect((await calls(s, ['hscan', 'dump'])).hscan).toBeGreaterThan(1);
+    expect(await t.hlen('mid:hash')).toBe(MID + 1);
+
+    await t.flushall();
+    await t.config('RESETSTAT');
+    const native = await run({
+      strategies: { default: 'override' },
+      write: { ...MID_LIMITS, mode: 'native' },
+    });
+    expect(native.outcome, native.error).toBe('done');
+    expect((await calls(t, ['rename'])).rename).toBe(4);
+    await expectSame(s, t);
+  });
+
+  it('a value over bigKeyBytes goes in windows whatever its element count', async () => {
+    const report = await run({ strategies: { default: 'override' }, write: { bigKeyBytes: 4096 } });
+    expect(report.outcome, report.error).toBe('done');
+    expect(await calls(t, ['restore', 'rename'])).toEqual({ restore: 0, rename: 4 });
+    await expectSame(s, t);
+  });
+});
+
+describeServer('redis-7.4.1', 'a payload the target cannot read (Redis 7.4 into 7.0)', () => {
+  let newer: RedisServer;
+  let older: RedisServer;
+  beforeAll(async () => {
+    [newer, older] = await Promise.all([startRedis({ server: 'redis-7.4.1' }), startRedis()]);
+  });
+  afterAll(async () => {
+    await Promise.all([newer?.stop(), older?.stop()]);
+  });
+
+  it('sends a value over bigKeyElements in windows after the refused RESTORE, not as one native command', async () => {
+    const from = newer.client();
+    const into = older.client();
+    await seed(from, MID_KEYS);
+    const report = await runMerge(
+      resolvePlan(
+        {
+          sources: [{ url: newer.url }],
+          target: { url: older.url },
+          strategies: { default: 'override' },
+          write: MID_LIMITS,
+        },
+        {},
+        {},
+      ),
+    );
+    expect(report.outcome, report.error).toBe('done');
+    expect(report.totals).toMatchObject({ created: 4 });
+    expect(report.fallbacks.map((f) => [f.reason, f.keys])).toEqual([['payload rejected by target', 4]]);
+    // Each value built aside in windows of at most bigKeyElements elements, then renamed over its key.
+    const stats = await calls(into, ['rename', 'hset', 'sadd', 'zadd', 'rpush']);
+    expect(stats.rename).toBe(4);
+    for (const command of ['hset', 'sadd', 'zadd', 'rpush']) expect(stats[command]).toBeGreaterThan(1);
+    await expectSame(from, into);
   });
 });
