@@ -86,8 +86,9 @@ let fpLo = 0;
 /**
  * A 64-bit fingerprint of the key's bytes in two 32-bit halves, each a MurmurHash3 (x86, 32-bit) with
  * its own seed and constants over the same 4-byte words, so the halves vary independently. One pass
- * of words: every key of a run is fingerprinted once or twice (SCAN's repeats, the cursor guard), and
- * two byte-at-a-time hashes cost 0.2 µs of a small key's 5. (0, 0) marks an empty slot: never given.
+ * of words: every key of a run is fingerprinted (a dry run's later sources look it up again), and two
+ * byte-at-a-time hashes cost 0.17 µs more a key (1,000,000 keys, has then add: 420 against 250 ms).
+ * (0, 0) marks an empty slot: never given.
  */
 function fingerprint(bytes: Buffer): void {
   const length = bytes.length;
