@@ -45,8 +45,8 @@ export interface HolderView extends ProbeSide {
   /** A source that is not a server (an RDB file): the types it holds each key under, from itself. */
   types?(keys: readonly Buffer[]): Promise<DataType[][]>;
   /**
-   * The keys this source's walk took, once it is over (a dry run: SourceReads.walked): a key not among
-   * them is not asked about, since the fold took nothing of it from this source. Undefined: ask.
+   * The keys this source's walk took, once it is over (SourceReads.walked): a key not among them is not
+   * asked about, since the fold took nothing of it from this source. Undefined: ask.
    */
   walked?(): SeenKeys | undefined;
 }

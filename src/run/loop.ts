@@ -30,7 +30,7 @@ export interface ScannedSource {
   log?: ((line: string) => void) | undefined;
   /** Its key count where known: sizes the set of keys seen, and the scan's progress estimate. */
   keyspace?: number | undefined;
-  /** Given the set of the keys the walk takes, as it starts (a dry run keeps it: SourceReads.walked). */
+  /** Given the set of the keys the walk takes, as it starts (a merge keeps it: SourceReads.walked). */
   keep?: ((seen: SeenKeys) => void) | undefined;
 }
 
@@ -237,11 +237,9 @@ async function mergePass(ctx: RunContext, src: SourceRun, progress?: ProgressSin
       label: `source ${src.plan.name} (${redactUrl(src.plan.url)})`,
       log: ctx.log,
       keyspace,
-      keep: ctx.plan.dryRun
-        ? (seen) => {
-            src.reads.walked = seen;
-          }
-        : undefined,
+      keep: (seen) => {
+        src.reads.walked = seen;
+      },
     },
     task: (batch) => {
       walked = batch.walked;

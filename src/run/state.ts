@@ -13,14 +13,15 @@ export interface SourceReads {
   /** Why this source is read natively though the mode wants DUMP. */
   nativeReason?: string;
   /**
-   * A dry run's record of the keys this source's walk took (a server's SCAN): a later source asks it
-   * about a key only where this set has it (probe.ts askHolder), instead of about every key.
+   * The keys this source's walk took (a server's SCAN), kept for the later sources: they ask it about
+   * a key only where this set has it (probe.ts askHolder). A dry run asks about every key otherwise; a
+   * real run about every key the target holds (to count the keys several sources hold).
    */
   walked?: SeenKeys;
 }
 
 /**
- * A dry run keeps the keys of each finished source's walk so that later sources ask it only about the
+ * The run keeps the keys of each finished source's walk so that later sources ask it only about the
  * keys it held (probe.ts askHolder); a table larger than this (a source of over some 1,500,000 keys)
  * is let go at once, and its keys are asked about as before: memory stays bounded however large the
  * sources.
