@@ -22,11 +22,11 @@ export interface SourceReads {
 
 /**
  * The run keeps the keys of each finished source's walk so that later sources ask it only about the
- * keys it held (probe.ts askHolder); a table larger than this (a source of over some 750,000 keys)
+ * keys it held (probe.ts askHolder); a table larger than this (a source of over some 1,500,000 keys)
  * is let go at once, and its keys are asked about as before: memory stays bounded however large the
  * sources.
  */
-const MAX_KEPT_WALK_BYTES = 8 * 1024 * 1024;
+const MAX_KEPT_WALK_BYTES = 16 * 1024 * 1024;
 
 export function keptWalk(reads: SourceReads): SeenKeys | undefined {
   if (reads.walked && reads.walked.bytes > MAX_KEPT_WALK_BYTES) reads.walked = undefined;

@@ -102,12 +102,12 @@ describe('Limiter: bounded concurrency with back-pressure', () => {
 });
 
 describe("keptWalk: a dry run's record of an earlier source's keys, within bounds", () => {
-  it('keeps a walk of up to 8 MiB of table and lets a larger one go', () => {
+  it('keeps a walk of up to 16 MiB of table and lets a larger one go', () => {
     const small = new SeenKeys(1 << 20); // 1M slots: 8 MiB
     small.add(Buffer.from('k'));
     const reads = { dumps: true, walked: small };
     expect(keptWalk(reads)).toBe(small);
-    const large = new SeenKeys(1 << 21); // 2M slots: 16 MiB
+    const large = new SeenKeys(1 << 22); // 4M slots: 32 MiB
     const big = { dumps: true, walked: large };
     expect(keptWalk(big)).toBeUndefined();
     expect(big.walked).toBeUndefined();
