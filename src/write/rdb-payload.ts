@@ -57,28 +57,12 @@ function decodeObject(objectType: number, r: RdbReader): Decoded {
       return { type: 'list', value: r.strings(r.length()) };
     case 2: // SET (hashtable)
       return { type: 'set', value: r.strings(r.length()) };
-    case 3: {
-      // ZSET: member, score as text
-      const n = r.length();
-      const out: Buffer[] = [];
-      for (let i = 0; i < n; i++) {
-        const member = r.string();
-        out.push(formatScore(r.textDouble()), member);
-      }
-      return { type: 'zset', value: out };
-    }
+    case 3: // ZSET: member, score as text
+      return { type: 'zset', value: zsetPairs(r, () => r.textDouble()) };
     case 4: // HASH (hashtable)
       return { type: 'hash', value: r.strings(r.length() * 2) };
-    case 5: {
-      // ZSET_2 (skiplist): member, binary double
-      const n = r.length();
-      const out: Buffer[] = [];
-      for (let i = 0; i < n; i++) {
-        const member = r.string();
-        out.push(formatScore(r.binaryDouble()), member);
-      }
-      return { type: 'zset', value: out };
-    }
+    case 5: // ZSET_2 (skiplist): member, binary double
+      return { type: 'zset', value: zsetPairs(r, () => r.binaryDouble()) };
     case 10: // LIST_ZIPLIST
       return { type: 'list', value: ziplist(r.string()) };
     case 11: // SET_INTSET
@@ -149,6 +133,17 @@ function decodeObject(objectType: number, r: RdbReader): Decoded {
  * A hash from field, value, expiry (Unix ms; 0: none) triplets: the live fields and values, and the
  * expiries of the fields that have one. A field whose expiry has passed is gone, as it is for HGETALL.
  */
+/** A zset's members with their scores, each read as `score` reads it, as [score, member] pairs (ZADD's order). */
+function zsetPairs(r: RdbReader, score: () => number): Buffer[] {
+  const n = r.length();
+  const out: Buffer[] = [];
+  for (let i = 0; i < n; i++) {
+    const member = r.string();
+    out.push(formatScore(score()), member);
+  }
+  return out;
+}
+
 function hashWithExpiries(triplets: Buffer[]): Decoded {
   const value: Buffer[] = [];
   const fieldExpiries: [Buffer, number][] = [];
