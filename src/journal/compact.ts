@@ -10,10 +10,40 @@ import type { JournalRecord } from './types.js';
  * - BEFORE_ABSENT: u32 source, u32 key length, key, u8 type length, type (ASCII)
  * - BEFORE_DUMP:   the same, then f64 expireAt (NaN: none), u32 payload length, payload
  * - APPLIED:       u32 source, u32 steps, then per step u32 key length, key, u8 type length, type
+ * - ABSENT_RUN:    the same fields as APPLIED, for consecutive BEFORE_ABSENT records of one source
+ *   (format 3): a copy's batch makes one frame, one checksum and one buffer instead of one per key,
+ *   which cost the journaled copy about a tenth of its time (issue 20).
  */
 const BEFORE_ABSENT = 0x01;
 const BEFORE_DUMP = 0x02;
 const APPLIED = 0x03;
+const ABSENT_RUN = 0x04;
+
+/** A `before` record whose prior is a plain absent key: many of them share one frame (ABSENT_RUN). */
+export const isAbsentBefore = (record: JournalRecord): record is Extract<JournalRecord, { kind: 'before' }> =>
+  record.kind === 'before' && record.prior.kind === 'absent' && record.prior.expireAt === undefined;
+
+/** The body size of one step in an APPLIED or ABSENT_RUN body. */
+export const stepSize = (key: Buffer, type: string): number => 4 + key.length + 1 + type.length;
+
+/** The size of an ABSENT_RUN body of these steps' sizes summed. */
+export const absentRunSize = (steps: number): number => 1 + 4 + 4 + steps;
+
+/** Writes an ABSENT_RUN body of `records` (absent befores of one source) at `at` of `out`. */
+export function writeAbsentRun(
+  records: readonly Extract<JournalRecord, { kind: 'before' }>[],
+  out: Buffer,
+  at: number,
+): void {
+  const put = new Writer(out, at);
+  put.u8(ABSENT_RUN);
+  put.u32(records[0]!.source);
+  put.u32(records.length);
+  for (const record of records) {
+    put.bytes(record.key);
+    put.name(record.type);
+  }
+}
 
 export const isCompact = (body: Buffer): boolean => body.length > 0 && body[0]! < 0x20;
 
@@ -28,7 +58,7 @@ export function compactSize(record: JournalRecord): number | undefined {
   }
   if (record.kind === 'applied') {
     let size = 1 + 4 + 4;
-    for (const [key, type] of record.steps) size += 4 + key.length + 1 + type.length;
+    for (const [key, type] of record.steps) size += stepSize(key, type);
     return size;
   }
   return undefined;
@@ -59,12 +89,21 @@ export function writeCompact(record: JournalRecord, out: Buffer, at: number): vo
   }
 }
 
-/** The record of a binary body; throws on a body that does not parse (the frame is then bad). */
-export function readCompact(body: Buffer): JournalRecord {
+/** The records of a binary body; throws on a body that does not parse (the frame is then bad). */
+export function readCompact(body: Buffer): JournalRecord[] {
   const get = new Reader(body);
   const tag = get.u8();
   const source = get.u32();
   let record: JournalRecord;
+  if (tag === ABSENT_RUN) {
+    const count = get.u32();
+    const records: JournalRecord[] = [];
+    for (let i = 0; i < count; i++) {
+      records.push({ kind: 'before', source, key: get.bytes(), type: get.name(), prior: { kind: 'absent' } });
+    }
+    if (!get.done()) throw new Error('trailing bytes in a record');
+    return records;
+  }
   if (tag === BEFORE_ABSENT || tag === BEFORE_DUMP) {
     const key = get.bytes();
     const type = get.name();
@@ -82,7 +121,7 @@ export function readCompact(body: Buffer): JournalRecord {
     record = { kind: 'applied', source, steps };
   } else throw new Error(`unknown record tag ${tag}`);
   if (!get.done()) throw new Error('trailing bytes in a record');
-  return record;
+  return [record];
 }
 
 class Writer {

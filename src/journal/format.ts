@@ -1,5 +1,14 @@
 import { crc32 } from 'node:zlib';
-import { compactSize, isCompact, readCompact, writeCompact } from './compact.js';
+import {
+  absentRunSize,
+  compactSize,
+  isAbsentBefore,
+  isCompact,
+  readCompact,
+  stepSize,
+  writeAbsentRun,
+  writeCompact,
+} from './compact.js';
 import type { JournalRecord } from './types.js';
 
 /**
@@ -7,38 +16,82 @@ import type { JournalRecord } from './types.js';
  * (little-endian). Append-only: a crash can only tear the last frame, which a reader detects (short
  * or wrong checksum) and ignores.
  *
- * A body is one record. The records written for every small key of a run have a binary form (compact.ts
- * says why and how), told by a first byte below 0x20; any other record is JSON (it starts with `{`),
- * byte strings as `{"$b": base64}`.
+ * A body is one record, or a run of `before` records of absent keys (compact.ts). The records written
+ * for every small key of a run have a binary form (compact.ts says why and how), told by a first byte
+ * below 0x20; any other record is JSON (it starts with `{`), byte strings as `{"$b": base64}`.
  */
 export const MAGIC = Buffer.from('kvmerge-journal\n');
-/** 2: the binary records of compact.ts beside JSON ones. A reader of 2 reads format 1 too. */
-export const FORMAT_VERSION = 2;
+/**
+ * 2: the binary records of compact.ts beside JSON ones. 3: runs of absent befores in one frame. A
+ * reader of 3 reads 1 and 2 too.
+ */
+export const FORMAT_VERSION = 3;
 /** The formats this kvmerge reads. */
-export const READABLE_FORMATS: readonly number[] = [1, 2];
+export const READABLE_FORMATS: readonly number[] = [1, 2, 3];
 const FRAME_HEAD = 8;
 /** A frame longer than this is corruption, not a record (a DUMP payload is at most proto-max-bulk-len). */
 const MAX_FRAME = 1024 * 1024 * 1024;
+/** A run of absent befores is cut at this body size (a batch of small keys is far below it). */
+const RUN_BYTES = 1024 * 1024;
 
+/** One record's frame. */
 export function encodeFrame(record: JournalRecord): Buffer {
-  const compact = compactSize(record);
-  if (compact !== undefined) {
-    const frame = Buffer.allocUnsafe(FRAME_HEAD + compact);
-    writeCompact(record, frame, FRAME_HEAD);
-    return seal(frame);
-  }
-  const json = JSON.stringify(jsonable(record));
-  const frame = Buffer.allocUnsafe(FRAME_HEAD + Buffer.byteLength(json));
-  frame.write(json, FRAME_HEAD);
-  return seal(frame);
+  return encodeFrames([record]).data;
 }
 
-/** Writes the frame head (length, checksum of the body) in front of a body written in place. */
-function seal(frame: Buffer): Buffer {
-  const body = frame.subarray(FRAME_HEAD);
-  frame.writeUInt32LE(body.length, 0);
-  frame.writeUInt32LE(crc32(body), 4);
-  return frame;
+/** One frame to be written: its body's size and form, and the records it holds. */
+type PlannedFrame =
+  | { form: 'run'; size: number; records: Extract<JournalRecord, { kind: 'before' }>[] }
+  | { form: 'compact'; size: number; records: [JournalRecord] }
+  | { form: 'json'; size: number; records: [JournalRecord]; json: string };
+
+/**
+ * The frames of `records` in one buffer, and each record's frame offset in it. Consecutive absent
+ * befores of one source share a frame (a run: what a reader of format 3 reads).
+ */
+export function encodeFrames(records: readonly JournalRecord[]): { data: Buffer; offsets: number[] } {
+  const planned: PlannedFrame[] = [];
+  let total = 0;
+  for (let i = 0; i < records.length; ) {
+    const frame = planFrame(records, i);
+    i += frame.records.length;
+    planned.push(frame);
+    total += FRAME_HEAD + frame.size;
+  }
+  const data = Buffer.allocUnsafe(total);
+  const offsets: number[] = [];
+  let at = 0;
+  for (const frame of planned) {
+    const body = at + FRAME_HEAD;
+    if (frame.form === 'run') writeAbsentRun(frame.records, data, body);
+    else if (frame.form === 'compact') writeCompact(frame.records[0], data, body);
+    else data.write(frame.json, body);
+    data.writeUInt32LE(frame.size, at);
+    data.writeUInt32LE(crc32(data.subarray(body, body + frame.size)), at + 4);
+    for (let n = 0; n < frame.records.length; n++) offsets.push(at);
+    at = body + frame.size;
+  }
+  return { data, offsets };
+}
+
+/** The frame that begins with records[from]: a run of absent befores where two or more follow. */
+function planFrame(records: readonly JournalRecord[], from: number): PlannedFrame {
+  const record = records[from]!;
+  if (isAbsentBefore(record)) {
+    const run = [record];
+    let steps = stepSize(record.key, record.type);
+    for (let i = from + 1; i < records.length && steps < RUN_BYTES; i++) {
+      const next = records[i]!;
+      if (!isAbsentBefore(next) || next.source !== record.source) break;
+      run.push(next);
+      steps += stepSize(next.key, next.type);
+    }
+    if (run.length > 1) return { form: 'run', size: absentRunSize(steps), records: run };
+  }
+  const compact = compactSize(record);
+  if (compact !== undefined) return { form: 'compact', size: compact, records: [record] };
+  const json = JSON.stringify(jsonable(record));
+  return { form: 'json', size: Buffer.byteLength(json), records: [record], json };
 }
 
 /**
@@ -48,7 +101,7 @@ function seal(frame: Buffer): Buffer {
 export function decodeFrame(
   data: Buffer,
   offset: number,
-): { record: JournalRecord; end: number } | 'short' | 'bad' {
+): { records: JournalRecord[]; end: number } | 'short' | 'bad' {
   if (data.length - offset < FRAME_HEAD) return 'short';
   const length = data.readUInt32LE(offset);
   if (length > MAX_FRAME) return 'bad';
@@ -57,12 +110,11 @@ export function decodeFrame(
   const body = data.subarray(offset + FRAME_HEAD, end);
   if (crc32(body) !== data.readUInt32LE(offset + 4)) return 'bad';
   try {
-    const record = isCompact(body)
-      ? readCompact(body)
-      : (JSON.parse(body.toString(), reviver) as JournalRecord | null);
+    if (isCompact(body)) return { records: readCompact(body), end };
+    const record = JSON.parse(body.toString(), reviver) as JournalRecord | null;
     // A checksum only says the bytes are as written: what was written must still be a record.
     if (typeof record !== 'object' || record === null || typeof record.kind !== 'string') return 'bad';
-    return { record, end };
+    return { records: [record], end };
   } catch {
     return 'bad';
   }

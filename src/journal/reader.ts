@@ -71,7 +71,8 @@ export async function* readFrames(
       const at = consumed;
       consumed += frame.end - offset;
       offset = frame.end;
-      yield { record: frame.record, at };
+      // A run of absent befores (format 3) is one frame: each of its records is at the frame's offset.
+      for (const record of frame.records) yield { record, at };
     }
     if (end) {
       end.validBytes = consumed;
@@ -162,10 +163,13 @@ export async function openRecords(path: string): Promise<{
       const frame = Buffer.alloc(8 + length);
       await file.read(frame, 0, frame.length, offset);
       const decoded = bytesRead === 8 ? decodeFrame(frame, 0) : 'short';
-      if (typeof decoded === 'string' || decoded.record.kind !== kind) {
+      // Records read back by offset (windows, befores with a prior value) have a frame of their own.
+      const record =
+        typeof decoded === 'string' || decoded.records.length !== 1 ? undefined : decoded.records[0]!;
+      if (record?.kind !== kind) {
         throw new Error(`${path} lacks ${what} at byte ${offset} (the journal is damaged)`);
       }
-      return decoded.record as Extract<JournalRecord, { kind: typeof kind }>;
+      return record as Extract<JournalRecord, { kind: typeof kind }>;
     },
     close: () => file.close(),
   };
@@ -194,7 +198,7 @@ export async function readHeader(path: string): Promise<JournalHeader> {
     if (!READABLE_FORMATS.includes(record.format)) {
       throw new ConfigError(
         '--backup',
-        `${path} is a journal of format ${record.format}; this kvmerge reads formats ${READABLE_FORMATS.join(' and ')}`,
+        `${path} is a journal of format ${record.format}; this kvmerge reads formats ${READABLE_FORMATS.slice(0, -1).join(', ')} and ${READABLE_FORMATS.at(-1)}`,
       );
     }
     return record;

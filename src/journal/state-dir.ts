@@ -92,8 +92,9 @@ export async function journalStatus(path: string): Promise<JournalStatus> {
     for (let at = 0; at + 8 <= length; at++) {
       const frame = decodeFrame(tail, at);
       if (typeof frame === 'string' || frame.end !== length) continue;
-      if (frame.record.kind === 'done') return 'completed';
-      if (frame.record.kind === 'rollback') return 'rolled back';
+      const last = frame.records.at(-1)!;
+      if (last.kind === 'done') return 'completed';
+      if (last.kind === 'rollback') return 'rolled back';
     }
     return 'interrupted';
   } finally {

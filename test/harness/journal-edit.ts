@@ -6,17 +6,30 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
-import { encodeFrame, MAGIC } from '../../src/journal/format.js';
-import { readRecords } from '../../src/journal/reader.js';
+import { encodeFrames, MAGIC } from '../../src/journal/format.js';
+import { readFrames } from '../../src/journal/reader.js';
+import type { JournalRecord } from '../../src/journal/types.js';
 
 export async function forgetApplied(from: string, to: string, sources: readonly number[]): Promise<void> {
   const frames: Buffer[] = [MAGIC];
-  for await (const record of readRecords(from)) {
+  // The records of one frame (a run of absent befores shares one) are written back as one frame.
+  let frame: JournalRecord[] = [];
+  let frameAt = -1;
+  const flush = (): void => {
+    if (frame.length === 0) return;
+    const record = frame[0]!;
     const lost =
       (record.kind === 'applied' || record.kind === 'sourceDone') && sources.includes(record.source);
-    const frame = encodeFrame(record);
-    frames.push(lost ? unknownRecord(frame.length) : frame);
+    const { data } = encodeFrames(frame);
+    frames.push(lost ? unknownRecord(data.length) : data);
+    frame = [];
+  };
+  for await (const { record, at } of readFrames(from)) {
+    if (at !== frameAt) flush();
+    frameAt = at;
+    frame.push(record);
   }
+  flush();
   await writeFile(to, Buffer.concat(frames));
 }
 

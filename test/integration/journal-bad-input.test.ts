@@ -61,7 +61,7 @@ describe('journals that are not what a run wrote', () => {
       'the magic line alone': MAGIC,
       'a header cut short': whole.subarray(0, headerEnd - 10),
       'records without their header': Buffer.concat([MAGIC, whole.subarray(headerEnd)]),
-      'a newer format': withHeader({ format: 3 }),
+      'a newer format': withHeader({ format: 4 }),
       'a format spelled as text': withHeader({ format: '2' }),
       'a header without its target': withHeader({ target: undefined }),
       'a JSON body that is no record': Buffer.concat([MAGIC, frameOf(Buffer.from('null'))]),

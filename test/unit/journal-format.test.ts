@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, encodeFrame } from '../../src/journal/format.js';
+import { decodeFrame, encodeFrame, encodeFrames } from '../../src/journal/format.js';
 import type { JournalRecord } from '../../src/journal/types.js';
 
 describe('journal frames', () => {
@@ -25,7 +25,7 @@ describe('journal frames', () => {
     const decoded = decodeFrame(frame, 0);
     expect(decoded).not.toBe('short');
     expect(decoded).not.toBe('bad');
-    expect((decoded as { record: JournalRecord }).record).toEqual(record);
+    expect((decoded as { records: JournalRecord[] }).records).toEqual([record]);
     expect((decoded as { end: number }).end).toBe(frame.length);
   });
 
@@ -69,8 +69,8 @@ describe('journal frames', () => {
     let offset = 0;
     const frames = Buffer.concat(records.map((r) => encodeFrame(r)));
     for (const record of records) {
-      const decoded = decodeFrame(frames, offset) as { record: JournalRecord; end: number };
-      expect(decoded.record).toEqual(record);
+      const decoded = decodeFrame(frames, offset) as { records: JournalRecord[]; end: number };
+      expect(decoded.records).toEqual([record]);
       // Binary, not JSON: the body starts with a tag below 0x20.
       expect(frames[offset + 8]!).toBeLessThan(0x20);
       offset = decoded.end;
@@ -81,5 +81,63 @@ describe('journal frames', () => {
     frame.writeUInt32LE(1000, 8 + 5);
     frame.writeUInt32LE(crc32(frame.subarray(8)), 4);
     expect(decodeFrame(frame, 0)).toBe('bad');
+  });
+
+  it('writes consecutive absent befores of one source as one frame, and reads each record back', () => {
+    const absent = (source: number, key: string, type = 'string'): JournalRecord => ({
+      kind: 'before',
+      source,
+      key: Buffer.from(key, 'latin1'),
+      type,
+      prior: { kind: 'absent' },
+    });
+    const records: JournalRecord[] = [
+      absent(0, 'a'),
+      absent(0, '\u0000\u00ff\n', 'hash'),
+      absent(0, ''),
+      {
+        kind: 'before',
+        source: 0,
+        key: Buffer.from('d'),
+        type: 'set',
+        prior: { kind: 'dump', payload: Buffer.from([1]), expireAt: null },
+      },
+      absent(0, 'e'),
+      absent(1, 'f'),
+      absent(1, 'g', 'zset'),
+      // Pika 3.x: an absent type with the name's expiry stays a frame of its own (JSON).
+      {
+        kind: 'before',
+        source: 1,
+        key: Buffer.from('h'),
+        type: 'list',
+        prior: { kind: 'absent', expireAt: 5 },
+      },
+      { kind: 'applied', source: 1, steps: [[Buffer.from('f'), 'string']] },
+    ];
+    const { data, offsets } = encodeFrames(records);
+    const read: JournalRecord[] = [];
+    const at: number[] = [];
+    const frames: number[] = [];
+    for (let offset = 0; offset < data.length; ) {
+      const decoded = decodeFrame(data, offset) as { records: JournalRecord[]; end: number };
+      frames.push(decoded.records.length);
+      for (const record of decoded.records) {
+        read.push(record);
+        at.push(offset);
+      }
+      offset = decoded.end;
+    }
+    expect(read).toEqual(records);
+    expect(at).toEqual(offsets);
+    // a, b, c in one frame; d; e alone (a plain before); f, g; h; applied.
+    expect(frames).toEqual([3, 1, 1, 2, 1, 1]);
+    expect(data[8]).toBe(0x04);
+    // A run torn anywhere is short, and one with a flipped byte is bad.
+    const first = (decodeFrame(data, 0) as { end: number }).end;
+    for (let cut = 1; cut < first; cut++) expect(decodeFrame(data.subarray(0, cut), 0)).toBe('short');
+    const corrupt = Buffer.from(data.subarray(0, first));
+    corrupt[first - 1]! ^= 1;
+    expect(decodeFrame(corrupt, 0)).toBe('bad');
   });
 });
