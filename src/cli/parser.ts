@@ -144,6 +144,7 @@ export async function parseCommandLine(
       throw new UsageError(rewordYargsMessage(message ?? err?.message ?? 'bad command line', args));
     });
   hideTypes(parser);
+  skipHelpCache(parser);
   await parser.parseAsync();
   return command;
 }
@@ -152,6 +153,20 @@ export async function parseCommandLine(
 function hideTypes(parser: Argv): void {
   const withUsageConfig = parser as Argv & { usageConfiguration?: (c: Record<string, boolean>) => Argv };
   withUsageConfig.usageConfiguration?.({ 'hide-types': true });
+}
+
+/**
+ * yargs renders the whole help text of a command given by name (`kvmerge merge …`) once its handler has
+ * run, to cache it for a later showHelp(), which kvmerge never calls (--help is printed before any
+ * handler runs, and errors are one line): 15-30 ms of every run's start-up (issue 20), which the same
+ * command left implicit (`kvmerge …`) does not pay. Its internal methods are the only way to say so.
+ */
+function skipHelpCache(parser: Argv): void {
+  type Internals = {
+    getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } };
+  };
+  const usage = (parser as Argv & Internals).getInternalMethods?.().getUsageInstance?.();
+  if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => undefined;
 }
 
 /** yargs names an option without its dashes, by whichever alias was typed; say it the way users write it. */

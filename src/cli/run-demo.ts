@@ -162,7 +162,7 @@ async function run(
   signal: AbortSignal,
   out: Output,
 ): Promise<JsonReport> {
-  const progress = createProgress({
+  const progress = await createProgress({
     stream: process.stderr,
     mode: progressMode({ quiet: false, progress: opts.progress ?? true, json: false, verbose: false }),
   });

@@ -53,7 +53,7 @@ export async function watchRun(
   }
   const closeLog = logEvents(events, (line) => out.info(line));
   const mode = display.progressJson ? 'none' : progressMode(display);
-  const plain = createProgress({ stream: process.stderr, mode });
+  const plain = await createProgress({ stream: process.stderr, mode });
   const sinks = [plain, json, metrics?.progress].filter((s): s is ProgressSink => s !== undefined);
   const progress: ProgressSink = {
     planned: (sources) => {

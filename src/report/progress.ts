@@ -1,4 +1,4 @@
-import cliProgress, { type MultiBar } from 'cli-progress';
+import type { MultiBar } from 'cli-progress';
 import { type Counts, emptyCounts } from './counters.js';
 import { formatEta, OverallProgress, overallText, type SourceProgress } from './overall.js';
 import { formatDuration } from './summary.js';
@@ -23,12 +23,12 @@ interface SourceState extends SourceProgress {
 /**
  * The CLI's renderer of SPEC §5.1 progress. The library reports through ProgressSink and never
  * learns which of these it talks to. stop() releases every timer, so a finished run does not keep
- * node alive.
+ * node alive. cli-progress is loaded only for bars: a run without a terminal does not pay for it.
  */
-export function createProgress(opts: ProgressOptions): ProgressSink {
+export async function createProgress(opts: ProgressOptions): Promise<ProgressSink> {
   switch (opts.mode) {
     case 'bars':
-      return new BarsProgress(opts.stream);
+      return new BarsProgress(opts.stream, (await import('cli-progress')).default);
     case 'lines':
       return new LinesProgress(opts.stream, opts.intervalMs ?? 5000);
     case 'none':
@@ -174,7 +174,7 @@ class BarsProgress implements ProgressSink {
   private started = false;
   private stopped = false;
 
-  constructor(stream: NodeJS.WriteStream) {
+  constructor(stream: NodeJS.WriteStream, cliProgress: typeof import('cli-progress')) {
     this.multi = new cliProgress.MultiBar({
       stream,
       fps: 5,

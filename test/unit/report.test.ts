@@ -468,10 +468,10 @@ function activeTimers(): number {
 }
 
 describe('createProgress', () => {
-  it("'lines' prints start, status and finish lines", () => {
+  it("'lines' prints start, status and finish lines", async () => {
     const out = fakeStream(false);
     const before = activeTimers();
-    const progress = createProgress({ stream: out.stream, mode: 'lines', intervalMs: 0 });
+    const progress = await createProgress({ stream: out.stream, mode: 'lines', intervalMs: 0 });
     const totals = { ...emptyCounts(), scanned: 112, created: 100, merged: 3, skipped: 9 };
     progress.sourceStarted(0, 'shard-a', 100000);
     progress.update(0, 12000, 100000, totals);
@@ -503,9 +503,9 @@ describe('createProgress', () => {
     expect(activeTimers()).toBe(before);
   });
 
-  it("'lines' gives each source's own counters in its finished line, not the run's so far", () => {
+  it("'lines' gives each source's own counters in its finished line, not the run's so far", async () => {
     const out = fakeStream(false);
-    const progress = createProgress({ stream: out.stream, mode: 'lines', intervalMs: 0 });
+    const progress = await createProgress({ stream: out.stream, mode: 'lines', intervalMs: 0 });
     progress.sourceStarted(0, 'shard-a', 10);
     progress.update(0, 10, 10, { ...emptyCounts(), scanned: 10, created: 7, skipped: 3 });
     progress.sourceFinished(0);
@@ -522,10 +522,10 @@ describe('createProgress', () => {
     );
   });
 
-  it("'lines' throttles status lines to intervalMs and stop() clears its timer", () => {
+  it("'lines' throttles status lines to intervalMs and stop() clears its timer", async () => {
     const out = fakeStream(false);
     const before = activeTimers();
-    const progress = createProgress({ stream: out.stream, mode: 'lines', intervalMs: 60_000 });
+    const progress = await createProgress({ stream: out.stream, mode: 'lines', intervalMs: 60_000 });
     progress.sourceStarted(0, 'a', 10);
     for (let i = 1; i <= 10; i++) progress.update(0, i, 10, emptyCounts());
     expect(out.text().trimEnd().split('\n')).toHaveLength(1); // only the start line
@@ -533,9 +533,9 @@ describe('createProgress', () => {
     expect(activeTimers()).toBe(before);
   });
 
-  it("'none' writes nothing", () => {
+  it("'none' writes nothing", async () => {
     const out = fakeStream(false);
-    const progress = createProgress({ stream: out.stream, mode: 'none' });
+    const progress = await createProgress({ stream: out.stream, mode: 'none' });
     progress.sourceStarted(0, 'a', 10);
     progress.update(0, 5, 10, emptyCounts());
     progress.sourceFinished(0);
@@ -543,10 +543,10 @@ describe('createProgress', () => {
     expect(out.text()).toBe('');
   });
 
-  it("'bars' draws one bar per source and a counters line, and stop() leaves no timer", () => {
+  it("'bars' draws one bar per source and a counters line, and stop() leaves no timer", async () => {
     const out = fakeStream(true);
     const before = activeTimers();
-    const progress = createProgress({ stream: out.stream, mode: 'bars' });
+    const progress = await createProgress({ stream: out.stream, mode: 'bars' });
     progress.sourceStarted(0, 'shard-a', 1000);
     progress.update(0, 250, 1000, { ...emptyCounts(), scanned: 250, created: 240, skipped: 10 });
     progress.sourceFinished(0);
@@ -564,15 +564,15 @@ describe('createProgress', () => {
     expect(text).toContain('created 282');
   });
 
-  it("'bars' stop() before any source writes nothing", () => {
+  it("'bars' stop() before any source writes nothing", async () => {
     const out = fakeStream(true);
-    createProgress({ stream: out.stream, mode: 'bars' }).stop();
+    (await createProgress({ stream: out.stream, mode: 'bars' })).stop();
     expect(out.text()).toBe('');
   });
 });
 
 describe('failedKeyLine', () => {
-  it('gives a UTF-8 key as key and any other as keyBase64, one JSON object a line', () => {
+  it('gives a UTF-8 key as key and any other as keyBase64, one JSON object a line', async () => {
     const text = failedKeyLine({ key: Buffer.from('user:é'), source: 's1', type: 'hash', reason: 'OOM' });
     expect(text).toBe('{"key":"user:é","source":"s1","type":"hash","reason":"OOM"}\n');
     const bytes = Buffer.from([0xff, 0x00, 0x0a]);
