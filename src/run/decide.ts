@@ -11,7 +11,7 @@ import type { DataType, Decision, KeyAtWork, StrategyTable } from '../types/stra
  * Expiry (SPEC §1.5) is decided before this: an expired source key never reaches decide().
  */
 export function decide(sourceType: DataType, targetType: DataType | null, table: StrategyTable): Decision {
-  if (targetType === null) return { action: 'create', conflict: false, typeMismatch: false };
+  if (targetType === null) return CREATE;
   if (targetType !== sourceType) {
     const policy = table.typeMismatch;
     return { action: policy, conflict: true, typeMismatch: true };
@@ -80,6 +80,9 @@ export interface DecideContext {
 }
 
 const EXPIRED: Decision = { action: 'expired', conflict: false, typeMismatch: false };
+/** Most steps of a consolidation: one frozen object for all of them (read, never changed). */
+const CREATE: Decision = Object.freeze({ action: 'create', conflict: false, typeMismatch: false });
+const NONE: readonly DataType[] = Object.freeze([]);
 
 /**
  * Turns a batch's probes into steps (pure). A key gone from the source ends `expired`; a skip, a
@@ -99,7 +102,8 @@ export function decideProbes(probes: readonly KeyProbe[], ctx: DecideContext): D
   const taken = new Set<string>();
   for (const probe of probes) {
     const type = probe.type;
-    if (type !== null) {
+    // Only a name that holds several types in this source can come twice in one round.
+    if (type !== null && probe.sourceTypes.length > 1) {
       const name = probe.sourceKey.toString('latin1');
       if (taken.has(name) && !dryRun) {
         out.later.push({ key: probe.sourceKey, type });
@@ -108,22 +112,15 @@ export function decideProbes(probes: readonly KeyProbe[], ctx: DecideContext): D
       taken.add(name);
     }
     // The types this source holds under the name that are folded before this one (TYPE_ORDER).
-    const before =
-      type === null ? [] : probe.sourceTypes.slice(0, Math.max(0, probe.sourceTypes.indexOf(type)));
+    const at = type === null ? 0 : probe.sourceTypes.indexOf(type);
+    const before = at > 0 ? probe.sourceTypes.slice(0, at) : NONE;
     const overlap = probe.earlierHolders === 1 && before.length === 0;
     if (type === null) {
       if (probe.ifHeld) continue;
       out.ended.push({ outcome: outcomeOf(sourceIndex, probe, 'none', probe.targetType, EXPIRED, overlap) });
       continue;
     }
-    const folded = [...probe.earlier, ...before];
-    const targetType = dryRun
-      ? foldTypes(
-          probe.targetType,
-          ctx.target.multiTypeNames ? folded.filter((t) => t === type) : folded,
-          table,
-        )
-      : probe.targetType;
+    const targetType = dryRun ? dryTargetType(probe, type, before, ctx) : probe.targetType;
     const decision = decide(type, targetType, table);
     const { action } = decision;
     const unwritable = action !== 'skip' && action !== 'fail' && refusal(ctx.target, probe);
@@ -154,6 +151,21 @@ export function decideProbes(probes: readonly KeyProbe[], ctx: DecideContext): D
     }
   }
   return out;
+}
+
+/** A dry run's prediction of the target's holder at this step: earlier sources folded over its own. */
+function dryTargetType(
+  probe: KeyProbe,
+  type: DataType,
+  before: readonly DataType[],
+  ctx: DecideContext,
+): DataType | null {
+  const folded = [...probe.earlier, ...before];
+  return foldTypes(
+    probe.targetType,
+    ctx.target.multiTypeNames ? folded.filter((t) => t === type) : folded,
+    ctx.table,
+  );
 }
 
 function outcomeOf(

@@ -42,17 +42,18 @@ export async function writeGroup(
   const decideAgain = (step: Step): void => {
     again.push(retryUnit(src, step));
   };
-  const toRead = steps.flatMap((step) => {
+  const toRead: { step: Step; how: ReadHow }[] = [];
+  for (const step of steps) {
     if (assumed(step) && !dumpPath(ctx, src)) {
       decideAgain(step);
-      return [];
+      continue;
     }
     const copies = step.decision.action !== 'merge';
     if (copies && plan.write.mode !== 'native' && !dumpPath(ctx, src) && step.type !== 'other') {
       nativeFallback(ctx, src, step);
     }
-    return [{ step, how: (copies && dumpPath(ctx, src) ? 'dump' : 'native') as ReadHow }];
-  });
+    toRead.push({ step, how: copies && dumpPath(ctx, src) ? 'dump' : 'native' });
+  }
   while (toRead.length > 0) {
     const reading = toRead.splice(0);
     const door = openDoorAhead(

@@ -44,7 +44,9 @@ export async function writeSteps(
       ctx.budget.release(taken);
     }
   };
-  for (const [i, step] of steps.entries()) {
+  // Indexed, not entries(): an iterator's [i, step] pair per key was a tenth of a copy's garbage.
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i]!;
     const { isBig, bytes } = sized[i]!;
     if (isBig) {
       big.push(step);

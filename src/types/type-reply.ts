@@ -88,16 +88,30 @@ export function typeBesideExists(type: Reply | undefined, exists: Reply | undefi
 
 export const typeAskCount = (caps: TypeCaps): number => (caps.multiTypeNames ? 2 : caps.staleType ? 3 : 1);
 
-export function typesFrom(caps: TypeCaps, replies: Reply[], at: number): DataType[] {
+/**
+ * The types of a name that holds at most one, as a list: one shared, frozen list per type, since the
+ * probe makes one for every key of a run (issue 20: fewer objects per key).
+ */
+export function typeList(type: DataType | null): readonly DataType[] {
+  return type === null ? NO_TYPES : ONE_TYPE[type];
+}
+
+const NO_TYPES: readonly DataType[] = Object.freeze([]);
+const ONE_TYPE = Object.fromEntries(DATA_TYPES.map((t) => [t, Object.freeze([t])])) as Record<
+  DataType,
+  readonly DataType[]
+>;
+
+export function typesFrom(caps: TypeCaps, replies: Reply[], at: number): readonly DataType[] {
   if (!caps.multiTypeNames) {
     const type = typeFromReply(value(replies[at]));
     if (caps.staleType) {
       // A deleted key lingers in TYPE (and a deleted stream in EXISTS too) on Pika 4.0: only a key
       // that EXISTS, and for a stream one with entries, is there.
-      if (value(replies[at + 1]) === 0) return [];
-      if (type === 'stream' && replies[at + 2] === 0) return [];
+      if (value(replies[at + 1]) === 0) return NO_TYPES;
+      if (type === 'stream' && replies[at + 2] === 0) return NO_TYPES;
     }
-    return type === null ? [] : [type];
+    return typeList(type);
   }
   const listed = value(replies[at]);
   const held = new Set<DataType>();

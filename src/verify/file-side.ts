@@ -118,7 +118,7 @@ export class FileSide {
    */
   async valuesOf(
     keys: (Buffer | undefined)[],
-    types: (DataType[] | undefined)[],
+    types: (readonly DataType[] | undefined)[],
     write: Pick<MergePlan['write'], 'bigKeyBytes'>,
   ): Promise<FileValues> {
     const out: FileValues = { values: keys.map(() => []), unread: new Map() };

@@ -28,9 +28,12 @@ export function admitted(plan: MergePlan, j: number, keys: Buffer[]): (Buffer | 
  * cleared (EXISTS, XLEN), as the merge's probe asks them (probe.ts), never by script: verify only
  * reads with read commands.
  */
-export async function typesOf(side: Side, keys: (Buffer | undefined)[]): Promise<(DataType[] | undefined)[]> {
+export async function typesOf(
+  side: Side,
+  keys: (Buffer | undefined)[],
+): Promise<(readonly DataType[] | undefined)[]> {
   const asked = keys.flatMap((k, i) => (k === undefined ? [] : [i]));
-  let types: DataType[][];
+  let types: (readonly DataType[])[];
   try {
     types = await askTypes(
       { pipe: side.pipe, caps: { ...side.caps, batchScripts: false } },
@@ -42,7 +45,7 @@ export async function typesOf(side: Side, keys: (Buffer | undefined)[]): Promise
     }
     throw err;
   }
-  const out: (DataType[] | undefined)[] = new Array(keys.length);
+  const out: (readonly DataType[] | undefined)[] = new Array(keys.length);
   asked.forEach((i, n) => {
     out[i] = types[n];
   });
@@ -63,7 +66,7 @@ export type BigKeyLimits = Pick<MergePlan['write'], 'bigKeyElements' | 'bigKeyBy
 export async function valuesOf(
   side: Side,
   keys: (Buffer | undefined)[],
-  types: (DataType[] | undefined)[],
+  types: (readonly DataType[] | undefined)[],
   limits: BigKeyLimits,
 ): Promise<Observed[][]> {
   const asks: Command[] = [];
