@@ -11,7 +11,7 @@ import { expect, it } from 'vitest';
 const ROOT = join(import.meta.dirname, '../..');
 const json = (path: string): Record<string, unknown> => JSON.parse(readFileSync(join(ROOT, path), 'utf8'));
 
-it('npm pack ships bin, dist/src, the example config, docs/ (the README links it) and LICENSE; no dist/bench, no source map, no test launcher', () => {
+it('npm pack ships bin, dist/src, dist/cli, the example config, docs/ (the README links it) and LICENSE; no dist/bench, no source map, no test launcher', () => {
   // --ignore-scripts: the files list is what matters, and the build it would run is the CI's own step.
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
     cwd: ROOT,
@@ -20,6 +20,8 @@ it('npm pack ships bin, dist/src, the example config, docs/ (the README links it
   const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
   expect(files).toContain('LICENSE');
   expect(files).toContain('bin/kvmerge.js');
+  // The CLI that bin/kvmerge.js runs: one bundled file (scripts/bundle-cli.mjs), built by npm run build.
+  expect(files).toContain('dist/cli/kvmerge.mjs');
   expect(files).toContain('config.example.yaml');
   expect(files).toContain('docs/safety.md');
   expect(files.filter((f) => f.startsWith('dist/bench/'))).toEqual([]);
