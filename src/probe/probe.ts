@@ -294,14 +294,17 @@ async function askHolder(
   const asked: number[] = [];
   const keys: Buffer[] = [];
   const walked = view.walked?.();
-  targetKeys.forEach((targetKey, i) => {
-    if (!wanted(i) || !startsWith(targetKey, view.prefix)) return;
-    const key = targetKey.subarray(view.prefix.length);
-    if (view.match && !globMatch(view.match, key)) return;
-    if (walked && !walked.has(key)) return;
+  // Without a prefix (most plans) the target key is the source key: no view of it per key and source.
+  const unprefixed = view.prefix.length === 0;
+  for (let i = 0; i < targetKeys.length; i++) {
+    const targetKey = targetKeys[i]!;
+    if (!wanted(i) || !(unprefixed || startsWith(targetKey, view.prefix))) continue;
+    const key = unprefixed ? targetKey : targetKey.subarray(view.prefix.length);
+    if (view.match && !globMatch(view.match, key)) continue;
+    if (walked && !walked.has(key)) continue;
     keys.push(key);
     asked.push(i);
-  });
+  }
   const types = view.types ? await view.types(keys) : await askTypes(view, keys);
   asked.forEach((i, n) => {
     result[i] = types[n];
