@@ -16,6 +16,9 @@ import { putBack, putBackFailed } from './put-back.js';
 import type { ResumeState } from './resume-state.js';
 import type { JournalHeader, PriorState } from './types.js';
 
+/** The prior of a create that cannot overwrite: one shared object for most steps of a copy (read only). */
+const ABSENT: PriorState = Object.freeze({ kind: 'absent' });
+
 /** The journal reads every prior state with DUMP (or the type's reads): a user who may not is exit 2 now. */
 async function checkDump(target: Transport, caps: Caps, clock: TargetClock): Promise<void> {
   try {
@@ -163,7 +166,7 @@ export class Backup {
                 asked.map((s) => s.type),
               );
         let next = 0;
-        const priors = steps.map((s): PriorState => (s.absent ? { kind: 'absent' } : read[next++]!));
+        const priors = steps.map((s): PriorState => (s.absent ? ABSENT : read[next++]!));
         await this.file.append(
           steps.map((s, i) => ({
             kind: 'before' as const,
