@@ -80,6 +80,15 @@ describe.concurrent('kvmerge command line: usage', () => {
     expect(run.stdout).toMatch(/--dry-run --fail-on-conflict/);
   });
 
+  it('a command given by name prints its own --help (its help text is not cached ahead: parser.ts)', async () => {
+    for (const command of ['merge', 'verify']) {
+      const run = await kvmerge([command, '--help']);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(new RegExp(`^kvmerge ${command}\\b`));
+      expect(run.stdout).toContain('--target');
+    }
+  });
+
   it("--version prints package.json's version", async () => {
     const run = await kvmerge(['--version']);
     expect(run.code).toBe(0);
