@@ -79,10 +79,12 @@ export async function readValues(source: ReadSide, requests: readonly ReadReques
   let at = 0;
   return requests.map(({ type, how, prefetched }, i): SourceValue => {
     const count = counts[i]!;
-    const slice = replies.slice(at, at + count);
+    const from = at;
     at += count;
     if (dumps(how, type)) {
-      const [pttl, payload] = prefetched ? [prefetched.pttl, prefetched.payload] : slice;
+      // Read from the probe's prefetch or the replies in place: no slice or pair per key (issue 20).
+      const pttl = prefetched ? prefetched.pttl : replies[from];
+      const payload = prefetched ? prefetched.payload : replies[from + 1];
       const deadline = deadlineFrom(Number(pttl), prefetched?.sentAt ?? sentAt);
       if (payload instanceof Error) return { state: 'refused', message: payload.message };
       if (!payload || deadline === 'gone') return { state: 'gone' };
@@ -90,6 +92,7 @@ export async function readValues(source: ReadSide, requests: readonly ReadReques
       if (held !== undefined && held !== type) return { state: 'changed' };
       return { state: 'ok', deadline, dump: payload as Buffer };
     }
+    const slice = replies.slice(from, at);
     const typeReply = checksType ? slice.shift() : type;
     const [pttl, ...valueReplies] = slice;
     if (typeReply instanceof Error) throw typeReply;

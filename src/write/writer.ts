@@ -195,13 +195,14 @@ export async function writeBatch(
     }
     // A merge can have nothing to send (a list union that adds nothing): the step is still applied.
     if (planned.commands.length === 0) {
-      results[i] = { status: 'written' };
+      results[i] = WRITTEN;
       return;
     }
     const commands: Command[] = planned.transaction
       ? [['MULTI'], ...planned.commands, ['EXEC']]
       : planned.commands;
-    units.push({ item, index: i, commands });
+    // `before` set now, not added later by readScoresBefore: one object shape for every unit.
+    units.push({ item, index: i, commands, before: undefined });
   });
   // DESIGN.md seam 5: nothing is sent before the journal holds every key's prior state.
   const steps = (list: InFlight[]) => list.map((u) => ({ name: u.item.name, type: u.item.type }));
@@ -221,7 +222,7 @@ export async function writeBatch(
     if (present.length > 0) {
       const keys = present.map((u) => u.item.name);
       if (await replicated(target, epoch, keys))
-        for (const u of present) results[u.index] = { status: 'written' };
+        for (const u of present) results[u.index] = WRITTEN;
       else unconfirmed = present;
     }
     const before = pending.length;
@@ -237,6 +238,15 @@ export async function writeBatch(
   }
   opts.door?.applied(steps(units.filter((u) => results[u.index]?.status === 'written')));
   return results;
+}
+
+/** The result of most writes: one shared object (read only), not one per key. */
+const WRITTEN: WriteResult = Object.freeze({ status: 'written' });
+
+/** Whether any of replies[from..to] (inclusive) is a READONLY refusal; a loop, not a slice per unit. */
+function anyReadonly(replies: readonly Reply[], from: number, to: number): boolean {
+  for (let i = from; i <= to; i++) if (replyIs(replies[i], 'readonly')) return true;
+  return false;
 }
 
 /** What a merge's check knows of the target from before the merge was sent. */
@@ -291,7 +301,7 @@ async function sendUnits(target: Transport, units: InFlight[], results: WriteRes
       unknown.push(u);
       return;
     }
-    if (replies.slice(first[n]!, at + 1).some((r) => replyIs(r, 'readonly'))) {
+    if (anyReadonly(replies, first[n]!, at)) {
       demoted = true;
       unknown.push(u);
       return;
@@ -319,8 +329,8 @@ async function readScoresBefore(target: Transport, units: InFlight[]): Promise<v
   const from = new Map<InFlight, [number, number]>();
   for (const u of units) {
     u.before = undefined;
-    const asks = lostMergeOf(u.item)?.readBefore(u.commands) ?? [];
-    if (asks.length === 0) continue;
+    const asks = lostMergeOf(u.item)?.readBefore(u.commands);
+    if (!asks || asks.length === 0) continue;
     from.set(u, [reads.length, asks.length]);
     reads.push(...asks);
   }
@@ -377,7 +387,7 @@ function outcome(reply: Reply, item: WriteItem): WriteResult {
     const failure = reply.find((r): r is Error => r instanceof Error);
     if (failure) return classify(failure, item);
   }
-  return { status: 'written' };
+  return WRITTEN;
 }
 
 /** What an error reply means for the key and the rest of the run. */
