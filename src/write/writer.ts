@@ -221,9 +221,9 @@ export async function writeBatch(
     let unconfirmed: InFlight[] = [];
     if (present.length > 0) {
       const keys = present.map((u) => u.item.name);
-      if (await replicated(target, epoch, keys))
+      if (await replicated(target, epoch, keys)) {
         for (const u of present) results[u.index] = WRITTEN;
-      else unconfirmed = present;
+      } else unconfirmed = present;
     }
     const before = pending.length;
     pending = [...unconfirmed, ...(await sendUnits(target, again, results))];
