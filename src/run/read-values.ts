@@ -16,6 +16,16 @@ export interface ReadForWrite {
   targetLength?: number;
 }
 
+/** Where a step's target reads are among the target's replies (none: NOTHING_ASKED). */
+interface TargetAsked {
+  ttlAt?: number;
+  currentAt?: number;
+  reads: number;
+  lengthAt?: number;
+}
+
+const NOTHING_ASKED: TargetAsked = Object.freeze({ reads: 0 });
+
 /**
  * Reads the source values and, for merges, the target's TTL (for merge.ttl) and, where the step
  * needs it (a list union, a zset rule the target's ZADD cannot apply, a shared-name override), the
@@ -27,16 +37,14 @@ export async function readForWrite(
   reading: { step: Step; how: ReadHow }[],
 ): Promise<ReadForWrite[]> {
   const targetAsks: Command[] = [];
-  const asked: { ttlAt?: number; currentAt?: number; reads: number; lengthAt?: number }[] = [];
+  const asked: TargetAsked[] = [];
   const caps = ctx.targetCaps;
   reading.forEach(({ step }, i) => {
-    const entry: (typeof asked)[number] = { reads: 0 };
-    asked[i] = entry;
+    // A copy asks the target nothing: one shared entry for those steps, an own one for the others.
     const merging = step.decision.action === 'merge';
-    if (merging) {
-      entry.ttlAt = targetAsks.length;
-      targetAsks.push(['PTTL', step.name]);
-    }
+    const entry: TargetAsked = merging ? { reads: 0, ttlAt: targetAsks.length } : NOTHING_ASKED;
+    asked[i] = entry;
+    if (merging) targetAsks.push(['PTTL', step.name]);
     if (step.type === 'other') return;
     const codec = CODECS[step.type];
     const wantsCurrent = merging
@@ -45,8 +53,7 @@ export async function readForWrite(
     const lengthBefore = TYPES[step.type].lostMerge?.lengthBefore;
     if (wantsCurrent) {
       const reads = codec.read(step.name, caps);
-      entry.currentAt = targetAsks.length;
-      entry.reads = reads.length;
+      asked[i] = { ...entry, currentAt: targetAsks.length, reads: reads.length };
       targetAsks.push(...reads);
     } else if (merging && lengthBefore) {
       // A list merge also learns the list's length, so that a drop cannot make it append twice (writer.ts).

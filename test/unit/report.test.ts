@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type CountedType, type Counts, emptyCounts } from '../../src/report/counters.js';
 import { failedKeyLine } from '../../src/report/failed-keys.js';
 import { buildReport, writeReportFile } from '../../src/report/json.js';
@@ -468,6 +468,11 @@ function activeTimers(): number {
 }
 
 describe('createProgress', () => {
+  // Bars load cli-progress on first use: loaded here, so that no test's timer count spans that I/O
+  // (another test's timer could fire or be cleared meanwhile).
+  beforeAll(async () => {
+    await import('cli-progress');
+  });
   it("'lines' prints start, status and finish lines", async () => {
     const out = fakeStream(false);
     const before = activeTimers();
