@@ -2,7 +2,7 @@ import { now } from '../servers/clock.js';
 import type { Command } from '../servers/resp.js';
 import { CODECS, TYPES } from '../types/index.js';
 import type { NativeType } from '../types/strategy.js';
-import type { ReadHow, SourceValue } from '../write/read.js';
+import type { ReadHow, ReadRequest, SourceValue } from '../write/read.js';
 import { type Deadline, deadlineFrom } from '../write/ttl.js';
 import type { RunContext, SourceRun } from './context.js';
 import type { Step } from './decide.js';
@@ -14,6 +14,24 @@ export interface ReadForWrite {
   targetDeadline: Deadline;
   current?: unknown;
   targetLength?: number;
+}
+
+/** A step to read and how: its own read request (one object per step, not a copy of it). */
+export interface StepRead extends ReadRequest {
+  step: Step;
+}
+
+/** The read of `step` in the way `how`. */
+export function stepRead(step: Step, how: ReadHow): StepRead {
+  return {
+    step,
+    how,
+    name: step.name,
+    type: step.type,
+    source: step.source,
+    sourceKey: step.probe.sourceKey,
+    prefetched: step.probe.prefetched,
+  };
 }
 
 /** Where a step's target reads are among the target's replies (none: NOTHING_ASKED). */
@@ -34,7 +52,7 @@ const NOTHING_ASKED: TargetAsked = Object.freeze({ reads: 0 });
 export async function readForWrite(
   ctx: RunContext,
   src: SourceRun,
-  reading: { step: Step; how: ReadHow }[],
+  reading: StepRead[],
 ): Promise<ReadForWrite[]> {
   const targetAsks: Command[] = [];
   const asked: TargetAsked[] = [];
@@ -61,17 +79,9 @@ export async function readForWrite(
       targetAsks.push(lengthBefore.command(step.name));
     }
   });
-  const requests = reading.map(({ step, how }) => ({
-    name: step.name,
-    type: step.type,
-    source: step.source,
-    sourceKey: step.probe.sourceKey,
-    how,
-    prefetched: step.probe.prefetched,
-  }));
   const sentAt = now();
   const [values, targetReplies] = await Promise.all([
-    src.reader.values(requests),
+    src.reader.values(reading),
     ctx.targetPipe.send(targetAsks),
   ]);
   return values.map((value, i) => {

@@ -1,12 +1,11 @@
 import type { ProbeUnit } from '../probe/probe.js';
 import { openDoorAhead } from '../write/door.js';
-import type { ReadHow } from '../write/read.js';
 import { type WriteItem, writeBatch } from '../write/writer.js';
 import { EXPIRED, failStep, fellBack, record } from './account.js';
 import type { RunContext, SourceRun } from './context.js';
 import type { Step } from './decide.js';
 import { dumpPath, nativeFallback, sourceRefusesDump, targetRefusesRestore, unsupported } from './path.js';
-import { readForWrite } from './read-values.js';
+import { readForWrite, type StepRead, stepRead } from './read-values.js';
 import { retryUnit, sharesName } from './units.js';
 
 /**
@@ -34,7 +33,7 @@ export async function writeGroup(
   const { tooLarge, wholeAsPayload } = windows;
   const readNatively = (step: Step): void => {
     if (wholeAsPayload.has(step)) tooLarge.push(step);
-    else toRead.push({ step, how: 'native' });
+    else toRead.push(stepRead(step, 'native'));
   };
   // A step decided on a target assumed to lack its key may only be a RESTORE without REPLACE (which
   // refuses to overwrite): any other way to write it is decided again, with the target asked.
@@ -42,7 +41,7 @@ export async function writeGroup(
   const decideAgain = (step: Step): void => {
     again.push(retryUnit(src, step));
   };
-  const toRead: { step: Step; how: ReadHow }[] = [];
+  const toRead: StepRead[] = [];
   for (const step of steps) {
     if (assumed(step) && !dumpPath(ctx, src)) {
       decideAgain(step);
@@ -52,7 +51,7 @@ export async function writeGroup(
     if (copies && plan.write.mode !== 'native' && !dumpPath(ctx, src) && step.type !== 'other') {
       nativeFallback(ctx, src, step);
     }
-    toRead.push({ step, how: copies && dumpPath(ctx, src) ? 'dump' : 'native' });
+    toRead.push(stepRead(step, copies && dumpPath(ctx, src) ? 'dump' : 'native'));
   }
   while (toRead.length > 0) {
     const reading = toRead.splice(0);
