@@ -29,7 +29,7 @@ export async function writeSteps(
   // Values whose payload is over the target's proto-max-bulk-len, found while writing the groups.
   const tooLarge: Step[] = [];
   // Values sent whole only because one payload carries them (sizeUp): read natively, they go in windows.
-  const wholeAsPayload = new Set(steps.filter((_, i) => sized[i]!.wholeAsPayload));
+  const wholeAsPayload = new Set(steps.filter((_, i) => sized.wholeAsPayload[i] === 1));
   let group: Step[] = [];
   let groupBytes = 0;
   const flush = async (): Promise<void> => {
@@ -47,8 +47,8 @@ export async function writeSteps(
   // Indexed, not entries(): an iterator's [i, step] pair per key was a tenth of a copy's garbage.
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
-    const { isBig, bytes } = sized[i]!;
-    if (isBig) {
+    const bytes = sized.bytes[i]!;
+    if (sized.isBig[i] === 1) {
       big.push(step);
       continue;
     }
@@ -64,6 +64,13 @@ export async function writeSteps(
   return again;
 }
 
+/** Per step of a batch (by index): big (1), its bytes in memory, sent whole only as one payload (1). */
+interface Sizes {
+  isBig: Uint8Array;
+  bytes: Float64Array;
+  wholeAsPayload: Uint8Array;
+}
+
 /**
  * Which keys are big (SPEC §2.3: over bigKeyElements elements or bigKeyBytes bytes) and roughly how
  * many bytes each will take in memory. MEMORY USAGE from the probe clears most keys at once; the
@@ -77,41 +84,40 @@ export async function writeSteps(
  * count. Such a copy of over surelySmallBelow bytes is `wholeAsPayload` (its elements are not
  * counted): if the dump path is refused on the way, it goes in windows, never as one native command.
  */
-async function sizeUp(
-  ctx: RunContext,
-  src: SourceRun,
-  steps: Step[],
-): Promise<{ isBig: boolean; bytes: number; wholeAsPayload: boolean }[]> {
+async function sizeUp(ctx: RunContext, src: SourceRun, steps: Step[]): Promise<Sizes> {
   const { bigKeyBytes, bigKeyElements } = ctx.plan.write;
+  const out: Sizes = {
+    isBig: new Uint8Array(steps.length),
+    bytes: new Float64Array(steps.length),
+    wholeAsPayload: new Uint8Array(steps.length),
+  };
   const clearBelow = surelySmallBelow(ctx.plan.write);
   const dumps = dumpPath(ctx, src);
   const asPayload = (step: Step): boolean =>
     dumps && step.decision.action !== 'merge' && step.probe.memory !== undefined;
   // An RDB file knows each value's size exactly (its bytes in the file), and most values' element
   // counts (their headers): nothing is asked.
-  if (src.reader.exactSizes)
-    return steps.map((step) => {
+  if (src.reader.exactSizes) {
+    steps.forEach((step, i) => {
       const bytes = step.probe.memory ?? 0;
       const manyElements = (src.reader.elements?.(step.probe.sourceKey) ?? 0) > bigKeyElements;
       const whole = asPayload(step) && bytes <= bigKeyBytes;
-      return {
-        isBig: bytes > bigKeyBytes || (manyElements && !whole),
-        bytes,
-        wholeAsPayload: whole && manyElements,
-      };
+      out.bytes[i] = bytes;
+      out.isBig[i] = bytes > bigKeyBytes || (manyElements && !whole) ? 1 : 0;
+      out.wholeAsPayload[i] = whole && manyElements ? 1 : 0;
     });
-  const out = steps.map((step) => ({
-    isBig: false,
-    bytes: step.probe.memory ?? 1024,
-    wholeAsPayload: false,
-  }));
+    return out;
+  }
+  steps.forEach((step, i) => {
+    out.bytes[i] = step.probe.memory ?? 1024;
+  });
   const counted: number[] = [];
   const asks: Command[] = [];
   steps.forEach((step, i) => {
     const memory = step.probe.memory;
     if (step.type === 'other') return; // only DUMP/RESTORE can carry it, whatever its size
-    if (memory !== undefined && memory > bigKeyBytes) out[i]!.isBig = true;
-    else if (memory !== undefined && memory > clearBelow && asPayload(step)) out[i]!.wholeAsPayload = true;
+    if (memory !== undefined && memory > bigKeyBytes) out.isBig[i] = 1;
+    else if (memory !== undefined && memory > clearBelow && asPayload(step)) out.wholeAsPayload[i] = 1;
     else if (memory === undefined || memory > clearBelow) {
       asks.push(CODECS[step.type].count(step.probe.sourceKey));
       counted.push(i);
@@ -123,9 +129,8 @@ async function sizeUp(
     const reply = replies[n];
     const count = typeof reply === 'number' ? reply : 0;
     const step = steps[i]!;
-    const entry = out[i]!;
-    entry.isBig = TYPES[step.type as NativeType].isBig(count, ctx.plan.write);
-    if (step.probe.memory === undefined) entry.bytes = step.type === 'string' ? count : count * 64;
+    out.isBig[i] = TYPES[step.type as NativeType].isBig(count, ctx.plan.write) ? 1 : 0;
+    if (step.probe.memory === undefined) out.bytes[i] = step.type === 'string' ? count : count * 64;
   });
   return out;
 }
