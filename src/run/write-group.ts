@@ -55,18 +55,23 @@ export async function writeGroup(
   }
   while (toRead.length > 0) {
     const reading = toRead.splice(0);
-    const door = openDoorAhead(
-      ctx.backup,
-      src.index,
-      reading.map(({ step, how }) => ({
-        name: step.name,
-        type: step.type,
-        // A create on the dump path is a RESTORE without REPLACE: it never overwrites a key.
-        absent: step.decision.action === 'create' && how === 'dump',
-      })),
-    );
+    // Without a journal there is no door, and no list of the steps to name to it.
+    const door = ctx.backup
+      ? openDoorAhead(
+          ctx.backup,
+          src.index,
+          reading.map(({ step, how }) => ({
+            name: step.name,
+            type: step.type,
+            // A create on the dump path is a RESTORE without REPLACE: it never overwrites a key.
+            absent: step.decision.action === 'create' && how === 'dump',
+          })),
+        )
+      : undefined;
     const values = await readForWrite(ctx, src, reading);
-    const writing: { step: Step; item: WriteItem }[] = [];
+    // Two parallel lists (the step, the item it writes): no pair object per key.
+    const writingSteps: Step[] = [];
+    const items: WriteItem[] = [];
     reading.forEach(({ step }, i) => {
       const { value, current, targetDeadline, targetLength } = values[i]!;
       if (value.state === 'gone') record(ctx, step, EXPIRED);
@@ -81,40 +86,34 @@ export async function writeGroup(
           readNatively(step);
         }
       } else {
-        writing.push({
-          step,
-          item: {
-            name: step.name,
-            type: step.type,
-            source: step.source,
-            action: step.decision.action as WriteItem['action'],
-            value,
-            targetDeadline,
-            current,
-            shared: sharesName(ctx, step),
-            targetLength,
-          },
+        writingSteps.push(step);
+        items.push({
+          name: step.name,
+          type: step.type,
+          source: step.source,
+          action: step.decision.action as WriteItem['action'],
+          value,
+          targetDeadline,
+          current,
+          shared: sharesName(ctx, step),
+          targetLength,
         });
       }
     });
 
     // Stop at the failing key (SPEC §1.2, §6.4): a group not yet sent is not sent.
     if (halted()) return;
-    const results = await writeBatch(
-      ctx.targetPipe,
-      writing.map((w) => w.item),
-      {
-        merge: plan.merge,
-        protoMaxBulkLen: ctx.targetCaps.protoMaxBulkLen,
-        clock: ctx.clock,
-        dialect: ctx.targetCaps,
-        door,
-      },
-    );
+    const results = await writeBatch(ctx.targetPipe, items, {
+      merge: plan.merge,
+      protoMaxBulkLen: ctx.targetCaps.protoMaxBulkLen,
+      clock: ctx.clock,
+      dialect: ctx.targetCaps,
+      door,
+    });
     let assumedSent = 0;
     let assumedRefused = 0;
     results.forEach((result, i) => {
-      const { step } = writing[i]!;
+      const step = writingSteps[i]!;
       if (assumed(step)) {
         assumedSent++;
         if (result.status === 'retry') assumedRefused++;
