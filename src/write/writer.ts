@@ -18,7 +18,7 @@ import { type Dialect, REDIS_DIALECT } from '../types/codec.js';
 import { CODECS, TYPES } from '../types/index.js';
 import type { BeforeMerge, LostMergeCheck } from '../types/lost-merge.js';
 import type { KeyAtWork, MergeOptions, NativeType } from '../types/strategy.js';
-import type { WriteDoor } from './door.js';
+import type { StepKey, WriteDoor } from './door.js';
 import type { SourceValue } from './read.js';
 import {
   type Deadline,
@@ -205,8 +205,9 @@ export async function writeBatch(
     units.push({ item, index: i, commands, before: undefined });
   });
   // DESIGN.md seam 5: nothing is sent before the journal holds every key's prior state.
-  const steps = (list: InFlight[]) => list.map((u) => ({ name: u.item.name, type: u.item.type }));
-  if (opts.door) await opts.door.before(steps(units));
+  // The items name their steps themselves (a WriteItem is a StepKey): no object per key for the door.
+  const steps = (list: InFlight[]): StepKey[] => list.map((u) => u.item);
+  if (opts.door) await opts.door.before(opts.door.announced ? [] : steps(units));
   let pending = await sendUnits(target, units, results);
   // Behind Sentinel a failover takes seconds (and the old master keeps its clients a while): more rounds.
   const rounds = target.failover === undefined ? MAX_RESOLVE_ROUNDS : MAX_FAILOVER_ROUNDS;
