@@ -140,12 +140,16 @@ class Writer {
   }
   bytes(b: Buffer): void {
     this.u32(b.length);
-    this.at += b.copy(this.out, this.at);
+    // A key is short: byte by byte is cheaper than a native copy call per key (as resp.ts encodes).
+    if (b.length < 64) {
+      for (let i = 0; i < b.length; i++) this.out[this.at + i] = b[i]!;
+      this.at += b.length;
+    } else this.at += b.copy(this.out, this.at);
   }
-  /** A type name: short ASCII. */
+  /** A type name: short ASCII, written a character at a time (no native call per key). */
   name(s: string): void {
     this.u8(s.length);
-    this.at += this.out.write(s, this.at, 'latin1');
+    for (let i = 0; i < s.length; i++) this.out[this.at++] = s.charCodeAt(i) & 0xff;
   }
 }
 

@@ -108,6 +108,7 @@ export class JournalFile {
   /** Writes the queued frames into the file (the page cache); a failure fails the journal. */
   private writeQueued(): boolean {
     if (this.queued.length === 0) return true;
+    // Rarely more than two (a batch's befores, the outcomes of the batch before): one copy is cheap.
     const chunk = this.queued.length === 1 ? this.queued[0]! : Buffer.concat(this.queued);
     this.queued = [];
     try {
