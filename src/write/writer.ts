@@ -10,7 +10,7 @@ import {
   resolveLost,
   UNCONFIRMED,
 } from '../servers/confirm.js';
-import { classifyReply, replyIs, replyText } from '../servers/errors/classify.js';
+import { replyIs } from '../servers/errors/classify.js';
 import { RepliesLostError } from '../servers/pipe.js';
 import type { Command, Reply } from '../servers/resp.js';
 import type { Transport } from '../servers/transport.js';
@@ -19,6 +19,7 @@ import { CODECS, TYPES } from '../types/index.js';
 import type { BeforeMerge, LostMergeCheck } from '../types/lost-merge.js';
 import type { KeyAtWork, MergeOptions, NativeType } from '../types/strategy.js';
 import type { StepKey, WriteDoor } from './door.js';
+import { outcome, WRITTEN, type WriteResult } from './outcome.js';
 import type { SourceValue } from './read.js';
 import {
   type Deadline,
@@ -44,15 +45,7 @@ export interface WriteItem extends KeyAtWork {
   targetLength?: number;
 }
 
-export type WriteResult =
-  | { status: 'written' }
-  /** The source value's lifetime ran out before it could be written: nothing was sent. */
-  | { status: 'expired' }
-  /** The dump path cannot carry this key: read and write it natively. `wholeRun`: nor any later key. */
-  | { status: 'native'; reason: string; wholeRun: boolean }
-  /** The target changed under us (a key appeared where none was): decide the key again. */
-  | { status: 'retry'; reason: string }
-  | { status: 'failed'; message: string };
+export type { WriteResult } from './outcome.js';
 
 export interface WriteOptions {
   merge: MergeOptions;
@@ -241,9 +234,6 @@ export async function writeBatch(
   return results;
 }
 
-/** The result of most writes: one shared object (read only), not one per key. */
-const WRITTEN: WriteResult = Object.freeze({ status: 'written' });
-
 /** Whether any of replies[from..to] (inclusive) is a READONLY refusal; a loop, not a slice per unit. */
 function anyReadonly(replies: readonly Reply[], from: number, to: number): boolean {
   for (let i = from; i <= to; i++) if (replyIs(replies[i], 'readonly')) return true;
@@ -307,7 +297,7 @@ async function sendUnits(target: Transport, units: InFlight[], results: WriteRes
       unknown.push(u);
       return;
     }
-    const result = outcome(replies[at]!, u.item);
+    const result = outcome(replies[at]!, u.item.value.dump !== undefined);
     if (result.status === 'written' && !confirmed) unknown.push(u);
     else results[u.index] = result;
   });
@@ -379,31 +369,4 @@ function lostCheck(u: InFlight): LostCheck | null {
     judge: (replies) => check.judge(u.commands, known(u), replies),
     unknown: () => `${LOST}${check.unknownNote}`,
   };
-}
-
-/** The fate of one item from its reply; an EXEC reply holds one reply per queued command. */
-function outcome(reply: Reply, item: WriteItem): WriteResult {
-  if (reply instanceof Error) return classify(reply, item);
-  if (Array.isArray(reply)) {
-    const failure = reply.find((r): r is Error => r instanceof Error);
-    if (failure) return classify(failure, item);
-  }
-  return WRITTEN;
-}
-
-/** What an error reply means for the key and the rest of the run. */
-function classify(err: Error, item: WriteItem): WriteResult {
-  if (item.value.dump) {
-    switch (classifyReply(err)) {
-      case 'bad-payload':
-        return { status: 'native', reason: 'payload rejected by target', wholeRun: true };
-      case 'unknown-command':
-        return { status: 'native', reason: 'target has no RESTORE', wholeRun: true };
-      case 'noperm':
-        return { status: 'native', reason: 'RESTORE not permitted on target', wholeRun: true };
-      case 'busykey':
-        return { status: 'retry', reason: 'key appeared on the target meanwhile' };
-    }
-  }
-  return { status: 'failed', message: replyText(err) };
 }
