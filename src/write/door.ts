@@ -23,8 +23,6 @@ export interface WriteDoor {
   temp(key: Buffer): Promise<void>;
   /** The steps were applied (their replies came). */
   applied(steps: readonly StepKey[]): void;
-  /** The steps were announced when the door was opened (openDoorAhead): `before` needs no list. */
-  readonly announced?: boolean;
 }
 
 /**
@@ -57,5 +55,5 @@ export function openDoorAhead(
   const door = doors.door(source);
   const journaled = door.before(steps);
   journaled.catch(() => undefined);
-  return { ...door, before: () => journaled, announced: true };
+  return { ...door, before: () => journaled };
 }

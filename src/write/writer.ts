@@ -200,7 +200,7 @@ export async function writeBatch(
   // DESIGN.md seam 5: nothing is sent before the journal holds every key's prior state.
   // The items name their steps themselves (a WriteItem is a StepKey): no object per key for the door.
   const steps = (list: InFlight[]): StepKey[] => list.map((u) => u.item);
-  if (opts.door) await opts.door.before(opts.door.announced ? [] : steps(units));
+  if (opts.door) await opts.door.before(steps(units));
   let pending = await sendUnits(target, units, results);
   // Behind Sentinel a failover takes seconds (and the old master keeps its clients a while): more rounds.
   const rounds = target.failover === undefined ? MAX_RESOLVE_ROUNDS : MAX_FAILOVER_ROUNDS;
