@@ -29,6 +29,7 @@ export const OPTION_FIELDS: Readonly<Record<string, string>> = {
   'scan-count': 'write.scanCount',
   'big-key-elements': 'write.bigKeyElements',
   'big-key-bytes': 'write.bigKeyBytes',
+  'payload-max-bytes': 'write.payloadMaxBytes',
   'connect-timeout': 'network.connectTimeoutMs',
   'command-timeout': 'network.commandTimeoutMs',
   'retry-budget': 'network.retryBudgetMs',

@@ -167,6 +167,10 @@ export const MERGE_OPTIONS: Record<string, Options> = withDefaults({
     TUNING,
   ),
   'big-key-bytes': text('N: a key larger than N bytes is copied in windows (at most 536,870,912)', TUNING),
+  'payload-max-bytes': text(
+    'N: a big key copied whole goes as one DUMP payload streamed into RESTORE up to N bytes; 0: always in windows (at most 4,294,967,296)',
+    TUNING,
+  ),
   'connect-timeout': text(
     'MS: connect, authenticate and select the db, per attempt (at most 600,000)',
     TUNING,
@@ -354,6 +358,7 @@ export function readMergeFlags(argv: Argv, origins: Record<string, string> = {})
   set('ttl', single(argv, 'ttl'));
   set('bigKeyElements', integer(argv, 'big-key-elements'));
   set('bigKeyBytes', integer(argv, 'big-key-bytes'));
+  set('payloadMaxBytes', integer(argv, 'payload-max-bytes'));
   set('connectTimeout', integer(argv, 'connect-timeout'));
   set('commandTimeout', integer(argv, 'command-timeout'));
   set('retryBudget', integer(argv, 'retry-budget'));

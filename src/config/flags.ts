@@ -18,6 +18,7 @@ import {
   maxSourceLatencySchema,
   mismatchSchema,
   onErrorSchema,
+  payloadMaxBytesSchema,
   rateSchema,
   retryBudgetSchema,
   scanCountSchema,
@@ -77,6 +78,7 @@ export interface CliOverrides {
   prefix?: string[];
   bigKeyElements?: number;
   bigKeyBytes?: number;
+  payloadMaxBytes?: number;
   connectTimeout?: number;
   commandTimeout?: number;
   retryBudget?: number;
@@ -148,6 +150,7 @@ export function checkFlags(o: CliOverrides) {
     prefix: o.prefix !== undefined && o.prefix.length > 0 ? o.prefix : undefined,
     bigKeyElements: checkFlag('--big-key-elements', bigKeyElementsSchema, o.bigKeyElements),
     bigKeyBytes: checkFlag('--big-key-bytes', bigKeyBytesSchema, o.bigKeyBytes),
+    payloadMaxBytes: checkFlag('--payload-max-bytes', payloadMaxBytesSchema, o.payloadMaxBytes),
     network: {
       connectTimeoutMs: checkFlag('--connect-timeout', connectTimeoutSchema, o.connectTimeout),
       commandTimeoutMs: checkFlag('--command-timeout', commandTimeoutSchema, o.commandTimeout),

@@ -111,6 +111,7 @@ export function resolvePlan(
       scanCount: flags.scanCount ?? file.write.scanCount,
       bigKeyElements: flags.bigKeyElements ?? file.write.bigKeyElements,
       bigKeyBytes: flags.bigKeyBytes ?? file.write.bigKeyBytes,
+      payloadMaxBytes: flags.payloadMaxBytes ?? file.write.payloadMaxBytes,
     },
     report: reportFile ? { file: reportFile, sample: file.report.sample } : { sample: file.report.sample },
     dryRun,

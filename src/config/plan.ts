@@ -43,6 +43,12 @@ export interface WritePlan {
   scanCount: number;
   bigKeyElements: number;
   bigKeyBytes: number;
+  /**
+   * A big key that is created or overridden on the dump path is streamed as one DUMP payload into one
+   * RESTORE (never held by kvmerge) when its payload is at most this many bytes and within the target's
+   * proto-max-bulk-len; bigger ones, and every big key where this is 0, go in windows.
+   */
+  payloadMaxBytes: number;
 }
 
 /** A fully resolved, validated run: config file + flags + defaults (SPEC §3.3). */

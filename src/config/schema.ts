@@ -78,6 +78,11 @@ export const maxSourceLatencySchema = atMost(600_000);
 export const bigKeyElementsSchema = atMost(100_000_000);
 /** Bytes past which a key is copied in windows: a whole value larger than Redis's 512 MB bulk limit cannot travel. */
 export const bigKeyBytesSchema = atMost(512 * 1024 * 1024);
+/**
+ * Bytes up to which a big key's copy travels as one DUMP payload streamed into RESTORE (0: never); 4 GiB
+ * is past any payload a server takes (proto-max-bulk-len, itself capped by the query buffer's limit).
+ */
+export const payloadMaxBytesSchema = atMost(4 * 1024 * 1024 * 1024, 0);
 export const globSchema = z.string().min(1).describe('a non-empty SCAN MATCH glob (omit it for every key)');
 export const fileNameSchema = z.string().describe('a file name');
 const urlSchema = z.string().describe(`a redis:// or rediss:// URL`);
@@ -132,6 +137,7 @@ const writeSchema = z.strictObject({
   scanCount: scanCountSchema.default(1000),
   bigKeyElements: bigKeyElementsSchema.default(10000),
   bigKeyBytes: bigKeyBytesSchema.default(16 * 1024 * 1024),
+  payloadMaxBytes: payloadMaxBytesSchema.default(512 * 1024 * 1024),
 });
 
 const reportSchema = z.strictObject({

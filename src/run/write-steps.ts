@@ -57,9 +57,14 @@ export async function writeSteps(
     groupBytes += bytes;
   }
   await flush();
-  for (const step of [...big, ...tooLarge]) {
+  for (const step of big) {
     if (halted()) break;
     await copyBig(ctx, src, step, again);
+  }
+  // Over the target's proto-max-bulk-len as one payload: nothing but windows can carry them.
+  for (const step of tooLarge) {
+    if (halted()) break;
+    await copyBig(ctx, src, step, again, { stream: false });
   }
   return again;
 }

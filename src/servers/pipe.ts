@@ -4,8 +4,8 @@ import { type Address, type Connector, directConnector, type PipeHandle } from '
 import { replyIs } from './errors/classify.js';
 import { type Command, encode, type Reply, replyDecoder } from './resp.js';
 import { SentinelConnector } from './sentinel/connector.js';
-import { connectSocket, DEFAULT_NETWORK, handshake, type NetworkOptions } from './socket.js';
-import type { FailoverWatch } from './transport.js';
+import { DEFAULT_NETWORK, type NetworkOptions, openSession } from './socket.js';
+import type { FailoverWatch, ServerAt } from './transport.js';
 
 const FIRST_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 2_000;
@@ -183,6 +183,14 @@ export class RespPipe implements PipeHandle {
     return this.current;
   }
 
+  /** The server of the current connection, whatever key (a standalone server, or behind Sentinel the master). */
+  serverOf(): ServerAt | undefined {
+    const at = this.current;
+    if (!at || !this.socket || this.failure) return undefined;
+    const { sentinel: _, ...session } = this.endpoint;
+    return { endpoint: { ...session, host: at.host, port: at.port }, network: this.net };
+  }
+
   get connected(): boolean {
     return this.socket !== undefined && this.failure === undefined;
   }
@@ -197,23 +205,10 @@ export class RespPipe implements PipeHandle {
    * The connector vets the server first (behind Sentinel, ROLE must say `master`).
    */
   private async attach(): Promise<void> {
-    const e = this.endpoint;
-    const timeout = this.net.connectTimeoutMs;
     const address = await this.connector.locate();
-    const socket = await connectSocket(address.host, address.port, e.tls, this.net.tls, timeout);
-    socket.setNoDelay(true);
-    const hello: Command[] = [];
-    if (e.password !== undefined)
-      hello.push(e.username ? ['AUTH', e.username, e.password] : ['AUTH', e.password]);
-    if (e.db !== 0) hello.push(['SELECT', e.db]);
-    // PING proves that the server answers (a stalled one fails here, within the connect timeout).
-    hello.push(['PING']);
-    const optionalFrom = hello.length - 1;
-    const vetting = this.connector.vetting;
-    hello.push(...vetting);
-    const replies = await handshake(socket, hello, timeout, optionalFrom);
+    const { socket, vetted } = await openSession(address, this.endpoint, this.net, this.connector.vetting);
     try {
-      this.connector.vet(address, replies.slice(replies.length - vetting.length));
+      this.connector.vet(address, vetted);
     } catch (err) {
       socket.destroy();
       throw err;

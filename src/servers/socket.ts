@@ -1,5 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
+import type { RedisEndpoint } from '../common/endpoint.js';
 import { classifyReply } from './errors/classify.js';
 import type { ServerEvents } from './events.js';
 import { describeForeignReply } from './foreign-reply.js';
@@ -105,4 +106,30 @@ export function connectSocket(
       reject(err);
     });
   });
+}
+
+/**
+ * A connection to `address` with the session `endpoint` asks for: AUTH, SELECT, then PING (which proves
+ * that the server answers, within the connect timeout), then `vetting` (NOPERM on it is a reply, not a
+ * failure). Resolves to the socket, ready for commands, and the replies to `vetting`.
+ */
+export async function openSession(
+  address: { host: string; port: number },
+  endpoint: RedisEndpoint,
+  network: NetworkOptions,
+  vetting: readonly Command[] = [],
+): Promise<{ socket: net.Socket; vetted: Reply[] }> {
+  const timeout = network.connectTimeoutMs;
+  const socket = await connectSocket(address.host, address.port, endpoint.tls, network.tls, timeout);
+  socket.setNoDelay(true);
+  const hello: Command[] = [];
+  if (endpoint.password !== undefined)
+    hello.push(
+      endpoint.username ? ['AUTH', endpoint.username, endpoint.password] : ['AUTH', endpoint.password],
+    );
+  if (endpoint.db !== 0) hello.push(['SELECT', endpoint.db]);
+  hello.push(['PING']);
+  const optionalFrom = hello.length - 1;
+  const replies = await handshake(socket, [...hello, ...vetting], timeout, optionalFrom);
+  return { socket, vetted: replies.slice(hello.length) };
 }

@@ -1,4 +1,6 @@
+import type { RedisEndpoint } from '../common/endpoint.js';
 import type { Command, Reply } from './resp.js';
+import type { NetworkOptions } from './socket.js';
 
 /**
  * The hot path's connection to one server or one whole cluster (DESIGN.md seam 3): probes, value
@@ -32,6 +34,18 @@ export interface Transport {
    * `reconnects` read with the check's reply), or the replicas do not catch up within WAIT's timeout.
    */
   replicatedKeys?(keys: readonly Buffer[], epoch: number | undefined): Promise<boolean>;
+  /**
+   * The server that holds `key` now, for a connection of one's own that streams a big value through
+   * (write/stream-copy.ts): behind Sentinel the master of the current connection, on a cluster the
+   * master of the key's slot, with the session the URL asks for. Undefined while none is known.
+   */
+  serverOf?(key: Buffer): ServerAt | undefined;
+}
+
+/** A server's address with the session and network settings its connections use. */
+export interface ServerAt {
+  endpoint: RedisEndpoint;
+  network: NetworkOptions;
 }
 
 /**

@@ -34,6 +34,8 @@ export interface BigKeyJob extends KeyAtWork {
   action: 'create' | 'override' | 'merge';
   /** The target's name holds other types beside this one (Pika 3.x): an override empties this type alone. */
   shared: boolean;
+  /** The journal holds the key's prior state already (a streamed copy that went to windows after all). */
+  priorKept?: boolean;
 }
 
 export interface BigKeyEnv {
@@ -108,7 +110,7 @@ async function copyOrMerge(env: BigKeyEnv, job: BigKeyJob): Promise<BigKeyResult
   // Where a name holds several types, TYPE names only the first: an empty read says "gone" instead.
   if (deadline === 'gone' || (!env.sourceCaps.multiTypeNames && type === null)) return 'gone';
   if (!env.sourceCaps.multiTypeNames && type !== job.type) return 'changed';
-  await env.door?.before([{ name: job.name, type: job.type }]);
+  if (!job.priorKept) await env.door?.before([{ name: job.name, type: job.type }]);
   if (job.action !== 'merge' && !env.targetCaps.rename) return copyInTransaction(env, job, deadline);
   for (let attempt = 1; ; attempt++) {
     try {

@@ -52,6 +52,20 @@ export function fieldExpiryCommands(
   return [...byTime].map(([time, named]): Command => [name, key, time, 'FIELDS', named.length, ...named]);
 }
 
+/**
+ * RESTORE's TTL argument for a value that ends at `deadline`: the target's Unix time in ms, with
+ * ABSTTL, where its clock is known; else the ms left (0: no expiry).
+ */
+export function restoreTtl(
+  deadline: Deadline,
+  clock: TargetClock,
+  at = now(),
+): { ttl: number; absolute: boolean } {
+  if (deadline !== null && clock.offset !== null)
+    return { ttl: Math.floor(deadline + clock.offset), absolute: true };
+  return { ttl: remaining(deadline, at) ?? 0, absolute: false };
+}
+
 /** Milliseconds left until `deadline` (null: no expiry); 0 or less means it is already over. */
 export function remaining(deadline: Deadline, at = now()): number | null {
   return deadline === null ? null : Math.floor(deadline - at);

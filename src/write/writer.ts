@@ -28,6 +28,7 @@ import {
   mergeTtlCommand,
   relativeTtl,
   remaining,
+  restoreTtl,
 } from './ttl.js';
 
 export interface WriteItem extends KeyAtWork {
@@ -88,10 +89,9 @@ export function planWrite(item: WriteItem, opts: WriteOptions, at = now()): Plan
     if (value.dump.length > opts.protoMaxBulkLen) {
       return { status: 'native', reason: 'payload over the target proto-max-bulk-len', wholeRun: false };
     }
-    const restore: Command =
-      absolute === null
-        ? ['RESTORE', key, ttl ?? 0, value.dump]
-        : ['RESTORE', key, absolute, value.dump, 'ABSTTL'];
+    const life = restoreTtl(deadline, opts.clock, at);
+    const restore: Command = ['RESTORE', key, life.ttl, value.dump];
+    if (life.absolute) restore.push('ABSTTL');
     if (action === 'override') restore.push('REPLACE');
     return { commands: [restore], transaction: false };
   }

@@ -33,7 +33,10 @@ export interface MergeConfig {
   merge?: Partial<Record<'hashField' | 'zsetScore' | 'list' | 'ttl', string>>;
   write?: Partial<
     Record<'mode', string> &
-      Record<'concurrency' | 'batchSize' | 'scanCount' | 'bigKeyElements' | 'bigKeyBytes', number>
+      Record<
+        'concurrency' | 'batchSize' | 'scanCount' | 'bigKeyElements' | 'bigKeyBytes' | 'payloadMaxBytes',
+        number
+      >
   >;
   /** Per-source fields (by position), merged over the defaults { url, name: s1, s2, … }. */
   sources?: { url?: string; name?: string; match?: string; prefix?: string }[];

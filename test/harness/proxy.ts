@@ -25,6 +25,14 @@ export interface TcpProxy {
    * client), every open connection is destroyed at once. `times` cuts, each after `bytes` more bytes.
    */
   cutAfter(bytes: number, direction: Direction, times?: number): void;
+  /**
+   * Arms a cut of replies: once `bytes` more bytes have gone up, every open connection is destroyed at
+   * the first byte that comes down after them, which never arrives: a request delivered whole, its
+   * reply lost.
+   */
+  cutReplyAfter(bytes: number): void;
+  /** Calls `then` once `bytes` more bytes have flowed in `direction` (in the proxy's own data handler). */
+  onFlowed(bytes: number, direction: Direction, then: () => void): void;
   /** Stalled: new and open connections forward nothing (and new ones are accepted but never served). */
   stall(on: boolean): void;
   /** Destroys every connection now. */
@@ -38,6 +46,8 @@ export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): 
   let cuts = 0;
   let armed: { bytes: number; left: number; direction: Direction; times: number } | undefined;
   let stalled = false;
+  let replyCut: { left: number } | undefined;
+  const watches: { left: number; direction: Direction; then: () => void }[] = [];
 
   const cutAll = (): void => {
     for (const [a, b] of pairs) {
@@ -48,6 +58,16 @@ export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): 
   };
   const count = (n: number, direction: Direction): number => {
     // Returns how many of these n bytes may pass before the cut (n when no cut is due).
+    for (const watch of watches.splice(0)) {
+      if (watch.direction === direction) watch.left -= n;
+      if (watch.left > 0) watches.push(watch);
+      else watch.then();
+    }
+    if (replyCut && direction === 'up') replyCut.left -= n;
+    else if (replyCut && replyCut.left <= 0) {
+      replyCut = undefined;
+      return 0;
+    }
     if (!armed || armed.direction !== direction) return n;
     if (n < armed.left) {
       armed.left -= n;
@@ -100,6 +120,12 @@ export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): 
     },
     cutAfter(bytes, direction, times = 1) {
       armed = { bytes, left: bytes, direction, times };
+    },
+    cutReplyAfter(bytes) {
+      replyCut = { left: bytes };
+    },
+    onFlowed(bytes, direction, then) {
+      watches.push({ left: bytes, direction, then });
     },
     stall(on) {
       stalled = on;

@@ -17,7 +17,7 @@ import { type RedisServer, startRedis } from '../harness/redis.js';
 import { describeServer } from '../harness/servers.js';
 
 // Thresholds far below the defaults so that keys of a few thousand elements take the chunked path
-// and cross many window boundaries.
+// and cross many window boundaries; no payload streamed whole (bigkey-stream.test.ts covers that path).
 const BIG = 500;
 const N = 3000;
 
@@ -62,7 +62,12 @@ function plan(doc: Record<string, unknown>) {
     {
       sources: [{ url: source.url }],
       target: { url: target.url },
-      write: { bigKeyElements: BIG, bigKeyBytes: 8 * 1024, ...((doc.write as object) ?? {}) },
+      write: {
+        bigKeyElements: BIG,
+        bigKeyBytes: 8 * 1024,
+        payloadMaxBytes: 0,
+        ...((doc.write as object) ?? {}),
+      },
       ...doc,
     },
     {},
@@ -330,8 +335,11 @@ describe('values over bigKeyElements within bigKeyBytes (issue 20: one payload, 
     await expectSame(s, t);
   });
 
-  it('a value over bigKeyBytes goes in windows whatever its element count', async () => {
-    const report = await run({ strategies: { default: 'override' }, write: { bigKeyBytes: 4096 } });
+  it('a value over bigKeyBytes goes in windows whatever its element count, where no payload is streamed', async () => {
+    const report = await run({
+      strategies: { default: 'override' },
+      write: { bigKeyBytes: 4096, payloadMaxBytes: 0 },
+    });
     expect(report.outcome, report.error).toBe('done');
     expect(await calls(t, ['restore', 'rename'])).toEqual({ restore: 0, rename: 4 });
     await expectSame(s, t);

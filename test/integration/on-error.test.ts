@@ -41,7 +41,7 @@ describe('a full target and big keys (copied in windows)', () => {
       resolvePlan({
         sources: [{ url: source.url, name: 'src' }],
         target: { url: target.url },
-        write: { bigKeyElements: 500, bigKeyBytes: 1_000_000 },
+        write: { bigKeyElements: 500, bigKeyBytes: 1_000_000, payloadMaxBytes: 0 },
         safety: { onError: 'skip' },
       }),
     );

@@ -83,6 +83,7 @@ describe('defaults', () => {
         scanCount: 1000,
         bigKeyElements: 10000,
         bigKeyBytes: 16777216,
+        payloadMaxBytes: 536870912,
       },
       report: { sample: 100 },
       dryRun: false,
@@ -400,6 +401,7 @@ describe('precedence: flag > file > default', () => {
       scanCount: 10,
       bigKeyElements: 5,
       bigKeyBytes: 16777216,
+      payloadMaxBytes: 536870912,
     });
     expect(fromFile.report).toEqual({ file: 'file.json', sample: 0 });
     expect(fromFile.strategies.typeMismatch).toBe('fail');

@@ -4,7 +4,7 @@ import { RepliesLostError, RespPipe, ServerLostError } from '../pipe.js';
 import type { Command, Reply } from '../resp.js';
 import { replicasCaughtUp } from '../role.js';
 import type { NetworkOptions } from '../socket.js';
-import type { Transport } from '../transport.js';
+import type { ServerAt, Transport } from '../transport.js';
 import { ReplicaCounts } from './replica-counts.js';
 import { keySlot, SLOTS } from './slot.js';
 import { cut, nodeEndpoint, redirectOf } from './units.js';
@@ -289,6 +289,12 @@ export class ClusterTransport implements Transport {
       return true;
     }
     return typeof acked === 'number' && acked >= replicas;
+  }
+
+  /** The master of `key`'s slot as the slot table says now. */
+  serverOf(key: Buffer): ServerAt | undefined {
+    const owner = this.owners[keySlot(key)];
+    return owner === undefined ? undefined : { endpoint: this.nodeEndpoint(owner), network: this.net };
   }
 
   close(): void {

@@ -1,0 +1,255 @@
+import type net from 'node:net';
+import { now } from './clock.js';
+import { encode } from './resp.js';
+import { ReplyError } from './resp-decoder.js';
+import { openSession } from './socket.js';
+import type { ServerAt } from './transport.js';
+
+/**
+ * One value copied as MIGRATE copies it, DUMP on the source and RESTORE on the target, without kvmerge
+ * ever holding the payload: the source's DUMP reply is forwarded to the target piece by piece, as the
+ * body of a RESTORE whose header is written once the payload's length is known.
+ *
+ * Written on raw sockets of its own rather than through the pipes (pipe.ts), whose reply decoder holds
+ * a bulk string whole until its last byte: for a value of hundreds of MB that is the memory this path
+ * exists to save. A socket is read only as fast as the other one takes the bytes (the source's socket
+ * is read through its async iterator, one piece per write the target accepts), so what kvmerge holds is
+ * a few socket buffers, whatever the value's size. Both connections are closed at the end: closing the
+ * source's drops the rest of a reply that is not wanted, and closing the target's before the RESTORE is
+ * whole makes the server discard it: nothing of a RESTORE cut short is applied.
+ */
+
+/** What the source said of the value before its payload: the RESTORE is planned from this. */
+export interface PayloadHead {
+  /** TYPE's reply (`none`: no such key). */
+  type: Buffer;
+  /** PTTL: ms left, -1 without a TTL, -2 gone. */
+  pttl: number;
+  /** When the transaction was sent (servers/clock.ts `now()`): the deadline counts from there. */
+  sentAt: number;
+  /** The payload's length in bytes; -1 where DUMP found no key. */
+  length: number;
+}
+
+/** The RESTORE that carries the payload: its key and TTL argument, and the flags after the payload. */
+export interface RestoreArgs {
+  key: Buffer;
+  ttl: number;
+  /** REPLACE and ABSTTL, as wanted. */
+  flags: string[];
+}
+
+export interface PayloadStream {
+  source: ServerAt;
+  target: ServerAt;
+  /** The key on the source. */
+  key: Buffer;
+  /** How many bytes the value is expected to take (MEMORY USAGE): DUMP and RESTORE get time for as many. */
+  expectedBytes: number;
+  /**
+   * Given the value's head, the RESTORE to send, or undefined to send nothing (the key is gone, of
+   * another type, too large...). Called before any byte reaches the target (the journal is written there).
+   */
+  plan(head: PayloadHead): Promise<RestoreArgs | undefined>;
+  /** Stops the stream before the RESTORE is whole: nothing is applied. */
+  signal?: AbortSignal;
+}
+
+export type Streamed =
+  /** Nothing was sent to the target: `plan` declined this head. */
+  | { done: 'declined'; head: PayloadHead }
+  /** The source answered an error (MOVED, NOPERM, an unknown DUMP): nothing was sent to the target. */
+  | { done: 'source refused'; error: Error }
+  /** The target's reply to the whole RESTORE: OK, or an error reply. */
+  | { done: 'replied'; reply: Error | 'OK' }
+  /** A connection failed before the RESTORE was whole: nothing was applied. */
+  | { done: 'not sent'; why: string }
+  /** The RESTORE was whole, and its reply never came: it may or may not have been applied. */
+  | { done: 'unknown'; why: string }
+  /** Stopped (the signal) before the RESTORE was whole: nothing was applied. */
+  | { done: 'interrupted' };
+
+/** The slowest rate at which a server is expected to DUMP or RESTORE: silence allowed for a big value. */
+const SLOWEST_BYTES_PER_SECOND = 8 * 1024 * 1024;
+
+const CRLF = Buffer.from('\r\n');
+
+/** A connection ended, failed or fell silent while the stream needed it. */
+class Broken extends Error {}
+class Interrupted extends Error {}
+
+export async function streamPayload(req: PayloadStream): Promise<Streamed> {
+  const sessions = await Promise.allSettled([open(req.source), open(req.target)]);
+  const [source, target] = sessions.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+  if (!source || !target) {
+    source?.destroy();
+    target?.destroy();
+    const failed = sessions.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    return {
+      done: 'not sent',
+      why: `cannot connect: ${String((failed?.reason as Error | undefined)?.message)}`,
+    };
+  }
+  let whole = false;
+  try {
+    const key = req.key;
+    const sentAt = now();
+    source.write(encode([['MULTI'], ['TYPE', key], ['PTTL', key], ['DUMP', key], ['EXEC']]));
+    const slow = allowance(req.expectedBytes, req.source);
+    const fromSource = new RawReplies(source, 'the source', slow);
+    let refusal: Error | undefined;
+    // MULTI's OK and three QUEUED, or an error for a command refused when queued (EXECABORT follows).
+    for (let i = 0; i < 4; i++) refusal ??= errorOf(await fromSource.line());
+    const exec = await fromSource.line();
+    if (exec[0] !== 0x2a /* * */ || exec.toString() !== '*3')
+      return { done: 'source refused', error: refusal ?? errorOf(exec) ?? new Error('transaction aborted') };
+    const [type, pttl, dump] = [await fromSource.line(), await fromSource.line(), await fromSource.line()];
+    const failed = errorOf(type) ?? errorOf(pttl) ?? errorOf(dump);
+    if (failed) return { done: 'source refused', error: failed };
+    const head: PayloadHead = {
+      type: type.subarray(1),
+      pttl: Number(pttl.subarray(1)),
+      sentAt,
+      length: Number(dump.subarray(1)),
+    };
+    const args = head.length < 0 ? undefined : await req.plan(head);
+    if (!args) return { done: 'declined', head };
+    target.write(restoreHead(args, head.length));
+    await fromSource.forward(head.length, (piece) => {
+      if (req.signal?.aborted) throw new Interrupted();
+      return send(target, piece, req.target.network.commandTimeoutMs);
+    });
+    target.write(restoreTail(args));
+    whole = true;
+    const reply = await new RawReplies(target, 'the target', allowance(head.length, req.target)).line();
+    return { done: 'replied', reply: errorOf(reply) ?? 'OK' };
+  } catch (err) {
+    if (err instanceof Interrupted) return { done: 'interrupted' };
+    if (!(err instanceof Broken)) throw err;
+    return whole ? { done: 'unknown', why: err.message } : { done: 'not sent', why: err.message };
+  } finally {
+    source.destroy();
+    target.destroy();
+  }
+}
+
+async function open(server: ServerAt): Promise<net.Socket> {
+  const { socket } = await openSession(server.endpoint, server.endpoint, server.network);
+  // Failures are seen by the reads and writes that meet them; an 'error' without a listener would throw.
+  socket.on('error', () => undefined);
+  return socket;
+}
+
+/** How long a server may stay silent on a value of `bytes`: the command timeout, plus time for the value. */
+function allowance(bytes: number, server: ServerAt): number {
+  return server.network.commandTimeoutMs + Math.ceil((Math.max(0, bytes) / SLOWEST_BYTES_PER_SECOND) * 1000);
+}
+
+/** The error a reply line holds (`-…`), or undefined. */
+function errorOf(line: Buffer): Error | undefined {
+  return line[0] === 0x2d /* - */ ? new ReplyError(line.toString('utf8', 1)) : undefined;
+}
+
+/** `RESTORE key ttl` and the payload's bulk header: everything before the payload's bytes. */
+function restoreHead(args: RestoreArgs, length: number): Buffer {
+  const command = encode([['RESTORE', args.key, args.ttl]]);
+  const count = Buffer.from(`*${4 + args.flags.length}\r\n`);
+  // encode() wrote `*3\r\n` first: the RESTORE has 4 arguments and its flags.
+  return Buffer.concat([count, command.subarray(4), Buffer.from(`$${length}\r\n`)]);
+}
+
+/** The payload's CRLF, then the flags (REPLACE, ABSTTL) as bulk strings. */
+function restoreTail(args: RestoreArgs): Buffer {
+  return Buffer.concat([CRLF, ...args.flags.map((flag) => Buffer.from(`$${flag.length}\r\n${flag}\r\n`))]);
+}
+
+/** Writes `piece`; where the socket's buffer is full, waits until it drains (or the connection fails). */
+function send(socket: net.Socket, piece: Buffer, timeoutMs: number): Promise<void> | undefined {
+  if (socket.write(piece)) return undefined;
+  if (socket.destroyed) return Promise.reject(new Broken('lost the connection to the target'));
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      socket.off('drain', drained);
+      socket.off('close', closed);
+      if (err) reject(err);
+      else resolve();
+    };
+    const drained = (): void => done();
+    const closed = (): void => done(new Broken('the target closed the connection'));
+    const timer = setTimeout(
+      () => done(new Broken(`the target took nothing for ${timeoutMs / 1000}s`)),
+      timeoutMs,
+    );
+    socket.on('drain', drained);
+    socket.on('close', closed);
+  });
+}
+
+/**
+ * A socket's replies read as bytes: a line at a time for the short replies, and a bulk string's body
+ * handed on piece by piece (`forward`). The socket is pulled through its async iterator, so it is read
+ * no faster than the pieces are taken.
+ */
+class RawReplies {
+  private readonly chunks: AsyncIterator<Buffer>;
+  private rest: Buffer = Buffer.alloc(0);
+
+  constructor(
+    socket: net.Socket,
+    private readonly who: string,
+    private readonly silenceMs: number,
+  ) {
+    this.chunks = socket[Symbol.asyncIterator]();
+  }
+
+  /** The next line, without its CRLF. */
+  async line(): Promise<Buffer> {
+    for (;;) {
+      const end = this.rest.indexOf(CRLF);
+      if (end >= 0) {
+        const line = this.rest.subarray(0, end);
+        this.rest = this.rest.subarray(end + 2);
+        return line;
+      }
+      if (this.rest.length > 64 * 1024) throw new Broken(`${this.who} sent a reply line over 64 KiB`);
+      const chunk = await this.more();
+      this.rest = this.rest.length === 0 ? chunk : Buffer.concat([this.rest, chunk]);
+    }
+  }
+
+  /** Hands the next `length` bytes to `take` in pieces, waiting on each, then reads the CRLF after them. */
+  async forward(length: number, take: (piece: Buffer) => Promise<void> | undefined): Promise<void> {
+    for (let left = length; left > 0; ) {
+      if (this.rest.length === 0) this.rest = await this.more();
+      const piece = this.rest.length <= left ? this.rest : this.rest.subarray(0, left);
+      this.rest = this.rest.subarray(piece.length);
+      left -= piece.length;
+      await take(piece);
+    }
+    while (this.rest.length < 2) this.rest = Buffer.concat([this.rest, await this.more()]);
+    if (this.rest[0] !== 0x0d || this.rest[1] !== 0x0a)
+      throw new Broken(`${this.who} sent a bulk string without its CRLF`);
+    this.rest = this.rest.subarray(2);
+  }
+
+  private async more(): Promise<Buffer> {
+    let timer: NodeJS.Timeout | undefined;
+    const silent = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Broken(`${this.who} sent nothing for ${Math.round(this.silenceMs / 1000)}s`)),
+        this.silenceMs,
+      );
+    });
+    try {
+      const next = await Promise.race([this.chunks.next(), silent]);
+      if (next.done) throw new Broken(`${this.who} closed the connection`);
+      return next.value;
+    } catch (err) {
+      if (err instanceof Broken) throw err;
+      throw new Broken(`lost the connection to ${this.who}: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

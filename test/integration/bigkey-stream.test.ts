@@ -1,0 +1,326 @@
+/**
+ * Issue 20: a big key created or overridden on the dump path travels as MIGRATE carries it, one DUMP
+ * payload and one RESTORE, streamed from the source's reply into the target's command without kvmerge
+ * holding it (write/stream-copy.ts). Each fault that path meets is caused here for real: a connection
+ * cut mid-payload on either side, cut again and again, a reply lost after the RESTORE went whole, Ctrl-C
+ * mid-payload, a key that appears on the target meanwhile (BUSYKEY), a payload the target cannot read,
+ * a payload over write.payloadMaxBytes; and a rollback puts back the big value it replaced.
+ */
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { resolvePlan, rollback, runMerge } from '../../src/index.js';
+import { expiring, hash, list, seed, set, str, stream, type Value, zset } from '../harness/data.js';
+import { startProxy, type TcpProxy } from '../harness/proxy.js';
+import { type RedisServer, startRedis } from '../harness/redis.js';
+import { fresh } from '../harness/scratch.js';
+import { describeServer } from '../harness/servers.js';
+
+const N = 3000;
+const b = (x: string | number) => Buffer.from(String(x));
+
+/** Every type, over a bigKeyBytes of 8 KiB: binary hash values with a TTL, a stream with a consumer group. */
+const BIG_KEYS: Record<string, Value> = {
+  'big:hash': expiring(
+    600_000,
+    hash(
+      Array.from({ length: N }, (_, j): [Buffer, Buffer] => [b(`f${j}`), Buffer.from([0xff, j % 256, 0])]),
+    ),
+  ),
+  'big:set': set(...Array.from({ length: N }, (_, j) => b(`m${j}`))),
+  'big:zset': zset(...Array.from({ length: N }, (_, j): [Buffer, number] => [b(`z${j}`), j / 3])),
+  'big:list': list(...Array.from({ length: N }, (_, j) => b(`i${j}`))),
+  'big:stream': stream(
+    ...Array.from({ length: 1200 }, (_, j): [string, (string | Buffer)[]] => [
+      `${j + 1}-0`,
+      ['n', String(j)],
+    ]),
+  ),
+  'big:string': str(Buffer.alloc(3 * 1024 * 1024 + 17, 0xab)),
+};
+const LIMITS = { bigKeyElements: 500, bigKeyBytes: 8 * 1024 };
+const WINDOW_COMMANDS = ['hset', 'sadd', 'zadd', 'rpush', 'xadd', 'setrange', 'append', 'rename'];
+
+let source: RedisServer;
+let target: RedisServer;
+let s: Redis;
+let t: Redis;
+
+beforeAll(async () => {
+  [source, target] = await Promise.all([startRedis(), startRedis()]);
+  s = source.client();
+  t = target.client();
+});
+afterAll(async () => {
+  await Promise.all([source?.stop(), target?.stop()]);
+});
+beforeEach(async () => {
+  await Promise.all([s.flushall(), t.flushall()]);
+});
+
+function plan(doc: Record<string, unknown>, urls: { source?: string; target?: string } = {}) {
+  return resolvePlan(
+    {
+      sources: [{ url: urls.source ?? source.url, name: 'src' }],
+      target: { url: urls.target ?? target.url },
+      ...doc,
+      write: { ...LIMITS, ...((doc.write as object) ?? {}) },
+    },
+    {},
+    {},
+  );
+}
+
+/** How many times each of `commands` ran on the server since its last CONFIG RESETSTAT. */
+async function calls(client: Redis, commands: string[]): Promise<Record<string, number>> {
+  const info = await client.info('commandstats');
+  return Object.fromEntries(
+    commands.map((c) => [c, Number(info.match(new RegExp(`cmdstat_${c}:calls=(\\d+)`))?.[1] ?? 0)]),
+  );
+}
+
+async function expectSame(keys: string[], from: Redis = s, into: Redis = t): Promise<void> {
+  for (const key of keys) {
+    expect(await into.call('DEBUG', 'DIGEST-VALUE', key), key).toEqual(
+      await from.call('DEBUG', 'DIGEST-VALUE', key),
+    );
+  }
+  expect(await into.keys('kvmerge-tmp:*')).toEqual([]);
+}
+
+/** One hash of 200,000 fields (a DUMP payload of about 7 MB), so that a fault can land mid-payload. */
+async function largeHash(key: string): Promise<void> {
+  for (let i = 0; i < 200_000; i += 10_000) {
+    const fields = Array.from({ length: 10_000 }, (_, j) => [
+      `field-${i + j}`,
+      `value-${i + j}-${'v'.repeat(30)}`,
+    ]);
+    await s.hset(key, ...fields.flat());
+  }
+}
+
+describe('big keys streamed as one payload (DUMP → RESTORE)', () => {
+  it('create and override: one DUMP and one RESTORE per key, no window, no temporary key; every type exact with its TTL', async () => {
+    await seed(s, BIG_KEYS);
+    await s.xgroup('CREATE', 'big:stream', 'readers', '0');
+    await s.xreadgroup('GROUP', 'readers', 'alice', 'COUNT', 10, 'STREAMS', 'big:stream', '>');
+    await t.set('big:set', 'of another type');
+    await t.rpush('big:list', 'old');
+    await Promise.all([s.config('RESETSTAT'), t.config('RESETSTAT')]);
+    const report = await runMerge(plan({ strategies: { default: 'override' }, typeMismatch: 'override' }));
+    expect(report.outcome, report.error).toBe('done');
+    expect(report.totals).toMatchObject({ created: 4, overridden: 2, failed: 0 });
+    expect(report.fallbacks).toEqual([]);
+    expect(await calls(s, ['dump', 'hscan', 'sscan', 'zscan', 'lrange', 'xrange', 'getrange'])).toEqual({
+      dump: 6,
+      hscan: 0,
+      sscan: 0,
+      zscan: 0,
+      lrange: 0,
+      xrange: 0,
+      getrange: 0,
+    });
+    const written = await calls(t, ['restore', ...WINDOW_COMMANDS]);
+    expect(written).toEqual({ restore: 6, ...Object.fromEntries(WINDOW_COMMANDS.map((c) => [c, 0])) });
+    await expectSame(Object.keys(BIG_KEYS));
+    const ttl = await t.pttl('big:hash');
+    expect(ttl).toBeGreaterThan(590_000);
+    expect(ttl).toBeLessThanOrEqual(600_000);
+    // The payload carries what windows cannot: the consumer group's pending entries.
+    expect(await t.xpending('big:stream', 'readers')).toEqual(await s.xpending('big:stream', 'readers'));
+  });
+
+  it('a payload over write.payloadMaxBytes goes in windows, and so does every big key with 0', async () => {
+    await seed(s, BIG_KEYS);
+    for (const payloadMaxBytes of [2_000, 0]) {
+      await t.flushall();
+      await t.config('RESETSTAT');
+      const report = await runMerge(
+        plan({ strategies: { default: 'override' }, write: { payloadMaxBytes } }),
+      );
+      expect(report.outcome, report.error).toBe('done');
+      expect(report.totals).toMatchObject({ created: 6, failed: 0 });
+      expect(await calls(t, ['restore', 'rename'])).toEqual({ restore: 0, rename: 6 });
+      await expectSame(Object.keys(BIG_KEYS));
+    }
+  });
+
+  it('a key that appears on the target meanwhile is not overwritten (BUSYKEY): the key is decided again', async () => {
+    await largeHash('big:h');
+    const proxy = await startProxy(source.port);
+    try {
+      // Mid-payload (about 7 MB comes down), another client creates the key on the target.
+      let appeared: Promise<unknown> | undefined;
+      proxy.onFlowed(2_000_000, 'down', () => {
+        appeared = t.set('big:h', 'appeared');
+      });
+      await t.config('RESETSTAT');
+      const report = await runMerge(plan({}, { source: proxy.url(source.url) }));
+      await appeared;
+      expect(report.outcome, report.error).toBe('done');
+      expect(report.totals).toMatchObject({ created: 0, skipped: 1, failed: 0 });
+      expect(await t.get('big:h')).toBe('appeared');
+      expect((await t.info('commandstats')).match(/cmdstat_restore:calls=1,.*failed_calls=1/)).not.toBeNull();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('Ctrl-C mid-payload: the RESTORE is dropped before it is whole, and the target key stays as it was', async () => {
+    await largeHash('big:h');
+    await t.set('big:h', 'keep');
+    const proxy = await startProxy(target.port);
+    try {
+      const abort = new AbortController();
+      proxy.onFlowed(2_000_000, 'up', () => abort.abort());
+      await t.config('RESETSTAT');
+      const report = await runMerge(
+        plan(
+          { strategies: { default: 'override' }, typeMismatch: 'override' },
+          { target: proxy.url(target.url) },
+        ),
+        { signal: abort.signal },
+      );
+      expect(report.outcome).toBe('interrupted');
+      expect(await t.get('big:h')).toBe('keep');
+      expect((await calls(t, ['restore'])).restore).toBe(0);
+      expect(await t.keys('kvmerge-tmp:*')).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('connections cut under a streamed payload', () => {
+  let proxy: TcpProxy | undefined;
+  beforeEach(async () => {
+    await largeHash('big:h');
+    await Promise.all([s.config('RESETSTAT'), t.config('RESETSTAT')]);
+  });
+  const closeProxy = async () => {
+    await proxy?.close();
+    proxy = undefined;
+  };
+
+  it.each([
+    ['the source', 'down', 1],
+    ['the target', 'up', 2],
+  ] as const)(
+    '%s cut mid-payload: nothing of the cut RESTORE applies, the stream is sent again, the value is exact',
+    async (side, direction, times) => {
+      proxy = await startProxy(side === 'the source' ? source.port : target.port);
+      try {
+        proxy.cutAfter(3_000_000, direction, times);
+        const urls =
+          side === 'the source' ? { source: proxy.url(source.url) } : { target: proxy.url(target.url) };
+        const report = await runMerge(plan({}, urls));
+        expect(proxy.cuts).toBe(times);
+        expect(report.outcome, report.error).toBe('done');
+        expect(report.totals).toMatchObject({ created: 1, failed: 0 });
+        // One RESTORE ran: the ones cut short never did. No window was written.
+        expect(await calls(t, ['restore', 'hset', 'rename'])).toEqual({ restore: 1, hset: 0, rename: 0 });
+        await expectSame(['big:h']);
+      } finally {
+        await closeProxy();
+      }
+    },
+    60_000,
+  );
+
+  it('cut three times: the key goes in windows instead, and arrives exact', async () => {
+    proxy = await startProxy(target.port);
+    try {
+      proxy.cutAfter(3_000_000, 'up', 3);
+      const report = await runMerge(plan({}, { target: proxy.url(target.url) }));
+      expect(proxy.cuts).toBe(3);
+      expect(report.outcome, report.error).toBe('done');
+      expect(report.totals).toMatchObject({ created: 1, failed: 0 });
+      expect(await calls(t, ['restore', 'rename'])).toEqual({ restore: 0, rename: 1 });
+      await expectSame(['big:h']);
+    } finally {
+      await closeProxy();
+    }
+  }, 60_000);
+
+  it.each([
+    ['create', 'found there with EXISTS, not sent again', 1],
+    ['override', 'sent again (the same payload gives the same value)', 2],
+  ] as const)(
+    'the reply of a whole RESTORE lost (%s): %s',
+    async (action, _how, restores) => {
+      if (action === 'override') await t.hset('big:h', 'old', 'value');
+      await t.config('RESETSTAT');
+      proxy = await startProxy(target.port);
+      try {
+        // The payload goes up whole, then the first byte down, its reply, cuts every connection.
+        const payload = (await s.callBuffer('DUMP', 'big:h')) as Buffer;
+        proxy.cutReplyAfter(payload.length - 200_000);
+        const report = await runMerge(
+          plan({ strategies: { default: 'override' } }, { target: proxy.url(target.url) }),
+        );
+        expect(proxy.cuts).toBe(1);
+        expect(report.outcome, report.error).toBe('done');
+        expect(report.totals).toMatchObject(
+          action === 'create' ? { created: 1, failed: 0 } : { overridden: 1, failed: 0 },
+        );
+        expect(await calls(t, ['restore', 'hset', 'rename'])).toEqual({
+          restore: restores,
+          hset: 0,
+          rename: 0,
+        });
+        await expectSame(['big:h']);
+      } finally {
+        await closeProxy();
+      }
+    },
+    60_000,
+  );
+});
+
+describe('a streamed override in the journal', () => {
+  it('the big value it replaced is journaled before the RESTORE, and a rollback puts it back exactly', async () => {
+    await largeHash('big:h');
+    for (let i = 0; i < 100_000; i += 10_000) {
+      await t.hset('big:h', ...Array.from({ length: 10_000 }, (_, j) => [`old-${i + j}`, `${i + j}`]).flat());
+    }
+    await t.pexpire('big:h', 900_000);
+    const before = await t.call('DEBUG', 'DIGEST-VALUE', 'big:h');
+    await t.config('RESETSTAT');
+    const backup = fresh('stream.journal');
+    const report = await runMerge(plan({ strategies: { default: 'override' }, safety: { backup } }));
+    expect(report.outcome, report.error).toBe('done');
+    expect(report.totals).toMatchObject({ overridden: 1, failed: 0 });
+    expect(await calls(t, ['restore', 'rename'])).toEqual({ restore: 1, rename: 0 });
+    await expectSame(['big:h']);
+    const undone = await rollback({ backup, target: target.url });
+    expect(undone).toMatchObject({ keys: 1, restored: 1, outcome: 'done' });
+    expect(await t.call('DEBUG', 'DIGEST-VALUE', 'big:h')).toEqual(before);
+    expect(await t.pttl('big:h')).toBeGreaterThan(800_000);
+  }, 60_000);
+});
+
+describeServer('redis-7.4.1', 'a streamed payload the target cannot read (Redis 7.4 into 7.0)', () => {
+  let newer: RedisServer;
+  beforeAll(async () => {
+    newer = await startRedis({ server: 'redis-7.4.1' });
+  });
+  afterAll(async () => {
+    await newer?.stop();
+  });
+
+  it('goes in windows after the refused RESTORE, and the report names the fallback', async () => {
+    const from = newer.client();
+    await from.flushall();
+    const keys = ['big:hash', 'big:set', 'big:zset', 'big:list'];
+    await seed(from, Object.fromEntries(keys.map((k) => [k, BIG_KEYS[k]!])));
+    await t.config('RESETSTAT');
+    const report = await runMerge(plan({ strategies: { default: 'override' } }, { source: newer.url }));
+    expect(report.outcome, report.error).toBe('done');
+    expect(report.totals).toMatchObject({ created: 4, failed: 0 });
+    expect(report.fallbacks.map((f) => [f.reason, f.keys])).toEqual([['payload rejected by target', 4]]);
+    expect((await calls(t, ['rename'])).rename).toBe(4);
+    await expectSame(['big:hash', 'big:set', 'big:list'], from, t);
+    // A score's digest is its text, which 7.4 and 7.0 write differently for j / 3: compared as numbers.
+    const scores = async (r: Redis) => (await r.zrange('big:zset', 0, -1, 'WITHSCORES')).map(Number);
+    expect(await scores(t)).toEqual(await scores(from));
+  });
+});
