@@ -166,7 +166,10 @@ export const MERGE_OPTIONS: Record<string, Options> = withDefaults({
     'N: a key with more elements is merged or written natively in windows; copied as one payload within --big-key-bytes (at most 100,000,000)',
     TUNING,
   ),
-  'big-key-bytes': text('N: a key larger than N bytes is copied in windows (at most 536,870,912)', TUNING),
+  'big-key-bytes': text(
+    'N: a key larger than N bytes is copied in windows; a create or override of it is streamed as one payload within --payload-max-bytes (at most 536,870,912)',
+    TUNING,
+  ),
   'payload-max-bytes': text(
     'N: a big key copied whole goes as one DUMP payload streamed into RESTORE up to N bytes; 0: always in windows (at most 4,294,967,296)',
     TUNING,

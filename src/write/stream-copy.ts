@@ -1,4 +1,4 @@
-import type { TargetClock } from '../servers/clock.js';
+import { now, type TargetClock } from '../servers/clock.js';
 import {
   afterUnconfirmed,
   createsCheck,
@@ -186,9 +186,10 @@ function restoreFor(env: StreamEnv, job: StreamJob, head: PayloadHead): RestoreA
     return {
       windows: `its payload of ${head.length} bytes is over the ${env.maxBytes} one RESTORE may carry`,
     };
-  const left = remaining(deadline);
+  const at = now();
+  const left = remaining(deadline, at);
   if (left !== null && left <= 0) return 'expired';
-  const life = restoreTtl(deadline, env.clock);
+  const life = restoreTtl(deadline, env.clock, at);
   const flags: string[] = [];
   if (life.absolute) flags.push('ABSTTL');
   if (job.action === 'override') flags.push('REPLACE');

@@ -63,7 +63,8 @@ export function restoreTtl(
 ): { ttl: number; absolute: boolean } {
   if (deadline !== null && clock.offset !== null)
     return { ttl: Math.floor(deadline + clock.offset), absolute: true };
-  return { ttl: remaining(deadline, at) ?? 0, absolute: false };
+  // Never 0 for a value that ends: RESTORE takes 0 as "no expiry".
+  return { ttl: deadline === null ? 0 : Math.max(1, remaining(deadline, at)!), absolute: false };
 }
 
 /** Milliseconds left until `deadline` (null: no expiry); 0 or less means it is already over. */

@@ -62,13 +62,13 @@ function plan(doc: Record<string, unknown>) {
     {
       sources: [{ url: source.url }],
       target: { url: target.url },
+      ...doc,
       write: {
         bigKeyElements: BIG,
         bigKeyBytes: 8 * 1024,
         payloadMaxBytes: 0,
         ...((doc.write as object) ?? {}),
       },
-      ...doc,
     },
     {},
     {},

@@ -445,53 +445,79 @@ describe('Redis Cluster as target and source', () => {
     expect(counters(report)).toEqual(predicted(model));
   }, 60_000);
 
-  it('big keys into a cluster and out of one: windows, temporary keys in the key’s slot, none left', async () => {
-    // Names whose own bytes make no usable hash tag: the temporary key must still share their slot.
-    const names = ['big:plain', 'x}y', '{}a}', '{tag}big', 'big{'];
-    const big = (tag: string, shift: number): Store => {
-      const store: Store = new Map();
-      names.forEach((name, n) => {
-        const type = MODEL_TYPES[(n + shift) % MODEL_TYPES.length]!;
-        const items = Array.from({ length: 300 }, (_, i) => `${i % 2 === 0 ? 'shared' : tag}-${i}`);
-        const entry: Entry =
-          type === 'string'
-            ? { type, value: items.join(','), ttl: 'none' }
-            : type === 'hash'
-              ? { type, value: items.map((f) => [f, tag]), ttl: 'none' }
-              : type === 'zset'
-                ? { type, value: items.map((m, i) => [m, i]), ttl: 'none' }
-                : { type, value: items, ttl: 'none' };
-        store.set(name, entry);
-      });
-      return store;
-    };
-    const onTarget = big('t', 0);
-    const incoming = big('s', 0);
-    const write = { bigKeyElements: 50, bigKeyBytes: 1024, mode: 'native' };
-    for (const strategy of ['override', 'merge'] as const) {
-      // Into the cluster.
-      await Promise.all([cluster.flushall(), ca.flushall()]);
-      await Promise.all([loadCluster(cluster, entries(onTarget)), load(ca, [], entries(incoming))]);
-      let model = foldModel(onTarget, [incoming], table(strategy), MERGE);
-      let report = await run({
-        sources: [{ url: a.url }],
-        target: cluster.url,
-        table: table(strategy),
-        write,
-      });
-      expect(report.outcome, report.error).toBe('done');
-      expect(canonical(await readClusterStore(cluster))).toEqual(canonical(model.store));
-      expect(counters(report)).toEqual(predicted(model));
-      expect(await tempKeysLeft(cluster)).toEqual([]);
-      // Out of the cluster, into a new key of every name and into the target's own.
-      await Promise.all([cluster.flushall(), ct.flushall()]);
-      await Promise.all([loadCluster(cluster, entries(incoming)), load(ct, [], entries(onTarget))]);
-      model = foldModel(onTarget, [incoming], table(strategy), MERGE);
-      report = await run({ sources: [{ url: cluster.url }], target: t.url, table: table(strategy), write });
-      expect(report.outcome, report.error).toBe('done');
-      expect(canonical(await readStore(ct))).toEqual(canonical(model.store));
-    }
-  }, 60_000);
+  it.each(['native', 'auto'] as const)(
+    'big keys into a cluster and out of one (%s mode): windows with temporary keys in the key’s slot, none left, or streamed whole to the slot’s master',
+    async (mode) => {
+      // Names whose own bytes make no usable hash tag: the temporary key must still share their slot.
+      const names = ['big:plain', 'x}y', '{}a}', '{tag}big', 'big{'];
+      const big = (tag: string, shift: number): Store => {
+        const store: Store = new Map();
+        names.forEach((name, n) => {
+          const type = MODEL_TYPES[(n + shift) % MODEL_TYPES.length]!;
+          const items = Array.from({ length: 300 }, (_, i) => `${i % 2 === 0 ? 'shared' : tag}-${i}`);
+          const entry: Entry =
+            type === 'string'
+              ? { type, value: items.join(','), ttl: 'none' }
+              : type === 'hash'
+                ? { type, value: items.map((f) => [f, tag]), ttl: 'none' }
+                : type === 'zset'
+                  ? { type, value: items.map((m, i) => [m, i]), ttl: 'none' }
+                  : { type, value: items, ttl: 'none' };
+          store.set(name, entry);
+        });
+        return store;
+      };
+      const onTarget = big('t', 0);
+      const incoming = big('s', 0);
+      const write = { bigKeyElements: 50, bigKeyBytes: 1024, mode };
+      // On the dump path an override streams each big value whole (one RESTORE on its slot's master);
+      // natively, and for every merge, it goes in windows.
+      const restores = async (servers: RedisServer[]): Promise<number> => {
+        let n = 0;
+        for (const server of servers) {
+          const info = await server.client().info('commandstats');
+          n += Number(/cmdstat_restore:calls=(\d+)/.exec(info)?.[1] ?? 0);
+        }
+        return n;
+      };
+      const resetStats = (servers: RedisServer[]) =>
+        Promise.all(servers.map((server) => server.client().config('RESETSTAT')));
+      for (const strategy of ['override', 'merge'] as const) {
+        // A string cannot be merged: under 'merge' it is overridden, and streamed too.
+        const copied =
+          strategy === 'override'
+            ? names.length
+            : [...onTarget.values()].filter((e) => e.type === 'string').length;
+        const streamed = mode === 'auto' ? copied : 0;
+        // Into the cluster.
+        await Promise.all([cluster.flushall(), ca.flushall()]);
+        await Promise.all([loadCluster(cluster, entries(onTarget)), load(ca, [], entries(incoming))]);
+        await resetStats(cluster.nodes);
+        let model = foldModel(onTarget, [incoming], table(strategy), MERGE);
+        let report = await run({
+          sources: [{ url: a.url }],
+          target: cluster.url,
+          table: table(strategy),
+          write,
+        });
+        expect(report.outcome, report.error).toBe('done');
+        expect(canonical(await readClusterStore(cluster))).toEqual(canonical(model.store));
+        expect(counters(report)).toEqual(predicted(model));
+        expect(await tempKeysLeft(cluster)).toEqual([]);
+        expect(await restores(cluster.nodes)).toBe(streamed);
+        // Out of the cluster, into a new key of every name and into the target's own.
+        await Promise.all([cluster.flushall(), ct.flushall()]);
+        await Promise.all([loadCluster(cluster, entries(incoming)), load(ct, [], entries(onTarget))]);
+        await resetStats([t]);
+        model = foldModel(onTarget, [incoming], table(strategy), MERGE);
+        report = await run({ sources: [{ url: cluster.url }], target: t.url, table: table(strategy), write });
+        expect(report.outcome, report.error).toBe('done');
+        expect(canonical(await readStore(ct))).toEqual(canonical(model.store));
+        expect(await restores([t])).toBe(streamed);
+      }
+    },
+    60_000,
+  );
 
   it('a dry run on a cluster target writes nothing and counts what the real run counts', async () => {
     await Promise.all([

@@ -339,7 +339,8 @@ describe("the target's connection cut during big keys' windowed copies", () => {
           target: { url: proxy.url(target.url) },
           strategies: { hash: 'override', list: 'merge' },
           merge: { list: 'append' },
-          write: { bigKeyElements: 1000, bigKeyBytes: 100_000 },
+          // Windows only: bigkey-stream.test.ts cuts the streamed path.
+          write: { bigKeyElements: 1000, bigKeyBytes: 100_000, payloadMaxBytes: 0 },
         }),
       );
       expect(proxy.cuts).toBe(3);

@@ -58,6 +58,46 @@ describe('a full target and big keys (copied in windows)', () => {
   });
 });
 
+describe('a full target and big keys (streamed whole)', () => {
+  let source: RedisServer;
+  let target: RedisServer;
+  beforeAll(async () => {
+    [source, target] = await Promise.all([
+      startRedis(),
+      startRedis({ args: ['--maxmemory', '3mb', '--maxmemory-policy', 'noeviction'] }),
+    ]);
+    const s = source.client();
+    for (const key of ['bh:1', 'bh:2']) {
+      const fields = Array.from({ length: 2_000 }, (_, i) => [`f${i}`, 'x'.repeat(2_000)]).flat();
+      await s.hset(key, ...fields);
+    }
+  });
+  afterAll(async () => {
+    await Promise.all([source?.stop(), target?.stop()]);
+  });
+
+  it('skip: the RESTORE the target refuses (OOM) fails its key alone, left as it was', async () => {
+    // Each payload is small (its values compress): the first RESTORE fits, the memory it takes does not.
+    const report = await runMerge(
+      resolvePlan({
+        sources: [{ url: source.url, name: 'src' }],
+        target: { url: target.url },
+        write: { bigKeyElements: 500, bigKeyBytes: 1_000_000 },
+        safety: { onError: 'skip' },
+      }),
+    );
+    expect(report.outcome).toBe('failed');
+    expect(report.totals).toMatchObject({ created: 1, failed: 1 });
+    const [failed] = report.failedKeys ?? [];
+    expect(failed?.reason).toMatch(/^OOM .*\(the target key was left as it was\)$/);
+    const t = target.client();
+    const kept = failed?.key === 'bh:1' ? 'bh:2' : 'bh:1';
+    expect(await t.exists(String(failed?.key))).toBe(0);
+    expect(await t.hlen(kept)).toBe(2_000);
+    expect(await t.keys('kvmerge-tmp:*')).toEqual([]);
+  });
+});
+
 describe('a full target (maxmemory, noeviction)', () => {
   let source: RedisServer;
   let target: RedisServer;

@@ -164,6 +164,8 @@ describe('one error per bad value, naming the field, the value and the accepted 
     ['write.scanCount', 1.5, ['1.5', 'a positive integer']],
     ['write.bigKeyElements', 'many', ['"many"', 'a positive integer']],
     ['write.bigKeyBytes', 0, ['0', 'a positive integer']],
+    ['write.payloadMaxBytes', -1, ['-1', 'an integer from 0 to 4,294,967,296']],
+    ['write.payloadMaxBytes', 2 ** 33, ['8589934592', 'an integer from 0 to 4,294,967,296']],
     ['report', true, ['true', 'a mapping with the fields file, sample']],
     ['report.file', 1, ['1', 'a file name']],
     ['report.sample', -1, ['-1', 'an integer >= 0']],
