@@ -74,6 +74,9 @@ const SLOWEST_BYTES_PER_SECOND = 8 * 1024 * 1024;
 
 const CRLF = Buffer.from('\r\n');
 
+/** Bytes of payload let wait in the target socket's own buffer before the source is read on. */
+const WRITE_AHEAD = 1024 * 1024;
+
 /** A connection ended, failed or fell silent while the stream needed it. */
 class Broken extends Error {}
 class Interrupted extends Error {}
@@ -95,8 +98,9 @@ export async function streamPayload(req: PayloadStream): Promise<Streamed> {
     const key = req.key;
     const sentAt = now();
     source.write(encode([['MULTI'], ['TYPE', key], ['PTTL', key], ['DUMP', key], ['EXEC']]));
-    const slow = allowance(req.expectedBytes, req.source);
-    const fromSource = new RawReplies(source, 'the source', slow);
+    const fromSource = new RawReplies(source, 'the source', allowance(req.expectedBytes, req.source));
+    // Read from now on: a reply the target sends early (an error, before it closes) is kept, not lost.
+    const fromTarget = new RawReplies(target, 'the target', allowance(0, req.target));
     let refusal: Error | undefined;
     // MULTI's OK and three QUEUED, or an error for a command refused when queued (EXECABORT follows).
     for (let i = 0; i < 4; i++) refusal ??= errorOf(await fromSource.line());
@@ -119,9 +123,11 @@ export async function streamPayload(req: PayloadStream): Promise<Streamed> {
       if (req.signal?.aborted) throw new Interrupted();
       return send(target, piece, req.target.network.commandTimeoutMs);
     });
+    if (target.destroyed) throw new Broken('lost the connection to the target');
     target.write(restoreTail(args));
     whole = true;
-    const reply = await new RawReplies(target, 'the target', allowance(head.length, req.target)).line();
+    fromTarget.silenceMs = allowance(head.length, req.target);
+    const reply = await fromTarget.line();
     return { done: 'replied', reply: errorOf(reply) ?? 'OK' };
   } catch (err) {
     if (err instanceof Interrupted) return { done: 'interrupted' };
@@ -163,10 +169,16 @@ function restoreTail(args: RestoreArgs): Buffer {
   return Buffer.concat([CRLF, ...args.flags.map((flag) => Buffer.from(`$${flag.length}\r\n${flag}\r\n`))]);
 }
 
-/** Writes `piece`; where the socket's buffer is full, waits until it drains (or the connection fails). */
+/**
+ * Writes `piece`; past WRITE_AHEAD bytes waiting in the socket's own buffer, waits until it drains (or
+ * the connection fails). Node's `write()` says "full" past 16 KiB, one piece of a source's read: waiting
+ * on each piece would cost an event-loop turn per 64 KiB of payload.
+ */
 function send(socket: net.Socket, piece: Buffer, timeoutMs: number): Promise<void> | undefined {
-  if (socket.write(piece)) return undefined;
+  // A write to a socket that failed is dropped without a word: the failure is told here instead.
   if (socket.destroyed) return Promise.reject(new Broken('lost the connection to the target'));
+  socket.write(piece);
+  if (socket.writableLength < WRITE_AHEAD) return undefined;
   return new Promise((resolve, reject) => {
     const done = (err?: Error): void => {
       clearTimeout(timer);
@@ -188,19 +200,43 @@ function send(socket: net.Socket, piece: Buffer, timeoutMs: number): Promise<voi
 
 /**
  * A socket's replies read as bytes: a line at a time for the short replies, and a bulk string's body
- * handed on piece by piece (`forward`). The socket is pulled through its async iterator, so it is read
- * no faster than the pieces are taken.
+ * handed on piece by piece (`forward`). A piece that comes while none is wanted pauses the socket until
+ * it is taken, so the socket is read no faster than the pieces are taken. Pieces are handed on as the
+ * socket read them (an async iterator over a paused socket joins what it buffered, copying it again).
  */
 class RawReplies {
-  private readonly chunks: AsyncIterator<Buffer>;
+  private readonly queue: Buffer[] = [];
   private rest: Buffer = Buffer.alloc(0);
+  private waiter?: { resolve(chunk: Buffer): void; reject(err: Error): void; since: number };
+  private failure?: Broken;
+  private lastData = Date.now();
+  private readonly watchdog: NodeJS.Timeout;
 
   constructor(
-    socket: net.Socket,
+    private readonly socket: net.Socket,
     private readonly who: string,
-    private readonly silenceMs: number,
+    /** How long a piece may be awaited: longer for the reply to a long command. */
+    public silenceMs: number,
   ) {
-    this.chunks = socket[Symbol.asyncIterator]();
+    socket.on('data', (chunk: Buffer) => {
+      this.lastData = Date.now();
+      const waiter = this.waiter;
+      if (waiter) {
+        this.waiter = undefined;
+        waiter.resolve(chunk);
+      } else {
+        this.queue.push(chunk);
+        socket.pause();
+      }
+    });
+    socket.on('end', () => this.fail(`${who} closed the connection`));
+    socket.on('error', (err) => this.fail(`lost the connection to ${who}: ${err.message}`));
+    socket.on('close', () => {
+      this.fail(`${who} closed the connection`);
+      clearInterval(this.watchdog);
+    });
+    this.watchdog = setInterval(() => this.checkSilence(), Math.max(50, Math.min(1_000, silenceMs / 4)));
+    this.watchdog.unref();
   }
 
   /** The next line, without its CRLF. */
@@ -233,23 +269,32 @@ class RawReplies {
     this.rest = this.rest.subarray(2);
   }
 
-  private async more(): Promise<Buffer> {
-    let timer: NodeJS.Timeout | undefined;
-    const silent = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Broken(`${this.who} sent nothing for ${Math.round(this.silenceMs / 1000)}s`)),
-        this.silenceMs,
-      );
-    });
-    try {
-      const next = await Promise.race([this.chunks.next(), silent]);
-      if (next.done) throw new Broken(`${this.who} closed the connection`);
-      return next.value;
-    } catch (err) {
-      if (err instanceof Broken) throw err;
-      throw new Broken(`lost the connection to ${this.who}: ${(err as Error).message}`);
-    } finally {
-      clearTimeout(timer);
+  /** The next piece the socket read: one already queued, or the next to come. */
+  private more(): Promise<Buffer> {
+    const queued = this.queue.shift();
+    if (queued) {
+      if (this.queue.length === 0) this.socket.resume();
+      return Promise.resolve(queued);
     }
+    if (this.failure) return Promise.reject(this.failure);
+    this.socket.resume();
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject, since: Date.now() };
+    });
+  }
+
+  private fail(why: string): void {
+    this.failure ??= new Broken(why);
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.reject(this.failure);
+  }
+
+  /** A piece awaited, and nothing came for silenceMs: the server is taken as gone. */
+  private checkSilence(): void {
+    const waiter = this.waiter;
+    if (!waiter || Date.now() - Math.max(this.lastData, waiter.since) < this.silenceMs) return;
+    this.waiter = undefined;
+    waiter.reject(new Broken(`${this.who} sent nothing for ${Math.round(this.silenceMs / 1000)}s`));
   }
 }
