@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type { ProbeUnit } from '../probe/probe.js';
 import type { Command } from '../servers/resp.js';
 import { CODECS, TYPES } from '../types/index.js';
@@ -57,16 +58,39 @@ export async function writeSteps(
     groupBytes += bytes;
   }
   await flush();
-  for (const step of big) {
-    if (halted()) break;
-    await copyBig(ctx, src, step, again);
-  }
+  await copyBigSteps(big, (step) => copyBig(ctx, src, step, again), halted);
   // Over the target's proto-max-bulk-len as one payload: nothing but windows can carry them.
   for (const step of tooLarge) {
     if (halted()) break;
     await copyBig(ctx, src, step, again, { stream: false });
   }
   return again;
+}
+
+/**
+ * Big keys of one batch copied at once: streamed whole, one's RESTORE on the target overlaps the next
+ * one's DUMP on the source, where one after the other each server waits for the other (as MIGRATE's
+ * loop does). Each takes its share of the byte budget, and the servers hold one payload per copy.
+ */
+const BIG_AT_ONCE = 2;
+
+/**
+ * Copies a batch's big keys, BIG_AT_ONCE at a time where their names differ (the types one Pika 3.x
+ * name holds keep their order). A failure that stops the run is thrown once the copies under way have
+ * settled (SPEC §4: work in flight finishes).
+ */
+async function copyBigSteps(
+  steps: Step[],
+  copy: (step: Step) => Promise<void>,
+  halted: () => boolean,
+): Promise<void> {
+  const names = new Set(steps.map((step) => step.name.toString('latin1')));
+  const limit = pLimit(names.size === steps.length ? BIG_AT_ONCE : 1);
+  const settled = await Promise.allSettled(
+    steps.map((step) => limit(async () => (halted() ? undefined : copy(step)))),
+  );
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** Per step of a batch (by index): big (1), its bytes in memory, sent whole only as one payload (1). */

@@ -94,6 +94,8 @@ export async function streamPayload(req: PayloadStream): Promise<Streamed> {
     };
   }
   let whole = false;
+  // One payload read from a server at a time: a second DUMP would stall the first one's reply.
+  const release = await takeTurn(req.source);
   try {
     const key = req.key;
     const sentAt = now();
@@ -123,6 +125,8 @@ export async function streamPayload(req: PayloadStream): Promise<Streamed> {
       if (req.signal?.aborted) throw new Interrupted();
       return send(target, piece, req.target.network.commandTimeoutMs);
     });
+    // The payload is read: the source may DUMP the next value while the target RESTOREs this one.
+    release();
     if (target.destroyed) throw new Broken('lost the connection to the target');
     target.write(restoreTail(args));
     whole = true;
@@ -134,9 +138,38 @@ export async function streamPayload(req: PayloadStream): Promise<Streamed> {
     if (!(err instanceof Broken)) throw err;
     return whole ? { done: 'unknown', why: err.message } : { done: 'not sent', why: err.message };
   } finally {
+    release();
     source.destroy();
     target.destroy();
   }
+}
+
+/**
+ * Whose turn it is to read a payload from each server (host:port), across every run of this process.
+ * A server runs one command at a time and sends a reply between commands: a second DUMP that starts
+ * while the first payload is on its way holds that payload back until it is done, so the target's
+ * RESTORE of the first waits too. In turns, the source DUMPs the next value while the target restores
+ * the last one.
+ */
+const turns = new Map<string, Promise<void>>();
+
+export async function takeTurn(server: ServerAt): Promise<() => void> {
+  const name = `${server.endpoint.host}:${server.endpoint.port}`;
+  const before = turns.get(name) ?? Promise.resolve();
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  const queue = before.then(() => mine);
+  turns.set(name, queue);
+  await before;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    done();
+    if (turns.get(name) === queue) turns.delete(name);
+  };
 }
 
 async function open(server: ServerAt): Promise<net.Socket> {
