@@ -63,7 +63,7 @@ function wholeCopyPath(ctx: RunContext, src: SourceRun, step: Step): 'stream' | 
   const { payloadMaxBytes, mode } = ctx.plan.write;
   if ((action !== 'create' && action !== 'override') || payloadMaxBytes === 0 || sharesName(ctx, step))
     return 'windows';
-  if (src.pipe.serverOf === undefined || ctx.targetPipe.serverOf === undefined) return 'windows';
+  if (src.reader.bigPayload === undefined || ctx.targetPipe.serverOf === undefined) return 'windows';
   if (dumpPath(ctx, src)) return 'stream';
   return mode === 'native' ? 'windows' : 'fallback';
 }
@@ -71,7 +71,7 @@ function wholeCopyPath(ctx: RunContext, src: SourceRun, step: Step): 'stream' | 
 function streamBig(ctx: RunContext, src: SourceRun, step: Step): Promise<BigKeyResult | ToWindows> {
   return streamBigKey(
     {
-      source: src.pipe,
+      payload: (key) => src.reader.bigPayload?.(key, step.probe.memory ?? 0),
       target: ctx.targetPipe,
       maxBytes: Math.min(ctx.plan.write.payloadMaxBytes, ctx.targetCaps.protoMaxBulkLen),
       clock: ctx.clock,

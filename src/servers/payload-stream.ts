@@ -19,16 +19,29 @@ import type { ServerAt } from './transport.js';
  * whole makes the server discard it: nothing of a RESTORE cut short is applied.
  */
 
-/** What the source said of the value before its payload: the RESTORE is planned from this. */
+/** What the origin said of the value before its payload: the RESTORE is planned from this. */
 export interface PayloadHead {
-  /** TYPE's reply (`none`: no such key). */
-  type: Buffer;
-  /** PTTL: ms left, -1 without a TTL, -2 gone. */
+  /** Its type, as TYPE names it (`none`: no such key). */
+  type: string;
+  /** Its remaining life as PTTL gives it: ms left, -1 without a TTL, -2 gone. */
   pttl: number;
-  /** When the transaction was sent (servers/clock.ts `now()`): the deadline counts from there. */
+  /** When that was read (servers/clock.ts `now()`): the deadline counts from there. */
   sentAt: number;
-  /** The payload's length in bytes; -1 where DUMP found no key. */
+  /** The payload's length in bytes; -1 where there is no such key. */
   length: number;
+}
+
+/**
+ * Where a payload comes from, read once: a server's DUMP (serverPayload), or a record of an RDB file
+ * (sources/rdb-file.ts). A lost connection is thrown as a PayloadBroken: nothing was applied from it.
+ */
+export interface PayloadOrigin {
+  /** The value's head, or the origin's refusal (an error reply: MOVED, NOPERM, an unknown DUMP). */
+  head(): Promise<PayloadHead | { refused: Error }>;
+  /** The payload's `head.length` bytes, handed to `take` in pieces, each awaited. */
+  forward(take: (piece: Buffer) => Promise<void> | undefined): Promise<void>;
+  /** Done with it (read, or not wanted): the origin is free for the next. Called again, nothing happens. */
+  close(): void;
 }
 
 /** The RESTORE that carries the payload: its key and TTL argument, and the flags after the payload. */
@@ -40,12 +53,8 @@ export interface RestoreArgs {
 }
 
 export interface PayloadStream {
-  source: ServerAt;
+  origin: PayloadOrigin;
   target: ServerAt;
-  /** The key on the source. */
-  key: Buffer;
-  /** How many bytes the value is expected to take (MEMORY USAGE): DUMP and RESTORE get time for as many. */
-  expectedBytes: number;
   /**
    * Given the value's head, the RESTORE to send, or undefined to send nothing (the key is gone, of
    * another type, too large...). Called before any byte reaches the target (the journal is written there).
@@ -58,7 +67,7 @@ export interface PayloadStream {
 export type Streamed =
   /** Nothing was sent to the target: `plan` declined this head. */
   | { done: 'declined'; head: PayloadHead }
-  /** The source answered an error (MOVED, NOPERM, an unknown DUMP): nothing was sent to the target. */
+  /** The origin refused (MOVED, NOPERM, an unknown DUMP): nothing was sent to the target. */
   | { done: 'source refused'; error: Error }
   /** The target's reply to the whole RESTORE: OK, or an error reply. */
   | { done: 'replied'; reply: Error | 'OK' }
@@ -74,60 +83,38 @@ const SLOWEST_BYTES_PER_SECOND = 8 * 1024 * 1024;
 
 const CRLF = Buffer.from('\r\n');
 
-/** Bytes of payload let wait in the target socket's own buffer before the source is read on. */
+/** Bytes of payload let wait in the target socket's own buffer before the origin is read on. */
 const WRITE_AHEAD = 1024 * 1024;
 
-/** A connection ended, failed or fell silent while the stream needed it. */
-class Broken extends Error {}
+/** A connection ended, failed or fell silent while the stream needed it: nothing of it was applied. */
+export class PayloadBroken extends Error {}
 class Interrupted extends Error {}
 
 export async function streamPayload(req: PayloadStream): Promise<Streamed> {
-  const sessions = await Promise.allSettled([open(req.source), open(req.target)]);
-  const [source, target] = sessions.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
-  if (!source || !target) {
-    source?.destroy();
-    target?.destroy();
-    const failed = sessions.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    return {
-      done: 'not sent',
-      why: `cannot connect: ${String((failed?.reason as Error | undefined)?.message)}`,
-    };
+  const { origin } = req;
+  let target: net.Socket;
+  try {
+    target = await open(req.target);
+  } catch (err) {
+    origin.close();
+    return { done: 'not sent', why: `cannot connect to the target: ${(err as Error).message}` };
   }
   let whole = false;
-  // One payload read from a server at a time: a second DUMP would stall the first one's reply.
-  const release = await takeTurn(req.source);
   try {
-    const key = req.key;
-    const sentAt = now();
-    source.write(encode([['MULTI'], ['TYPE', key], ['PTTL', key], ['DUMP', key], ['EXEC']]));
-    const fromSource = new RawReplies(source, 'the source', allowance(req.expectedBytes, req.source));
     // Read from now on: a reply the target sends early (an error, before it closes) is kept, not lost.
     const fromTarget = new RawReplies(target, 'the target', allowance(0, req.target));
-    let refusal: Error | undefined;
-    // MULTI's OK and three QUEUED, or an error for a command refused when queued (EXECABORT follows).
-    for (let i = 0; i < 4; i++) refusal ??= errorOf(await fromSource.line());
-    const exec = await fromSource.line();
-    if (exec[0] !== 0x2a /* * */ || exec.toString() !== '*3')
-      return { done: 'source refused', error: refusal ?? errorOf(exec) ?? new Error('transaction aborted') };
-    const [type, pttl, dump] = [await fromSource.line(), await fromSource.line(), await fromSource.line()];
-    const failed = errorOf(type) ?? errorOf(pttl) ?? errorOf(dump);
-    if (failed) return { done: 'source refused', error: failed };
-    const head: PayloadHead = {
-      type: type.subarray(1),
-      pttl: Number(pttl.subarray(1)),
-      sentAt,
-      length: Number(dump.subarray(1)),
-    };
+    const head = await origin.head();
+    if ('refused' in head) return { done: 'source refused', error: head.refused };
     const args = head.length < 0 ? undefined : await req.plan(head);
     if (!args) return { done: 'declined', head };
     target.write(restoreHead(args, head.length));
-    await fromSource.forward(head.length, (piece) => {
+    await origin.forward((piece) => {
       if (req.signal?.aborted) throw new Interrupted();
       return send(target, piece, req.target.network.commandTimeoutMs);
     });
-    // The payload is read: the source may DUMP the next value while the target RESTOREs this one.
-    release();
-    if (target.destroyed) throw new Broken('lost the connection to the target');
+    // The payload is read: the origin may give the next one while the target restores this one.
+    origin.close();
+    if (target.destroyed) throw new PayloadBroken('lost the connection to the target');
     target.write(restoreTail(args));
     whole = true;
     fromTarget.silenceMs = allowance(head.length, req.target);
@@ -135,13 +122,58 @@ export async function streamPayload(req: PayloadStream): Promise<Streamed> {
     return { done: 'replied', reply: errorOf(reply) ?? 'OK' };
   } catch (err) {
     if (err instanceof Interrupted) return { done: 'interrupted' };
-    if (!(err instanceof Broken)) throw err;
+    if (!(err instanceof PayloadBroken)) throw err;
     return whole ? { done: 'unknown', why: err.message } : { done: 'not sent', why: err.message };
   } finally {
-    release();
-    source.destroy();
+    origin.close();
     target.destroy();
   }
+}
+
+/**
+ * A server's value as one payload: `MULTI TYPE PTTL DUMP EXEC` on a connection of its own to `at`
+ * (the server that holds `key`), the head read from the transaction's reply, then the DUMP reply's
+ * bytes as they come. `expectedBytes` (MEMORY USAGE) gives the server time to build a large one.
+ */
+export function serverPayload(at: ServerAt, key: Buffer, expectedBytes: number): PayloadOrigin {
+  let socket: net.Socket | undefined;
+  let replies: RawReplies | undefined;
+  let release: (() => void) | undefined;
+  let closed = false;
+  let length = 0;
+  return {
+    async head() {
+      // One payload read from a server at a time: a second DUMP would stall the first one's reply.
+      release = await takeTurn(at);
+      try {
+        socket = await open(at);
+      } catch (err) {
+        throw new PayloadBroken(`cannot connect to the source: ${(err as Error).message}`);
+      }
+      if (closed) throw new PayloadBroken('closed');
+      const sentAt = now();
+      socket.write(encode([['MULTI'], ['TYPE', key], ['PTTL', key], ['DUMP', key], ['EXEC']]));
+      replies = new RawReplies(socket, 'the source', allowance(expectedBytes, at));
+      let refusal: Error | undefined;
+      // MULTI's OK and three QUEUED, or an error for a command refused when queued (EXECABORT follows).
+      for (let i = 0; i < 4; i++) refusal ??= errorOf(await replies.line());
+      const exec = await replies.line();
+      if (exec[0] !== 0x2a /* * */ || exec.toString() !== '*3')
+        return { refused: refusal ?? errorOf(exec) ?? new Error('transaction aborted') };
+      const [type, pttl, dump] = [await replies.line(), await replies.line(), await replies.line()];
+      const failed = errorOf(type) ?? errorOf(pttl) ?? errorOf(dump);
+      if (failed) return { refused: failed };
+      length = Number(dump.subarray(1));
+      return { type: type.toString('latin1', 1), pttl: Number(pttl.subarray(1)), sentAt, length };
+    },
+    forward: (take) => replies!.forward(length, take),
+    close() {
+      closed = true;
+      release?.();
+      // Closing drops the rest of a reply that is not wanted.
+      socket?.destroy();
+    },
+  };
 }
 
 /**
@@ -209,7 +241,7 @@ function restoreTail(args: RestoreArgs): Buffer {
  */
 function send(socket: net.Socket, piece: Buffer, timeoutMs: number): Promise<void> | undefined {
   // A write to a socket that failed is dropped without a word: the failure is told here instead.
-  if (socket.destroyed) return Promise.reject(new Broken('lost the connection to the target'));
+  if (socket.destroyed) return Promise.reject(new PayloadBroken('lost the connection to the target'));
   socket.write(piece);
   if (socket.writableLength < WRITE_AHEAD) return undefined;
   return new Promise((resolve, reject) => {
@@ -221,9 +253,9 @@ function send(socket: net.Socket, piece: Buffer, timeoutMs: number): Promise<voi
       else resolve();
     };
     const drained = (): void => done();
-    const closed = (): void => done(new Broken('the target closed the connection'));
+    const closed = (): void => done(new PayloadBroken('the target closed the connection'));
     const timer = setTimeout(
-      () => done(new Broken(`the target took nothing for ${timeoutMs / 1000}s`)),
+      () => done(new PayloadBroken(`the target took nothing for ${timeoutMs / 1000}s`)),
       timeoutMs,
     );
     socket.on('drain', drained);
@@ -241,7 +273,7 @@ class RawReplies {
   private readonly queue: Buffer[] = [];
   private rest: Buffer = Buffer.alloc(0);
   private waiter?: { resolve(chunk: Buffer): void; reject(err: Error): void; since: number };
-  private failure?: Broken;
+  private failure?: PayloadBroken;
   private lastData = Date.now();
   private readonly watchdog: NodeJS.Timeout;
 
@@ -281,7 +313,7 @@ class RawReplies {
         this.rest = this.rest.subarray(end + 2);
         return line;
       }
-      if (this.rest.length > 64 * 1024) throw new Broken(`${this.who} sent a reply line over 64 KiB`);
+      if (this.rest.length > 64 * 1024) throw new PayloadBroken(`${this.who} sent a reply line over 64 KiB`);
       const chunk = await this.more();
       this.rest = this.rest.length === 0 ? chunk : Buffer.concat([this.rest, chunk]);
     }
@@ -298,7 +330,7 @@ class RawReplies {
     }
     while (this.rest.length < 2) this.rest = Buffer.concat([this.rest, await this.more()]);
     if (this.rest[0] !== 0x0d || this.rest[1] !== 0x0a)
-      throw new Broken(`${this.who} sent a bulk string without its CRLF`);
+      throw new PayloadBroken(`${this.who} sent a bulk string without its CRLF`);
     this.rest = this.rest.subarray(2);
   }
 
@@ -317,7 +349,7 @@ class RawReplies {
   }
 
   private fail(why: string): void {
-    this.failure ??= new Broken(why);
+    this.failure ??= new PayloadBroken(why);
     const waiter = this.waiter;
     this.waiter = undefined;
     waiter?.reject(this.failure);
@@ -328,6 +360,6 @@ class RawReplies {
     const waiter = this.waiter;
     if (!waiter || Date.now() - Math.max(this.lastData, waiter.since) < this.silenceMs) return;
     this.waiter = undefined;
-    waiter.reject(new Broken(`${this.who} sent nothing for ${Math.round(this.silenceMs / 1000)}s`));
+    waiter.reject(new PayloadBroken(`${this.who} sent nothing for ${Math.round(this.silenceMs / 1000)}s`));
   }
 }

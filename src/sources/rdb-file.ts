@@ -6,6 +6,8 @@ import {
   dumpPayload,
   elementCount,
   FileKeyIndex,
+  payloadChunks,
+  payloadSize,
   RdbFile,
   RdbFileError,
   type RdbFileInfo,
@@ -17,6 +19,7 @@ import type { ByteProgress } from '../report/types.js';
 import type { ScanBatch } from '../scan/scanner.js';
 import { type Caps, redisCaps } from '../servers/caps.js';
 import { now } from '../servers/clock.js';
+import type { PayloadOrigin } from '../servers/payload-stream.js';
 import type { Transport } from '../servers/transport.js';
 import type { DataType } from '../types/strategy.js';
 import type { StreamValue } from '../types/stream/codec.js';
@@ -33,6 +36,9 @@ export const NO_SERVER: Transport = {
   send: () => Promise.reject(new Error('internal: a command was sent to an RDB file source')),
   close: () => {},
 };
+
+/** Bytes of a big value read from the file at a time, when it is streamed as one payload. */
+const FILE_PIECE_BYTES = 256 * 1024;
 
 /** Files below this size are pre-read (their framing and CRC-64 checked) before any write (SPEC §10). */
 export const PRE_READ_BELOW = 1 << 30;
@@ -287,6 +293,39 @@ export class RdbFileSource implements SourceReader {
         const meta = metas.get(key.toString('latin1'));
         metas.delete(key.toString('latin1'));
         return meta ? streamMetaCommands(into, meta, targetCaps) : [];
+      },
+    };
+  }
+
+  /**
+   * A big value of the batches in work as one DUMP payload read again from the file's bytes (the
+   * CRC-64 computed on the way: rdb/file/payload.ts), to be streamed into one RESTORE as a server's
+   * DUMP is. The payload carries the file's RDB version, which the target takes (else the dump path
+   * is off for this file, and its big values go in windows).
+   */
+  bigPayload(key: Buffer): PayloadOrigin | undefined {
+    const record = this.held.get(key.toString('latin1'));
+    if (!record) return undefined;
+    let file: RdbFile | undefined;
+    let closed = false;
+    return {
+      head: async () => {
+        const at = Date.now();
+        const sentAt = now();
+        if (expired(record, at)) return { type: 'none', pttl: -2, sentAt, length: -1 };
+        return { type: record.type, pttl: pttlOf(record, at), sentAt, length: payloadSize(record) };
+      },
+      forward: async (take) => {
+        file = await RdbFile.open(this.file.path, this.options);
+        for await (const piece of payloadChunks(file, record, this.version, FILE_PIECE_BYTES)) {
+          if (closed) return;
+          await take(piece);
+        }
+      },
+      close: () => {
+        closed = true;
+        file?.close().catch(() => undefined);
+        file = undefined;
       },
     };
   }

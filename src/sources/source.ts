@@ -3,6 +3,7 @@ import type { ProbeSide, ProbeUnit } from '../probe/probe.js';
 import type { ByteProgress } from '../report/types.js';
 import type { ScanBatch } from '../scan/scanner.js';
 import type { Caps } from '../servers/caps.js';
+import { type PayloadOrigin, serverPayload } from '../servers/payload-stream.js';
 import { serverKeyspace } from '../servers/server.js';
 import type { Transport } from '../servers/transport.js';
 import { type BigValueReader, serverValues } from '../write/big-values.js';
@@ -33,6 +34,11 @@ export interface SourceReader {
   values(requests: readonly ReadRequest[]): Promise<SourceValue[]>;
   /** Its big values, window by window (SPEC §2.3). */
   bigValues(): BigValueReader;
+  /**
+   * A big value as one DUMP payload read once, to be streamed into a RESTORE (write/stream-copy.ts);
+   * undefined where it cannot be had so (a server not reachable now). `expectedBytes`: its size in memory.
+   */
+  bigPayload?(key: Buffer, expectedBytes: number): PayloadOrigin | undefined;
   /** Every key's size is known exactly from the probe (a file's bytes): no element count is asked. */
   readonly exactSizes: boolean;
   /** Where sizes are exact: a key's element count as the source itself says it, undefined where not known. */
@@ -50,6 +56,10 @@ export function serverReader(server: { nodes: readonly Redis[]; pipe: Transport;
     probeSide: { pipe, caps },
     values: (requests) => readValues({ pipe, caps }, requests),
     bigValues: () => serverValues(pipe, caps),
+    bigPayload: (key, expectedBytes) => {
+      const at = pipe.serverOf?.(key);
+      return at && serverPayload(at, key, expectedBytes);
+    },
     exactSizes: false,
   };
 }

@@ -10,7 +10,12 @@ import {
   UnconfirmedError,
 } from '../servers/confirm.js';
 import { classifyReply, replyText } from '../servers/errors/classify.js';
-import { type PayloadHead, type RestoreArgs, streamPayload } from '../servers/payload-stream.js';
+import {
+  type PayloadHead,
+  type PayloadOrigin,
+  type RestoreArgs,
+  streamPayload,
+} from '../servers/payload-stream.js';
 import type { Transport } from '../servers/transport.js';
 import type { KeyAtWork, NativeType } from '../types/strategy.js';
 import { typeFromReply } from '../types/type-reply.js';
@@ -29,8 +34,8 @@ export interface StreamJob extends Omit<KeyAtWork, 'source'> {
 }
 
 export interface StreamEnv {
-  /** The source's hot-path transport: it names the server that holds the key (`serverOf`). */
-  source: Transport;
+  /** The value as one payload, read afresh at each attempt (sources/source.ts `bigPayload`). */
+  payload(key: Buffer): PayloadOrigin | undefined;
   /** The target's: it names the key's master, and confirms and checks the write as the writer does. */
   target: Transport;
   /** The largest payload streamed: write.payloadMaxBytes, within the target's proto-max-bulk-len. */
@@ -99,15 +104,13 @@ export async function streamBigKey(env: StreamEnv, job: StreamJob): Promise<BigK
   for (let round = 0; round < MAX_FAILOVER_ROUNDS; round++) {
     if (send) {
       const epoch = env.target.reconnects;
-      const source = env.source.serverOf?.(job.sourceKey);
       const target = env.target.serverOf?.(job.name);
-      if (!source || !target) return toWindows('no server to stream from or to');
+      const origin = target && env.payload(job.sourceKey);
+      if (!target || !origin) return toWindows('no server to stream from or to');
       let declined = 'gone' as Declined;
       const streamed = await streamPayload({
-        source,
+        origin,
         target,
-        key: job.sourceKey,
-        expectedBytes: job.expectedBytes,
         signal: env.signal,
         plan: async (head) => {
           const restore = restoreFor(env, job, head);

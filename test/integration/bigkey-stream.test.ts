@@ -4,13 +4,15 @@
  * holding it (write/stream-copy.ts). Each fault that path meets is caused here for real: a connection
  * cut mid-payload on either side, cut again and again, a reply lost after the RESTORE went whole, Ctrl-C
  * mid-payload, a key that appears on the target meanwhile (BUSYKEY), a payload the target cannot read,
- * a payload over write.payloadMaxBytes; and a rollback puts back the big value it replaced.
+ * a payload over write.payloadMaxBytes; an RDB file's value streamed from its bytes; and a rollback
+ * puts back the big value it replaced.
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { expiring, hash, list, seed, set, str, stream, type Value, zset } from '../harness/data.js';
 import { startProxy, type TcpProxy } from '../harness/proxy.js';
+import { saveRdb } from '../harness/rdb-files.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { fresh } from '../harness/scratch.js';
 import { describeServer } from '../harness/servers.js';
@@ -274,6 +276,28 @@ describe('connections cut under a streamed payload', () => {
     },
     60_000,
   );
+});
+
+describe("an RDB file's big value streamed from its bytes", () => {
+  it("the target's connection cut mid-payload: nothing of it applies, it is sent again, the value is exact with its TTL", async () => {
+    await largeHash('big:h');
+    await s.pexpire('big:h', 900_000);
+    const file = await saveRdb(source, 'big.rdb');
+    const proxy = await startProxy(target.port);
+    try {
+      proxy.cutAfter(3_000_000, 'up', 1);
+      await t.config('RESETSTAT');
+      const report = await runMerge(plan({}, { source: file, target: proxy.url(target.url) }));
+      expect(proxy.cuts).toBe(1);
+      expect(report.outcome, report.error).toBe('done');
+      expect(report.totals).toMatchObject({ created: 1, failed: 0 });
+      expect(await calls(t, ['restore', 'hset', 'rename'])).toEqual({ restore: 1, hset: 0, rename: 0 });
+      await expectSame(['big:h']);
+      expect(await t.pttl('big:h')).toBeGreaterThan(800_000);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
 });
 
 describe('a streamed override in the journal', () => {
