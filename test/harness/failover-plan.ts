@@ -1,21 +1,28 @@
 /**
  * The data of the failover-confirmation tests (issue 15): steps that a lost write shows at once. Lists on
  * both sides (appended: target's element first), lists only on the source (created), zsets on both
- * (scores summed), strings only on the source (created). Written through ioredis, so the same code seeds
+ * (scores summed), strings only on the source (created), big hashes on both (overridden, each streamed
+ * whole where the plan asks for some). Written through ioredis, so the same code seeds
  * and reads a standalone server and a Cluster (its commands are routed per key).
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
-import { type Keys, list, str, type Value, zset } from './data.js';
+import { hash, type Keys, list, str, type Value, zset } from './data.js';
 
 export interface FailoverPlan {
   lists: number;
   listsOnTarget: number;
   zsets: number;
   strings: number;
+  /** Big hashes on both sides (overridden: each streamed whole as one DUMP payload into one RESTORE). */
+  bigHashes?: number;
 }
+
+/** A big hash's fields: over the plan's bigKeyBytes (100,000) by far, a payload of about 3 MB. */
+const BIG_FIELDS = 60_000;
+const bigField = (n: number): [string, string] => [`f${n}`, `v${n}-${'x'.repeat(30)}`];
 
 type Client = Redis | Cluster;
 
@@ -36,7 +43,7 @@ export async function writePlanConfig(): Promise<string> {
   const path = join(await mkdtemp(join(tmpdir(), 'kvmerge-confirm-')), 'plan.yaml');
   await writeFile(
     path,
-    'version: 1\nstrategies: {list: merge, zset: merge, string: override}\nmerge: {zsetScore: sum}\n',
+    'version: 1\nstrategies: {list: merge, zset: merge, string: override, hash: override}\nmerge: {zsetScore: sum}\nwrite: {bigKeyBytes: 100000}\n',
   );
   return path;
 }
@@ -54,6 +61,10 @@ export function failoverLayout(plan: FailoverPlan): { target: Keys; sources: [Ke
     source[`z:${j}`] = zset(['m', 2], ['only-source', 5]);
   }
   for (let j = 0; j < plan.strings; j++) source[`s:${j}`] = str(`v${j}`);
+  for (let j = 0; j < (plan.bigHashes ?? 0); j++) {
+    target[`bh:${j}`] = hash({ old: 'target' });
+    source[`bh:${j}`] = hash(Array.from({ length: BIG_FIELDS }, (_, n) => bigField(n)));
+  }
   return { target, sources: [source] };
 }
 
@@ -76,6 +87,14 @@ export async function differences(
   }
   const strings = await inChunks(plan.strings, (j) => reader.get(`s:${j}`));
   for (const [j, found] of strings.entries()) check(`s:${j}`, found, `v${j}`);
+  for (let j = 0; j < (plan.bigHashes ?? 0); j++) {
+    const [fields, sample, old] = await Promise.all([
+      reader.hlen(`bh:${j}`),
+      reader.hget(`bh:${j}`, 'f12345'),
+      reader.hexists(`bh:${j}`, 'old'),
+    ]);
+    check(`bh:${j}`, [fields, sample, old], [BIG_FIELDS, bigField(12345)[1], 0]);
+  }
   return { count: wrong.length, first: wrong.slice(0, 5) };
 }
 
