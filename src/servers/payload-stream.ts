@@ -1,4 +1,5 @@
 import type net from 'node:net';
+import { RDB_OBJECT_TYPES } from '../rdb/object-types.js';
 import { now } from './clock.js';
 import { encode } from './resp.js';
 import { ReplyError } from './resp-decoder.js';
@@ -21,8 +22,8 @@ import type { ServerAt } from './transport.js';
 
 /** What the origin said of the value before its payload: the RESTORE is planned from this. */
 export interface PayloadHead {
-  /** Its type, as TYPE names it (`none`: no such key). */
-  type: string;
+  /** Its data type (`hash`, `stream`…; `none`: no such key); undefined where the payload's type byte is one this version does not know. */
+  type: string | undefined;
   /** Its remaining life as PTTL gives it: ms left, -1 without a TTL, -2 gone. */
   pttl: number;
   /** When that was read (servers/clock.ts `now()`): the deadline counts from there. */
@@ -131,9 +132,11 @@ export async function streamPayload(req: PayloadStream): Promise<Streamed> {
 }
 
 /**
- * A server's value as one payload: `MULTI TYPE PTTL DUMP EXEC` on a connection of its own to `at`
- * (the server that holds `key`), the head read from the transaction's reply, then the DUMP reply's
- * bytes as they come. `expectedBytes` (MEMORY USAGE) gives the server time to build a large one.
+ * A server's value as one payload: `PTTL` and `DUMP` pipelined on a connection of its own to `at` (the
+ * server that holds `key`), as the small keys' reads ask them (write/read.ts; a `+@read` user may run
+ * both, where MULTI needs more), the type read from the payload's first byte (the RDB object type),
+ * then the DUMP reply's bytes as they come. `expectedBytes` (MEMORY USAGE) gives the server time to
+ * build a large one.
  */
 export function serverPayload(at: ServerAt, key: Buffer, expectedBytes: number): PayloadOrigin {
   let socket: net.Socket | undefined;
@@ -152,19 +155,20 @@ export function serverPayload(at: ServerAt, key: Buffer, expectedBytes: number):
       }
       if (closed) throw new PayloadBroken('closed');
       const sentAt = now();
-      socket.write(encode([['MULTI'], ['TYPE', key], ['PTTL', key], ['DUMP', key], ['EXEC']]));
+      socket.write(
+        encode([
+          ['PTTL', key],
+          ['DUMP', key],
+        ]),
+      );
       replies = new RawReplies(socket, 'the source', allowance(expectedBytes, at));
-      let refusal: Error | undefined;
-      // MULTI's OK and three QUEUED, or an error for a command refused when queued (EXECABORT follows).
-      for (let i = 0; i < 4; i++) refusal ??= errorOf(await replies.line());
-      const exec = await replies.line();
-      if (exec[0] !== 0x2a /* * */ || exec.toString() !== '*3')
-        return { refused: refusal ?? errorOf(exec) ?? new Error('transaction aborted') };
-      const [type, pttl, dump] = [await replies.line(), await replies.line(), await replies.line()];
-      const failed = errorOf(type) ?? errorOf(pttl) ?? errorOf(dump);
-      if (failed) return { refused: failed };
+      const [pttl, dump] = [await replies.line(), await replies.line()];
+      const refused = errorOf(pttl) ?? errorOf(dump);
+      if (refused) return { refused };
       length = Number(dump.subarray(1));
-      return { type: type.toString('latin1', 1), pttl: Number(pttl.subarray(1)), sentAt, length };
+      if (length < 0) return { type: 'none', pttl: -2, sentAt, length };
+      const type = RDB_OBJECT_TYPES[await replies.peek()];
+      return { type, pttl: Number(pttl.subarray(1)), sentAt, length };
     },
     forward: (take) => replies!.forward(length, take),
     close() {
@@ -302,6 +306,12 @@ class RawReplies {
     });
     this.watchdog = setInterval(() => this.checkSilence(), Math.max(50, Math.min(1_000, silenceMs / 4)));
     this.watchdog.unref();
+  }
+
+  /** The next byte, left unread. */
+  async peek(): Promise<number> {
+    while (this.rest.length === 0) this.rest = await this.more();
+    return this.rest[0]!;
   }
 
   /** The next line, without its CRLF. */

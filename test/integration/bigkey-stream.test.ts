@@ -48,7 +48,7 @@ let s: Redis;
 let t: Redis;
 
 beforeAll(async () => {
-  [source, target] = await Promise.all([startRedis(), startRedis()]);
+  [source, target] = await Promise.all([startRedis({ aclUsers: ['reader on >pw ~* +@read'] }), startRedis()]);
   s = source.client();
   t = target.client();
 });
@@ -129,6 +129,17 @@ describe('big keys streamed as one payload (DUMP → RESTORE)', () => {
     expect(ttl).toBeLessThanOrEqual(600_000);
     // The payload carries what windows cannot: the consumer group's pending entries.
     expect(await t.xpending('big:stream', 'readers')).toEqual(await s.xpending('big:stream', 'readers'));
+  });
+
+  it('a source user who may only read (+@read) is read with PTTL and DUMP: streamed whole too', async () => {
+    await seed(s, { 'big:hash': BIG_KEYS['big:hash']!, 'big:zset': BIG_KEYS['big:zset']! });
+    await t.config('RESETSTAT');
+    const reader = source.url.replace('redis://', 'redis://reader:pw@');
+    const report = await runMerge(plan({}, { source: reader }));
+    expect(report.outcome, report.error).toBe('done');
+    expect(report.totals).toMatchObject({ created: 2, failed: 0 });
+    expect(await calls(t, ['restore', 'rename'])).toEqual({ restore: 2, rename: 0 });
+    await expectSame(['big:hash', 'big:zset']);
   });
 
   it('a payload over write.payloadMaxBytes goes in windows, and so does every big key with 0', async () => {
