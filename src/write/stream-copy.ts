@@ -22,7 +22,7 @@ import { typeFromReply } from '../types/type-reply.js';
 import type { BigKeyResult } from './bigkey.js';
 import type { WriteDoor } from './door.js';
 import { outcome } from './outcome.js';
-import { deadlineFrom, remaining, restoreTtl } from './ttl.js';
+import { deadlineFrom, remaining, restoresAbsolute, restoreTtl } from './ttl.js';
 
 /** A big key created or overridden whole: `name` on the target, `sourceKey` on the source. */
 export interface StreamJob extends Omit<KeyAtWork, 'source'> {
@@ -119,8 +119,9 @@ export async function streamBigKey(env: StreamEnv, job: StreamJob): Promise<BigK
             return undefined;
           }
           if (!journaled) {
-            // A create is a RESTORE without REPLACE, which never overwrites: its prior state is "absent".
-            await env.door?.before([{ name: job.name, type: job.type, absent: job.action === 'create' }]);
+            // Read from the target even for a create (a RESTORE without REPLACE, which never overwrites):
+            // should the key go in windows after all, their RENAME overwrites, and this prior must hold.
+            await env.door?.before([{ name: job.name, type: job.type }]);
             journaled = true;
           }
           return restore;
@@ -193,9 +194,9 @@ function restoreFor(env: StreamEnv, job: StreamJob, head: PayloadHead): RestoreA
   const at = now();
   const left = remaining(deadline, at);
   if (left !== null && left <= 0) return 'expired';
-  const life = restoreTtl(deadline, env.clock, at);
+  const ttl = restoreTtl(deadline, env.clock, at);
   const flags: string[] = [];
-  if (life.absolute) flags.push('ABSTTL');
+  if (restoresAbsolute(deadline, env.clock)) flags.push('ABSTTL');
   if (job.action === 'override') flags.push('REPLACE');
-  return { key: job.name, ttl: life.ttl, flags };
+  return { key: job.name, ttl, flags };
 }

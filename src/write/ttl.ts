@@ -56,15 +56,15 @@ export function fieldExpiryCommands(
  * RESTORE's TTL argument for a value that ends at `deadline`: the target's Unix time in ms, with
  * ABSTTL, where its clock is known; else the ms left (0: no expiry).
  */
-export function restoreTtl(
-  deadline: Deadline,
-  clock: TargetClock,
-  at = now(),
-): { ttl: number; absolute: boolean } {
-  if (deadline !== null && clock.offset !== null)
-    return { ttl: Math.floor(deadline + clock.offset), absolute: true };
+export function restoreTtl(deadline: Deadline, clock: TargetClock, at = now()): number {
+  if (restoresAbsolute(deadline, clock)) return Math.floor(deadline! + clock.offset!);
   // Never 0 for a value that ends: RESTORE takes 0 as "no expiry".
-  return { ttl: deadline === null ? 0 : Math.max(1, remaining(deadline, at)!), absolute: false };
+  return deadline === null ? 0 : Math.max(1, remaining(deadline, at)!);
+}
+
+/** Whether restoreTtl() gave a Unix time (RESTORE … ABSTTL). Two numbers, not a pair per key: the hot path. */
+export function restoresAbsolute(deadline: Deadline, clock: TargetClock): boolean {
+  return deadline !== null && clock.offset !== null;
 }
 
 /** Milliseconds left until `deadline` (null: no expiry); 0 or less means it is already over. */

@@ -28,6 +28,7 @@ import {
   mergeTtlCommand,
   relativeTtl,
   remaining,
+  restoresAbsolute,
   restoreTtl,
 } from './ttl.js';
 
@@ -89,9 +90,8 @@ export function planWrite(item: WriteItem, opts: WriteOptions, at = now()): Plan
     if (value.dump.length > opts.protoMaxBulkLen) {
       return { status: 'native', reason: 'payload over the target proto-max-bulk-len', wholeRun: false };
     }
-    const life = restoreTtl(deadline, opts.clock, at);
-    const restore: Command = ['RESTORE', key, life.ttl, value.dump];
-    if (life.absolute) restore.push('ABSTTL');
+    const restore: Command = ['RESTORE', key, restoreTtl(deadline, opts.clock, at), value.dump];
+    if (restoresAbsolute(deadline, opts.clock)) restore.push('ABSTTL');
     if (action === 'override') restore.push('REPLACE');
     return { commands: [restore], transaction: false };
   }

@@ -10,35 +10,16 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, rollback, runMerge } from '../../src/index.js';
-import { expiring, hash, list, seed, set, str, stream, type Value, zset } from '../harness/data.js';
+import { bigKeysOfEveryType } from '../harness/big-keys.js';
+import { commandCalls as calls } from '../harness/commandstats.js';
+import { seed } from '../harness/data.js';
 import { startProxy, type TcpProxy } from '../harness/proxy.js';
 import { saveRdb } from '../harness/rdb-files.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { fresh } from '../harness/scratch.js';
 import { describeServer } from '../harness/servers.js';
 
-const N = 3000;
-const b = (x: string | number) => Buffer.from(String(x));
-
-/** Every type, over a bigKeyBytes of 8 KiB: binary hash values with a TTL, a stream with a consumer group. */
-const BIG_KEYS: Record<string, Value> = {
-  'big:hash': expiring(
-    600_000,
-    hash(
-      Array.from({ length: N }, (_, j): [Buffer, Buffer] => [b(`f${j}`), Buffer.from([0xff, j % 256, 0])]),
-    ),
-  ),
-  'big:set': set(...Array.from({ length: N }, (_, j) => b(`m${j}`))),
-  'big:zset': zset(...Array.from({ length: N }, (_, j): [Buffer, number] => [b(`z${j}`), j / 3])),
-  'big:list': list(...Array.from({ length: N }, (_, j) => b(`i${j}`))),
-  'big:stream': stream(
-    ...Array.from({ length: 1200 }, (_, j): [string, (string | Buffer)[]] => [
-      `${j + 1}-0`,
-      ['n', String(j)],
-    ]),
-  ),
-  'big:string': str(Buffer.alloc(3 * 1024 * 1024 + 17, 0xab)),
-};
+const BIG_KEYS = bigKeysOfEveryType(3000, { zsetScore: (j) => j / 3 });
 const LIMITS = { bigKeyElements: 500, bigKeyBytes: 8 * 1024 };
 const WINDOW_COMMANDS = ['hset', 'sadd', 'zadd', 'rpush', 'xadd', 'setrange', 'append', 'rename'];
 
@@ -69,14 +50,6 @@ function plan(doc: Record<string, unknown>, urls: { source?: string; target?: st
     },
     {},
     {},
-  );
-}
-
-/** How many times each of `commands` ran on the server since its last CONFIG RESETSTAT. */
-async function calls(client: Redis, commands: string[]): Promise<Record<string, number>> {
-  const info = await client.info('commandstats');
-  return Object.fromEntries(
-    commands.map((c) => [c, Number(info.match(new RegExp(`cmdstat_${c}:calls=(\\d+)`))?.[1] ?? 0)]),
   );
 }
 

@@ -1,18 +1,9 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, runMerge } from '../../src/index.js';
-import {
-  type Bytes,
-  expiring,
-  hash,
-  list,
-  seed,
-  set,
-  str,
-  stream,
-  type Value,
-  zset,
-} from '../harness/data.js';
+import { bigKeysOfEveryType } from '../harness/big-keys.js';
+import { commandCalls as calls } from '../harness/commandstats.js';
+import { expiring, hash, list, seed, set, type Value, zset } from '../harness/data.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { describeServer } from '../harness/servers.js';
 
@@ -38,24 +29,8 @@ beforeEach(async () => {
   await Promise.all([s.flushall(), t.flushall()]);
 });
 
-const b = (x: string | number) => Buffer.from(String(x));
-
 /** Big keys of every type on the source (binary hash values; the hash with a TTL). */
-const BIG_KEYS: Record<string, Value> = {
-  'big:hash': expiring(
-    600_000,
-    hash(
-      Array.from({ length: N }, (_, j): [Buffer, Buffer] => [b(`f${j}`), Buffer.from([0xff, j % 256, 0])]),
-    ),
-  ),
-  'big:set': set(...Array.from({ length: N }, (_, j) => b(`m${j}`))),
-  'big:zset': zset(...Array.from({ length: N }, (_, j): [Buffer, number] => [b(`z${j}`), j])),
-  'big:list': list(...Array.from({ length: N }, (_, j) => b(`i${j}`))),
-  'big:stream': stream(
-    ...Array.from({ length: 1200 }, (_, j): [string, Bytes[]] => [`${j + 1}-0`, ['n', String(j)]]),
-  ),
-  'big:string': str(Buffer.alloc(3 * 1024 * 1024 + 17, 0xab)),
-};
+const BIG_KEYS = bigKeysOfEveryType(N);
 
 function plan(doc: Record<string, unknown>) {
   return resolvePlan(
@@ -256,14 +231,6 @@ const MID_KEYS: Record<string, Value> = {
   'mid:zset': zset(...Array.from({ length: MID }, (_, j): [string, number] => [`z${j}`, j])),
   'mid:list': list(...Array.from({ length: MID }, (_, j) => `i${j}`)),
 };
-
-/** How many times each of `commands` ran on the server since its last CONFIG RESETSTAT. */
-async function calls(client: Redis, commands: string[]): Promise<Record<string, number>> {
-  const info = await client.info('commandstats');
-  return Object.fromEntries(
-    commands.map((c) => [c, Number(info.match(new RegExp(`cmdstat_${c}:calls=(\\d+)`))?.[1] ?? 0)]),
-  );
-}
 
 async function expectSame(s: Redis, t: Redis): Promise<void> {
   for (const key of Object.keys(MID_KEYS)) {

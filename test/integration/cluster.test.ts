@@ -9,6 +9,7 @@ import { ConnectionError, type JsonReport, resolvePlan, runMerge } from '../../s
 import type { ProgressSink } from '../../src/report/types.js';
 import type { MergeOptions } from '../../src/types/strategy.js';
 import { slotOf, startCluster, type TestCluster } from '../harness/cluster.js';
+import { commandCalls } from '../harness/commandstats.js';
 import { load, loadCluster, readClusterStore, readStore } from '../harness/model-store.js';
 import { digest, type RedisServer, startRedis } from '../harness/redis.js';
 import {
@@ -474,10 +475,7 @@ describe('Redis Cluster as target and source', () => {
       // natively, and for every merge, it goes in windows.
       const restores = async (servers: RedisServer[]): Promise<number> => {
         let n = 0;
-        for (const server of servers) {
-          const info = await server.client().info('commandstats');
-          n += Number(/cmdstat_restore:calls=(\d+)/.exec(info)?.[1] ?? 0);
-        }
+        for (const server of servers) n += (await commandCalls(server.client(), ['restore'])).restore!;
         return n;
       };
       const resetStats = (servers: RedisServer[]) =>
