@@ -38,12 +38,17 @@ async function inChunks<T>(n: number, each: (i: number) => Promise<T>): Promise<
   return out;
 }
 
-/** A config file with the plan's strategies (zsetScore has no flag): list append, zset sum, override. */
-export async function writePlanConfig(): Promise<string> {
+/**
+ * A config file with the plan's strategies (zsetScore has no flag): list append, zset sum, override;
+ * for a plan with big hashes, hashes overridden and big over 100,000 bytes.
+ */
+export async function writePlanConfig(plan?: FailoverPlan): Promise<string> {
   const path = join(await mkdtemp(join(tmpdir(), 'kvmerge-confirm-')), 'plan.yaml');
+  const big = (plan?.bigHashes ?? 0) > 0;
   await writeFile(
     path,
-    'version: 1\nstrategies: {list: merge, zset: merge, string: override, hash: override}\nmerge: {zsetScore: sum}\nwrite: {bigKeyBytes: 100000}\n',
+    `version: 1\nstrategies: {list: merge, zset: merge, string: override${big ? ', hash: override' : ''}}\n` +
+      `merge: {zsetScore: sum}\n${big ? 'write: {bigKeyBytes: 100000}\n' : ''}`,
   );
   return path;
 }

@@ -41,7 +41,7 @@ let config: string;
 beforeAll(async () => {
   [set, source] = await Promise.all([startSentinelSet(), startRedis()]);
   await seed(source.client(), LAYOUT.sources[0], { flush: true });
-  config = await writePlanConfig();
+  config = await writePlanConfig(PLAN);
 }, 90_000);
 
 afterAll(async () => {
