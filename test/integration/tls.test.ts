@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/demo/local-server.js';
 import { type CliOverrides, KvmergeError, runMerge } from '../../src/index.js';
+import { commandCalls } from '../harness/commandstats.js';
 import { hash, seed, str } from '../harness/data.js';
 import { type Servers, startServers } from '../harness/merge-servers.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
@@ -194,6 +195,23 @@ describe('a TLS target that asks for client certificates (tls-auth-clients yes)'
     });
     expect(report.outcome).toBe('done');
     await expectCopied(mutual);
+  });
+
+  it('a big key is streamed whole over TLS too (its own connection, with the same certificates)', async () => {
+    const fields = Array.from({ length: 20_000 }, (_, i) => [`f${i}`, `v${i}`]).flat();
+    await servers.s[0]!.hset('big', ...fields);
+    const t = mutual.server.client();
+    await t.config('RESETSTAT');
+    const report = await mergeInto(rediss(mutual), {
+      tlsCa: file('ca.crt'),
+      tlsCert: file('client.crt'),
+      tlsKey: file('client.key'),
+      bigKeyBytes: 8192,
+    });
+    expect(report.outcome, report.error).toBe('done');
+    expect(report.totals.created).toBe(3);
+    expect(await commandCalls(t, ['restore', 'rename'])).toEqual({ restore: 3, rename: 0 });
+    expect(await t.hlen('big')).toBe(20_000);
   });
 });
 
