@@ -7,17 +7,18 @@ import { openSession } from './socket.js';
 import type { ServerAt } from './transport.js';
 
 /**
- * One value copied as MIGRATE copies it, DUMP on the source and RESTORE on the target, without kvmerge
- * ever holding the payload: the source's DUMP reply is forwarded to the target piece by piece, as the
- * body of a RESTORE whose header is written once the payload's length is known.
+ * One value copied as MIGRATE copies it, one DUMP payload and one RESTORE, without kvmerge ever holding
+ * the payload: its bytes (a server's DUMP reply, or an RDB file's record: the PayloadOrigin) are
+ * forwarded to the target piece by piece, as the body of a RESTORE whose header is written once the
+ * payload's length is known.
  *
  * Written on raw sockets of its own rather than through the pipes (pipe.ts), whose reply decoder holds
  * a bulk string whole until its last byte: for a value of hundreds of MB that is the memory this path
- * exists to save. A socket is read only as fast as the other one takes the bytes (the source's socket
- * is read through its async iterator, one piece per write the target accepts), so what kvmerge holds is
- * a few socket buffers, whatever the value's size. Both connections are closed at the end: closing the
- * source's drops the rest of a reply that is not wanted, and closing the target's before the RESTORE is
- * whole makes the server discard it: nothing of a RESTORE cut short is applied.
+ * exists to save. The origin is read only as fast as the target takes the bytes (a piece that comes
+ * while the last one waits pauses the source's socket; at most WRITE_AHEAD waits in the target's), so
+ * what kvmerge holds is a few socket buffers, whatever the value's size. Both connections are closed at
+ * the end: closing the source's drops the rest of a reply that is not wanted, and closing the target's
+ * before the RESTORE is whole makes the server discard it: nothing of a RESTORE cut short is applied.
  */
 
 /** What the origin said of the value before its payload: the RESTORE is planned from this. */
