@@ -13,6 +13,7 @@ import { resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { bigKeysOfEveryType } from '../harness/big-keys.js';
 import { commandCalls as calls } from '../harness/commandstats.js';
 import { seed } from '../harness/data.js';
+import { useServers } from '../harness/merge-servers.js';
 import { startProxy, type TcpProxy } from '../harness/proxy.js';
 import { saveRdb } from '../harness/rdb-files.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
@@ -23,21 +24,14 @@ const BIG_KEYS = bigKeysOfEveryType(3000, { zsetScore: (j) => j / 3 });
 const LIMITS = { bigKeyElements: 500, bigKeyBytes: 8 * 1024 };
 const WINDOW_COMMANDS = ['hset', 'sadd', 'zadd', 'rpush', 'xadd', 'setrange', 'append', 'rename'];
 
+// Started once for the file, flushed before each test; the source has a user who may only read.
+const servers = useServers(1, { source: { aclUsers: ['reader on >pw ~* +@read'] } });
 let source: RedisServer;
 let target: RedisServer;
 let s: Redis;
 let t: Redis;
-
-beforeAll(async () => {
-  [source, target] = await Promise.all([startRedis({ aclUsers: ['reader on >pw ~* +@read'] }), startRedis()]);
-  s = source.client();
-  t = target.client();
-});
-afterAll(async () => {
-  await Promise.all([source?.stop(), target?.stop()]);
-});
-beforeEach(async () => {
-  await Promise.all([s.flushall(), t.flushall()]);
+beforeAll(() => {
+  [source, target, s, t] = [servers.sources[0]!, servers.target, servers.s[0]!, servers.t];
 });
 
 function plan(doc: Record<string, unknown>, urls: { source?: string; target?: string } = {}) {
