@@ -12,7 +12,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolvePlan, rollback, runMerge } from '../../src/index.js';
 import { bigKeysOfEveryType } from '../harness/big-keys.js';
 import { commandCalls as calls } from '../harness/commandstats.js';
-import { seed } from '../harness/data.js';
+import { put, seed } from '../harness/data.js';
 import { useServers } from '../harness/merge-servers.js';
 import { startProxy, type TcpProxy } from '../harness/proxy.js';
 import { saveRdb } from '../harness/rdb-files.js';
@@ -107,6 +107,21 @@ describe('big keys streamed as one payload (DUMP → RESTORE)', () => {
     expect(report.totals).toMatchObject({ created: 2, failed: 0 });
     expect(await calls(t, ['restore', 'rename'])).toEqual({ restore: 2, rename: 0 });
     await expectSame(['big:hash', 'big:zset']);
+  });
+
+  it('a key of any bytes (NUL, 0xff, CR LF) is streamed under its exact name, a prefix added on the way', async () => {
+    const name = Buffer.from([0x62, 0x00, 0xff, 0x0d, 0x0a, 0x24, 0x33]);
+    await put(s, name, BIG_KEYS['big:set']!);
+    await t.config('RESETSTAT');
+    const report = await runMerge(plan({ sources: [{ url: source.url, name: 'src', prefix: 'p:' }] }));
+    expect(report.outcome, report.error).toBe('done');
+    expect(report.totals).toMatchObject({ created: 1, failed: 0 });
+    expect(await calls(t, ['restore', 'rename'])).toEqual({ restore: 1, rename: 0 });
+    const written = Buffer.concat([Buffer.from('p:'), name]);
+    expect(await t.keysBuffer('*')).toEqual([written]);
+    expect(await t.call('DEBUG', 'DIGEST-VALUE', written)).toEqual(
+      await s.call('DEBUG', 'DIGEST-VALUE', name),
+    );
   });
 
   it('a payload over write.payloadMaxBytes goes in windows, and so does every big key with 0', async () => {
