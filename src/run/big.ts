@@ -1,6 +1,7 @@
 import type { ProbeUnit } from '../probe/probe.js';
 import { UnsupportedPayloadError } from '../rdb/error.js';
 import { RdbFileError } from '../rdb/file/index.js';
+import { describeKey } from '../report/key-name.js';
 import { UnconfirmedError } from '../servers/confirm.js';
 import { isServerReply, replyText } from '../servers/errors/classify.js';
 import type { NativeType } from '../types/strategy.js';
@@ -45,7 +46,10 @@ export async function copyBig(
       if (streamed.native) {
         if (streamed.native.wholeRun) targetRefusesRestore(ctx, streamed.native.reason);
         fellBack(ctx, step, streamed.native.reason);
-      }
+      } else
+        ctx.log(
+          `${describeKey(step.name)} from ${src.plan.name}: ${streamed.windows}; copying it in windows`,
+        );
     }
     await copyWindows(ctx, src, step, again, priorKept);
   } finally {

@@ -225,8 +225,14 @@ describe('connections cut under a streamed payload', () => {
     proxy = await startProxy(target.port);
     try {
       proxy.cutAfter(3_000_000, 'up', 3);
-      const report = await runMerge(plan({}, { target: proxy.url(target.url) }));
+      const lines: string[] = [];
+      const report = await runMerge(plan({}, { target: proxy.url(target.url) }), {
+        log: (line) => lines.push(line),
+      });
       expect(proxy.cuts).toBe(3);
+      expect(lines.filter((l) => l.includes('copying it in windows'))).toEqual([
+        expect.stringMatching(/^"big:h" from src: the stream broke 3 times \(.+\); copying it in windows$/),
+      ]);
       expect(report.outcome, report.error).toBe('done');
       expect(report.totals).toMatchObject({ created: 1, failed: 0 });
       expect(await calls(t, ['restore', 'rename'])).toEqual({ restore: 0, rename: 1 });
