@@ -40,6 +40,16 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
+/** Runs `fn` with a proxy in front of `targetPort`, closed afterwards whatever `fn` does. */
+export async function withProxy<T>(targetPort: number, fn: (proxy: TcpProxy) => Promise<T>): Promise<T> {
+  const proxy = await startProxy(targetPort);
+  try {
+    return await fn(proxy);
+  } finally {
+    await proxy.close();
+  }
+}
+
 export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const pairs = new Set<[net.Socket, net.Socket]>();
   let accepted = 0;

@@ -14,7 +14,7 @@ import { bigKeysOfEveryType } from '../harness/big-keys.js';
 import { commandCalls as calls } from '../harness/commandstats.js';
 import { put, seed } from '../harness/data.js';
 import { useServers } from '../harness/merge-servers.js';
-import { startProxy, type TcpProxy } from '../harness/proxy.js';
+import { withProxy } from '../harness/proxy.js';
 import { saveRdb } from '../harness/rdb-files.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { fresh } from '../harness/scratch.js';
@@ -141,8 +141,7 @@ describe('big keys streamed as one payload (DUMP → RESTORE)', () => {
 
   it('a key that appears on the target meanwhile is not overwritten (BUSYKEY): the key is decided again', async () => {
     await largeHash('big:h');
-    const proxy = await startProxy(source.port);
-    try {
+    await withProxy(source.port, async (proxy) => {
       // Mid-payload (about 7 MB comes down), another client creates the key on the target.
       let appeared: Promise<unknown> | undefined;
       proxy.onFlowed(2_000_000, 'down', () => {
@@ -155,16 +154,13 @@ describe('big keys streamed as one payload (DUMP → RESTORE)', () => {
       expect(report.totals).toMatchObject({ created: 0, skipped: 1, failed: 0 });
       expect(await t.get('big:h')).toBe('appeared');
       expect((await t.info('commandstats')).match(/cmdstat_restore:calls=1,.*failed_calls=1/)).not.toBeNull();
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('Ctrl-C mid-payload: the RESTORE is dropped before it is whole, and the target key stays as it was', async () => {
     await largeHash('big:h');
     await t.set('big:h', 'keep');
-    const proxy = await startProxy(target.port);
-    try {
+    await withProxy(target.port, async (proxy) => {
       const abort = new AbortController();
       proxy.onFlowed(2_000_000, 'up', () => abort.abort());
       await t.config('RESETSTAT');
@@ -179,22 +175,15 @@ describe('big keys streamed as one payload (DUMP → RESTORE)', () => {
       expect(await t.get('big:h')).toBe('keep');
       expect((await calls(t, ['restore'])).restore).toBe(0);
       expect(await t.keys('kvmerge-tmp:*')).toEqual([]);
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 });
 
 describe('connections cut under a streamed payload', () => {
-  let proxy: TcpProxy | undefined;
   beforeEach(async () => {
     await largeHash('big:h');
     await Promise.all([s.config('RESETSTAT'), t.config('RESETSTAT')]);
   });
-  const closeProxy = async () => {
-    await proxy?.close();
-    proxy = undefined;
-  };
 
   it.each([
     ['the source', 'down', 1],
@@ -202,8 +191,7 @@ describe('connections cut under a streamed payload', () => {
   ] as const)(
     '%s cut mid-payload: nothing of the cut RESTORE applies, the stream is sent again, the value is exact',
     async (side, direction, times) => {
-      proxy = await startProxy(side === 'the source' ? source.port : target.port);
-      try {
+      await withProxy(side === 'the source' ? source.port : target.port, async (proxy) => {
         proxy.cutAfter(3_000_000, direction, times);
         const urls =
           side === 'the source' ? { source: proxy.url(source.url) } : { target: proxy.url(target.url) };
@@ -214,16 +202,13 @@ describe('connections cut under a streamed payload', () => {
         // One RESTORE ran: the ones cut short never did. No window was written.
         expect(await calls(t, ['restore', 'hset', 'rename'])).toEqual({ restore: 1, hset: 0, rename: 0 });
         await expectSame(['big:h']);
-      } finally {
-        await closeProxy();
-      }
+      });
     },
     60_000,
   );
 
   it('cut three times: the key goes in windows instead, and arrives exact', async () => {
-    proxy = await startProxy(target.port);
-    try {
+    await withProxy(target.port, async (proxy) => {
       proxy.cutAfter(3_000_000, 'up', 3);
       const lines: string[] = [];
       const report = await runMerge(plan({}, { target: proxy.url(target.url) }), {
@@ -237,9 +222,7 @@ describe('connections cut under a streamed payload', () => {
       expect(report.totals).toMatchObject({ created: 1, failed: 0 });
       expect(await calls(t, ['restore', 'rename'])).toEqual({ restore: 0, rename: 1 });
       await expectSame(['big:h']);
-    } finally {
-      await closeProxy();
-    }
+    });
   }, 60_000);
 
   it.each([
@@ -250,8 +233,7 @@ describe('connections cut under a streamed payload', () => {
     async (action, _how, restores) => {
       if (action === 'override') await t.hset('big:h', 'old', 'value');
       await t.config('RESETSTAT');
-      proxy = await startProxy(target.port);
-      try {
+      await withProxy(target.port, async (proxy) => {
         // The payload goes up whole, then the first byte down, its reply, cuts every connection.
         const payload = (await s.callBuffer('DUMP', 'big:h')) as Buffer;
         proxy.cutReplyAfter(payload.length - 200_000);
@@ -269,9 +251,7 @@ describe('connections cut under a streamed payload', () => {
           rename: 0,
         });
         await expectSame(['big:h']);
-      } finally {
-        await closeProxy();
-      }
+      });
     },
     60_000,
   );
@@ -282,8 +262,7 @@ describe("an RDB file's big value streamed from its bytes", () => {
     await largeHash('big:h');
     await s.pexpire('big:h', 900_000);
     const file = await saveRdb(source, 'big.rdb');
-    const proxy = await startProxy(target.port);
-    try {
+    await withProxy(target.port, async (proxy) => {
       proxy.cutAfter(3_000_000, 'up', 1);
       await t.config('RESETSTAT');
       const report = await runMerge(plan({}, { source: file, target: proxy.url(target.url) }));
@@ -293,9 +272,7 @@ describe("an RDB file's big value streamed from its bytes", () => {
       expect(await calls(t, ['restore', 'hset', 'rename'])).toEqual({ restore: 1, hset: 0, rename: 0 });
       await expectSame(['big:h']);
       expect(await t.pttl('big:h')).toBeGreaterThan(800_000);
-    } finally {
-      await proxy.close();
-    }
+    });
   }, 60_000);
 });
 
