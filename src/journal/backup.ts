@@ -9,15 +9,12 @@ import type { Transport } from '../servers/transport.js';
 import type { StepKey, WriteDoor } from '../write/door.js';
 import { restoreTempKey } from './big-prior.js';
 import { JournalFile } from './file.js';
-import { FORMAT_VERSION } from './format.js';
+import { encodeApplied, encodeBefores, FORMAT_VERSION } from './format.js';
 import { planDigest, planRecord } from './plan-digest.js';
 import { type BigPriors, readPriors } from './prior.js';
 import { putBack, putBackFailed } from './put-back.js';
 import type { ResumeState } from './resume-state.js';
 import type { JournalHeader, PriorState } from './types.js';
-
-/** The prior of a create that cannot overwrite: one shared object for most steps of a copy (read only). */
-const ABSENT: PriorState = Object.freeze({ kind: 'absent' });
 
 /** The journal reads every prior state with DUMP (or the type's reads): a user who may not is exit 2 now. */
 async function checkDump(target: Transport, caps: Caps, clock: TargetClock): Promise<void> {
@@ -153,42 +150,29 @@ export class Backup {
       before: async (steps) => {
         if (steps.length === 0) return;
         // A create that cannot overwrite (StepKey.absent) needs no read: most steps of a copy.
-        const asked = steps.filter((s) => !s.absent);
-        const read =
-          asked.length === 0
-            ? []
-            : await readPriors(
-                this.target,
-                this.caps,
-                this.clock,
-                asked.map((s) => s.name),
-                this.big,
-                asked.map((s) => s.type),
-              );
-        let next = 0;
-        const priors = steps.map((s): PriorState => (s.absent ? ABSENT : read[next++]!));
-        await this.file.append(
-          steps.map((s, i) => ({
-            kind: 'before' as const,
-            source,
-            key: s.name,
-            type: s.type,
-            prior: priors[i]!,
-          })),
-          true,
-        );
+        let asked = 0;
+        for (const s of steps) if (!s.absent) asked++;
+        const priors: (PriorState | undefined)[] = new Array(steps.length);
+        if (asked > 0) {
+          const names: Buffer[] = [];
+          const types: string[] = [];
+          for (const s of steps) {
+            if (s.absent) continue;
+            names.push(s.name);
+            types.push(s.type);
+          }
+          const read = await readPriors(this.target, this.caps, this.clock, names, this.big, types);
+          let next = 0;
+          for (let i = 0; i < steps.length; i++) if (!steps[i]!.absent) priors[i] = read[next++];
+        }
+        await this.file.appendFrames(encodeBefores(source, steps, priors), true);
       },
       temp: async (key) => {
         await this.file.append([{ kind: 'temp', key }], true);
       },
       applied: (steps: readonly StepKey[]) => {
         if (steps.length === 0) return;
-        void this.file
-          .append(
-            [{ kind: 'applied', source, steps: steps.map((s): [Buffer, string] => [s.name, s.type]) }],
-            false,
-          )
-          .catch(() => undefined);
+        void this.file.appendFrames(encodeApplied(source, steps), false).catch(() => undefined);
       },
     };
   }

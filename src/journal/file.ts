@@ -85,11 +85,17 @@ export class JournalFile {
     if (this.failure) throw this.failure;
     const { data, offsets } = encodeFrames(records);
     for (let i = 0; i < offsets.length; i++) offsets[i]! += this.end;
+    await this.appendFrames(data, durable);
+    return offsets;
+  }
+
+  /** Appends frames already encoded (format.ts); resolves as `append` does. */
+  async appendFrames(data: Buffer, durable: boolean): Promise<void> {
+    if (this.failure) throw this.failure;
     this.end += data.length;
     this.queued.push(data);
     if (durable) await this.sync();
     else this.later();
-    return offsets;
   }
 
   /**

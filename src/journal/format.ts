@@ -1,15 +1,16 @@
 import { crc32 } from 'node:zlib';
 import {
-  absentRunSize,
   compactSize,
   isAbsentBefore,
   isCompact,
+  type NamedStep,
   readCompact,
+  stepListSize,
   stepSize,
-  writeAbsentRun,
   writeCompact,
+  writeStepList,
 } from './compact.js';
-import type { JournalRecord } from './types.js';
+import type { JournalRecord, PriorState } from './types.js';
 
 /**
  * The journal file (SPEC §6.2): a magic line, then frames, each `[u32 length][u32 crc32][body]`
@@ -39,11 +40,11 @@ export function encodeFrame(record: JournalRecord): Buffer {
   return encodeFrames([record]).data;
 }
 
-/** One frame to be written: its body's size and form, and the records it holds. */
+/** One frame to be written: its body's size and form, and how many records it holds. */
 type PlannedFrame =
-  | { form: 'run'; size: number; records: Extract<JournalRecord, { kind: 'before' }>[] }
-  | { form: 'compact'; size: number; records: [JournalRecord] }
-  | { form: 'json'; size: number; records: [JournalRecord]; json: string };
+  | { form: 'steps'; size: number; count: number; run: boolean; source: number; steps: NamedStep[] }
+  | { form: 'compact'; size: number; count: 1; record: JournalRecord }
+  | { form: 'json'; size: number; count: 1; json: string };
 
 /**
  * The frames of `records` in one buffer, and each record's frame offset in it. Consecutive absent
@@ -54,7 +55,7 @@ export function encodeFrames(records: readonly JournalRecord[]): { data: Buffer;
   let total = 0;
   for (let i = 0; i < records.length; ) {
     const frame = planFrame(records, i);
-    i += frame.records.length;
+    i += frame.count;
     planned.push(frame);
     total += FRAME_HEAD + frame.size;
   }
@@ -62,36 +63,111 @@ export function encodeFrames(records: readonly JournalRecord[]): { data: Buffer;
   const offsets: number[] = [];
   let at = 0;
   for (const frame of planned) {
-    const body = at + FRAME_HEAD;
-    if (frame.form === 'run') writeAbsentRun(frame.records, data, body);
-    else if (frame.form === 'compact') writeCompact(frame.records[0], data, body);
-    else data.write(frame.json, body);
-    data.writeUInt32LE(frame.size, at);
-    data.writeUInt32LE(crc32(data.subarray(body, body + frame.size)), at + 4);
-    for (let n = 0; n < frame.records.length; n++) offsets.push(at);
-    at = body + frame.size;
+    if (frame.form === 'steps') {
+      const { run, source, steps } = frame;
+      writeStepList(run, source, steps, 0, steps.length, data, at + FRAME_HEAD);
+    } else if (frame.form === 'compact') writeCompact(frame.record, data, at + FRAME_HEAD);
+    else data.write(frame.json, at + FRAME_HEAD);
+    for (let n = 0; n < frame.count; n++) offsets.push(at);
+    at = closeFrame(data, at, frame.size);
   }
   return { data, offsets };
+}
+
+/** Writes the head of the frame at `at` whose body (of `size` bytes) is in place; returns its end. */
+function closeFrame(data: Buffer, at: number, size: number): number {
+  const body = at + FRAME_HEAD;
+  data.writeUInt32LE(size, at);
+  data.writeUInt32LE(crc32(data.subarray(body, body + size)), at + 4);
+  return body + size;
 }
 
 /** The frame that begins with records[from]: a run of absent befores where two or more follow. */
 function planFrame(records: readonly JournalRecord[], from: number): PlannedFrame {
   const record = records[from]!;
   if (isAbsentBefore(record)) {
-    const run = [record];
+    const run: NamedStep[] = [{ name: record.key, type: record.type }];
     let steps = stepSize(record.key, record.type);
     for (let i = from + 1; i < records.length && steps < RUN_BYTES; i++) {
       const next = records[i]!;
       if (!isAbsentBefore(next) || next.source !== record.source) break;
-      run.push(next);
+      run.push({ name: next.key, type: next.type });
       steps += stepSize(next.key, next.type);
     }
-    if (run.length > 1) return { form: 'run', size: absentRunSize(steps), records: run };
+    if (run.length > 1) {
+      const size = stepListSize(steps);
+      return { form: 'steps', size, count: run.length, run: true, source: record.source, steps: run };
+    }
+  }
+  if (record.kind === 'applied') {
+    const steps = record.steps.map(([name, type]): NamedStep => ({ name, type }));
+    const size = stepListSize(steps.reduce((sum, s) => sum + stepSize(s.name, s.type), 0));
+    return { form: 'steps', size, count: 1, run: false, source: record.source, steps };
   }
   const compact = compactSize(record);
-  if (compact !== undefined) return { form: 'compact', size: compact, records: [record] };
+  if (compact !== undefined) return { form: 'compact', size: compact, count: 1, record };
   const json = JSON.stringify(jsonable(record));
-  return { form: 'json', size: Buffer.byteLength(json), records: [record], json };
+  return { form: 'json', size: Buffer.byteLength(json), count: 1, json };
+}
+
+/** The prior of a create that cannot overwrite (read only). */
+const ABSENT: PriorState = Object.freeze({ kind: 'absent' });
+
+/**
+ * The `before` frames of one source's steps, for the writer's door: each stretch of steps whose prior
+ * is a plain absent key (`priors[i]` undefined, or read as absent) is one ABSENT_RUN frame written
+ * straight from the steps, every other step's record a frame of its own. A copy's batch, whose steps
+ * are all absent, makes no object per key here.
+ */
+export function encodeBefores(
+  source: number,
+  steps: readonly NamedStep[],
+  priors: readonly (PriorState | undefined)[],
+): Buffer {
+  const runs = (i: number): boolean => {
+    const prior = priors[i];
+    return prior === undefined || (prior.kind === 'absent' && prior.expireAt === undefined);
+  };
+  const frames: { from: number; to: number; size: number; other?: PlannedFrame }[] = [];
+  let total = 0;
+  for (let i = 0; i < steps.length; ) {
+    let bytes = 0;
+    let to = i;
+    for (; to < steps.length && runs(to) && bytes < RUN_BYTES; to++) {
+      bytes += stepSize(steps[to]!.name, steps[to]!.type);
+    }
+    let frame: (typeof frames)[number];
+    // A step alone is a frame of its own, as encodeFrames writes it: the same bytes either way.
+    if (to - i > 1) frame = { from: i, to, size: stepListSize(bytes) };
+    else {
+      const { name: key, type } = steps[i]!;
+      const other = planFrame([{ kind: 'before', source, key, type, prior: priors[i] ?? ABSENT }], 0);
+      frame = { from: i, to: i + 1, size: other.size, other };
+    }
+    frames.push(frame);
+    total += FRAME_HEAD + frame.size;
+    i = frame.to;
+  }
+  const data = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const { from, to, size, other } of frames) {
+    if (!other) writeStepList(true, source, steps, from, to, data, at + FRAME_HEAD);
+    else if (other.form === 'compact') writeCompact(other.record, data, at + FRAME_HEAD);
+    else if (other.form === 'json') data.write(other.json, at + FRAME_HEAD);
+    at = closeFrame(data, at, size);
+  }
+  return data;
+}
+
+/** The `applied` frame of one source's steps, for the writer's door: written straight from the steps. */
+export function encodeApplied(source: number, steps: readonly NamedStep[]): Buffer {
+  let bytes = 0;
+  for (let i = 0; i < steps.length; i++) bytes += stepSize(steps[i]!.name, steps[i]!.type);
+  const size = stepListSize(bytes);
+  const data = Buffer.allocUnsafe(FRAME_HEAD + size);
+  writeStepList(false, source, steps, 0, steps.length, data, FRAME_HEAD);
+  closeFrame(data, 0, size);
+  return data;
 }
 
 /**

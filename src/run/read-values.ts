@@ -2,6 +2,7 @@ import { now } from '../servers/clock.js';
 import type { Command } from '../servers/resp.js';
 import { CODECS, TYPES } from '../types/index.js';
 import type { NativeType } from '../types/strategy.js';
+import type { StepKey } from '../write/door.js';
 import type { ReadHow, ReadRequest, SourceValue } from '../write/read.js';
 import { type Deadline, deadlineFrom } from '../write/ttl.js';
 import type { RunContext, SourceRun } from './context.js';
@@ -16,8 +17,11 @@ export interface ReadForWrite {
   targetLength?: number;
 }
 
-/** A step to read and how: its own read request (one object per step, not a copy of it). */
-export interface StepRead extends ReadRequest {
+/**
+ * A step to read and how: its own read request, and the step as the journal's door names it (one
+ * object per step for both, not a copy of it for each).
+ */
+export interface StepRead extends ReadRequest, StepKey {
   step: Step;
 }
 
@@ -31,6 +35,8 @@ export function stepRead(step: Step, how: ReadHow): StepRead {
     source: step.source,
     sourceKey: step.probe.sourceKey,
     prefetched: step.probe.prefetched,
+    // A create on the dump path is a RESTORE without REPLACE: it never overwrites a key.
+    absent: step.decision.action === 'create' && how === 'dump',
   };
 }
 

@@ -55,19 +55,8 @@ export async function writeGroup(
   }
   while (toRead.length > 0) {
     const reading = toRead.splice(0);
-    // Without a journal there is no door, and no list of the steps to name to it.
-    const door = ctx.backup
-      ? openDoorAhead(
-          ctx.backup,
-          src.index,
-          reading.map(({ step, how }) => ({
-            name: step.name,
-            type: step.type,
-            // A create on the dump path is a RESTORE without REPLACE: it never overwrites a key.
-            absent: step.decision.action === 'create' && how === 'dump',
-          })),
-        )
-      : undefined;
+    // Without a journal there is no door. The reads name their steps to it themselves (StepRead).
+    const door = ctx.backup ? openDoorAhead(ctx.backup, src.index, reading) : undefined;
     const values = await readForWrite(ctx, src, reading);
     // Two parallel lists (the step, the item it writes): no pair object per key.
     const writingSteps: Step[] = [];

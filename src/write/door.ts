@@ -49,7 +49,7 @@ export function openDoor(doors: Doors | undefined, source: number): WriteDoor | 
 export function openDoorAhead(
   doors: Doors | undefined,
   source: number,
-  steps: StepKey[],
+  steps: readonly StepKey[],
 ): WriteDoor | undefined {
   if (!doors) return undefined;
   const door = doors.door(source);

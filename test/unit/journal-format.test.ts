@@ -1,7 +1,14 @@
 import { crc32 } from 'node:zlib';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, encodeFrame, encodeFrames } from '../../src/journal/format.js';
-import type { JournalRecord } from '../../src/journal/types.js';
+import {
+  decodeFrame,
+  encodeApplied,
+  encodeBefores,
+  encodeFrame,
+  encodeFrames,
+} from '../../src/journal/format.js';
+import type { JournalRecord, PriorState } from '../../src/journal/types.js';
 
 describe('journal frames', () => {
   const record: JournalRecord = {
@@ -139,5 +146,38 @@ describe('journal frames', () => {
     const corrupt = Buffer.from(data.subarray(0, first));
     corrupt[first - 1]! ^= 1;
     expect(decodeFrame(corrupt, 0)).toBe('bad');
+  });
+
+  it("writes the door's befores and applied marks byte for byte as encodeFrames writes their records", () => {
+    const prior = fc.oneof(
+      fc.constant(undefined), // absent, not asked (a create on the dump path)
+      fc.constant<PriorState>({ kind: 'absent' }),
+      fc.record({ kind: fc.constant('absent' as const), expireAt: fc.integer({ min: 1, max: 2 ** 40 }) }),
+      fc.record({
+        kind: fc.constant('dump' as const),
+        payload: fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b)),
+        expireAt: fc.option(fc.integer({ min: 1, max: 2 ** 40 }), { nil: null }),
+      }),
+    );
+    const step = fc.record({
+      name: fc.uint8Array({ maxLength: 70 }).map((b) => Buffer.from(b)),
+      type: fc.constantFrom('string', 'hash', 'list', 'set', 'zset', 'stream'),
+      prior,
+    });
+    fc.assert(
+      fc.property(fc.nat(7), fc.array(step, { maxLength: 40 }), (source, steps) => {
+        const priors = steps.map((s) => s.prior as PriorState | undefined);
+        const records: JournalRecord[] = steps.map((s) => ({
+          kind: 'before',
+          source,
+          key: s.name,
+          type: s.type,
+          prior: s.prior ?? { kind: 'absent' },
+        }));
+        expect(encodeBefores(source, steps, priors)).toEqual(encodeFrames(records).data);
+        const applied: JournalRecord = { kind: 'applied', source, steps: steps.map((s) => [s.name, s.type]) };
+        expect(encodeApplied(source, steps)).toEqual(encodeFrames([applied]).data);
+      }),
+    );
   });
 });
