@@ -134,6 +134,11 @@ export class Backup {
     return this.state?.finished.has(source) ?? false;
   }
 
+  /** Whether the interrupted run applied any step of this source (wasApplied can say yes). */
+  appliedIn(source: number): boolean {
+    return (this.state?.applied.get(source)?.size ?? 0) > 0;
+  }
+
   /**
    * The interrupted run applied this step (a source key's unit; `type` undefined: any type of the
    * name, where a source holds one type per name): the resumed run skips it.

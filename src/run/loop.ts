@@ -243,8 +243,9 @@ async function mergePass(ctx: RunContext, src: SourceRun, progress?: ProgressSin
     },
     task: (batch) => {
       walked = batch.walked;
-      // Resume (SPEC §6.3): a step the interrupted run applied is not applied again.
-      const backup = ctx.backup;
+      // Resume (SPEC §6.3): a step the interrupted run applied is not applied again. Only a resume
+      // has such steps: a new run's batches are not sifted (a key and its prefix joined per key).
+      const backup = ctx.backup?.appliedIn(src.index) ? ctx.backup : undefined;
       const units = backup
         ? batch.units.filter(
             (u) =>

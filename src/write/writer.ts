@@ -230,7 +230,11 @@ export async function writeBatch(
       await new Promise((r) => setTimeout(r, FAILOVER_PAUSE_MS));
     }
   }
-  opts.door?.applied(steps(units.filter((u) => results[u.index]?.status === 'written')));
+  if (opts.door) {
+    const written: StepKey[] = [];
+    for (const u of units) if (results[u.index]?.status === 'written') written.push(u.item);
+    opts.door.applied(written);
+  }
   return results;
 }
 
