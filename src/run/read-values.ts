@@ -9,12 +9,18 @@ import type { RunContext, SourceRun } from './context.js';
 import type { Step } from './decide.js';
 import { sharesName } from './units.js';
 
-/** What a write needs of one step: the source's value and what the target holds now. */
+/**
+ * What the writes of a group need, by step (index): the source's values and what the target holds
+ * now. Parallel lists, not an object per step; `target` is absent where the target was asked nothing
+ * (a copy: no deadline, no current value, no length).
+ */
 export interface ReadForWrite {
-  value: SourceValue;
-  targetDeadline: Deadline;
-  current?: unknown;
-  targetLength?: number;
+  values: SourceValue[];
+  target?: {
+    deadlines: Deadline[];
+    currents: unknown[];
+    lengths: (number | undefined)[];
+  };
 }
 
 /**
@@ -59,7 +65,7 @@ export async function readForWrite(
   ctx: RunContext,
   src: SourceRun,
   reading: StepRead[],
-): Promise<ReadForWrite[]> {
+): Promise<ReadForWrite> {
   const targetAsks: Command[] = [];
   const asked: TargetAsked[] = [];
   const caps = ctx.targetCaps;
@@ -90,7 +96,11 @@ export async function readForWrite(
     src.reader.values(reading),
     ctx.targetPipe.send(targetAsks),
   ]);
-  return values.map((value, i) => {
+  if (targetAsks.length === 0) return { values };
+  const deadlines: Deadline[] = new Array(values.length);
+  const currents: unknown[] = new Array(values.length);
+  const lengths: (number | undefined)[] = new Array(values.length);
+  for (let i = 0; i < values.length; i++) {
     const { ttlAt, currentAt, reads, lengthAt } = asked[i]!;
     const deadline = ttlAt === undefined ? null : deadlineFrom(Number(targetReplies[ttlAt]), sentAt);
     const type = reading[i]!.step.type as NativeType;
@@ -98,18 +108,15 @@ export async function readForWrite(
       currentAt === undefined
         ? undefined
         : (CODECS[type].decode(targetReplies.slice(currentAt, currentAt + reads), caps) ?? undefined);
-    const length = lengthAt === undefined ? undefined : targetReplies[lengthAt];
     const lengthBefore = TYPES[type].lostMerge?.lengthBefore;
-    return {
-      value,
-      targetDeadline: deadline === 'gone' ? null : deadline,
-      current,
-      targetLength:
-        lengthAt !== undefined
-          ? Number(length)
-          : currentAt !== undefined && lengthBefore
-            ? lengthBefore.of(current)
-            : undefined,
-    };
-  });
+    deadlines[i] = deadline === 'gone' ? null : deadline;
+    currents[i] = current;
+    lengths[i] =
+      lengthAt !== undefined
+        ? Number(targetReplies[lengthAt])
+        : currentAt !== undefined && lengthBefore
+          ? lengthBefore.of(current)
+          : undefined;
+  }
+  return { values, target: { deadlines, currents, lengths } };
 }

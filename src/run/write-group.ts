@@ -57,12 +57,12 @@ export async function writeGroup(
     const reading = toRead.splice(0);
     // Without a journal there is no door. The reads name their steps to it themselves (StepRead).
     const door = ctx.backup ? openDoorAhead(ctx.backup, src.index, reading) : undefined;
-    const values = await readForWrite(ctx, src, reading);
+    const { values, target } = await readForWrite(ctx, src, reading);
     // Two parallel lists (the step, the item it writes): no pair object per key.
     const writingSteps: Step[] = [];
     const items: WriteItem[] = [];
     reading.forEach(({ step }, i) => {
-      const { value, current, targetDeadline, targetLength } = values[i]!;
+      const value = values[i]!;
       if (value.state === 'gone') record(ctx, step, EXPIRED);
       else if (value.state === 'changed') again.push(retryUnit(src, step));
       else if (value.state === 'failed') failStep(ctx, src, step, value.message);
@@ -82,10 +82,10 @@ export async function writeGroup(
           source: step.source,
           action: step.decision.action as WriteItem['action'],
           value,
-          targetDeadline,
-          current,
+          targetDeadline: target ? target.deadlines[i]! : null,
+          current: target?.currents[i],
           shared: sharesName(ctx, step),
-          targetLength,
+          targetLength: target?.lengths[i],
         });
       }
     });

@@ -95,9 +95,9 @@ export class RespDecoder {
         }
         const from = at + 1;
         at = lineEnd + 2;
-        this.complete(
-          type === 0x2b ? buf.subarray(from, lineEnd) : new ReplyError(buf.toString('utf8', from, lineEnd)),
-        );
+        if (type === 0x2d) this.complete(new ReplyError(buf.toString('utf8', from, lineEnd)));
+        else if (lineEnd - from === 2 && buf[from] === 0x4f && buf[from + 1] === 0x4b) this.complete(OK);
+        else this.complete(buf.subarray(from, lineEnd));
         continue;
       }
       if (type !== 0x24 && type !== 0x2a && type !== 0x3a) {
@@ -167,6 +167,12 @@ export class RespDecoder {
     else this.sink.reply(reply);
   }
 }
+
+/**
+ * The status of most replies (each RESTORE, SET, HSET of a copy): one shared view (read only), not a
+ * Buffer per reply that also keeps its socket chunk alive.
+ */
+const OK = Buffer.from('OK');
 
 /**
  * Where the line from `from` ends (its CR), or -1 where its end has not come yet. Only CRLF ends a

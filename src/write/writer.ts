@@ -266,13 +266,18 @@ const LOST = 'the connection dropped with this write in flight and its outcome c
 async function sendUnits(target: Transport, units: InFlight[], results: WriteResult[]): Promise<InFlight[]> {
   if (units.length === 0) return [];
   await readScoresBefore(target, units);
-  const commands: Command[] = [];
-  const first: number[] = [];
-  const last: number[] = [];
-  for (const u of units) {
-    first.push(commands.length);
-    commands.push(...u.commands);
-    last.push(commands.length - 1);
+  // Sized once and filled by index: no growth and no spread call per unit.
+  let count = 0;
+  for (const u of units) count += u.commands.length;
+  const commands: Command[] = new Array(count);
+  const first = new Int32Array(units.length);
+  const last = new Int32Array(units.length);
+  let at = 0;
+  for (let n = 0; n < units.length; n++) {
+    first[n] = at;
+    const own = units[n]!.commands;
+    for (let c = 0; c < own.length; c++) commands[at++] = own[c]!;
+    last[n] = at - 1;
   }
   await target.failover?.refreshReplicas();
   const replicas = target.failover?.replicas ?? 0;
