@@ -1,4 +1,5 @@
 import { UnsupportedPayloadError } from './error.js';
+import { integerText } from './integer-text.js';
 
 /**
  * A listpack: total bytes (4), count (2), entries, 0xff. Each entry: an encoding (small integers
@@ -11,7 +12,7 @@ export function listpack(blob: Buffer): Buffer[] {
     const start = at;
     const enc = blob[at]!;
     if (enc >> 7 === 0) {
-      out.push(Buffer.from(String(enc & 0x7f)));
+      out.push(integerText(enc & 0x7f));
       at += 1;
     } else if (enc >> 6 === 2) {
       const len = enc & 0x3f;
@@ -19,7 +20,7 @@ export function listpack(blob: Buffer): Buffer[] {
       at += 1 + len;
     } else if (enc >> 5 === 6) {
       const raw = ((enc & 0x1f) << 8) | blob[at + 1]!;
-      out.push(Buffer.from(String(raw >= 1 << 12 ? raw - (1 << 13) : raw)));
+      out.push(integerText(raw >= 1 << 12 ? raw - (1 << 13) : raw));
       at += 2;
     } else if (enc >> 4 === 14) {
       const len = ((enc & 0x0f) << 8) | blob[at + 1]!;
@@ -34,15 +35,15 @@ export function listpack(blob: Buffer): Buffer[] {
           break;
         }
         case 0xf1:
-          out.push(Buffer.from(String(blob.readInt16LE(at + 1))));
+          out.push(integerText(blob.readInt16LE(at + 1)));
           at += 3;
           break;
         case 0xf2:
-          out.push(Buffer.from(String(blob.readIntLE(at + 1, 3))));
+          out.push(integerText(blob.readIntLE(at + 1, 3)));
           at += 4;
           break;
         case 0xf3:
-          out.push(Buffer.from(String(blob.readInt32LE(at + 1))));
+          out.push(integerText(blob.readInt32LE(at + 1)));
           at += 5;
           break;
         case 0xf4:

@@ -32,3 +32,6 @@ export const RDB_OBJECT_TYPES: Readonly<Record<number, RdbDataType>> = {
   24: 'hash', // HASH_METADATA
   25: 'hash', // HASH_LISTPACK_EX
 };
+
+/** The hash encodings whose fields may expire on their own (Redis 7.4+ HEXPIRE): 22 to 25. */
+export const FIELD_TTL_HASH_TYPES: ReadonlySet<number> = new Set([22, 23, 24, 25]);

@@ -1,4 +1,5 @@
 import { PayloadEndsEarlyError, UnsupportedPayloadError } from './error.js';
+import { integerText } from './integer-text.js';
 import { lzfDecompress } from './lzf.js';
 
 /** A cursor over RDB bytes: lengths, strings (plain, integer-encoded, LZF) and doubles. */
@@ -51,11 +52,11 @@ export class RdbReader {
     if ('len' in l) return this.take(l.len);
     switch (l.encoded) {
       case 0:
-        return Buffer.from(String(this.take(1).readInt8(0)));
+        return integerText(this.take(1).readInt8(0));
       case 1:
-        return Buffer.from(String(this.take(2).readInt16LE(0)));
+        return integerText(this.take(2).readInt16LE(0));
       case 2:
-        return Buffer.from(String(this.take(4).readInt32LE(0)));
+        return integerText(this.take(4).readInt32LE(0));
       case 3: {
         const compressed = this.length();
         const plain = this.length();

@@ -1,4 +1,5 @@
 import { UnsupportedPayloadError } from './error.js';
+import { integerText } from './integer-text.js';
 
 /**
  * A ziplist: zlbytes (4), zltail (4), zllen (2), entries, 0xff. Each entry: the previous entry's
@@ -50,7 +51,7 @@ export function ziplist(blob: Buffer): Buffer[] {
           if (enc > 0xf0 && enc < 0xfe) n = (enc & 0x0f) - 1;
           else throw new UnsupportedPayloadError(`bad ziplist encoding 0x${enc.toString(16)}`);
       }
-      out.push(Buffer.from(String(n)));
+      out.push(typeof n === 'bigint' ? Buffer.from(String(n)) : integerText(n));
     }
   }
   return out;

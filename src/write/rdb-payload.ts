@@ -43,8 +43,10 @@ export function decodePayload(payload: Buffer): DecodedPayload {
   const rdbVersion = payload.readUInt16LE(payload.length - TRAILER);
   const r = new RdbReader(payload.subarray(0, payload.length - TRAILER));
   const objectType = r.byte();
-  const decoded = decodeObject(objectType, r);
-  return { ...decoded, rdbVersion };
+  const decoded = decodeObject(objectType, r) as DecodedPayload;
+  // Set on the object decodeObject made, not spread into a new one: a merge decodes a payload a key.
+  decoded.rdbVersion = rdbVersion;
+  return decoded;
 }
 
 type Decoded = Omit<DecodedPayload, 'rdbVersion'>;
@@ -161,8 +163,20 @@ function hashWithExpiries(triplets: Buffer[]): Decoded {
 function scoreFirst(flat: Buffer[]): Buffer[] {
   const out: Buffer[] = new Array(flat.length);
   for (let i = 0; i < flat.length; i += 2) {
-    out[i] = formatScore(parseScore(flat[i + 1]!));
+    const score = flat[i + 1]!;
+    // An integer score (the listpack stores it as one) is its own text already: kept, not re-printed.
+    out[i] = isIntegerText(score) ? score : formatScore(parseScore(score));
     out[i + 1] = flat[i]!;
   }
   return out;
+}
+
+/** Whether `text` is a safe integer as String() prints it: digits, an optional minus, no leading zero. */
+function isIntegerText(text: Buffer): boolean {
+  const sign = text[0] === 0x2d ? 1 : 0;
+  const digits = text.length - sign;
+  if (digits < 1 || digits > 15) return false;
+  if (text[sign] === 0x30 && (digits > 1 || sign === 1)) return false;
+  for (let i = sign; i < text.length; i++) if (text[i]! < 0x30 || text[i]! > 0x39) return false;
+  return true;
 }

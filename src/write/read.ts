@@ -1,3 +1,4 @@
+import { FIELD_TTL_HASH_TYPES } from '../rdb/object-types.js';
 import type { Caps } from '../servers/caps.js';
 import { now } from '../servers/clock.js';
 import type { Command } from '../servers/resp.js';
@@ -6,6 +7,7 @@ import type { Dialect } from '../types/codec.js';
 import { CODECS, keepsTtl } from '../types/index.js';
 import type { DataType, KeyAtWork, NativeType } from '../types/strategy.js';
 import { typeFromReply } from '../types/type-reply.js';
+import { decodePayload, UnsupportedPayloadError } from './rdb-payload.js';
 import { payloadType } from './rdb-type.js';
 import { type Deadline, deadlineFrom } from './ttl.js';
 
@@ -58,8 +60,15 @@ export async function readValues(source: ReadSide, requests: readonly ReadReques
   const checksType = !source.caps.multiTypeNames;
   const asks: Command[] = [];
   const counts: number[] = [];
-  for (const { sourceKey: key, type, how, prefetched } of requests) {
+  const fromPayload: (SourceValue | undefined)[] = new Array(requests.length);
+  for (let i = 0; i < requests.length; i++) {
+    const { sourceKey: key, type, how, prefetched } = requests[i]!;
     if (prefetched && dumps(how, type)) {
+      counts.push(0);
+      continue;
+    }
+    fromPayload[i] = prefetched && decodedPrefetch(type, prefetched, source.caps);
+    if (fromPayload[i]) {
       counts.push(0);
       continue;
     }
@@ -92,6 +101,8 @@ export async function readValues(source: ReadSide, requests: readonly ReadReques
       if (held !== undefined && held !== type) return { state: 'changed' };
       return { state: 'ok', deadline, dump: payload as Buffer };
     }
+    const prefetchedValue = fromPayload[i];
+    if (prefetchedValue) return prefetchedValue;
     const slice = replies.slice(from, at);
     const typeReply = checksType ? slice.shift() : type;
     const [pttl, ...valueReplies] = slice;
@@ -105,6 +116,39 @@ export async function readValues(source: ReadSide, requests: readonly ReadReques
     const decoded = CODECS[type as NativeType].decode(valueReplies, source.caps);
     return decoded === null ? { state: 'gone' } : { state: 'ok', deadline, native: decoded };
   });
+}
+
+/** The types whose native value a payload decodes to exactly as their codec's read does. */
+const DECODED_ALIKE: ReadonlySet<DataType> = new Set(['string', 'hash', 'set', 'zset', 'list']);
+
+/**
+ * A native read (a merge's) that the probe's prefetch already answers: its payload, read atomically
+ * with its PTTL, decoded here instead of asking the source TYPE, PTTL and the whole value again
+ * (issue 20: the merge's sources ran 0.9 calls a key more than the copy's). Undefined where the
+ * source must be asked: no payload (a big key is sized, not dumped), a refused DUMP, a hash encoded
+ * for field expiries (they go the native way), a payload this reader does not know.
+ */
+function decodedPrefetch(
+  type: DataType,
+  prefetched: NonNullable<ReadRequest['prefetched']>,
+  caps: ReadSide['caps'],
+): SourceValue | undefined {
+  const { payload } = prefetched;
+  if (!Buffer.isBuffer(payload) || !DECODED_ALIKE.has(type)) return undefined;
+  // Field expiries are kept in the source's clock: such a hash is read the native way, as before.
+  if (FIELD_TTL_HASH_TYPES.has(payload[0]!)) return undefined;
+  const deadline = keepsTtl(type, caps) ? deadlineFrom(Number(prefetched.pttl), prefetched.sentAt) : null;
+  if (deadline === 'gone') return { state: 'gone' };
+  const held = payloadType(payload);
+  if (held !== undefined && held !== type) return { state: 'changed' };
+  try {
+    const decoded = decodePayload(payload);
+    if (decoded.type !== type) return undefined;
+    return { state: 'ok', deadline, native: decoded.value };
+  } catch (err) {
+    if (err instanceof UnsupportedPayloadError) return undefined;
+    throw err;
+  }
 }
 
 /** Module types travel only as DUMP payloads. */

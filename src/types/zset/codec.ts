@@ -1,3 +1,4 @@
+import { integerText } from '../../rdb/integer-text.js';
 import type { Command } from '../../servers/resp.js';
 import { ARGS_PER_COMMAND, chunked, type Dialect, type NativeCodec, REDIS_DIALECT } from '../codec.js';
 import type { MergeOptions } from '../strategy.js';
@@ -134,5 +135,7 @@ function mergedScore(target: Buffer, source: Buffer, rule: MergeOptions['zsetSco
 export function formatScore(score: number): Buffer {
   if (score === Number.POSITIVE_INFINITY) return Buffer.from('inf');
   if (score === Number.NEGATIVE_INFINITY) return Buffer.from('-inf');
+  // Most scores are integers (counters, timestamps): their digits without a string in between.
+  if (Number.isSafeInteger(score)) return integerText(score);
   return Buffer.from(String(score));
 }
