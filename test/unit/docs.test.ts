@@ -83,9 +83,20 @@ const OTHER_FLAGS: Record<string, (flag: string) => boolean> = {
   // npm run bench and bench/rdb-file.ts: their own option parsers (and the server flags they pass).
   bench: (flag) =>
     BENCH_SOURCES.includes(`--${flag}`) || new RegExp(`\\b'?${flag}'?: \\{`).test(BENCH_SOURCES),
-  // node's heap flags (NODE_OPTIONS; the young generation's in performance.md), redis-cli --pipe (the bench's ceiling), valgrind --tool (a profile
-  // in performance.md), and the README's example of a mistyped flag.
-  other: (flag) => ['max-old-space-size', 'max-semi-space-size', 'pipe', 'tool', 'dryrun'].includes(flag),
+  // node's and V8's flags (NODE_OPTIONS; the heap and GC flags performance.md measured), redis-cli --pipe
+  // (the bench's ceiling), valgrind --tool (a profile in performance.md), and the README's example of a
+  // mistyped flag.
+  other: (flag) =>
+    [
+      'max-old-space-size',
+      'max-semi-space-size',
+      'heap-growing-percent',
+      'single-threaded-gc',
+      'trace-gc',
+      'pipe',
+      'tool',
+      'dryrun',
+    ].includes(flag),
 };
 
 const CLI_FLAGS = new Set([
