@@ -2,7 +2,14 @@ import type { KeyProbe, ProbeUnit } from '../probe/probe.js';
 import { describeKey } from '../report/key-name.js';
 import type { KeyOutcome } from '../report/types.js';
 import type { Caps } from '../servers/caps.js';
-import type { DataType, Decision, KeyAtWork, StrategyTable } from '../types/strategy.js';
+import type {
+  DataType,
+  Decision,
+  KeyAtWork,
+  MismatchPolicy,
+  Strategy,
+  StrategyTable,
+} from '../types/strategy.js';
 
 /**
  * One step of the fold of SPEC §1.2: what happens when a source value of `sourceType` meets
@@ -12,12 +19,24 @@ import type { DataType, Decision, KeyAtWork, StrategyTable } from '../types/stra
  */
 export function decide(sourceType: DataType, targetType: DataType | null, table: StrategyTable): Decision {
   if (targetType === null) return CREATE;
-  if (targetType !== sourceType) {
-    const policy = table.typeMismatch;
-    return { action: policy, conflict: true, typeMismatch: true };
-  }
-  return { action: table[sourceType], conflict: true, typeMismatch: false };
+  return targetType !== sourceType ? MISMATCH[table.typeMismatch] : CONFLICT[table[sourceType]];
 }
+
+/**
+ * Every decision there can be, made once and frozen: decide() runs for every key of a run (and the dry
+ * run's fold for every earlier holder too), and a decision object a key was a tenth of a dry run's
+ * garbage.
+ */
+const CONFLICT: Readonly<Record<Strategy, Decision>> = Object.freeze({
+  override: Object.freeze({ action: 'override', conflict: true, typeMismatch: false }),
+  merge: Object.freeze({ action: 'merge', conflict: true, typeMismatch: false }),
+  skip: Object.freeze({ action: 'skip', conflict: true, typeMismatch: false }),
+});
+const MISMATCH: Readonly<Record<MismatchPolicy, Decision>> = Object.freeze({
+  override: Object.freeze({ action: 'override', conflict: true, typeMismatch: true }),
+  skip: Object.freeze({ action: 'skip', conflict: true, typeMismatch: true }),
+  fail: Object.freeze({ action: 'fail', conflict: true, typeMismatch: true }),
+});
 
 /**
  * The target's type after one step, for predicting later steps without writing (the dry run).
@@ -160,7 +179,10 @@ function dryTargetType(
   before: readonly DataType[],
   ctx: DecideContext,
 ): DataType | null {
-  const folded = [...probe.earlier, ...before];
+  // Most keys have no earlier holder and no earlier type of their own: nothing to join or fold.
+  const folded =
+    before.length === 0 ? probe.earlier : probe.earlier.length === 0 ? before : [...probe.earlier, ...before];
+  if (folded.length === 0) return probe.targetType;
   return foldTypes(
     probe.targetType,
     ctx.target.multiTypeNames ? folded.filter((t) => t === type) : folded,

@@ -96,8 +96,7 @@ export class RespDecoder {
         const from = at + 1;
         at = lineEnd + 2;
         if (type === 0x2d) this.complete(new ReplyError(buf.toString('utf8', from, lineEnd)));
-        else if (lineEnd - from === 2 && buf[from] === 0x4f && buf[from + 1] === 0x4b) this.complete(OK);
-        else this.complete(buf.subarray(from, lineEnd));
+        else this.complete(sharedStatus(buf, from, lineEnd) ?? buf.subarray(from, lineEnd));
         continue;
       }
       if (type !== 0x24 && type !== 0x2a && type !== 0x3a) {
@@ -125,7 +124,7 @@ export class RespDecoder {
             break;
           }
           if (end - at >= length + 2) {
-            this.complete(buf.subarray(at, at + length));
+            this.complete(sharedStatus(buf, at, at + length) ?? buf.subarray(at, at + length));
             at += length + 2;
             break;
           }
@@ -169,10 +168,37 @@ export class RespDecoder {
 }
 
 /**
- * The status of most replies (each RESTORE, SET, HSET of a copy): one shared view (read only), not a
- * Buffer per reply that also keeps its socket chunk alive.
+ * The short answers most replies are (OK for each RESTORE or SET of a copy, QUEUED inside a
+ * transaction, the type names the probe's scripts return for every key, as statuses or bulk
+ * strings): one shared Buffer each, read only, not a view per reply that also keeps its socket chunk
+ * alive. Told apart by length, first and last byte, then the bytes between.
  */
-const OK = Buffer.from('OK');
+const SHARED_STATUSES: readonly Buffer[] = [
+  'OK',
+  'QUEUED',
+  'none',
+  'string',
+  'hash',
+  'set',
+  'zset',
+  'list',
+  'stream',
+].map((text) => Buffer.from(text));
+
+function sharedStatus(buf: Buffer, from: number, end: number): Buffer | undefined {
+  const length = end - from;
+  if (length < 2 || length > 6) return undefined;
+  const first = buf[from];
+  const last = buf[end - 1];
+  for (let s = 0; s < SHARED_STATUSES.length; s++) {
+    const status = SHARED_STATUSES[s]!;
+    if (status.length !== length || status[0] !== first || status[length - 1] !== last) continue;
+    let same = true;
+    for (let i = 1; i < length - 1 && same; i++) same = buf[from + i] === status[i];
+    if (same) return status;
+  }
+  return undefined;
+}
 
 /**
  * Where the line from `from` ends (its CR), or -1 where its end has not come yet. Only CRLF ends a

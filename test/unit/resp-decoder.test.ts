@@ -160,6 +160,33 @@ describe('the RESP2 decoder', () => {
     }
   });
 
+  it('gives the short answers it shares (OK, QUEUED, type names) and their near misses byte for byte', () => {
+    const words = ['OK', 'QUEUED', 'none', 'string', 'hash', 'set', 'zset', 'list', 'stream'];
+    const nearMisses = [
+      'Ok',
+      'OKK',
+      'QUEUEd',
+      'nonf',
+      'hasx',
+      'sat',
+      'zsot',
+      'lost',
+      'streem',
+      'st',
+      'h',
+      'hashes',
+    ];
+    for (const text of [...words, ...nearMisses]) {
+      const bytes = Buffer.from(
+        `+${text}\r\n$${text.length}\r\n${text}\r\n*2\r\n$${text.length}\r\n${text}\r\n+${text}\r\n`,
+      );
+      const { replies, fatal } = decodeChunks([bytes]);
+      const hex = { hex: Buffer.from(text).toString('hex') };
+      expect(fatal).toEqual([]);
+      expect(replies).toEqual([hex, hex, [hex, hex]]);
+    }
+  });
+
   it('copies a bulk string that spans chunks once, into a buffer of its own size', () => {
     const payload = Buffer.alloc(3 * 65_536 + 5, 0xab);
     const bytes = Buffer.concat([
