@@ -171,9 +171,9 @@ export class RespDecoder {
  * The short answers most replies are (OK for each RESTORE or SET of a copy, QUEUED inside a
  * transaction, the type names the probe's scripts return for every key, as statuses or bulk
  * strings): one shared Buffer each, read only, not a view per reply that also keeps its socket chunk
- * alive. Told apart by length, first and last byte, then the bytes between.
+ * alive. One candidate by length and first byte, then compared byte by byte.
  */
-const SHARED_STATUSES: readonly Buffer[] = [
+const [OK, QUEUED, NONE, STRING, HASH, SET, ZSET, LIST, STREAM] = [
   'OK',
   'QUEUED',
   'none',
@@ -183,21 +183,60 @@ const SHARED_STATUSES: readonly Buffer[] = [
   'zset',
   'list',
   'stream',
-].map((text) => Buffer.from(text));
+].map((text) => Buffer.from(text)) as [
+  Buffer,
+  Buffer,
+  Buffer,
+  Buffer,
+  Buffer,
+  Buffer,
+  Buffer,
+  Buffer,
+  Buffer,
+];
 
 function sharedStatus(buf: Buffer, from: number, end: number): Buffer | undefined {
-  const length = end - from;
-  if (length < 2 || length > 6) return undefined;
-  const first = buf[from];
-  const last = buf[end - 1];
-  for (let s = 0; s < SHARED_STATUSES.length; s++) {
-    const status = SHARED_STATUSES[s]!;
-    if (status.length !== length || status[0] !== first || status[length - 1] !== last) continue;
-    let same = true;
-    for (let i = 1; i < length - 1 && same; i++) same = buf[from + i] === status[i];
-    if (same) return status;
+  // One candidate by length and first byte (a switch, not a search: this runs for every short reply).
+  let candidate: Buffer | undefined;
+  switch (end - from) {
+    case 2:
+      candidate = OK;
+      break;
+    case 3:
+      candidate = SET;
+      break;
+    case 4: {
+      const first = buf[from];
+      candidate =
+        first === 0x68
+          ? HASH
+          : first === 0x6e
+            ? NONE
+            : first === 0x7a
+              ? ZSET
+              : first === 0x6c
+                ? LIST
+                : undefined;
+      break;
+    }
+    case 6: {
+      const first = buf[from];
+      candidate =
+        first === 0x51
+          ? QUEUED
+          : first !== 0x73
+            ? undefined
+            : buf[from + 2] === 0x72 && buf[from + 3] === 0x69
+              ? STRING
+              : STREAM;
+      break;
+    }
+    default:
+      return undefined;
   }
-  return undefined;
+  if (candidate === undefined) return undefined;
+  for (let i = 0; i < candidate.length; i++) if (buf[from + i] !== candidate[i]) return undefined;
+  return candidate;
 }
 
 /**
