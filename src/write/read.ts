@@ -146,7 +146,8 @@ function decodedPrefetch(
     if (decoded.type !== type) return undefined;
     return { state: 'ok', deadline, native: decoded.value };
   } catch (err) {
-    if (err instanceof UnsupportedPayloadError) return undefined;
+    // A payload the decoder refuses or runs off the end of (a Buffer read's RangeError): asked again.
+    if (err instanceof UnsupportedPayloadError || err instanceof RangeError) return undefined;
     throw err;
   }
 }
