@@ -96,7 +96,7 @@ export class RespDecoder {
         const from = at + 1;
         at = lineEnd + 2;
         if (type === 0x2d) this.complete(new ReplyError(buf.toString('utf8', from, lineEnd)));
-        else this.complete(sharedStatus(buf, from, lineEnd) ?? buf.subarray(from, lineEnd));
+        else this.complete(sharedReply(buf, from, lineEnd) ?? buf.subarray(from, lineEnd));
         continue;
       }
       if (type !== 0x24 && type !== 0x2a && type !== 0x3a) {
@@ -124,7 +124,7 @@ export class RespDecoder {
             break;
           }
           if (end - at >= length + 2) {
-            this.complete(sharedStatus(buf, at, at + length) ?? buf.subarray(at, at + length));
+            this.complete(sharedReply(buf, at, at + length) ?? buf.subarray(at, at + length));
             at += length + 2;
             break;
           }
@@ -173,29 +173,17 @@ export class RespDecoder {
  * strings): one shared Buffer each, read only, not a view per reply that also keeps its socket chunk
  * alive. One candidate by length and first byte, then compared byte by byte.
  */
-const [OK, QUEUED, NONE, STRING, HASH, SET, ZSET, LIST, STREAM] = [
-  'OK',
-  'QUEUED',
-  'none',
-  'string',
-  'hash',
-  'set',
-  'zset',
-  'list',
-  'stream',
-].map((text) => Buffer.from(text)) as [
-  Buffer,
-  Buffer,
-  Buffer,
-  Buffer,
-  Buffer,
-  Buffer,
-  Buffer,
-  Buffer,
-  Buffer,
-];
+const OK = Buffer.from('OK');
+const QUEUED = Buffer.from('QUEUED');
+const NONE = Buffer.from('none');
+const STRING = Buffer.from('string');
+const HASH = Buffer.from('hash');
+const SET = Buffer.from('set');
+const ZSET = Buffer.from('zset');
+const LIST = Buffer.from('list');
+const STREAM = Buffer.from('stream');
 
-function sharedStatus(buf: Buffer, from: number, end: number): Buffer | undefined {
+function sharedReply(buf: Buffer, from: number, end: number): Buffer | undefined {
   // One candidate by length and first byte (a switch, not a search: this runs for every short reply).
   let candidate: Buffer | undefined;
   switch (end - from) {

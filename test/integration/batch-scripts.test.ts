@@ -74,6 +74,47 @@ describe('batch scripts on a standalone source', () => {
     expect(await calls(s, 'object\\|encoding')).toBe(0);
   });
 
+  it('a merge writes from the payloads the scripts read: the source is not asked for the values again', async () => {
+    const n = 50;
+    const onSource: Keys = {};
+    const onTarget: Keys = {};
+    for (let i = 0; i < n; i++) {
+      onSource[`h${i}`] = hash({ f: `s${i}`, only: 'source' });
+      onTarget[`h${i}`] = hash({ f: `t${i}`, mine: 'target' });
+      onSource[`set${i}`] = set('a', `${i}`);
+      onTarget[`set${i}`] = set('b');
+      onSource[`z${i}`] = zset(['a', i], ['c', 1.5]);
+      onTarget[`z${i}`] = zset(['a', -1], ['b', 7]);
+      onSource[`l${i}`] = list('x', `${i}`);
+      onTarget[`l${i}`] = list('t');
+    }
+    await seed(s, onSource);
+    await seed(servers.t, onTarget);
+    const report = await runMerge(
+      resolvePlan(
+        servers.doc({
+          strategies: { hash: 'merge', set: 'merge', zset: 'merge', list: 'merge' },
+          merge: { zsetScore: 'max', list: 'append' },
+          write: { batchSize: 100 },
+        }),
+        {},
+        {},
+      ),
+    );
+    expect(report.outcome, report.error).toBe('done');
+    expect(report.totals).toEqual(counts({ merged: 4 * n }));
+    expect(await servers.t.hgetall('h7')).toEqual({ f: 's7', only: 'source', mine: 'target' });
+    expect(await servers.t.smembers('set7').then((m) => m.sort())).toEqual(['7', 'a', 'b']);
+    expect(await servers.t.zrange('z7', 0, -1, 'WITHSCORES')).toEqual(['c', '1.5', 'a', '7', 'b', '7']);
+    expect(await servers.t.lrange('l7', 0, -1)).toEqual(['t', 'x', '7']);
+    // Each value came from its script's DUMP: no native read, and no TYPE or PTTL of its own beside
+    // the scripts' (the one TYPE is the scripts' trial at connect).
+    for (const read of ['hgetall', 'smembers', 'zrange', 'lrange'])
+      expect(await calls(s, read), read).toBe(0);
+    expect(await calls(s, 'type')).toBe(1);
+    expect(await calls(s, 'pttl')).toBe(4 * n);
+  });
+
   it('a user whose scripts may not DUMP is probed key by key and read natively, every key copied', async () => {
     await seed(s, allTypes(20));
     const before = await digest(source);
