@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { ConfigError } from '../common/errors.js';
 import { globMatch } from '../common/glob.js';
 import type { SourcePlan } from '../config/plan.js';
+import { clusterLayout } from '../servers/cluster/layout.js';
 import {
   type ChangeMarks,
   changeMarks,
@@ -9,7 +10,7 @@ import {
   type KeyEvents,
   subscribeKeyEvents,
 } from '../servers/key-events.js';
-import { clusterLayout, type Server } from '../servers/server.js';
+import type { Server } from '../servers/server.js';
 
 /**
  * Where the changes of the sources come from during a follow (SPEC §9.2, §9.3): keyspace notifications

@@ -9,7 +9,7 @@ import type { ProgressSink } from '../report/types.js';
 import { type ScanBatch, scanBatches } from '../scan/scanner.js';
 import { sourceKeyOf } from '../scan/source-key.js';
 import type { Caps } from '../servers/caps.js';
-import type { ClusterView } from '../servers/server.js';
+import type { ClusterView } from '../servers/cluster/layout.js';
 import { processBatch } from './batch.js';
 import type { RunContext, SourceRun } from './context.js';
 import type { Throttle } from './throttle.js';

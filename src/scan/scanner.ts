@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
+import { RunError } from '../common/errors.js';
 import { SeenKeys } from '../common/seen-keys.js';
 import type { ProbeUnit } from '../probe/probe.js';
 import { type Caps, keyspaceSize as countKeys } from '../servers/caps.js';
+import type { ClusterView } from '../servers/cluster/layout.js';
 import { BrokenCursorError, CursorGuard } from '../servers/cursor-guard.js';
-import type { ClusterView } from '../servers/server.js';
 
 export interface ScanOptions {
   /** SCAN MATCH glob; undefined for every key. */
@@ -80,16 +81,21 @@ export async function* scanBatches(
       yield* batches.full(walk === 0 ? walked : 1);
     }
     if (!cluster) break;
-    if (walk >= MAX_REWALKS) {
-      // Keys may have been missed: better a failed run than a quiet gap.
-      if (lost.length > 0) throw lost[0];
-      break;
-    }
     const after = await cluster.layout();
     if (lost.length === 0 && before !== undefined && before === after) break;
-    await cluster.refresh();
+    // Keys may have been missed: better a failed run than a quiet gap.
+    if (walk >= MAX_REWALKS) throw lost[0] ?? new RunError(rewalksSpent(opts.server));
+    // A walk while slots are still moving could miss keys again: the next begins once they stand still.
+    await cluster.settle();
   }
   yield* batches.rest(1);
+}
+
+function rewalksSpent(server = 'a cluster source'): string {
+  return (
+    `${server}: the cluster's slots moved during each of ${MAX_REWALKS + 1} walks of its keys, so ` +
+    'keys could have been missed; run again once the cluster is not being resharded'
+  );
 }
 
 /** Masters of a cluster asked for their next SCAN page at once (p-limit): the rest wait their turn. */

@@ -4,6 +4,7 @@ import { ConnectionError } from '../common/errors.js';
 import { type Caps, keyspaceSize, probeServer } from './caps.js';
 import { measureClock, type TargetClock } from './clock.js';
 import { ClusterTransport, NODE_RETRY_MS } from './cluster/cluster-transport.js';
+import { type ClusterView, clusterLayout, settleLayout } from './cluster/layout.js';
 import { nodeEndpoint } from './cluster/units.js';
 import { close, connect, type Role } from './connect.js';
 import { replyIs } from './errors/classify.js';
@@ -36,19 +37,13 @@ export interface Server {
    * yet replaced), for at most the retry budget.
    */
   refreshMasters?(): Promise<void>;
-}
-
-/** A cluster as the scanner sees it (scan/scanner.ts): its slot layout, and its masters made current. */
-export interface ClusterView {
-  layout(): Promise<string | undefined>;
-  refresh(): Promise<void>;
+  /** A cluster: its layout, for a walk to tell whether slots moved under it (scan/scanner.ts). */
+  cluster?: ClusterView;
 }
 
 /** The ClusterView of a cluster server; undefined for a standalone one. */
 export function clusterView(server: Server): ClusterView | undefined {
-  const refresh = server.refreshMasters;
-  if (!server.caps.cluster || !refresh) return undefined;
-  return { layout: () => clusterLayout(server.nodes), refresh: () => refresh() };
+  return server.caps.cluster ? server.cluster : undefined;
 }
 
 /**
@@ -93,7 +88,21 @@ export async function openServer(
     const all = await Promise.all(nodes.map((node) => probeServer(node)));
     control = await connectCluster(endpoint, masters, network, label);
     const refreshMasters = () => refreshNodes(nodes, endpoint, role, label, network);
-    return { endpoint, label, control, nodes, caps: clusterCaps(all), runIds: runIdsOf(all), refreshMasters };
+    const where = `${label} ${endpointText(endpoint)}`;
+    const cluster: ClusterView = {
+      layout: () => clusterLayout(nodes),
+      settle: () => settleLayout(nodes, refreshMasters, where, network.retryBudgetMs),
+    };
+    return {
+      endpoint,
+      label,
+      control,
+      nodes,
+      caps: clusterCaps(all),
+      runIds: runIdsOf(all),
+      refreshMasters,
+      cluster,
+    };
   } catch (err) {
     control?.disconnect();
     await Promise.all(nodes.map((node) => close(node)));
@@ -134,31 +143,6 @@ export async function serverClock(server: Server): Promise<TargetClock> {
   const clocks = await Promise.all(server.nodes.map((node) => measureClock(() => node.time(), server.caps)));
   if (clocks.some((clock) => clock.offset === null)) return { ...clocks[0]!, offset: null, setPxat: false };
   return clocks.reduce((a, b) => (b.offset! < a.offset! ? b : a));
-}
-
-/**
- * The slot layout of a cluster as one string (which master owns which slots), to tell whether it
- * changed between two moments; undefined while a slot is being migrated (CLUSTER NODES shows
- * `[slot->-node]`, where the user may ask it). Any master may answer.
- */
-export async function clusterLayout(nodes: readonly Redis[]): Promise<string | undefined> {
-  let last: unknown;
-  // Nodes with a live connection first: a dead one answers only once its retries are spent.
-  const ordered = [...nodes].sort((a, b) => Number(b.status === 'ready') - Number(a.status === 'ready'));
-  for (const node of ordered) {
-    try {
-      const slots = (await node.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
-      const owners = slots.map(([from, to, [ip, port]]) => `${from}-${to}@${ip}:${port}`).sort();
-      const migrating = await node.call('CLUSTER', 'NODES').then(
-        (text) => /\[\d+-[<>]-/.test(String(text)),
-        () => false,
-      );
-      return migrating ? undefined : owners.join(',');
-    } catch (err) {
-      last = err;
-    }
-  }
-  throw last;
 }
 
 /**

@@ -30,8 +30,14 @@ export interface TestCluster {
    * Moves `slot` and its keys to `nodes[to]` the way redis-cli --cluster reshard does:
    * SETSLOT IMPORTING / MIGRATING, MIGRATE the keys in batches, SETSLOT NODE on every master.
    * `between` runs after the slot is marked migrating and some keys have moved (the ASK window).
+   * `pace`: keys a MIGRATE moves (100) and a pause after each, for a reshard that lasts.
    */
-  migrateSlot(slot: number, to: number, between?: () => Promise<void>): Promise<void>;
+  migrateSlot(
+    slot: number,
+    to: number,
+    between?: () => Promise<void>,
+    pace?: { keys: number; pauseMs: number },
+  ): Promise<void>;
   /** The index of the node that owns `slot` now. */
   ownerOf(slot: number): Promise<number>;
   /**
@@ -197,7 +203,12 @@ class LocalCluster implements TestCluster {
     throw new Error(`slot ${slot} has no owner`);
   }
 
-  async migrateSlot(slot: number, to: number, between?: () => Promise<void>): Promise<void> {
+  async migrateSlot(
+    slot: number,
+    to: number,
+    between?: () => Promise<void>,
+    pace = { keys: 100, pauseMs: 0 },
+  ): Promise<void> {
     const ids = await this.nodeIds();
     const from = await this.ownerOf(slot);
     if (from === to) throw new Error(`slot ${slot} is already on node ${to}`);
@@ -211,7 +222,7 @@ class LocalCluster implements TestCluster {
         'CLUSTER',
         'GETKEYSINSLOT',
         slot,
-        first && between ? 1 : 100,
+        first && between ? 1 : pace.keys,
       )) as Buffer[];
       if (keys.length > 0) {
         await source.callBuffer(
@@ -228,6 +239,7 @@ class LocalCluster implements TestCluster {
       }
       if (first && between) await between();
       first = false;
+      if (pace.pauseMs > 0) await new Promise((r) => setTimeout(r, pace.pauseMs));
       if (keys.length === 0) break;
     }
     for (const node of [dest, source, ...this.admins]) {

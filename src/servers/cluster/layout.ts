@@ -1,0 +1,100 @@
+/**
+ * A cluster's slot layout, as the scanner and the follower compare it before and after a walk: a
+ * reshard or a failover meanwhile means keys may have moved past the walk.
+ */
+import type { Redis } from 'ioredis';
+import { RunError } from '../../common/errors.js';
+
+/** A cluster as the scanner sees it (scan/scanner.ts): its slot layout, and its masters made current. */
+export interface ClusterView {
+  /** The layout now as one string; undefined while it is in flux (see clusterLayout). */
+  layout(): Promise<string | undefined>;
+  /**
+   * The masters made current (a promoted replica, a master added by a reshard) once the layout is out
+   * of flux; a RunError naming the slots still moving when it stays in flux for the retry budget.
+   */
+  settle(): Promise<void>;
+}
+
+/** What every master says: the owners as one string, and the slots it marks as moving. */
+interface MasterView {
+  owners: string;
+  moving: string[];
+}
+
+/** A slot being migrated, as CLUSTER NODES shows it on the two masters involved: `[slot->-id]`, `[slot-<-id]`. */
+const MOVING_SLOT = /\[(\d+)-[<>]-/g;
+
+async function masterView(node: Redis): Promise<MasterView> {
+  const slots = (await node.call('CLUSTER', 'SLOTS')) as [number, number, [string, number, string?]][];
+  // Owners by node id: masters may name one another's address differently (an announced address, a
+  // hostname, an empty ip for itself), never its id.
+  const owners = slots
+    .map(([from, to, [ip, port, id]]) => `${from}-${to}@${id ?? `${ip}:${port}`}`)
+    .sort()
+    .join(',');
+  // CLUSTER NODES may be denied to the user; the owners then still tell a finished move.
+  const nodesText = await node.call('CLUSTER', 'NODES').then(String, () => '');
+  return { owners, moving: [...nodesText.matchAll(MOVING_SLOT)].map((m) => m[1]!) };
+}
+
+/** Every master's view; a master that does not answer counts as in flux, unless none answers. */
+async function masterViews(nodes: readonly Redis[]): Promise<(MasterView | undefined)[]> {
+  const views = await Promise.allSettled(nodes.map(masterView));
+  if (views.every((v) => v.status === 'rejected')) throw (views[0] as PromiseRejectedResult).reason;
+  return views.map((v) => (v.status === 'fulfilled' ? v.value : undefined));
+}
+
+/**
+ * The slot layout of a cluster as one string (which master owns which slots), to tell whether it
+ * changed between two moments; undefined while it is in flux. Every master is asked, since one alone
+ * can miss a reshard under way: only the two masters a slot moves between mark it (CLUSTER NODES), and
+ * the others learn the new owner last. In flux: a slot marked as moving, masters that disagree on the
+ * owners (the new owner not yet told to all), or a master that does not answer.
+ */
+export async function clusterLayout(nodes: readonly Redis[]): Promise<string | undefined> {
+  return settledOwners(await masterViews(nodes));
+}
+
+/** The owners all masters agree on with no slot moving; undefined otherwise. */
+function settledOwners(views: readonly (MasterView | undefined)[]): string | undefined {
+  const first = views[0];
+  if (!first) return undefined;
+  const settled = views.every((v) => v !== undefined && v.moving.length === 0 && v.owners === first.owners);
+  return settled ? first.owners : undefined;
+}
+
+/** Polling interval while a cluster's layout is in flux. */
+const SETTLE_POLL_MS = 250;
+
+/**
+ * ClusterView.settle: `refresh` (the masters of now), then the layout asked again, until it is out of
+ * flux or `budgetMs` has passed. A reshard left half done (a slot still marked migrating) ends the run
+ * rather than let a walk miss keys moving under it; the message names the slots.
+ */
+export async function settleLayout(
+  nodes: readonly Redis[],
+  refresh: () => Promise<void>,
+  where: string,
+  budgetMs: number,
+): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    await refresh();
+    const views = await masterViews(nodes);
+    if (settledOwners(views) !== undefined) return;
+    const moving = new Set(views.flatMap((v) => v?.moving ?? []));
+    if (Date.now() - started + SETTLE_POLL_MS > budgetMs) {
+      const what =
+        moving.size > 0
+          ? `slot ${[...moving].sort((a, b) => Number(a) - Number(b)).join(', ')} still being migrated`
+          : 'its masters not all answering, or disagreeing on which owns which slots';
+      throw new RunError(
+        `${where}: the cluster's slots moved during the scan and did not settle within ` +
+          `${Math.round(budgetMs / 1000)}s (${what}), so keys moving now could be missed; finish the ` +
+          'reshard (redis-cli --cluster fix for a slot left migrating) and run again, or raise --retry-budget',
+      );
+    }
+    await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+  }
+}

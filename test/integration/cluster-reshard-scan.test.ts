@@ -1,0 +1,119 @@
+/**
+ * A source cluster resharded while its keys are walked: a walk that ends while a slot is still moving
+ * can have missed keys (moved from the part of a master not yet walked to a master already walked),
+ * so the scanner waits for the slots to settle and walks again. A reshard is seen on every master, not
+ * only on the one first asked (which, when it is neither end of the move, learns of it last); a slot
+ * left migrating ends the run, naming the slot, instead of a quiet gap.
+ */
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
+import type { ProgressSink } from '../../src/report/types.js';
+import { slotOf, startCluster, type TestCluster } from '../harness/cluster.js';
+import { loadCluster, readStore } from '../harness/model-store.js';
+import { type RedisServer, startRedis } from '../harness/redis.js';
+import { canonical, type Store } from '../property/model.js';
+
+function run(
+  source: string,
+  target: string,
+  progress: ProgressSink,
+  retryBudgetMs = 30_000,
+): Promise<JsonReport> {
+  const plan = resolvePlan(
+    {
+      version: 1,
+      sources: [{ name: 's1', url: source }],
+      target: { url: target },
+      strategies: { default: 'override' },
+      // Small batches and pages: the walk of the moving slot's master takes a hundred SCAN pages.
+      write: { concurrency: 1, batchSize: 10, scanCount: 20 },
+      network: { retryBudgetMs },
+      dryRun: false,
+    },
+    {},
+    {},
+  );
+  return runMerge(plan, { progress });
+}
+
+/** A progress sink that calls `act` once, at the first batch done. */
+function onFirstBatch(act: () => Promise<void>): {
+  sink: ProgressSink;
+  started: () => Promise<void> | undefined;
+} {
+  let started: Promise<void> | undefined;
+  return {
+    sink: {
+      sourceStarted() {},
+      update() {
+        started ??= act();
+      },
+      sourceFinished() {},
+      stop() {},
+    },
+    started: () => started,
+  };
+}
+
+describe('a source cluster resharded during its scan', () => {
+  let cluster: TestCluster;
+  let t: RedisServer;
+  let ct: Redis;
+  // A slot of the second master, to move to the third: the first master, which the cluster's connection
+  // lists first, is neither end of the move.
+  let slot: number;
+  let all: Store;
+
+  beforeAll(async () => {
+    [cluster, t] = await Promise.all([startCluster(3), startRedis()]);
+    ct = t.client();
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([cluster?.stop(), t?.stop()]);
+  });
+
+  beforeEach(async () => {
+    await Promise.all([cluster.flushall(), ct.flushall()]);
+    let tag = 0;
+    while ((await cluster.ownerOf(slotOf(`{r${tag}}`))) !== 1) tag++;
+    slot = slotOf(`{r${tag}}`);
+    all = new Map();
+    for (let i = 0; i < 2000; i++) all.set(`{r${tag}}:${i}`, { type: 'string', value: `v${i}`, ttl: 'none' });
+    // A few keys on the third master: its walk ends in one page, long before the second master's.
+    for (let i = 0; all.size < 2020; i++) {
+      if ((await cluster.ownerOf(slotOf(`f${i}`))) === 2)
+        all.set(`f${i}`, { type: 'string', value: 'f', ttl: 'none' });
+    }
+    await loadCluster(cluster, [...all]);
+  });
+
+  it('a reshard that outlasts the walk (ten keys a MIGRATE, a pause after each): the scan waits for it, then walks again; no key missed', async () => {
+    const reshard = onFirstBatch(() => cluster.migrateSlot(slot, 2, undefined, { keys: 10, pauseMs: 20 }));
+    const report = await run(cluster.url, t.url, reshard.sink);
+    await reshard.started();
+    expect(await cluster.ownerOf(slot)).toBe(2);
+    expect(report.outcome, report.error).toBe('done');
+    expect(report.totals.created).toBe(all.size);
+    expect(canonical(await readStore(ct))).toEqual(canonical(all));
+  });
+
+  it('a slot left migrating: the run fails within the retry budget, naming the slot, rather than end with keys possibly missed', async () => {
+    let release = (): void => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // One key moves, then the reshard stands still (as one whose redis-cli was killed) until the run ends.
+    const reshard = onFirstBatch(() => cluster.migrateSlot(slot, 2, () => released));
+    const started = Date.now();
+    const report = await run(cluster.url, t.url, reshard.sink, 2_000);
+    const took = Date.now() - started;
+    release();
+    await reshard.started();
+    expect(report.outcome).toBe('failed');
+    expect(report.error).toContain(`slot ${slot} still being migrated`);
+    expect(report.error).toContain('redis-cli --cluster fix');
+    expect(took).toBeLessThan(20_000);
+  });
+});
