@@ -91,6 +91,7 @@ export async function openServer(
     const where = `${label} ${endpointText(endpoint)}`;
     const cluster: ClusterView = {
       layout: () => clusterLayout(nodes),
+      refresh: refreshMasters,
       settle: () => settleLayout(nodes, refreshMasters, where, network.retryBudgetMs),
     };
     return {

@@ -10,12 +10,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import type { ProgressSink } from '../../src/report/types.js';
 import { slotOf, startCluster, type TestCluster } from '../harness/cluster.js';
-import { loadCluster, readStore } from '../harness/model-store.js';
+import { load, loadCluster, readStore } from '../harness/model-store.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
 import { canonical, type Store } from '../property/model.js';
 
 function run(
-  source: string,
+  source: string | string[],
   target: string,
   progress: ProgressSink,
   retryBudgetMs = 30_000,
@@ -23,7 +23,7 @@ function run(
   const plan = resolvePlan(
     {
       version: 1,
-      sources: [{ name: 's1', url: source }],
+      sources: [source].flat().map((url, i) => ({ name: `s${i + 1}`, url })),
       target: { url: target },
       strategies: { default: 'override' },
       // Small batches and pages: the walk of the moving slot's master takes a hundred SCAN pages.
@@ -60,10 +60,6 @@ describe('a source cluster resharded during its scan', () => {
   let cluster: TestCluster;
   let t: RedisServer;
   let ct: Redis;
-  // A slot of the second master, to move to the third: the first master, which the cluster's connection
-  // lists first, is neither end of the move.
-  let slot: number;
-  let all: Store;
 
   beforeAll(async () => {
     [cluster, t] = await Promise.all([startCluster(3), startRedis()]);
@@ -75,21 +71,30 @@ describe('a source cluster resharded during its scan', () => {
   });
 
   beforeEach(async () => {
-    await Promise.all([cluster.flushall(), ct.flushall()]);
+    await ct.flushall();
+  });
+
+  /**
+   * 2,000 keys in a slot of the second master, to move to the third, and 20 keys on the third (its walk
+   * ends in one page, long before the second master's). The first master, which the cluster's
+   * connection lists first, is neither end of the move.
+   */
+  async function loadMovingSlot(): Promise<{ slot: number; all: Store }> {
+    await cluster.flushall();
     let tag = 0;
     while ((await cluster.ownerOf(slotOf(`{r${tag}}`))) !== 1) tag++;
-    slot = slotOf(`{r${tag}}`);
-    all = new Map();
+    const all: Store = new Map();
     for (let i = 0; i < 2000; i++) all.set(`{r${tag}}:${i}`, { type: 'string', value: `v${i}`, ttl: 'none' });
-    // A few keys on the third master: its walk ends in one page, long before the second master's.
     for (let i = 0; all.size < 2020; i++) {
       if ((await cluster.ownerOf(slotOf(`f${i}`))) === 2)
         all.set(`f${i}`, { type: 'string', value: 'f', ttl: 'none' });
     }
     await loadCluster(cluster, [...all]);
-  });
+    return { slot: slotOf(`{r${tag}}`), all };
+  }
 
   it('a reshard that outlasts the walk (ten keys a MIGRATE, a pause after each): the scan waits for it, then walks again; no key missed', async () => {
+    const { slot, all } = await loadMovingSlot();
     const reshard = onFirstBatch(() => cluster.migrateSlot(slot, 2, undefined, { keys: 10, pauseMs: 20 }));
     const report = await run(cluster.url, t.url, reshard.sink);
     await reshard.started();
@@ -100,6 +105,7 @@ describe('a source cluster resharded during its scan', () => {
   });
 
   it('a slot left migrating: the run fails within the retry budget, naming the slot, rather than end with keys possibly missed', async () => {
+    const { slot } = await loadMovingSlot();
     let release = (): void => {};
     const released = new Promise<void>((resolve) => {
       release = resolve;
@@ -116,4 +122,47 @@ describe('a source cluster resharded during its scan', () => {
     expect(report.error).toContain('redis-cli --cluster fix');
     expect(took).toBeLessThan(20_000);
   });
+
+  it('a master added and given slots after the run connected, while an earlier source is merged: the cluster’s walk reads it too', async () => {
+    const cs = await startCluster(3);
+    const first = await startRedis();
+    try {
+      const early: Store = new Map();
+      for (let i = 0; i < 300; i++) early.set(`a:${i}`, { type: 'string', value: `a${i}`, ttl: 'none' });
+      const moved: Store = new Map();
+      for (let i = 0; i < 200; i++) moved.set(`{n0}:${i}`, { type: 'string', value: 'n0', ttl: 'none' });
+      const rest: Store = new Map();
+      for (let i = 0; i < 500; i++) rest.set(`p:${i}`, { type: 'string', value: `p${i}`, ttl: 'none' });
+      await loadCluster(cs, [...moved, ...rest]);
+      const firstClient = first.client();
+      await load(firstClient, [], [...early]);
+      firstClient.disconnect();
+      // While the first source is merged (its writes held back: the target sleeps until the master has
+      // its slot), the cluster, already connected, gains a master that takes the slot of {n0} and its keys.
+      let grown = false;
+      const grow = onFirstBatch(async () => {
+        const sleeper = t.client();
+        const throttle = (async () => {
+          while (!grown) await sleeper.call('DEBUG', 'SLEEP', '0.2');
+        })();
+        try {
+          const added = await cs.addMaster();
+          await cs.migrateSlot(slotOf('{n0}'), added);
+        } finally {
+          grown = true;
+          await throttle;
+          sleeper.disconnect();
+        }
+      });
+      const report = await run([first.url, cs.url], t.url, grow.sink);
+      await grow.started();
+      expect(await cs.ownerOf(slotOf('{n0}'))).toBe(3);
+      expect(report.outcome, report.error).toBe('done');
+      const all = new Map([...early, ...moved, ...rest]);
+      expect(report.totals.created).toBe(all.size);
+      expect(canonical(await readStore(ct))).toEqual(canonical(all));
+    } finally {
+      await Promise.all([cs.stop(), first.stop()]);
+    }
+  }, 90_000);
 });

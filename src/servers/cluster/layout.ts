@@ -9,6 +9,8 @@ import { RunError } from '../../common/errors.js';
 export interface ClusterView {
   /** The layout now as one string; undefined while it is in flux (see clusterLayout). */
   layout(): Promise<string | undefined>;
+  /** The masters made current: those CLUSTER SLOTS names now, new ones connected. */
+  refresh(): Promise<void>;
   /**
    * The masters made current (a promoted replica, a master added by a reshard) once the layout is out
    * of flux; a RunError naming the slots still moving when it stays in flux for the retry budget.
