@@ -183,7 +183,7 @@ export const MERGE_OPTIONS: Record<string, Options> = withDefaults({
     TUNING,
   ),
   'retry-budget': text(
-    'MS: reconnect with backoff for at most this long, then fail naming the server (at most 86,400,000)',
+    "MS: reconnect with backoff for at most this long, then fail naming the server; as long, a cluster source's resharded slots may take to settle (at most 86,400,000)",
     TUNING,
   ),
 
