@@ -86,9 +86,12 @@ export class ChangeFeed {
       );
       return;
     }
+    // A cluster's layout is read first, then its masters made current (the run connected to the masters
+    // of a moment ago: one added since would go unheard): a change after the read shows at the next watch.
+    let layout = server.caps.cluster ? await clusterLayout(server.nodes).catch(() => undefined) : undefined;
+    if (server.caps.cluster) await server.refreshMasters?.();
     for (const node of server.nodes) await this.checkConfig(plan, node);
     this.watched.set(index, await Promise.all(server.nodes.map((node) => this.subscribe(index, node))));
-    let layout = server.caps.cluster ? await clusterLayout(server.nodes).catch(() => undefined) : undefined;
     this.every(WATCH_MS, async () => {
       if (server.caps.cluster && server.refreshMasters) {
         const now = await clusterLayout(server.nodes).catch(() => layout);
