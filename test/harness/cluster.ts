@@ -12,6 +12,7 @@ import { Cluster, type Redis } from 'ioredis';
 import { freeClusterPort } from '../../src/demo/local-server.js';
 import { keySlot } from '../../src/servers/cluster/slot.js';
 import { type RedisServer, startRedis } from './redis.js';
+import { DEFAULT_SERVER, type TestServer } from './servers.js';
 
 export interface TestCluster {
   /** The masters, in slot order: node i owns the i-th third (for 3) of the slots at start. */
@@ -70,8 +71,15 @@ export const slotOf = (key: string | Buffer): number => keySlot(key);
 
 const SLOTS = 16384;
 
-const startNode = async (nodeTimeoutMs = 3000): Promise<RedisServer> =>
+/** A node's build and its cluster-node-timeout. */
+interface NodeOptions {
+  nodeTimeoutMs: number;
+  server: TestServer;
+}
+
+const startNode = async ({ nodeTimeoutMs, server }: NodeOptions): Promise<RedisServer> =>
   startRedis({
+    server,
     port: freeClusterPort,
     args: [
       '--cluster-enabled',
@@ -89,22 +97,25 @@ const startNode = async (nodeTimeoutMs = 3000): Promise<RedisServer> =>
 /**
  * Starts `n` masters (cluster bus on port + 10000) and joins them into one cluster; with `replicas`,
  * the first `replicas` masters get one replica each. `nodeTimeoutMs` (cluster-node-timeout, default
- * 3000): how long a silent master takes to be failed over (crash()).
+ * 3000): how long a silent master takes to be failed over (crash()). `server`: the build of every node
+ * (test/harness/servers.ts; Debian's redis-server by default).
  */
 export async function startCluster(
   n = 3,
-  { replicas: replicaCount = 0, nodeTimeoutMs = 3000 } = {},
+  { replicas: replicaCount = 0, nodeTimeoutMs = 3000, server = DEFAULT_SERVER as TestServer } = {},
 ): Promise<TestCluster> {
+  const nodeOptions: NodeOptions = { nodeTimeoutMs, server };
   const nodes: RedisServer[] = [];
   const replicas: RedisServer[] = [];
   let admins: Redis[] = [];
   try {
-    for (let i = 0; i < n; i++) nodes.push(await startNode(nodeTimeoutMs));
+    for (let i = 0; i < n; i++) nodes.push(await startNode(nodeOptions));
     admins = nodes.map((node) => node.client());
     for (const [i, admin] of admins.entries()) {
       const from = Math.floor((i * SLOTS) / n);
       const to = Math.floor(((i + 1) * SLOTS) / n) - 1;
-      await admin.call('CLUSTER', 'ADDSLOTSRANGE', from, to);
+      // ADDSLOTS, not ADDSLOTSRANGE (Redis 7.0+): clusters of Redis 6.2 too.
+      await admin.call('CLUSTER', 'ADDSLOTS', ...Array.from({ length: to - from + 1 }, (_, k) => from + k));
       if (i > 0) await admin.call('CLUSTER', 'MEET', '127.0.0.1', nodes[0]!.port);
     }
     await waitFor(async () => {
@@ -117,7 +128,7 @@ export async function startCluster(
       return true;
     }, 20_000);
     for (let j = 0; j < replicaCount; j++) {
-      const replica = await startNode(nodeTimeoutMs);
+      const replica = await startNode(nodeOptions);
       replicas.push(replica);
       const admin = replica.client();
       await admin.call('CLUSTER', 'MEET', '127.0.0.1', nodes[0]!.port);
@@ -143,7 +154,7 @@ export async function startCluster(
     await Promise.all([...nodes, ...replicas].map((node) => node.stop()));
     throw err;
   }
-  return new LocalCluster(nodes, replicas, admins, nodeTimeoutMs);
+  return new LocalCluster(nodes, replicas, admins, nodeOptions);
 }
 
 class LocalCluster implements TestCluster {
@@ -154,7 +165,7 @@ class LocalCluster implements TestCluster {
     readonly nodes: RedisServer[],
     readonly replicas: RedisServer[],
     private readonly admins: Redis[],
-    private readonly nodeTimeoutMs: number,
+    private readonly nodeOptions: NodeOptions,
   ) {}
 
   get url(): string {
@@ -283,7 +294,7 @@ class LocalCluster implements TestCluster {
         }
         return true;
       },
-      10 * this.nodeTimeoutMs + 10_000,
+      10 * this.nodeOptions.nodeTimeoutMs + 10_000,
     );
     this.replicas[j] = dead;
     this.nodes[j] = replica;
@@ -292,7 +303,7 @@ class LocalCluster implements TestCluster {
   }
 
   async addMaster(): Promise<number> {
-    const node = await startNode(this.nodeTimeoutMs);
+    const node = await startNode(this.nodeOptions);
     const admin = node.client();
     await admin.call('CLUSTER', 'MEET', '127.0.0.1', this.nodes[0]!.port);
     const id = String(await admin.call('CLUSTER', 'MYID'));
