@@ -45,8 +45,8 @@ const MAX_REWALKS = 5;
  * asks for the next batch: scanning never runs ahead of writing by more than one SCAN reply.
  * `nodes` holds one connection, or one per master of a cluster: the masters are walked in turn, a
  * page of each, so that every master is read and none runs ahead of the writes.
- * `cluster` (a cluster source): its masters made current before the first walk, and its slot layout
- * asked before and after each walk (undefined while in flux). A reshard during a walk can move keys
+ * `cluster` (a cluster source): its masters made current and its layout settled before the first
+ * walk, and its slot layout asked before and after each walk (undefined while in flux). A reshard during a walk can move keys
  * from a master not yet walked to one already walked, or to a master added meanwhile; a master can die
  * mid-walk (its replica promoted): when the layout changed or was in flux, or a master's walk failed,
  * the masters are asked again once the layout has settled (`cluster.settle`: the new ones connected)
@@ -68,8 +68,9 @@ export async function* scanBatches(
   const batches = new Batches(opts.batchSize);
   // The masters connected when the run began may not be those of now: a source is walked once the
   // sources before it are merged, and a master may have been added and given slots meanwhile, which a
-  // layout asked of the others would show as unchanged over the walk.
-  await cluster?.refresh();
+  // layout asked of the others would show as unchanged over the walk. And a reshard under way is waited
+  // for rather than walked through: a slot left migrating stops the run before this source writes.
+  await cluster?.settle();
   for (let walk = 0; ; walk++) {
     const before = await cluster?.layout();
     const lost: Error[] = [];

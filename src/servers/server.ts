@@ -91,7 +91,6 @@ export async function openServer(
     const where = `${label} ${endpointText(endpoint)}`;
     const cluster: ClusterView = {
       layout: () => clusterLayout(nodes),
-      refresh: refreshMasters,
       settle: () => settleLayout(nodes, refreshMasters, where, network.retryBudgetMs),
     };
     return {

@@ -123,6 +123,30 @@ describe('a source cluster resharded during its scan', () => {
     expect(took).toBeLessThan(20_000);
   });
 
+  it('a slot left migrating before the run: it fails before writing anything, naming the slot', async () => {
+    const { slot } = await loadMovingSlot();
+    let release = (): void => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let stalled = (): void => {};
+    const isStalled = new Promise<void>((resolve) => {
+      stalled = resolve;
+    });
+    const reshard = cluster.migrateSlot(slot, 2, () => {
+      stalled();
+      return released;
+    });
+    await isStalled;
+    const report = await run(cluster.url, t.url, onFirstBatch(async () => {}).sink, 2_000);
+    release();
+    await reshard;
+    expect(report.outcome).toBe('failed');
+    expect(report.error).toContain(`slot ${slot} still being migrated`);
+    expect(report.totals.created).toBe(0);
+    expect(await ct.dbsize()).toBe(0);
+  });
+
   it('a master added and given slots after the run connected, while an earlier source is merged: the cluster’s walk reads it too', async () => {
     const cs = await startCluster(3);
     const first = await startRedis();

@@ -9,8 +9,6 @@ import { RunError } from '../../common/errors.js';
 export interface ClusterView {
   /** The layout now as one string; undefined while it is in flux (see clusterLayout). */
   layout(): Promise<string | undefined>;
-  /** The masters made current: those CLUSTER SLOTS names now, new ones connected. */
-  refresh(): Promise<void>;
   /**
    * The masters made current (a promoted replica, a master added by a reshard) once the layout is out
    * of flux; a RunError naming the slots still moving when it stays in flux for the retry budget.
@@ -72,7 +70,8 @@ const SETTLE_POLL_MS = 250;
 /**
  * ClusterView.settle: `refresh` (the masters of now), then the layout asked again, until it is out of
  * flux or `budgetMs` has passed. A reshard left half done (a slot still marked migrating) ends the run
- * rather than let a walk miss keys moving under it; the message names the slots.
+ * rather than let a walk miss keys moving under it; the message names the slots. A RunError (exit 1),
+ * as the sources merged before this one may have been written.
  */
 export async function settleLayout(
   nodes: readonly Redis[],
@@ -92,9 +91,9 @@ export async function settleLayout(
           ? `slot ${[...moving].sort((a, b) => Number(a) - Number(b)).join(', ')} still being migrated`
           : 'its masters not all answering, or disagreeing on which owns which slots';
       throw new RunError(
-        `${where}: the cluster's slots moved during the scan and did not settle within ` +
-          `${Math.round(budgetMs / 1000)}s (${what}), so keys moving now could be missed; finish the ` +
-          'reshard (redis-cli --cluster fix for a slot left migrating) and run again, or raise --retry-budget',
+        `${where}: the cluster's slots did not settle within ${Math.round(budgetMs / 1000)}s (${what}), ` +
+          'and a walk of its keys while they move can miss some; finish the reshard (redis-cli --cluster ' +
+          'fix for a slot left migrating) and run again, or raise --retry-budget',
       );
     }
     await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
