@@ -46,11 +46,12 @@ const MAX_REWALKS = 5;
  * `nodes` holds one connection, or one per master of a cluster: the masters are walked in turn, a
  * page of each, so that every master is read and none runs ahead of the writes.
  * `cluster` (a cluster source): its masters made current and its layout settled before the first
- * walk, and its slot layout asked before and after each walk (undefined while in flux). A reshard during a walk can move keys
- * from a master not yet walked to one already walked, or to a master added meanwhile; a master can die
- * mid-walk (its replica promoted): when the layout changed or was in flux, or a master's walk failed,
- * the masters are asked again once the layout has settled (`cluster.settle`: the new ones connected)
- * and every master is walked again: `seen` lets only the keys missed through.
+ * walk, and its slot layout asked before and after each walk (undefined while in flux). A reshard
+ * during a walk can move keys from a master not yet walked to one already walked, or to a master added
+ * meanwhile; a master can die mid-walk (its replica promoted): when the layout changed or was in flux,
+ * or a master's walk failed, the masters are asked again once the layout has settled
+ * (`cluster.settle`: the new ones connected) and every master is walked again: `seen` lets only the
+ * keys missed through.
  * Where the server's SCAN cannot be trusted (Pika), it walks with SCANX instead (scanPika).
  */
 export async function* scanBatches(
