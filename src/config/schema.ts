@@ -46,6 +46,13 @@ export const writeModeSchema = oneOf(WRITE_MODES);
 export const positiveIntSchema = integer(1);
 
 /**
+ * 100000000 as "100,000,000", by hand: the first toLocaleString of a process loads ICU's number
+ * formatting, 4 MiB of resident memory in every run for the descriptions below (a run over two empty
+ * databases: 77 against 73 MiB).
+ */
+const grouped = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+
+/**
  * A count with a ceiling, where a larger one is a mistake that would only show as memory or a stalled
  * server much later (100,000,000 keys in one pipeline).
  */
@@ -56,9 +63,7 @@ const atMost = (max: number, min: 0 | 1 = 1) =>
       z.int().min(min).max(max),
     )
     .describe(
-      min === 1
-        ? `a positive integer up to ${max.toLocaleString('en-US')}`
-        : `an integer from 0 to ${max.toLocaleString('en-US')}`,
+      min === 1 ? `a positive integer up to ${grouped(max)}` : `an integer from 0 to ${grouped(max)}`,
     );
 /** Keys per batch: a batch's values are in memory at once, `concurrency` of them. */
 export const batchSizeSchema = atMost(100_000);
@@ -157,7 +162,7 @@ const safetySchema = z.strictObject({
 
 /** A duration; past `max` it is a typo (a unit mistaken), and a hang that long would look like a bug. */
 const milliseconds = (max: number) =>
-  atMost(max).describe(`a number of milliseconds from 1 to ${max.toLocaleString('en-US')}`);
+  atMost(max).describe(`a number of milliseconds from 1 to ${grouped(max)}`);
 export const connectTimeoutSchema = milliseconds(600_000);
 export const commandTimeoutSchema = milliseconds(3_600_000);
 export const retryBudgetSchema = milliseconds(86_400_000);
