@@ -7,8 +7,11 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { RunError } from '../../src/common/errors.js';
+import { SeenKeys } from '../../src/common/seen-keys.js';
 import { type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import type { ProgressSink } from '../../src/report/types.js';
+import { scanBatches } from '../../src/scan/scanner.js';
 import { slotOf, startCluster, type TestCluster } from '../harness/cluster.js';
 import { load, loadCluster, readStore } from '../harness/model-store.js';
 import { type RedisServer, startRedis } from '../harness/redis.js';
@@ -190,4 +193,43 @@ describe('a source cluster resharded during its scan', () => {
       await Promise.all([cs.stop(), first.stop()]);
     }
   }, 90_000);
+
+  it('slots that move during every walk: the scanner stops after six walks with a RunError, never ends quietly', async () => {
+    // The scanner's loop alone, over a real server's SCAN, with a cluster whose layout differs each
+    // time it is asked (a reshard under every walk, which a real cluster cannot be timed to give).
+    const node = t.client();
+    await node.mset('a', '1', 'b', '2', 'c', '3');
+    let asked = 0;
+    let settled = 0;
+    const restless = {
+      layout: async () => `layout ${asked++}`,
+      settle: async () => {
+        settled++;
+      },
+    };
+    const caps = { scanx: false, multiTypeNames: false, keyspaceNeedsStats: false };
+    const keys: string[] = [];
+    const walk = async () => {
+      for await (const batch of scanBatches(
+        [node],
+        { count: 10, batchSize: 1, server: 'source s1' },
+        new SeenKeys(),
+        3,
+        caps,
+        restless,
+      ))
+        for (const unit of batch.units) keys.push(unit.key.toString());
+    };
+    const err = await walk().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    node.disconnect();
+    expect(err).toBeInstanceOf(RunError);
+    expect((err as Error).message).toMatch(/^source s1: the cluster's slots moved during each of 6 walks/);
+    // Six walks, each key yielded once; settled before the first walk and before each of the five again.
+    expect(asked).toBe(12);
+    expect(settled).toBe(6);
+    expect(keys.sort()).toEqual(['a', 'b', 'c']);
+  });
 });
