@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
 import type { Cluster, Redis } from 'ioredis';
 import type { LocalRedis } from '../src/demo/local-server.js';
 import type { JsonReport } from '../src/index.js';
@@ -73,6 +74,7 @@ export const LABELS: Record<ContenderName, string> = {
   native: 'kvmerge --mode native',
   merge: 'kvmerge merge (½ on target)',
   dry: 'kvmerge merge --dry-run',
+  bare: 'bare pipelined copy (floor)',
   migrate: 'MIGRATE COPY REPLACE',
   ceiling: 'RESTORE via redis-cli --pipe',
 };
@@ -81,6 +83,8 @@ export const LABELS: Record<ContenderName, string> = {
 const MIGRATE_TIMEOUT_MS = 600_000;
 /** kvmerge's own default batch size (config schema: write.batchSize). */
 const DEFAULT_BATCH = 256;
+/** kvmerge's own default concurrency (config schema: write.concurrency). */
+const DEFAULT_CONCURRENCY = 8;
 
 // ---- pre-dumped RESTORE streams ----
 
@@ -232,6 +236,8 @@ export async function runContender(ctx: BenchContext, name: ContenderName): Prom
         return await kvmergeMerge(ctx, base, false);
       case 'dry':
         return await kvmergeMerge(ctx, base, true);
+      case 'bare':
+        return await bareCopy(ctx, base);
       case 'migrate':
         return await migrateLoop(ctx, base);
       case 'ceiling':
@@ -437,6 +443,44 @@ async function verifyTarget(ctx: BenchContext, mode: 'copy' | 'merge', what: str
   await expectDbsize(ctx.targetNodes, ctx.dataset.keys, what);
   const samples = ctx.dataset.perSource.flatMap((s) => s.samples);
   await checkSamples(ctx.sourceClients, ctx.targetClient, samples, mode, what);
+}
+
+/**
+ * The floor (bench/bare-copy.ts): kvmerge's probe script and RESP code with nothing around them, as a
+ * process of its own, measured like kvmerge with the same batch size and concurrency.
+ */
+async function bareCopy(ctx: BenchContext, base: Outcome): Promise<Outcome> {
+  const entry = fileURLToPath(new URL('./bare-copy.js', import.meta.url));
+  const args = [
+    entry,
+    String(ctx.opts.batch ?? DEFAULT_BATCH),
+    String(ctx.opts.concurrency ?? DEFAULT_CONCURRENCY),
+    ctx.target.url,
+    ...ctx.sources.map((s) => s.url),
+  ];
+  await startCounting(ctx);
+  const measured = await runMeasured(process.execPath, args);
+  const { notes, cpu } = await readCounts(ctx);
+  if (measured.exitCode !== 0) {
+    throw new Error(
+      `the bare copy ended with exit ${measured.exitCode ?? measured.signal}: ${measured.stderr.trim()}`,
+    );
+  }
+  const counts = JSON.parse(measured.stdout) as { restored: number; refused: number; big: number };
+  if (counts.restored !== ctx.dataset.keys || counts.big > 0) {
+    throw new VerifyError(
+      `${base.label}: restored ${counts.restored} keys (${counts.refused} refused, ${counts.big} too big), ` +
+        `expected ${ctx.dataset.keys}`,
+    );
+  }
+  await verifyTarget(ctx, 'copy', base.label);
+  const out: Outcome = { ...base, wallMs: measured.wallMs, rssOf: 'the bare copy', notes, cpu };
+  if (measured.cpu) {
+    out.cpu = { ...cpu, client: measured.cpu.user + measured.cpu.system };
+    notes.push(`client process CPU ${out.cpu.client!.toFixed(2)} s, node's start-up included`);
+  }
+  if (measured.peakRssKb !== undefined) out.peakRssKb = measured.peakRssKb;
+  return out;
 }
 
 /**

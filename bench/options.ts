@@ -6,7 +6,17 @@ export const BENCH_TYPES = ['string', 'hash', 'set', 'zset', 'list'] as const;
 export type BenchType = (typeof BENCH_TYPES)[number];
 
 /** The contenders, in the order they run and appear in the table. */
-export const CONTENDERS = ['copy', 'backup', 'dump', 'native', 'merge', 'dry', 'migrate', 'ceiling'] as const;
+export const CONTENDERS = [
+  'copy',
+  'backup',
+  'dump',
+  'native',
+  'merge',
+  'dry',
+  'bare',
+  'migrate',
+  'ceiling',
+] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
 /** The contenders that can write into a cluster target (the others address one node). */
 export const CLUSTER_CONTENDERS: readonly ContenderName[] = ['copy', 'backup', 'dump', 'native'];
@@ -71,6 +81,8 @@ Starts its own redis-server processes, generates a dataset on the sources and ti
   native   kvmerge --mode native into an empty target
   merge    kvmerge, hash/set/zset/list merge and string override, into a target holding half the keys
   dry      the same merge as a --dry-run (the target is left as it was)
+  bare     a bare pipelined copy with kvmerge's probe script and RESP code and nothing else: the
+           floor of any client on this machine (bench/bare-copy.ts; small keys only, not with --big)
   migrate  Redis's own MIGRATE ... COPY REPLACE KEYS over SCAN batches, one source after the other
   ceiling  pre-dumped RESTORE ... REPLACE commands replayed with redis-cli --pipe
 
@@ -176,6 +188,10 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       );
     }
   }
+  // The bare copy leaves values over one payload behind: it has nothing to time with --big.
+  if (big && values.only === undefined) only.splice(only.indexOf('bare'), 1);
+  if (big && only.includes('bare'))
+    throw new UsageError('--only bare cannot run with --big: small keys only');
   const unfit = only.filter((name) => cluster && !CLUSTER_CONTENDERS.includes(name as ContenderName));
   if (unfit.length > 0) {
     throw new UsageError(

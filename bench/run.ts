@@ -114,9 +114,10 @@ function describeDataset(d: Dataset): string {
 
 const LEGEND = `MB: payload bytes (10^6) = key names + string values + hash fields and values + set/list/zset members
 + 8 B per zset score, the same for every contender; MB/s = MB / wall s. wall s: process start to exit for
-kvmerge (node start-up and connecting included) and redis-cli --pipe, the client loop for MIGRATE.
-peak RSS: of the kvmerge process (max resident set size), of redis-cli for the ceiling; MIGRATE runs in
-the servers. × MIGRATE, × ceiling: the row's keys/s over theirs (above 1: faster).`;
+kvmerge (node start-up and connecting included), the bare copy and redis-cli --pipe, the client loop for
+MIGRATE. peak RSS: of the kvmerge process (max resident set size), of the bare copy's, of redis-cli for
+the ceiling; MIGRATE runs in the servers. × MIGRATE, × ceiling: the row's keys/s over theirs (above 1:
+faster). The bare copy: kvmerge's probe script and RESP code and nothing else, the floor of a client here.`;
 
 /**
  * One outcome for the table from several rounds: the first failure if any round failed, else the
@@ -224,7 +225,7 @@ async function main(argv: string[]): Promise<number> {
       ctx.restore = await prepareRestoreFiles(ctx);
     }
 
-    if (opts.only.some((name) => name !== 'migrate' && name !== 'ceiling')) {
+    if (opts.only.some((name) => name !== 'migrate' && name !== 'ceiling' && name !== 'bare')) {
       log("measuring kvmerge's start-up over empty databases (for the separate-hosts projection)");
       ctx.startup = await measureStartup(ctx);
     }

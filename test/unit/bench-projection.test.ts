@@ -32,6 +32,17 @@ describe('the separate-hosts projection', () => {
     expect(p?.keysPerS).toBeCloseTo(300 / 2.2, 6);
   });
 
+  it('the bare copy: the same stretches, its whole CPU per key and no start-up apart', () => {
+    // Measured start-up is kvmerge's: the bare copy's node start is left inside its own CPU.
+    const p = separateHosts(
+      outcome('bare', { sources: [0.2, 0.8, 0.4], target: [0.3], client: 1.2 }),
+      keys,
+      startup,
+    );
+    expect(p?.wallS).toBeCloseTo(0.4 + 0.8 + 0.4, 6);
+    expect(p?.detail).toMatch(/^max\(client 4000\.0, .* after 0\.00 s of start-up$/);
+  });
+
   it("a cluster target: its busiest master sets the target's pace", () => {
     const p = separateHosts(
       outcome('copy', { sources: [0.1, 0.1, 0.1], target: [0.3, 3.0, 0.6], client: 0.5 }),
