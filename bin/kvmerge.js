@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// The CLI as one bundled file (scripts/bundle-cli.mjs): it starts in about half the time of dist/src/.
-import { main } from '../dist/cli/kvmerge.mjs';
+// The CLI as one bundled file (scripts/bundle-cli.mjs), loaded with V8's code cache (load-cli.js): it
+// starts in less than half the time of dist/src/.
+import { loadCli } from './load-cli.js';
 
-main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});
+loadCli()
+  .main(process.argv.slice(2))
+  .then((code) => {
+    process.exitCode = code;
+  });

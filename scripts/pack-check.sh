@@ -50,7 +50,7 @@ const files = JSON.parse(require('node:fs').readFileSync(process.argv[2], 'utf8'
 const wrong = files.filter(
   (f) => f.startsWith('dist/bench/') || f.endsWith('.map') || /^dist\/src\/cli\/entry\./.test(f) || /^(src|test)\//.test(f),
 );
-const missing = ['bin/kvmerge.js', 'dist/cli/kvmerge.mjs', 'dist/src/cli/main.js', 'dist/src/index.js', 'LICENSE'].filter((f) => !files.includes(f));
+const missing = ['bin/kvmerge.js', 'bin/load-cli.js', 'dist/cli/kvmerge.cjs', 'dist/cli/kvmerge.cjs.cache', 'dist/src/cli/main.js', 'dist/src/index.js', 'LICENSE'].filter((f) => !files.includes(f));
 if (wrong.length > 0 || missing.length > 0) {
   console.error(`pack-check: shipped but should not be: ${wrong.join(', ') || 'none'}; missing: ${missing.join(', ') || 'none'}`);
   process.exit(1);

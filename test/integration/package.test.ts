@@ -20,8 +20,11 @@ it('npm pack ships bin, dist/src, dist/cli, the example config, docs/ (the READM
   const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
   expect(files).toContain('LICENSE');
   expect(files).toContain('bin/kvmerge.js');
-  // The CLI that bin/kvmerge.js runs: one bundled file (scripts/bundle-cli.mjs), built by npm run build.
-  expect(files).toContain('dist/cli/kvmerge.mjs');
+  // The CLI that bin/kvmerge.js runs: one bundled file (scripts/bundle-cli.mjs), built by npm run build,
+  // and V8's code cache of it (scripts/code-cache.mjs), loaded by bin/load-cli.js.
+  expect(files).toContain('dist/cli/kvmerge.cjs');
+  expect(files).toContain('dist/cli/kvmerge.cjs.cache');
+  expect(files).toContain('bin/load-cli.js');
   expect(files).toContain('config.example.yaml');
   expect(files).toContain('docs/safety.md');
   expect(files.filter((f) => f.startsWith('dist/bench/'))).toEqual([]);
@@ -37,3 +40,30 @@ it('engines.node is what yargs, the narrowest dependency, requires', () => {
   expect(engines.node).toBe(yargs.node);
   expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
 });
+
+/** What became of the code cache when the CLI bundle is loaded by a node started with `flags`. */
+const cacheWith = (flags: string[]): string =>
+  execFileSync(
+    process.execPath,
+    [
+      ...flags,
+      '--input-type=module',
+      '-e',
+      "import { loadCli } from './bin/load-cli.js'; console.log(loadCli().cache)",
+    ],
+    { cwd: ROOT, encoding: 'utf8' },
+  ).trim();
+
+it('the CLI bundle starts with the code cache npm run build wrote for this node; with other V8 flags V8 refuses it and the CLI runs as without one', () => {
+  expect(cacheWith([])).toBe('accepted');
+  // A cache made under other V8 flags is refused by V8 itself (its flag hash), never run.
+  expect(cacheWith(['--max-old-space-size=4096'])).toBe('rejected');
+  const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
+  const run = (flags: string[]): string =>
+    execFileSync(process.execPath, [...flags, 'bin/kvmerge.js', '--version'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }).trim();
+  expect(run([])).toBe(version);
+  expect(run(['--max-old-space-size=4096'])).toBe(version);
+}, 30_000);
