@@ -90,6 +90,7 @@ const OTHER_FLAGS: Record<string, (flag: string) => boolean> = {
     [
       'max-old-space-size',
       'max-semi-space-size',
+      'min-semi-space-size',
       'heap-growing-percent',
       'single-threaded-gc',
       'trace-gc',
