@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The CLI as one bundled file (scripts/bundle-cli.mjs), loaded with V8's code cache (load-cli.js): it
-// starts in less than half the time of dist/src/.
+// starts in about half the time of dist/src/ (docs/performance.md).
 import { loadCli } from './load-cli.js';
 
 loadCli()

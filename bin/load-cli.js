@@ -1,7 +1,7 @@
 // Loads the bundled CLI (dist/cli/kvmerge.cjs, scripts/bundle-cli.mjs) with V8's code cache.
 //
 // Why: compiling the 1.9 MB bundle and the functions a run calls took about 40 ms of every run's start
-// (0.17 s over two empty databases, 0.13 s with the cache; a copy of 300,000 keys 80 ms less CPU:
+// (a run over two empty databases 0.19 -> 0.15 s; a copy of 300,000 keys 0.11 s less CPU:
 // docs/performance.md). `npm run build` writes the cache beside the bundle (scripts/code-cache.mjs),
 // from a run of the bundle as a user starts it, so it ships in the package with the same trust as the
 // code itself: nothing is written at run time, no per-user cache file. V8 refuses a cache made by
