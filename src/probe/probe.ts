@@ -293,7 +293,6 @@ async function askHolder(
   const result: (readonly DataType[] | undefined)[] = new Array(targetKeys.length);
   const asked: number[] = [];
   const keys: Buffer[] = [];
-  const walked = view.walked?.();
   // Without a prefix (most plans) the target key is the source key: no view of it per key and source.
   const unprefixed = view.prefix.length === 0;
   for (let i = 0; i < targetKeys.length; i++) {
@@ -301,14 +300,17 @@ async function askHolder(
     if (!wanted(i) || !(unprefixed || startsWith(targetKey, view.prefix))) continue;
     const key = unprefixed ? targetKey : targetKey.subarray(view.prefix.length);
     if (view.match && !globMatch(view.match, key)) continue;
-    if (walked && !walked.has(key)) continue;
     keys.push(key);
     asked.push(i);
   }
-  const types = view.types ? await view.types(keys) : await askTypes(view, keys);
-  asked.forEach((i, n) => {
-    result[i] = types[n];
-  });
+  // Only the keys the view's walk took (all of them, while it has not walked).
+  const walked = view.walked?.();
+  const took = new Uint8Array(keys.length).fill(1);
+  walked?.hasMany(keys, took);
+  const heldKeys = walked ? keys.filter((_, n) => took[n] === 1) : keys;
+  const types = view.types ? await view.types(heldKeys) : await askTypes(view, heldKeys);
+  let n = 0;
+  for (let k = 0; k < asked.length; k++) if (took[k] === 1) result[asked[k]!] = types[n++];
   return result;
 }
 

@@ -168,9 +168,11 @@ interface Page {
 
 /** Records a page's keys in `seen`, telling the new from the repeated: one fingerprint per key. */
 function take(seen: SeenKeys, keys: readonly Buffer[], walked: number): Page {
+  const isNew = new Uint8Array(keys.length);
+  seen.addMany(keys, isNew);
   const fresh: Buffer[] = [];
   const repeated: Buffer[] = [];
-  for (const key of keys) (seen.add(key) ? fresh : repeated).push(key);
+  for (let i = 0; i < keys.length; i++) (isNew[i] === 1 ? fresh : repeated).push(keys[i]!);
   return { fresh, repeated, walked };
 }
 

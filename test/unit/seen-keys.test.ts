@@ -112,4 +112,30 @@ describe('SeenKeys: a key SCAN returns twice is taken once', () => {
     expect(wrong).toEqual([]);
     expect(seen.size).toBe(taken.size);
   });
+
+  it('addMany and hasMany answer as add and has key by key: repeats within one call, growth mid-call, pages of any size', () => {
+    const random = prng(7);
+    const one = new SeenKeys(8);
+    const many = new SeenKeys(8);
+    const wrong: string[] = [];
+    for (let page = 0; page < 300; page++) {
+      // Pages of 0 to 3,000 keys drawn from 30,000 names: repeats across pages and within a page.
+      const keys = Array.from({ length: Math.floor(random() * 3_000) }, () =>
+        Buffer.from(`key:${Math.floor(random() * 30_000)}`),
+      );
+      const asked = keys.map((key) => one.has(key));
+      const found = new Uint8Array(keys.length);
+      many.hasMany(keys, found);
+      const expected = keys.map((key) => one.add(key));
+      const fresh = new Uint8Array(keys.length);
+      many.addMany(keys, fresh);
+      keys.forEach((key, i) => {
+        if (found[i] !== (asked[i] ? 1 : 0)) wrong.push(`page ${page}: hasMany(${key}) = ${found[i]}`);
+        if (fresh[i] !== (expected[i] ? 1 : 0)) wrong.push(`page ${page}: addMany(${key}) = ${fresh[i]}`);
+      });
+    }
+    expect(wrong).toEqual([]);
+    expect(many.size).toBe(one.size);
+    expect(many.bytes).toBe(one.bytes);
+  });
 });
