@@ -90,9 +90,18 @@ export function planWrite(item: WriteItem, opts: WriteOptions, at = now()): Plan
     if (value.dump.length > opts.protoMaxBulkLen) {
       return { status: 'native', reason: 'payload over the target proto-max-bulk-len', wholeRun: false };
     }
-    const restore: Command = ['RESTORE', key, restoreTtl(deadline, opts.clock, at), value.dump];
-    if (restoresAbsolute(deadline, opts.clock)) restore.push('ABSTTL');
-    if (action === 'override') restore.push('REPLACE');
+    // Made at its final length: an array grown by push() past its literal's length is copied into a
+    // new backing store of some twenty slots, for every key with a TTL or replaced.
+    const ttlArg = restoreTtl(deadline, opts.clock, at);
+    const absoluteTtl = restoresAbsolute(deadline, opts.clock);
+    const restore: Command =
+      action === 'override'
+        ? absoluteTtl
+          ? ['RESTORE', key, ttlArg, value.dump, 'ABSTTL', 'REPLACE']
+          : ['RESTORE', key, ttlArg, value.dump, 'REPLACE']
+        : absoluteTtl
+          ? ['RESTORE', key, ttlArg, value.dump, 'ABSTTL']
+          : ['RESTORE', key, ttlArg, value.dump];
     return { commands: [restore], transaction: false };
   }
   if (type === 'string') {
