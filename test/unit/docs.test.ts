@@ -91,6 +91,7 @@ const OTHER_FLAGS: Record<string, (flag: string) => boolean> = {
       'max-old-space-size',
       'max-semi-space-size',
       'min-semi-space-size',
+      'expose-gc',
       'heap-growing-percent',
       'single-threaded-gc',
       'trace-gc',
