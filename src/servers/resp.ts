@@ -17,8 +17,8 @@ export function replyDecoder(sink: ReplySink): { execute(chunk: Buffer): void } 
 /**
  * RESP encoding of many commands into one buffer, sizes first, then one allocation. This is the
  * hottest code of a run (a few commands per key), so it avoids Buffer.write for the short pieces:
- * headers are written digit by digit, command names and flags come from a cache, and short
- * arguments are copied byte by byte (cheaper than a native copy call at these sizes).
+ * headers are written digit by digit, command names and flags come from a cache, and arguments under
+ * 16 bytes are copied byte by byte (cheaper than any call at these sizes).
  */
 export function encode(commands: readonly Command[]): Buffer {
   let size = 0;
@@ -58,10 +58,13 @@ export function encode(commands: readonly Command[]): Buffer {
       }
       const length = arg.length;
       at = header(out, at, 0x24, length);
-      if (length < 64) {
+      // Below 16 bytes a loop beats any call; above, TypedArray#set (a V8 builtin, no call into node's
+      // C++ as Buffer#copy makes): 307,200 RESTOREs of 40-110 byte payloads encoded in 38 ms against 44
+      // ms with the loop up to 64 bytes.
+      if (length < 16) {
         for (let j = 0; j < length; j++) out[at + j] = arg[j]!;
       } else {
-        arg.copy(out, at);
+        out.set(arg, at);
       }
       at += length;
       out[at++] = 0x0d;
