@@ -31,12 +31,7 @@ export class SeenKeys {
   /** Records the key; returns false when it was already recorded. */
   add(key: Buffer): boolean {
     fingerprint(key);
-    if (this.insert(fpHi, fpLo)) {
-      this.count++;
-      if (this.count * 4 > (this.mask + 1) * 3) this.grow();
-      return true;
-    }
-    return false;
+    return this.record(fpHi, fpLo);
   }
 
   /** Whether the key was recorded (without recording it). */
@@ -57,19 +52,21 @@ export class SeenKeys {
    */
   addMany(keys: readonly Buffer[], fresh: Uint8Array): void {
     const prints = fingerprints(keys);
-    for (let i = 0; i < keys.length; i++) {
-      if (this.insert(prints[i * 2]!, prints[i * 2 + 1]!)) {
-        fresh[i] = 1;
-        this.count++;
-        if (this.count * 4 > (this.mask + 1) * 3) this.grow();
-      } else fresh[i] = 0;
-    }
+    for (let i = 0; i < keys.length; i++) fresh[i] = this.record(prints[i * 2]!, prints[i * 2 + 1]!) ? 1 : 0;
   }
 
   /** `found[i]` is 1 where keys[i] was recorded, 0 where not (has() for many keys, as addMany). */
   hasMany(keys: readonly Buffer[], found: Uint8Array): void {
     const prints = fingerprints(keys);
     for (let i = 0; i < keys.length; i++) found[i] = this.holds(prints[i * 2]!, prints[i * 2 + 1]!) ? 1 : 0;
+  }
+
+  /** Inserts a fingerprint, growing the table past three quarters full; false when it was there. */
+  private record(hi: number, lo: number): boolean {
+    if (!this.insert(hi, lo)) return false;
+    this.count++;
+    if (this.count * 4 > (this.mask + 1) * 3) this.grow();
+    return true;
   }
 
   private holds(hi: number, lo: number): boolean {
