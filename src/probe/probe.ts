@@ -305,8 +305,9 @@ async function askHolder(
   }
   // Only the keys the view's walk took (all of them, while it has not walked).
   const walked = view.walked?.();
-  const took = new Uint8Array(keys.length).fill(1);
-  walked?.hasMany(keys, took);
+  const took = new Uint8Array(keys.length);
+  if (walked) walked.hasMany(keys, took);
+  else took.fill(1);
   const heldKeys = walked ? keys.filter((_, n) => took[n] === 1) : keys;
   const types = view.types ? await view.types(heldKeys) : await askTypes(view, heldKeys);
   let n = 0;
