@@ -82,7 +82,7 @@ export const LABELS: Record<ContenderName, string> = {
 /** MIGRATE's I/O timeout in ms: generous, a 500 MB key takes a while (0 would mean 1 s to Redis). */
 const MIGRATE_TIMEOUT_MS = 600_000;
 /** kvmerge's own default batch size (config schema: write.batchSize). */
-const DEFAULT_BATCH = 256;
+const DEFAULT_BATCH = 512;
 /** kvmerge's own default concurrency (config schema: write.concurrency). */
 const DEFAULT_CONCURRENCY = 8;
 

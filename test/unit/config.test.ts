@@ -79,7 +79,7 @@ describe('defaults', () => {
       write: {
         mode: 'auto',
         concurrency: 8,
-        batchSize: 256,
+        batchSize: 512,
         scanCount: 1000,
         bigKeyElements: 10000,
         bigKeyBytes: 16777216,
