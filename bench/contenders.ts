@@ -5,6 +5,7 @@ import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import type { Cluster, Redis } from 'ioredis';
+import { CONFIG_DEFAULTS } from '../src/config/schema.js';
 import type { LocalRedis } from '../src/demo/local-server.js';
 import type { JsonReport } from '../src/index.js';
 import { type Dataset, isPreloaded } from './dataset.js';
@@ -81,10 +82,9 @@ export const LABELS: Record<ContenderName, string> = {
 
 /** MIGRATE's I/O timeout in ms: generous, a 500 MB key takes a while (0 would mean 1 s to Redis). */
 const MIGRATE_TIMEOUT_MS = 600_000;
-/** kvmerge's own default batch size (config schema: write.batchSize). */
-const DEFAULT_BATCH = 512;
-/** kvmerge's own default concurrency (config schema: write.concurrency). */
-const DEFAULT_CONCURRENCY = 8;
+/** kvmerge's own default batch size and concurrency (config schema): the floor and MIGRATE's loop use them too. */
+export const DEFAULT_BATCH = CONFIG_DEFAULTS.write.batchSize;
+export const DEFAULT_CONCURRENCY = CONFIG_DEFAULTS.write.concurrency;
 
 // ---- pre-dumped RESTORE streams ----
 

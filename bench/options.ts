@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { CONFIG_DEFAULTS } from '../src/config/schema.js';
 import { findRedisServer } from '../src/demo/local-server.js';
 
 /** The data types the generator writes, in table order. */
@@ -103,7 +104,7 @@ Options:
   --big-types a,b    only these big keys (hash, set, zset, list; default all four)
   --only a,b         run only these contenders (${CONTENDERS.join(', ')})
   --concurrency N    kvmerge --concurrency
-  --batch N          kvmerge --batch, and keys per MIGRATE call (default 256)
+  --batch N          kvmerge --batch, and keys per MIGRATE call (default ${CONFIG_DEFAULTS.write.batchSize})
   --runner R         how kvmerge runs: cli (bin/kvmerge.js), child (bench/child.js, the library), auto
   --repeat N         run every contender N times, round-robin, and report the median (default 1)
   --seed N           data generator seed (default 1)

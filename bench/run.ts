@@ -12,6 +12,8 @@ import { type LocalRedis, startLocalRedis } from '../src/demo/local-server.js';
 import { startBenchCluster } from './cluster.js';
 import {
   type BenchContext,
+  DEFAULT_BATCH,
+  DEFAULT_CONCURRENCY,
   LABELS,
   measureStartup,
   type Outcome,
@@ -95,7 +97,7 @@ function header(
     `software: node ${m.node}, redis-server ${m.redis}, kvmerge ${ctx.version} ` +
       `(${ctx.runner.kind === 'cli' ? 'CLI bin/kvmerge.js' : 'library via bench/child.js'}), peak RSS by ${rssMethod()}`,
     `data: ${data.join(' ')}`,
-    `kvmerge: --concurrency ${opts.concurrency ?? '8 (default)'}, --batch ${opts.batch ?? '256 (default)'}; ` +
+    `kvmerge: --concurrency ${opts.concurrency ?? `${DEFAULT_CONCURRENCY} (default)`}, --batch ${opts.batch ?? `${DEFAULT_BATCH} (default)`}; ` +
       `${opts.repeat > 1 ? `median of ${opts.repeat} interleaved rounds; ` : ''}` +
       `servers: --save '' --appendonly no, all on this machine`,
   ].join('\n');
