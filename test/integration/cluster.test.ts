@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConnectionError, type JsonReport, resolvePlan, runMerge } from '../../src/index.js';
 import type { ProgressSink } from '../../src/report/types.js';
+import { clusterLayout } from '../../src/servers/cluster/layout.js';
 import type { MergeOptions } from '../../src/types/strategy.js';
 import { slotOf, startCluster, type TestCluster } from '../harness/cluster.js';
 import { commandCalls } from '../harness/commandstats.js';
@@ -341,6 +342,46 @@ describe('Redis Cluster as target and source', () => {
     expect(report.outcome, report.error).toBe('done');
     expect(report.totals.created).toBe(all.size);
     expect(canonical(await readStore(ct))).toEqual(canonical(all));
+  });
+
+  it('a move that ends between the two questions of a layout read is not taken for no move', async () => {
+    // The slot's keys have left `from`; the move's last step (SETSLOT NODE, which clears a master's mark
+    // and names the new owner at once) lands on each master right after its first answer of the read.
+    const slot = slotOf('{lay}');
+    const from = await cluster.ownerOf(slot);
+    const to = (from + 1) % 3;
+    const admins = cluster.nodes.map((node) => node.client());
+    const readers = cluster.nodes.map((node) => node.client());
+    try {
+      const ids = await Promise.all(admins.map(async (admin) => String(await admin.call('CLUSTER', 'MYID'))));
+      await loadCluster(cluster, [['{lay}:1', { type: 'string', value: 'v', ttl: 'none' }]]);
+      const before = await clusterLayout(readers);
+      expect(before).toBeDefined();
+      await admins[to]!.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', ids[from]!);
+      await admins[from]!.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', ids[to]!);
+      await admins[from]!.call('MIGRATE', '127.0.0.1', cluster.nodes[to]!.port, '{lay}:1', 0, 5000);
+      const endingMove = readers.map((reader, i) => {
+        let ended = false;
+        return new Proxy(reader, {
+          get(target, name, receiver) {
+            if (name !== 'call') return Reflect.get(target, name, receiver);
+            return async (...args: Parameters<Redis['call']>) => {
+              const reply = await target.call(...args);
+              if (!ended) {
+                ended = true;
+                await admins[i]!.call('CLUSTER', 'SETSLOT', slot, 'NODE', ids[to]!);
+              }
+              return reply;
+            };
+          },
+        });
+      });
+      expect(await clusterLayout(endingMove)).not.toBe(before);
+      expect(await cluster.ownerOf(slot)).toBe(to);
+      expect(await clusterLayout(readers)).not.toBe(before);
+    } finally {
+      for (const client of [...admins, ...readers]) client.disconnect();
+    }
   });
 
   it('a failover during the run (CLUSTER FAILOVER): writes follow the new master, no list appended twice; a replica is never scanned', async () => {

@@ -25,7 +25,17 @@ interface MasterView {
 /** A slot being migrated, as CLUSTER NODES shows it on the two masters involved: `[slot->-id]`, `[slot-<-id]`. */
 const MOVING_SLOT = /\[(\d+)-[<>]-/g;
 
+/**
+ * One master's view. CLUSTER NODES is asked before CLUSTER SLOTS, never after: a move ends on each of
+ * its two masters with one step (SETSLOT NODE) that clears the slot's mark and names the new owner at
+ * once. Asked in the other order, that step could fall between the two answers, and the master would
+ * show the old owner and no mark while the slot's keys had already left it; a walk that missed them
+ * would then find the layout unchanged (seen: 114 of 2,020 keys taken, the run `done`). In this order
+ * a master shows the mark, or the new owner, or neither because the move had not begun on it.
+ */
 async function masterView(node: Redis): Promise<MasterView> {
+  // CLUSTER NODES may be denied to the user; the owners then still tell a finished move.
+  const nodesText = await node.call('CLUSTER', 'NODES').then(String, () => '');
   const slots = (await node.call('CLUSTER', 'SLOTS')) as [number, number, [string, number, string?]][];
   // Owners by node id: masters may name one another's address differently (an announced address, a
   // hostname, an empty ip for itself), never its id.
@@ -33,8 +43,6 @@ async function masterView(node: Redis): Promise<MasterView> {
     .map(([from, to, [ip, port, id]]) => `${from}-${to}@${id ?? `${ip}:${port}`}`)
     .sort()
     .join(',');
-  // CLUSTER NODES may be denied to the user; the owners then still tell a finished move.
-  const nodesText = await node.call('CLUSTER', 'NODES').then(String, () => '');
   return { owners, moving: [...nodesText.matchAll(MOVING_SLOT)].map((m) => m[1]!) };
 }
 
