@@ -4,7 +4,13 @@ import { ConnectionError } from '../common/errors.js';
 import { type Caps, keyspaceSize, probeServer } from './caps.js';
 import { measureClock, type TargetClock } from './clock.js';
 import { ClusterTransport, NODE_RETRY_MS } from './cluster/cluster-transport.js';
-import { type ClusterView, clusterLayout, settleLayout } from './cluster/layout.js';
+import {
+  type ClusterView,
+  clusterLayout,
+  MOVES_HIDDEN,
+  movesVisible,
+  settleLayout,
+} from './cluster/layout.js';
 import { nodeEndpoint } from './cluster/units.js';
 import { close, connect, type Role } from './connect.js';
 import { replyIs } from './errors/classify.js';
@@ -86,6 +92,7 @@ export async function openServer(
       );
     }
     const all = await Promise.all(nodes.map((node) => probeServer(node)));
+    if (role === 'source' && !(await movesVisible(nodes))) all[0]!.warnings.push(MOVES_HIDDEN);
     control = await connectCluster(endpoint, masters, network, label);
     const refreshMasters = () => refreshNodes(nodes, endpoint, role, label, network);
     const where = `${label} ${endpointText(endpoint)}`;

@@ -384,6 +384,58 @@ describe('Redis Cluster as target and source', () => {
     }
   });
 
+  it('a source cluster whose user may not ask CLUSTER NODES: the run says that moves cannot be seen', async () => {
+    const admins = cluster.nodes.map((node) => node.client());
+    try {
+      await Promise.all(
+        admins.map((admin) =>
+          admin.call('ACL', 'SETUSER', 'nonodes', 'on', '>pw', '~*', '+@all', '-cluster|nodes'),
+        ),
+      );
+      await loadCluster(cluster, entries(shardA));
+      const url = new URL(cluster.nodes[0]!.url);
+      url.username = 'nonodes';
+      url.password = 'pw';
+      const lines: string[] = [];
+      const plan = resolvePlan(
+        {
+          version: 1,
+          sources: [{ name: 's1', url: url.toString() }],
+          target: { url: t.url },
+          strategies: { default: 'override' },
+        },
+        {},
+        {},
+      );
+      const report = await runMerge(plan, { log: (line) => lines.push(line) });
+      expect(report.outcome, report.error).toBe('done');
+      expect(report.totals.created).toBe(shardA.size);
+      expect(lines.filter((line) => line.includes('CLUSTER NODES is denied'))).toHaveLength(1);
+      expect(lines.find((line) => line.includes('CLUSTER NODES is denied'))).toContain('+cluster|nodes');
+    } finally {
+      await Promise.all(admins.map((admin) => admin.call('ACL', 'DELUSER', 'nonodes')));
+      for (const admin of admins) admin.disconnect();
+    }
+  });
+
+  it('a source cluster whose user may ask CLUSTER NODES: no such warning', async () => {
+    await loadCluster(cluster, entries(shardA));
+    const lines: string[] = [];
+    const plan = resolvePlan(
+      {
+        version: 1,
+        sources: [{ name: 's1', url: cluster.url }],
+        target: { url: t.url },
+        strategies: { default: 'override' },
+      },
+      {},
+      {},
+    );
+    const report = await runMerge(plan, { log: (line) => lines.push(line) });
+    expect(report.outcome, report.error).toBe('done');
+    expect(lines.some((line) => line.includes('CLUSTER NODES'))).toBe(false);
+  });
+
   it('a failover during the run (CLUSTER FAILOVER): writes follow the new master, no list appended twice; a replica is never scanned', async () => {
     const ha = await startCluster(3, { replicas: 1 });
     try {

@@ -46,6 +46,29 @@ async function masterView(node: Redis): Promise<MasterView> {
   return { owners, moving: [...nodesText.matchAll(MOVING_SLOT)].map((m) => m[1]!) };
 }
 
+/**
+ * Whether every master lets this user ask CLUSTER NODES, the only answer that marks a slot being
+ * migrated. Without it a move still under way when a walk ends looks like no move (the owners change
+ * only at its end), and keys it took from the part of a master not yet walked would be missed.
+ */
+export async function movesVisible(nodes: readonly Redis[]): Promise<boolean> {
+  const answers = await Promise.all(
+    nodes.map((node) =>
+      node.call('CLUSTER', 'NODES').then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
+  return answers.every(Boolean);
+}
+
+/** The warning for a cluster source whose moves are hidden from its user (movesVisible). */
+export const MOVES_HIDDEN =
+  "CLUSTER NODES is denied to this user, so a slot still being migrated when the walk of the cluster's " +
+  'keys ends cannot be seen and keys it moved could be missed; allow the user +cluster|nodes, or do not ' +
+  'reshard the cluster during the run';
+
 /** Every master's view; a master that does not answer counts as in flux, unless none answers. */
 async function masterViews(nodes: readonly Redis[]): Promise<(MasterView | undefined)[]> {
   const views = await Promise.allSettled(nodes.map(masterView));
