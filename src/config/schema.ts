@@ -139,7 +139,8 @@ const writeSchema = z.strictObject({
   mode: writeModeSchema.default('auto'),
   concurrency: concurrencySchema.default(8),
   // 512 rather than 256: half the round trips and socket writes per key, 6-12% less wall time and CPU
-  // on the bench's copy at the same peak RSS (docs/performance.md, "Batches of 512 keys").
+  // on a copy of the bench's data at the same peak RSS (docs/performance.md: "Batches of 512 keys by
+  // default").
   batchSize: batchSizeSchema.default(512),
   scanCount: scanCountSchema.default(1000),
   bigKeyElements: bigKeyElementsSchema.default(10000),
