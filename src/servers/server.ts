@@ -92,7 +92,9 @@ export async function openServer(
       );
     }
     const all = await Promise.all(nodes.map((node) => probeServer(node)));
-    if (role === 'source' && !(await movesVisible(nodes))) all[0]!.warnings.push(MOVES_HIDDEN);
+    const caps = clusterCaps(all);
+    // Only a source's layout is compared (a walk: scan/scanner.ts; a follow's feed: follow/feed.ts).
+    if (role === 'source' && !(await movesVisible(nodes))) caps.warnings.push(MOVES_HIDDEN);
     control = await connectCluster(endpoint, masters, network, label);
     const refreshMasters = () => refreshNodes(nodes, endpoint, role, label, network);
     const where = `${label} ${endpointText(endpoint)}`;
@@ -105,7 +107,7 @@ export async function openServer(
       label,
       control,
       nodes,
-      caps: clusterCaps(all),
+      caps,
       runIds: runIdsOf(all),
       refreshMasters,
       cluster,
