@@ -412,6 +412,7 @@ describe('Redis Cluster as target and source', () => {
       expect(report.totals.created).toBe(shardA.size);
       expect(lines.filter((line) => line.includes('CLUSTER NODES is denied'))).toHaveLength(1);
       expect(lines.find((line) => line.includes('CLUSTER NODES is denied'))).toContain('+cluster|nodes');
+      expect(lines.join('\n')).not.toContain('pw@');
     } finally {
       await Promise.all(admins.map((admin) => admin.call('ACL', 'DELUSER', 'nonodes')));
       for (const admin of admins) admin.disconnect();

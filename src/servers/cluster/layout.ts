@@ -4,6 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { RunError } from '../../common/errors.js';
+import { replyIs } from '../errors/classify.js';
 
 /** A cluster as the scanner sees it (scan/scanner.ts): its slot layout, and its masters made current. */
 export interface ClusterView {
@@ -35,7 +36,7 @@ const MOVING_SLOT = /\[(\d+)-[<>]-/g;
  */
 async function masterView(node: Redis): Promise<MasterView> {
   // CLUSTER NODES may be denied to the user; the owners then still tell a finished move.
-  const nodesText = await node.call('CLUSTER', 'NODES').then(String, () => '');
+  const nodesText = (await clusterNodes(node)) ?? '';
   const slots = (await node.call('CLUSTER', 'SLOTS')) as [number, number, [string, number, string?]][];
   // Owners by node id: masters may name one another's address differently (an announced address, a
   // hostname, an empty ip for itself), never its id.
@@ -52,15 +53,21 @@ async function masterView(node: Redis): Promise<MasterView> {
  * only at its end), and keys it took from the part of a master not yet walked would be missed.
  */
 export async function movesVisible(nodes: readonly Redis[]): Promise<boolean> {
-  const answers = await Promise.all(
-    nodes.map((node) =>
-      node.call('CLUSTER', 'NODES').then(
-        () => true,
-        () => false,
-      ),
-    ),
-  );
-  return answers.every(Boolean);
+  const answers = await Promise.all(nodes.map(clusterNodes));
+  return answers.every((text) => text !== undefined);
+}
+
+/**
+ * CLUSTER NODES as text; undefined where the user may not ask it (NOPERM). Any other failure is thrown:
+ * a master that does not answer is in flux (masterViews), not a master without moves.
+ */
+async function clusterNodes(node: Redis): Promise<string | undefined> {
+  try {
+    return String(await node.call('CLUSTER', 'NODES'));
+  } catch (err) {
+    if (replyIs(err, 'noperm')) return undefined;
+    throw err;
+  }
 }
 
 /** The warning for a cluster source whose moves are hidden from its user (movesVisible). */
