@@ -49,7 +49,7 @@ export interface TestCluster {
   /**
    * CLUSTER FAILOVER on replicas[j]: it becomes the master of nodes[j]'s slots, the old master its
    * replica (and answers MOVED for them). Resolves once every master agrees; nodes[j] and
-   * replicas[j] are swapped, so `nodes` stays the masters.
+   * replicas[j] are swapped, so `nodes` stays the masters. Asked again while an attempt times out.
    */
   failover(j: number): Promise<void>;
   /**
@@ -262,7 +262,16 @@ class LocalCluster implements TestCluster {
     const replica = this.replicas[j]!;
     const admin = replica.client();
     try {
-      await admin.call('CLUSTER', 'FAILOVER');
+      // A coordinated failover gives up when the replica has not caught up with the paused master
+      // within 5 s (the manual-failover timeout), which a loaded machine can miss: the replica then
+      // stays a replica. An operator asks again; so does the harness, until it is a master.
+      const deadline = Date.now() + 45_000;
+      for (;;) {
+        await admin.call('CLUSTER', 'FAILOVER');
+        if (await promotedWithin(admin, 8_000)) break;
+        if (Date.now() > deadline)
+          throw new Error(`replica on port ${replica.port} not promoted within 45000 ms`);
+      }
       await waitFor(async () => {
         for (const other of this.admins) {
           const slots = (await other.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
@@ -325,6 +334,16 @@ class LocalCluster implements TestCluster {
     for (const client of this.clients) client.disconnect();
     this.clients.clear();
     await Promise.all([...this.nodes, ...this.replicas].map((node) => node.stop()));
+  }
+}
+
+/** Whether the node answers ROLE as a master within `ms`. */
+async function promotedWithin(node: Redis, ms: number): Promise<boolean> {
+  try {
+    await waitFor(async () => ((await node.call('ROLE')) as [string])[0] === 'master', ms);
+    return true;
+  } catch {
+    return false;
   }
 }
 

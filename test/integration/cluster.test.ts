@@ -496,7 +496,7 @@ describe('Redis Cluster as target and source', () => {
     } finally {
       await ha.stop();
     }
-  }, 60_000);
+  }, 120_000);
 
   it('connections to a master cut again and again during the run: writes in doubt are resolved, no list appended twice', async () => {
     const source: Store = new Map();
